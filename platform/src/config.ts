@@ -1,0 +1,72 @@
+import { z } from 'zod';
+
+/**
+ * Every address, secret and tunable of DeepLens, read once from the environment by a
+ * composition root (`main.ts`) and passed down. Defaults point at the local stack that
+ * `npm run stack -- up` starts, so a fresh clone runs with no `.env` at all.
+ */
+const port = (fallback: number) => z.coerce.number().int().min(1).max(65535).default(fallback);
+const bool = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0'])
+    .default(fallback ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1');
+
+export const configSchema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+
+  KAFKA_BROKERS: z
+    .string()
+    .min(1)
+    .default('127.0.0.1:19092')
+    .transform((s) => s.split(',').map((b) => b.trim())),
+  KAFKA_CLIENT_ID: z.string().default('deeplens'),
+  KAFKA_TOPIC_PARTITIONS: z.coerce.number().int().min(1).default(6),
+  SCHEMA_REGISTRY_URL: z.string().url().default('http://127.0.0.1:18081/apis/ccompat/v7'),
+
+  DATABASE_URL: z.string().url().default('postgres://deeplens@127.0.0.1:15432/deeplens'),
+  DATABASE_POOL_SIZE: z.coerce.number().int().min(1).default(10),
+
+  OBJECT_STORE: z.enum(['fs', 's3']).default('fs'),
+  OBJECT_STORE_DIR: z.string().default('.stack/data/objects'),
+  S3_ENDPOINT: z.string().url().default('http://127.0.0.1:18333'),
+  S3_REGION: z.string().default('us-east-1'),
+  S3_ACCESS_KEY: z.string().default('deeplens'),
+  S3_SECRET_KEY: z.string().default('deeplens-local-secret'),
+  S3_BUCKET_PREFIX: z.string().default('deeplens-'),
+
+  VECTOR_STORE: z.enum(['embedded', 'qdrant']).default('embedded'),
+  VECTOR_INDEX_DIR: z.string().default('.stack/data/vectors'),
+  QDRANT_URL: z.string().url().optional(),
+  QDRANT_API_KEY: z.string().optional(),
+
+  WRITE_API_HOST: z.string().default('127.0.0.1'),
+  WRITE_API_PORT: port(8080),
+  READ_API_HOST: z.string().default('127.0.0.1'),
+  READ_API_PORT: port(8090),
+
+  JWT_ISSUER: z.string().default('deeplens'),
+  JWT_AUDIENCE: z.string().default('deeplens-api'),
+  JWT_ACCESS_TTL_SECONDS: z.coerce.number().int().min(30).default(900),
+  /** Base64 of 32 random bytes; encrypts tenant storage credentials at rest. */
+  SECRETS_KEY: z.string().optional(),
+
+  OTEL_ENABLED: bool(false),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Parses the environment; a bad value fails fast with a message naming the variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = configSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  return parsed.data;
+}

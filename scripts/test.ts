@@ -1,0 +1,45 @@
+/**
+ * Runs the test tiers with Node's own test runner.
+ *   unit — pure tests, no services;   int / e2e — need the stack, which this script starts.
+ *   all  — every tier (what CI and the README's `npm test` run).
+ * Extra arguments are file filters: `npm run test:unit -- deciders` runs matching files only.
+ */
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+
+const root = join(import.meta.dirname, '..');
+const [tierArg = 'all', ...filters] = process.argv.slice(2);
+const tiers = tierArg === 'all' ? ['unit', 'int', 'e2e'] : tierArg.split(',');
+const skip = new Set(['node_modules', '.stack', '.git', 'dist']);
+
+function findTests(dir: string, out: string[] = []): string[] {
+  for (const name of readdirSync(dir)) {
+    if (skip.has(name)) continue;
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) findTests(path, out);
+    else if (tiers.some((t) => name.endsWith(`.${t}.test.ts`))) out.push(relative(root, path));
+  }
+  return out;
+}
+
+const files = findTests(root)
+  .filter((f) => filters.length === 0 || filters.some((q) => f.includes(q)))
+  .sort();
+if (files.length === 0) {
+  console.error(`no ${tiers.join('/')} test files found`);
+  process.exit(1);
+}
+
+const needsStack = files.some((f) => !f.endsWith('.unit.test.ts'));
+if (needsStack) {
+  const up = spawnSync('npx', ['tsx', 'stack/src/main.ts', 'up'], { cwd: root, stdio: 'inherit' });
+  if (up.status !== 0) process.exit(up.status ?? 1);
+}
+
+const result = spawnSync(
+  process.execPath,
+  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files],
+  { cwd: root, stdio: 'inherit', env: { ...process.env, NODE_ENV: 'test' } },
+);
+process.exit(result.status ?? 1);
