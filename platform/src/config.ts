@@ -25,7 +25,7 @@ export const configSchema = z.object({
   KAFKA_TOPIC_PARTITIONS: z.coerce.number().int().min(1).default(6),
   SCHEMA_REGISTRY_URL: z.string().url().default('http://127.0.0.1:18081/apis/ccompat/v7'),
 
-  DATABASE_URL: z.string().url().default('postgres://deeplens@127.0.0.1:15432/deeplens'),
+  DATABASE_URL: z.string().url().default('postgres://deeplens:deeplens@127.0.0.1:15432/deeplens'),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).default(10),
 
   OBJECT_STORE: z.enum(['fs', 's3']).default('fs'),

@@ -1,0 +1,115 @@
+import { assertNever } from '@deeplens/events/assertNever';
+import type { TenantEvent, TenantLimits, TenantStorage } from '@deeplens/events/tenantEvents';
+import { ConflictError, NotFoundError, ValidationError } from '@deeplens/platform/errors';
+import type { CommandContext } from '../commandContext.ts';
+import { emitEvents, type EventDraft } from '../emitEvents.ts';
+import { limitsOf } from './plans.ts';
+import type { TenantCommand } from './tenantCommands.ts';
+import type { ProvisionedTenant, TenantState } from './tenantState.ts';
+
+/**
+ * The tenant's rules. A deleted tenant answers every command but ProvisionTenant with
+ * NotFoundError, as if it never existed; provisioning an id that exists (even deleted) is a
+ * ConflictError. Slug uniqueness across tenants and idempotency keys are not the decider's:
+ * the write model enforces them in the same transaction that appends the events.
+ */
+export function decideTenant(command: TenantCommand, state: TenantState): TenantEvent[] {
+  const { data } = command;
+  if (command.type === 'ProvisionTenant') {
+    if (state.status !== 'initial') throw new ConflictError(`Tenant ${data.tenantId} already exists`);
+    const { tenantId, slug, name, plan, limits = limitsOf(plan), storage } = command.data;
+    if (slug.trim() === '' || name.trim() === '') throw new ValidationError('A tenant needs a slug and a name');
+    assertValidLimits(limits);
+    const drafts: Array<EventDraft<TenantEvent>> = [
+      { type: 'TenantProvisioned', data: { tenantId, slug, name, plan, limits } },
+    ];
+    if (storage) {
+      assertValidStorage(storage);
+      drafts.push({ type: 'TenantStorageConfigured', data: { tenantId, ...storage } });
+    }
+    return emit(command.metadata, { tenantId, version: state.version }, drafts);
+  }
+
+  const tenant = existingTenant(state, data.tenantId);
+  const { metadata: context } = command;
+  switch (command.type) {
+    case 'ChangeTenantPlan': {
+      const { tenantId, plan, limits = limitsOf(plan) } = command.data;
+      assertValidLimits(limits);
+      if (plan === tenant.plan && sameLimits(limits, tenant.limits)) return [];
+      return emit(context, tenant, [{ type: 'TenantPlanChanged', data: { tenantId, plan, limits } }]);
+    }
+    case 'ConfigureTenantStorage': {
+      const { tenantId, ...storage } = command.data;
+      assertValidStorage(storage);
+      if (tenant.storage && sameStorage(storage, tenant.storage)) return [];
+      return emit(context, tenant, [{ type: 'TenantStorageConfigured', data: { tenantId, ...storage } }]);
+    }
+    case 'SuspendTenant':
+      if (tenant.status === 'suspended') return [];
+      if (command.data.reason.trim() === '') throw new ValidationError('Suspending a tenant needs a reason');
+      return emit(context, tenant, [
+        { type: 'TenantSuspended', data: { tenantId: tenant.tenantId, reason: command.data.reason } },
+      ]);
+    case 'ReactivateTenant':
+      if (tenant.status === 'active') return [];
+      return emit(context, tenant, [{ type: 'TenantReactivated', data: { tenantId: tenant.tenantId } }]);
+    case 'DeleteTenant':
+      return emit(context, tenant, [{ type: 'TenantDeleted', data: { tenantId: tenant.tenantId, slug: tenant.slug } }]);
+    default:
+      return assertNever(command, 'tenant command');
+  }
+}
+
+function existingTenant(state: TenantState, tenantId: string): ProvisionedTenant {
+  if (state.status === 'initial' || state.status === 'deleted') {
+    throw new NotFoundError(`Tenant ${tenantId} not found`, { detail: { tenantId } });
+  }
+  return state;
+}
+
+function emit(
+  context: CommandContext,
+  { tenantId, version }: { tenantId: string; version: number },
+  drafts: Array<EventDraft<TenantEvent>>,
+): TenantEvent[] {
+  return emitEvents<TenantEvent>(context, { aggregateId: tenantId, tenantId, version }, drafts);
+}
+
+function assertValidLimits(limits: TenantLimits): void {
+  const invalid = Object.entries(limits).filter(([, value]) => !Number.isSafeInteger(value) || value <= 0);
+  if (invalid.length > 0) {
+    throw new ValidationError(`Limits must be positive integers: ${invalid.map(([name]) => name).join(', ')}`, {
+      detail: { limits },
+    });
+  }
+  if (limits.maxImageBytes > limits.maxBytes) {
+    throw new ValidationError('maxImageBytes cannot exceed maxBytes', { detail: { limits } });
+  }
+}
+
+function assertValidStorage(storage: TenantStorage): void {
+  if (!URL.canParse(storage.endpoint)) throw new ValidationError(`Storage endpoint is not a URL: ${storage.endpoint}`);
+  const empty = (['bucket', 'region', 'accessKeyId', 'encryptedSecret'] as const).filter((k) => storage[k] === '');
+  if (empty.length > 0) throw new ValidationError(`Storage needs ${empty.join(', ')}`);
+}
+
+function sameLimits(a: TenantLimits, b: TenantLimits): boolean {
+  return (
+    a.maxImages === b.maxImages &&
+    a.maxBytes === b.maxBytes &&
+    a.maxImageBytes === b.maxImageBytes &&
+    a.requestsPerMinute === b.requestsPerMinute
+  );
+}
+
+function sameStorage(a: TenantStorage, b: TenantStorage): boolean {
+  return (
+    a.endpoint === b.endpoint &&
+    a.bucket === b.bucket &&
+    a.region === b.region &&
+    a.prefix === b.prefix &&
+    a.accessKeyId === b.accessKeyId &&
+    a.encryptedSecret === b.encryptedSecret
+  );
+}

@@ -1,0 +1,47 @@
+import { assertNever } from '@deeplens/events/assertNever';
+import type { TenantEvent, TenantLimits, TenantPlan, TenantStorage } from '@deeplens/events/tenantEvents';
+
+export type TenantStatus = 'active' | 'suspended' | 'deleted';
+
+export type ProvisionedTenant = {
+  status: TenantStatus;
+  version: number;
+  tenantId: string;
+  slug: string;
+  name: string;
+  plan: TenantPlan;
+  limits: TenantLimits;
+  storage: TenantStorage | null;
+  suspendedReason: string | null;
+};
+
+export type TenantState = { status: 'initial'; version: number } | ProvisionedTenant;
+
+export function initialTenantState(): TenantState {
+  return { status: 'initial', version: 0 };
+}
+
+export function evolveTenant(state: TenantState, event: TenantEvent): TenantState {
+  const version = event.metadata.aggregateVersion;
+  if (event.type === 'TenantProvisioned') {
+    const { tenantId, slug, name, plan, limits } = event.data;
+    return { status: 'active', version, tenantId, slug, name, plan, limits, storage: null, suspendedReason: null };
+  }
+  if (state.status === 'initial') return { ...state, version };
+  switch (event.type) {
+    case 'TenantPlanChanged':
+      return { ...state, version, plan: event.data.plan, limits: event.data.limits };
+    case 'TenantStorageConfigured': {
+      const { endpoint, bucket, region, prefix, accessKeyId, encryptedSecret } = event.data;
+      return { ...state, version, storage: { endpoint, bucket, region, prefix, accessKeyId, encryptedSecret } };
+    }
+    case 'TenantSuspended':
+      return { ...state, version, status: 'suspended', suspendedReason: event.data.reason };
+    case 'TenantReactivated':
+      return { ...state, version, status: 'active', suspendedReason: null };
+    case 'TenantDeleted':
+      return { ...state, version, status: 'deleted' };
+    default:
+      return assertNever(event, 'tenant event');
+  }
+}

@@ -1,0 +1,155 @@
+/**
+ * Runs an ONNX image model described by a manifest with onnxruntime-node (CPU) and turns images
+ * into L2-normalised descriptors.
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import * as ort from 'onnxruntime-node';
+import { decodeImageRgb } from './decodeImageRgb.ts';
+import type { ModelManifest } from './modelManifest.ts';
+import type { Pooling } from './pooling.ts';
+import { DEFAULT_GEM_P, gemPool, l2Normalize } from './pooling.ts';
+
+export interface LoadEmbeddingModelOptions {
+  /** onnxruntime intra-op threads; see `measureModelThroughput.ts`. Default 1. */
+  intraOpThreads?: number;
+  /** `avg` = the model's pooled output; `gem` = GeM over `featureMapOutput`. Default `avg`. */
+  pooling?: Pooling;
+  gemP?: number;
+  /** Larger `embed` calls run in several batches of at most this many images. Default 16. */
+  maxBatchSize?: number;
+  /** Images with more pixels are rejected before decoding (decompression bombs). */
+  maxInputPixels?: number;
+}
+
+export interface EmbeddingModel {
+  readonly manifest: ModelManifest;
+  readonly pooling: Pooling;
+  readonly dimension: number;
+  /**
+   * Names the vector space: model, version and pooling. Vectors are comparable only when this is
+   * equal, so it belongs next to every stored vector.
+   */
+  readonly embeddingSpace: string;
+  /**
+   * One unit-length descriptor per image, in order. Rejects with `UnsupportedImageError` or
+   * `UnprocessableImageError` (with a `reason`; `detail.index` says which image) if any image
+   * cannot be decoded; embed images one by one where a single bad upload must not fail the others.
+   */
+  embed(images: readonly Uint8Array[]): Promise<Float32Array[]>;
+  close(): Promise<void>;
+}
+
+export async function loadEmbeddingModel(
+  manifest: ModelManifest,
+  options: LoadEmbeddingModelOptions = {},
+): Promise<EmbeddingModel> {
+  const pooling = options.pooling ?? 'avg';
+  const gemP = options.gemP ?? DEFAULT_GEM_P;
+  const maxBatchSize = options.maxBatchSize ?? 16;
+  const outputName = pooling === 'gem' ? manifest.featureMapOutput : manifest.outputName;
+  if (outputName === undefined) {
+    throw new Error(`model ${manifest.modelId} has no featureMapOutput, so GeM pooling is not possible`);
+  }
+
+  const bytes = await readFile(manifest.file).catch((cause: unknown) => {
+    throw new Error(`cannot read model file ${manifest.file}`, { cause });
+  });
+  if (manifest.sha256 !== undefined) {
+    const actual = createHash('sha256').update(bytes).digest('hex');
+    if (actual !== manifest.sha256) {
+      throw new Error(`model file ${manifest.file} has sha256 ${actual}, the manifest expects ${manifest.sha256}`);
+    }
+  }
+  const session = await ort.InferenceSession.create(bytes, {
+    intraOpNumThreads: options.intraOpThreads ?? 1,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+  });
+  for (const [what, name, names] of [
+    ['input', manifest.inputName, session.inputNames],
+    ['output', outputName, session.outputNames],
+  ] as const) {
+    if (!names.includes(name)) {
+      await session.release();
+      throw new Error(`model ${manifest.file} has no ${what} "${name}" (it has ${names.join(', ')})`);
+    }
+  }
+
+  const { width, height, layout } = manifest.input;
+  const pixelsPerImage = width * height * 3;
+
+  async function runBatch(images: readonly Uint8Array[], firstIndex: number): Promise<Float32Array[]> {
+    const decoded = await Promise.allSettled(
+      images.map((image) =>
+        decodeImageRgb(image, {
+          width,
+          height,
+          resize: manifest.input.resize,
+          ...(options.maxInputPixels === undefined ? {} : { maxInputPixels: options.maxInputPixels }),
+        }),
+      ),
+    );
+    const batch = new Float32Array(images.length * pixelsPerImage);
+    decoded.forEach((result, i) => {
+      if (result.status === 'rejected') {
+        const error: unknown = result.reason;
+        if (error instanceof Error && 'detail' in error && typeof error.detail === 'object' && error.detail) {
+          Object.assign(error.detail, { index: firstIndex + i });
+        }
+        throw error;
+      }
+      writeNormalisedPixels(result.value, batch, i, manifest);
+    });
+    const dims = layout === 'NCHW' ? [images.length, 3, height, width] : [images.length, height, width, 3];
+    const outputs = await session.run({ [manifest.inputName]: new ort.Tensor('float32', batch, dims) }, [outputName!]);
+    const output = outputs[outputName!];
+    if (!output || !(output.data instanceof Float32Array)) throw new Error(`model output ${outputName} is not float32`);
+    const [n, channels] = output.dims as [number, number, ...number[]];
+    if (n !== images.length || channels !== manifest.dimension) {
+      throw new Error(`model output ${outputName} has shape [${output.dims.join(', ')}], expected [${n}, ${manifest.dimension}, …]`);
+    }
+    const data = output.data;
+    const perImage = data.length / n;
+    return images.map((_, i) =>
+      l2Normalize(
+        pooling === 'gem'
+          ? gemPool(data, i * perImage, channels, perImage / channels, gemP)
+          : data.slice(i * perImage, (i + 1) * perImage),
+      ),
+    );
+  }
+
+  return {
+    manifest,
+    pooling,
+    dimension: manifest.dimension,
+    embeddingSpace: `${manifest.modelId}@${manifest.modelVersion}/${pooling === 'gem' ? `gem${gemP}` : 'avg'}`,
+    async embed(images) {
+      const vectors: Float32Array[] = [];
+      for (let start = 0; start < images.length; start += maxBatchSize) {
+        vectors.push(...(await runBatch(images.slice(start, start + maxBatchSize), start)));
+      }
+      return vectors;
+    },
+    close: () => session.release(),
+  };
+}
+
+/** Writes one decoded RGB image into slot `index` of the batch, normalised and in the model's layout. */
+function writeNormalisedPixels(rgb: Buffer, batch: Float32Array, index: number, manifest: ModelManifest): void {
+  const { width, height, channelOrder, layout } = manifest.input;
+  const { scale, mean, std } = manifest.normalization;
+  const plane = width * height;
+  const base = index * plane * 3;
+  for (let c = 0; c < 3; c++) {
+    const source = channelOrder === 'RGB' ? c : 2 - c;
+    const m = mean[c] ?? 0;
+    const s = std[c] ?? 1;
+    for (let p = 0; p < plane; p++) {
+      const value = ((rgb[p * 3 + source] ?? 0) * scale - m) / s;
+      batch[layout === 'NCHW' ? base + c * plane + p : base + p * 3 + c] = value;
+    }
+  }
+}

@@ -1,0 +1,45 @@
+import type { Event } from './event.ts';
+
+export type UserRole = 'platform_admin' | 'tenant_admin' | 'tenant_user';
+
+/** Carries the password hash, never the password. `tenantId` is null for platform admins. */
+export type UserRegistered = Event<
+  'UserRegistered',
+  { userId: string; tenantId: string | null; email: string; passwordHash: string; role: UserRole }
+>;
+
+export type UserRoleChanged = Event<
+  'UserRoleChanged',
+  { userId: string; tenantId: string | null; role: UserRole; previousRole: UserRole }
+>;
+
+export type UserDisabled = Event<
+  'UserDisabled',
+  { userId: string; tenantId: string | null; reason: string | null }
+>;
+
+/** Carries the secret's SHA-256 (lower-case hex), never the secret. */
+export type ApiKeyIssued = Event<
+  'ApiKeyIssued',
+  {
+    keyId: string;
+    tenantId: string;
+    name: string;
+    /** The key's first 8 characters: shown in listings, used to find the key. */
+    prefix: string;
+    secretHash: string;
+    scopes: string[];
+    /** Epoch milliseconds; null never expires. */
+    expiresAt: number | null;
+  }
+>;
+
+export type ApiKeyRevoked = Event<
+  'ApiKeyRevoked',
+  { keyId: string; tenantId: string; prefix: string; reason: string | null }
+>;
+
+export type UserEvent = UserRegistered | UserRoleChanged | UserDisabled;
+export type ApiKeyEvent = ApiKeyIssued | ApiKeyRevoked;
+/** Users and API keys share the `deeplens.identity.v1` topic; each is its own aggregate. */
+export type IdentityEvent = UserEvent | ApiKeyEvent;

@@ -1,0 +1,74 @@
+import type { Event } from './event.ts';
+
+/** How an image arrived. */
+export type ImageSource = 'http' | 'intake';
+
+export type ImageUploaded = Event<
+  'ImageUploaded',
+  {
+    tenantId: string;
+    imageId: string;
+    /** Content-addressed key in the tenant's bucket or prefix. */
+    objectKey: string;
+    /** Lower-case hex SHA-256 of the bytes. */
+    sha256: string;
+    mime: string;
+    bytes: number;
+    width: number;
+    height: number;
+    filename: string;
+    tags: string[];
+    attributes: Record<string, string>;
+    source: ImageSource;
+  }
+>;
+
+/** The vector travels in the event (Avro `bytes`, float32 little-endian) so a replay needs no model. */
+export type ImageEmbedded = Event<
+  'ImageEmbedded',
+  {
+    tenantId: string;
+    imageId: string;
+    modelId: string;
+    modelVersion: string;
+    dim: number;
+    vector: Float32Array;
+  }
+>;
+
+export type ImageEmbeddingFailed = Event<
+  'ImageEmbeddingFailed',
+  {
+    tenantId: string;
+    imageId: string;
+    modelId: string;
+    modelVersion: string;
+    reason: string;
+    retriable: boolean;
+  }
+>;
+
+export type ThumbnailGenerated = Event<
+  'ThumbnailGenerated',
+  { tenantId: string; imageId: string; objectKey: string; width: number; height: number; mime: string }
+>;
+
+/** The image's tags and attributes as they are after the update (not a patch). */
+export type ImageMetadataUpdated = Event<
+  'ImageMetadataUpdated',
+  { tenantId: string; imageId: string; tags: string[]; attributes: Record<string, string> }
+>;
+
+/** `bytes` is what the tenant's usage gets back; the object goes when no other image shares it. */
+export type ImageDeleted = Event<
+  'ImageDeleted',
+  { tenantId: string; imageId: string; objectKey: string; sha256: string; bytes: number }
+>;
+
+export type ImageEvent =
+  | ImageUploaded
+  | ImageEmbedded
+  | ImageEmbeddingFailed
+  | ThumbnailGenerated
+  | ImageMetadataUpdated
+  | ImageDeleted;

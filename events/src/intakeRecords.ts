@@ -1,0 +1,66 @@
+import type { Event } from './event.ts';
+
+/**
+ * Records external integrations write to `deeplens.intake.v1` (`schemas/intake/`). The write
+ * side authenticates them, turns them into commands and runs the same deciders as HTTP.
+ */
+
+export type RegisterImageRecord = {
+  /** The integration already stored the bytes under this key in the tenant's storage. */
+  objectKey: string;
+  sha256: string;
+  mime: string;
+  bytes: number;
+  width: number;
+  height: number;
+  filename: string;
+  tags: string[];
+  attributes: Record<string, string>;
+};
+
+/** `null` leaves that part unchanged; a value replaces it. */
+export type UpdateImageMetadataRecord = {
+  imageId: string;
+  tags: string[] | null;
+  attributes: Record<string, string> | null;
+};
+
+export type DeleteImageRecord = { imageId: string };
+
+/** The Avro union `command`, tagged by record name as TypeScript likes it. */
+export type IntakeCommand =
+  | { type: 'RegisterImage'; data: RegisterImageRecord }
+  | { type: 'UpdateImageMetadata'; data: UpdateImageMetadataRecord }
+  | { type: 'DeleteImage'; data: DeleteImageRecord };
+
+export type IntakeAuth = {
+  keyId: string;
+  /** Over `intakeSigningPayload(envelope)`: the envelope encoded with an empty signature. */
+  signature: Buffer;
+};
+
+export type IntakeEnvelope = {
+  /** Chosen by the integration; the idempotency key of the record. */
+  requestId: string;
+  tenantId: string;
+  auth: IntakeAuth;
+  command: IntakeCommand;
+};
+
+/** An intake record was refused; published to `deeplens.intake-rejections.v1`. */
+export type IntakeRejected = Event<
+  'IntakeRejected',
+  {
+    /** Null when the record could not be decoded. */
+    requestId: string | null;
+    tenantId: string | null;
+    reason: string;
+    /** The error's `code`, as in problem+json. */
+    code: string;
+    topic: string;
+    partition: number;
+    offset: number;
+  }
+>;
+
+export type IntakeEvent = IntakeRejected;

@@ -1,0 +1,50 @@
+import type { Event } from './event.ts';
+
+export type TenantPlan = 'free' | 'pro' | 'enterprise';
+
+/** What a tenant may store and how fast it may call (`deeplens.tenant.TenantLimits`). */
+export type TenantLimits = {
+  maxImages: number;
+  /** Total stored bytes. */
+  maxBytes: number;
+  /** Largest single image. */
+  maxImageBytes: number;
+  requestsPerMinute: number;
+};
+
+/** Bring-your-own S3-compatible storage; `encryptedSecret` is ciphertext, never the secret. */
+export type TenantStorage = {
+  endpoint: string;
+  bucket: string;
+  region: string;
+  prefix: string;
+  accessKeyId: string;
+  encryptedSecret: string;
+};
+
+export type TenantProvisioned = Event<
+  'TenantProvisioned',
+  { tenantId: string; slug: string; name: string; plan: TenantPlan; limits: TenantLimits }
+>;
+
+export type TenantPlanChanged = Event<
+  'TenantPlanChanged',
+  { tenantId: string; plan: TenantPlan; limits: TenantLimits }
+>;
+
+export type TenantStorageConfigured = Event<'TenantStorageConfigured', { tenantId: string } & TenantStorage>;
+
+export type TenantSuspended = Event<'TenantSuspended', { tenantId: string; reason: string }>;
+
+export type TenantReactivated = Event<'TenantReactivated', { tenantId: string }>;
+
+/** Erasure: the tenant's images, vectors, objects and keys go too. */
+export type TenantDeleted = Event<'TenantDeleted', { tenantId: string; slug: string }>;
+
+export type TenantEvent =
+  | TenantProvisioned
+  | TenantPlanChanged
+  | TenantStorageConfigured
+  | TenantSuspended
+  | TenantReactivated
+  | TenantDeleted;

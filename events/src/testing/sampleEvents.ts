@@ -1,0 +1,222 @@
+import type { DeepLensEventType, EventOfType } from '../domainEvent.ts';
+import type { EventMetadata } from '../event.ts';
+import type { IntakeEnvelope } from '../intakeRecords.ts';
+
+/**
+ * One realistic value of every event, built with the TypeScript types (so the compiler checks
+ * them) and used by the tests that prove types and schemas agree. Nullable fields are set, so
+ * the round trip exercises their non-null branch. Reusable by other packages' tests.
+ */
+
+const tenantId = '7d0c9a4e-3f57-4b1e-9d7e-2a1f0c8b5e61';
+const userId = 'a3c1e2f0-5b6d-4e7f-8a9b-0c1d2e3f4a5b';
+const keyId = 'b4d2f3a1-6c7e-4f80-9b0c-1d2e3f4a5b6c';
+const imageId = 'c5e3a4b2-7d8f-4a91-8c1d-2e3f4a5b6c7d';
+const sha256 = '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08';
+
+export function sampleMetadata(aggregateId: string, aggregateVersion: number): EventMetadata {
+  return {
+    eventId: `00000000-0000-4000-8000-${String(aggregateVersion).padStart(12, '0')}`,
+    aggregateId,
+    aggregateVersion,
+    tenantId,
+    occurredAt: Date.UTC(2025, 0, 2, 3, 4, 5, 678),
+    correlationId: 'e1f2a3b4-c5d6-4e7f-8091-a2b3c4d5e6f7',
+    causationId: 'f2a3b4c5-d6e7-4f80-91a2-b3c4d5e6f7a8',
+    actor: `user:${userId}`,
+  };
+}
+
+const limits = {
+  maxImages: 100_000,
+  maxBytes: 100 * 2 ** 30,
+  maxImageBytes: 25 * 2 ** 20,
+  requestsPerMinute: 600,
+};
+
+export const sampleEvents: { readonly [T in DeepLensEventType]: EventOfType<T> } = {
+  TenantProvisioned: {
+    type: 'TenantProvisioned',
+    data: { tenantId, slug: 'acme', name: 'Acme Inc.', plan: 'pro', limits },
+    metadata: sampleMetadata(tenantId, 1),
+  },
+  TenantPlanChanged: {
+    type: 'TenantPlanChanged',
+    data: { tenantId, plan: 'enterprise', limits: { ...limits, maxImages: 10_000_000 } },
+    metadata: sampleMetadata(tenantId, 2),
+  },
+  TenantStorageConfigured: {
+    type: 'TenantStorageConfigured',
+    data: {
+      tenantId,
+      endpoint: 'https://s3.eu-west-1.amazonaws.com',
+      bucket: 'acme-images',
+      region: 'eu-west-1',
+      prefix: 'deeplens/',
+      accessKeyId: 'AKIAIOSFODNN7EXAMPLE',
+      encryptedSecret: 'v1:aes-256-gcm:bm9uY2U=:Y2lwaGVydGV4dA==',
+    },
+    metadata: sampleMetadata(tenantId, 3),
+  },
+  TenantSuspended: {
+    type: 'TenantSuspended',
+    data: { tenantId, reason: 'invoice overdue' },
+    metadata: sampleMetadata(tenantId, 4),
+  },
+  TenantReactivated: { type: 'TenantReactivated', data: { tenantId }, metadata: sampleMetadata(tenantId, 5) },
+  TenantDeleted: {
+    type: 'TenantDeleted',
+    data: { tenantId, slug: 'acme' },
+    metadata: sampleMetadata(tenantId, 6),
+  },
+  UserRegistered: {
+    type: 'UserRegistered',
+    data: {
+      userId,
+      tenantId,
+      email: 'ada@acme.example',
+      passwordHash: '$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo',
+      role: 'tenant_admin',
+    },
+    metadata: sampleMetadata(userId, 1),
+  },
+  UserRoleChanged: {
+    type: 'UserRoleChanged',
+    data: { userId, tenantId, role: 'tenant_user', previousRole: 'tenant_admin' },
+    metadata: sampleMetadata(userId, 2),
+  },
+  UserDisabled: {
+    type: 'UserDisabled',
+    data: { userId, tenantId, reason: 'left the company' },
+    metadata: sampleMetadata(userId, 3),
+  },
+  ApiKeyIssued: {
+    type: 'ApiKeyIssued',
+    data: {
+      keyId,
+      tenantId,
+      name: 'catalogue sync',
+      prefix: 'dl_7Hk2Q',
+      secretHash: sha256,
+      scopes: ['images:write', 'search'],
+      expiresAt: Date.UTC(2026, 0, 1),
+    },
+    metadata: sampleMetadata(keyId, 1),
+  },
+  ApiKeyRevoked: {
+    type: 'ApiKeyRevoked',
+    data: { keyId, tenantId, prefix: 'dl_7Hk2Q', reason: 'leaked' },
+    metadata: sampleMetadata(keyId, 2),
+  },
+  ImageUploaded: {
+    type: 'ImageUploaded',
+    data: {
+      tenantId,
+      imageId,
+      objectKey: `sha256/${sha256}`,
+      sha256,
+      mime: 'image/jpeg',
+      bytes: 204_800,
+      width: 1024,
+      height: 768,
+      filename: 'beach.jpg',
+      tags: ['holiday', 'sea'],
+      attributes: { camera: 'X100V', album: 'summer' },
+      source: 'http',
+    },
+    metadata: sampleMetadata(imageId, 1),
+  },
+  ImageEmbedded: {
+    type: 'ImageEmbedded',
+    data: {
+      tenantId,
+      imageId,
+      modelId: 'mobilenet-v2-140-gap',
+      modelVersion: '1.0.0',
+      dim: 4,
+      vector: Float32Array.from([0.125, -1.5, 3.1415927, 1e-7]),
+    },
+    metadata: sampleMetadata(imageId, 2),
+  },
+  ImageEmbeddingFailed: {
+    type: 'ImageEmbeddingFailed',
+    data: {
+      tenantId,
+      imageId,
+      modelId: 'mobilenet-v2-140-gap',
+      modelVersion: '1.0.0',
+      reason: 'object store unavailable',
+      retriable: true,
+    },
+    metadata: sampleMetadata(imageId, 3),
+  },
+  ThumbnailGenerated: {
+    type: 'ThumbnailGenerated',
+    data: {
+      tenantId,
+      imageId,
+      objectKey: `thumbnails/${imageId}.webp`,
+      width: 256,
+      height: 192,
+      mime: 'image/webp',
+    },
+    metadata: sampleMetadata(imageId, 4),
+  },
+  ImageMetadataUpdated: {
+    type: 'ImageMetadataUpdated',
+    data: { tenantId, imageId, tags: ['holiday'], attributes: { camera: 'X100V' } },
+    metadata: sampleMetadata(imageId, 5),
+  },
+  ImageDeleted: {
+    type: 'ImageDeleted',
+    data: { tenantId, imageId, objectKey: `sha256/${sha256}`, sha256, bytes: 204_800 },
+    metadata: sampleMetadata(imageId, 6),
+  },
+  IntakeRejected: {
+    type: 'IntakeRejected',
+    data: {
+      requestId: 'req-42',
+      tenantId,
+      reason: 'Image over the plan limit of 25 MiB',
+      code: 'payload_too_large',
+      topic: 'deeplens.intake.v1',
+      partition: 3,
+      offset: 1_234_567,
+    },
+    metadata: { ...sampleMetadata('req-42', 1), actor: 'system:intake' },
+  },
+};
+
+export const sampleIntakeEnvelopes: readonly IntakeEnvelope[] = [
+  {
+    requestId: 'req-1',
+    tenantId,
+    auth: { keyId, signature: Buffer.from('c2lnbmF0dXJl', 'base64') },
+    command: {
+      type: 'RegisterImage',
+      data: {
+        objectKey: `sha256/${sha256}`,
+        sha256,
+        mime: 'image/png',
+        bytes: 1234,
+        width: 32,
+        height: 32,
+        filename: 'icon.png',
+        tags: ['icon'],
+        attributes: { sku: 'A-1' },
+      },
+    },
+  },
+  {
+    requestId: 'req-2',
+    tenantId,
+    auth: { keyId, signature: Buffer.from([1, 2, 3]) },
+    command: { type: 'UpdateImageMetadata', data: { imageId, tags: ['a', 'b'], attributes: null } },
+  },
+  {
+    requestId: 'req-3',
+    tenantId,
+    auth: { keyId, signature: Buffer.from([4, 5, 6]) },
+    command: { type: 'DeleteImage', data: { imageId } },
+  },
+];

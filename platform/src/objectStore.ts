@@ -1,0 +1,174 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import * as Minio from 'minio';
+import type { Config } from './config.ts';
+import { NotFoundError, UnavailableError, ValidationError } from './errors.ts';
+
+export interface StoredObject {
+  size: number;
+  contentType: string;
+}
+
+/**
+ * Where image bytes and thumbnails live. A bucket per tenant; keys are content addressed by
+ * the caller, so a `put` of an existing key is a harmless overwrite with the same bytes.
+ */
+export interface ObjectStore {
+  ensureBucket(bucket: string): Promise<void>;
+  put(bucket: string, key: string, body: Buffer, contentType: string): Promise<void>;
+  get(bucket: string, key: string): Promise<Readable>;
+  stat(bucket: string, key: string): Promise<StoredObject | undefined>;
+  delete(bucket: string, key: string): Promise<void>;
+  /** Removes the bucket and everything in it (tenant erasure). */
+  deleteBucket(bucket: string): Promise<void>;
+}
+
+const bucketPattern = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+const keyPattern = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,511}$/;
+
+function checkName(bucket: string, key?: string): void {
+  if (!bucketPattern.test(bucket)) throw new ValidationError(`invalid bucket name: ${bucket}`);
+  if (key !== undefined && (!keyPattern.test(key) || key.split('/').some((p) => p === '..' || p === '.' || p === ''))) {
+    throw new ValidationError(`invalid object key: ${key}`);
+  }
+}
+
+/** Objects as files under one folder: `<dir>/<bucket>/<key>`, written atomically (temp file + rename). */
+export function fileSystemObjectStore(directory: string): ObjectStore {
+  const root = resolve(directory);
+  const pathOf = (bucket: string, key?: string) => {
+    checkName(bucket, key);
+    return key === undefined ? join(root, bucket) : join(root, bucket, key);
+  };
+  const contentTypeFile = (path: string) => `${path}.content-type`;
+  return {
+    async ensureBucket(bucket) {
+      await mkdir(pathOf(bucket), { recursive: true });
+    },
+    async put(bucket, key, body, contentType) {
+      const path = pathOf(bucket, key);
+      await mkdir(dirname(path), { recursive: true });
+      const temp = `${path}.${randomUUID()}.tmp`;
+      await pipeline(Readable.from([body]), createWriteStream(temp));
+      await pipeline(Readable.from([contentType]), createWriteStream(contentTypeFile(temp)));
+      await rename(contentTypeFile(temp), contentTypeFile(path));
+      await rename(temp, path);
+    },
+    async get(bucket, key) {
+      const path = pathOf(bucket, key);
+      if ((await stat(path).catch(() => undefined)) === undefined) throw new NotFoundError(`no object ${bucket}/${key}`);
+      return createReadStream(path);
+    },
+    async stat(bucket, key) {
+      const path = pathOf(bucket, key);
+      const info = await stat(path).catch(() => undefined);
+      if (!info) return undefined;
+      const contentType = await readFile(contentTypeFile(path), 'utf8').catch(() => 'application/octet-stream');
+      return { size: info.size, contentType };
+    },
+    async delete(bucket, key) {
+      const path = pathOf(bucket, key);
+      await rm(path, { force: true });
+      await rm(contentTypeFile(path), { force: true });
+    },
+    async deleteBucket(bucket) {
+      await rm(pathOf(bucket), { recursive: true, force: true });
+    },
+  };
+}
+
+export interface S3Settings {
+  endpoint: string;
+  region: string;
+  accessKey: string;
+  secretKey: string;
+}
+
+/** Objects in an S3-compatible service through the `minio` client. */
+export function s3ObjectStore(settings: S3Settings): ObjectStore {
+  const url = new URL(settings.endpoint);
+  const client = new Minio.Client({
+    endPoint: url.hostname,
+    port: url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80,
+    useSSL: url.protocol === 'https:',
+    accessKey: settings.accessKey,
+    secretKey: settings.secretKey,
+    region: settings.region,
+    pathStyle: true,
+  });
+  const unavailable = (error: unknown): never => {
+    const code = (error as { code?: string }).code;
+    if (code === 'NoSuchKey' || code === 'NotFound' || code === 'NoSuchBucket') {
+      throw new NotFoundError('no such object', { cause: error });
+    }
+    if (code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'ETIMEDOUT') {
+      throw new UnavailableError('object storage is unavailable', { cause: error });
+    }
+    throw error;
+  };
+  return {
+    async ensureBucket(bucket) {
+      checkName(bucket);
+      try {
+        if (!(await client.bucketExists(bucket))) await client.makeBucket(bucket, settings.region);
+      } catch (error) {
+        // Two processes creating the same bucket at once: the loser sees it exists.
+        if ((error as { code?: string }).code !== 'BucketAlreadyOwnedByYou') unavailable(error);
+      }
+    },
+    async put(bucket, key, body, contentType) {
+      checkName(bucket, key);
+      await client.putObject(bucket, key, body, body.length, { 'Content-Type': contentType }).catch(unavailable);
+    },
+    async get(bucket, key) {
+      checkName(bucket, key);
+      return client.getObject(bucket, key).catch(unavailable);
+    },
+    async stat(bucket, key) {
+      checkName(bucket, key);
+      try {
+        const info = await client.statObject(bucket, key);
+        return { size: info.size, contentType: String(info.metaData['content-type'] ?? 'application/octet-stream') };
+      } catch (error) {
+        const code = (error as { code?: string }).code;
+        if (code === 'NotFound' || code === 'NoSuchKey') return undefined;
+        return unavailable(error);
+      }
+    },
+    async delete(bucket, key) {
+      checkName(bucket, key);
+      await client.removeObject(bucket, key).catch(unavailable);
+    },
+    async deleteBucket(bucket) {
+      checkName(bucket);
+      if (!(await client.bucketExists(bucket).catch(unavailable))) return;
+      const keys: string[] = [];
+      for await (const item of client.listObjectsV2(bucket, '', true)) {
+        if (typeof item.name === 'string') keys.push(item.name);
+      }
+      if (keys.length > 0) await client.removeObjects(bucket, keys).catch(unavailable);
+      await client.removeBucket(bucket).catch(unavailable);
+    },
+  };
+}
+
+/** The object store the configuration names: the local filesystem by default, S3 when `OBJECT_STORE=s3`. */
+export function createObjectStore(config: Config): ObjectStore {
+  return config.OBJECT_STORE === 's3'
+    ? s3ObjectStore({
+        endpoint: config.S3_ENDPOINT,
+        region: config.S3_REGION,
+        accessKey: config.S3_ACCESS_KEY,
+        secretKey: config.S3_SECRET_KEY,
+      })
+    : fileSystemObjectStore(config.OBJECT_STORE_DIR);
+}
+
+/** The content address of some bytes: their SHA-256, hex. */
+export function sha256Hex(bytes: Buffer): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}

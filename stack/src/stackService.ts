@@ -1,0 +1,21 @@
+/** One service of the local stack: fetched once into the cache, started detached, health-checked. */
+export interface StackService {
+  name: string;
+  version: string;
+  /** Where clients reach it, for `status`. */
+  address: string;
+  logFile: string;
+  /** Fetches and prepares what the service needs (idempotent; a no-op when cached). */
+  install(): Promise<void>;
+  /** Starts the process; called only when it is not already running. */
+  start(): Promise<void>;
+  /** The pid of our running process, if any. */
+  pid(): number | undefined;
+  /** Answers real requests (not just an open port). */
+  isHealthy(): Promise<boolean>;
+  /** Set-up that needs the running service (e.g. global rules); idempotent. */
+  afterHealthy?(): Promise<void>;
+  stop(): Promise<boolean>;
+  /** Seconds `up` waits for health before giving up. */
+  startTimeoutSeconds: number;
+}
