@@ -51,6 +51,7 @@ export async function loadEmbeddingModel(
   if (outputName === undefined) {
     throw new Error(`model ${manifest.modelId} has no featureMapOutput, so GeM pooling is not possible`);
   }
+  const fetched: string = outputName;
 
   const bytes = await readFile(manifest.file).catch((cause: unknown) => {
     throw new Error(`cannot read model file ${manifest.file}`, { cause });
@@ -103,12 +104,15 @@ export async function loadEmbeddingModel(
       writeNormalisedPixels(result.value, batch, i, manifest);
     });
     const dims = layout === 'NCHW' ? [images.length, 3, height, width] : [images.length, height, width, 3];
-    const outputs = await session.run({ [manifest.inputName]: new ort.Tensor('float32', batch, dims) }, [outputName!]);
-    const output = outputs[outputName!];
-    if (!output || !(output.data instanceof Float32Array)) throw new Error(`model output ${outputName} is not float32`);
+    // No `fetches`: onnxruntime-node 1.23 returns a fetched subset under the wrong output names
+    // (microsoft/onnxruntime#26865, fixed after 1.23.2). Every output here comes from the same
+    // last feature map, so computing all of them costs nothing extra.
+    const outputs = await session.run({ [manifest.inputName]: new ort.Tensor('float32', batch, dims) });
+    const output = outputs[fetched];
+    if (!output || !(output.data instanceof Float32Array)) throw new Error(`model output ${fetched} is not float32`);
     const [n, channels] = output.dims as [number, number, ...number[]];
     if (n !== images.length || channels !== manifest.dimension) {
-      throw new Error(`model output ${outputName} has shape [${output.dims.join(', ')}], expected [${n}, ${manifest.dimension}, …]`);
+      throw new Error(`model output ${fetched} has shape [${output.dims.join(', ')}], expected [${n}, ${manifest.dimension}, …]`);
     }
     const data = output.data;
     const perImage = data.length / n;

@@ -23,7 +23,10 @@ describe('PostgreSQL through slonik', () => {
         await tx.query(sql.unsafe`insert into t values (1)`);
       }),
     );
-    assert.equal(await pool.oneFirst(sql.type(z.object({ n: z.number() }))`select count(*)::int8 as n from t`), 0);
+    assert.equal(
+      await pool.oneFirst(sql.type(z.object({ n: z.number() }))`select count(*)::int8 as n from t`),
+      0,
+    );
   });
 
   it('applies migrations in order, once', async (t) => {

@@ -2,7 +2,10 @@ import { Kafka, logLevel, type Admin, type ITopicConfig } from 'kafkajs';
 import type { Config } from './config.ts';
 
 /** A kafkajs client for the configured brokers; kafkajs's own logging is kept to errors. */
-export function createKafka(config: Pick<Config, 'KAFKA_BROKERS' | 'KAFKA_CLIENT_ID'>, clientId?: string): Kafka {
+export function createKafka(
+  config: Pick<Config, 'KAFKA_BROKERS' | 'KAFKA_CLIENT_ID'>,
+  clientId?: string,
+): Kafka {
   process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
   return new Kafka({
     clientId: clientId ?? config.KAFKA_CLIENT_ID,

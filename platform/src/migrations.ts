@@ -11,7 +11,11 @@ import pg from 'pg';
  * Runs on a plain `pg` client because a migration file holds many statements, which only
  * the simple query protocol accepts.
  */
-export async function runMigrations(databaseUrl: string, component: string, directory: string): Promise<string[]> {
+export async function runMigrations(
+  databaseUrl: string,
+  component: string,
+  directory: string,
+): Promise<string[]> {
   const files = (await readdir(directory)).filter((f) => f.endsWith('.sql')).sort();
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
@@ -36,7 +40,10 @@ export async function runMigrations(databaseUrl: string, component: string, dire
       await client.query('begin');
       try {
         await client.query(text);
-        await client.query('insert into public.schema_migrations (component, name) values ($1, $2)', [component, file]);
+        await client.query('insert into public.schema_migrations (component, name) values ($1, $2)', [
+          component,
+          file,
+        ]);
         await client.query('commit');
       } catch (error) {
         await client.query('rollback');

@@ -32,7 +32,10 @@ const keyPattern = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,511}$/;
 
 function checkName(bucket: string, key?: string): void {
   if (!bucketPattern.test(bucket)) throw new ValidationError(`invalid bucket name: ${bucket}`);
-  if (key !== undefined && (!keyPattern.test(key) || key.split('/').some((p) => p === '..' || p === '.' || p === ''))) {
+  if (
+    key !== undefined &&
+    (!keyPattern.test(key) || key.split('/').some((p) => p === '..' || p === '.' || p === ''))
+  ) {
     throw new ValidationError(`invalid object key: ${key}`);
   }
 }
@@ -60,14 +63,17 @@ export function fileSystemObjectStore(directory: string): ObjectStore {
     },
     async get(bucket, key) {
       const path = pathOf(bucket, key);
-      if ((await stat(path).catch(() => undefined)) === undefined) throw new NotFoundError(`no object ${bucket}/${key}`);
+      if ((await stat(path).catch(() => undefined)) === undefined)
+        throw new NotFoundError(`no object ${bucket}/${key}`);
       return createReadStream(path);
     },
     async stat(bucket, key) {
       const path = pathOf(bucket, key);
       const info = await stat(path).catch(() => undefined);
       if (!info) return undefined;
-      const contentType = await readFile(contentTypeFile(path), 'utf8').catch(() => 'application/octet-stream');
+      const contentType = await readFile(contentTypeFile(path), 'utf8').catch(
+        () => 'application/octet-stream',
+      );
       return { size: info.size, contentType };
     },
     async delete(bucket, key) {
@@ -122,7 +128,9 @@ export function s3ObjectStore(settings: S3Settings): ObjectStore {
     },
     async put(bucket, key, body, contentType) {
       checkName(bucket, key);
-      await client.putObject(bucket, key, body, body.length, { 'Content-Type': contentType }).catch(unavailable);
+      await client
+        .putObject(bucket, key, body, body.length, { 'Content-Type': contentType })
+        .catch(unavailable);
     },
     async get(bucket, key) {
       checkName(bucket, key);
@@ -132,7 +140,10 @@ export function s3ObjectStore(settings: S3Settings): ObjectStore {
       checkName(bucket, key);
       try {
         const info = await client.statObject(bucket, key);
-        return { size: info.size, contentType: String(info.metaData['content-type'] ?? 'application/octet-stream') };
+        return {
+          size: info.size,
+          contentType: String(info.metaData['content-type'] ?? 'application/octet-stream'),
+        };
       } catch (error) {
         const code = (error as { code?: string }).code;
         if (code === 'NotFound' || code === 'NoSuchKey') return undefined;
@@ -147,7 +158,7 @@ export function s3ObjectStore(settings: S3Settings): ObjectStore {
       checkName(bucket);
       if (!(await client.bucketExists(bucket).catch(unavailable))) return;
       const keys: string[] = [];
-      for await (const item of client.listObjectsV2(bucket, '', true)) {
+      for await (const item of client.listObjectsV2(bucket, '', true) as AsyncIterable<{ name?: string }>) {
         if (typeof item.name === 'string') keys.push(item.name);
       }
       if (keys.length > 0) await client.removeObjects(bucket, keys).catch(unavailable);

@@ -49,6 +49,9 @@ describe('schema registry (Confluent-compatible API)', () => {
 
   it('holds BACKWARD_TRANSITIVE as the global compatibility rule', async () => {
     const response = await fetch(`${config.SCHEMA_REGISTRY_URL}/config`);
-    assert.equal(((await response.json()) as { compatibilityLevel: string }).compatibilityLevel, 'BACKWARD_TRANSITIVE');
+    assert.equal(
+      ((await response.json()) as { compatibilityLevel: string }).compatibilityLevel,
+      'BACKWARD_TRANSITIVE',
+    );
   });
 });

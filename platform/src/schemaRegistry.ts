@@ -13,7 +13,11 @@ export function createSchemaRegistry(config: Pick<Config, 'SCHEMA_REGISTRY_URL'>
  * returns its registry id. A change that older readers could not read is refused by the
  * registry and surfaces as an error.
  */
-export async function registerAvroSchema(registry: SchemaRegistry, subject: string, schema: object): Promise<number> {
+export async function registerAvroSchema(
+  registry: SchemaRegistry,
+  subject: string,
+  schema: object,
+): Promise<number> {
   const { id } = await registry.register(
     { type: SchemaType.AVRO, schema: JSON.stringify(schema) },
     { subject, compatibility: COMPATIBILITY.BACKWARD_TRANSITIVE },

@@ -36,7 +36,9 @@ async function bringUp(service: StackService): Promise<void> {
     );
   }
   await service.afterHealthy?.();
-  console.log(`  ${service.name.padEnd(16)} up in ${((Date.now() - started) / 1000).toFixed(1)}s  ${service.address}`);
+  console.log(
+    `  ${service.name.padEnd(16)} up in ${((Date.now() - started) / 1000).toFixed(1)}s  ${service.address}`,
+  );
 }
 
 async function up(): Promise<void> {
@@ -46,7 +48,9 @@ async function up(): Promise<void> {
   for (const service of services) await service.install();
   // The registry keeps its schemas in PostgreSQL, so PostgreSQL comes first.
   await Promise.all([bringUp(postgres).then(() => bringUp(registry)), bringUp(kafka), bringUp(objectStore)]);
-  console.log(`stack: all ${services.length} services healthy in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+  console.log(
+    `stack: all ${services.length} services healthy in ${((Date.now() - started) / 1000).toFixed(1)}s`,
+  );
 }
 
 async function down(): Promise<void> {
@@ -96,7 +100,9 @@ try {
       }
       break;
     default:
-      console.error('usage: npm run stack -- up | down | status | logs [kafka|schema-registry|postgres|object-store]');
+      console.error(
+        'usage: npm run stack -- up | down | status | logs [kafka|schema-registry|postgres|object-store]',
+      );
       process.exitCode = 2;
   }
 } catch (error) {

@@ -73,7 +73,11 @@ function signal(pid: number, sig: NodeJS.Signals): void {
 }
 
 /** Polls `check` until it resolves true or `timeoutMs` passes; returns whether it became true. */
-export async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, intervalMs = 250): Promise<boolean> {
+export async function waitUntil(
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+  intervalMs = 250,
+): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await check().catch(() => false)) return true;

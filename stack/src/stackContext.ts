@@ -56,7 +56,8 @@ export function createStackContext(env = process.env): StackContext {
     },
     host: env.STACK_BIND_HOST ?? '127.0.0.1',
   };
-  for (const d of [context.cacheDir, context.dataDir, context.logDir, context.runDir]) mkdirSync(d, { recursive: true });
+  for (const d of [context.cacheDir, context.dataDir, context.logDir, context.runDir])
+    mkdirSync(d, { recursive: true });
   return context;
 }
 
@@ -97,7 +98,9 @@ export function mavenCopy(
   options: { transitive?: boolean } = {},
 ): void {
   if (spawnSync('mvn', ['-v'], { encoding: 'utf8' }).status !== 0) {
-    throw new StackError('Maven (`mvn`) is needed to fetch the service jars: install it (Debian: `apt-get install -y maven`)');
+    throw new StackError(
+      'Maven (`mvn`) is needed to fetch the service jars: install it (Debian: `apt-get install -y maven`)',
+    );
   }
   const work = join(context.cacheDir, 'maven-projects', name);
   mkdirSync(work, { recursive: true });
@@ -122,16 +125,22 @@ export function mavenCopy(
 `,
   );
   const mvn = (args: string[]) =>
-    execFileSync('mvn', ['-q', '-B', '-Dstyle.color=never', `-Dmaven.repo.local=${join(context.cacheDir, 'm2')}`, ...args], {
-      cwd: work,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      encoding: 'utf8',
-    });
+    execFileSync(
+      'mvn',
+      ['-q', '-B', '-Dstyle.color=never', `-Dmaven.repo.local=${join(context.cacheDir, 'm2')}`, ...args],
+      {
+        cwd: work,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        encoding: 'utf8',
+      },
+    );
   try {
     if (options.transitive === false) {
       // A lone artifact (an archive, a fat jar): its own POM may need parents we do not want.
       for (const a of artifacts) {
-        const coordinates = [a.groupId, a.artifactId, a.version, a.type ?? 'jar', a.classifier].filter(Boolean).join(':');
+        const coordinates = [a.groupId, a.artifactId, a.version, a.type ?? 'jar', a.classifier]
+          .filter(Boolean)
+          .join(':');
         mvn(['dependency:copy', `-Dartifact=${coordinates}`, `-DoutputDirectory=${outputDir}`]);
       }
     } else {
@@ -139,7 +148,13 @@ export function mavenCopy(
     }
   } catch (error) {
     const output = (error as { stdout?: string; stderr?: string }).stdout ?? '';
-    console.error(output.split('\n').filter((l) => l.includes('ERROR')).slice(0, 5).join('\n'));
+    console.error(
+      output
+        .split('\n')
+        .filter((l) => l.includes('ERROR'))
+        .slice(0, 5)
+        .join('\n'),
+    );
     throw new StackError(
       `could not fetch ${name} from Maven Central (${artifacts.map((a) => `${a.groupId}:${a.artifactId}:${a.version}`).join(', ')})`,
       { cause: error },

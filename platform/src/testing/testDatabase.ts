@@ -15,7 +15,10 @@ export interface TestDatabase {
  * A fresh, empty PostgreSQL database on the stack's server for one test (or suite); it is
  * dropped when the test ends.
  */
-export async function createTestDatabase(t: Pick<TestContext, 'after'>, base: Config = loadConfig()): Promise<TestDatabase> {
+export async function createTestDatabase(
+  t: Pick<TestContext, 'after'>,
+  base: Config = loadConfig(),
+): Promise<TestDatabase> {
   const name = `test_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
   const admin = new pg.Client({ connectionString: base.DATABASE_URL });
   await admin.connect();

@@ -98,9 +98,13 @@ export function kafkaService(context: StackContext): StackService {
           .trim()
           .split('\n')
           .pop()!;
-        execFileSync(java, ['-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', properties], {
-          stdio: ['ignore', 'ignore', 'inherit'],
-        });
+        execFileSync(
+          java,
+          ['-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', properties],
+          {
+            stdio: ['ignore', 'ignore', 'inherit'],
+          },
+        );
       }
       startDetached({
         command: java,

@@ -30,7 +30,14 @@ export function objectStoreService(context: StackContext): StackService {
       mavenCopy(
         context,
         `s3proxy-${versions.s3proxy}`,
-        [{ groupId: 'org.gaul', artifactId: 's3proxy', version: versions.s3proxy, classifier: 'jar-with-dependencies' }],
+        [
+          {
+            groupId: 'org.gaul',
+            artifactId: 's3proxy',
+            version: versions.s3proxy,
+            classifier: 'jar-with-dependencies',
+          },
+        ],
         libs,
         { transitive: false },
       );

@@ -62,7 +62,9 @@ export function postgresService(context: StackContext): StackService {
         );
       }
       if (asRoot && spawnSync('id', ['-u', 'postgres']).status !== 0) {
-        throw new StackError('running as root needs the `postgres` system user (Debian package postgresql-common creates it)');
+        throw new StackError(
+          'running as root needs the `postgres` system user (Debian package postgresql-common creates it)',
+        );
       }
       if (existsSync(join(dataDir, 'PG_VERSION'))) return;
       ownForServer(dataDir);
@@ -70,17 +72,21 @@ export function postgresService(context: StackContext): StackService {
       writeFileSync(pwFile, `${password}\n`, { mode: 0o600 });
       if (asRoot) execFileSync('chown', ['postgres', pwFile]);
       try {
-        run('initdb', [
-          '-D',
-          dataDir,
-          '-U',
-          user,
-          `--pwfile=${pwFile}`,
-          '--auth-host=scram-sha-256',
-          '--auth-local=peer',
-          '--encoding=UTF8',
-          '--locale=C',
-        ], { quiet: true });
+        run(
+          'initdb',
+          [
+            '-D',
+            dataDir,
+            '-U',
+            user,
+            `--pwfile=${pwFile}`,
+            '--auth-host=scram-sha-256',
+            '--auth-local=peer',
+            '--encoding=UTF8',
+            '--locale=C',
+          ],
+          { quiet: true },
+        );
       } finally {
         execFileSync('rm', ['-f', pwFile]);
       }
@@ -99,7 +105,9 @@ export function postgresService(context: StackContext): StackService {
       // The log file must be writable by the server's user.
       if (!existsSync(logFile)) writeFileSync(logFile, '');
       if (asRoot) execFileSync('chown', ['postgres', logFile]);
-      run('pg_ctl', ['-D', dataDir, '-l', logFile, '-o', options, '-w', '-t', '60', 'start'], { quiet: true });
+      run('pg_ctl', ['-D', dataDir, '-l', logFile, '-o', options, '-w', '-t', '60', 'start'], {
+        quiet: true,
+      });
     },
     pid: serverPid,
     async isHealthy() {

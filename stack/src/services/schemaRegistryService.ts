@@ -2,7 +2,14 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { runningPid, startDetached, stopByPidFile } from '../processes.ts';
-import { findJava, isNonEmptyDir, mavenCopy, StackError, versions, type StackContext } from '../stackContext.ts';
+import {
+  findJava,
+  isNonEmptyDir,
+  mavenCopy,
+  StackError,
+  versions,
+  type StackContext,
+} from '../stackContext.ts';
 import type { StackService } from '../stackService.ts';
 
 /**
@@ -90,7 +97,8 @@ export function schemaRegistryService(context: StackContext): StackService {
         headers: { 'content-type': 'application/vnd.schemaregistry.v1+json' },
         body: JSON.stringify({ compatibility: 'BACKWARD_TRANSITIVE' }),
       });
-      if (!response.ok) throw new StackError(`could not set the global compatibility rule: ${response.status}`);
+      if (!response.ok)
+        throw new StackError(`could not set the global compatibility rule: ${response.status}`);
     },
     stop: () => stopByPidFile(pidFile, marker),
   };

@@ -1,0 +1,32 @@
+import { assertNever } from '@deeplens/events/assertNever';
+import type { ApiKeyEvent } from '@deeplens/events/identityEvents';
+
+export type IssuedApiKey = {
+  status: 'active' | 'revoked';
+  version: number;
+  keyId: string;
+  tenantId: string;
+  prefix: string;
+  scopes: string[];
+  expiresAt: number | null;
+};
+
+export type ApiKeyState = { status: 'initial'; version: number } | IssuedApiKey;
+
+export function initialApiKeyState(): ApiKeyState {
+  return { status: 'initial', version: 0 };
+}
+
+export function evolveApiKey(state: ApiKeyState, event: ApiKeyEvent): ApiKeyState {
+  const version = event.metadata.aggregateVersion;
+  switch (event.type) {
+    case 'ApiKeyIssued': {
+      const { keyId, tenantId, prefix, scopes, expiresAt } = event.data;
+      return { status: 'active', version, keyId, tenantId, prefix, scopes, expiresAt };
+    }
+    case 'ApiKeyRevoked':
+      return state.status === 'initial' ? { ...state, version } : { ...state, version, status: 'revoked' };
+    default:
+      return assertNever(event, 'API key event');
+  }
+}

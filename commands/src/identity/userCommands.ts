@@ -1,0 +1,22 @@
+import type { UserRole } from '@deeplens/events/identityEvents';
+import type { Command } from '../command.ts';
+
+export type RegisterUser = Command<
+  'RegisterUser',
+  {
+    /** Chosen by the handler (a fresh UUID). */
+    userId: string;
+    /** Null exactly for platform admins. */
+    tenantId: string | null;
+    email: string;
+    /** Hashed by the handler; the password itself never reaches a command or an event. */
+    passwordHash: string;
+    role: UserRole;
+  }
+>;
+
+export type ChangeUserRole = Command<'ChangeUserRole', { userId: string; role: UserRole }>;
+
+export type DisableUser = Command<'DisableUser', { userId: string; reason?: string }>;
+
+export type UserCommand = RegisterUser | ChangeUserRole | DisableUser;

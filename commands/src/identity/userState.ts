@@ -1,0 +1,34 @@
+import { assertNever } from '@deeplens/events/assertNever';
+import type { UserEvent, UserRole } from '@deeplens/events/identityEvents';
+
+export type RegisteredUser = {
+  status: 'active' | 'disabled';
+  version: number;
+  userId: string;
+  tenantId: string | null;
+  email: string;
+  role: UserRole;
+};
+
+export type UserState = { status: 'initial'; version: number } | RegisteredUser;
+
+export function initialUserState(): UserState {
+  return { status: 'initial', version: 0 };
+}
+
+export function evolveUser(state: UserState, event: UserEvent): UserState {
+  const version = event.metadata.aggregateVersion;
+  if (event.type === 'UserRegistered') {
+    const { userId, tenantId, email, role } = event.data;
+    return { status: 'active', version, userId, tenantId, email, role };
+  }
+  if (state.status === 'initial') return { ...state, version };
+  switch (event.type) {
+    case 'UserRoleChanged':
+      return { ...state, version, role: event.data.role };
+    case 'UserDisabled':
+      return { ...state, version, status: 'disabled' };
+    default:
+      return assertNever(event, 'user event');
+  }
+}

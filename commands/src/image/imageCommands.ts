@@ -1,0 +1,64 @@
+import type { ImageSource } from '@deeplens/events/imageEvents';
+import type { TenantLimits } from '@deeplens/events/tenantEvents';
+import type { Command } from '../command.ts';
+import type { TenantStatus } from '../tenant/tenantState.ts';
+
+/** The tenant as the handler read it just before deciding an upload. */
+export type TenantSnapshot = { status: TenantStatus; limits: TenantLimits };
+
+/** What the tenant stores now, not counting the image being uploaded. */
+export type TenantUsage = { images: number; bytes: number };
+
+export type UploadImage = Command<
+  'UploadImage',
+  {
+    tenantId: string;
+    /** Chosen by the handler (a fresh UUID). */
+    imageId: string;
+    objectKey: string;
+    sha256: string;
+    mime: string;
+    bytes: number;
+    width: number;
+    height: number;
+    filename: string;
+    tags: string[];
+    attributes: Record<string, string>;
+    source: ImageSource;
+    tenant: TenantSnapshot;
+    usage: TenantUsage;
+  }
+>;
+
+/** The embedder's result; `dim` is the vector's length. */
+export type RecordImageEmbedding = Command<
+  'RecordImageEmbedding',
+  { tenantId: string; imageId: string; modelId: string; modelVersion: string; vector: Float32Array }
+>;
+
+export type RecordImageEmbeddingFailure = Command<
+  'RecordImageEmbeddingFailure',
+  { tenantId: string; imageId: string; modelId: string; modelVersion: string; reason: string; retriable: boolean }
+>;
+
+export type RecordThumbnail = Command<
+  'RecordThumbnail',
+  { tenantId: string; imageId: string; objectKey: string; width: number; height: number; mime: string }
+>;
+
+/** Absent parts stay as they are; a given part replaces the old one. */
+export type UpdateImageMetadata = Command<
+  'UpdateImageMetadata',
+  { tenantId: string; imageId: string; tags?: string[]; attributes?: Record<string, string> }
+>;
+
+export type DeleteImage = Command<'DeleteImage', { tenantId: string; imageId: string }>;
+
+/** Every image command names the caller's tenant: another tenant's image answers NotFoundError. */
+export type ImageCommand =
+  | UploadImage
+  | RecordImageEmbedding
+  | RecordImageEmbeddingFailure
+  | RecordThumbnail
+  | UpdateImageMetadata
+  | DeleteImage;
