@@ -2,7 +2,9 @@ import type { DomainEvent } from '@deeplens/events/domainEvent';
 import type { CommandContext } from './commandContext.ts';
 
 /** An event before it has metadata: what a decider chooses to say. */
-export type EventDraft<E extends DomainEvent> = E extends DomainEvent ? { type: E['type']; data: E['data'] } : never;
+export type EventDraft<E extends DomainEvent> = E extends DomainEvent
+  ? { type: E['type']; data: E['data'] }
+  : never;
 
 /** Where the new events go: the aggregate, its tenant, and its version before them. */
 export type StreamPosition = { aggregateId: string; tenantId: string | null; version: number };
@@ -16,7 +18,9 @@ export function emitEvents<E extends DomainEvent>(
   return drafts.map((draft, index) => {
     const eventId = context.eventIds[index];
     if (eventId === undefined) {
-      throw new Error(`The command context has ${context.eventIds.length} event ids, ${drafts.length} needed`);
+      throw new Error(
+        `The command context has ${context.eventIds.length} event ids, ${drafts.length} needed`,
+      );
     }
     const metadata = {
       eventId,

@@ -75,6 +75,8 @@ class TfjsToOnnxConverter {
   private readonly inputs: OnnxValueInfo[] = [];
   private readonly convertedOps: Record<string, number> = {};
   private parameterCount = 0;
+  /** Graph input and output names; internal values named like them are renamed. */
+  private readonly reservedNames: Set<string>;
 
   constructor(
     model: TfjsGraphModel,
@@ -82,6 +84,13 @@ class TfjsToOnnxConverter {
   ) {
     for (const node of model.modelJson.modelTopology.node) this.tfNodes.set(node.name, node);
     this.weights = decodeTfjsWeights(model);
+    this.reservedNames = new Set([options.inputName, ...options.outputs.map((o) => o.name)]);
+    if (this.reservedNames.size !== options.outputs.length + 1) throw new Error('graph input/output names must differ');
+  }
+
+  /** ONNX value names are TF node names, unless that would clash with a graph input or output. */
+  private valueName(name: string): string {
+    return this.reservedNames.has(name) ? `${name}/tf` : name;
   }
 
   convert(): ConvertedOnnxModel {
@@ -225,7 +234,7 @@ class TfjsToOnnxConverter {
     const outShape = [x.shape[0] ?? null, ...this.convSpatialOut(node, x, [kh, kw], strides, dilations), outC];
     if (fusedOps.length > 1) throw new UnsupportedTfGraphError(node, `fused ops ${fusedOps.join(',')}`);
     const activation = fusedOps[0];
-    const convOut = activation === undefined ? node.name : `${node.name}/conv`;
+    const convOut = this.valueName(activation === undefined ? node.name : `${node.name}/conv`);
     this.addNode('Conv', convOut, convInputs, [convOut], attrs);
     switch (activation) {
       case undefined:
@@ -395,15 +404,17 @@ class TfjsToOnnxConverter {
     shape: (number | null)[],
     attrs: OnnxAttribute[] = [],
   ): TensorValue {
-    this.addNode(op, name, inputs, [name], attrs);
-    return { kind: 'tensor', onnxName: name, shape };
+    const output = this.valueName(name);
+    this.addNode(op, name, inputs, [output], attrs);
+    return { kind: 'tensor', onnxName: output, shape };
   }
 
   private addNode(op: string, name: string, input: string[], output: string[], attrs: OnnxAttribute[] = []): void {
     this.nodes.push({ name, op_type: op, input, output, ...(attrs.length ? { attribute: attrs } : {}) });
   }
 
-  private addInitializer(name: string, dims: number[], values: Float32Array | Int32Array): string {
+  private addInitializer(tfName: string, dims: number[], values: Float32Array | Int32Array): string {
+    const name = this.valueName(tfName);
     if (!this.initializerNames.has(name)) {
       const floats = values instanceof Float32Array ? values : Float32Array.from(values);
       this.initializers.push({ name, dims, data_type: OnnxDataType.FLOAT, raw_data: littleEndianBytes(floats) });
@@ -413,7 +424,8 @@ class TfjsToOnnxConverter {
     return name;
   }
 
-  private addInt64Initializer(name: string, values: number[]): string {
+  private addInt64Initializer(tfName: string, values: number[]): string {
+    const name = this.valueName(tfName);
     const data = BigInt64Array.from(values, (v) => BigInt(v));
     this.initializers.push({ name, dims: [values.length], data_type: OnnxDataType.INT64, raw_data: littleEndianBytes(data) });
     this.initializerNames.add(name);

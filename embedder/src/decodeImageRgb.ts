@@ -70,7 +70,8 @@ function rejection(cause: unknown, format?: string): UnsupportedImageError | Unp
   if (/pixel limit/i.test(message)) {
     return new UnprocessableImageError('too_many_pixels', 'the image has too many pixels', { cause, detail });
   }
-  if (/premature end|truncated|unexpected end/i.test(message)) {
+  // "Corrupt JPEG data: premature end of data segment" is damage inside the file, not a cut-off file.
+  if (!/corrupt/i.test(message) && /premature end|truncated|unexpected end/i.test(message)) {
     return new UnprocessableImageError('truncated', 'the image data is truncated', { cause, detail });
   }
   return new UnprocessableImageError('corrupt', `the image cannot be decoded: ${message}`, { cause, detail });

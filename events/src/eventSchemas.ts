@@ -15,8 +15,8 @@ export type RecordSchema = {
   topic: Topic;
   /** `${topic}-${recordName}` (TopicRecordNameStrategy). */
   subject: string;
-  /** Self-contained: every shared named type (`deeplens.EventMetadata`…) is inlined. */
-  schema: AvroSchema;
+  /** Self-contained JSON: every shared named type (`deeplens.EventMetadata`…) is inlined. */
+  schema: Record<string, unknown>;
   /** avsc type of `schema`; timestamps stay plain numbers, unions of null and X stay unwrapped. */
   type: AvroType;
 };
@@ -63,7 +63,7 @@ export function loadSchemaCatalog(dir: string = schemasDir): SchemaCatalog {
   const recordSchema = (recordName: string, topic: Topic): RecordSchema => {
     const definition = definitions.get(recordName);
     if (!definition) throw new Error(`No schema for ${recordName} in ${dir}`);
-    const schema = inline(definition.schema, '', definitions, new Set());
+    const schema = inline(definition.schema, '', definitions, new Set()) as Record<string, unknown>;
     return { recordName, topic, subject: subjectOf(topic, recordName), schema, type: avroTypeOf(schema) };
   };
 

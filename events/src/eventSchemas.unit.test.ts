@@ -1,4 +1,3 @@
-/* eslint-disable @typescript-eslint/no-floating-promises -- node:test's describe/it report through the runner, not their promises */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Type as AvroType, types } from 'avsc';

@@ -37,7 +37,8 @@ export function decideApiKey(command: ApiKeyCommand, state: ApiKeyState): ApiKey
 }
 
 function assertValidKey({ prefix, secretHash, scopes, expiresAt }: IssueApiKey['data'], now: number): void {
-  if (prefix.length !== 8) throw new ValidationError('An API key prefix has 8 characters', { detail: { prefix } });
+  if (prefix.length !== 8)
+    throw new ValidationError('An API key prefix has 8 characters', { detail: { prefix } });
   if (!/^[0-9a-f]{64}$/.test(secretHash)) {
     throw new ValidationError('An API key secret hash is a lower-case hex SHA-256');
   }

@@ -1,4 +1,3 @@
-/* eslint-disable @typescript-eslint/no-floating-promises -- node:test's describe/it report through the runner, not their promises */
 import { describe, it } from 'node:test';
 import type { ApiKeyEvent } from '@deeplens/events/identityEvents';
 import { ConflictError, NotFoundError, ValidationError } from '@deeplens/platform/errors';
@@ -29,7 +28,10 @@ const revoked: ApiKeyEvent = {
   data: { keyId, tenantId, prefix: 'dl_abcde', reason: null },
   metadata: testMetadata(keyId, 2, tenantId),
 };
-const issueWith = (data: Partial<IssueApiKey['data']>): ApiKeyCommand => ({ ...issue, data: { ...issue.data, ...data } });
+const issueWith = (data: Partial<IssueApiKey['data']>): ApiKeyCommand => ({
+  ...issue,
+  data: { ...issue.data, ...data },
+});
 
 describe('IssueApiKey', () => {
   it('issues a key with its prefix and hash, never the secret', () => {
@@ -48,19 +50,27 @@ describe('IssueApiKey', () => {
   });
 
   it('refuses a prefix that is not 8 characters', () => {
-    given([]).when(issueWith({ prefix: 'dl_' })).then(ValidationError);
+    given([])
+      .when(issueWith({ prefix: 'dl_' }))
+      .then(ValidationError);
   });
 
   it('refuses a hash that is not hex SHA-256', () => {
-    given([]).when(issueWith({ secretHash: 'plaintext-secret' })).then(ValidationError);
+    given([])
+      .when(issueWith({ secretHash: 'plaintext-secret' }))
+      .then(ValidationError);
   });
 
   it('refuses a key without scopes', () => {
-    given([]).when(issueWith({ scopes: [] })).then(ValidationError);
+    given([])
+      .when(issueWith({ scopes: [] }))
+      .then(ValidationError);
   });
 
   it('refuses an expiry in the past', () => {
-    given([]).when(issueWith({ expiresAt: testNow })).then(ValidationError);
+    given([])
+      .when(issueWith({ expiresAt: testNow }))
+      .then(ValidationError);
   });
 });
 

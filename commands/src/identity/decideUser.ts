@@ -32,7 +32,9 @@ export function decideUser(command: UserCommand, state: UserState): UserEvent[] 
       if (state.status === 'disabled') throw new ConflictError(`User ${userId} is disabled`);
       if (role === previousRole) return [];
       assertRoleFitsTenant(role, tenantId);
-      return emit(context, state, [{ type: 'UserRoleChanged', data: { userId, tenantId, role, previousRole } }]);
+      return emit(context, state, [
+        { type: 'UserRoleChanged', data: { userId, tenantId, role, previousRole } },
+      ]);
     }
     case 'DisableUser':
       if (state.status === 'disabled') return [];

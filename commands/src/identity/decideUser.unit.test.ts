@@ -1,4 +1,3 @@
-/* eslint-disable @typescript-eslint/no-floating-promises -- node:test's describe/it report through the runner, not their promises */
 import { describe, it } from 'node:test';
 import type { UserEvent } from '@deeplens/events/identityEvents';
 import { ConflictError, NotFoundError, ValidationError } from '@deeplens/platform/errors';

@@ -40,7 +40,10 @@ export function decideImage(command: ImageCommand, state: ImageState): ImageEven
         throw new ValidationError('An embedding is a non-empty vector of finite numbers');
       }
       return emit(context, state, [
-        { type: 'ImageEmbedded', data: { tenantId, imageId, modelId, modelVersion, dim: vector.length, vector } },
+        {
+          type: 'ImageEmbedded',
+          data: { tenantId, imageId, modelId, modelVersion, dim: vector.length, vector },
+        },
       ]);
     }
     case 'RecordImageEmbeddingFailure': {
@@ -48,7 +51,10 @@ export function decideImage(command: ImageCommand, state: ImageState): ImageEven
       // A failure reported after that model version succeeded is stale.
       if (hasEmbedding(state, modelId, modelVersion)) return [];
       return emit(context, state, [
-        { type: 'ImageEmbeddingFailed', data: { tenantId, imageId, modelId, modelVersion, reason, retriable } },
+        {
+          type: 'ImageEmbeddingFailed',
+          data: { tenantId, imageId, modelId, modelVersion, reason, retriable },
+        },
       ]);
     }
     case 'RecordThumbnail': {
@@ -62,11 +68,15 @@ export function decideImage(command: ImageCommand, state: ImageState): ImageEven
     case 'UpdateImageMetadata': {
       const { tags = state.tags, attributes = state.attributes } = command.data;
       if (sameTags(tags, state.tags) && sameAttributes(attributes, state.attributes)) return [];
-      return emit(context, state, [{ type: 'ImageMetadataUpdated', data: { tenantId, imageId, tags, attributes } }]);
+      return emit(context, state, [
+        { type: 'ImageMetadataUpdated', data: { tenantId, imageId, tags, attributes } },
+      ]);
     }
     case 'DeleteImage': {
       const { objectKey, sha256, bytes } = state;
-      return emit(context, state, [{ type: 'ImageDeleted', data: { tenantId, imageId, objectKey, sha256, bytes } }]);
+      return emit(context, state, [
+        { type: 'ImageDeleted', data: { tenantId, imageId, objectKey, sha256, bytes } },
+      ]);
     }
     default:
       return assertNever(command, 'image command');
@@ -81,7 +91,8 @@ function upload(command: UploadImage, state: ImageState): ImageEvent[] {
     throw new ConflictError(`Tenant ${image.tenantId} is suspended and cannot upload`);
   }
 
-  if (!/^[0-9a-f]{64}$/.test(image.sha256)) throw new ValidationError('sha256 must be lower-case hex SHA-256');
+  if (!/^[0-9a-f]{64}$/.test(image.sha256))
+    throw new ValidationError('sha256 must be lower-case hex SHA-256');
   if (image.objectKey === '') throw new ValidationError('An image needs an object key');
   if (!Number.isSafeInteger(image.bytes) || image.bytes <= 0) {
     throw new ValidationError('An image has a positive number of bytes');
@@ -97,9 +108,12 @@ function upload(command: UploadImage, state: ImageState): ImageEvent[] {
     );
   }
   if (usage.images + 1 > limits.maxImages) {
-    throw new LimitExceededError(`The tenant has ${usage.images} images; the plan allows ${limits.maxImages}`, {
-      detail,
-    });
+    throw new LimitExceededError(
+      `The tenant has ${usage.images} images; the plan allows ${limits.maxImages}`,
+      {
+        detail,
+      },
+    );
   }
   if (usage.bytes + image.bytes > limits.maxBytes) {
     throw new PayloadTooLargeError(
@@ -107,25 +121,29 @@ function upload(command: UploadImage, state: ImageState): ImageEvent[] {
       { detail },
     );
   }
-  return emit(command.metadata, { tenantId: image.tenantId, imageId: image.imageId, version: state.version }, [
-    {
-      type: 'ImageUploaded',
-      data: {
-        tenantId: image.tenantId,
-        imageId: image.imageId,
-        objectKey: image.objectKey,
-        sha256: image.sha256,
-        mime: image.mime,
-        bytes: image.bytes,
-        width: image.width,
-        height: image.height,
-        filename: image.filename,
-        tags: image.tags,
-        attributes: image.attributes,
-        source: image.source,
+  return emit(
+    command.metadata,
+    { tenantId: image.tenantId, imageId: image.imageId, version: state.version },
+    [
+      {
+        type: 'ImageUploaded',
+        data: {
+          tenantId: image.tenantId,
+          imageId: image.imageId,
+          objectKey: image.objectKey,
+          sha256: image.sha256,
+          mime: image.mime,
+          bytes: image.bytes,
+          width: image.width,
+          height: image.height,
+          filename: image.filename,
+          tags: image.tags,
+          attributes: image.attributes,
+          source: image.source,
+        },
       },
-    },
-  ]);
+    ],
+  );
 }
 
 function emit(
@@ -152,5 +170,7 @@ function sameTags(a: readonly string[], b: readonly string[]): boolean {
 
 function sameAttributes(a: Record<string, string>, b: Record<string, string>): boolean {
   const keys = Object.keys(a);
-  return keys.length === Object.keys(b).length && keys.every((key) => Object.hasOwn(b, key) && a[key] === b[key]);
+  return (
+    keys.length === Object.keys(b).length && keys.every((key) => Object.hasOwn(b, key) && a[key] === b[key])
+  );
 }

@@ -1,4 +1,3 @@
-/* eslint-disable @typescript-eslint/no-floating-promises -- node:test's describe/it report through the runner, not their promises */
 import { describe, it } from 'node:test';
 import type { ImageEvent, ImageUploaded } from '@deeplens/events/imageEvents';
 import {
@@ -20,7 +19,10 @@ const metadata = testContext({ actor: 'system:embedder' });
 const sha256 = 'b'.repeat(64);
 const limits = { maxImages: 10, maxBytes: 10_000, maxImageBytes: 2_000, requestsPerMinute: 60 };
 const activeTenant: TenantSnapshot = { status: 'active', limits };
-const at = (version: number, index = 0) => ({ ...testMetadata(imageId, version, tenantId, index), actor: metadata.actor });
+const at = (version: number, index = 0) => ({
+  ...testMetadata(imageId, version, tenantId, index),
+  actor: metadata.actor,
+});
 
 const image = {
   tenantId,
@@ -41,7 +43,10 @@ const upload: UploadImage = {
   data: { ...image, tenant: activeTenant, usage: { images: 3, bytes: 3_000 } },
   metadata,
 };
-const uploadWith = (data: Partial<UploadImage['data']>): ImageCommand => ({ ...upload, data: { ...upload.data, ...data } });
+const uploadWith = (data: Partial<UploadImage['data']>): ImageCommand => ({
+  ...upload,
+  data: { ...upload.data, ...data },
+});
 const uploaded: ImageUploaded = { type: 'ImageUploaded', data: image, metadata: at(1) };
 
 const vector = Float32Array.of(0.1, 0.2, 0.3);
@@ -61,8 +66,17 @@ const recordFailure: ImageCommand = {
   data: { tenantId, imageId, ...model, reason: 'corrupt JPEG', retriable: false },
   metadata,
 };
-const thumbnail = { objectKey: `thumbnails/${imageId}-256.webp`, width: 256, height: 192, mime: 'image/webp' };
-const recordThumbnail: ImageCommand = { type: 'RecordThumbnail', data: { tenantId, imageId, ...thumbnail }, metadata };
+const thumbnail = {
+  objectKey: `thumbnails/${imageId}-256.webp`,
+  width: 256,
+  height: 192,
+  mime: 'image/webp',
+};
+const recordThumbnail: ImageCommand = {
+  type: 'RecordThumbnail',
+  data: { tenantId, imageId, ...thumbnail },
+  metadata,
+};
 const thumbnailed: ImageEvent = {
   type: 'ThumbnailGenerated',
   data: { tenantId, imageId, ...thumbnail },
@@ -250,7 +264,9 @@ describe('UpdateImageMetadata', () => {
   });
 
   it('refuses an image that was never uploaded', () => {
-    given([]).when(update({ tags: [] })).then(NotFoundError);
+    given([])
+      .when(update({ tags: [] }))
+      .then(NotFoundError);
   });
 
   it('refuses a deleted image', () => {

@@ -38,7 +38,14 @@ export type RecordImageEmbedding = Command<
 
 export type RecordImageEmbeddingFailure = Command<
   'RecordImageEmbeddingFailure',
-  { tenantId: string; imageId: string; modelId: string; modelVersion: string; reason: string; retriable: boolean }
+  {
+    tenantId: string;
+    imageId: string;
+    modelId: string;
+    modelVersion: string;
+    reason: string;
+    retriable: boolean;
+  }
 >;
 
 export type RecordThumbnail = Command<

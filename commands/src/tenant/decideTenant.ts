@@ -18,7 +18,9 @@ export function decideTenant(command: TenantCommand, state: TenantState): Tenant
   if (command.type === 'ProvisionTenant') {
     if (state.status !== 'initial') throw new ConflictError(`Tenant ${data.tenantId} already exists`);
     const { tenantId, slug, name, plan, limits = limitsOf(plan), storage } = command.data;
-    if (slug.trim() === '' || name.trim() === '') throw new ValidationError('A tenant needs a slug and a name');
+    if (slug.trim() === '' || name.trim() === '') {
+      throw new ValidationError('A tenant needs a slug and a name');
+    }
     assertValidLimits(limits);
     const drafts: Array<EventDraft<TenantEvent>> = [
       { type: 'TenantProvisioned', data: { tenantId, slug, name, plan, limits } },
@@ -55,7 +57,9 @@ export function decideTenant(command: TenantCommand, state: TenantState): Tenant
       if (tenant.status === 'active') return [];
       return emit(context, tenant, [{ type: 'TenantReactivated', data: { tenantId: tenant.tenantId } }]);
     case 'DeleteTenant':
-      return emit(context, tenant, [{ type: 'TenantDeleted', data: { tenantId: tenant.tenantId, slug: tenant.slug } }]);
+      return emit(context, tenant, [
+        { type: 'TenantDeleted', data: { tenantId: tenant.tenantId, slug: tenant.slug } },
+      ]);
     default:
       return assertNever(command, 'tenant command');
   }
@@ -79,9 +83,12 @@ function emit(
 function assertValidLimits(limits: TenantLimits): void {
   const invalid = Object.entries(limits).filter(([, value]) => !Number.isSafeInteger(value) || value <= 0);
   if (invalid.length > 0) {
-    throw new ValidationError(`Limits must be positive integers: ${invalid.map(([name]) => name).join(', ')}`, {
-      detail: { limits },
-    });
+    throw new ValidationError(
+      `Limits must be positive integers: ${invalid.map(([name]) => name).join(', ')}`,
+      {
+        detail: { limits },
+      },
+    );
   }
   if (limits.maxImageBytes > limits.maxBytes) {
     throw new ValidationError('maxImageBytes cannot exceed maxBytes', { detail: { limits } });
@@ -89,8 +96,11 @@ function assertValidLimits(limits: TenantLimits): void {
 }
 
 function assertValidStorage(storage: TenantStorage): void {
-  if (!URL.canParse(storage.endpoint)) throw new ValidationError(`Storage endpoint is not a URL: ${storage.endpoint}`);
-  const empty = (['bucket', 'region', 'accessKeyId', 'encryptedSecret'] as const).filter((k) => storage[k] === '');
+  if (!URL.canParse(storage.endpoint))
+    throw new ValidationError(`Storage endpoint is not a URL: ${storage.endpoint}`);
+  const empty = (['bucket', 'region', 'accessKeyId', 'encryptedSecret'] as const).filter(
+    (k) => storage[k] === '',
+  );
   if (empty.length > 0) throw new ValidationError(`Storage needs ${empty.join(', ')}`);
 }
 

@@ -1,4 +1,3 @@
-/* eslint-disable @typescript-eslint/no-floating-promises -- node:test's describe/it report through the runner, not their promises */
 import { describe, it } from 'node:test';
 import type { TenantEvent, TenantLimits, TenantStorage } from '@deeplens/events/tenantEvents';
 import { ConflictError, NotFoundError, ValidationError } from '@deeplens/platform/errors';
@@ -70,7 +69,11 @@ describe('ProvisionTenant', () => {
           data: { tenantId, slug: 'acme', name: 'Acme', plan: 'enterprise', limits: custom },
           metadata: testMetadata(tenantId, 1, tenantId, 0),
         },
-        { type: 'TenantStorageConfigured', data: { tenantId, ...storage }, metadata: testMetadata(tenantId, 2, tenantId, 1) },
+        {
+          type: 'TenantStorageConfigured',
+          data: { tenantId, ...storage },
+          metadata: testMetadata(tenantId, 2, tenantId, 1),
+        },
       ]);
   });
 
@@ -102,7 +105,11 @@ describe('ProvisionTenant', () => {
 
   it('needs an event id for every event', () => {
     given([])
-      .when({ ...provision, data: { ...provision.data, storage }, metadata: testContext({ eventIds: ['only-one'] }) })
+      .when({
+        ...provision,
+        data: { ...provision.data, storage },
+        metadata: testContext({ eventIds: ['only-one'] }),
+      })
       .then(Error, /1 event ids, 2 needed/);
   });
 });
@@ -133,7 +140,9 @@ describe('ChangeTenantPlan', () => {
   });
 
   it('is a no-op for the plan and limits the tenant already has', () => {
-    given([provisioned]).when(changePlan({ plan: 'free' })).then([]);
+    given([provisioned])
+      .when(changePlan({ plan: 'free' }))
+      .then([]);
   });
 
   it('is allowed while suspended (an upgrade may be what lifts it)', () => {
@@ -155,7 +164,9 @@ describe('ChangeTenantPlan', () => {
   });
 
   it('refuses an unknown tenant', () => {
-    given([]).when(changePlan({ plan: 'pro' })).then(NotFoundError);
+    given([])
+      .when(changePlan({ plan: 'pro' }))
+      .then(NotFoundError);
   });
 });
 
@@ -211,7 +222,9 @@ describe('SuspendTenant and ReactivateTenant', () => {
   it('reactivates a suspended tenant', () => {
     given([provisioned, suspended])
       .when(reactivate)
-      .then([{ type: 'TenantReactivated', data: { tenantId }, metadata: testMetadata(tenantId, 3, tenantId) }]);
+      .then([
+        { type: 'TenantReactivated', data: { tenantId }, metadata: testMetadata(tenantId, 3, tenantId) },
+      ]);
   });
 
   it('reactivating an active tenant is a no-op', () => {
@@ -236,7 +249,13 @@ describe('DeleteTenant', () => {
 });
 
 describe('a deleted tenant', () => {
-  const commands: TenantCommand[] = [changePlan({ plan: 'pro' }), configureStorage(storage), suspend, reactivate, remove];
+  const commands: TenantCommand[] = [
+    changePlan({ plan: 'pro' }),
+    configureStorage(storage),
+    suspend,
+    reactivate,
+    remove,
+  ];
   for (const command of commands) {
     it(`answers ${command.type} with NotFoundError`, () => {
       given([provisioned, deleted]).when(command).then(NotFoundError);

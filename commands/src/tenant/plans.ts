@@ -7,7 +7,12 @@ const GiB = 2 ** 30;
 export const plans: { readonly [P in TenantPlan]: Readonly<TenantLimits> } = {
   free: { maxImages: 1_000, maxBytes: 1 * GiB, maxImageBytes: 10 * MiB, requestsPerMinute: 60 },
   pro: { maxImages: 100_000, maxBytes: 100 * GiB, maxImageBytes: 25 * MiB, requestsPerMinute: 600 },
-  enterprise: { maxImages: 10_000_000, maxBytes: 10_240 * GiB, maxImageBytes: 50 * MiB, requestsPerMinute: 6_000 },
+  enterprise: {
+    maxImages: 10_000_000,
+    maxBytes: 10_240 * GiB,
+    maxImageBytes: 50 * MiB,
+    requestsPerMinute: 6_000,
+  },
 };
 
 export function limitsOf(plan: TenantPlan): TenantLimits {

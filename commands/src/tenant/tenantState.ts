@@ -25,7 +25,17 @@ export function evolveTenant(state: TenantState, event: TenantEvent): TenantStat
   const version = event.metadata.aggregateVersion;
   if (event.type === 'TenantProvisioned') {
     const { tenantId, slug, name, plan, limits } = event.data;
-    return { status: 'active', version, tenantId, slug, name, plan, limits, storage: null, suspendedReason: null };
+    return {
+      status: 'active',
+      version,
+      tenantId,
+      slug,
+      name,
+      plan,
+      limits,
+      storage: null,
+      suspendedReason: null,
+    };
   }
   if (state.status === 'initial') return { ...state, version };
   switch (event.type) {
@@ -33,7 +43,11 @@ export function evolveTenant(state: TenantState, event: TenantEvent): TenantStat
       return { ...state, version, plan: event.data.plan, limits: event.data.limits };
     case 'TenantStorageConfigured': {
       const { endpoint, bucket, region, prefix, accessKeyId, encryptedSecret } = event.data;
-      return { ...state, version, storage: { endpoint, bucket, region, prefix, accessKeyId, encryptedSecret } };
+      return {
+        ...state,
+        version,
+        storage: { endpoint, bucket, region, prefix, accessKeyId, encryptedSecret },
+      };
     }
     case 'TenantSuspended':
       return { ...state, version, status: 'suspended', suspendedReason: event.data.reason };

@@ -1,0 +1,245 @@
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { UniqueIntegrityConstraintViolationError } from 'slonik';
+import { z } from 'zod';
+import { encodeEvent } from '@deeplens/events/eventCodec';
+import type { DomainEvent } from '@deeplens/events/domainEvent';
+import { topicOf } from '@deeplens/events/topics';
+import { sql, type DatabasePool } from '@deeplens/platform/database';
+import { ConcurrencyError, ConflictError, LimitExceededError, UnprocessableError } from '@deeplens/platform/errors';
+import { deterministicUuid, randomUUID } from '@deeplens/platform/ids';
+import type { Command } from './command.ts';
+import { maxEventsPerDecision, type Actor, type CommandContext } from './commandContext.ts';
+import type { Decider } from './decider.ts';
+
+/** The write model's migrations (`npm` processes run them at start-up). */
+export const writeModelMigrations = join(import.meta.dirname, '..', 'migrations');
+
+/** A value that must be unique across aggregates, claimed (or given back) by an event. */
+export type Reservation = { kind: string; value: string; release?: boolean };
+
+/** How an event changes its tenant's usage; `limits` makes the change conditional. */
+export type UsageChange = {
+  tenantId: string;
+  images: number;
+  bytes: number;
+  limits?: { maxImages: number; maxBytes: number };
+};
+
+/** What the write model does beyond storing state and events, per aggregate. */
+export type WriteModelRules<Cmd, Evt> = {
+  reservations?: (event: Evt) => Reservation[];
+  usage?: (event: Evt, command: Cmd) => UsageChange | undefined;
+};
+
+/** Who asked, and why: becomes the events' actor, correlation and causation ids. */
+export type CommandOrigin = {
+  actor: Actor;
+  correlationId?: string;
+  causationId?: string | null;
+  /** Scoped per caller, e.g. `tenant:<id>`; a retry with the same key gets the first answer. */
+  idempotency?: { scope: string; key: string };
+  /** Refuse with a conflict unless the aggregate is still at this version (HTTP If-Match). */
+  expectedVersion?: number;
+  /** W3C trace context and the like, carried into the Kafka record headers. */
+  headers?: Record<string, string>;
+};
+
+export type CommandResult = {
+  aggregateId: string;
+  /** The aggregate's version after the command. */
+  version: number;
+  eventIds: string[];
+  eventTypes: string[];
+  /** True when this is the stored answer to an earlier command with the same idempotency key. */
+  replayed: boolean;
+};
+
+type StateWithVersion = { version: number };
+
+const aggregateRow = z.object({ version: z.number(), state: z.unknown() });
+const idempotencyRow = z.object({ request_hash: z.string(), response: z.unknown() });
+
+export type CommandHandlerDependencies = {
+  pool: DatabasePool;
+  clock?: () => number;
+};
+
+/**
+ * Loads an aggregate, runs its pure decider and, in ONE transaction, stores the new state
+ * (optimistic concurrency on the version), the events in the outbox, reservations, usage and
+ * the idempotency key. A crash anywhere leaves either all of it or none of it.
+ */
+export function createCommandHandler({ pool, clock = Date.now }: CommandHandlerDependencies) {
+  async function load<S extends StateWithVersion, C, E>(decider: Decider<S, C, E>, aggregateId: string): Promise<S> {
+    const row = await pool.maybeOne(sql.type(aggregateRow)`
+      select version, state from write.aggregates
+      where aggregate_type = ${decider.aggregateType} and aggregate_id = ${aggregateId}`);
+    return row ? (row.state as S) : decider.initialState();
+  }
+
+  async function storedAnswer(scope: string, key: string, requestHash: string): Promise<CommandResult | undefined> {
+    const row = await pool.maybeOne(sql.type(idempotencyRow)`
+      select request_hash, response from write.idempotency_keys where scope = ${scope} and key = ${key}`);
+    if (!row) return undefined;
+    if (row.request_hash !== requestHash) {
+      throw new UnprocessableError('this Idempotency-Key was already used for a different request', {
+        detail: { idempotencyKey: key },
+      });
+    }
+    return { ...(row.response as CommandResult), replayed: true };
+  }
+
+  async function handle<S extends StateWithVersion, C extends Command<string, unknown>, E extends DomainEvent>(
+    decider: Decider<S, C, E>,
+    request: Pick<C, 'type' | 'data'>,
+    origin: CommandOrigin,
+    rules: WriteModelRules<C, E> = {},
+  ): Promise<CommandResult> {
+    const requestHash = hashRequest(request);
+    const { idempotency } = origin;
+    if (idempotency) {
+      const earlier = await storedAnswer(idempotency.scope, idempotency.key, requestHash);
+      if (earlier) return earlier;
+    }
+
+    const context: CommandContext = {
+      now: clock(),
+      // Derived from the idempotency key, a retried command reuses the first attempt's ids.
+      eventIds: Array.from({ length: maxEventsPerDecision }, (_, i) =>
+        idempotency ? deterministicUuid(idempotency.scope, idempotency.key, String(i)) : randomUUID(),
+      ),
+      correlationId: origin.correlationId ?? randomUUID(),
+      causationId: origin.causationId ?? null,
+      actor: origin.actor,
+    };
+    const command = { ...request, metadata: context } as C;
+    const aggregateId = decider.aggregateIdOf(command);
+    const state = await load(decider, aggregateId);
+    if (origin.expectedVersion !== undefined && origin.expectedVersion !== state.version) {
+      throw new ConcurrencyError(`expected version ${origin.expectedVersion}, the aggregate is at ${state.version}`);
+    }
+    const events = decider.decide(command, state);
+    const newState = events.reduce(decider.evolve, state);
+    const result: CommandResult = {
+      aggregateId,
+      version: newState.version,
+      eventIds: events.map((e) => e.metadata.eventId),
+      eventTypes: events.map((e) => e.type),
+      replayed: false,
+    };
+
+    try {
+      await pool.transaction(async (tx) => {
+        if (events.length > 0) {
+          const tenantId = events[0]!.metadata.tenantId;
+          const stored =
+            state.version === 0
+              ? await tx.query(sql.unsafe`
+                  insert into write.aggregates (aggregate_type, aggregate_id, tenant_id, version, state)
+                  values (${decider.aggregateType}, ${aggregateId}, ${tenantId}, ${newState.version}, ${sql.jsonb(newState as never)})
+                  on conflict do nothing`)
+              : await tx.query(sql.unsafe`
+                  update write.aggregates
+                  set version = ${newState.version}, state = ${sql.jsonb(newState as never)}, updated_at = now()
+                  where aggregate_type = ${decider.aggregateType} and aggregate_id = ${aggregateId}
+                    and version = ${state.version}`);
+          if (stored.rowCount !== 1) {
+            throw new ConcurrencyError(`${decider.aggregateType} ${aggregateId} was changed by another command`, {
+              detail: { aggregateId, expectedVersion: state.version },
+            });
+          }
+          for (const event of events) {
+            for (const reservation of rules.reservations?.(event) ?? []) {
+              await reserve(tx, reservation, aggregateId);
+            }
+            const usage = rules.usage?.(event, command);
+            if (usage) await changeUsage(tx, usage);
+            await tx.query(sql.unsafe`
+              insert into write.outbox
+                (event_id, event_type, topic, message_key, aggregate_type, aggregate_id, aggregate_version,
+                 tenant_id, payload, headers)
+              values (${event.metadata.eventId}, ${event.type}, ${topicOf(event.type)}, ${aggregateId},
+                ${decider.aggregateType}, ${aggregateId}, ${event.metadata.aggregateVersion},
+                ${event.metadata.tenantId}, ${sql.binary(encodeEvent(event))}, ${sql.jsonb(origin.headers ?? {})})`);
+          }
+        }
+        if (idempotency) {
+          await tx.query(sql.unsafe`
+            insert into write.idempotency_keys (scope, key, request_hash, response)
+            values (${idempotency.scope}, ${idempotency.key}, ${requestHash}, ${sql.jsonb(result)})`);
+        }
+      });
+    } catch (error) {
+      // The same key raced us and won: its answer is the answer.
+      if (idempotency && error instanceof UniqueIntegrityConstraintViolationError && isConstraint(error, 'idempotency_keys_pkey')) {
+        const earlier = await storedAnswer(idempotency.scope, idempotency.key, requestHash);
+        if (earlier) return earlier;
+      }
+      throw error;
+    }
+    return result;
+  }
+
+  return { handle, load };
+}
+
+export type CommandHandler = ReturnType<typeof createCommandHandler>;
+
+type Queryable = Parameters<Parameters<DatabasePool['transaction']>[0]>[0];
+
+async function reserve(tx: Queryable, reservation: Reservation, aggregateId: string): Promise<void> {
+  if (reservation.release) {
+    await tx.query(sql.unsafe`
+      delete from write.unique_reservations
+      where kind = ${reservation.kind} and value = ${reservation.value} and aggregate_id = ${aggregateId}`);
+    return;
+  }
+  const claimed = await tx.query(sql.unsafe`
+    insert into write.unique_reservations (kind, value, aggregate_id)
+    values (${reservation.kind}, ${reservation.value}, ${aggregateId})
+    on conflict (kind, value) do update set kind = excluded.kind
+      where write.unique_reservations.aggregate_id = excluded.aggregate_id`);
+  if (claimed.rowCount !== 1) {
+    throw new ConflictError(`${reservation.kind.replaceAll('_', ' ')} '${reservation.value}' is already taken`, {
+      detail: { [reservation.kind]: reservation.value },
+    });
+  }
+}
+
+async function changeUsage(tx: Queryable, change: UsageChange): Promise<void> {
+  await tx.query(sql.unsafe`insert into write.tenant_usage (tenant_id) values (${change.tenantId}) on conflict do nothing`);
+  const limits = change.limits ?? { maxImages: Number.MAX_SAFE_INTEGER, maxBytes: Number.MAX_SAFE_INTEGER };
+  // Conditional on the limits, so two concurrent uploads can never both squeeze past them.
+  const updated = await tx.query(sql.unsafe`
+    update write.tenant_usage
+    set images = images + ${change.images}, bytes = bytes + ${change.bytes}
+    where tenant_id = ${change.tenantId}
+      and (${change.images} <= 0 or images + ${change.images} <= ${limits.maxImages})
+      and (${change.bytes} <= 0 or bytes + ${change.bytes} <= ${limits.maxBytes})`);
+  if (updated.rowCount !== 1) {
+    throw new LimitExceededError('the tenant plan limit for images or bytes is reached', {
+      detail: { tenantId: change.tenantId, limits },
+    });
+  }
+}
+
+const usageRow = z.object({ images: z.number(), bytes: z.number() });
+
+/** The tenant's exact usage as the write model counts it. */
+export async function readTenantUsage(pool: DatabasePool, tenantId: string): Promise<{ images: number; bytes: number }> {
+  return (
+    (await pool.maybeOne(sql.type(usageRow)`
+      select images, bytes from write.tenant_usage where tenant_id = ${tenantId}`)) ?? { images: 0, bytes: 0 }
+  );
+}
+
+function isConstraint(error: UniqueIntegrityConstraintViolationError, name: string): boolean {
+  return (error as { constraint?: string }).constraint === name || String(error.message).includes(name);
+}
+
+function hashRequest(request: { type: string; data: unknown }): string {
+  return createHash('sha256')
+    .update(JSON.stringify(request, (_k, v: unknown) => (v instanceof Float32Array ? Buffer.from(v.buffer).toString('base64') : v)))
+    .digest('hex');
+}

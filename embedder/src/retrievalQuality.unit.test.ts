@@ -1,0 +1,43 @@
+import { before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { buildDefaultModel } from './buildDefaultModel.ts';
+import type { ModelManifest } from './modelManifest.ts';
+import type { NamedImage } from './measureNearDuplicateRetrieval.ts';
+import { measureNearDuplicateRetrieval } from './measureNearDuplicateRetrieval.ts';
+import { loadEmbeddingModel } from './onnxEmbeddingModel.ts';
+import type { Pooling } from './pooling.ts';
+
+const photos = join(import.meta.dirname, '..', 'fixtures', 'photos');
+
+/**
+ * Every photo in fixtures/ × 6 edits (25% thumbnail, 75% centre crop, brightness ×1.4, JPEG q15,
+ * mirror, 12° rotation) queried against the originals: the nearest original must be its own.
+ */
+describe('near-duplicate retrieval with the default model', () => {
+  let manifest: ModelManifest;
+  let originals: NamedImage[];
+
+  before(async () => {
+    ({ manifest } = await buildDefaultModel());
+    const names = (await readdir(photos)).filter((f) => f.endsWith('.jpg')).sort();
+    originals = await Promise.all(names.map(async (name) => ({ name, bytes: await readFile(join(photos, name)) })));
+  });
+
+  for (const pooling of ['avg', 'gem'] satisfies Pooling[]) {
+    it(`finds the original of ≥ 95% of edited copies (${pooling} pooling)`, async (t) => {
+      const model = await loadEmbeddingModel(manifest, { pooling, intraOpThreads: 1 });
+      t.after(() => model.close());
+      assert.ok(originals.length >= 10, 'enough distinct photos');
+      const result = await measureNearDuplicateRetrieval(model, originals);
+      const perEdit = Object.entries(result.perEdit).map(([edit, rate]) => `${edit} ${(rate * 100).toFixed(0)}%`);
+      t.diagnostic(
+        `${pooling}: top-1 ${(result.top1 * 100).toFixed(1)}% of ${result.queries} queries ` +
+          `(${originals.length} photos); ${perEdit.join(', ')}`,
+      );
+      for (const miss of result.misses) t.diagnostic(`miss: ${miss.edit} of ${miss.original} → ${miss.nearest}`);
+      assert.ok(result.top1 >= 0.95, `top-1 ${result.top1}`);
+    });
+  }
+});
