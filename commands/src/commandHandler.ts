@@ -171,8 +171,9 @@ export function createCommandHandler({ pool, clock = Date.now }: CommandHandlerD
         }
       });
     } catch (error) {
-      // The same key raced us and won: its answer is the answer.
-      if (idempotency && error instanceof UniqueIntegrityConstraintViolationError && isConstraint(error, 'idempotency_keys_pkey')) {
+      // A request with the same key raced us and won (we lost on its aggregate row or on the
+      // key itself, after it committed): its answer is the answer.
+      if (idempotency && (error instanceof ConcurrencyError || error instanceof UniqueIntegrityConstraintViolationError)) {
         const earlier = await storedAnswer(idempotency.scope, idempotency.key, requestHash);
         if (earlier) return earlier;
       }
@@ -232,10 +233,6 @@ export async function readTenantUsage(pool: DatabasePool, tenantId: string): Pro
     (await pool.maybeOne(sql.type(usageRow)`
       select images, bytes from write.tenant_usage where tenant_id = ${tenantId}`)) ?? { images: 0, bytes: 0 }
   );
-}
-
-function isConstraint(error: UniqueIntegrityConstraintViolationError, name: string): boolean {
-  return (error as { constraint?: string }).constraint === name || String(error.message).includes(name);
 }
 
 function hashRequest(request: { type: string; data: unknown }): string {

@@ -97,7 +97,9 @@ export async function buildDefaultModel(options: BuildDefaultModelOptions = {}):
   };
   await writeAtomically(manifestPath, JSON.stringify(sidecar, null, 2) + '\n');
   const ms = Math.round(performance.now() - started);
-  log(`wrote ${modelPath} (${(converted.bytes.byteLength / 2 ** 20).toFixed(1)} MiB, sha256 ${sha256}) in ${ms} ms`);
+  log(
+    `wrote ${modelPath} (${(converted.bytes.byteLength / 2 ** 20).toFixed(1)} MiB, sha256 ${sha256}) in ${ms} ms`,
+  );
   return { manifest: { ...manifest, provenance: sidecar.provenance }, manifestPath, built: true };
 }
 
@@ -109,7 +111,10 @@ async function validCachedModel(
   try {
     const manifest = await loadModelManifest(manifestPath);
     const provenance = manifest.provenance ?? {};
-    if (provenance.source !== source || provenance.converter !== `deeplens-tfjs-to-onnx@${CONVERTER_VERSION}`) {
+    if (
+      provenance.source !== source ||
+      provenance.converter !== `deeplens-tfjs-to-onnx@${CONVERTER_VERSION}`
+    ) {
       return undefined;
     }
     const sha256 = createHash('sha256')
@@ -122,7 +127,9 @@ async function validCachedModel(
 }
 
 function nsfwjsVersion(): string {
-  const pkg = JSON.parse(readFileSync(join(nsfwjsPackageDir(), 'package.json'), 'utf8')) as { version: string };
+  const pkg = JSON.parse(readFileSync(join(nsfwjsPackageDir(), 'package.json'), 'utf8')) as {
+    version: string;
+  };
   return pkg.version;
 }
 
@@ -140,7 +147,11 @@ async function writeAtomically(path: string, data: Uint8Array | string): Promise
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const args = process.argv.slice(2);
   const modelPath = args.find((a) => !a.startsWith('--'));
-  buildDefaultModel({ force: args.includes('--force'), log: console.log, ...(modelPath ? { modelPath } : {}) }).then(
+  buildDefaultModel({
+    force: args.includes('--force'),
+    log: console.log,
+    ...(modelPath ? { modelPath } : {}),
+  }).then(
     ({ manifestPath }) => console.log(`manifest: ${manifestPath}`),
     (error: unknown) => {
       console.error(error);

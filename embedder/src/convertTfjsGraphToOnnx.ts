@@ -60,7 +60,10 @@ type Value =
     };
 type TensorValue = Extract<Value, { kind: 'tensor' }>;
 
-export function convertTfjsGraphToOnnx(model: TfjsGraphModel, options: ConvertTfjsGraphOptions): ConvertedOnnxModel {
+export function convertTfjsGraphToOnnx(
+  model: TfjsGraphModel,
+  options: ConvertTfjsGraphOptions,
+): ConvertedOnnxModel {
   return new TfjsToOnnxConverter(model, options).convert();
 }
 
@@ -85,7 +88,8 @@ class TfjsToOnnxConverter {
     for (const node of model.modelJson.modelTopology.node) this.tfNodes.set(node.name, node);
     this.weights = decodeTfjsWeights(model);
     this.reservedNames = new Set([options.inputName, ...options.outputs.map((o) => o.name)]);
-    if (this.reservedNames.size !== options.outputs.length + 1) throw new Error('graph input/output names must differ');
+    if (this.reservedNames.size !== options.outputs.length + 1)
+      throw new Error('graph input/output names must differ');
   }
 
   /** ONNX value names are TF node names, unless that would clash with a graph input or output. */
@@ -204,11 +208,12 @@ class TfjsToOnnxConverter {
   }
 
   private convertConv(node: TfNodeDef, depthwise: boolean): Value {
-    const [xRef, filterRef, ...args] = this.dataInputs(node, 2);
+    const [xRef, filterRef, ...args] = this.dataInputs(node, 2) as [string, string, ...string[]];
     const x = this.tensorInput(node, 0);
     const filter = this.constInput(node, filterRef);
     requireNhwc(node);
     if (x.shape.length !== 4) throw new UnsupportedTfGraphError(node, `input ${xRef} is not 4-D`);
+    if (filter.shape.length !== 4) throw new UnsupportedTfGraphError(node, 'the filter is not 4-D');
     const [kh, kw, inC, mult] = filter.shape as [number, number, number, number];
     const outC = depthwise ? inC * mult : mult;
     const weight = depthwise ? depthwiseFilterToOnnx(filter) : convFilterToOnnx(filter);
@@ -231,7 +236,11 @@ class TfjsToOnnxConverter {
       convInputs.push(this.addInitializer(`${node.name}/B`, [outC], bias.values));
       fusedOps.shift();
     }
-    const outShape = [x.shape[0] ?? null, ...this.convSpatialOut(node, x, [kh, kw], strides, dilations), outC];
+    const outShape = [
+      x.shape[0] ?? null,
+      ...this.convSpatialOut(node, x, [kh, kw], strides, dilations),
+      outC,
+    ];
     if (fusedOps.length > 1) throw new UnsupportedTfGraphError(node, `fused ops ${fusedOps.join(',')}`);
     const activation = fusedOps[0];
     const convOut = this.valueName(activation === undefined ? node.name : `${node.name}/conv`);
@@ -263,7 +272,8 @@ class TfjsToOnnxConverter {
       if (size === null || size === undefined) return null;
       if (padding === 'SAME') return Math.ceil(size / stride);
       const effective = ((kernel[i] ?? 1) - 1) * (dilations[i] ?? 1) + 1;
-      const padded = padding === 'EXPLICIT' ? size + (explicit[2 * axis] ?? 0) + (explicit[2 * axis + 1] ?? 0) : size;
+      const padded =
+        padding === 'EXPLICIT' ? size + (explicit[2 * axis] ?? 0) + (explicit[2 * axis + 1] ?? 0) : size;
       return Math.floor((padded - effective) / stride) + 1;
     });
   }
@@ -308,7 +318,12 @@ class TfjsToOnnxConverter {
   }
 
   /** Lays out a constant so ONNX (numpy) broadcasting against an NCHW activation means what TF meant. */
-  private broadcastConstant(node: TfNodeDef, weight: DecodedWeight, tensorRank: number, name: string): string {
+  private broadcastConstant(
+    node: TfNodeDef,
+    weight: DecodedWeight,
+    tensorRank: number,
+    name: string,
+  ): string {
     const rank = weight.shape.length;
     const size = weight.shape.reduce((a, b) => a * b, 1);
     if (rank === 0 || size === 1) return this.addInitializer(name, [], weight.values);
@@ -324,7 +339,8 @@ class TfjsToOnnxConverter {
     const strides = spatial(node, 'strides', [1, 1]);
     const padding = stringAttr(node, 'padding');
     const [n, h, w, c] = x.shape;
-    const coversWholeMap = padding === 'VALID' && h != null && w != null && kernel[0] === h && kernel[1] === w;
+    const coversWholeMap =
+      padding === 'VALID' && h != null && w != null && kernel[0] === h && kernel[1] === w;
     if (node.op === 'AvgPool' && coversWholeMap) {
       return this.emit('GlobalAveragePool', node.name, [x.onnxName], [n ?? null, 1, 1, c ?? null]);
     }
@@ -332,7 +348,9 @@ class TfjsToOnnxConverter {
       const size = x.shape[axis];
       const stride = strides[i] ?? 1;
       if (size == null) return null;
-      return padding === 'SAME' ? Math.ceil(size / stride) : Math.floor((size - (kernel[i] ?? 1)) / stride) + 1;
+      return padding === 'SAME'
+        ? Math.ceil(size / stride)
+        : Math.floor((size - (kernel[i] ?? 1)) / stride) + 1;
     });
     return this.emit(
       node.op === 'AvgPool' ? 'AveragePool' : 'MaxPool',
@@ -352,12 +370,12 @@ class TfjsToOnnxConverter {
     }
     const keepDims = node.attr?.keep_dims?.b === true;
     const [n, , , c] = x.shape;
-    const pooled = this.emit('GlobalAveragePool', keepDims ? node.name : `${node.name}/pool`, [x.onnxName], [
-      n ?? null,
-      1,
-      1,
-      c ?? null,
-    ]);
+    const pooled = this.emit(
+      'GlobalAveragePool',
+      keepDims ? node.name : `${node.name}/pool`,
+      [x.onnxName],
+      [n ?? null, 1, 1, c ?? null],
+    );
     if (keepDims) return pooled;
     return this.emit(
       'Squeeze',
@@ -377,7 +395,12 @@ class TfjsToOnnxConverter {
     }
     const onnxAxes = rank === 4 ? [2, 3] : dims;
     const shape = x.shape.filter((_, i) => !dims.includes(i));
-    return this.emit('Squeeze', node.name, [x.onnxName, this.addInt64Initializer(`${node.name}/axes`, onnxAxes)], shape);
+    return this.emit(
+      'Squeeze',
+      node.name,
+      [x.onnxName, this.addInt64Initializer(`${node.name}/axes`, onnxAxes)],
+      shape,
+    );
   }
 
   private convertPad(node: TfNodeDef): Value {
@@ -385,10 +408,24 @@ class TfjsToOnnxConverter {
     const x = this.tensorInput(node, 0);
     const p = [...this.constInput(node, padsRef).values];
     if (x.shape.length !== 4 || p.length !== 8) throw new UnsupportedTfGraphError(node, 'only 4-D Pad');
-    const [nb, na, hb, ha, wb, wa, cb, ca] = p as [number, number, number, number, number, number, number, number];
+    const [nb, na, hb, ha, wb, wa, cb, ca] = p as [
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+    ];
     const pads = [nb, cb, hb, wb, na, ca, ha, wa];
     const shape = x.shape.map((d, i) => (d == null ? null : d + (p[2 * i] ?? 0) + (p[2 * i + 1] ?? 0)));
-    return this.emit('Pad', node.name, [x.onnxName, this.addInt64Initializer(`${node.name}/pads`, pads)], shape);
+    return this.emit(
+      'Pad',
+      node.name,
+      [x.onnxName, this.addInt64Initializer(`${node.name}/pads`, pads)],
+      shape,
+    );
   }
 
   private emitRelu6(name: string, input: string, shape: (number | null)[]): Value {
@@ -409,7 +446,13 @@ class TfjsToOnnxConverter {
     return { kind: 'tensor', onnxName: output, shape };
   }
 
-  private addNode(op: string, name: string, input: string[], output: string[], attrs: OnnxAttribute[] = []): void {
+  private addNode(
+    op: string,
+    name: string,
+    input: string[],
+    output: string[],
+    attrs: OnnxAttribute[] = [],
+  ): void {
     this.nodes.push({ name, op_type: op, input, output, ...(attrs.length ? { attribute: attrs } : {}) });
   }
 
@@ -417,7 +460,12 @@ class TfjsToOnnxConverter {
     const name = this.valueName(tfName);
     if (!this.initializerNames.has(name)) {
       const floats = values instanceof Float32Array ? values : Float32Array.from(values);
-      this.initializers.push({ name, dims, data_type: OnnxDataType.FLOAT, raw_data: littleEndianBytes(floats) });
+      this.initializers.push({
+        name,
+        dims,
+        data_type: OnnxDataType.FLOAT,
+        raw_data: littleEndianBytes(floats),
+      });
       this.initializerNames.add(name);
       this.parameterCount += floats.length;
     }
@@ -427,7 +475,12 @@ class TfjsToOnnxConverter {
   private addInt64Initializer(tfName: string, values: number[]): string {
     const name = this.valueName(tfName);
     const data = BigInt64Array.from(values, (v) => BigInt(v));
-    this.initializers.push({ name, dims: [values.length], data_type: OnnxDataType.INT64, raw_data: littleEndianBytes(data) });
+    this.initializers.push({
+      name,
+      dims: [values.length],
+      data_type: OnnxDataType.INT64,
+      raw_data: littleEndianBytes(data),
+    });
     this.initializerNames.add(name);
     return name;
   }
@@ -441,7 +494,8 @@ class TfjsToOnnxConverter {
   private tensorInput(node: TfNodeDef, index: number): TensorValue {
     const ref = this.dataInputs(node, index + 1)[index] as string;
     const value = this.valueOf(ref);
-    if (value.kind !== 'tensor') throw new UnsupportedTfGraphError(node, `input ${index} must not be a constant`);
+    if (value.kind !== 'tensor')
+      throw new UnsupportedTfGraphError(node, `input ${index} must not be a constant`);
     return value;
   }
 
@@ -485,7 +539,8 @@ function convFilterToOnnx(filter: DecodedWeight): { dims: number[]; values: Floa
   for (let y = 0; y < kh; y++)
     for (let x = 0; x < kw; x++)
       for (let i = 0; i < ci; i++)
-        for (let o = 0; o < co; o++) out[((o * ci + i) * kh + y) * kw + x] = src[((y * kw + x) * ci + i) * co + o] ?? 0;
+        for (let o = 0; o < co; o++)
+          out[((o * ci + i) * kh + y) * kw + x] = src[((y * kw + x) * ci + i) * co + o] ?? 0;
   return { dims: [co, ci, kh, kw], values: out };
 }
 
@@ -497,7 +552,8 @@ function depthwiseFilterToOnnx(filter: DecodedWeight): { dims: number[]; values:
   for (let y = 0; y < kh; y++)
     for (let x = 0; x < kw; x++)
       for (let ch = 0; ch < c; ch++)
-        for (let k = 0; k < m; k++) out[((ch * m + k) * kh + y) * kw + x] = src[((y * kw + x) * c + ch) * m + k] ?? 0;
+        for (let k = 0; k < m; k++)
+          out[((ch * m + k) * kh + y) * kw + x] = src[((y * kw + x) * c + ch) * m + k] ?? 0;
   return { dims: [c * m, 1, kh, kw], values: out };
 }
 

@@ -22,7 +22,7 @@ async function tfjsGraphModel(model: TfjsGraphModel): Promise<tf.GraphModel> {
       Promise.resolve({
         format: 'graph-model',
         modelTopology: model.modelJson.modelTopology,
-        weightSpecs: model.modelJson.weightsManifest.flatMap((g) => g.weights) as tf.io.WeightsManifestEntry[],
+        weightSpecs: model.modelJson.weightsManifest.flatMap((g) => g.weights),
         weightData: model.weightData.slice().buffer,
       }),
   });
@@ -77,7 +77,12 @@ function syntheticGraph(): TfjsGraphModel {
   const specs: TfjsWeightSpec[] = [];
   const chunks: Uint8Array[] = [];
   let seed = 1;
-  const constant = (name: string, shape: number[], values?: number[], dtype: 'float32' | 'int32' = 'float32') => {
+  const constant = (
+    name: string,
+    shape: number[],
+    values?: number[],
+    dtype: 'float32' | 'int32' = 'float32',
+  ) => {
     const count = shape.reduce((a, b) => a * b, 1);
     nodes.push({ name, op: 'Const', attr: { dtype: { type: dtype === 'int32' ? 'DT_INT32' : 'DT_FLOAT' } } });
     if (dtype === 'int32') {
@@ -110,32 +115,55 @@ function syntheticGraph(): TfjsGraphModel {
     epsilon: { f: 0 },
   });
 
-  nodes.push({ name: 'input', op: 'Placeholder', attr: { dtype: float, shape: { shape: { dim: [-1, 10, 12, 3].map((s) => ({ size: String(s) })) } } } });
+  nodes.push({
+    name: 'input',
+    op: 'Placeholder',
+    attr: { dtype: float, shape: { shape: { dim: [-1, 10, 12, 3].map((s) => ({ size: String(s) })) } } },
+  });
   const scaled = op('scale/Mul', 'Mul', [constant('scale/y', [], [2]), 'input']);
   const centred = op('scale/Sub', 'Sub', [scaled, constant('shift/y', [], [1])]);
   const alias = op('scale/Identity', 'Identity', [centred]);
-  const c1 = op('c1', '_FusedConv2D', [alias, constant('c1/w', [3, 3, 3, 8]), constant('c1/b', [8], [...pseudoRandom(8, 99)])], {
-    ...conv('SAME', [1, 2, 2, 1]),
-    ...fused(['BiasAdd', 'Relu6']),
-  });
-  const dw = op('dw', 'FusedDepthwiseConv2dNative', [c1, constant('dw/w', [3, 3, 8, 2]), constant('dw/b', [16])], {
-    ...conv('SAME', [1, 1, 1, 1]),
-    ...fused(['BiasAdd', 'Relu']),
-  });
+  const c1 = op(
+    'c1',
+    '_FusedConv2D',
+    [alias, constant('c1/w', [3, 3, 3, 8]), constant('c1/b', [8], [...pseudoRandom(8, 99)])],
+    {
+      ...conv('SAME', [1, 2, 2, 1]),
+      ...fused(['BiasAdd', 'Relu6']),
+    },
+  );
+  const dw = op(
+    'dw',
+    'FusedDepthwiseConv2dNative',
+    [c1, constant('dw/w', [3, 3, 8, 2]), constant('dw/b', [16])],
+    {
+      ...conv('SAME', [1, 1, 1, 1]),
+      ...fused(['BiasAdd', 'Relu']),
+    },
+  );
   const padded = op('pad', 'Pad', [dw, constant('pad/p', [4, 2], [0, 0, 1, 0, 0, 2, 0, 0], 'int32')]);
   const c2 = op('c2', 'Conv2D', [padded, constant('c2/w', [2, 3, 16, 4])], conv('VALID', [1, 1, 2, 1]));
-  const biased = op('c2/bias', 'BiasAdd', [c2, constant('c2/b', [4], [0.5, -0.25, 1, 2])], { data_format: { s: b64('NHWC') } });
+  const biased = op('c2/bias', 'BiasAdd', [c2, constant('c2/b', [4], [0.5, -0.25, 1, 2])], {
+    data_format: { s: b64('NHWC') },
+  });
   const r = op('c2/relu6', 'Relu6', [biased]);
   const c3 = op('c3', 'Conv2D', [r, constant('c3/w', [1, 1, 4, 4])], conv('SAME', [1, 1, 1, 1]));
   const sum = op('residual', 'AddV2', [r, c3]);
-  op('mean', 'Mean', [sum, constant('mean/axes', [2], [1, 2], 'int32')], { keep_dims: { b: false }, Tidx: { type: 'DT_INT32' } });
+  op('mean', 'Mean', [sum, constant('mean/axes', [2], [1, 2], 'int32')], {
+    keep_dims: { b: false },
+    Tidx: { type: 'DT_INT32' },
+  });
   const pooled = op('avgpool', 'AvgPool', [sum], { ksize: ints(1, 5, 3, 1), ...conv('VALID', [1, 1, 1, 1]) });
   op('squeeze', 'Squeeze', [pooled], { squeeze_dims: ints(1, 2) });
   op('unused', 'Softmax', ['squeeze']);
 
   const weightData = new Uint8Array(Buffer.concat(chunks));
   return {
-    modelJson: { format: 'graph-model', modelTopology: { node: nodes, versions: { producer: 1 } }, weightsManifest: [{ paths: ['w'], weights: specs }] },
+    modelJson: {
+      format: 'graph-model',
+      modelTopology: { node: nodes, versions: { producer: 1 } },
+      weightsManifest: [{ paths: ['w'], weights: specs }],
+    },
     weightData,
   };
 }
@@ -155,14 +183,16 @@ describe('convertTfjsGraphToOnnx', () => {
 
     const shape = [2, 10, 12, 3];
     const nhwc = pseudoRandom(2 * 10 * 12 * 3, 7).map((v) => (v + 1) / 2);
-    const [mean, pooled, map] = await runTfjs(model, tf.tensor4d(nhwc, shape as [number, number, number, number]), [
-      'mean',
-      'squeeze',
-      'residual',
-    ]);
+    const [mean, pooled, map] = await runTfjs(
+      model,
+      tf.tensor4d(nhwc, shape as [number, number, number, number]),
+      ['mean', 'squeeze', 'residual'],
+    );
 
     const session = await ort.InferenceSession.create(converted.bytes);
-    const out = await session.run({ images: new ort.Tensor('float32', nhwcToNchw(nhwc, shape), [2, 3, 10, 12]) });
+    const out = await session.run({
+      images: new ort.Tensor('float32', nhwcToNchw(nhwc, shape), [2, 3, 10, 12]),
+    });
     await session.release();
     assert.deepEqual(out.map!.dims, [2, 4, 5, 3]);
     assert.ok(maxAbsDiff(out.mean!.data as Float32Array, mean!) < 1e-5);
@@ -173,8 +203,10 @@ describe('convertTfjsGraphToOnnx', () => {
   it('names the node and op it cannot convert', () => {
     const model = syntheticGraph();
     assert.throws(
-      () => convertTfjsGraphToOnnx(model, { inputName: 'images', outputs: [{ name: 'p', tfNode: 'unused' }] }),
-      (error: unknown) => error instanceof UnsupportedTfGraphError && /"unused" \(Softmax\)/.test(error.message),
+      () =>
+        convertTfjsGraphToOnnx(model, { inputName: 'images', outputs: [{ name: 'p', tfNode: 'unused' }] }),
+      (error: unknown) =>
+        error instanceof UnsupportedTfGraphError && /"unused" \(Softmax\)/.test(error.message),
     );
   });
 
@@ -184,13 +216,27 @@ describe('convertTfjsGraphToOnnx', () => {
     assert.equal(onnx.opset_import[0]?.version, ONNX_OPSET);
     const [input] = onnx.graph.input;
     assert.equal(input?.name, 'images');
-    assert.deepEqual(input?.type.tensor_type.shape.dim, [{ dim_param: 'N' }, { dim_value: 3 }, { dim_param: 'H' }, { dim_param: 'W' }]);
+    assert.deepEqual(input?.type.tensor_type.shape.dim, [
+      { dim_param: 'N' },
+      { dim_value: 3 },
+      { dim_param: 'H' },
+      { dim_param: 'W' },
+    ]);
     assert.deepEqual(
       onnx.graph.output.map((o) => o.name),
       ['embedding', 'feature_map'],
     );
     const ops = new Set(onnx.graph.node.map((n) => n.op_type));
-    assert.deepEqual([...ops].sort(), ['Add', 'Clip', 'Conv', 'GlobalAveragePool', 'Identity', 'Mul', 'Squeeze', 'Sub']);
+    assert.deepEqual([...ops].sort(), [
+      'Add',
+      'Clip',
+      'Conv',
+      'GlobalAveragePool',
+      'Identity',
+      'Mul',
+      'Squeeze',
+      'Sub',
+    ]);
 
     // Any input size: 320 × 256 gives a 10 × 8 map whose average is the embedding.
     const session = await ort.InferenceSession.create(manifest.file);
@@ -199,7 +245,10 @@ describe('convertTfjsGraphToOnnx', () => {
     await session.release();
     assert.deepEqual(out.feature_map!.dims, [1, 1792, 10, 8]);
     const map = out.feature_map!.data as Float32Array;
-    const averaged = Float32Array.from({ length: 1792 }, (_, c) => map.slice(c * 80, (c + 1) * 80).reduce((a, b) => a + b) / 80);
+    const averaged = Float32Array.from(
+      { length: 1792 },
+      (_, c) => map.slice(c * 80, (c + 1) * 80).reduce((a, b) => a + b) / 80,
+    );
     assert.ok(maxAbsDiff(averaged, out.embedding!.data as Float32Array) < 1e-5);
   });
 
@@ -209,7 +258,11 @@ describe('convertTfjsGraphToOnnx', () => {
     const size = 224;
     const nhwc = new Float32Array(names.length * size * size * 3);
     for (const [i, name] of names.entries()) {
-      const rgb = await sharp(join(photos, name)).toColourspace('srgb').resize(size, size, { fit: 'fill' }).raw().toBuffer();
+      const rgb = await sharp(join(photos, name))
+        .toColourspace('srgb')
+        .resize(size, size, { fit: 'fill' })
+        .raw()
+        .toBuffer();
       for (let p = 0; p < rgb.length; p++) nhwc[i * rgb.length + p] = rgb[p]! / 255;
     }
     const shape = [names.length, size, size, 3];
@@ -220,11 +273,18 @@ describe('convertTfjsGraphToOnnx', () => {
     );
 
     const session = await ort.InferenceSession.create(manifest.file);
-    const out = await session.run({ images: new ort.Tensor('float32', nhwcToNchw(nhwc, shape), [names.length, 3, size, size]) });
+    const out = await session.run({
+      images: new ort.Tensor('float32', nhwcToNchw(nhwc, shape), [names.length, 3, size, size]),
+    });
     await session.release();
     const embeddingDiff = maxAbsDiff(out.embedding!.data as Float32Array, embedding!);
-    const mapDiff = maxAbsDiff(out.feature_map!.data as Float32Array, nhwcToNchw(featureMap!, [names.length, 7, 7, 1792]));
-    console.log(`ONNX vs TF.js on ${names.length} photos: embedding max abs diff ${embeddingDiff.toExponential(2)}, feature map ${mapDiff.toExponential(2)}`);
+    const mapDiff = maxAbsDiff(
+      out.feature_map!.data as Float32Array,
+      nhwcToNchw(featureMap!, [names.length, 7, 7, 1792]),
+    );
+    console.log(
+      `ONNX vs TF.js on ${names.length} photos: embedding max abs diff ${embeddingDiff.toExponential(2)}, feature map ${mapDiff.toExponential(2)}`,
+    );
     assert.ok(embeddingDiff < 1e-4, `embedding max abs diff ${embeddingDiff}`);
     assert.ok(mapDiff < 1e-4, `feature map max abs diff ${mapDiff}`);
   });

@@ -27,19 +27,29 @@ export interface DecodeImageOptions {
 export async function decodeImageRgb(bytes: Uint8Array, options: DecodeImageOptions): Promise<Buffer> {
   if (bytes.byteLength === 0) throw new UnprocessableImageError('empty', 'the image is empty');
   const maxInputPixels = options.maxInputPixels ?? DEFAULT_MAX_INPUT_PIXELS;
-  const metadata = await sharp(bytes).metadata().catch((cause: unknown) => {
-    throw rejection(cause);
-  });
-  if (!acceptedFormats.has(metadata.format)) {
-    throw new UnsupportedImageError('unsupported_format', `image format ${metadata.format} is not supported`, {
-      detail: { format: metadata.format },
+  const metadata = await sharp(bytes)
+    .metadata()
+    .catch((cause: unknown) => {
+      throw rejection(cause);
     });
+  if (!acceptedFormats.has(metadata.format)) {
+    throw new UnsupportedImageError(
+      'unsupported_format',
+      `image format ${metadata.format} is not supported`,
+      {
+        detail: { format: metadata.format },
+      },
+    );
   }
   const pixels = (metadata.width ?? 0) * (metadata.height ?? 0);
   if (pixels > maxInputPixels) {
-    throw new UnprocessableImageError('too_many_pixels', `the image has ${pixels} pixels, more than ${maxInputPixels}`, {
-      detail: { width: metadata.width, height: metadata.height, maxInputPixels },
-    });
+    throw new UnprocessableImageError(
+      'too_many_pixels',
+      `the image has ${pixels} pixels, more than ${maxInputPixels}`,
+      {
+        detail: { width: metadata.width, height: metadata.height, maxInputPixels },
+      },
+    );
   }
   try {
     const { data, info } = await sharp(bytes, { limitInputPixels: maxInputPixels })
@@ -63,9 +73,13 @@ function rejection(cause: unknown, format?: string): UnsupportedImageError | Unp
   const message = cause instanceof Error ? cause.message : String(cause);
   const detail = format === undefined ? {} : { format };
   if (/unsupported image format/i.test(message)) {
-    return new UnsupportedImageError('unsupported_format', 'the bytes are not an image in a supported format', {
-      cause,
-    });
+    return new UnsupportedImageError(
+      'unsupported_format',
+      'the bytes are not an image in a supported format',
+      {
+        cause,
+      },
+    );
   }
   if (/pixel limit/i.test(message)) {
     return new UnprocessableImageError('too_many_pixels', 'the image has too many pixels', { cause, detail });

@@ -35,7 +35,12 @@ export async function measureNearDuplicateRetrieval(
     vectors.forEach((query, i) => {
       const nearest = nearestIndex(query, index);
       if (nearest === i) editHits++;
-      else misses.push({ original: originals[i]?.name ?? '', edit: edit.name, nearest: originals[nearest]?.name ?? '' });
+      else
+        misses.push({
+          original: originals[i]?.name ?? '',
+          edit: edit.name,
+          nearest: originals[nearest]?.name ?? '',
+        });
     });
     perEdit[edit.name] = editHits / originals.length;
     hits += editHits;

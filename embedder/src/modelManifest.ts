@@ -63,11 +63,16 @@ export class InvalidModelManifestError extends Error {
  * Validates a manifest and makes `file` absolute (relative to `baseDir`, default the current
  * directory). Throws `InvalidModelManifestError` naming every bad field.
  */
-export function parseModelManifest(value: unknown, options: { baseDir?: string; source?: string } = {}): ModelManifest {
+export function parseModelManifest(
+  value: unknown,
+  options: { baseDir?: string; source?: string } = {},
+): ModelManifest {
   const result = modelManifestSchema.safeParse(value);
   if (!result.success) throw new InvalidModelManifestError(options.source ?? '(inline)', result.error.issues);
   const manifest = result.data;
-  const file = isAbsolute(manifest.file) ? manifest.file : resolve(options.baseDir ?? process.cwd(), manifest.file);
+  const file = isAbsolute(manifest.file)
+    ? manifest.file
+    : resolve(options.baseDir ?? process.cwd(), manifest.file);
   return { ...manifest, file };
 }
 

@@ -1,7 +1,12 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { InvalidModelManifestError, defaultModelManifest, loadModelManifest, parseModelManifest } from './modelManifest.ts';
+import {
+  InvalidModelManifestError,
+  defaultModelManifest,
+  loadModelManifest,
+  parseModelManifest,
+} from './modelManifest.ts';
 
 const models = join(import.meta.dirname, '..', 'models');
 

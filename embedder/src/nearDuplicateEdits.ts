@@ -20,7 +20,10 @@ export const nearDuplicateEdits: readonly NearDuplicateEdit[] = [
     name: 'thumbnail 25%',
     async apply(image) {
       const { width } = await size(image);
-      return sharp(image).resize({ width: Math.round(width * 0.25) }).jpeg({ quality: 90 }).toBuffer();
+      return sharp(image)
+        .resize({ width: Math.round(width * 0.25) })
+        .jpeg({ quality: 90 })
+        .toBuffer();
     },
   },
   {
@@ -30,7 +33,12 @@ export const nearDuplicateEdits: readonly NearDuplicateEdit[] = [
       const w = Math.round(width * 0.75);
       const h = Math.round(height * 0.75);
       return sharp(image)
-        .extract({ left: Math.floor((width - w) / 2), top: Math.floor((height - h) / 2), width: w, height: h })
+        .extract({
+          left: Math.floor((width - w) / 2),
+          top: Math.floor((height - h) / 2),
+          width: w,
+          height: h,
+        })
         .jpeg({ quality: 90 })
         .toBuffer();
     },

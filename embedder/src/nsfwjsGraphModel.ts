@@ -26,7 +26,9 @@ export function nsfwjsPackageDir(): string {
 
 export function loadNsfwjsGraphModel(name: NsfwjsModelName = 'mobilenet_v2_mid'): NsfwjsGraphModel {
   const packageDir = nsfwjsPackageDir();
-  const { version } = JSON.parse(readFileSync(join(packageDir, 'package.json'), 'utf8')) as { version: string };
+  const { version } = JSON.parse(readFileSync(join(packageDir, 'package.json'), 'utf8')) as {
+    version: string;
+  };
   const modelDir = join(packageDir, 'dist', 'models', name);
   const modelJson = unwrapDefault(require(join(modelDir, 'model.min.js'))) as TfjsGraphModelJson;
   if (modelJson.format !== 'graph-model' || !Array.isArray(modelJson.modelTopology?.node)) {

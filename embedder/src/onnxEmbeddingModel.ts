@@ -59,7 +59,9 @@ export async function loadEmbeddingModel(
   if (manifest.sha256 !== undefined) {
     const actual = createHash('sha256').update(bytes).digest('hex');
     if (actual !== manifest.sha256) {
-      throw new Error(`model file ${manifest.file} has sha256 ${actual}, the manifest expects ${manifest.sha256}`);
+      throw new Error(
+        `model file ${manifest.file} has sha256 ${actual}, the manifest expects ${manifest.sha256}`,
+      );
     }
   }
   const session = await ort.InferenceSession.create(bytes, {
@@ -109,10 +111,13 @@ export async function loadEmbeddingModel(
     // last feature map, so computing all of them costs nothing extra.
     const outputs = await session.run({ [manifest.inputName]: new ort.Tensor('float32', batch, dims) });
     const output = outputs[fetched];
-    if (!output || !(output.data instanceof Float32Array)) throw new Error(`model output ${fetched} is not float32`);
+    if (!output || !(output.data instanceof Float32Array))
+      throw new Error(`model output ${fetched} is not float32`);
     const [n, channels] = output.dims as [number, number, ...number[]];
     if (n !== images.length || channels !== manifest.dimension) {
-      throw new Error(`model output ${fetched} has shape [${output.dims.join(', ')}], expected [${n}, ${manifest.dimension}, …]`);
+      throw new Error(
+        `model output ${fetched} has shape [${output.dims.join(', ')}], expected [${n}, ${manifest.dimension}, …]`,
+      );
     }
     const data = output.data;
     const perImage = data.length / n;
@@ -142,7 +147,12 @@ export async function loadEmbeddingModel(
 }
 
 /** Writes one decoded RGB image into slot `index` of the batch, normalised and in the model's layout. */
-function writeNormalisedPixels(rgb: Buffer, batch: Float32Array, index: number, manifest: ModelManifest): void {
+function writeNormalisedPixels(
+  rgb: Buffer,
+  batch: Float32Array,
+  index: number,
+  manifest: ModelManifest,
+): void {
   const { width, height, channelOrder, layout } = manifest.input;
   const { scale, mean, std } = manifest.normalization;
   const plane = width * height;

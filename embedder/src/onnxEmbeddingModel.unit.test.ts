@@ -85,13 +85,19 @@ describe('loadEmbeddingModel', () => {
   it('applies the EXIF orientation', async () => {
     const upright = await photo('chelsea.jpg');
     // Stored rotated by 90°, with EXIF orientation 6 telling viewers to turn it back.
-    const sideways = await sharp(upright).rotate(-90).withMetadata({ orientation: 6 }).jpeg({ quality: 95 }).toBuffer();
+    const sideways = await sharp(upright)
+      .rotate(-90)
+      .withMetadata({ orientation: 6 })
+      .jpeg({ quality: 95 })
+      .toBuffer();
     const [u, s] = await model.embed([upright, sideways]);
     assert.ok(cosine(u!, s!) > 0.99, `EXIF-rotated copy (cos ${cosine(u!, s!)})`);
   });
 
   it('flattens transparent pixels onto white', async () => {
-    const { data: rgb, info } = await sharp(await photo('chelsea.jpg')).raw().toBuffer({ resolveWithObject: true });
+    const { data: rgb, info } = await sharp(await photo('chelsea.jpg'))
+      .raw()
+      .toBuffer({ resolveWithObject: true });
     const { width, height } = info;
     const rgba = Buffer.alloc(width * height * 4);
     const onWhite = Buffer.alloc(width * height * 3);
@@ -104,8 +110,12 @@ describe('loadEmbeddingModel', () => {
       rgba[p * 4 + 3] = transparent ? 0 : 255;
     }
     const [a, w] = await model.embed([
-      await sharp(rgba, { raw: { width, height, channels: 4 } }).png().toBuffer(),
-      await sharp(onWhite, { raw: { width, height, channels: 3 } }).png().toBuffer(),
+      await sharp(rgba, { raw: { width, height, channels: 4 } })
+        .png()
+        .toBuffer(),
+      await sharp(onWhite, { raw: { width, height, channels: 3 } })
+        .png()
+        .toBuffer(),
     ]);
     assert.ok(cosine(a!, w!) > 0.999, `transparent half reads as white (cos ${cosine(a!, w!)})`);
   });
@@ -113,14 +123,34 @@ describe('loadEmbeddingModel', () => {
   it('rejects bytes that are not a supported image with a reason, never a crash', async () => {
     const jpeg = await photo('coffee.jpg');
     const cases: [string, Uint8Array, new (...args: never[]) => Error, string][] = [
-      ['text file', Buffer.from('name,score\nchelsea,1\n'.repeat(20)), UnsupportedImageError, 'unsupported_format'],
-      ['random bytes', Uint8Array.from({ length: 4096 }, (_, i) => (i * 7919 + 13) % 256), UnsupportedImageError, 'unsupported_format'],
-      ['SVG', Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="9" height="9"/>'), UnsupportedImageError, 'unsupported_format'],
+      [
+        'text file',
+        Buffer.from('name,score\nchelsea,1\n'.repeat(20)),
+        UnsupportedImageError,
+        'unsupported_format',
+      ],
+      [
+        'random bytes',
+        Uint8Array.from({ length: 4096 }, (_, i) => (i * 7919 + 13) % 256),
+        UnsupportedImageError,
+        'unsupported_format',
+      ],
+      [
+        'SVG',
+        Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="9" height="9"/>'),
+        UnsupportedImageError,
+        'unsupported_format',
+      ],
       ['empty upload', new Uint8Array(0), UnprocessableImageError, 'empty'],
       ['truncated JPEG', jpeg.subarray(0, Math.floor(jpeg.length / 2)), UnprocessableImageError, 'truncated'],
       ['JPEG with a damaged header', damage(jpeg, 20, 200), UnprocessableImageError, 'corrupt'],
       ['JPEG with damaged scan data', damage(jpeg, 2000, 6000), UnprocessableImageError, 'corrupt'],
-      ['PNG with damaged pixel data', damage(await sharp(jpeg).png().toBuffer(), 100, 400), UnprocessableImageError, 'corrupt'],
+      [
+        'PNG with damaged pixel data',
+        damage(await sharp(jpeg).png().toBuffer(), 100, 400),
+        UnprocessableImageError,
+        'corrupt',
+      ],
     ];
     for (const [what, bytes, errorClass, reason] of cases) {
       await assert.rejects(
@@ -167,6 +197,9 @@ describe('loadEmbeddingModel', () => {
 
   it('refuses a model file whose hash differs from its manifest', async () => {
     await assert.rejects(loadEmbeddingModel({ ...manifest, sha256: '0'.repeat(64) }), /sha256/);
-    await assert.rejects(loadEmbeddingModel({ ...manifest, featureMapOutput: undefined }, { pooling: 'gem' }), /GeM/);
+    await assert.rejects(
+      loadEmbeddingModel({ ...manifest, featureMapOutput: undefined }, { pooling: 'gem' }),
+      /GeM/,
+    );
   });
 });

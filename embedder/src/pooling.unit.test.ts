@@ -7,7 +7,10 @@ describe('gemPool', () => {
   const map = Float32Array.from([1, 2, 3, 0, 0, 6, 4, 4, 4, 1, 1, 1]);
 
   it('is the average for p = 1 and tends to the maximum as p grows', () => {
-    assert.deepEqual([...gemPool(map, 0, 2, 3, 1)].map((v) => +v.toFixed(5)), [2, 2]);
+    assert.deepEqual(
+      [...gemPool(map, 0, 2, 3, 1)].map((v) => +v.toFixed(5)),
+      [2, 2],
+    );
     const large = gemPool(map, 0, 2, 3, 60);
     assert.ok(Math.abs(large[0]! - 3) < 0.1 && Math.abs(large[1]! - 6) < 0.2);
   });

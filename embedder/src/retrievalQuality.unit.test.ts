@@ -22,7 +22,9 @@ describe('near-duplicate retrieval with the default model', () => {
   before(async () => {
     ({ manifest } = await buildDefaultModel());
     const names = (await readdir(photos)).filter((f) => f.endsWith('.jpg')).sort();
-    originals = await Promise.all(names.map(async (name) => ({ name, bytes: await readFile(join(photos, name)) })));
+    originals = await Promise.all(
+      names.map(async (name) => ({ name, bytes: await readFile(join(photos, name)) })),
+    );
   });
 
   for (const pooling of ['avg', 'gem'] satisfies Pooling[]) {
@@ -31,12 +33,15 @@ describe('near-duplicate retrieval with the default model', () => {
       t.after(() => model.close());
       assert.ok(originals.length >= 10, 'enough distinct photos');
       const result = await measureNearDuplicateRetrieval(model, originals);
-      const perEdit = Object.entries(result.perEdit).map(([edit, rate]) => `${edit} ${(rate * 100).toFixed(0)}%`);
+      const perEdit = Object.entries(result.perEdit).map(
+        ([edit, rate]) => `${edit} ${(rate * 100).toFixed(0)}%`,
+      );
       t.diagnostic(
         `${pooling}: top-1 ${(result.top1 * 100).toFixed(1)}% of ${result.queries} queries ` +
           `(${originals.length} photos); ${perEdit.join(', ')}`,
       );
-      for (const miss of result.misses) t.diagnostic(`miss: ${miss.edit} of ${miss.original} → ${miss.nearest}`);
+      for (const miss of result.misses)
+        t.diagnostic(`miss: ${miss.edit} of ${miss.original} → ${miss.nearest}`);
       assert.ok(result.top1 >= 0.95, `top-1 ${result.top1}`);
     });
   }

@@ -1,0 +1,34 @@
+import type { IdentityEvent } from '@deeplens/events/identityEvents';
+import type { ImageEvent } from '@deeplens/events/imageEvents';
+import type { TenantEvent } from '@deeplens/events/tenantEvents';
+import type { WriteModelRules } from './commandHandler.ts';
+import type { UserCommand } from './identity/userCommands.ts';
+import type { ImageCommand } from './image/imageCommands.ts';
+import type { TenantCommand } from './tenant/tenantCommands.ts';
+
+/** A slug names one tenant; an erased tenant gives its slug back. */
+export const tenantRules: WriteModelRules<TenantCommand, TenantEvent> = {
+  reservations: (event) => {
+    if (event.type === 'TenantProvisioned') return [{ kind: 'tenant_slug', value: event.data.slug }];
+    if (event.type === 'TenantDeleted') return [{ kind: 'tenant_slug', value: event.data.slug, release: true }];
+    return [];
+  },
+};
+
+/** An e-mail address signs in one user, across all tenants (sign-in names no tenant). */
+export const userRules: WriteModelRules<UserCommand, IdentityEvent> = {
+  reservations: (event) =>
+    event.type === 'UserRegistered' ? [{ kind: 'user_email', value: event.data.email.toLowerCase() }] : [],
+};
+
+/** Uploads count against the plan's image and byte limits, exactly and atomically; deletes give back. */
+export const imageRules: WriteModelRules<ImageCommand, ImageEvent> = {
+  usage: (event, command) => {
+    if (event.type === 'ImageUploaded' && command.type === 'UploadImage') {
+      const { maxImages, maxBytes } = command.data.tenant.limits;
+      return { tenantId: event.data.tenantId, images: 1, bytes: event.data.bytes, limits: { maxImages, maxBytes } };
+    }
+    if (event.type === 'ImageDeleted') return { tenantId: event.data.tenantId, images: -1, bytes: -event.data.bytes };
+    return undefined;
+  },
+};

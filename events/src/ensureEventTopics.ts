@@ -1,0 +1,11 @@
+import type { Admin } from 'kafkajs';
+import { ensureTopics } from '@deeplens/platform/kafka';
+import { topicConfigEntries, topics } from './topics.ts';
+
+/** Creates every DeepLens topic that is missing, with `retention.ms=-1` (the log of record). */
+export async function ensureEventTopics(admin: Admin, partitions: number): Promise<void> {
+  await ensureTopics(
+    admin,
+    Object.values(topics).map((topic) => ({ topic, partitions, configEntries: [...topicConfigEntries] })),
+  );
+}

@@ -1,0 +1,132 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Message, Producer } from 'kafkajs';
+import pg from 'pg';
+import type { DeepLensEventType } from '@deeplens/events/domainEvent';
+import type { EventSerde } from '@deeplens/events/eventSerde';
+
+type OutboxRow = {
+  position: string;
+  event_id: string;
+  event_type: DeepLensEventType;
+  topic: string;
+  message_key: string;
+  payload: Buffer;
+  headers: Record<string, string>;
+};
+
+export type OutboxRelayOptions = {
+  databaseUrl: string;
+  producer: Producer;
+  serde: EventSerde;
+  batchSize?: number;
+  /** A slow poll in case a notification is missed (e.g. across a reconnect). */
+  pollIntervalMs?: number;
+  /** Called after a batch is in Kafka and before it is marked published (fault injection in tests). */
+  afterPublish?: (positions: string[]) => void | Promise<void>;
+  onError?: (error: unknown) => void;
+};
+
+const relayLockKey = 'deeplens.outbox-relay';
+
+/**
+ * Publishes the outbox to Kafka in position order — per aggregate that is version order —
+ * with the idempotent producer and `acks=all`, then marks the rows published. One relay is
+ * active at a time (a session advisory lock); others wait as standbys. A crash between
+ * publishing and marking republishes the batch on restart: consumers see the same event ids
+ * again and skip them, so nothing is lost and nothing is applied twice.
+ */
+export function createOutboxRelay(options: OutboxRelayOptions) {
+  const batchSize = options.batchSize ?? 500;
+  const pollIntervalMs = options.pollIntervalMs ?? 1000;
+  let stopping = false;
+  let wake: (() => void) | undefined;
+  let running: Promise<void> | undefined;
+  let published = 0;
+
+  async function waitForWork(): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, pollIntervalMs);
+      wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    wake = undefined;
+  }
+
+  async function publishBatch(client: pg.Client): Promise<number> {
+    const { rows } = await client.query<OutboxRow>(
+      `select position, event_id, event_type, topic, message_key, payload, headers
+       from write.outbox where published_at is null order by position limit $1`,
+      [batchSize],
+    );
+    if (rows.length === 0) return 0;
+
+    const byTopic = new Map<string, Message[]>();
+    for (const row of rows) {
+      const messages = byTopic.get(row.topic) ?? [];
+      messages.push({
+        key: row.message_key,
+        value: await options.serde.frameEncoded(row.event_type, row.payload),
+        headers: { ...row.headers, 'event-type': row.event_type, 'event-id': row.event_id },
+      });
+      byTopic.set(row.topic, messages);
+    }
+    await options.producer.sendBatch({
+      acks: -1,
+      topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+    });
+    const positions = rows.map((r) => r.position);
+    await options.afterPublish?.(positions);
+    await client.query('update write.outbox set published_at = now() where position = any($1::bigint[])', [positions]);
+    published += rows.length;
+    return rows.length;
+  }
+
+  async function runAsLeader(client: pg.Client): Promise<void> {
+    client.on('notification', () => wake?.());
+    await client.query('listen deeplens_outbox');
+    while (!stopping) {
+      const count = await publishBatch(client);
+      if (count < batchSize && !stopping) await waitForWork();
+    }
+  }
+
+  async function run(): Promise<void> {
+    while (!stopping) {
+      const client = new pg.Client({ connectionString: options.databaseUrl });
+      try {
+        await client.connect();
+        const { rows } = await client.query<{ leader: boolean }>(
+          'select pg_try_advisory_lock(hashtext($1)) as leader',
+          [relayLockKey],
+        );
+        if (rows[0]?.leader) await runAsLeader(client);
+        else await sleep(pollIntervalMs);
+      } catch (error) {
+        options.onError?.(error);
+        await sleep(pollIntervalMs);
+      } finally {
+        // Ending the session releases the advisory lock for a standby.
+        await client.end().catch(() => undefined);
+      }
+    }
+  }
+
+  return {
+    start(): void {
+      running ??= run();
+    },
+    async stop(): Promise<void> {
+      stopping = true;
+      wake?.();
+      await running;
+    },
+    /** Events published since start (for metrics and tests). */
+    get published(): number {
+      return published;
+    },
+  };
+}
+
+export type OutboxRelay = ReturnType<typeof createOutboxRelay>;
