@@ -3,7 +3,12 @@ import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { z } from 'zod';
 import { sql } from '@deeplens/platform/database';
-import { ConcurrencyError, ConflictError, LimitExceededError, UnprocessableError } from '@deeplens/platform/errors';
+import {
+  ConcurrencyError,
+  ConflictError,
+  LimitExceededError,
+  UnprocessableError,
+} from '@deeplens/platform/errors';
 import { createCommandHandler, readTenantUsage } from './commandHandler.ts';
 import { imageDecider } from './image/imageDecider.ts';
 import type { UploadImage } from './image/imageCommands.ts';
@@ -30,9 +35,13 @@ describe('command handler and write model (PostgreSQL)', () => {
     assert.equal(result.version, 1);
     const state = await handler.load(tenantDecider, tenantId);
     assert.equal(state.status, 'active');
-    const outbox = await pool.many(sql.type(z.object({ event_id: z.string(), topic: z.string(), aggregate_version: z.number() }))`
+    const outbox = await pool.many(sql.type(
+      z.object({ event_id: z.string(), topic: z.string(), aggregate_version: z.number() }),
+    )`
       select event_id, topic, aggregate_version from write.outbox where aggregate_id = ${tenantId}`);
-    assert.deepEqual(outbox, [{ event_id: result.eventIds[0], topic: 'deeplens.tenant.v1', aggregate_version: 1 }]);
+    assert.deepEqual(outbox, [
+      { event_id: result.eventIds[0], topic: 'deeplens.tenant.v1', aggregate_version: 1 },
+    ]);
   });
 
   it('lets exactly one of two concurrent commands on one aggregate win; the other gets a conflict', async (t) => {
@@ -57,7 +66,9 @@ describe('command handler and write model (PostgreSQL)', () => {
       assert.equal(lost.length, 1, `round ${round}: one loser`);
       assert.ok(lost[0]!.reason instanceof ConcurrencyError, `round ${round}: ${String(lost[0]!.reason)}`);
     }
-    const events = await pool.oneFirst(sql.type(count)`select count(*)::int8 as n from write.outbox where aggregate_id = ${tenantId}`);
+    const events = await pool.oneFirst(
+      sql.type(count)`select count(*)::int8 as n from write.outbox where aggregate_id = ${tenantId}`,
+    );
     assert.equal(events, 7, 'provisioned + one event per round');
   });
 
@@ -88,10 +99,22 @@ describe('command handler and write model (PostgreSQL)', () => {
     const handler = createCommandHandler({ pool });
     const first = randomUUID();
     await handler.handle(tenantDecider, provision(first, 'acme'), admin, tenantRules);
-    await assert.rejects(handler.handle(tenantDecider, provision(randomUUID(), 'acme'), admin, tenantRules), ConflictError);
-    assert.equal(await pool.oneFirst(sql.type(count)`select count(*)::int8 as n from write.aggregates`), 1, 'the refused tenant left nothing');
+    await assert.rejects(
+      handler.handle(tenantDecider, provision(randomUUID(), 'acme'), admin, tenantRules),
+      ConflictError,
+    );
+    assert.equal(
+      await pool.oneFirst(sql.type(count)`select count(*)::int8 as n from write.aggregates`),
+      1,
+      'the refused tenant left nothing',
+    );
 
-    await handler.handle(tenantDecider, { type: 'DeleteTenant', data: { tenantId: first } }, admin, tenantRules);
+    await handler.handle(
+      tenantDecider,
+      { type: 'DeleteTenant', data: { tenantId: first } },
+      admin,
+      tenantRules,
+    );
     const again = await handler.handle(tenantDecider, provision(randomUUID(), 'acme'), admin, tenantRules);
     assert.equal(again.version, 1);
   });

@@ -6,7 +6,12 @@ import { encodeEvent } from '@deeplens/events/eventCodec';
 import type { DomainEvent } from '@deeplens/events/domainEvent';
 import { topicOf } from '@deeplens/events/topics';
 import { sql, type DatabasePool } from '@deeplens/platform/database';
-import { ConcurrencyError, ConflictError, LimitExceededError, UnprocessableError } from '@deeplens/platform/errors';
+import {
+  ConcurrencyError,
+  ConflictError,
+  LimitExceededError,
+  UnprocessableError,
+} from '@deeplens/platform/errors';
 import { deterministicUuid, randomUUID } from '@deeplens/platform/ids';
 import type { Command } from './command.ts';
 import { maxEventsPerDecision, type Actor, type CommandContext } from './commandContext.ts';
@@ -71,14 +76,21 @@ export type CommandHandlerDependencies = {
  * the idempotency key. A crash anywhere leaves either all of it or none of it.
  */
 export function createCommandHandler({ pool, clock = Date.now }: CommandHandlerDependencies) {
-  async function load<S extends StateWithVersion, C, E>(decider: Decider<S, C, E>, aggregateId: string): Promise<S> {
+  async function load<S extends StateWithVersion, C, E>(
+    decider: Decider<S, C, E>,
+    aggregateId: string,
+  ): Promise<S> {
     const row = await pool.maybeOne(sql.type(aggregateRow)`
       select version, state from write.aggregates
       where aggregate_type = ${decider.aggregateType} and aggregate_id = ${aggregateId}`);
     return row ? (row.state as S) : decider.initialState();
   }
 
-  async function storedAnswer(scope: string, key: string, requestHash: string): Promise<CommandResult | undefined> {
+  async function storedAnswer(
+    scope: string,
+    key: string,
+    requestHash: string,
+  ): Promise<CommandResult | undefined> {
     const row = await pool.maybeOne(sql.type(idempotencyRow)`
       select request_hash, response from write.idempotency_keys where scope = ${scope} and key = ${key}`);
     if (!row) return undefined;
@@ -90,7 +102,11 @@ export function createCommandHandler({ pool, clock = Date.now }: CommandHandlerD
     return { ...(row.response as CommandResult), replayed: true };
   }
 
-  async function handle<S extends StateWithVersion, C extends Command<string, unknown>, E extends DomainEvent>(
+  async function handle<
+    S extends StateWithVersion,
+    C extends Command<string, unknown>,
+    E extends DomainEvent,
+  >(
     decider: Decider<S, C, E>,
     request: Pick<C, 'type' | 'data'>,
     origin: CommandOrigin,
@@ -117,7 +133,9 @@ export function createCommandHandler({ pool, clock = Date.now }: CommandHandlerD
     const aggregateId = decider.aggregateIdOf(command);
     const state = await load(decider, aggregateId);
     if (origin.expectedVersion !== undefined && origin.expectedVersion !== state.version) {
-      throw new ConcurrencyError(`expected version ${origin.expectedVersion}, the aggregate is at ${state.version}`);
+      throw new ConcurrencyError(
+        `expected version ${origin.expectedVersion}, the aggregate is at ${state.version}`,
+      );
     }
     const events = decider.decide(command, state);
     const newState = events.reduce(decider.evolve, state);
@@ -145,9 +163,12 @@ export function createCommandHandler({ pool, clock = Date.now }: CommandHandlerD
                   where aggregate_type = ${decider.aggregateType} and aggregate_id = ${aggregateId}
                     and version = ${state.version}`);
           if (stored.rowCount !== 1) {
-            throw new ConcurrencyError(`${decider.aggregateType} ${aggregateId} was changed by another command`, {
-              detail: { aggregateId, expectedVersion: state.version },
-            });
+            throw new ConcurrencyError(
+              `${decider.aggregateType} ${aggregateId} was changed by another command`,
+              {
+                detail: { aggregateId, expectedVersion: state.version },
+              },
+            );
           }
           for (const event of events) {
             for (const reservation of rules.reservations?.(event) ?? []) {
@@ -173,7 +194,10 @@ export function createCommandHandler({ pool, clock = Date.now }: CommandHandlerD
     } catch (error) {
       // A request with the same key raced us and won (we lost on its aggregate row or on the
       // key itself, after it committed): its answer is the answer.
-      if (idempotency && (error instanceof ConcurrencyError || error instanceof UniqueIntegrityConstraintViolationError)) {
+      if (
+        idempotency &&
+        (error instanceof ConcurrencyError || error instanceof UniqueIntegrityConstraintViolationError)
+      ) {
         const earlier = await storedAnswer(idempotency.scope, idempotency.key, requestHash);
         if (earlier) return earlier;
       }
@@ -202,14 +226,19 @@ async function reserve(tx: Queryable, reservation: Reservation, aggregateId: str
     on conflict (kind, value) do update set kind = excluded.kind
       where write.unique_reservations.aggregate_id = excluded.aggregate_id`);
   if (claimed.rowCount !== 1) {
-    throw new ConflictError(`${reservation.kind.replaceAll('_', ' ')} '${reservation.value}' is already taken`, {
-      detail: { [reservation.kind]: reservation.value },
-    });
+    throw new ConflictError(
+      `${reservation.kind.replaceAll('_', ' ')} '${reservation.value}' is already taken`,
+      {
+        detail: { [reservation.kind]: reservation.value },
+      },
+    );
   }
 }
 
 async function changeUsage(tx: Queryable, change: UsageChange): Promise<void> {
-  await tx.query(sql.unsafe`insert into write.tenant_usage (tenant_id) values (${change.tenantId}) on conflict do nothing`);
+  await tx.query(
+    sql.unsafe`insert into write.tenant_usage (tenant_id) values (${change.tenantId}) on conflict do nothing`,
+  );
   const limits = change.limits ?? { maxImages: Number.MAX_SAFE_INTEGER, maxBytes: Number.MAX_SAFE_INTEGER };
   // Conditional on the limits, so two concurrent uploads can never both squeeze past them.
   const updated = await tx.query(sql.unsafe`
@@ -228,7 +257,10 @@ async function changeUsage(tx: Queryable, change: UsageChange): Promise<void> {
 const usageRow = z.object({ images: z.number(), bytes: z.number() });
 
 /** The tenant's exact usage as the write model counts it. */
-export async function readTenantUsage(pool: DatabasePool, tenantId: string): Promise<{ images: number; bytes: number }> {
+export async function readTenantUsage(
+  pool: DatabasePool,
+  tenantId: string,
+): Promise<{ images: number; bytes: number }> {
   return (
     (await pool.maybeOne(sql.type(usageRow)`
       select images, bytes from write.tenant_usage where tenant_id = ${tenantId}`)) ?? { images: 0, bytes: 0 }
@@ -237,6 +269,10 @@ export async function readTenantUsage(pool: DatabasePool, tenantId: string): Pro
 
 function hashRequest(request: { type: string; data: unknown }): string {
   return createHash('sha256')
-    .update(JSON.stringify(request, (_k, v: unknown) => (v instanceof Float32Array ? Buffer.from(v.buffer).toString('base64') : v)))
+    .update(
+      JSON.stringify(request, (_k, v: unknown) =>
+        v instanceof Float32Array ? Buffer.from(v.buffer).toString('base64') : v,
+      ),
+    )
     .digest('hex');
 }

@@ -10,7 +10,8 @@ import type { TenantCommand } from './tenant/tenantCommands.ts';
 export const tenantRules: WriteModelRules<TenantCommand, TenantEvent> = {
   reservations: (event) => {
     if (event.type === 'TenantProvisioned') return [{ kind: 'tenant_slug', value: event.data.slug }];
-    if (event.type === 'TenantDeleted') return [{ kind: 'tenant_slug', value: event.data.slug, release: true }];
+    if (event.type === 'TenantDeleted')
+      return [{ kind: 'tenant_slug', value: event.data.slug, release: true }];
     return [];
   },
 };
@@ -26,9 +27,15 @@ export const imageRules: WriteModelRules<ImageCommand, ImageEvent> = {
   usage: (event, command) => {
     if (event.type === 'ImageUploaded' && command.type === 'UploadImage') {
       const { maxImages, maxBytes } = command.data.tenant.limits;
-      return { tenantId: event.data.tenantId, images: 1, bytes: event.data.bytes, limits: { maxImages, maxBytes } };
+      return {
+        tenantId: event.data.tenantId,
+        images: 1,
+        bytes: event.data.bytes,
+        limits: { maxImages, maxBytes },
+      };
     }
-    if (event.type === 'ImageDeleted') return { tenantId: event.data.tenantId, images: -1, bytes: -event.data.bytes };
+    if (event.type === 'ImageDeleted')
+      return { tenantId: event.data.tenantId, images: -1, bytes: -event.data.bytes };
     return undefined;
   },
 };

@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { decodeImageRgb } from './decodeImageRgb.ts';
 import type { ModelManifest } from './modelManifest.ts';
@@ -11,7 +12,10 @@ import type { Pooling } from './pooling.ts';
 import { DEFAULT_GEM_P, gemPool, l2Normalize } from './pooling.ts';
 
 export interface LoadEmbeddingModelOptions {
-  /** onnxruntime intra-op threads; see `measureModelThroughput.ts`. Default 1. */
+  /**
+   * onnxruntime intra-op threads. Default min(2, cores): on the 2-core target, 2 threads run
+   * batches about 1.9× and single images 1.7× faster than 1 (`measureModelThroughput.ts`).
+   */
   intraOpThreads?: number;
   /** `avg` = the model's pooled output; `gem` = GeM over `featureMapOutput`. Default `avg`. */
   pooling?: Pooling;
@@ -47,11 +51,11 @@ export async function loadEmbeddingModel(
   const pooling = options.pooling ?? 'avg';
   const gemP = options.gemP ?? DEFAULT_GEM_P;
   const maxBatchSize = options.maxBatchSize ?? 16;
-  const outputName = pooling === 'gem' ? manifest.featureMapOutput : manifest.outputName;
-  if (outputName === undefined) {
+  const pooledFrom = pooling === 'gem' ? manifest.featureMapOutput : manifest.outputName;
+  if (pooledFrom === undefined) {
     throw new Error(`model ${manifest.modelId} has no featureMapOutput, so GeM pooling is not possible`);
   }
-  const fetched: string = outputName;
+  const outputName: string = pooledFrom;
 
   const bytes = await readFile(manifest.file).catch((cause: unknown) => {
     throw new Error(`cannot read model file ${manifest.file}`, { cause });
@@ -65,7 +69,7 @@ export async function loadEmbeddingModel(
     }
   }
   const session = await ort.InferenceSession.create(bytes, {
-    intraOpNumThreads: options.intraOpThreads ?? 1,
+    intraOpNumThreads: options.intraOpThreads ?? Math.min(2, availableParallelism()),
     interOpNumThreads: 1,
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
@@ -110,13 +114,13 @@ export async function loadEmbeddingModel(
     // (microsoft/onnxruntime#26865, fixed after 1.23.2). Every output here comes from the same
     // last feature map, so computing all of them costs nothing extra.
     const outputs = await session.run({ [manifest.inputName]: new ort.Tensor('float32', batch, dims) });
-    const output = outputs[fetched];
+    const output = outputs[outputName];
     if (!output || !(output.data instanceof Float32Array))
-      throw new Error(`model output ${fetched} is not float32`);
+      throw new Error(`model output ${outputName} is not float32`);
     const [n, channels] = output.dims as [number, number, ...number[]];
     if (n !== images.length || channels !== manifest.dimension) {
       throw new Error(
-        `model output ${fetched} has shape [${output.dims.join(', ')}], expected [${n}, ${manifest.dimension}, …]`,
+        `model output ${outputName} has shape [${output.dims.join(', ')}], expected [${images.length}, ${manifest.dimension}, …]`,
       );
     }
     const data = output.data;

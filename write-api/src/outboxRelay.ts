@@ -78,7 +78,9 @@ export function createOutboxRelay(options: OutboxRelayOptions) {
     });
     const positions = rows.map((r) => r.position);
     await options.afterPublish?.(positions);
-    await client.query('update write.outbox set published_at = now() where position = any($1::bigint[])', [positions]);
+    await client.query('update write.outbox set published_at = now() where position = any($1::bigint[])', [
+      positions,
+    ]);
     published += rows.length;
     return rows.length;
   }
@@ -95,6 +97,9 @@ export function createOutboxRelay(options: OutboxRelayOptions) {
   async function run(): Promise<void> {
     while (!stopping) {
       const client = new pg.Client({ connectionString: options.databaseUrl });
+      // A lost connection (PostgreSQL restarting) fails the pending query, which ends this
+      // leadership; without a listener the 'error' event would take the process down.
+      client.on('error', (error) => options.onError?.(error));
       try {
         await client.connect();
         const { rows } = await client.query<{ leader: boolean }>(

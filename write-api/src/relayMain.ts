@@ -22,7 +22,9 @@ await runUntilSignalled(log, async () => {
   await admin.disconnect();
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
-  const serde = createEventSerde(registrySchemaStore(createSchemaRegistry(config), config.SCHEMA_REGISTRY_URL));
+  const serde = createEventSerde(
+    registrySchemaStore(createSchemaRegistry(config), config.SCHEMA_REGISTRY_URL),
+  );
 
   // Fault injection for the crash tests: die by SIGKILL after N batches are in Kafka but not yet marked.
   const killAfter = Number(process.env.DEEPLENS_FAULT_RELAY_KILL_AFTER_PUBLISH ?? 0);
@@ -31,7 +33,8 @@ await runUntilSignalled(log, async () => {
     databaseUrl: config.DATABASE_URL,
     producer,
     serde,
-    afterPublish: killAfter > 0 ? () => void (++batches >= killAfter && process.kill(process.pid, 'SIGKILL')) : undefined,
+    afterPublish:
+      killAfter > 0 ? () => void (++batches >= killAfter && process.kill(process.pid, 'SIGKILL')) : undefined,
     onError: (error) => log.error('relay error; retrying', { error }),
   });
   relay.start();
