@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { UniqueIntegrityConstraintViolationError } from 'slonik';
 import { z } from 'zod';
 import { encodeEvent } from '@deeplens/events/eventCodec';
-import type { DomainEvent } from '@deeplens/events/domainEvent';
+import type { DeepLensEvent, DomainEvent } from '@deeplens/events/domainEvent';
 import { topicOf } from '@deeplens/events/topics';
 import { sql, type DatabasePool } from '@deeplens/platform/database';
 import {
@@ -42,8 +42,13 @@ export type CommandOrigin = {
   actor: Actor;
   correlationId?: string;
   causationId?: string | null;
-  /** Scoped per caller, e.g. `tenant:<id>`; a retry with the same key gets the first answer. */
-  idempotency?: { scope: string; key: string };
+  /**
+   * Scoped per caller, e.g. `tenant:<id>`; a retry with the same key gets the first answer.
+   * `fingerprint` identifies what the client sent (defaults to a hash of the command); it must
+   * leave out what the server adds (usage snapshots, fresh ids), or a faithful retry would
+   * look like a different request.
+   */
+  idempotency?: { scope: string; key: string; fingerprint?: string };
   /** Refuse with a conflict unless the aggregate is still at this version (HTTP If-Match). */
   expectedVersion?: number;
   /** W3C trace context and the like, carried into the Kafka record headers. */
@@ -112,8 +117,8 @@ export function createCommandHandler({ pool, clock = Date.now }: CommandHandlerD
     origin: CommandOrigin,
     rules: WriteModelRules<C, E> = {},
   ): Promise<CommandResult> {
-    const requestHash = hashRequest(request);
     const { idempotency } = origin;
+    const requestHash = idempotency?.fingerprint ?? hashRequest(request);
     if (idempotency) {
       const earlier = await storedAnswer(idempotency.scope, idempotency.key, requestHash);
       if (earlier) return earlier;
@@ -176,13 +181,7 @@ export function createCommandHandler({ pool, clock = Date.now }: CommandHandlerD
             }
             const usage = rules.usage?.(event, command);
             if (usage) await changeUsage(tx, usage);
-            await tx.query(sql.unsafe`
-              insert into write.outbox
-                (event_id, event_type, topic, message_key, aggregate_type, aggregate_id, aggregate_version,
-                 tenant_id, payload, headers)
-              values (${event.metadata.eventId}, ${event.type}, ${topicOf(event.type)}, ${aggregateId},
-                ${decider.aggregateType}, ${aggregateId}, ${event.metadata.aggregateVersion},
-                ${event.metadata.tenantId}, ${sql.binary(encodeEvent(event))}, ${sql.jsonb(origin.headers ?? {})})`);
+            await appendToOutbox(tx, event, decider.aggregateType, origin.headers);
           }
         }
         if (idempotency) {
@@ -212,6 +211,27 @@ export function createCommandHandler({ pool, clock = Date.now }: CommandHandlerD
 export type CommandHandler = ReturnType<typeof createCommandHandler>;
 
 type Queryable = Parameters<Parameters<DatabasePool['transaction']>[0]>[0];
+
+/**
+ * Appends one event to the outbox inside the caller's transaction. The event id is unique, so
+ * appending an event a second time (a redelivered intake record) is a no-op.
+ */
+export async function appendToOutbox(
+  tx: Queryable,
+  event: DeepLensEvent,
+  aggregateType: string,
+  headers: Record<string, string> = {},
+): Promise<void> {
+  const { eventId, aggregateId, aggregateVersion, tenantId } = event.metadata;
+  await tx.query(sql.unsafe`
+    insert into write.outbox
+      (event_id, event_type, topic, message_key, aggregate_type, aggregate_id, aggregate_version,
+       tenant_id, payload, headers)
+    values (${eventId}, ${event.type}, ${topicOf(event.type)}, ${aggregateId},
+      ${aggregateType}, ${aggregateId}, ${aggregateVersion},
+      ${tenantId}, ${sql.binary(encodeEvent(event))}, ${sql.jsonb(headers)})
+    on conflict (event_id) do nothing`);
+}
 
 async function reserve(tx: Queryable, reservation: Reservation, aggregateId: string): Promise<void> {
   if (reservation.release) {

@@ -2,6 +2,7 @@ import type { IdentityEvent } from '@deeplens/events/identityEvents';
 import type { ImageEvent } from '@deeplens/events/imageEvents';
 import type { TenantEvent } from '@deeplens/events/tenantEvents';
 import type { WriteModelRules } from './commandHandler.ts';
+import type { ApiKeyCommand } from './identity/apiKeyCommands.ts';
 import type { UserCommand } from './identity/userCommands.ts';
 import type { ImageCommand } from './image/imageCommands.ts';
 import type { TenantCommand } from './tenant/tenantCommands.ts';
@@ -20,6 +21,12 @@ export const tenantRules: WriteModelRules<TenantCommand, TenantEvent> = {
 export const userRules: WriteModelRules<UserCommand, IdentityEvent> = {
   reservations: (event) =>
     event.type === 'UserRegistered' ? [{ kind: 'user_email', value: event.data.email.toLowerCase() }] : [],
+};
+
+/** A key's 8-character prefix finds it at sign-in, so it names one key. */
+export const apiKeyRules: WriteModelRules<ApiKeyCommand, IdentityEvent> = {
+  reservations: (event) =>
+    event.type === 'ApiKeyIssued' ? [{ kind: 'api_key_prefix', value: event.data.prefix }] : [],
 };
 
 /** Uploads count against the plan's image and byte limits, exactly and atomically; deletes give back. */

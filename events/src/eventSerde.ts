@@ -1,10 +1,16 @@
 import type { Type as AvroType } from 'avsc';
 import { SchemaType, type SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { COMPATIBILITY } from '@kafkajs/confluent-schema-registry';
-import { ValidationError } from '@deeplens/platform/errors';
+import { UnavailableError, ValidationError } from '@deeplens/platform/errors';
 import type { DeepLensEvent, DeepLensEventType } from './domainEvent.ts';
 import { decodeEvent, decodeIntakeEnvelope } from './eventCodec.ts';
-import { avroTypeOf, eventSchemaOf, eventTypeOfRecordName, intakeEnvelopeSchema, type RecordSchema } from './eventSchemas.ts';
+import {
+  avroTypeOf,
+  eventSchemaOf,
+  eventTypeOfRecordName,
+  intakeEnvelopeSchema,
+  type RecordSchema,
+} from './eventSchemas.ts';
 import type { IntakeEnvelope } from './intakeRecords.ts';
 
 const magicByte = 0;
@@ -27,8 +33,14 @@ export function registrySchemaStore(registry: SchemaRegistry, registryUrl: strin
       return id;
     },
     async schemaById(id) {
-      const response = await fetch(`${registryUrl.replace(/\/$/, '')}/schemas/ids/${id}`);
-      if (!response.ok) throw new Error(`schema ${id} is not in the registry (HTTP ${response.status})`);
+      const response = await fetch(`${registryUrl.replace(/\/$/, '')}/schemas/ids/${id}`).catch(
+        (error: unknown) => {
+          throw new UnavailableError('the schema registry is unreachable', { cause: error });
+        },
+      );
+      // An id the registry never issued means the record is not ours; anything else may pass.
+      if (response.status === 404) throw new ValidationError(`schema id ${id} is not in the registry`);
+      if (!response.ok) throw new UnavailableError(`the schema registry answered HTTP ${response.status}`);
       const body = (await response.json()) as { schema: string };
       return JSON.parse(body.schema) as Record<string, unknown>;
     },
@@ -94,7 +106,8 @@ export function createEventSerde(store: SchemaStore) {
       const { schemaId, payload } = unframe(message);
       const writer = await writerOf(schemaId);
       const eventType = eventTypeOfRecordName(writer.recordName);
-      if (!eventType) throw new ValidationError(`schema ${schemaId} (${writer.recordName}) is not a DeepLens event`);
+      if (!eventType)
+        throw new ValidationError(`schema ${schemaId} (${writer.recordName}) is not a DeepLens event`);
       return decodeEvent(eventType, payload, writer.type);
     },
     async encodeIntakeEnvelope(avroBinary: Buffer): Promise<Buffer> {

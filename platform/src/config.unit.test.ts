@@ -14,11 +14,14 @@ describe('configuration', () => {
   });
 
   it('fails fast with a message naming the bad variable', () => {
-    assert.throws(() => loadConfig({ WRITE_API_PORT: 'eighty' }), (error: unknown) => {
-      assert.ok(error instanceof ConfigError);
-      assert.match(error.message, /WRITE_API_PORT/);
-      return true;
-    });
+    assert.throws(
+      () => loadConfig({ WRITE_API_PORT: 'eighty' }),
+      (error: unknown) => {
+        assert.ok(error instanceof ConfigError);
+        assert.match(error.message, /WRITE_API_PORT/);
+        return true;
+      },
+    );
     assert.throws(() => loadConfig({ OBJECT_STORE: 'ftp' }), /OBJECT_STORE/);
   });
 

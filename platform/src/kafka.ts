@@ -1,4 +1,4 @@
-import { Kafka, logLevel, type Admin, type ITopicConfig } from 'kafkajs';
+import { Kafka, logLevel, type Admin, type ITopicConfig, type logCreator } from 'kafkajs';
 import type { Config } from './config.ts';
 
 /** A kafkajs client for the configured brokers; kafkajs's own logging is kept to errors. */
@@ -11,9 +11,25 @@ export function createKafka(
     clientId: clientId ?? config.KAFKA_CLIENT_ID,
     brokers: config.KAFKA_BROKERS,
     logLevel: logLevel.ERROR,
+    logCreator: quietLogCreator,
     retry: { initialRetryTime: 100, retries: 8 },
   });
 }
+
+// Errors kafkajs logs and then retries by itself while a broker elects leaders or loads groups.
+const transient =
+  /not host this topic-partition|not the leader|coordinator is loading|coordinator is not available|rebalanc/i;
+
+/** kafkajs's own log lines as JSON on stderr, without the retried-and-recovered noise. */
+const quietLogCreator: logCreator =
+  () =>
+  ({ level, log }) => {
+    const { message, error, ...rest } = log as { message: string; error?: string } & Record<string, unknown>;
+    if (transient.test(String(error ?? '')) || transient.test(message)) return;
+    process.stderr.write(
+      `${JSON.stringify({ time: new Date().toISOString(), level: logLevel[level]?.toLowerCase(), msg: message, error, ...rest })}\n`,
+    );
+  };
 
 export interface TopicSpec {
   topic: string;

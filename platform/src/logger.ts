@@ -26,11 +26,20 @@ export function createLogger(
   level: LogLevel = 'info',
   write: (line: string) => void = (line) => process.stdout.write(`${line}\n`),
 ): Logger {
-  const emit = (lineLevel: LogLevel) => (message: string, fields: LogFields = {}) => {
-    if (order[lineLevel] < order[level]) return;
-    const entries = Object.entries({ ...bindings, ...fields }).map(([k, v]) => [k, serialise(v)]);
-    write(JSON.stringify({ time: new Date().toISOString(), level: lineLevel, msg: message, ...Object.fromEntries(entries) }));
-  };
+  const emit =
+    (lineLevel: LogLevel) =>
+    (message: string, fields: LogFields = {}) => {
+      if (order[lineLevel] < order[level]) return;
+      const entries = Object.entries({ ...bindings, ...fields }).map(([k, v]) => [k, serialise(v)]);
+      write(
+        JSON.stringify({
+          time: new Date().toISOString(),
+          level: lineLevel,
+          msg: message,
+          ...Object.fromEntries(entries),
+        }),
+      );
+    };
   return {
     debug: emit('debug'),
     info: emit('info'),

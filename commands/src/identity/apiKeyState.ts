@@ -7,6 +7,8 @@ export type IssuedApiKey = {
   keyId: string;
   tenantId: string;
   prefix: string;
+  /** Hex SHA-256 of the secret: what authentication compares against (never the secret). */
+  secretHash: string;
   scopes: string[];
   expiresAt: number | null;
 };
@@ -21,8 +23,8 @@ export function evolveApiKey(state: ApiKeyState, event: ApiKeyEvent): ApiKeyStat
   const version = event.metadata.aggregateVersion;
   switch (event.type) {
     case 'ApiKeyIssued': {
-      const { keyId, tenantId, prefix, scopes, expiresAt } = event.data;
-      return { status: 'active', version, keyId, tenantId, prefix, scopes, expiresAt };
+      const { keyId, tenantId, prefix, secretHash, scopes, expiresAt } = event.data;
+      return { status: 'active', version, keyId, tenantId, prefix, secretHash, scopes, expiresAt };
     }
     case 'ApiKeyRevoked':
       return state.status === 'initial' ? { ...state, version } : { ...state, version, status: 'revoked' };

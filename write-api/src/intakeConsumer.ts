@@ -1,0 +1,221 @@
+import { createHash } from 'node:crypto';
+import type { Consumer, EachMessagePayload, Kafka } from 'kafkajs';
+import { apiKeyDecider } from '@deeplens/commands/identity/apiKeyDecider';
+import { imageDecider } from '@deeplens/commands/image/imageDecider';
+import { appendToOutbox, readTenantUsage, type CommandHandler } from '@deeplens/commands/commandHandler';
+import { tenantDecider } from '@deeplens/commands/tenant/tenantDecider';
+import { imageRules } from '@deeplens/commands/writeModelRules';
+import { intakeSigningPayload } from '@deeplens/events/eventCodec';
+import type { EventSerde } from '@deeplens/events/eventSerde';
+import type { IntakeEnvelope, IntakeRejected } from '@deeplens/events/intakeRecords';
+import { topics } from '@deeplens/events/topics';
+import type { DatabasePool } from '@deeplens/platform/database';
+import {
+  DeepLensError,
+  NotFoundError,
+  UnauthenticatedError,
+  ValidationError,
+} from '@deeplens/platform/errors';
+import { deterministicUuid } from '@deeplens/platform/ids';
+import type { Logger } from '@deeplens/platform/logger';
+import { verifyIntakeSignature } from './intakeSignature.ts';
+
+export type IntakeConsumerOptions = {
+  kafka: Kafka;
+  pool: DatabasePool;
+  handler: CommandHandler;
+  serde: EventSerde;
+  log: Logger;
+  /** Whether the integration really stored the object it registers. */
+  objectExists: (tenantId: string, objectKey: string) => Promise<boolean>;
+  topic?: string;
+  groupId?: string;
+  clock?: () => number;
+};
+
+/** The scope an intake key needs to change a tenant's images. */
+export const intakeScope = 'images:write';
+
+/**
+ * Runs intake records from event-producing integrations through the same deciders as the HTTP
+ * API. A record that is malformed, unauthorised or refused by a decider becomes an
+ * `IntakeRejected` event with the reason, and the consumer carries on. A transient failure
+ * (PostgreSQL down) is thrown, so Kafka redelivers the record; the record's request id is its
+ * idempotency key and a rejection's event id derives from the record's offset, so a
+ * redelivered record changes nothing twice.
+ */
+export function createIntakeConsumer(options: IntakeConsumerOptions) {
+  const topic = options.topic ?? topics.intake;
+  const clock = options.clock ?? Date.now;
+  const { pool, handler, serde, log } = options;
+  let consumer: Consumer | undefined;
+  let accepted = 0;
+  let rejected = 0;
+
+  async function authenticate(envelope: IntakeEnvelope): Promise<void> {
+    const key = await handler.load(apiKeyDecider, envelope.auth.keyId).catch(() => undefined);
+    const valid =
+      key !== undefined &&
+      key.status === 'active' &&
+      key.tenantId === envelope.tenantId &&
+      (key.expiresAt === null || key.expiresAt > clock()) &&
+      key.scopes.includes(intakeScope) &&
+      verifyIntakeSignature(envelope, key.secretHash);
+    // One answer for every failure, so a forger learns nothing about which part was wrong.
+    if (!valid)
+      throw new UnauthenticatedError(
+        'the intake record is not signed by an active API key of its tenant with the images:write scope',
+      );
+  }
+
+  async function apply(envelope: IntakeEnvelope, source: string): Promise<void> {
+    const origin = {
+      actor: `apikey:${envelope.auth.keyId}` as const,
+      correlationId: envelope.requestId,
+      causationId: source,
+      idempotency: {
+        scope: `intake:${envelope.tenantId}`,
+        key: envelope.requestId,
+        fingerprint: createHash('sha256').update(intakeSigningPayload(envelope)).digest('hex'),
+      },
+    };
+    const { tenantId } = envelope;
+    const { command } = envelope;
+    switch (command.type) {
+      case 'RegisterImage': {
+        const tenant = await handler.load(tenantDecider, tenantId);
+        if (tenant.status === 'initial' || tenant.status === 'deleted')
+          throw new NotFoundError(`no tenant ${tenantId}`);
+        if (!(await options.objectExists(tenantId, command.data.objectKey))) {
+          throw new ValidationError(`no object ${command.data.objectKey} in the tenant's storage`);
+        }
+        await handler.handle(
+          imageDecider,
+          {
+            type: 'UploadImage',
+            data: {
+              ...command.data,
+              tenantId,
+              // Derived from the request id, so a redelivered record names the same image.
+              imageId: deterministicUuid('intake-image', tenantId, envelope.requestId),
+              source: 'intake',
+              tenant: { status: tenant.status, limits: tenant.limits },
+              usage: await readTenantUsage(pool, tenantId),
+            },
+          },
+          origin,
+          imageRules,
+        );
+        return;
+      }
+      case 'UpdateImageMetadata': {
+        const { imageId, tags, attributes } = command.data;
+        await handler.handle(
+          imageDecider,
+          {
+            type: 'UpdateImageMetadata',
+            data: { tenantId, imageId, ...(tags ? { tags } : {}), ...(attributes ? { attributes } : {}) },
+          },
+          origin,
+          imageRules,
+        );
+        return;
+      }
+      case 'DeleteImage':
+        await handler.handle(
+          imageDecider,
+          { type: 'DeleteImage', data: { tenantId, imageId: command.data.imageId } },
+          origin,
+          imageRules,
+        );
+        return;
+      default: {
+        const unknown: never = command;
+        throw new ValidationError(`unknown intake command ${String((unknown as { type: unknown }).type)}`);
+      }
+    }
+  }
+
+  async function reject(
+    payload: EachMessagePayload,
+    envelope: IntakeEnvelope | undefined,
+    error: DeepLensError,
+  ): Promise<void> {
+    const { partition, message } = payload;
+    const aggregateId = `${payload.topic}:${partition}:${message.offset}`;
+    const event: IntakeRejected = {
+      type: 'IntakeRejected',
+      data: {
+        requestId: envelope?.requestId ?? null,
+        tenantId: envelope?.tenantId ?? null,
+        reason: error.message,
+        code: error.code,
+        topic: payload.topic,
+        partition,
+        offset: Number(message.offset),
+      },
+      metadata: {
+        // Derived from the record's position: a redelivery appends the same event, which the outbox ignores.
+        eventId: deterministicUuid('intake-rejection', aggregateId),
+        aggregateId,
+        aggregateVersion: 1,
+        tenantId: envelope?.tenantId ?? null,
+        occurredAt: clock(),
+        correlationId: envelope?.requestId ?? aggregateId,
+        causationId: aggregateId,
+        actor: 'system:intake',
+      },
+    };
+    await pool.transaction((tx) => appendToOutbox(tx, event, 'intake'));
+    rejected++;
+    log.warn('intake record rejected', {
+      code: error.code,
+      reason: error.message,
+      requestId: envelope?.requestId,
+      tenantId: envelope?.tenantId,
+      offset: message.offset,
+    });
+  }
+
+  async function eachMessage(payload: EachMessagePayload): Promise<void> {
+    const source = `${payload.topic}:${payload.partition}:${payload.message.offset}`;
+    let envelope: IntakeEnvelope | undefined;
+    try {
+      if (!payload.message.value) throw new ValidationError('the intake record has no value');
+      try {
+        envelope = await serde.decodeIntakeEnvelope(payload.message.value);
+      } catch (error) {
+        if (error instanceof DeepLensError) throw error;
+        throw new ValidationError(
+          `the intake record is not a valid IntakeEnvelope: ${(error as Error).message}`,
+          { cause: error },
+        );
+      }
+      await authenticate(envelope);
+      await apply(envelope, source);
+      accepted++;
+    } catch (error) {
+      // A decider's or our own refusal is final for this record; anything else is transient.
+      if (error instanceof DeepLensError && !error.retriable) await reject(payload, envelope, error);
+      else throw error;
+    }
+  }
+
+  return {
+    async start(): Promise<void> {
+      consumer = options.kafka.consumer({
+        groupId: options.groupId ?? 'deeplens-intake',
+        retry: { retries: 10 },
+      });
+      await consumer.connect();
+      await consumer.subscribe({ topic, fromBeginning: true });
+      await consumer.run({ eachMessage });
+    },
+    async stop(): Promise<void> {
+      await consumer?.disconnect();
+    },
+    get counts() {
+      return { accepted, rejected };
+    },
+  };
+}
