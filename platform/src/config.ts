@@ -46,9 +46,26 @@ export const configSchema = z.object({
   READ_API_HOST: z.string().default('127.0.0.1'),
   READ_API_PORT: port(8090),
 
+  /** Largest width × height an image may declare (decompression-bomb guard). */
+  IMAGE_MAX_PIXELS: z.coerce.number().int().min(1).default(40_000_000),
+  /** Largest request body the write API reads, bytes. */
+  MAX_REQUEST_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(256 * 2 ** 20),
+  /** PKCS#8 PEM (Ed25519 or P-256) signing access tokens; a local run generates one under STACK_DIR. */
+  JWT_PRIVATE_KEY: z.string().optional(),
+  /** The first platform admin, created at start-up when no user has that e-mail yet. */
+  BOOTSTRAP_ADMIN_EMAIL: z.string().email().optional(),
+  BOOTSTRAP_ADMIN_PASSWORD: z.string().min(12).optional(),
+  SIGN_IN_ATTEMPTS_PER_MINUTE: z.coerce.number().int().min(1).default(10),
+
   JWT_ISSUER: z.string().default('deeplens'),
   JWT_AUDIENCE: z.string().default('deeplens-api'),
   JWT_ACCESS_TTL_SECONDS: z.coerce.number().int().min(30).default(900),
+  /** Where a local run keeps generated keys (signing key, secrets key) when none is configured. */
+  SECRETS_DIR: z.string().default('.stack/secrets'),
   /** Base64 of 32 random bytes; encrypts tenant storage credentials at rest. */
   SECRETS_KEY: z.string().optional(),
 

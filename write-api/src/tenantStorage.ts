@@ -1,4 +1,7 @@
+import type { ProvisionedTenant } from '@deeplens/commands/tenant/tenantState';
 import type { Config } from '@deeplens/platform/config';
+import { s3ObjectStore, type ObjectStore } from '@deeplens/platform/objectStore';
+import type { SecretBox } from '@deeplens/platform/secrets';
 
 /** The bucket that holds one tenant's objects in DeepLens's own storage. */
 export function tenantBucket(config: Pick<Config, 'S3_BUCKET_PREFIX'>, tenantId: string): string {
@@ -6,6 +9,41 @@ export function tenantBucket(config: Pick<Config, 'S3_BUCKET_PREFIX'>, tenantId:
 }
 
 /** Objects are content addressed: the same bytes stored twice by one tenant are one object. */
-export function imageObjectKey(sha256: string): string {
-  return `images/${sha256.slice(0, 2)}/${sha256}`;
+export function imageObjectKey(sha256: string, prefix = ''): string {
+  const base = `images/${sha256.slice(0, 2)}/${sha256}`;
+  return prefix ? `${prefix.replace(/\/+$/, '')}/${base}` : base;
+}
+
+export type TenantStorage = { store: ObjectStore; bucket: string; keyOf: (sha256: string) => string };
+
+/**
+ * Where a tenant's objects go: its own S3 bucket and prefix when it brought one (credentials
+ * unsealed only here, in memory), else its bucket in DeepLens's storage.
+ */
+export function createTenantStorageResolver(config: Config, defaultStore: ObjectStore, secrets: SecretBox) {
+  const byoStores = new Map<string, { version: number; storage: TenantStorage }>();
+  return (tenant: ProvisionedTenant): TenantStorage => {
+    if (!tenant.storage) {
+      return {
+        store: defaultStore,
+        bucket: tenantBucket(config, tenant.tenantId),
+        keyOf: (sha) => imageObjectKey(sha),
+      };
+    }
+    const cached = byoStores.get(tenant.tenantId);
+    if (cached && cached.version === tenant.version) return cached.storage;
+    const { endpoint, region, accessKeyId, encryptedSecret, bucket, prefix } = tenant.storage;
+    const storage: TenantStorage = {
+      store: s3ObjectStore({
+        endpoint,
+        region,
+        accessKey: accessKeyId,
+        secretKey: secrets.open(encryptedSecret),
+      }),
+      bucket,
+      keyOf: (sha) => imageObjectKey(sha, prefix),
+    };
+    byoStores.set(tenant.tenantId, { version: tenant.version, storage });
+    return storage;
+  };
 }

@@ -7,6 +7,8 @@ export type RegisteredUser = {
   userId: string;
   tenantId: string | null;
   email: string;
+  /** The memory-hard hash sign-in verifies against (never the password). */
+  passwordHash: string;
   role: UserRole;
 };
 
@@ -19,8 +21,8 @@ export function initialUserState(): UserState {
 export function evolveUser(state: UserState, event: UserEvent): UserState {
   const version = event.metadata.aggregateVersion;
   if (event.type === 'UserRegistered') {
-    const { userId, tenantId, email, role } = event.data;
-    return { status: 'active', version, userId, tenantId, email, role };
+    const { userId, tenantId, email, passwordHash, role } = event.data;
+    return { status: 'active', version, userId, tenantId, email, passwordHash, role };
   }
   if (state.status === 'initial') return { ...state, version };
   switch (event.type) {

@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import sharp from 'sharp';
+import { makeJpeg, makePng, makePngBomb } from '../testing/hostileImages.ts';
+import { inspectImage, sniffImageType } from './inspectImage.ts';
+
+describe('inspectImage', () => {
+  it('accepts real images of each common type with their true size', async () => {
+    const jpeg = await makeJpeg(64, 48);
+    assert.deepEqual(await inspectImage(jpeg), { mime: 'image/jpeg', width: 64, height: 48 });
+    assert.deepEqual(await inspectImage(await makePng(30, 20)), { mime: 'image/png', width: 30, height: 20 });
+    const webp = await sharp(jpeg).webp().toBuffer();
+    assert.deepEqual(await inspectImage(webp), { mime: 'image/webp', width: 64, height: 48 });
+    const gif = await sharp(jpeg).gif().toBuffer();
+    assert.equal((await inspectImage(gif)).mime, 'image/gif');
+    const tiff = await sharp(jpeg).tiff().toBuffer();
+    assert.equal((await inspectImage(tiff)).mime, 'image/tiff');
+  });
+
+  it('trusts the bytes, not the name: text is refused as unsupported (415)', async () => {
+    assert.equal(sniffImageType(Buffer.from('hello, I am a text file')), undefined);
+    await assert.rejects(inspectImage(Buffer.from('hello, I am a text file')), {
+      status: 415,
+      code: 'unsupported_media_type',
+    });
+  });
+
+  it('refuses a truncated JPEG (422, reason truncated)', async () => {
+    const jpeg = await makeJpeg(64, 48);
+    await assert.rejects(
+      inspectImage(jpeg.subarray(0, Math.floor(jpeg.length / 2))),
+      (error: { status: number; detail: { reason: string } }) => {
+        assert.equal(error.status, 422);
+        assert.match(error.detail.reason, /truncated|corrupt/);
+        return true;
+      },
+    );
+  });
+
+  it('refuses a PNG declaring 50 000 × 50 000 pixels without decoding it (422, too_many_pixels)', async () => {
+    const bomb = makePngBomb();
+    assert.ok(bomb.length < 100_000, 'the bomb itself is small');
+    await assert.rejects(inspectImage(bomb), (error: { status: number; detail: { reason: string } }) => {
+      assert.equal(error.status, 422);
+      assert.equal(error.detail.reason, 'too_many_pixels');
+      return true;
+    });
+  });
+
+  it('refuses empty and oversized files', async () => {
+    await assert.rejects(inspectImage(Buffer.alloc(0)), { status: 400 });
+    await assert.rejects(inspectImage(await makeJpeg(), { maxBytes: 100, maxPixels: 1e6 }), { status: 413 });
+  });
+
+  it('refuses corrupt bytes behind a valid signature', async () => {
+    const garbage = Buffer.concat([
+      Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+      Buffer.from('garbage garbage garbage'),
+    ]);
+    await assert.rejects(inspectImage(garbage), { status: 422 });
+  });
+});

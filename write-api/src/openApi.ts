@@ -1,0 +1,352 @@
+/** The write API's OpenAPI 3.1 document, served at `/openapi.json`. */
+const problem = { $ref: '#/components/responses/Problem' };
+const errors = {
+  400: problem,
+  401: problem,
+  404: problem,
+  409: problem,
+  413: problem,
+  415: problem,
+  422: problem,
+  429: problem,
+  503: problem,
+};
+const idempotencyKey = { $ref: '#/components/parameters/IdempotencyKey' };
+const json = (schema: object) => ({ content: { 'application/json': { schema } } });
+const uuidPath = (name: string) => ({
+  name,
+  in: 'path',
+  required: true,
+  schema: { type: 'string', format: 'uuid' },
+});
+
+export const writeApiOpenApi = {
+  openapi: '3.1.0',
+  info: {
+    title: 'DeepLens write API',
+    version: '1.0.0',
+    description:
+      'Commands of DeepLens, a multi-tenant image similarity search engine. Every command accepts an Idempotency-Key; errors are RFC 9457 problem+json.',
+  },
+  security: [{ bearer: [] }, { apiKey: [] }],
+  paths: {
+    '/v1/auth/token': {
+      post: {
+        summary: 'Sign in with a password or exchange an API key for an access token',
+        security: [],
+        requestBody: json({
+          oneOf: [
+            {
+              type: 'object',
+              required: ['grant_type', 'email', 'password'],
+              properties: {
+                grant_type: { const: 'password' },
+                email: { type: 'string' },
+                password: { type: 'string' },
+              },
+            },
+            {
+              type: 'object',
+              required: ['grant_type', 'api_key'],
+              properties: { grant_type: { const: 'api_key' }, api_key: { type: 'string' } },
+            },
+          ],
+        }),
+        responses: {
+          200: { description: 'Tokens', ...json({ $ref: '#/components/schemas/Tokens' }) },
+          ...errors,
+        },
+      },
+    },
+    '/v1/auth/refresh': {
+      post: {
+        summary: 'Rotate a refresh token (reuse revokes the whole session)',
+        security: [],
+        requestBody: json({
+          type: 'object',
+          required: ['refresh_token'],
+          properties: { refresh_token: { type: 'string' } },
+        }),
+        responses: {
+          200: { description: 'Tokens', ...json({ $ref: '#/components/schemas/Tokens' }) },
+          ...errors,
+        },
+      },
+    },
+    '/v1/auth/logout': {
+      post: {
+        summary: 'End a session',
+        security: [],
+        requestBody: json({
+          type: 'object',
+          required: ['refresh_token'],
+          properties: { refresh_token: { type: 'string' } },
+        }),
+        responses: { 204: { description: 'Signed out' }, ...errors },
+      },
+    },
+    '/.well-known/jwks.json': {
+      get: {
+        summary: 'Public keys that verify access tokens',
+        security: [],
+        responses: { 200: { description: 'JWKS' } },
+      },
+    },
+    '/v1/users': {
+      post: {
+        summary: 'Create a user (platform admin: any; tenant admin: own tenant)',
+        parameters: [idempotencyKey],
+        requestBody: json({
+          type: 'object',
+          required: ['email', 'password', 'role'],
+          properties: {
+            email: { type: 'string' },
+            password: { type: 'string', minLength: 12 },
+            role: { enum: ['platform_admin', 'tenant_admin', 'tenant_user'] },
+            tenantId: { type: ['string', 'null'], format: 'uuid' },
+          },
+        }),
+        responses: { 201: { description: 'Created' }, ...errors },
+      },
+    },
+    '/v1/tenants': {
+      post: {
+        summary: 'Provision a tenant (platform admin)',
+        parameters: [idempotencyKey],
+        requestBody: json({
+          type: 'object',
+          required: ['slug', 'name'],
+          properties: {
+            slug: { type: 'string' },
+            name: { type: 'string' },
+            plan: { enum: ['free', 'pro', 'enterprise'] },
+            limits: { $ref: '#/components/schemas/Limits' },
+          },
+        }),
+        responses: {
+          201: { description: 'Provisioned', ...json({ $ref: '#/components/schemas/Tenant' }) },
+          ...errors,
+        },
+      },
+    },
+    '/v1/tenants/{id}': {
+      parameters: [uuidPath('id')],
+      get: {
+        summary: 'A tenant',
+        responses: {
+          200: { description: 'Tenant', ...json({ $ref: '#/components/schemas/Tenant' }) },
+          ...errors,
+        },
+      },
+      patch: {
+        summary: 'Change plan, suspend or reactivate',
+        parameters: [idempotencyKey],
+        requestBody: json({
+          type: 'object',
+          properties: {
+            plan: { enum: ['free', 'pro', 'enterprise'] },
+            limits: { $ref: '#/components/schemas/Limits' },
+            status: { enum: ['active', 'suspended'] },
+            reason: { type: 'string' },
+          },
+        }),
+        responses: {
+          200: { description: 'Tenant', ...json({ $ref: '#/components/schemas/Tenant' }) },
+          ...errors,
+        },
+      },
+      delete: {
+        summary: 'Erase a tenant: its images, vectors, objects and keys',
+        parameters: [idempotencyKey],
+        responses: { 202: { description: 'Erasure accepted' }, ...errors },
+      },
+    },
+    '/v1/tenants/{id}/storage': {
+      parameters: [uuidPath('id')],
+      put: {
+        summary: 'Bring your own S3 storage (the secret is encrypted at rest and never returned)',
+        parameters: [idempotencyKey],
+        requestBody: json({
+          type: 'object',
+          required: ['endpoint', 'bucket', 'accessKeyId', 'secretAccessKey'],
+          properties: {
+            endpoint: { type: 'string' },
+            bucket: { type: 'string' },
+            region: { type: 'string' },
+            prefix: { type: 'string' },
+            accessKeyId: { type: 'string' },
+            secretAccessKey: { type: 'string' },
+          },
+        }),
+        responses: { 200: { description: 'Storage, without its secret' }, ...errors },
+      },
+    },
+    '/v1/tenants/{id}/api-keys': {
+      parameters: [uuidPath('id')],
+      post: {
+        summary: 'Issue an API key; the secret is shown once',
+        parameters: [idempotencyKey],
+        requestBody: json({
+          type: 'object',
+          required: ['scopes'],
+          properties: {
+            name: { type: 'string' },
+            scopes: { type: 'array', items: { enum: ['images:read', 'images:write', 'search'] } },
+            expiresAt: { type: 'string', format: 'date-time' },
+          },
+        }),
+        responses: {
+          201: { description: 'Issued', ...json({ $ref: '#/components/schemas/IssuedApiKey' }) },
+          ...errors,
+        },
+      },
+    },
+    '/v1/tenants/{id}/api-keys/{keyId}': {
+      parameters: [uuidPath('id'), uuidPath('keyId')],
+      delete: {
+        summary: 'Revoke an API key',
+        parameters: [idempotencyKey],
+        responses: { 204: { description: 'Revoked' }, ...errors },
+      },
+    },
+    '/v1/images': {
+      post: {
+        summary: 'Upload one or many images (202: accepted; embedding follows)',
+        parameters: [idempotencyKey],
+        requestBody: {
+          content: {
+            'multipart/form-data': {
+              schema: {
+                type: 'object',
+                properties: {
+                  file: { type: 'array', items: { type: 'string', format: 'binary' } },
+                  tags: { type: 'string', description: 'JSON array or comma-separated list' },
+                  attributes: { type: 'string', description: 'JSON object of string values' },
+                },
+              },
+            },
+          },
+        },
+        responses: {
+          202: { description: 'Accepted', ...json({ $ref: '#/components/schemas/AcceptedImages' }) },
+          ...errors,
+        },
+      },
+    },
+    '/v1/images/{id}': {
+      parameters: [uuidPath('id')],
+      patch: {
+        summary: 'Replace tags and/or attributes',
+        parameters: [idempotencyKey],
+        requestBody: json({
+          type: 'object',
+          properties: {
+            tags: { type: 'array', items: { type: 'string' } },
+            attributes: { type: 'object', additionalProperties: { type: 'string' } },
+          },
+        }),
+        responses: { 200: { description: 'Updated' }, ...errors },
+      },
+      delete: {
+        summary: 'Delete an image',
+        parameters: [idempotencyKey],
+        responses: { 202: { description: 'Deletion accepted' }, ...errors },
+      },
+    },
+  },
+  components: {
+    securitySchemes: {
+      bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+      apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+    },
+    parameters: {
+      IdempotencyKey: {
+        name: 'Idempotency-Key',
+        in: 'header',
+        required: false,
+        schema: { type: 'string', maxLength: 255 },
+        description: 'A retry with the same key gets the first answer.',
+      },
+    },
+    responses: {
+      Problem: {
+        description: 'RFC 9457 problem details',
+        content: {
+          'application/problem+json': {
+            schema: {
+              type: 'object',
+              properties: {
+                type: { type: 'string' },
+                title: { type: 'string' },
+                status: { type: 'integer' },
+                detail: { type: 'string' },
+                code: { type: 'string' },
+                instance: { type: 'string' },
+              },
+            },
+          },
+        },
+      },
+    },
+    schemas: {
+      Tokens: {
+        type: 'object',
+        properties: {
+          access_token: { type: 'string' },
+          token_type: { const: 'Bearer' },
+          expires_in: { type: 'integer' },
+          refresh_token: { type: 'string' },
+        },
+      },
+      Limits: {
+        type: 'object',
+        properties: {
+          maxImages: { type: 'integer' },
+          maxBytes: { type: 'integer' },
+          maxImageBytes: { type: 'integer' },
+          requestsPerMinute: { type: 'integer' },
+        },
+      },
+      Tenant: {
+        type: 'object',
+        properties: {
+          id: { type: 'string', format: 'uuid' },
+          slug: { type: 'string' },
+          name: { type: 'string' },
+          plan: { type: 'string' },
+          status: { type: 'string' },
+          limits: { $ref: '#/components/schemas/Limits' },
+          version: { type: 'integer' },
+        },
+      },
+      IssuedApiKey: {
+        type: 'object',
+        properties: {
+          id: { type: 'string' },
+          prefix: { type: 'string' },
+          secret: { type: 'string' },
+          scopes: { type: 'array', items: { type: 'string' } },
+          expiresAt: { type: ['string', 'null'] },
+        },
+      },
+      AcceptedImages: {
+        type: 'object',
+        properties: {
+          images: {
+            type: 'array',
+            items: {
+              type: 'object',
+              properties: {
+                id: { type: 'string', format: 'uuid' },
+                status: { const: 'uploaded' },
+                filename: { type: 'string' },
+                sha256: { type: 'string' },
+                location: { type: 'string' },
+              },
+            },
+          },
+        },
+      },
+    },
+  },
+} as const;

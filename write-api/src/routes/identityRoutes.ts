@@ -1,0 +1,276 @@
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { findApiKeyByPrefix } from '@deeplens/commands/apiKeyLookup';
+import { apiKeyDecider } from '@deeplens/commands/identity/apiKeyDecider';
+import { userDecider } from '@deeplens/commands/identity/userDecider';
+import type { RegisteredUser } from '@deeplens/commands/identity/userState';
+import { tenantDecider } from '@deeplens/commands/tenant/tenantDecider';
+import { apiKeyRules, userRules } from '@deeplens/commands/writeModelRules';
+import { generateApiKey, parseApiKey, verifyApiKeySecret } from '@deeplens/platform/auth/apiKeys';
+import { hashPassword, verifyPassword } from '@deeplens/platform/auth/passwords';
+import type { Principal, Role } from '@deeplens/platform/auth/principal';
+import { sql } from '@deeplens/platform/database';
+import {
+  ForbiddenError,
+  LimitExceededError,
+  NotFoundError,
+  UnauthenticatedError,
+  ValidationError,
+} from '@deeplens/platform/errors';
+import { requireRole, tenantScope } from '@deeplens/platform/http/authenticate';
+import { deterministicUuid, randomUUID } from '@deeplens/platform/ids';
+import { commandOrigin } from '../commandOrigin.ts';
+import { jsonBody, uuidParam } from '../requestBody.ts';
+import type { WriteApiDependencies } from '../writeApiDependencies.ts';
+import type { WriteApiEnv } from '../writeApiEnv.ts';
+
+/** What a principal may do, by role; an API key carries its own scopes instead. */
+export const scopesOfRole: Record<Role, string[]> = {
+  platform_admin: ['platform:admin', 'tenants:write', 'images:read', 'images:write', 'search'],
+  tenant_admin: ['tenant:admin', 'images:read', 'images:write', 'search'],
+  tenant_user: ['images:read', 'images:write', 'search'],
+};
+export const apiKeyScopes = ['images:read', 'images:write', 'search'] as const;
+
+const tokenBody = z.discriminatedUnion('grant_type', [
+  z
+    .object({
+      grant_type: z.literal('password'),
+      email: z.string().email().max(320),
+      password: z.string().min(1).max(1024),
+    })
+    .strict(),
+  z.object({ grant_type: z.literal('api_key'), api_key: z.string().min(1).max(256) }).strict(),
+]);
+const refreshBody = z.object({ refresh_token: z.string().min(1).max(256) }).strict();
+const userBody = z
+  .object({
+    email: z.string().email().max(320),
+    password: z.string().min(12).max(1024),
+    role: z.enum(['platform_admin', 'tenant_admin', 'tenant_user']),
+    tenantId: z.string().uuid().nullable().optional(),
+  })
+  .strict();
+const apiKeyBody = z
+  .object({
+    name: z.string().trim().max(200).default(''),
+    scopes: z.array(z.enum(apiKeyScopes)).min(1).max(apiKeyScopes.length),
+    expiresAt: z.string().datetime().optional(),
+  })
+  .strict();
+
+const userIdByEmail = z.object({ aggregate_id: z.string() });
+
+/** Sign-in, sessions, users and API keys. */
+export function identityRoutes(deps: WriteApiDependencies) {
+  const { handler, pool, issuer, refreshTokens, signInLimiter, clock } = deps;
+  const app = new Hono<WriteApiEnv>();
+
+  async function userByEmail(email: string): Promise<RegisteredUser | undefined> {
+    const found = await pool.maybeOne(sql.type(userIdByEmail)`
+      select aggregate_id from write.unique_reservations where kind = 'user_email' and value = ${email.toLowerCase()}`);
+    if (!found) return undefined;
+    const state = await handler.load(userDecider, found.aggregate_id);
+    return state.status === 'initial' ? undefined : state;
+  }
+
+  /** A user may sign in while active and while their tenant (if any) is active. */
+  async function assertMaySignIn(user: RegisteredUser | undefined): Promise<RegisteredUser> {
+    if (!user || user.status !== 'active') throw new UnauthenticatedError('invalid credentials');
+    if (user.tenantId) {
+      const tenant = await handler.load(tenantDecider, user.tenantId);
+      if (tenant.status !== 'active') throw new UnauthenticatedError('invalid credentials');
+    }
+    return user;
+  }
+
+  function subjectOf(user: RegisteredUser) {
+    return {
+      actor: `user:${user.userId}` as const,
+      tenantId: user.tenantId,
+      role: user.role,
+      scopes: scopesOfRole[user.role],
+    };
+  }
+
+  function throttle(key: string) {
+    const decision = signInLimiter.take(key);
+    if (!decision.allowed) {
+      throw new LimitExceededError('too many sign-in attempts; slow down', {
+        detail: { retryAfterSeconds: decision.retryAfterSeconds },
+      });
+    }
+  }
+
+  app.post('/v1/auth/token', async (c) => {
+    const body = await jsonBody(c, tokenBody);
+    const address = c.req.header('x-forwarded-for')?.split(',')[0]?.trim() ?? 'direct';
+    if (body.grant_type === 'password') {
+      const email = body.email.toLowerCase();
+      throttle(`sign-in:account:${email}`);
+      throttle(`sign-in:address:${address}`);
+      const user = await userByEmail(email);
+      // Verified even for an unknown account, so the answer takes as long either way.
+      const valid = await verifyPassword(user?.passwordHash, body.password);
+      const allowed = await assertMaySignIn(valid ? user : undefined);
+      signInLimiter.reset(`sign-in:account:${email}`);
+      const access = await issuer.issue(subjectOf(allowed));
+      const refresh = await refreshTokens.issue(allowed.userId, allowed.tenantId);
+      return c.json({
+        access_token: access.accessToken,
+        token_type: 'Bearer',
+        expires_in: access.expiresIn,
+        refresh_token: refresh.token,
+      });
+    }
+    throttle(`sign-in:address:${address}`);
+    const prefix = parseApiKey(body.api_key);
+    const key = prefix ? await findApiKeyByPrefix(pool, prefix) : undefined;
+    const valid =
+      key !== undefined &&
+      key.status === 'active' &&
+      (key.expiresAt === null || key.expiresAt > clock()) &&
+      verifyApiKeySecret(body.api_key, key.secretHash) &&
+      (await handler.load(tenantDecider, key.tenantId)).status === 'active';
+    if (!valid || !key) throw new UnauthenticatedError('invalid credentials');
+    const access = await issuer.issue({
+      actor: `apikey:${key.keyId}`,
+      tenantId: key.tenantId,
+      role: 'tenant_user',
+      scopes: key.scopes,
+    });
+    return c.json({ access_token: access.accessToken, token_type: 'Bearer', expires_in: access.expiresIn });
+  });
+
+  app.post('/v1/auth/refresh', async (c) => {
+    const body = await jsonBody(c, refreshBody);
+    const rotated = await refreshTokens.rotate(body.refresh_token);
+    const state = await handler.load(userDecider, rotated.userId);
+    const user = await assertMaySignIn(state.status === 'initial' ? undefined : state).catch(
+      async (error: unknown) => {
+        await refreshTokens.revoke(rotated.token);
+        throw error;
+      },
+    );
+    const access = await issuer.issue(subjectOf(user));
+    return c.json({
+      access_token: access.accessToken,
+      token_type: 'Bearer',
+      expires_in: access.expiresIn,
+      refresh_token: rotated.token,
+    });
+  });
+
+  app.post('/v1/auth/logout', async (c) => {
+    const body = await jsonBody(c, refreshBody);
+    await refreshTokens.revoke(body.refresh_token);
+    return c.body(null, 204);
+  });
+
+  app.get('/.well-known/jwks.json', (c) => c.json(issuer.publicJwks()));
+
+  const secured = new Hono<WriteApiEnv>();
+
+  secured.post('/v1/users', requireRole('platform_admin', 'tenant_admin'), async (c) => {
+    const body = await jsonBody(c, userBody);
+    const principal: Principal = c.get('principal');
+    const tenantId = principal.role === 'platform_admin' ? (body.tenantId ?? null) : principal.tenantId;
+    if (
+      principal.role !== 'platform_admin' &&
+      (body.role === 'platform_admin' || (body.tenantId && body.tenantId !== principal.tenantId))
+    ) {
+      throw new ForbiddenError('a tenant admin creates users of their own tenant only');
+    }
+    if ((body.role === 'platform_admin') !== (tenantId === null)) {
+      throw new ValidationError('platform admins belong to no tenant; every other user belongs to one', {
+        detail: { role: body.role, tenantId },
+      });
+    }
+    if (tenantId) {
+      const tenant = await handler.load(tenantDecider, tenantId);
+      if (tenant.status === 'initial' || tenant.status === 'deleted')
+        throw new NotFoundError(`no tenant ${tenantId}`);
+    }
+    const key = c.get('idempotencyKey');
+    const userId = key ? deterministicUuid('user', principal.actor, key) : randomUUID();
+    await handler.handle(
+      userDecider,
+      {
+        type: 'RegisterUser',
+        data: {
+          userId,
+          tenantId,
+          email: body.email.toLowerCase(),
+          passwordHash: await hashPassword(body.password),
+          role: body.role,
+        },
+      },
+      commandOrigin(c),
+      userRules,
+    );
+    c.header('location', `/v1/users/${userId}`);
+    return c.json({ id: userId, email: body.email.toLowerCase(), role: body.role, tenantId }, 201);
+  });
+
+  secured.post('/v1/tenants/:id/api-keys', requireRole('platform_admin', 'tenant_admin'), async (c) => {
+    const tenantId = uuidParam(c, 'id');
+    tenantScope(c, tenantId);
+    const body = await jsonBody(c, apiKeyBody);
+    const tenant = await handler.load(tenantDecider, tenantId);
+    if (tenant.status === 'initial' || tenant.status === 'deleted')
+      throw new NotFoundError(`no tenant ${tenantId}`);
+    const expiresAt = body.expiresAt ? Date.parse(body.expiresAt) : null;
+    if (expiresAt !== null && expiresAt <= clock())
+      throw new ValidationError('expiresAt must be in the future', { detail: { expiresAt: body.expiresAt } });
+    const generated = generateApiKey();
+    await handler.handle(
+      apiKeyDecider,
+      {
+        type: 'IssueApiKey',
+        data: {
+          keyId: generated.keyId,
+          tenantId,
+          name: body.name,
+          prefix: generated.prefix,
+          secretHash: generated.secretHash,
+          scopes: body.scopes,
+          expiresAt,
+        },
+      },
+      commandOrigin(c),
+      apiKeyRules,
+    );
+    c.header('location', `/v1/tenants/${tenantId}/api-keys/${generated.keyId}`);
+    return c.json(
+      {
+        id: generated.keyId,
+        name: body.name,
+        prefix: generated.prefix,
+        // Shown once: only its hash is kept.
+        secret: generated.secret,
+        scopes: body.scopes,
+        expiresAt: expiresAt === null ? null : new Date(expiresAt).toISOString(),
+      },
+      201,
+    );
+  });
+
+  secured.delete(
+    '/v1/tenants/:id/api-keys/:keyId',
+    requireRole('platform_admin', 'tenant_admin'),
+    async (c) => {
+      const tenantId = uuidParam(c, 'id');
+      const keyId = uuidParam(c, 'keyId');
+      tenantScope(c, tenantId);
+      await handler.handle(
+        apiKeyDecider,
+        { type: 'RevokeApiKey', data: { keyId, tenantId } },
+        commandOrigin(c),
+        apiKeyRules,
+      );
+      return c.body(null, 204);
+    },
+  );
+
+  return { publicRoutes: app, securedRoutes: secured };
+}

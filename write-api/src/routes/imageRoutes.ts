@@ -1,0 +1,246 @@
+import { Hono } from 'hono';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { z } from 'zod';
+import { readTenantUsage } from '@deeplens/commands/commandHandler';
+import { imageDecider } from '@deeplens/commands/image/imageDecider';
+import { tenantDecider } from '@deeplens/commands/tenant/tenantDecider';
+import type { ProvisionedTenant } from '@deeplens/commands/tenant/tenantState';
+import { imageRules } from '@deeplens/commands/writeModelRules';
+import {
+  ConflictError,
+  ForbiddenError,
+  LimitExceededError,
+  NotFoundError,
+  PayloadTooLargeError,
+  ValidationError,
+} from '@deeplens/platform/errors';
+import { requireScope } from '@deeplens/platform/http/authenticate';
+import { deterministicUuid, randomUUID } from '@deeplens/platform/ids';
+import { inspectImage, type InspectedImage } from '@deeplens/platform/images/inspectImage';
+import { sha256Hex } from '@deeplens/platform/objectStore';
+import { sql } from '@deeplens/platform/database';
+import type { Context } from 'hono';
+import { commandOrigin } from '../commandOrigin.ts';
+import { defaultUploadLimits, receiveUpload } from '../images/receiveUpload.ts';
+import { jsonBody, uuidParam } from '../requestBody.ts';
+import { createTenantStorageResolver } from '../tenantStorage.ts';
+import type { WriteApiDependencies } from '../writeApiDependencies.ts';
+import type { WriteApiEnv } from '../writeApiEnv.ts';
+
+const tag = z.string().trim().min(1).max(64);
+const tags = z.array(tag).max(32);
+const attributes = z
+  .record(z.string().min(1).max(64), z.string().max(256))
+  .refine((a) => Object.keys(a).length <= 32, 'at most 32 attributes');
+const patchBody = z.object({ tags: tags.optional(), attributes: attributes.optional() }).strict();
+
+/** `tags` as a JSON array or a comma-separated list; `attributes` as a JSON object. */
+function parseUploadFields(fields: Map<string, string>) {
+  const unknown = [...fields.keys()].filter((k) => k !== 'tags' && k !== 'attributes');
+  if (unknown.length > 0)
+    throw new ValidationError(`unknown fields: ${unknown.join(', ')}`, {
+      detail: { allowed: ['tags', 'attributes'] },
+    });
+  const parseJson = (name: string, raw: string): unknown => {
+    try {
+      return JSON.parse(raw);
+    } catch {
+      throw new ValidationError(`${name} is not valid JSON`);
+    }
+  };
+  const rawTags = fields.get('tags');
+  const tagValue =
+    rawTags === undefined
+      ? []
+      : rawTags.trim().startsWith('[')
+        ? parseJson('tags', rawTags)
+        : rawTags
+            .split(',')
+            .map((t) => t.trim())
+            .filter(Boolean);
+  const rawAttributes = fields.get('attributes');
+  const attributeValue = rawAttributes === undefined ? {} : parseJson('attributes', rawAttributes);
+  const parsedTags = tags.safeParse(tagValue);
+  if (!parsedTags.success)
+    throw new ValidationError('tags are not valid', {
+      detail: { errors: parsedTags.error.issues.map((i) => i.message) },
+    });
+  const parsedAttributes = attributes.safeParse(attributeValue);
+  if (!parsedAttributes.success) {
+    throw new ValidationError('attributes are not valid', {
+      detail: { errors: parsedAttributes.error.issues.map((i) => i.message) },
+    });
+  }
+  return { tags: [...new Set(parsedTags.data)], attributes: parsedAttributes.data };
+}
+
+const referenceCount = z.object({ n: z.number() });
+
+/** Upload (202), retag, delete. Every image belongs to the caller's tenant. */
+export function imageRoutes(deps: WriteApiDependencies) {
+  const { handler, pool, config } = deps;
+  const storageOf = createTenantStorageResolver(config, deps.objects, deps.secrets);
+  const readyBuckets = new Set<string>();
+  const app = new Hono<WriteApiEnv>();
+
+  async function callerTenant(c: Context<WriteApiEnv>): Promise<ProvisionedTenant> {
+    const { tenantId } = c.get('principal');
+    if (!tenantId)
+      throw new ForbiddenError('images belong to a tenant: sign in as a tenant user or use a tenant API key');
+    const tenant = await handler.load(tenantDecider, tenantId);
+    if (tenant.status === 'initial' || tenant.status === 'deleted')
+      throw new NotFoundError(`no tenant ${tenantId}`);
+    return tenant;
+  }
+
+  app.post('/', requireScope('images:write'), async (c) => {
+    const tenant = await callerTenant(c);
+    if (tenant.status === 'suspended')
+      throw new ConflictError('the tenant is suspended and accepts no uploads');
+    const { limits } = tenant;
+    const upload = await receiveUpload(
+      c.req.header('content-type'),
+      c.req.raw.body as WebReadableStream<Uint8Array> | null,
+      {
+        ...defaultUploadLimits,
+        maxFileBytes: limits.maxImageBytes,
+      },
+    );
+    if (upload.files.length === 0)
+      throw new ValidationError('no image in the request: send one or more file parts');
+    const meta = parseUploadFields(upload.fields);
+
+    // Everything is checked before anything is stored: a refusal leaves no trace.
+    const inspected: (InspectedImage & { sha256: string })[] = [];
+    for (const [index, file] of upload.files.entries()) {
+      try {
+        inspected.push({
+          ...(await inspectImage(file.bytes, {
+            maxBytes: limits.maxImageBytes,
+            maxPixels: config.IMAGE_MAX_PIXELS,
+          })),
+          sha256: sha256Hex(file.bytes),
+        });
+      } catch (error) {
+        if (error instanceof Error && 'detail' in error)
+          Object.assign(error, {
+            detail: { ...(error as { detail?: object }).detail, file: file.filename, index },
+          });
+        throw error;
+      }
+    }
+    const usage = await readTenantUsage(pool, tenant.tenantId);
+    const totalBytes = upload.files.reduce((sum, f) => sum + f.bytes.length, 0);
+    if (usage.images + upload.files.length > limits.maxImages) {
+      throw new LimitExceededError(
+        `the ${tenant.plan} plan holds ${limits.maxImages} images; this tenant has ${usage.images}`,
+        { detail: { limit: limits.maxImages, used: usage.images } },
+      );
+    }
+    if (usage.bytes + totalBytes > limits.maxBytes) {
+      throw new PayloadTooLargeError(
+        `the ${tenant.plan} plan holds ${limits.maxBytes} bytes; this tenant has ${usage.bytes}`,
+        { detail: { limit: limits.maxBytes, used: usage.bytes } },
+      );
+    }
+
+    const storage = storageOf(tenant);
+    if (!readyBuckets.has(storage.bucket)) {
+      await storage.store.ensureBucket(storage.bucket);
+      readyBuckets.add(storage.bucket);
+    }
+    const key = c.get('idempotencyKey');
+    const accepted = [];
+    let running = usage;
+    for (const [index, file] of upload.files.entries()) {
+      const image = inspected[index]!;
+      const objectKey = storage.keyOf(image.sha256);
+      const imageId = key
+        ? deterministicUuid('image', c.get('principal').actor, key, String(index))
+        : randomUUID();
+      // Bytes first, then the event: an event never names an object that is not there.
+      await storage.store.put(storage.bucket, objectKey, file.bytes, image.mime);
+      try {
+        await handler.handle(
+          imageDecider,
+          {
+            type: 'UploadImage',
+            data: {
+              tenantId: tenant.tenantId,
+              imageId,
+              objectKey,
+              sha256: image.sha256,
+              mime: image.mime,
+              bytes: file.bytes.length,
+              width: image.width,
+              height: image.height,
+              filename: file.filename,
+              tags: meta.tags,
+              attributes: meta.attributes,
+              source: 'http',
+              tenant: { status: tenant.status, limits },
+              usage: running,
+            },
+          },
+          commandOrigin(c, index),
+          imageRules,
+        );
+      } catch (error) {
+        // Refused after all (a concurrent upload took the last of the quota): drop the bytes
+        // unless another image of the tenant shares them.
+        const shared = await pool.oneFirst(sql.type(referenceCount)`
+          select count(*)::int8 as n from write.aggregates
+          where aggregate_type = 'image' and tenant_id = ${tenant.tenantId} and state->>'sha256' = ${image.sha256} and state->>'status' = 'active'`);
+        if (shared === 0) await storage.store.delete(storage.bucket, objectKey).catch(() => undefined);
+        throw error;
+      }
+      running = { images: running.images + 1, bytes: running.bytes + file.bytes.length };
+      accepted.push({
+        id: imageId,
+        status: 'uploaded',
+        filename: file.filename,
+        mime: image.mime,
+        bytes: file.bytes.length,
+        width: image.width,
+        height: image.height,
+        sha256: image.sha256,
+        tags: meta.tags,
+        attributes: meta.attributes,
+        location: `/v1/images/${imageId}`,
+      });
+    }
+    c.header('location', accepted[0]!.location);
+    return c.json({ images: accepted }, 202);
+  });
+
+  app.patch('/:id', requireScope('images:write'), async (c) => {
+    const tenant = await callerTenant(c);
+    const imageId = uuidParam(c, 'id');
+    const body = await jsonBody(c, patchBody);
+    if (body.tags === undefined && body.attributes === undefined)
+      throw new ValidationError('give tags, attributes or both');
+    const result = await handler.handle(
+      imageDecider,
+      { type: 'UpdateImageMetadata', data: { tenantId: tenant.tenantId, imageId, ...body } },
+      commandOrigin(c),
+      imageRules,
+    );
+    const state = await handler.load(imageDecider, imageId);
+    if (state.status === 'initial') throw new NotFoundError(`no image ${imageId}`);
+    return c.json({ id: imageId, tags: state.tags, attributes: state.attributes, version: result.version });
+  });
+
+  app.delete('/:id', requireScope('images:write'), async (c) => {
+    const tenant = await callerTenant(c);
+    const imageId = uuidParam(c, 'id');
+    await handler.handle(
+      imageDecider,
+      { type: 'DeleteImage', data: { tenantId: tenant.tenantId, imageId } },
+      commandOrigin(c),
+      imageRules,
+    );
+    return c.json({ id: imageId, status: 'deleted' }, 202);
+  });
+
+  return app;
+}

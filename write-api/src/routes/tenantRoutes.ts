@@ -1,0 +1,220 @@
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { tenantDecider } from '@deeplens/commands/tenant/tenantDecider';
+import type { ProvisionedTenant, TenantState } from '@deeplens/commands/tenant/tenantState';
+import { tenantRules } from '@deeplens/commands/writeModelRules';
+import { requireRole } from '@deeplens/platform/http/authenticate';
+import { NotFoundError } from '@deeplens/platform/errors';
+import { deterministicUuid, randomUUID } from '@deeplens/platform/ids';
+import { commandOrigin } from '../commandOrigin.ts';
+import { jsonBody, uuidParam } from '../requestBody.ts';
+import type { WriteApiDependencies } from '../writeApiDependencies.ts';
+import type { WriteApiEnv } from '../writeApiEnv.ts';
+
+const plan = z.enum(['free', 'pro', 'enterprise']);
+const limits = z
+  .object({
+    maxImages: z.number().int().positive(),
+    maxBytes: z.number().int().positive(),
+    maxImageBytes: z.number().int().positive(),
+    requestsPerMinute: z.number().int().positive(),
+  })
+  .strict();
+
+const provisionBody = z
+  .object({
+    slug: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]{1,62}$/, 'lower-case letters, digits and dashes, 2 to 63 characters'),
+    name: z.string().trim().min(1).max(200),
+    plan: plan.default('free'),
+    limits: limits.optional(),
+  })
+  .strict();
+
+const patchBody = z
+  .object({
+    name: z.string().trim().min(1).max(200).optional(),
+    plan: plan.optional(),
+    limits: limits.optional(),
+    status: z.enum(['active', 'suspended']).optional(),
+    reason: z.string().trim().min(1).max(500).optional(),
+  })
+  .strict()
+  .refine((b) => b.status !== 'suspended' || b.reason !== undefined, {
+    message: 'suspending needs a reason',
+    path: ['reason'],
+  })
+  .refine((b) => b.plan !== undefined || b.limits === undefined, {
+    message: 'limits go with a plan',
+    path: ['limits'],
+  });
+
+const storageBody = z
+  .object({
+    endpoint: z
+      .string()
+      .url()
+      .refine((u) => /^https?:/.test(u), 'an http(s) URL'),
+    bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/),
+    region: z.string().min(1).max(64).default('us-east-1'),
+    prefix: z
+      .string()
+      .max(200)
+      .regex(/^[A-Za-z0-9._/-]*$/)
+      .default(''),
+    accessKeyId: z.string().min(1).max(256),
+    secretAccessKey: z.string().min(1).max(512),
+  })
+  .strict();
+
+/** The tenant as the API shows it: never the storage secret. */
+export function tenantView(state: ProvisionedTenant) {
+  const {
+    tenantId,
+    slug,
+    name,
+    plan: currentPlan,
+    limits: currentLimits,
+    status,
+    storage,
+    suspendedReason,
+    version,
+  } = state;
+  return {
+    id: tenantId,
+    slug,
+    name,
+    plan: currentPlan,
+    limits: currentLimits,
+    status,
+    ...(suspendedReason ? { suspendedReason } : {}),
+    storage: storage
+      ? {
+          endpoint: storage.endpoint,
+          bucket: storage.bucket,
+          region: storage.region,
+          prefix: storage.prefix,
+          accessKeyId: storage.accessKeyId,
+        }
+      : null,
+    version,
+  };
+}
+
+function existing(state: TenantState, tenantId: string): ProvisionedTenant {
+  if (state.status === 'initial' || state.status === 'deleted')
+    throw new NotFoundError(`no tenant ${tenantId}`);
+  return state;
+}
+
+/** Tenants: provisioned, re-planned, suspended, given their own storage and erased by platform admins. */
+export function tenantRoutes(deps: WriteApiDependencies) {
+  const { handler, secrets } = deps;
+  const app = new Hono<WriteApiEnv>();
+  app.use('*', requireRole('platform_admin'));
+
+  app.post('/', async (c) => {
+    const body = await jsonBody(c, provisionBody);
+    const key = c.get('idempotencyKey');
+    const tenantId = key ? deterministicUuid('tenant', c.get('principal').actor, key) : randomUUID();
+    await handler.handle(
+      tenantDecider,
+      {
+        type: 'ProvisionTenant',
+        data: {
+          tenantId,
+          slug: body.slug,
+          name: body.name,
+          plan: body.plan,
+          ...(body.limits ? { limits: body.limits } : {}),
+        },
+      },
+      commandOrigin(c),
+      tenantRules,
+    );
+    const state = existing(await handler.load(tenantDecider, tenantId), tenantId);
+    c.header('location', `/v1/tenants/${tenantId}`);
+    return c.json(tenantView(state), 201);
+  });
+
+  app.get('/:id', async (c) => {
+    const tenantId = uuidParam(c, 'id');
+    return c.json(tenantView(existing(await handler.load(tenantDecider, tenantId), tenantId)));
+  });
+
+  app.patch('/:id', async (c) => {
+    const tenantId = uuidParam(c, 'id');
+    const body = await jsonBody(c, patchBody);
+    existing(await handler.load(tenantDecider, tenantId), tenantId);
+    if (body.plan) {
+      await handler.handle(
+        tenantDecider,
+        {
+          type: 'ChangeTenantPlan',
+          data: { tenantId, plan: body.plan, ...(body.limits ? { limits: body.limits } : {}) },
+        },
+        commandOrigin(c, 0),
+        tenantRules,
+      );
+    }
+    if (body.status === 'suspended') {
+      await handler.handle(
+        tenantDecider,
+        { type: 'SuspendTenant', data: { tenantId, reason: body.reason! } },
+        commandOrigin(c, 1),
+        tenantRules,
+      );
+    } else if (body.status === 'active') {
+      await handler.handle(
+        tenantDecider,
+        { type: 'ReactivateTenant', data: { tenantId } },
+        commandOrigin(c, 1),
+        tenantRules,
+      );
+    }
+    return c.json(tenantView(existing(await handler.load(tenantDecider, tenantId), tenantId)));
+  });
+
+  app.put('/:id/storage', async (c) => {
+    const tenantId = uuidParam(c, 'id');
+    const body = await jsonBody(c, storageBody);
+    existing(await handler.load(tenantDecider, tenantId), tenantId);
+    await handler.handle(
+      tenantDecider,
+      {
+        type: 'ConfigureTenantStorage',
+        data: {
+          tenantId,
+          endpoint: body.endpoint,
+          bucket: body.bucket,
+          region: body.region,
+          prefix: body.prefix,
+          accessKeyId: body.accessKeyId,
+          // Sealed here: the decider, the events and the log only ever see ciphertext.
+          encryptedSecret: secrets.seal(body.secretAccessKey),
+        },
+      },
+      commandOrigin(c),
+      tenantRules,
+    );
+    return c.json(tenantView(existing(await handler.load(tenantDecider, tenantId), tenantId)).storage);
+  });
+
+  app.delete('/:id', async (c) => {
+    const tenantId = uuidParam(c, 'id');
+    existing(await handler.load(tenantDecider, tenantId), tenantId);
+    await handler.handle(
+      tenantDecider,
+      { type: 'DeleteTenant', data: { tenantId } },
+      commandOrigin(c),
+      tenantRules,
+    );
+    return c.json(
+      { id: tenantId, status: 'deleted', erasure: 'images, vectors, objects and keys are being removed' },
+      202,
+    );
+  });
+
+  return app;
+}

@@ -1,0 +1,103 @@
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { findApiKeyByPrefix } from '@deeplens/commands/apiKeyLookup';
+import { tenantDecider } from '@deeplens/commands/tenant/tenantDecider';
+import { createRateLimiter, type RateLimiter } from '@deeplens/platform/auth/rateLimiter';
+import { LimitExceededError, PayloadTooLargeError } from '@deeplens/platform/errors';
+import { authenticate } from '@deeplens/platform/http/authenticate';
+import { notFoundHandler, problemErrorHandler } from '@deeplens/platform/http/problem';
+import { randomUUID } from '@deeplens/platform/ids';
+import { sql } from '@deeplens/platform/database';
+import { httpIdempotency } from './httpIdempotency.ts';
+import { writeApiOpenApi } from './openApi.ts';
+import { identityRoutes } from './routes/identityRoutes.ts';
+import { imageRoutes } from './routes/imageRoutes.ts';
+import { tenantRoutes } from './routes/tenantRoutes.ts';
+import type { WriteApiDependencies } from './writeApiDependencies.ts';
+import type { WriteApiEnv } from './writeApiEnv.ts';
+
+/** The write API: every command of DeepLens over HTTP. Composed here; served by `main.ts`. */
+export function createWriteApi(deps: WriteApiDependencies) {
+  const { pool, handler, log, clock } = deps;
+  const app = new Hono<WriteApiEnv>();
+  app.onError(problemErrorHandler(log));
+  app.notFound(notFoundHandler());
+
+  app.use('*', async (c, next) => {
+    const given = c.req.header('x-request-id');
+    c.set('requestId', given && /^[\w.-]{1,128}$/.test(given) ? given : randomUUID());
+    await next();
+    c.header('x-request-id', c.get('requestId'));
+  });
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: deps.config.MAX_REQUEST_BYTES,
+      onError: () => {
+        throw new PayloadTooLargeError(`the request body is over ${deps.config.MAX_REQUEST_BYTES} bytes`);
+      },
+    }),
+  );
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.get('/readyz', async (c) => {
+    await pool.query(sql.unsafe`select 1`);
+    return c.json({ status: 'ready' });
+  });
+  app.get('/openapi.json', (c) => c.json(writeApiOpenApi));
+
+  const identity = identityRoutes(deps);
+  app.route('/', identity.publicRoutes);
+
+  app.use(
+    '/v1/*',
+    authenticate({
+      verifier: deps.verifier,
+      clock,
+      resolveApiKey: async (prefix) => {
+        const key = await findApiKeyByPrefix(pool, prefix);
+        if (!key) return undefined;
+        // A suspended or erased tenant's keys stop working with it.
+        const tenant = await handler.load(tenantDecider, key.tenantId);
+        if (tenant.status !== 'active') return undefined;
+        return {
+          keyId: key.keyId,
+          tenantId: key.tenantId,
+          secretHash: key.secretHash,
+          scopes: key.scopes,
+          expiresAt: key.expiresAt,
+          revoked: key.status === 'revoked',
+        };
+      },
+    }),
+  );
+
+  // Each tenant gets its plan's requests per minute.
+  const limiters = new Map<number, RateLimiter>();
+  app.use('/v1/*', async (c, next) => {
+    const { tenantId } = c.get('principal');
+    if (tenantId) {
+      const tenant = await handler.load(tenantDecider, tenantId);
+      const perMinute = tenant.status === 'initial' ? 60 : tenant.limits.requestsPerMinute;
+      let limiter = limiters.get(perMinute);
+      if (!limiter)
+        limiters.set(
+          perMinute,
+          (limiter = createRateLimiter({ limit: perMinute, windowSeconds: 60, clock })),
+        );
+      const decision = limiter.take(`tenant:${tenantId}`);
+      if (!decision.allowed) {
+        throw new LimitExceededError(`the plan allows ${perMinute} requests per minute`, {
+          detail: { retryAfterSeconds: decision.retryAfterSeconds },
+        });
+      }
+    }
+    await next();
+  });
+  app.use('/v1/*', httpIdempotency(pool, deps.secrets));
+
+  app.route('/', identity.securedRoutes);
+  app.route('/v1/tenants', tenantRoutes(deps));
+  app.route('/v1/images', imageRoutes(deps));
+  return app;
+}

@@ -1,0 +1,97 @@
+import { join } from 'node:path';
+import { createCommandHandler, writeModelMigrations } from '@deeplens/commands/commandHandler';
+import { userDecider } from '@deeplens/commands/identity/userDecider';
+import { userRules } from '@deeplens/commands/writeModelRules';
+import { createTokenIssuer, createTokenVerifier } from '@deeplens/platform/auth/accessTokens';
+import { hashPassword } from '@deeplens/platform/auth/passwords';
+import { createRateLimiter } from '@deeplens/platform/auth/rateLimiter';
+import { createRefreshTokenStore } from '@deeplens/platform/auth/refreshTokens';
+import { loadOrCreateSigningKey } from '@deeplens/platform/auth/signingKey';
+import type { Config } from '@deeplens/platform/config';
+import { createDatabasePool, sql } from '@deeplens/platform/database';
+import { deterministicUuid } from '@deeplens/platform/ids';
+import type { Logger } from '@deeplens/platform/logger';
+import { runMigrations } from '@deeplens/platform/migrations';
+import { createObjectStore } from '@deeplens/platform/objectStore';
+import { createSecretBox, loadSecretsKey } from '@deeplens/platform/secrets';
+import { z } from 'zod';
+import type { WriteApiDependencies } from './writeApiDependencies.ts';
+
+/** The write API's own migrations (sessions, stored idempotent answers). */
+export const writeApiMigrations = join(import.meta.dirname, '..', 'migrations');
+
+/** Everything the write API needs, from configuration: what `main.ts` and the e2e tests both use. */
+export async function createWriteApiDependencies(config: Config, log: Logger): Promise<WriteApiDependencies> {
+  await runMigrations(config.DATABASE_URL, 'write-model', writeModelMigrations);
+  await runMigrations(config.DATABASE_URL, 'write-api', writeApiMigrations);
+  const production = config.NODE_ENV === 'production';
+  const pool = await createDatabasePool(config);
+  const privateKey =
+    config.JWT_PRIVATE_KEY ??
+    (await loadOrCreateSigningKey(join(config.SECRETS_DIR, 'access-token-signing.pem')));
+  const issuer = createTokenIssuer({
+    privateKey,
+    issuer: config.JWT_ISSUER,
+    audience: config.JWT_AUDIENCE,
+    ttlSeconds: config.JWT_ACCESS_TTL_SECONDS,
+  });
+  const verifier = createTokenVerifier({
+    publicKey: issuer.publicKey,
+    issuer: config.JWT_ISSUER,
+    audience: config.JWT_AUDIENCE,
+  });
+  const secrets = createSecretBox(
+    await loadSecretsKey(config.SECRETS_KEY, join(config.SECRETS_DIR, 'secrets.key'), production),
+  );
+  return {
+    config,
+    pool,
+    handler: createCommandHandler({ pool }),
+    objects: createObjectStore(config),
+    issuer,
+    verifier,
+    refreshTokens: createRefreshTokenStore(pool, {
+      onReuseDetected: (reuse) =>
+        log.warn('refresh token reuse detected; session revoked', {
+          userId: reuse.userId,
+          tenantId: reuse.tenantId,
+          familyId: reuse.familyId,
+        }),
+    }),
+    signInLimiter: createRateLimiter({ limit: config.SIGN_IN_ATTEMPTS_PER_MINUTE, windowSeconds: 60 }),
+    secrets,
+    log,
+    clock: Date.now,
+  };
+}
+
+/**
+ * Creates the first platform admin (the only way in on a fresh install; there is no default
+ * password). Idempotent: an existing account with that e-mail is left alone.
+ */
+export async function ensurePlatformAdmin(
+  deps: Pick<WriteApiDependencies, 'handler' | 'pool'>,
+  email: string,
+  password: string,
+): Promise<'created' | 'exists'> {
+  const normalised = email.toLowerCase();
+  const taken = await deps.pool.maybeOne(sql.type(z.object({ aggregate_id: z.string() }))`
+    select aggregate_id from write.unique_reservations where kind = 'user_email' and value = ${normalised}`);
+  if (taken) return 'exists';
+  await deps.handler.handle(
+    userDecider,
+    {
+      type: 'RegisterUser',
+      data: {
+        userId: deterministicUuid('bootstrap-admin', normalised),
+        tenantId: null,
+        email: normalised,
+        passwordHash: await hashPassword(password),
+        role: 'platform_admin',
+      },
+    },
+    { actor: 'system:bootstrap', idempotency: { scope: 'bootstrap', key: normalised } },
+    userRules,
+  );
+  return 'created';
+}
