@@ -210,7 +210,8 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
         throw new UnauthenticatedError(`access token has invalid claims: ${names.join(', ')}`);
       }
       const { sub, actor, tenant_id: tenantId, role, scope } = claims.data;
-      if (idOfActor(actor) !== sub) throw new UnauthenticatedError('access token sub does not match its actor');
+      if (idOfActor(actor) !== sub)
+        throw new UnauthenticatedError('access token sub does not match its actor');
       if ((role === 'platform_admin') !== (tenantId === null)) {
         throw new UnauthenticatedError('access token role does not fit its tenant');
       }
@@ -247,7 +248,8 @@ function verificationError(error: unknown): Error {
     }
   }
   if (error instanceof errors.JOSEAlgNotAllowed) return fail('access token algorithm is not accepted');
-  if (error instanceof errors.JWSSignatureVerificationFailed) return fail('access token signature is invalid');
+  if (error instanceof errors.JWSSignatureVerificationFailed)
+    return fail('access token signature is invalid');
   if (error instanceof errors.JWKSNoMatchingKey) return fail('access token was signed with an unknown key');
   if (error instanceof UnavailableError) return error;
   if (error instanceof errors.JOSEError) return fail('access token is malformed');

@@ -72,7 +72,12 @@ describe('access tokens', () => {
   });
 
   it('round-trips a platform admin (no tenant) and an API key principal', async () => {
-    const admin = await tokens.issue({ actor: 'user:root', tenantId: null, role: 'platform_admin', scopes: [] });
+    const admin = await tokens.issue({
+      actor: 'user:root',
+      tenantId: null,
+      role: 'platform_admin',
+      scopes: [],
+    });
     assert.deepEqual(await verifier.verify(admin.accessToken), {
       actor: 'user:root',
       userId: 'root',
@@ -80,7 +85,13 @@ describe('access tokens', () => {
       role: 'platform_admin',
       scopes: [],
     });
-    const key = await tokens.issue({ actor: 'apikey:k1', sub: 'k1', tenantId: 't', role: 'tenant_user', scopes: ['search'] });
+    const key = await tokens.issue({
+      actor: 'apikey:k1',
+      sub: 'k1',
+      tenantId: 't',
+      role: 'tenant_user',
+      scopes: ['search'],
+    });
     assert.deepEqual(await verifier.verify(key.accessToken), {
       actor: 'apikey:k1',
       keyId: 'k1',
@@ -128,7 +139,14 @@ describe('access tokens', () => {
   });
 
   it('refuses a forged signature and a tampered payload', async () => {
-    const mallory = createTokenIssuer({ privateKey: generateSigningKey(), issuer, audience, ttlSeconds: 900, kid: tokens.kid, clock: () => t0 });
+    const mallory = createTokenIssuer({
+      privateKey: generateSigningKey(),
+      issuer,
+      audience,
+      ttlSeconds: 900,
+      kid: tokens.kid,
+      clock: () => t0,
+    });
     await refused((await mallory.issue(alice)).accessToken, /signature is invalid/);
 
     const [header, , signature] = (await tokens.issue(alice)).accessToken.split('.');
@@ -138,7 +156,9 @@ describe('access tokens', () => {
 
   it('refuses another algorithm, including HS256 keyed with our public key', async () => {
     const ecKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
-    const es256 = await new SignJWT(validClaims()).setProtectedHeader({ alg: 'ES256', typ: 'at+jwt' }).sign(ecKey);
+    const es256 = await new SignJWT(validClaims())
+      .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt' })
+      .sign(ecKey);
     await refused(es256, /algorithm is not accepted/);
 
     const publicPem = tokens.publicKey.export({ type: 'spki', format: 'pem' });
@@ -179,7 +199,13 @@ describe('JWKS', () => {
     assert.equal(jwks.keys.length, 1);
     assert.deepEqual(Object.keys(jwks.keys[0]!).sort(), ['alg', 'crv', 'kid', 'kty', 'use', 'x']);
 
-    const next = createTokenIssuer({ privateKey: generateSigningKey(), issuer, audience, ttlSeconds: 900, clock: () => t0 });
+    const next = createTokenIssuer({
+      privateKey: generateSigningKey(),
+      issuer,
+      audience,
+      ttlSeconds: 900,
+      clock: () => t0,
+    });
     const both = { keys: [...jwks.keys, ...next.publicJwks().keys] };
     const viaJwks = createTokenVerifier({ jwks: both, issuer, audience, clock: () => t0 });
     assert.equal((await viaJwks.verify((await tokens.issue(alice)).accessToken)).userId, 'alice');
@@ -199,13 +225,21 @@ describe('JWKS', () => {
   });
 
   it('answers 503, not 401, when a remote JWKS cannot be fetched', async () => {
-    const remote = createTokenVerifier({ jwksUrl: 'http://127.0.0.1:9/jwks.json', issuer, audience, clock: () => t0 });
+    const remote = createTokenVerifier({
+      jwksUrl: 'http://127.0.0.1:9/jwks.json',
+      issuer,
+      audience,
+      clock: () => t0,
+    });
     await assert.rejects(remote.verify((await tokens.issue(alice)).accessToken), UnavailableError);
   });
 
   it('refuses keys other than Ed25519 and P-256', () => {
     const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
-    assert.throws(() => createTokenIssuer({ privateKey: rsa, issuer, audience, ttlSeconds: 60 }), /Ed25519 or EC P-256/);
+    assert.throws(
+      () => createTokenIssuer({ privateKey: rsa, issuer, audience, ttlSeconds: 60 }),
+      /Ed25519 or EC P-256/,
+    );
     assert.throws(() => publicJwkOf(rsa), /Ed25519 or EC P-256/);
   });
 });
@@ -221,7 +255,12 @@ describe('loadOrCreateSigningKey', () => {
     assert.match(await readFile(path, 'utf8'), /^-----BEGIN PRIVATE KEY-----/);
     assert.equal(publicJwkOf(await loadOrCreateSigningKey(path)).x, [...jwks][0]);
 
-    const issuerFromFile = createTokenIssuer({ privateKey: await readFile(path, 'utf8'), issuer, audience, ttlSeconds: 60 });
+    const issuerFromFile = createTokenIssuer({
+      privateKey: await readFile(path, 'utf8'),
+      issuer,
+      audience,
+      ttlSeconds: 60,
+    });
     assert.equal(issuerFromFile.kid, publicJwkOf(keys[0]!).kid);
   });
 

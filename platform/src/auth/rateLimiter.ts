@@ -79,7 +79,8 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
   return {
     take(key, { cost = 1, limit = options.limit } = {}) {
       if (!(limit > 0)) throw new Error(`a rate limit is positive, not ${limit}`);
-      if (!(cost > 0 && cost <= limit)) throw new Error(`a request costs more than 0 and at most ${limit}, not ${cost}`);
+      if (!(cost > 0 && cost <= limit))
+        throw new Error(`a request costs more than 0 and at most ${limit}, not ${cost}`);
       const now = clock();
       const existing = buckets.get(key);
       if (existing) buckets.delete(key);

@@ -135,7 +135,7 @@ function credentialOf(authorization: string | undefined, apiKeyHeader: string | 
  * this route, rather than letting a handler run as nobody.
  */
 export function principalOf<E extends AuthEnv>(c: Context<E>): Principal {
-  const principal = c.get('principal') as Principal | undefined;
+  const principal: Principal | undefined = c.get('principal');
   if (!principal) throw new Error('no principal: mount authenticate() before this route');
   return principal;
 }
@@ -145,7 +145,9 @@ export function requireRole(...roles: Role[]): MiddlewareHandler<AuthEnv> {
   return async (c, next) => {
     const { role } = principalOf(c);
     if (!roles.includes(role)) {
-      throw new ForbiddenError(`this needs the role ${roles.join(' or ')}`, { detail: { requiredRoles: roles } });
+      throw new ForbiddenError(`this needs the role ${roles.join(' or ')}`, {
+        detail: { requiredRoles: roles },
+      });
     }
     await next();
   };

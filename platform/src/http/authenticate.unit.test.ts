@@ -28,9 +28,39 @@ const key = generateApiKey();
 const revokedKey = generateApiKey();
 const expiredKey = generateApiKey();
 const records = new Map<string, ApiKeyRecord>([
-  [key.prefix, { keyId: key.keyId, tenantId: 'acme', secretHash: key.secretHash, scopes: ['search'], expiresAt: null, revoked: false }],
-  [revokedKey.prefix, { keyId: revokedKey.keyId, tenantId: 'acme', secretHash: revokedKey.secretHash, scopes: ['search'], expiresAt: null, revoked: true }],
-  [expiredKey.prefix, { keyId: expiredKey.keyId, tenantId: 'acme', secretHash: expiredKey.secretHash, scopes: ['search'], expiresAt: now, revoked: false }],
+  [
+    key.prefix,
+    {
+      keyId: key.keyId,
+      tenantId: 'acme',
+      secretHash: key.secretHash,
+      scopes: ['search'],
+      expiresAt: null,
+      revoked: false,
+    },
+  ],
+  [
+    revokedKey.prefix,
+    {
+      keyId: revokedKey.keyId,
+      tenantId: 'acme',
+      secretHash: revokedKey.secretHash,
+      scopes: ['search'],
+      expiresAt: null,
+      revoked: true,
+    },
+  ],
+  [
+    expiredKey.prefix,
+    {
+      keyId: expiredKey.keyId,
+      tenantId: 'acme',
+      secretHash: expiredKey.secretHash,
+      scopes: ['search'],
+      expiresAt: now,
+      revoked: false,
+    },
+  ],
 ]);
 
 type Env = { Variables: AuthVariables & { requestStartedAt: number } };
@@ -64,7 +94,10 @@ describe('authenticate', () => {
   it('refuses a request without credentials with a challenge', async () => {
     const response = await app.request('/v1/me');
     assert.match((await problemOf(response, 401)).detail, /needs an access token or an API key/);
-    assert.equal(response.headers.get('WWW-Authenticate'), 'Bearer realm="deeplens", ApiKey realm="deeplens"');
+    assert.equal(
+      response.headers.get('WWW-Authenticate'),
+      'Bearer realm="deeplens", ApiKey realm="deeplens"',
+    );
   });
 
   it('accepts an access token', async () => {
@@ -80,15 +113,34 @@ describe('authenticate', () => {
   });
 
   it('refuses an invalid access token with error="invalid_token"', async () => {
-    const late = createTokenIssuer({ ...config, clock: () => now - 3_600_000, privateKey: generateSigningKey(), ttlSeconds: 60 });
-    const { accessToken } = await late.issue({ actor: 'user:ada', tenantId: 'acme', role: 'tenant_user', scopes: [] });
+    const late = createTokenIssuer({
+      ...config,
+      clock: () => now - 3_600_000,
+      privateKey: generateSigningKey(),
+      ttlSeconds: 60,
+    });
+    const { accessToken } = await late.issue({
+      actor: 'user:ada',
+      tenantId: 'acme',
+      role: 'tenant_user',
+      scopes: [],
+    });
     const response = await app.request('/v1/me', { headers: { Authorization: `Bearer ${accessToken}` } });
     await problemOf(response, 401);
-    assert.match(response.headers.get('WWW-Authenticate')!, /^Bearer realm="deeplens", error="invalid_token", error_description="access token/);
+    assert.match(
+      response.headers.get('WWW-Authenticate')!,
+      /^Bearer realm="deeplens", error="invalid_token", error_description="access token/,
+    );
   });
 
   it('accepts an API key as ApiKey, as X-API-Key, and as a Bearer token', async () => {
-    const expected = { actor: `apikey:${key.keyId}`, keyId: key.keyId, tenantId: 'acme', role: 'tenant_user', scopes: ['search'] };
+    const expected = {
+      actor: `apikey:${key.keyId}`,
+      keyId: key.keyId,
+      tenantId: 'acme',
+      role: 'tenant_user',
+      scopes: ['search'],
+    };
     const variants: Array<Record<string, string>> = [
       { Authorization: `ApiKey ${key.secret}` },
       { Authorization: `apikey  ${key.secret}` },
@@ -108,7 +160,10 @@ describe('authenticate', () => {
     for (const token of [wrongSecret, unknownPrefix]) {
       const response = await app.request('/v1/me', { headers: { 'X-API-Key': token } });
       assert.equal((await problemOf(response, 401)).detail, 'API key is not valid');
-      assert.equal(response.headers.get('WWW-Authenticate'), 'Bearer realm="deeplens", ApiKey realm="deeplens"');
+      assert.equal(
+        response.headers.get('WWW-Authenticate'),
+        'Bearer realm="deeplens", ApiKey realm="deeplens"',
+      );
     }
   });
 
@@ -141,7 +196,10 @@ describe('requireRole and requireScope', () => {
     assert.equal((await app.request('/v1/search', { headers: { 'X-API-Key': key.secret } })).status, 200);
     const response = await app.request('/v1/search', { headers: await admin() });
     await problemOf(response, 403);
-    assert.equal(response.headers.get('WWW-Authenticate'), 'Bearer error="insufficient_scope", scope="search"');
+    assert.equal(
+      response.headers.get('WWW-Authenticate'),
+      'Bearer error="insufficient_scope", scope="search"',
+    );
   });
 });
 
@@ -160,7 +218,9 @@ describe('tenantScope', () => {
     const any = await app.request('/v1/tenants/globex/usage', { headers: await admin() });
     assert.deepEqual(await any.json(), { tenant: 'globex' });
     await problemOf(await app.request('/v1/images', { headers: await admin() }), 400);
-    assert.deepEqual(await (await app.request('/v1/images', { headers: await ada() })).json(), { tenant: 'acme' });
+    assert.deepEqual(await (await app.request('/v1/images', { headers: await ada() })).json(), {
+      tenant: 'acme',
+    });
   });
 
   it('fails loudly when authenticate is not mounted', async () => {
@@ -176,7 +236,10 @@ describe('rateLimit', () => {
     const limited = new Hono<Env>();
     limited.onError(problemErrorHandler(createLogger({}, 'error', () => undefined)));
     const limiter = createRateLimiter({ limit: 2, windowSeconds: 60, clock });
-    limited.use('*', rateLimit<Env>({ limiter, keyOf: (c) => ({ key: `ip:${c.req.header('X-Forwarded-For') ?? '-'}` }) }));
+    limited.use(
+      '*',
+      rateLimit<Env>({ limiter, keyOf: (c) => ({ key: `ip:${c.req.header('X-Forwarded-For') ?? '-'}` }) }),
+    );
     limited.get('/v1/auth/token', (c) => c.text('ok'));
 
     const send = () => limited.request('/v1/auth/token', { headers: { 'X-Forwarded-For': '203.0.113.9' } });

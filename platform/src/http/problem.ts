@@ -136,9 +136,19 @@ export function problemErrorHandler(log: Logger, options: ProblemErrorHandlerOpt
     const requestId = (c.var as Record<string, unknown>)['requestId'];
     if (typeof requestId === 'string') problem['requestId'] = requestId;
 
-    const fields = { method: c.req.method, path: c.req.path, status: problem.status, code: problem.code, requestId };
+    const fields = {
+      method: c.req.method,
+      path: c.req.path,
+      status: problem.status,
+      code: problem.code,
+      requestId,
+    };
     if (problem.status >= 500) {
-      log.error('request failed', { ...fields, error, stack: error instanceof Error ? error.stack : undefined });
+      log.error('request failed', {
+        ...fields,
+        error,
+        stack: error instanceof Error ? error.stack : undefined,
+      });
     } else {
       log.debug('request refused', { ...fields, detail: problem.detail });
     }
@@ -153,7 +163,8 @@ export function problemErrorHandler(log: Logger, options: ProblemErrorHandlerOpt
       c.header('WWW-Authenticate', `Bearer realm="${realm}"`);
     }
     const retryAfter = problem['retryAfterSeconds'];
-    if (typeof retryAfter === 'number' && retryAfter > 0) c.header('Retry-After', String(Math.ceil(retryAfter)));
+    if (typeof retryAfter === 'number' && retryAfter > 0)
+      c.header('Retry-After', String(Math.ceil(retryAfter)));
     return respond(c, problem);
   };
 }

@@ -34,7 +34,9 @@ describe('toProblem', () => {
   });
 
   it('never lets detail members override the standard ones', () => {
-    const problem = toProblem(new ValidationError('bad', { detail: { status: 200, code: 'ok', field: 'k' } }));
+    const problem = toProblem(
+      new ValidationError('bad', { detail: { status: 200, code: 'ok', field: 'k' } }),
+    );
     assert.equal(problem.status, 400);
     assert.equal(problem.code, 'validation_failed');
     assert.equal(problem.field, 'k');
@@ -46,7 +48,10 @@ describe('toProblem', () => {
     assert.equal(tooLarge.code, 'payload_too_large');
     assert.equal(tooLarge.detail, 'body over 10 MiB');
     assert.equal(toProblem(new HTTPException(418)).code, 'http_418');
-    assert.equal(toProblem(new HTTPException(502, { message: 'upstream 10.0.0.7 said no' })).detail, 'Bad Gateway');
+    assert.equal(
+      toProblem(new HTTPException(502, { message: 'upstream 10.0.0.7 said no' })).detail,
+      'Bad Gateway',
+    );
   });
 
   it('hides everything about an unknown error behind a 500', () => {
@@ -64,7 +69,9 @@ describe('toProblem', () => {
   });
 
   it('takes a configured type base', () => {
-    const problem = toProblem(new NotFoundError('x'), undefined, { typeBase: 'https://docs.example/problems/' });
+    const problem = toProblem(new NotFoundError('x'), undefined, {
+      typeBase: 'https://docs.example/problems/',
+    });
     assert.equal(problem.type, 'https://docs.example/problems/not_found');
   });
 });
@@ -72,7 +79,9 @@ describe('toProblem', () => {
 describe('problemErrorHandler', () => {
   function appWithLog() {
     const lines: Array<Record<string, unknown>> = [];
-    const log = createLogger({ service: 'test' }, 'info', (line) => lines.push(JSON.parse(line) as Record<string, unknown>));
+    const log = createLogger({ service: 'test' }, 'info', (line) =>
+      lines.push(JSON.parse(line) as Record<string, unknown>),
+    );
     const app = new Hono();
     app.onError(problemErrorHandler(log));
     app.notFound(notFoundHandler());

@@ -1,0 +1,244 @@
+import { z } from 'zod';
+import type { DeepLensEventType } from '@deeplens/events/domainEvent';
+import { sql, type DatabasePool } from '@deeplens/platform/database';
+import { faultPoint } from './faultInjection.ts';
+import {
+  checkpointKey,
+  GenerationRetiredError,
+  type Checkpoints,
+  type PoisonRecord,
+  type Projection,
+  type ProjectionBatch,
+  type RecordedEvent,
+  type Transaction,
+} from './projection.ts';
+import { isTransientError } from './transientErrors.ts';
+
+/** Where a batch is applied: the generation, and whether it is the one the read side reads. */
+export type GenerationContext = {
+  generation: number;
+  active: boolean;
+  /** The schema a base name has in this generation: the plain name once active, else suffixed. */
+  schema(base: string): string;
+};
+
+export function schemaOfGeneration(base: string, generation: number, active: boolean): string {
+  return active ? base : `${base}__g${generation}`;
+}
+
+export type PostgresProjectionOptions = {
+  pool: DatabasePool;
+  name: string;
+  version: number;
+  generation: number;
+  canHandle: readonly DeepLensEventType[];
+  /** Applies events (already filtered by `canHandle` and the checkpoint) in the batch's transaction. */
+  apply(tx: Transaction, events: RecordedEvent[], context: GenerationContext): Promise<void>;
+  /** Drops this generation's schemas (the checkpoints are removed by the helper). */
+  dropStorage(pool: DatabasePool, generation: number, active: boolean): Promise<void>;
+  /** Called after the batch's changes and before its commit (also where crash tests kill). */
+  beforeCommit?: (tx: Transaction, context: GenerationContext) => Promise<void>;
+};
+
+const generationRow = z.object({ status: z.string() });
+const offsetRow = z.object({ offset: z.number() });
+const checkpointRow = z.object({ topic: z.string(), partition: z.number(), offset: z.number() });
+
+/** Reads a projection generation's checkpoints. */
+export async function readCheckpoints(
+  pool: DatabasePool | Transaction,
+  projection: string,
+  generation: number,
+): Promise<Checkpoints> {
+  const rows = await pool.any(sql.type(checkpointRow)`
+    select topic, partition, "offset" from projections.checkpoints
+    where projection = ${projection} and generation = ${generation}`);
+  return new Map(rows.map((r) => [checkpointKey(r.topic, r.partition), r.offset]));
+}
+
+/**
+ * Runs a batch in one transaction with its checkpoint: locks the generation (FOR SHARE, so a
+ * switch waits for it) and the partition's checkpoint row (FOR UPDATE, so two runners of the
+ * same partition serialise), drops records at or below the checkpoint, applies the rest, records
+ * poison, and moves the checkpoint. Answers the context, or undefined when nothing was left.
+ */
+export async function inCheckpointedTransaction(
+  pool: DatabasePool,
+  projection: string,
+  generation: number,
+  batch: ProjectionBatch,
+  work: (tx: Transaction, events: RecordedEvent[], context: GenerationContext) => Promise<PoisonRecord[]>,
+  beforeCommit?: (tx: Transaction, context: GenerationContext) => Promise<void>,
+): Promise<void> {
+  await pool.transaction(async (tx) => {
+    const row = await tx.maybeOne(sql.type(generationRow)`
+      select status from projections.generations
+      where projection = ${projection} and generation = ${generation} for share`);
+    if (!row || row.status === 'retired') {
+      throw new GenerationRetiredError(`${projection} generation ${generation} is retired`);
+    }
+    const active = row.status === 'active';
+    const context: GenerationContext = {
+      generation,
+      active,
+      schema: (base) => schemaOfGeneration(base, generation, active),
+    };
+    await tx.query(sql.unsafe`
+      insert into projections.checkpoints (projection, generation, topic, partition, "offset")
+      values (${projection}, ${generation}, ${batch.topic}, ${batch.partition}, -1)
+      on conflict do nothing`);
+    const { offset: checkpoint } = await tx.one(sql.type(offsetRow)`
+      select "offset" from projections.checkpoints
+      where projection = ${projection} and generation = ${generation}
+        and topic = ${batch.topic} and partition = ${batch.partition}
+      for update`);
+    if (batch.lastOffset <= checkpoint) return;
+
+    const events = batch.events.filter((e) => e.offset > checkpoint);
+    const failed = await work(tx, events, context);
+    const poison = [...batch.poison.filter((p) => p.offset > checkpoint), ...failed];
+    for (const p of poison) {
+      await tx.query(sql.unsafe`
+        insert into projections.failures (projection, generation, topic, partition, "offset", event_type, error, record)
+        values (${projection}, ${generation}, ${p.topic}, ${p.partition}, ${p.offset},
+          ${eventTypeOf(p)}, ${p.error}, ${p.value ? sql.binary(p.value) : null})
+        on conflict do nothing`);
+    }
+    await beforeCommit?.(tx, context);
+    await tx.query(sql.unsafe`
+      update projections.checkpoints set "offset" = ${batch.lastOffset}, updated_at = now()
+      where projection = ${projection} and generation = ${generation}
+        and topic = ${batch.topic} and partition = ${batch.partition}`);
+  });
+}
+
+function eventTypeOf(poison: PoisonRecord): string | null {
+  return /^\[(\w+)\]/.exec(poison.error)?.[1] ?? null;
+}
+
+/**
+ * Applies events in a savepoint; if that fails for a reason of the data (not a transient fault),
+ * applies them one by one, each in its own savepoint, and answers the ones that fail as poison.
+ */
+export async function applyIsolatingPoison(
+  tx: Transaction,
+  events: RecordedEvent[],
+  apply: (tx: Transaction, events: RecordedEvent[]) => Promise<void>,
+): Promise<PoisonRecord[]> {
+  if (events.length === 0) return [];
+  try {
+    await tx.transaction((savepoint) => apply(savepoint, events));
+    return [];
+  } catch (error) {
+    if (isTransientError(error) || error instanceof GenerationRetiredError) throw error;
+  }
+  const poison: PoisonRecord[] = [];
+  for (const event of events) {
+    try {
+      await tx.transaction((savepoint) => apply(savepoint, [event]));
+    } catch (error) {
+      if (isTransientError(error)) throw error;
+      poison.push({
+        topic: event.topic,
+        partition: event.partition,
+        offset: event.offset,
+        error: `[${event.event.type}] ${describeError(error)}`,
+        value: null,
+      });
+    }
+  }
+  return poison;
+}
+
+export function describeError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause = error.cause instanceof Error ? `: ${error.cause.message}` : '';
+  return `${error.name}: ${error.message}${cause}`;
+}
+
+/** A projection whose read model is PostgreSQL schemas, with its checkpoint in the same transaction. */
+export function postgresProjection(options: PostgresProjectionOptions): Projection {
+  const { pool, name, generation } = options;
+  const handled = new Set<string>(options.canHandle);
+  return {
+    name,
+    version: options.version,
+    generation,
+    canHandle: options.canHandle,
+    checkpoints: () => readCheckpoints(pool, name, generation),
+    async handle(batch) {
+      await inCheckpointedTransaction(
+        pool,
+        name,
+        generation,
+        batch,
+        (tx, events, context) =>
+          applyIsolatingPoison(
+            tx,
+            events.filter((e) => handled.has(e.event.type)),
+            (savepoint, some) => options.apply(savepoint, some, context),
+          ),
+        async (tx, context) => {
+          await options.beforeCommit?.(tx, context);
+          faultPoint(`${name}.beforeCommit`);
+        },
+      );
+    },
+    async truncate() {
+      const row = await pool.maybeOne(sql.type(generationRow)`
+        select status from projections.generations where projection = ${name} and generation = ${generation}`);
+      await options.dropStorage(pool, generation, row?.status === 'active');
+      await pool.query(sql.unsafe`
+        delete from projections.checkpoints where projection = ${name} and generation = ${generation}`);
+      await pool.query(sql.unsafe`
+        delete from projections.failures where projection = ${name} and generation = ${generation}`);
+    },
+    async close() {},
+  };
+}
+
+const schemaRow = z.object({ nspname: z.string() });
+
+/** Schemas whose names match `pattern` (anchored; its first group is the base name). */
+export async function schemasMatching(db: DatabasePool | Transaction, pattern: RegExp): Promise<string[]> {
+  const rows = await db.any(sql.type(schemaRow)`select nspname from pg_namespace order by nspname`);
+  return rows.map((r) => r.nspname).filter((n) => pattern.test(n));
+}
+
+/**
+ * The switch, inside its transaction: the active generation's schemas (plain names matching
+ * `base`) become `<name>__g<from>`, and generation `to`'s `<name>__g<to>` take the plain names.
+ * Readers resolve names per statement, so each sees either the old or the new read model.
+ */
+export async function renameSchemasForSwitch(
+  tx: Transaction,
+  base: RegExp,
+  from: number | undefined,
+  to: number,
+): Promise<void> {
+  const current = await schemasMatching(tx, new RegExp(`^(?:${base.source})$`));
+  for (const schema of current) {
+    const retiredName = `${schema}__g${from ?? 0}`;
+    await tx.query(sql.unsafe`drop schema if exists ${sql.identifier([retiredName])} cascade`);
+    await tx.query(sql.unsafe`alter schema ${sql.identifier([schema])} rename to ${sql.identifier([retiredName])}`);
+  }
+  const suffix = `__g${to}`;
+  for (const schema of await schemasMatching(tx, new RegExp(`^(?:${base.source})${suffix}$`))) {
+    await tx.query(
+      sql.unsafe`alter schema ${sql.identifier([schema])} rename to ${sql.identifier([schema.slice(0, -suffix.length)])}`,
+    );
+  }
+}
+
+/** Drops the schemas of one generation (`active`: the plain-named ones the read side reads). */
+export async function dropGenerationSchemas(
+  pool: DatabasePool,
+  base: RegExp,
+  generation: number,
+  active = false,
+): Promise<void> {
+  const suffix = active ? '' : `__g${generation}`;
+  for (const schema of await schemasMatching(pool, new RegExp(`^(?:${base.source})${suffix}$`))) {
+    await pool.query(sql.unsafe`drop schema if exists ${sql.identifier([schema])} cascade`);
+  }
+}

@@ -1,0 +1,73 @@
+import type { Consumer, Kafka } from 'kafkajs';
+import { z } from 'zod';
+import type { CommandHandler } from '@deeplens/commands/commandHandler';
+import { apiKeyDecider } from '@deeplens/commands/identity/apiKeyDecider';
+import { userDecider } from '@deeplens/commands/identity/userDecider';
+import { imageDecider } from '@deeplens/commands/image/imageDecider';
+import { apiKeyRules, imageRules, userRules } from '@deeplens/commands/writeModelRules';
+import type { EventSerde } from '@deeplens/events/eventSerde';
+import { topics } from '@deeplens/events/topics';
+import { sql, type DatabasePool } from '@deeplens/platform/database';
+import type { Logger } from '@deeplens/platform/logger';
+import type { ObjectStore } from '@deeplens/platform/objectStore';
+
+const aggregateIds = z.object({ aggregate_type: z.string(), aggregate_id: z.string() });
+
+/**
+ * Erasure after `TenantDeleted`: revokes the tenant's API keys, disables its users, deletes its
+ * images (each `ImageDeleted` takes its vector out of the index; the metadata projection drops
+ * the tenant's schema on `TenantDeleted`) and removes its bucket. Every step is idempotent, so
+ * a redelivered event or a crash half-way is finished by the next run.
+ */
+export function createTenantEraser(options: {
+  kafka: Kafka;
+  pool: DatabasePool;
+  handler: CommandHandler;
+  serde: EventSerde;
+  log: Logger;
+  /** Removes the tenant's objects (its bucket in DeepLens's own storage). */
+  eraseObjects: (tenantId: string) => Promise<void>;
+  groupId?: string;
+  topic?: string;
+}) {
+  const { pool, handler, log } = options;
+  let consumer: Consumer | undefined;
+
+  async function erase(tenantId: string, causationId: string): Promise<void> {
+    const origin = (i: string) => ({ actor: 'system:tenant-eraser' as const, causationId, idempotency: { scope: 'erasure', key: `${tenantId}:${i}` } });
+    const owned = await pool.any(sql.type(aggregateIds)`
+      select aggregate_type, aggregate_id from write.aggregates
+      where tenant_id = ${tenantId} and aggregate_type in ('apiKey', 'user', 'image') and state->>'status' not in ('revoked', 'disabled', 'deleted')`);
+    for (const { aggregate_type: type, aggregate_id: id } of owned) {
+      if (type === 'apiKey') await handler.handle(apiKeyDecider, { type: 'RevokeApiKey', data: { keyId: id, tenantId, reason: 'tenant erased' } }, origin(id), apiKeyRules);
+      if (type === 'user') await handler.handle(userDecider, { type: 'DisableUser', data: { userId: id, reason: 'tenant erased' } }, origin(id), userRules);
+      if (type === 'image') await handler.handle(imageDecider, { type: 'DeleteImage', data: { tenantId, imageId: id } }, origin(id), imageRules);
+    }
+    await options.eraseObjects(tenantId);
+    log.info('tenant erased', { tenantId, keysUsersImages: owned.length });
+  }
+
+  return {
+    erase,
+    async start(): Promise<void> {
+      consumer = options.kafka.consumer({ groupId: options.groupId ?? 'deeplens-tenant-eraser' });
+      await consumer.connect();
+      await consumer.subscribe({ topic: options.topic ?? topics.tenant, fromBeginning: true });
+      await consumer.run({
+        eachMessage: async ({ topic, partition, message }) => {
+          if (message.headers?.['event-type']?.toString() !== 'TenantDeleted') return;
+          const event = await options.serde.decodeEvent(message.value!);
+          if (event.type === 'TenantDeleted') await erase(event.data.tenantId, `${topic}:${partition}:${message.offset}`);
+        },
+      });
+    },
+    async stop(): Promise<void> {
+      await consumer?.disconnect();
+    },
+  };
+}
+
+/** For objects: what a store needs to erase one tenant's bucket. */
+export function bucketEraser(store: ObjectStore, bucketOf: (tenantId: string) => string) {
+  return (tenantId: string) => store.deleteBucket(bucketOf(tenantId));
+}
