@@ -41,6 +41,12 @@ export interface EmbeddingModel {
    * cannot be decoded; embed images one by one where a single bad upload must not fail the others.
    */
   embed(images: readonly Uint8Array[]): Promise<Float32Array[]>;
+  /**
+   * Like `embed`, but one bad image fails only itself: each result is its vector or the
+   * decoding error (`UnsupportedImageError` / `UnprocessableImageError` with a `reason`); the
+   * good images still run as one batch.
+   */
+  embedSettled(images: readonly Uint8Array[]): Promise<(Float32Array | Error)[]>;
   close(): Promise<void>;
 }
 
@@ -87,29 +93,20 @@ export async function loadEmbeddingModel(
   const { width, height, layout } = manifest.input;
   const pixelsPerImage = width * height * 3;
 
-  async function runBatch(images: readonly Uint8Array[], firstIndex: number): Promise<Float32Array[]> {
-    const decoded = await Promise.allSettled(
-      images.map((image) =>
-        decodeImageRgb(image, {
-          width,
-          height,
-          resize: manifest.input.resize,
-          ...(options.maxInputPixels === undefined ? {} : { maxInputPixels: options.maxInputPixels }),
-        }),
-      ),
-    );
-    const batch = new Float32Array(images.length * pixelsPerImage);
-    decoded.forEach((result, i) => {
-      if (result.status === 'rejected') {
-        const error: unknown = result.reason;
-        if (error instanceof Error && 'detail' in error && typeof error.detail === 'object' && error.detail) {
-          Object.assign(error.detail, { index: firstIndex + i });
-        }
-        throw error;
-      }
-      writeNormalisedPixels(result.value, batch, i, manifest);
+  function decode(image: Uint8Array): Promise<Buffer> {
+    return decodeImageRgb(image, {
+      width,
+      height,
+      resize: manifest.input.resize,
+      ...(options.maxInputPixels === undefined ? {} : { maxInputPixels: options.maxInputPixels }),
     });
-    const dims = layout === 'NCHW' ? [images.length, 3, height, width] : [images.length, height, width, 3];
+  }
+
+  /** One batch through the model: one unit-length descriptor per decoded image. */
+  async function infer(decoded: readonly Buffer[]): Promise<Float32Array[]> {
+    const batch = new Float32Array(decoded.length * pixelsPerImage);
+    decoded.forEach((rgb, i) => writeNormalisedPixels(rgb, batch, i, manifest));
+    const dims = layout === 'NCHW' ? [decoded.length, 3, height, width] : [decoded.length, height, width, 3];
     // No `fetches`: onnxruntime-node 1.23 returns a fetched subset under the wrong output names
     // (microsoft/onnxruntime#26865, fixed after 1.23.2). Every output here comes from the same
     // last feature map, so computing all of them costs nothing extra.
@@ -118,19 +115,47 @@ export async function loadEmbeddingModel(
     if (!output || !(output.data instanceof Float32Array))
       throw new Error(`model output ${outputName} is not float32`);
     const [n, channels] = output.dims as [number, number, ...number[]];
-    if (n !== images.length || channels !== manifest.dimension) {
+    if (n !== decoded.length || channels !== manifest.dimension) {
       throw new Error(
-        `model output ${outputName} has shape [${output.dims.join(', ')}], expected [${images.length}, ${manifest.dimension}, …]`,
+        `model output ${outputName} has shape [${output.dims.join(', ')}], expected [${decoded.length}, ${manifest.dimension}, …]`,
       );
     }
     const data = output.data;
     const perImage = data.length / n;
-    return images.map((_, i) =>
+    return decoded.map((_, i) =>
       l2Normalize(
         pooling === 'gem'
           ? gemPool(data, i * perImage, channels, perImage / channels, gemP)
           : data.slice(i * perImage, (i + 1) * perImage),
       ),
+    );
+  }
+
+  async function runBatch(images: readonly Uint8Array[], firstIndex: number): Promise<Float32Array[]> {
+    const decoded = await Promise.allSettled(images.map(decode));
+    return infer(
+      decoded.map((result, i) => {
+        if (result.status === 'fulfilled') return result.value;
+        const error: unknown = result.reason;
+        if (error instanceof Error && 'detail' in error && typeof error.detail === 'object' && error.detail) {
+          Object.assign(error.detail, { index: firstIndex + i });
+        }
+        throw error;
+      }),
+    );
+  }
+
+  async function runSettled(images: readonly Uint8Array[]): Promise<(Float32Array | Error)[]> {
+    const decoded = await Promise.allSettled(images.map(decode));
+    const good = decoded.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    const vectors = good.length > 0 ? await infer(good) : [];
+    let next = 0;
+    return decoded.map((r) =>
+      r.status === 'fulfilled'
+        ? vectors[next++]!
+        : r.reason instanceof Error
+          ? r.reason
+          : new Error(String(r.reason)),
     );
   }
 
@@ -145,6 +170,13 @@ export async function loadEmbeddingModel(
         vectors.push(...(await runBatch(images.slice(start, start + maxBatchSize), start)));
       }
       return vectors;
+    },
+    async embedSettled(images) {
+      const results: (Float32Array | Error)[] = [];
+      for (let start = 0; start < images.length; start += maxBatchSize) {
+        results.push(...(await runSettled(images.slice(start, start + maxBatchSize))));
+      }
+      return results;
     },
     close: () => session.release(),
   };

@@ -69,6 +69,16 @@ export const configSchema = z.object({
   /** Base64 of 32 random bytes; encrypts tenant storage credentials at rest. */
   SECRETS_KEY: z.string().optional(),
 
+  /** A model manifest (JSON) to embed with instead of the default converted MobileNetV2. */
+  EMBEDDER_MODEL_MANIFEST: z.string().optional(),
+  EMBEDDER_BATCH_SIZE: z.coerce.number().int().min(1).max(256).default(16),
+  /** How long the embedder waits to fill a batch before running a smaller one. */
+  EMBEDDER_BATCH_WINDOW_MS: z.coerce.number().int().min(0).default(50),
+  EMBEDDER_INTRA_OP_THREADS: z.coerce.number().int().min(1).optional(),
+  /** Attempts at a transient failure (storage down) before the record goes to the dead-letter topic. */
+  EMBEDDER_MAX_ATTEMPTS: z.coerce.number().int().min(1).default(5),
+  THUMBNAIL_MAX_SIZE: z.coerce.number().int().min(16).max(1024).default(256),
+
   OTEL_ENABLED: bool(false),
 });
 

@@ -11,7 +11,7 @@ import { createObjectStore } from '@deeplens/platform/objectStore';
 import { runUntilSignalled } from '@deeplens/platform/processLifecycle';
 import { createSchemaRegistry } from '@deeplens/platform/schemaRegistry';
 import { bucketEraser, createTenantEraser } from './tenantEraser.ts';
-import { tenantBucket } from './tenantStorage.ts';
+import { tenantBucket } from '@deeplens/platform/tenantStorage';
 
 const config = loadConfig();
 const log = createLogger({ process: 'tenant-eraser' }, config.LOG_LEVEL);

@@ -10,7 +10,7 @@ import { runMigrations } from '@deeplens/platform/migrations';
 import { createObjectStore } from '@deeplens/platform/objectStore';
 import { runUntilSignalled } from '@deeplens/platform/processLifecycle';
 import { createSchemaRegistry } from '@deeplens/platform/schemaRegistry';
-import { tenantBucket } from './tenantStorage.ts';
+import { tenantBucket } from '@deeplens/platform/tenantStorage';
 import { createIntakeConsumer } from './intakeConsumer.ts';
 
 const config = loadConfig();

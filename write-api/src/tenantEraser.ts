@@ -34,14 +34,36 @@ export function createTenantEraser(options: {
   let consumer: Consumer | undefined;
 
   async function erase(tenantId: string, causationId: string): Promise<void> {
-    const origin = (i: string) => ({ actor: 'system:tenant-eraser' as const, causationId, idempotency: { scope: 'erasure', key: `${tenantId}:${i}` } });
+    const origin = (i: string) => ({
+      actor: 'system:tenant-eraser' as const,
+      causationId,
+      idempotency: { scope: 'erasure', key: `${tenantId}:${i}` },
+    });
     const owned = await pool.any(sql.type(aggregateIds)`
       select aggregate_type, aggregate_id from write.aggregates
       where tenant_id = ${tenantId} and aggregate_type in ('apiKey', 'user', 'image') and state->>'status' not in ('revoked', 'disabled', 'deleted')`);
     for (const { aggregate_type: type, aggregate_id: id } of owned) {
-      if (type === 'apiKey') await handler.handle(apiKeyDecider, { type: 'RevokeApiKey', data: { keyId: id, tenantId, reason: 'tenant erased' } }, origin(id), apiKeyRules);
-      if (type === 'user') await handler.handle(userDecider, { type: 'DisableUser', data: { userId: id, reason: 'tenant erased' } }, origin(id), userRules);
-      if (type === 'image') await handler.handle(imageDecider, { type: 'DeleteImage', data: { tenantId, imageId: id } }, origin(id), imageRules);
+      if (type === 'apiKey')
+        await handler.handle(
+          apiKeyDecider,
+          { type: 'RevokeApiKey', data: { keyId: id, tenantId, reason: 'tenant erased' } },
+          origin(id),
+          apiKeyRules,
+        );
+      if (type === 'user')
+        await handler.handle(
+          userDecider,
+          { type: 'DisableUser', data: { userId: id, reason: 'tenant erased' } },
+          origin(id),
+          userRules,
+        );
+      if (type === 'image')
+        await handler.handle(
+          imageDecider,
+          { type: 'DeleteImage', data: { tenantId, imageId: id } },
+          origin(id),
+          imageRules,
+        );
     }
     await options.eraseObjects(tenantId);
     log.info('tenant erased', { tenantId, keysUsersImages: owned.length });
@@ -57,7 +79,8 @@ export function createTenantEraser(options: {
         eachMessage: async ({ topic, partition, message }) => {
           if (message.headers?.['event-type']?.toString() !== 'TenantDeleted') return;
           const event = await options.serde.decodeEvent(message.value!);
-          if (event.type === 'TenantDeleted') await erase(event.data.tenantId, `${topic}:${partition}:${message.offset}`);
+          if (event.type === 'TenantDeleted')
+            await erase(event.data.tenantId, `${topic}:${partition}:${message.offset}`);
         },
       });
     },

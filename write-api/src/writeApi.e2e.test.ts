@@ -23,13 +23,19 @@ async function freePort(): Promise<number> {
     const server = createServer();
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
 
 function startProcess(t: TestContext, entry: string, env: Record<string, string>): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+    cwd: repoRoot,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   t.after(() => {
     child.kill('SIGTERM');
   });
@@ -39,7 +45,13 @@ function startProcess(t: TestContext, entry: string, env: Record<string, string>
 async function waitForHttp(url: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (await fetch(url).then((r) => r.ok, () => false)) return;
+    if (
+      await fetch(url).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      return;
     await sleep(200);
   }
   throw new Error(`${url} did not come up`);
@@ -61,7 +73,9 @@ describe('write API as a process, with the outbox relay, S3 storage and Kafka', 
     };
     const config = loadConfig();
     const kafka = createKafka(config, 'write-api-e2e');
-    const serde = createEventSerde(registrySchemaStore(createSchemaRegistry(config), config.SCHEMA_REGISTRY_URL));
+    const serde = createEventSerde(
+      registrySchemaStore(createSchemaRegistry(config), config.SCHEMA_REGISTRY_URL),
+    );
     const from = await endOffsets(kafka, topics.image).catch(() => []);
 
     startProcess(t, 'write-api/src/main.ts', env);
@@ -72,15 +86,38 @@ describe('write API as a process, with the outbox relay, S3 storage and Kafka', 
     const call = (path: string, init: RequestInit & { token?: string; json?: unknown } = {}) =>
       fetch(`${base}${path}`, {
         ...init,
-        headers: { ...(init.token ? { authorization: `Bearer ${init.token}` } : {}), ...(init.json ? { 'content-type': 'application/json' } : {}) },
+        headers: {
+          ...(init.token ? { authorization: `Bearer ${init.token}` } : {}),
+          ...(init.json ? { 'content-type': 'application/json' } : {}),
+        },
         body: init.json ? JSON.stringify(init.json) : init.body,
       });
     const signIn = async (email: string, password: string) =>
-      ((await (await call('/v1/auth/token', { method: 'POST', json: { grant_type: 'password', email, password } })).json()) as { access_token: string }).access_token;
+      (
+        (await (
+          await call('/v1/auth/token', { method: 'POST', json: { grant_type: 'password', email, password } })
+        ).json()) as { access_token: string }
+      ).access_token;
 
     const admin = await signIn('admin@e2e.test', 'an e2e admin password');
-    const tenant = (await (await call('/v1/tenants', { method: 'POST', token: admin, json: { slug: `e2e-${port}`, name: 'E2E' } })).json()) as { id: string };
-    assert.equal((await call('/v1/users', { method: 'POST', token: admin, json: { email: `u${port}@e2e.test`, password: 'user password 123', role: 'tenant_user', tenantId: tenant.id } })).status, 201);
+    const tenant = (await (
+      await call('/v1/tenants', { method: 'POST', token: admin, json: { slug: `e2e-${port}`, name: 'E2E' } })
+    ).json()) as { id: string };
+    assert.equal(
+      (
+        await call('/v1/users', {
+          method: 'POST',
+          token: admin,
+          json: {
+            email: `u${port}@e2e.test`,
+            password: 'user password 123',
+            role: 'tenant_user',
+            tenantId: tenant.id,
+          },
+        })
+      ).status,
+      201,
+    );
     const user = await signIn(`u${port}@e2e.test`, 'user password 123');
 
     const form = new FormData();
@@ -91,7 +128,12 @@ describe('write API as a process, with the outbox relay, S3 storage and Kafka', 
     assert.equal(uploaded.status, 202, await uploaded.clone().text());
     const [image] = ((await uploaded.json()) as { images: { id: string; sha256: string }[] }).images;
 
-    const store = s3ObjectStore({ endpoint: config.S3_ENDPOINT, region: config.S3_REGION, accessKey: config.S3_ACCESS_KEY, secretKey: config.S3_SECRET_KEY });
+    const store = s3ObjectStore({
+      endpoint: config.S3_ENDPOINT,
+      region: config.S3_REGION,
+      accessKey: config.S3_ACCESS_KEY,
+      secretKey: config.S3_SECRET_KEY,
+    });
     const bucket = `${config.S3_BUCKET_PREFIX}${tenant.id}`;
     t.after(() => store.deleteBucket(bucket));
     const key = `images/${image!.sha256.slice(0, 2)}/${image!.sha256}`;
@@ -105,7 +147,10 @@ describe('write API as a process, with the outbox relay, S3 storage and Kafka', 
     const event = read[0]!.event;
     assert.equal(event.type, 'ImageUploaded');
     if (event.type === 'ImageUploaded') {
-      assert.deepEqual([event.data.tenantId, event.data.objectKey, event.data.width, event.data.height, event.data.tags], [tenant.id, key, 120, 90, ['e2e']]);
+      assert.deepEqual(
+        [event.data.tenantId, event.data.objectKey, event.data.width, event.data.height, event.data.tags],
+        [tenant.id, key, 120, 90, ['e2e']],
+      );
       assert.equal(event.metadata.actor.startsWith('user:'), true);
     }
   });

@@ -10,7 +10,7 @@ import { generateSigningKey } from '@deeplens/platform/auth/signingKey';
 import { sql } from '@deeplens/platform/database';
 import { makeJpeg, makePng, makePngBomb } from '@deeplens/platform/testing/hostileImages';
 import { bucketEraser, createTenantEraser } from './tenantEraser.ts';
-import { tenantBucket } from './tenantStorage.ts';
+import { tenantBucket } from '@deeplens/platform/tenantStorage';
 import { adminEmail, adminPassword, startWriteApi, type WriteApiHarness } from './testing/writeApiHarness.ts';
 
 const count = z.object({ n: z.number() });
@@ -146,12 +146,24 @@ describe('write API over HTTP (real PostgreSQL, registry-free write path)', () =
   it('erases a deleted tenant: keys revoked, users disabled, images deleted, objects gone', async (t) => {
     const api = await startWriteApi(t);
     const { tenantId, owner, admin } = await setUpTenant(api, 'erase-me');
-    const key = (await (await api.call('POST', `/v1/tenants/${tenantId}/api-keys`, { token: owner.access_token, json: { scopes: ['images:write'] } })).json()) as { secret: string };
-    const uploaded = await fetch(`${api.baseUrl}/v1/images`, { method: 'POST', headers: { 'x-api-key': key.secret }, body: imageForm([{ name: 'e.jpg', bytes: await makeJpeg(30, 30, 9) }]) });
+    const key = (await (
+      await api.call('POST', `/v1/tenants/${tenantId}/api-keys`, {
+        token: owner.access_token,
+        json: { scopes: ['images:write'] },
+      })
+    ).json()) as { secret: string };
+    const uploaded = await fetch(`${api.baseUrl}/v1/images`, {
+      method: 'POST',
+      headers: { 'x-api-key': key.secret },
+      body: imageForm([{ name: 'e.jpg', bytes: await makeJpeg(30, 30, 9) }]),
+    });
     assert.equal(uploaded.status, 202);
     assert.ok((await footprint(api)).objects > 0);
 
-    assert.equal((await api.call('DELETE', `/v1/tenants/${tenantId}`, { token: admin.access_token })).status, 202);
+    assert.equal(
+      (await api.call('DELETE', `/v1/tenants/${tenantId}`, { token: admin.access_token })).status,
+      202,
+    );
     const eraser = createTenantEraser({
       kafka: undefined as never,
       serde: undefined as never,
@@ -167,7 +179,10 @@ describe('write API over HTTP (real PostgreSQL, registry-free write path)', () =
       select aggregate_type || ':' || (state->>'status') as status from write.aggregates where tenant_id = ${tenantId} order by 1`);
     assert.deepEqual(states, ['apiKey:revoked', 'image:deleted', 'tenant:deleted', 'user:disabled']);
     assert.equal((await footprint(api)).objects, 0, 'the bucket is gone');
-    await problem(await api.call('POST', '/v1/auth/token', { json: { grant_type: 'api_key', api_key: key.secret } }), 401);
+    await problem(
+      await api.call('POST', '/v1/auth/token', { json: { grant_type: 'api_key', api_key: key.secret } }),
+      401,
+    );
   });
 
   it('only platform admins manage tenants; a tenant admin sees 403', async (t) => {

@@ -9,11 +9,15 @@ export async function makeJpeg(width = 64, height = 48, seed = 1): Promise<Buffe
     state = (state * 1103515245 + 12345) & 0x7fffffff;
     pixels[i] = ((i % (width * 3)) * 4 + (state % 32)) & 0xff;
   }
-  return sharp(pixels, { raw: { width, height, channels: 3 } }).jpeg({ quality: 85 }).toBuffer();
+  return sharp(pixels, { raw: { width, height, channels: 3 } })
+    .jpeg({ quality: 85 })
+    .toBuffer();
 }
 
 export async function makePng(width = 32, height = 32): Promise<Buffer> {
-  return sharp({ create: { width, height, channels: 3, background: { r: 200, g: 30, b: 90 } } }).png().toBuffer();
+  return sharp({ create: { width, height, channels: 3, background: { r: 200, g: 30, b: 90 } } })
+    .png()
+    .toBuffer();
 }
 
 function crc32(bytes: Buffer): number {

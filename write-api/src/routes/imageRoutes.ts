@@ -23,7 +23,7 @@ import type { Context } from 'hono';
 import { commandOrigin } from '../commandOrigin.ts';
 import { defaultUploadLimits, receiveUpload } from '../images/receiveUpload.ts';
 import { jsonBody, uuidParam } from '../requestBody.ts';
-import { createTenantStorageResolver } from '../tenantStorage.ts';
+import { createTenantStorageResolver } from '@deeplens/platform/tenantStorage';
 import type { WriteApiDependencies } from '../writeApiDependencies.ts';
 import type { WriteApiEnv } from '../writeApiEnv.ts';
 

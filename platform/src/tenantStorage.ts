@@ -1,7 +1,20 @@
-import type { ProvisionedTenant } from '@deeplens/commands/tenant/tenantState';
-import type { Config } from '@deeplens/platform/config';
-import { s3ObjectStore, type ObjectStore } from '@deeplens/platform/objectStore';
-import type { SecretBox } from '@deeplens/platform/secrets';
+import type { Config } from './config.ts';
+import { s3ObjectStore, type ObjectStore } from './objectStore.ts';
+import type { SecretBox } from './secrets.ts';
+
+/** What storage resolution needs to know of a tenant (its write-model state has this shape). */
+export type TenantWithStorage = {
+  tenantId: string;
+  version: number;
+  storage: {
+    endpoint: string;
+    bucket: string;
+    region: string;
+    prefix: string;
+    accessKeyId: string;
+    encryptedSecret: string;
+  } | null;
+};
 
 /** The bucket that holds one tenant's objects in DeepLens's own storage. */
 export function tenantBucket(config: Pick<Config, 'S3_BUCKET_PREFIX'>, tenantId: string): string {
@@ -14,20 +27,32 @@ export function imageObjectKey(sha256: string, prefix = ''): string {
   return prefix ? `${prefix.replace(/\/+$/, '')}/${base}` : base;
 }
 
-export type TenantStorage = { store: ObjectStore; bucket: string; keyOf: (sha256: string) => string };
+export type TenantStorage = {
+  store: ObjectStore;
+  bucket: string;
+  keyOf: (sha256: string) => string;
+  thumbnailKeyOf: (sha256: string, size: number) => string;
+};
 
 /**
  * Where a tenant's objects go: its own S3 bucket and prefix when it brought one (credentials
  * unsealed only here, in memory), else its bucket in DeepLens's storage.
  */
+/** Thumbnails sit next to their image, content addressed by the image's sha256 and size. */
+export function thumbnailObjectKey(sha256: string, size: number, prefix = ''): string {
+  const base = `thumbnails/${sha256.slice(0, 2)}/${sha256}-${size}.webp`;
+  return prefix ? `${prefix.replace(/\/+$/, '')}/${base}` : base;
+}
+
 export function createTenantStorageResolver(config: Config, defaultStore: ObjectStore, secrets: SecretBox) {
   const byoStores = new Map<string, { version: number; storage: TenantStorage }>();
-  return (tenant: ProvisionedTenant): TenantStorage => {
+  return (tenant: TenantWithStorage): TenantStorage => {
     if (!tenant.storage) {
       return {
         store: defaultStore,
         bucket: tenantBucket(config, tenant.tenantId),
         keyOf: (sha) => imageObjectKey(sha),
+        thumbnailKeyOf: (sha, size) => thumbnailObjectKey(sha, size),
       };
     }
     const cached = byoStores.get(tenant.tenantId);
@@ -42,6 +67,7 @@ export function createTenantStorageResolver(config: Config, defaultStore: Object
       }),
       bucket,
       keyOf: (sha) => imageObjectKey(sha, prefix),
+      thumbnailKeyOf: (sha, size) => thumbnailObjectKey(sha, size, prefix),
     };
     byoStores.set(tenant.tenantId, { version: tenant.version, storage });
     return storage;

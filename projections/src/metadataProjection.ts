@@ -1,0 +1,436 @@
+import { z } from 'zod';
+import { assertNever } from '@deeplens/events/assertNever';
+import type { DeepLensEventType } from '@deeplens/events/domainEvent';
+import type { IdentityEvent } from '@deeplens/events/identityEvents';
+import type { ImageEvent } from '@deeplens/events/imageEvents';
+import type { TenantEvent } from '@deeplens/events/tenantEvents';
+import { sql } from '@deeplens/platform/database';
+import {
+  ensurePlatformSchema,
+  ensureTenantSchema,
+  fromEpochMs,
+  metadataSchemaBase,
+  tenantSchemaBase,
+} from './metadataSchema.ts';
+import {
+  dropGenerationSchemas,
+  postgresProjection,
+  renameSchemasForSwitch,
+  type GenerationContext,
+} from './postgresProjection.ts';
+import type { ProjectionDefinition, RecordedEvent, Transaction } from './projection.ts';
+
+export const metadataProjectionName = 'metadata';
+
+const tenantEventTypes = [
+  'TenantProvisioned',
+  'TenantPlanChanged',
+  'TenantStorageConfigured',
+  'TenantSuspended',
+  'TenantReactivated',
+  'TenantDeleted',
+] as const satisfies readonly TenantEvent['type'][];
+const identityEventTypes = [
+  'UserRegistered',
+  'UserRoleChanged',
+  'UserDisabled',
+  'ApiKeyIssued',
+  'ApiKeyRevoked',
+] as const satisfies readonly IdentityEvent['type'][];
+const imageEventTypes = [
+  'ImageUploaded',
+  'ImageEmbedded',
+  'ImageEmbeddingFailed',
+  'ThumbnailGenerated',
+  'ImageMetadataUpdated',
+  'ImageDeleted',
+] as const satisfies readonly ImageEvent['type'][];
+
+const canHandle: readonly DeepLensEventType[] = [...tenantEventTypes, ...identityEventTypes, ...imageEventTypes];
+
+/** An image row as the projection keeps it (timestamps in epoch ms). */
+export type ImageRow = {
+  image_id: string;
+  status: 'uploaded' | 'embedded' | 'failed' | 'deleted';
+  object_key: string;
+  sha256: string;
+  mime: string;
+  bytes: number;
+  width: number;
+  height: number;
+  filename: string;
+  tags: string[];
+  attributes: Record<string, string>;
+  source: string;
+  failure_reason: string | null;
+  failure_retriable: boolean | null;
+  failed_at: number | null;
+  thumbnail_key: string | null;
+  thumbnail_width: number | null;
+  thumbnail_height: number | null;
+  thumbnail_mime: string | null;
+  version: number;
+  uploaded_at: number;
+  updated_at: number;
+  deleted_at: number | null;
+};
+
+type EmbeddingRow = { image_id: string; model_id: string; model_version: string; dim: number; embedded_at: number };
+
+const imageRowSchema = z.object({
+  image_id: z.string(),
+  status: z.enum(['uploaded', 'embedded', 'failed', 'deleted']),
+  object_key: z.string(),
+  sha256: z.string(),
+  mime: z.string(),
+  bytes: z.number(),
+  width: z.number(),
+  height: z.number(),
+  filename: z.string(),
+  tags: z.array(z.string()),
+  attributes: z.record(z.string()),
+  source: z.string(),
+  failure_reason: z.string().nullable(),
+  failure_retriable: z.boolean().nullable(),
+  failed_at: z.number().nullable(),
+  thumbnail_key: z.string().nullable(),
+  thumbnail_width: z.number().nullable(),
+  thumbnail_height: z.number().nullable(),
+  thumbnail_mime: z.string().nullable(),
+  version: z.number(),
+  uploaded_at: z.number(),
+  updated_at: z.number(),
+  deleted_at: z.number().nullable(),
+});
+
+const tenantIdRow = z.object({ tenant_id: z.string() });
+
+/**
+ * One image's next row after an event (pure): `undefined` when the event says nothing the row
+ * does not already know (already applied, or about an image never uploaded).
+ */
+export function evolveImageRow(row: ImageRow | undefined, event: ImageEvent): ImageRow | undefined {
+  const { aggregateVersion: version, occurredAt: at } = event.metadata;
+  if (event.type === 'ImageUploaded') {
+    if (row) return undefined;
+    const d = event.data;
+    return {
+      image_id: d.imageId,
+      status: 'uploaded',
+      object_key: d.objectKey,
+      sha256: d.sha256,
+      mime: d.mime,
+      bytes: d.bytes,
+      width: d.width,
+      height: d.height,
+      filename: d.filename,
+      tags: [...d.tags],
+      attributes: { ...d.attributes },
+      source: d.source,
+      failure_reason: null,
+      failure_retriable: null,
+      failed_at: null,
+      thumbnail_key: null,
+      thumbnail_width: null,
+      thumbnail_height: null,
+      thumbnail_mime: null,
+      version,
+      uploaded_at: at,
+      updated_at: at,
+      deleted_at: null,
+    };
+  }
+  if (!row || version <= row.version || row.status === 'deleted') return undefined;
+  const next = { ...row, version, updated_at: at };
+  switch (event.type) {
+    case 'ImageEmbedded':
+      return { ...next, status: 'embedded' };
+    case 'ImageEmbeddingFailed':
+      return {
+        ...next,
+        status: row.status === 'embedded' ? 'embedded' : 'failed',
+        failure_reason: event.data.reason,
+        failure_retriable: event.data.retriable,
+        failed_at: at,
+      };
+    case 'ThumbnailGenerated':
+      return {
+        ...next,
+        thumbnail_key: event.data.objectKey,
+        thumbnail_width: event.data.width,
+        thumbnail_height: event.data.height,
+        thumbnail_mime: event.data.mime,
+      };
+    case 'ImageMetadataUpdated':
+      return { ...next, tags: [...event.data.tags], attributes: { ...event.data.attributes } };
+    case 'ImageDeleted':
+      return { ...next, status: 'deleted', deleted_at: at };
+    default:
+      return assertNever(event, 'image event');
+  }
+}
+
+async function deletedTenants(tx: Transaction, platform: string, tenantIds: string[]): Promise<Set<string>> {
+  if (tenantIds.length === 0) return new Set();
+  const rows = await tx.any(sql.type(tenantIdRow)`
+    select tenant_id from ${sql.identifier([platform, 'tenants'])}
+    where status = 'deleted' and tenant_id = any(${sql.array(tenantIds, 'text')})`);
+  return new Set(rows.map((r) => r.tenant_id));
+}
+
+/**
+ * Images of one tenant, in batch: the rows the batch touches are read once, evolved in memory
+ * event by event, and written back with one upsert per table, so a replay costs a few
+ * statements per batch rather than one per event.
+ */
+async function applyImageEvents(tx: Transaction, schema: string, events: ImageEvent[]): Promise<void> {
+  const images = sql.identifier([schema, 'images']);
+  const embeddings = sql.identifier([schema, 'image_embeddings']);
+  const ids = [...new Set(events.map((e) => e.data.imageId))];
+  const existing = await tx.any(sql.type(imageRowSchema)`
+    select image_id, status, object_key, sha256, mime, bytes, width, height, filename, tags, attributes,
+      source, failure_reason, failure_retriable, failed_at, thumbnail_key, thumbnail_width,
+      thumbnail_height, thumbnail_mime, version, uploaded_at, updated_at, deleted_at
+    from ${images} where image_id = any(${sql.array(ids, 'text')})`);
+  const rows = new Map<string, ImageRow>(existing.map((r) => [r.image_id, r]));
+  const changed = new Set<string>();
+  const newEmbeddings: EmbeddingRow[] = [];
+  for (const event of events) {
+    const next = evolveImageRow(rows.get(event.data.imageId), event);
+    if (!next) continue;
+    rows.set(next.image_id, next);
+    changed.add(next.image_id);
+    if (event.type === 'ImageEmbedded') {
+      newEmbeddings.push({
+        image_id: event.data.imageId,
+        model_id: event.data.modelId,
+        model_version: event.data.modelVersion,
+        dim: event.data.dim,
+        embedded_at: event.metadata.occurredAt,
+      });
+    }
+  }
+  if (changed.size === 0) return;
+  await upsertImageRows(
+    tx,
+    schema,
+    [...changed].map((id) => rows.get(id)!),
+  );
+  const deleted = [...changed].filter((id) => rows.get(id)!.status === 'deleted');
+  const embedded = newEmbeddings.filter((e) => rows.get(e.image_id)!.status !== 'deleted');
+  if (embedded.length > 0) {
+    await tx.query(sql.unsafe`
+      insert into ${embeddings} (image_id, model_id, model_version, dim, embedded_at)
+      select x.image_id, x.model_id, x.model_version, x.dim, ${fromEpochMs(sql.fragment`x.embedded_at`)}
+      from jsonb_to_recordset(${sql.jsonb(embedded)})
+        as x(image_id text, model_id text, model_version text, dim int, embedded_at bigint)
+      on conflict do nothing`);
+  }
+  if (deleted.length > 0) {
+    await tx.query(sql.unsafe`delete from ${embeddings} where image_id = any(${sql.array(deleted, 'text')})`);
+  }
+}
+
+/** One multi-row upsert of image rows (also what the replay benchmark's raw baseline runs). */
+export async function upsertImageRows(tx: Transaction, schema: string, rows: ImageRow[]): Promise<void> {
+  const ms = (column: string) => fromEpochMs(sql.fragment([column] as unknown as TemplateStringsArray));
+  await tx.query(sql.unsafe`
+    insert into ${sql.identifier([schema, 'images'])} (image_id, status, object_key, sha256, mime, bytes, width,
+      height, filename, tags, attributes, source, failure_reason, failure_retriable, failed_at, thumbnail_key,
+      thumbnail_width, thumbnail_height, thumbnail_mime, version, uploaded_at, updated_at, deleted_at)
+    select x.image_id, x.status, x.object_key, x.sha256, x.mime, x.bytes, x.width, x.height, x.filename,
+      array(select jsonb_array_elements_text(x.tags)), x.attributes, x.source, x.failure_reason,
+      x.failure_retriable, ${ms('x.failed_at')}, x.thumbnail_key, x.thumbnail_width, x.thumbnail_height,
+      x.thumbnail_mime, x.version, ${ms('x.uploaded_at')}, ${ms('x.updated_at')}, ${ms('x.deleted_at')}
+    from jsonb_to_recordset(${sql.jsonb(rows)}) as x(image_id text, status text, object_key text, sha256 text,
+      mime text, bytes bigint, width int, height int, filename text, tags jsonb, attributes jsonb, source text,
+      failure_reason text, failure_retriable boolean, failed_at bigint, thumbnail_key text, thumbnail_width int,
+      thumbnail_height int, thumbnail_mime text, version int, uploaded_at bigint, updated_at bigint,
+      deleted_at bigint)
+    on conflict (image_id) do update set status = excluded.status, object_key = excluded.object_key,
+      sha256 = excluded.sha256, mime = excluded.mime, bytes = excluded.bytes, width = excluded.width,
+      height = excluded.height, filename = excluded.filename, tags = excluded.tags,
+      attributes = excluded.attributes, source = excluded.source, failure_reason = excluded.failure_reason,
+      failure_retriable = excluded.failure_retriable, failed_at = excluded.failed_at,
+      thumbnail_key = excluded.thumbnail_key, thumbnail_width = excluded.thumbnail_width,
+      thumbnail_height = excluded.thumbnail_height, thumbnail_mime = excluded.thumbnail_mime,
+      version = excluded.version, uploaded_at = excluded.uploaded_at, updated_at = excluded.updated_at,
+      deleted_at = excluded.deleted_at`);
+}
+
+async function applyTenantEvent(
+  tx: Transaction,
+  context: GenerationContext,
+  event: TenantEvent,
+  ensured: Set<string>,
+): Promise<void> {
+  const tenants = sql.identifier([context.schema('platform'), 'tenants']);
+  const { aggregateVersion: version, occurredAt: at } = event.metadata;
+  const guard = sql.fragment`tenant_id = ${event.data.tenantId} and version < ${version}`;
+  const atTs = fromEpochMs(sql.fragment`${at}::bigint`);
+  switch (event.type) {
+    case 'TenantProvisioned': {
+      const d = event.data;
+      await tx.query(sql.unsafe`
+        insert into ${tenants} (tenant_id, slug, name, plan, limits, status, version, provisioned_at, updated_at)
+        values (${d.tenantId}, ${d.slug}, ${d.name}, ${d.plan}, ${sql.jsonb(d.limits)}, 'active', ${version},
+          ${atTs}, ${atTs})
+        on conflict do nothing`);
+      const schema = context.schema(tenantSchemaBase(d.tenantId));
+      await ensureTenantSchema(tx, schema);
+      ensured.add(schema);
+      return;
+    }
+    case 'TenantPlanChanged':
+      await tx.query(sql.unsafe`
+        update ${tenants} set plan = ${event.data.plan}, limits = ${sql.jsonb(event.data.limits)},
+          version = ${version}, updated_at = ${atTs}
+        where ${guard}`);
+      return;
+    case 'TenantStorageConfigured': {
+      const { tenantId: _id, ...storage } = event.data;
+      await tx.query(sql.unsafe`
+        update ${tenants} set storage = ${sql.jsonb(storage)}, version = ${version}, updated_at = ${atTs}
+        where ${guard}`);
+      return;
+    }
+    case 'TenantSuspended':
+      await tx.query(sql.unsafe`
+        update ${tenants} set status = 'suspended', suspended_reason = ${event.data.reason},
+          version = ${version}, updated_at = ${atTs}
+        where ${guard} and status <> 'deleted'`);
+      return;
+    case 'TenantReactivated':
+      await tx.query(sql.unsafe`
+        update ${tenants} set status = 'active', suspended_reason = null, version = ${version}, updated_at = ${atTs}
+        where ${guard} and status <> 'deleted'`);
+      return;
+    case 'TenantDeleted': {
+      // Erasure: the tenant's images, users and keys go; the row stays as a tombstone (id,
+      // slug, status) so late events of other topics for this tenant are recognised and dropped.
+      const updated = await tx.query(sql.unsafe`
+        update ${tenants} set status = 'deleted', suspended_reason = null, storage = null, version = ${version},
+          updated_at = ${atTs}, deleted_at = ${atTs}
+        where ${guard}`);
+      if (updated.rowCount === 0) return;
+      const schema = context.schema(tenantSchemaBase(event.data.tenantId));
+      await tx.query(sql.unsafe`drop schema if exists ${sql.identifier([schema])} cascade`);
+      ensured.delete(schema);
+      await tx.query(sql.unsafe`
+        delete from ${sql.identifier([context.schema('platform'), 'users'])} where tenant_id = ${event.data.tenantId}`);
+      await tx.query(sql.unsafe`
+        delete from ${sql.identifier([context.schema('platform'), 'api_keys'])}
+        where tenant_id = ${event.data.tenantId}`);
+      return;
+    }
+    default:
+      return assertNever(event, 'tenant event');
+  }
+}
+
+async function applyIdentityEvent(tx: Transaction, context: GenerationContext, event: IdentityEvent): Promise<void> {
+  const platform = context.schema('platform');
+  const users = sql.identifier([platform, 'users']);
+  const keys = sql.identifier([platform, 'api_keys']);
+  const { aggregateVersion: version, occurredAt: at } = event.metadata;
+  const atTs = fromEpochMs(sql.fragment`${at}::bigint`);
+  switch (event.type) {
+    case 'UserRegistered': {
+      const d = event.data;
+      await tx.query(sql.unsafe`
+        insert into ${users} (user_id, tenant_id, email, password_hash, role, version, registered_at, updated_at)
+        values (${d.userId}, ${d.tenantId}, ${d.email}, ${d.passwordHash}, ${d.role}, ${version}, ${atTs}, ${atTs})
+        on conflict do nothing`);
+      return;
+    }
+    case 'UserRoleChanged':
+      await tx.query(sql.unsafe`
+        update ${users} set role = ${event.data.role}, version = ${version}, updated_at = ${atTs}
+        where user_id = ${event.data.userId} and version < ${version}`);
+      return;
+    case 'UserDisabled':
+      await tx.query(sql.unsafe`
+        update ${users} set disabled = true, disabled_reason = ${event.data.reason}, version = ${version},
+          updated_at = ${atTs}
+        where user_id = ${event.data.userId} and version < ${version}`);
+      return;
+    case 'ApiKeyIssued': {
+      const d = event.data;
+      const expires = d.expiresAt === null ? null : fromEpochMs(sql.fragment`${d.expiresAt}::bigint`);
+      await tx.query(sql.unsafe`
+        insert into ${keys} (key_id, tenant_id, name, prefix, secret_hash, scopes, expires_at, version, issued_at,
+          updated_at)
+        values (${d.keyId}, ${d.tenantId}, ${d.name}, ${d.prefix}, ${d.secretHash}, ${sql.array(d.scopes, 'text')},
+          ${expires}, ${version}, ${atTs}, ${atTs})
+        on conflict do nothing`);
+      return;
+    }
+    case 'ApiKeyRevoked':
+      await tx.query(sql.unsafe`
+        update ${keys} set revoked_at = ${atTs}, revoked_reason = ${event.data.reason}, version = ${version},
+          updated_at = ${atTs}
+        where key_id = ${event.data.keyId} and version < ${version}`);
+      return;
+    default:
+      return assertNever(event, 'identity event');
+  }
+}
+
+function tenantOf(event: TenantEvent | IdentityEvent | ImageEvent): string | null {
+  return event.data.tenantId;
+}
+
+/**
+ * The metadata read model: `platform` (tenants, users, API keys) and one schema per tenant for
+ * its images, created on `TenantProvisioned` (or on the tenant's first image, whichever of the
+ * two topics is read first) and dropped on `TenantDeleted`.
+ */
+export const metadataProjection: ProjectionDefinition = {
+  name: metadataProjectionName,
+  version: 1,
+  async open({ pool }, generation) {
+    return postgresProjection({
+      pool,
+      name: metadataProjectionName,
+      version: 1,
+      generation,
+      canHandle,
+      async apply(tx, records: RecordedEvent[], context) {
+        // Per transaction: a rolled-back savepoint may have undone a schema this set remembers.
+        const ensured = new Set<string>();
+        const platform = context.schema('platform');
+        await ensurePlatformSchema(tx, platform);
+        const events = records.map((r) => r.event) as (TenantEvent | IdentityEvent | ImageEvent)[];
+        const tombstoned = await deletedTenants(tx, platform, [
+          ...new Set(events.map(tenantOf).filter((id): id is string => id !== null)),
+        ]);
+        // Events of one partition come from one topic; still, keep their order within kinds.
+        const imagesByTenant = new Map<string, ImageEvent[]>();
+        for (const event of events) {
+          const tenantId = tenantOf(event);
+          if (tenantId !== null && tombstoned.has(tenantId) && event.type !== 'TenantDeleted') continue;
+          if ((imageEventTypes as readonly string[]).includes(event.type)) {
+            const list = imagesByTenant.get(tenantId!) ?? [];
+            list.push(event as ImageEvent);
+            imagesByTenant.set(tenantId!, list);
+          } else if ((tenantEventTypes as readonly string[]).includes(event.type)) {
+            await applyTenantEvent(tx, context, event as TenantEvent, ensured);
+          } else {
+            await applyIdentityEvent(tx, context, event as IdentityEvent);
+          }
+        }
+        for (const [tenantId, imageEvents] of [...imagesByTenant].sort(([a], [b]) => (a < b ? -1 : 1))) {
+          const schema = context.schema(tenantSchemaBase(tenantId));
+          if (!ensured.has(schema)) {
+            await ensureTenantSchema(tx, schema);
+            ensured.add(schema);
+          }
+          await applyImageEvents(tx, schema, imageEvents);
+        }
+      },
+      dropStorage: (p, gen, active) => dropGenerationSchemas(p, metadataSchemaBase, gen, active),
+    });
+  },
+  activate: (tx, from, to) => renameSchemasForSwitch(tx, metadataSchemaBase, from, to),
+  drop: ({ pool }, generation) => dropGenerationSchemas(pool, metadataSchemaBase, generation),
+};

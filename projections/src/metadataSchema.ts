@@ -1,0 +1,140 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { sql } from '@deeplens/platform/database';
+import type { Transaction } from './projection.ts';
+
+/** The metadata projection's schemas: `platform` and one `tenant_<32 hex>` per tenant. */
+export const metadataSchemaBase = /platform|tenant_[0-9a-f]{32}/;
+
+/**
+ * The schema of a tenant's images: `tenant_` and the tenant id's 32 hex digits (a UUID without
+ * dashes), or of its SHA-256 for any other id, so the name is always a safe identifier.
+ */
+export function tenantSchemaBase(tenantId: string): string {
+  const hex = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i.test(tenantId)
+    ? tenantId.replaceAll('-', '').toLowerCase()
+    : createHash('sha256').update(tenantId).digest('hex').slice(0, 32);
+  return `tenant_${hex}`;
+}
+
+/** A timestamptz from epoch milliseconds, exactly (no float rounding). */
+export const fromEpochMs = (column: ReturnType<typeof sql.fragment>) =>
+  sql.fragment`(timestamptz 'epoch' + ${column} * interval '1 millisecond')`;
+
+const existsRow = z.object({ exists: z.boolean() });
+
+/** Whether a table exists: checked first, as `create … if not exists` still takes locks. */
+export async function tableExists(tx: Transaction, schema: string, table: string): Promise<boolean> {
+  return tx.oneFirst(sql.type(existsRow)`
+    select to_regclass(${`"${schema}"."${table}"`}) is not null as exists`);
+}
+
+/** Creates a schema's tables if missing; an advisory lock makes concurrent batches take turns. */
+export async function ensurePlatformSchema(tx: Transaction, schema: string): Promise<void> {
+  const s = (table: string) => sql.identifier([schema, table]);
+  if (await tableExists(tx, schema, 'api_keys')) return;
+  await tx.query(sql.unsafe`select pg_advisory_xact_lock(hashtext(${schema}))`);
+  await tx.query(sql.unsafe`create schema if not exists ${sql.identifier([schema])}`);
+  await tx.query(sql.unsafe`
+    create table if not exists ${s('tenants')} (
+      tenant_id text primary key,
+      slug text not null,
+      name text not null,
+      plan text not null,
+      limits jsonb not null,
+      status text not null check (status in ('active', 'suspended', 'deleted')),
+      suspended_reason text,
+      -- Bring-your-own storage; the secret is the write side's ciphertext, never plaintext.
+      storage jsonb,
+      version int not null,
+      provisioned_at timestamptz not null,
+      updated_at timestamptz not null,
+      deleted_at timestamptz
+    )`);
+  await tx.query(sql.unsafe`
+    create index if not exists tenants_slug on ${s('tenants')} (slug) where status <> 'deleted'`);
+  await tx.query(sql.unsafe`
+    create table if not exists ${s('users')} (
+      user_id text primary key,
+      tenant_id text,
+      email text not null,
+      -- The hash the event carries (the auth layer verifies against it); never a password.
+      password_hash text not null,
+      role text not null,
+      disabled boolean not null default false,
+      disabled_reason text,
+      version int not null,
+      registered_at timestamptz not null,
+      updated_at timestamptz not null
+    )`);
+  await tx.query(sql.unsafe`create index if not exists users_email on ${s('users')} (lower(email))`);
+  await tx.query(sql.unsafe`create index if not exists users_tenant on ${s('users')} (tenant_id)`);
+  await tx.query(sql.unsafe`
+    create table if not exists ${s('api_keys')} (
+      key_id text primary key,
+      tenant_id text not null,
+      name text not null,
+      prefix text not null,
+      -- SHA-256 of the secret; the secret itself is shown once by the write API and never stored.
+      secret_hash text not null,
+      scopes text[] not null,
+      expires_at timestamptz,
+      revoked_at timestamptz,
+      revoked_reason text,
+      version int not null,
+      issued_at timestamptz not null,
+      updated_at timestamptz not null
+    )`);
+  await tx.query(sql.unsafe`create unique index if not exists api_keys_prefix on ${s('api_keys')} (prefix)`);
+  await tx.query(sql.unsafe`create index if not exists api_keys_tenant on ${s('api_keys')} (tenant_id)`);
+}
+
+export async function ensureTenantSchema(tx: Transaction, schema: string): Promise<void> {
+  const s = (table: string) => sql.identifier([schema, table]);
+  if (await tableExists(tx, schema, 'image_embeddings')) return;
+  await tx.query(sql.unsafe`select pg_advisory_xact_lock(hashtext(${schema}))`);
+  await tx.query(sql.unsafe`create schema if not exists ${sql.identifier([schema])}`);
+  await tx.query(sql.unsafe`
+    create table if not exists ${s('images')} (
+      image_id text primary key,
+      -- The projection's own knowledge; 'indexed' is added at read time from vector_status.
+      status text not null check (status in ('uploaded', 'embedded', 'failed', 'deleted')),
+      object_key text not null,
+      sha256 text not null,
+      mime text not null,
+      bytes bigint not null,
+      width int not null,
+      height int not null,
+      filename text not null,
+      tags text[] not null,
+      attributes jsonb not null,
+      source text not null,
+      failure_reason text,
+      failure_retriable boolean,
+      failed_at timestamptz,
+      thumbnail_key text,
+      thumbnail_width int,
+      thumbnail_height int,
+      thumbnail_mime text,
+      -- The image aggregate's version: an event at or below it was applied already.
+      version int not null,
+      uploaded_at timestamptz not null,
+      updated_at timestamptz not null,
+      deleted_at timestamptz
+    )`);
+  await tx.query(sql.unsafe`
+    create index if not exists images_listing on ${s('images')} (uploaded_at desc, image_id desc)
+    where status <> 'deleted'`);
+  await tx.query(sql.unsafe`
+    create index if not exists images_tags on ${s('images')} using gin (tags) where status <> 'deleted'`);
+  await tx.query(sql.unsafe`create index if not exists images_sha256 on ${s('images')} (sha256)`);
+  await tx.query(sql.unsafe`
+    create table if not exists ${s('image_embeddings')} (
+      image_id text not null,
+      model_id text not null,
+      model_version text not null,
+      dim int not null,
+      embedded_at timestamptz not null,
+      primary key (image_id, model_id, model_version)
+    )`);
+}

@@ -1,0 +1,148 @@
+import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
+import type { EventSerde } from '@deeplens/events/eventSerde';
+import type { Logger } from '@deeplens/platform/logger';
+import { describeError } from './postgresProjection.ts';
+import {
+  checkpointKey,
+  GenerationRetiredError,
+  type PoisonRecord,
+  type Projection,
+  type RecordedEvent,
+} from './projection.ts';
+import { isTransientError } from './transientErrors.ts';
+
+export type ProjectorRunnerOptions = {
+  kafka: Kafka;
+  serde: EventSerde;
+  projection: Projection;
+  /** The topics to project (production: `topics.tenant`, `topics.identity`, `topics.image`). */
+  topics: readonly string[];
+  groupId: string;
+  log: Logger;
+  /** Partitions applied at the same time (PostgreSQL projections may use several). */
+  partitionsConsumedConcurrently?: number;
+  /** Bytes fetched per partition per request: bigger batches replay faster. */
+  maxBytesPerPartition?: number;
+  /** Called when the runner stopped by itself (its generation was retired). */
+  onRetired?: () => void;
+};
+
+export type ProjectorRunner = {
+  /** Records applied (or skipped as poison) since start. */
+  readonly applied: number;
+  stop(): Promise<void>;
+};
+
+/**
+ * Runs one projection as a Kafka consumer group. The projection's own checkpoints are the
+ * source of truth: on every partition assignment the consumer seeks to checkpoint + 1, and
+ * records at or below a checkpoint are dropped again before `handle` (which re-checks inside
+ * its transaction). Kafka's committed offsets trail the checkpoints and only serve lag
+ * monitoring. An undecodable record is passed on as poison (recorded, then skipped); a
+ * transient failure fails the batch, which kafkajs retries.
+ */
+export async function startProjectorRunner(options: ProjectorRunnerOptions): Promise<ProjectorRunner> {
+  const { projection, serde } = options;
+  const log = options.log.child({ projection: projection.name, generation: projection.generation });
+  const consumer: Consumer = options.kafka.consumer({
+    groupId: options.groupId,
+    maxWaitTimeInMs: 250,
+    maxBytesPerPartition: options.maxBytesPerPartition ?? 4 * 2 ** 20,
+    maxBytes: 32 * 2 ** 20,
+    retry: { retries: 10 },
+  });
+  const next = new Map<string, number>();
+  let ready: Promise<void> = Promise.resolve();
+  let applied = 0;
+  let stopped = false;
+  let stopping: Promise<void> | undefined;
+
+  consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+    ready = (async () => {
+      const checkpoints = await projection.checkpoints();
+      for (const [topic, partitions] of Object.entries(payload.memberAssignment)) {
+        for (const partition of partitions) {
+          const offset = (checkpoints.get(checkpointKey(topic, partition)) ?? -1) + 1;
+          next.set(checkpointKey(topic, partition), offset);
+          consumer.seek({ topic, partition, offset: String(offset) });
+        }
+      }
+      log.debug('assigned', { assignment: payload.memberAssignment });
+    })();
+    ready.catch((error: unknown) => log.error('reading checkpoints failed', { error }));
+  });
+  consumer.on(consumer.events.CRASH, ({ payload }) => {
+    if (!stopped) log.error('consumer crashed', { error: payload.error, restart: payload.restart });
+  });
+
+  async function decode(topic: string, partition: number, messages: KafkaMessage[]) {
+    const events: RecordedEvent[] = [];
+    const poison: PoisonRecord[] = [];
+    for (const message of messages) {
+      const offset = Number(message.offset);
+      if (!message.value) {
+        poison.push({ topic, partition, offset, error: 'a record without a value', value: null });
+        continue;
+      }
+      try {
+        events.push({ event: await serde.decodeEvent(message.value), topic, partition, offset });
+      } catch (error) {
+        if (isTransientError(error)) throw error;
+        poison.push({ topic, partition, offset, error: `undecodable: ${describeError(error)}`, value: message.value });
+      }
+    }
+    return { events, poison };
+  }
+
+  await consumer.connect();
+  await consumer.subscribe({ topics: [...options.topics], fromBeginning: true });
+  await consumer.run({
+    autoCommit: true,
+    eachBatchAutoResolve: false,
+    partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 1,
+    eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+      await ready;
+      if (stopped || !isRunning() || isStale()) return;
+      const key = checkpointKey(batch.topic, batch.partition);
+      const from = next.get(key) ?? 0;
+      const messages = batch.messages.filter((m) => Number(m.offset) >= from);
+      const last = messages.at(-1);
+      if (!last) return;
+      const { events, poison } = await decode(batch.topic, batch.partition, messages);
+      for (const p of poison) log.warn('poison record skipped', { topic: p.topic, partition: p.partition, offset: p.offset, error: p.error });
+      try {
+        await projection.handle({
+          topic: batch.topic,
+          partition: batch.partition,
+          events,
+          poison,
+          lastOffset: Number(last.offset),
+        });
+      } catch (error) {
+        if (error instanceof GenerationRetiredError) {
+          log.info('generation retired; stopping');
+          stopped = true;
+          options.onRetired?.();
+          return;
+        }
+        log.warn('batch failed; it will be retried', { error, topic: batch.topic, partition: batch.partition });
+        throw error;
+      }
+      next.set(key, Number(last.offset) + 1);
+      applied += messages.length;
+      resolveOffset(last.offset);
+      await heartbeat();
+    },
+  });
+
+  return {
+    get applied() {
+      return applied;
+    },
+    stop() {
+      stopped = true;
+      stopping ??= consumer.disconnect();
+      return stopping;
+    },
+  };
+}

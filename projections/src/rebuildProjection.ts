@@ -1,0 +1,123 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Kafka } from 'kafkajs';
+import {
+  abandonGeneration,
+  acquireGenerationLock,
+  markGenerationDropped,
+  startBuildingGeneration,
+  switchGeneration,
+} from './generations.ts';
+import { checkpointKey, type Projection, type ProjectionDefinition } from './projection.ts';
+import { projectionGroupId, type ProjectionRuntimeOptions } from './projectionService.ts';
+import { startProjectorRunner } from './projectorRunner.ts';
+
+export type RebuildOptions = ProjectionRuntimeOptions & {
+  /**
+   * How long the retired generation is kept after the switch before it is dropped: readers that
+   * cache the active generation (the vector search polls it) move over within this time.
+   */
+  dropAfterMs?: number;
+  /** Called right after the switch's transaction committed (tests measure around it). */
+  onSwitched?: (generation: number) => void;
+};
+
+export type RebuildResult = {
+  projection: string;
+  generation: number;
+  previous: number | undefined;
+  /** Records applied by the rebuild before the switch. */
+  records: number;
+  /** From the first record to caught up. */
+  seconds: number;
+};
+
+/** Whether every partition's checkpoint has reached the end the log had when this was asked. */
+export async function caughtUp(kafka: Kafka, topics: readonly string[], projection: Projection): Promise<boolean> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const checkpoints = await projection.checkpoints();
+    for (const topic of topics) {
+      for (const { partition, high } of await admin.fetchTopicOffsets(topic)) {
+        if ((checkpoints.get(checkpointKey(topic, partition)) ?? -1) < Number(high) - 1) return false;
+      }
+    }
+    return true;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/**
+ * Rebuilds a projection without downtime: a NEW generation is built from offset 0 beside the
+ * live one (which keeps serving and keeps being updated), and once it has caught up with the
+ * log it is switched to atomically; the old generation is dropped `dropAfterMs` later. The live
+ * projector service notices the switch and carries on with the new generation.
+ */
+export async function rebuildProjection(
+  definition: ProjectionDefinition,
+  options: RebuildOptions,
+): Promise<RebuildResult> {
+  const { deps } = options;
+  const log = options.log.child({ projection: definition.name, rebuild: true });
+  const generation = await startBuildingGeneration(deps.pool, definition.name);
+  log.info('rebuilding', { generation });
+  const lock = await acquireGenerationLock(options.databaseUrl, definition.name, generation);
+  let switched = false;
+  let previous: number | undefined;
+  let records = 0;
+  let seconds = 0;
+  try {
+    const projection = await definition.open(deps, generation);
+    try {
+      await projection.truncate();
+      const started = performance.now();
+      const runner = await startProjectorRunner({
+        kafka: options.kafka,
+        serde: options.serde,
+        projection,
+        topics: options.topics,
+        groupId: projectionGroupId(options.groupPrefix, definition.name, generation),
+        log: options.log,
+        partitionsConsumedConcurrently: options.partitionsConsumedConcurrently,
+        maxBytesPerPartition: options.maxBytesPerPartition ?? 8 * 2 ** 20,
+      });
+      try {
+        while (!(await caughtUp(options.kafka, options.topics, projection))) await sleep(100);
+        seconds = (performance.now() - started) / 1000;
+        records = runner.applied;
+        previous = await switchGeneration(deps.pool, definition, generation);
+        switched = true;
+        log.info('switched', { generation, previous, records, seconds });
+        options.onSwitched?.(generation);
+      } finally {
+        await runner.stop();
+      }
+    } finally {
+      await projection.close();
+    }
+  } catch (error) {
+    if (!switched) {
+      await abandonGeneration(deps.pool, definition.name, generation);
+      await definition.drop(deps, generation).catch(() => undefined);
+      await markGenerationDropped(deps.pool, definition.name, generation).catch(() => undefined);
+    }
+    throw error;
+  } finally {
+    await lock.release();
+  }
+  if (previous !== undefined) {
+    await sleep(options.dropAfterMs ?? 5_000);
+    // The old generation's runner, if any, stops at its next batch (the generation is retired);
+    // wait for it to let go of the generation before removing its storage.
+    const oldLock = await acquireGenerationLock(options.databaseUrl, definition.name, previous);
+    try {
+      await definition.drop(deps, previous);
+      await markGenerationDropped(deps.pool, definition.name, previous);
+    } finally {
+      await oldLock.release();
+    }
+    log.info('dropped the previous generation', { previous });
+  }
+  return { projection: definition.name, generation, previous, records, seconds };
+}
