@@ -1,0 +1,126 @@
+/**
+ * Embedder throughput: images/s through the whole embedder (Kafka → fetch → decode → batched
+ * ONNX → ImageEmbedded + thumbnail recorded through the write side) next to the raw model's
+ * images/s on the same images in the same run.
+ *   npx tsx bench/embedder.ts [images=240]
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { createCommandHandler, readTenantUsage } from '@deeplens/commands/commandHandler';
+import { imageDecider } from '@deeplens/commands/image/imageDecider';
+import { limitsOf } from '@deeplens/commands/tenant/plans';
+import { tenantDecider } from '@deeplens/commands/tenant/tenantDecider';
+import { createWriteModelDatabase } from '@deeplens/commands/testing/writeModelDatabase';
+import { imageRules, tenantRules } from '@deeplens/commands/writeModelRules';
+import { buildDefaultModel } from '@deeplens/embedder/buildDefaultModel';
+import { createEmbedderWorker } from '@deeplens/embedder/embedderWorker';
+import { loadEmbeddingModel } from '@deeplens/embedder/onnxEmbeddingModel';
+import { createEventSerde, registrySchemaStore } from '@deeplens/events/eventSerde';
+import { ensureEventTopics } from '@deeplens/events/ensureEventTopics';
+import { endOffsets } from '@deeplens/events/testing/readEvents';
+import { topics } from '@deeplens/events/topics';
+import { createKafka } from '@deeplens/platform/kafka';
+import { createLogger } from '@deeplens/platform/logger';
+import { fileSystemObjectStore, sha256Hex } from '@deeplens/platform/objectStore';
+import { randomUUID } from '@deeplens/platform/ids';
+import { createSchemaRegistry } from '@deeplens/platform/schemaRegistry';
+import { createSecretBox } from '@deeplens/platform/secrets';
+import { createTenantStorageResolver } from '@deeplens/platform/tenantStorage';
+import { uniqueName } from '@deeplens/platform/testing/testTopics';
+import { createOutboxRelay } from '@deeplens/write-api/outboxRelay';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { report, scope } from './benchSupport.ts';
+
+/** N distinct JPEGs of ~640 px made from the fixture photos (crops, flips, tints). */
+export async function benchPhotos(n: number): Promise<Buffer[]> {
+  const dir = join(import.meta.dirname, '..', 'embedder', 'fixtures', 'photos');
+  const sources = await Promise.all((await readdir(dir)).filter((f) => f.endsWith('.jpg')).map((f) => readFile(join(dir, f))));
+  const out: Buffer[] = [];
+  for (let i = 0; out.length < n; i++) {
+    const source = sources[i % sources.length]!;
+    const variant = Math.floor(i / sources.length);
+    let image = sharp(source).resize(640, 480, { fit: 'cover', position: variant % 5 });
+    if (variant % 2 === 1) image = image.flop();
+    out.push(await image.modulate({ brightness: 0.8 + (variant % 7) * 0.06 }).jpeg({ quality: 85 }).toBuffer());
+  }
+  return out;
+}
+
+const count = Number(process.argv[2] ?? 240);
+const s = scope();
+try {
+  const photos = await benchPhotos(count);
+  const manifest = (await buildDefaultModel()).manifest;
+  const model = await loadEmbeddingModel(manifest);
+  s.after(() => model.close());
+
+  // The limit: the raw model on the same images, batched as the embedder batches.
+  await model.embed(photos.slice(0, 16));
+  const rawStart = performance.now();
+  for (let i = 0; i < photos.length; i += 16) await model.embed(photos.slice(i, i + 16));
+  const rawPerSecond = photos.length / ((performance.now() - rawStart) / 1000);
+
+  // The embedder: uploads recorded through the write side, relayed to Kafka, embedded.
+  const { pool, config } = await createWriteModelDatabase(s);
+  const handler = createCommandHandler({ pool });
+  const objects = fileSystemObjectStore(await mkdtemp(join(tmpdir(), 'bench-objects-')));
+  const secrets = createSecretBox(randomBytes(32));
+  const storageOf = createTenantStorageResolver(config, objects, secrets);
+  const tenantId = randomUUID();
+  await handler.handle(tenantDecider, { type: 'ProvisionTenant', data: { tenantId, slug: `bench-${tenantId}`, name: 'Bench', plan: 'enterprise' } }, { actor: 'system:bench' }, tenantRules);
+  const tenant = await handler.load(tenantDecider, tenantId);
+  if (tenant.status !== 'active') throw new Error('tenant not active');
+  const storage = storageOf(tenant);
+  await objects.ensureBucket(storage.bucket);
+
+  const kafka = createKafka(config, 'bench-embedder');
+  const admin = kafka.admin();
+  await admin.connect();
+  await ensureEventTopics(admin, config.KAFKA_TOPIC_PARTITIONS);
+  await admin.disconnect();
+  const serde = createEventSerde(registrySchemaStore(createSchemaRegistry(config), config.SCHEMA_REGISTRY_URL));
+  const from = await endOffsets(kafka, topics.image);
+  for (const bytes of photos) {
+    const sha256 = sha256Hex(bytes);
+    const objectKey = storage.keyOf(sha256);
+    await objects.put(storage.bucket, objectKey, bytes, 'image/jpeg');
+    await handler.handle(
+      imageDecider,
+      {
+        type: 'UploadImage',
+        data: { tenantId, imageId: randomUUID(), objectKey, sha256, mime: 'image/jpeg', bytes: bytes.length, width: 640, height: 480, filename: 'b.jpg', tags: [], attributes: {}, source: 'http', tenant: { status: 'active', limits: limitsOf('enterprise') }, usage: await readTenantUsage(pool, tenantId) },
+      },
+      { actor: 'system:bench' },
+      imageRules,
+    );
+  }
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  s.after(() => producer.disconnect());
+  const relay = createOutboxRelay({ databaseUrl: config.DATABASE_URL, producer, serde });
+  relay.start();
+  s.after(() => relay.stop());
+  while (relay.published < photos.length) await new Promise((r) => setTimeout(r, 50));
+
+  const worker = createEmbedderWorker({
+    kafka, serde, handler, model, storageOf, log: createLogger({ bench: 'embedder' }, 'error'),
+    batchSize: config.EMBEDDER_BATCH_SIZE, batchWindowMs: config.EMBEDDER_BATCH_WINDOW_MS, maxAttempts: 3, thumbnailSize: 256,
+    groupId: uniqueName('bench-embedder'), startAt: from,
+  });
+  const start = performance.now();
+  await worker.start();
+  s.after(() => worker.stop());
+  while (worker.counts.embedded + worker.counts.failed < photos.length) await new Promise((r) => setTimeout(r, 20));
+  const embedderPerSecond = photos.length / ((performance.now() - start) / 1000);
+
+  const ratio = embedderPerSecond / rawPerSecond;
+  await report(`Embedder throughput (${photos.length} images of 640×480)`, [
+    { measure: 'raw ONNX model, batches of 16 (decode + inference)', value: `${rawPerSecond.toFixed(1)} img/s` },
+    { measure: 'embedder end to end (Kafka → fetch → embed → record + thumbnail)', value: `${embedderPerSecond.toFixed(1)} img/s`, limit: `${rawPerSecond.toFixed(1)} img/s`, ratio: ratio.toFixed(2), bar: 'informative' },
+  ]);
+} finally {
+  await s.close();
+}

@@ -1,0 +1,54 @@
+/** Composition root of the projector process: metadata, usage and vector projections. */
+import { createEventSerde, registrySchemaStore } from '@deeplens/events/eventSerde';
+import { ensureEventTopics } from '@deeplens/events/ensureEventTopics';
+import { loadConfig } from '@deeplens/platform/config';
+import { createDatabasePool } from '@deeplens/platform/database';
+import { createKafka } from '@deeplens/platform/kafka';
+import { createLogger } from '@deeplens/platform/logger';
+import { runMigrations } from '@deeplens/platform/migrations';
+import { runUntilSignalled } from '@deeplens/platform/processLifecycle';
+import { createSchemaRegistry } from '@deeplens/platform/schemaRegistry';
+import {
+  createProjectionDependencies,
+  loadProjectorEnv,
+  projectionDefinitions,
+  projectionMigrations,
+} from './projectionRuntime.ts';
+import { startProjectionService } from './projectionService.ts';
+
+const config = loadConfig();
+const env = loadProjectorEnv();
+const log = createLogger({ process: 'projector' }, config.LOG_LEVEL);
+
+await runUntilSignalled(log, async () => {
+  await runMigrations(config.DATABASE_URL, 'projections', projectionMigrations);
+  const kafka = createKafka(config, 'deeplens-projector');
+  if (!process.env.DEEPLENS_PROJECTION_TOPICS) {
+    const admin = kafka.admin();
+    await admin.connect();
+    await ensureEventTopics(admin, config.KAFKA_TOPIC_PARTITIONS);
+    await admin.disconnect();
+  }
+  const pool = await createDatabasePool(config);
+  const serde = createEventSerde(registrySchemaStore(createSchemaRegistry(config), config.SCHEMA_REGISTRY_URL));
+  const deps = createProjectionDependencies(config, pool, log, env.DEEPLENS_VECTOR_NAMESPACE);
+  const services = env.DEEPLENS_PROJECTIONS.map((name) =>
+    startProjectionService(projectionDefinitions[name]!, {
+      kafka,
+      serde,
+      deps,
+      databaseUrl: config.DATABASE_URL,
+      topics: env.DEEPLENS_PROJECTION_TOPICS,
+      groupPrefix: env.DEEPLENS_PROJECTION_GROUP_PREFIX,
+      log,
+      // Vectors: one partition at a time (the index is one writer); PostgreSQL ones: two.
+      partitionsConsumedConcurrently: name === 'vectors' ? 1 : 2,
+    }),
+  );
+  return {
+    stop: async () => {
+      await Promise.all(services.map((s) => s.stop()));
+      await pool.end();
+    },
+  };
+});

@@ -1,0 +1,100 @@
+import { rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+import { topics } from '@deeplens/events/topics';
+import type { Config } from '@deeplens/platform/config';
+import type { DatabasePool } from '@deeplens/platform/database';
+import type { Logger } from '@deeplens/platform/logger';
+import type { VectorIndex } from '@deeplens/platform/vectorIndex';
+import { openEmbeddedVectorIndex } from './embeddedVectorIndex.ts';
+import { metadataProjection } from './metadataProjection.ts';
+import type { ProjectionDefinition, ProjectionDependencies } from './projection.ts';
+import { createQdrantVectorIndex, dropQdrantNamespace } from './qdrantVectorIndex.ts';
+import { usageProjection } from './usageProjection.ts';
+import { vectorProjection } from './vectorProjection.ts';
+
+/** The projections' migrations (bookkeeping tables), applied by `main.ts` and `rebuildMain.ts`. */
+export const projectionMigrations = join(import.meta.dirname, '..', 'migrations');
+
+/** Every projection, by name. */
+export const projectionDefinitions: Readonly<Record<string, ProjectionDefinition>> = {
+  [metadataProjection.name]: metadataProjection,
+  [usageProjection.name]: usageProjection,
+  [vectorProjection.name]: vectorProjection,
+};
+
+/**
+ * Settings of the projector processes beyond the shared configuration: which projections run,
+ * which topics they read (tests use their own) and the consumer groups' prefix.
+ */
+const projectorEnvSchema = z.object({
+  DEEPLENS_PROJECTIONS: z
+    .string()
+    .default('metadata,usage,vectors')
+    .transform((s) => s.split(',').map((p) => p.trim()))
+    .pipe(z.array(z.enum(['metadata', 'usage', 'vectors']))),
+  DEEPLENS_PROJECTION_TOPICS: z
+    .string()
+    .optional()
+    .transform((s) => (s ? s.split(',').map((t) => t.trim()) : [topics.tenant, topics.identity, topics.image])),
+  DEEPLENS_PROJECTION_GROUP_PREFIX: z.string().default('deeplens.projection'),
+  /** Qdrant collections of generation N are named `<namespace>_g<N>__…`. */
+  DEEPLENS_VECTOR_NAMESPACE: z.string().default('deeplens'),
+});
+
+export type ProjectorEnv = z.infer<typeof projectorEnvSchema>;
+
+export function loadProjectorEnv(env: Record<string, string | undefined> = process.env): ProjectorEnv {
+  const parsed = projectorEnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new Error(`invalid projector configuration:\n${lines.join('\n')}`);
+  }
+  return parsed.data;
+}
+
+type VectorConfig = Pick<Config, 'VECTOR_STORE' | 'VECTOR_INDEX_DIR' | 'QDRANT_URL' | 'QDRANT_API_KEY'>;
+
+/** The folder of one generation of the embedded vector index. */
+export function vectorGenerationDir(config: Pick<Config, 'VECTOR_INDEX_DIR'>, generation: number): string {
+  return resolve(config.VECTOR_INDEX_DIR, `g${generation}`);
+}
+
+/** Opens generation `generation` of the configured vector store. */
+export function vectorIndexOpener(
+  config: VectorConfig,
+  namespace = 'deeplens',
+): (generation: number, mode: 'writer' | 'follower') => Promise<VectorIndex> {
+  if (config.VECTOR_STORE === 'qdrant') {
+    if (!config.QDRANT_URL) throw new Error('VECTOR_STORE=qdrant needs QDRANT_URL');
+    const url = config.QDRANT_URL;
+    return async (generation) =>
+      createQdrantVectorIndex({ url, apiKey: config.QDRANT_API_KEY, namespace: `${namespace}_g${generation}` });
+  }
+  return (generation, mode) => openEmbeddedVectorIndex({ dir: vectorGenerationDir(config, generation), mode });
+}
+
+/** What the projections need, from the configuration. */
+export function createProjectionDependencies(
+  config: VectorConfig,
+  pool: DatabasePool,
+  log: Logger,
+  namespace = 'deeplens',
+): ProjectionDependencies {
+  return {
+    pool,
+    log,
+    openVectorIndex: vectorIndexOpener(config, namespace),
+    dropVectorIndex: async (generation) => {
+      if (config.VECTOR_STORE === 'qdrant') {
+        await dropQdrantNamespace({
+          url: config.QDRANT_URL!,
+          apiKey: config.QDRANT_API_KEY,
+          namespace: `${namespace}_g${generation}`,
+        });
+      } else {
+        await rm(vectorGenerationDir(config, generation), { recursive: true, force: true });
+      }
+    },
+  };
+}
