@@ -12,6 +12,16 @@ import { createTenantStorageResolver } from '@deeplens/platform/tenantStorage';
 import { uniqueName } from '@deeplens/platform/testing/testTopics';
 import { createOutboxRelay } from '@deeplens/write-api/outboxRelay';
 import { adminEmail, adminPassword, startWriteApi } from '@deeplens/write-api/testing/writeApiHarness';
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { imageDecider } from '@deeplens/commands/image/imageDecider';
+import { limitsOf } from '@deeplens/commands/tenant/plans';
+import { tenantDecider } from '@deeplens/commands/tenant/tenantDecider';
+import { imageRules } from '@deeplens/commands/writeModelRules';
+import { encodeEvent } from '@deeplens/events/eventCodec';
+import type { ImageUploaded } from '@deeplens/events/imageEvents';
+import { s3ObjectStore } from '@deeplens/platform/objectStore';
+import { createTestTopics } from '@deeplens/platform/testing/testTopics';
 import { buildDefaultModel } from './buildDefaultModel.ts';
 import { createEmbedderWorker } from './embedderWorker.ts';
 import { loadEmbeddingModel } from './onnxEmbeddingModel.ts';
@@ -135,5 +145,167 @@ describe('embedder worker (real Kafka, PostgreSQL, ONNX model)', () => {
     assert.match(failed.data.reason, /corrupt|truncated/i);
     assert.equal(failed.data.retriable, false);
     assert.equal(byImage(broken, 'ImageEmbedded').length, 0);
+  });
+});
+
+describe('embedder worker: poison records and storage outages', () => {
+  it('sends an undecodable record and an image whose storage stays down to the dead-letter topic, and carries on', async (t) => {
+    const api = await startWriteApi(t);
+    const { config, deps } = api;
+    const admin = await api.signIn(adminEmail, adminPassword);
+    const tenant = (await (
+      await api.call('POST', '/v1/tenants', {
+        token: admin.access_token,
+        json: { slug: 'poison', name: 'Poison' },
+      })
+    ).json()) as { id: string };
+    const kafka = createKafka(config, 'embedder-poison-test');
+    const topic = uniqueName('images');
+    const dlqTopic = uniqueName('dlq');
+    await createTestTopics(t, kafka, [
+      { topic, partitions: 1 },
+      { topic: dlqTopic, partitions: 1 },
+    ]);
+    const serde = createEventSerde(
+      registrySchemaStore(createSchemaRegistry(config), config.SCHEMA_REGISTRY_URL),
+    );
+    const model = await loadEmbeddingModel((await buildDefaultModel()).manifest);
+    t.after(() => model.close());
+
+    // Storage for the tenant's "outage" bucket is an S3 endpoint nobody listens on.
+    const healthy = createTenantStorageResolver(config, deps.objects, deps.secrets);
+    const down = s3ObjectStore({
+      endpoint: 'http://127.0.0.1:9',
+      region: 'us-east-1',
+      accessKey: 'x',
+      secretKey: 'y',
+    });
+    const photo = await readFile(join(photos, 'chelsea.jpg'));
+    const storage = healthy((await deps.handler.load(tenantDecider, tenant.id)) as never);
+    await storage.store.ensureBucket(storage.bucket);
+    await storage.store.put(storage.bucket, 'images/ok', photo, 'image/jpeg');
+
+    const uploaded = (imageId: string, objectKey: string): ImageUploaded => ({
+      type: 'ImageUploaded',
+      data: {
+        tenantId: tenant.id,
+        imageId,
+        objectKey,
+        sha256: 'a'.repeat(64),
+        mime: 'image/jpeg',
+        bytes: photo.length,
+        width: 451,
+        height: 300,
+        filename: 'x.jpg',
+        tags: [],
+        attributes: {},
+        source: 'http',
+      },
+      metadata: {
+        eventId: randomUUID(),
+        aggregateId: imageId,
+        aggregateVersion: 1,
+        tenantId: tenant.id,
+        occurredAt: Date.now(),
+        correlationId: 'c',
+        causationId: null,
+        actor: 'system:test',
+      },
+    });
+    // The write model must know the images the embedder records results for.
+    const stranded = randomUUID();
+    const fine = randomUUID();
+    for (const [imageId, key] of [
+      [stranded, 'images/stranded'],
+      [fine, 'images/ok'],
+    ] as const) {
+      const event = uploaded(imageId, key);
+      await deps.handler.handle(
+        imageDecider,
+        {
+          type: 'UploadImage',
+          data: {
+            ...event.data,
+            tenant: { status: 'active', limits: limitsOf('free') },
+            usage: { images: 0, bytes: 0 },
+          },
+        },
+        { actor: 'system:test' },
+        imageRules,
+      );
+    }
+    const producer = kafka.producer();
+    await producer.connect();
+    t.after(() => producer.disconnect());
+    const frame = async (event: ImageUploaded) => ({
+      key: event.data.imageId,
+      value: await serde.frameEncoded('ImageUploaded', encodeEvent(event)),
+      headers: { 'event-type': 'ImageUploaded' },
+    });
+    await producer.send({
+      topic,
+      messages: [
+        {
+          key: 'poison',
+          value: Buffer.from('definitely not avro'),
+          headers: { 'event-type': 'ImageUploaded' },
+        },
+        await frame(uploaded(stranded, 'images/stranded')),
+        await frame(uploaded(fine, 'images/ok')),
+      ],
+    });
+
+    const worker = createEmbedderWorker({
+      kafka,
+      serde,
+      handler: deps.handler,
+      model,
+      storageOf: (t2) =>
+        t2.tenantId === tenant.id
+          ? {
+              ...healthy(t2),
+              store: {
+                ...healthy(t2).store,
+                get: (bucket, key) =>
+                  key === 'images/stranded' ? down.get(bucket, key) : healthy(t2).store.get(bucket, key),
+              },
+            }
+          : healthy(t2),
+      log: deps.log,
+      batchSize: 8,
+      batchWindowMs: 50,
+      maxAttempts: 2,
+      thumbnailSize: 64,
+      topic,
+      dlqTopic,
+      groupId: uniqueName('embedder-poison'),
+    });
+    await worker.start();
+    t.after(() => worker.stop());
+
+    const deadline = Date.now() + 60_000;
+    while ((worker.counts.deadLettered < 2 || worker.counts.embedded < 1) && Date.now() < deadline)
+      await sleep(100);
+    assert.deepEqual(
+      [worker.counts.deadLettered, worker.counts.embedded],
+      [2, 1],
+      'two dead letters; the good image still embedded',
+    );
+
+    const reasons: string[] = [];
+    const reader = kafka.consumer({ groupId: uniqueName('dlq-reader') });
+    await reader.connect();
+    t.after(() => reader.disconnect());
+    await reader.subscribe({ topic: dlqTopic, fromBeginning: true });
+    await new Promise<void>((resolve) => {
+      void reader.run({
+        eachMessage: async ({ message }) => {
+          reasons.push(String(message.headers?.['dlq-reason']));
+          if (reasons.length === 2) resolve();
+        },
+      });
+    });
+    assert.match(reasons[0]!, /undecodable/);
+    assert.match(reasons[1]!, /object storage kept failing/);
   });
 });
