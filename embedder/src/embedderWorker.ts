@@ -237,7 +237,12 @@ export function createEmbedderWorker(options: EmbedderOptions) {
       await consumer.run({
         eachBatchAutoResolve: false,
         partitionsConsumedConcurrently: 1,
-        eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+        eachBatch: async (payload) => {
+          const { batch } = payload;
+          const resolveOffset = (offset: string) => payload.resolveOffset(offset);
+          const heartbeat = () => payload.heartbeat();
+          const isRunning = () => payload.isRunning();
+          const isStale = () => payload.isStale();
           let pending: { job: Job; offset: string }[] = [];
           const flush = async () => {
             if (pending.length === 0) return;

@@ -28,8 +28,8 @@ export const defaultUploadLimits: UploadLimits = {
  */
 export function cleanFilename(raw: string): string {
   const lastSegment = raw.split(/[\\/]/).pop() ?? '';
-  // eslint-disable-next-line no-control-regex
   const clean = lastSegment
+    // eslint-disable-next-line no-control-regex -- control characters are exactly what goes
     .replace(/[\u0000-\u001f\u007f]/g, '')
     .trim()
     .slice(0, 255);

@@ -1,0 +1,447 @@
+import { z } from 'zod';
+import { sql, type DatabasePool } from '@deeplens/platform/database';
+import { tenantSchemaBase } from './metadataSchema.ts';
+
+/**
+ * The read side's queries over the metadata, usage and vector-status read models. Every
+ * tenant-scoped function takes the tenant id first and reads only that tenant's schema, so
+ * another tenant's image is simply not found. Names are the active generation's (the plain
+ * schema names); a rebuild's switch renames schemas in one transaction, so a query sees
+ * either the old or the new read model, never a mix.
+ */
+
+export type ImageStatus = 'uploaded' | 'embedded' | 'indexed' | 'failed';
+
+export type ImageEmbedding = {
+  modelId: string;
+  modelVersion: string;
+  dim: number;
+  embeddedAt: number;
+  /** When the vector projection applied it (searchable from then on); null until then. */
+  indexedAt: number | null;
+};
+
+export type ImageView = {
+  tenantId: string;
+  imageId: string;
+  status: ImageStatus;
+  failure: { reason: string; retriable: boolean; at: number } | null;
+  objectKey: string;
+  sha256: string;
+  mime: string;
+  bytes: number;
+  width: number;
+  height: number;
+  filename: string;
+  tags: string[];
+  attributes: Record<string, string>;
+  source: string;
+  thumbnail: { objectKey: string; width: number; height: number; mime: string } | null;
+  embeddings: ImageEmbedding[];
+  version: number;
+  uploadedAt: number;
+  updatedAt: number;
+};
+
+export type TenantView = {
+  tenantId: string;
+  slug: string;
+  name: string;
+  plan: string;
+  limits: { maxImages: number; maxBytes: number; maxImageBytes: number; requestsPerMinute: number };
+  status: 'active' | 'suspended';
+  suspendedReason: string | null;
+  storage: Record<string, string> | null;
+  provisionedAt: number;
+  updatedAt: number;
+};
+
+export type ApiKeyView = {
+  keyId: string;
+  tenantId: string;
+  name: string;
+  prefix: string;
+  /** SHA-256 hex of the secret: compare with a constant-time equality. */
+  secretHash: string;
+  scopes: string[];
+  expiresAt: number | null;
+  revokedAt: number | null;
+  issuedAt: number;
+};
+
+export type UserView = {
+  userId: string;
+  tenantId: string | null;
+  email: string;
+  passwordHash: string;
+  role: string;
+  disabled: boolean;
+};
+
+export type TenantUsageView = { tenantId: string; images: number; bytes: number; updatedAt: number | null };
+
+export type ListImagesOptions = {
+  /** The opaque `nextCursor` of the previous page. */
+  cursor?: string;
+  /** 1–500; default 50. */
+  limit?: number;
+  tag?: string;
+  status?: ImageStatus;
+};
+
+export type ImagePage = { items: ImageView[]; nextCursor: string | null };
+
+const imageRow = z.object({
+  image_id: z.string(),
+  status: z.string(),
+  object_key: z.string(),
+  sha256: z.string(),
+  mime: z.string(),
+  bytes: z.number(),
+  width: z.number(),
+  height: z.number(),
+  filename: z.string(),
+  tags: z.array(z.string()),
+  attributes: z.record(z.string()),
+  source: z.string(),
+  failure_reason: z.string().nullable(),
+  failure_retriable: z.boolean().nullable(),
+  failed_at: z.number().nullable(),
+  thumbnail_key: z.string().nullable(),
+  thumbnail_width: z.number().nullable(),
+  thumbnail_height: z.number().nullable(),
+  thumbnail_mime: z.string().nullable(),
+  version: z.number(),
+  uploaded_at: z.number(),
+  updated_at: z.number(),
+});
+type ImageRowRead = z.infer<typeof imageRow>;
+
+const embeddingRow = z.object({
+  image_id: z.string(),
+  model_id: z.string(),
+  model_version: z.string(),
+  dim: z.number(),
+  embedded_at: z.number(),
+  indexed_at: z.number().nullable(),
+});
+
+const tenantRow = z.object({
+  tenant_id: z.string(),
+  slug: z.string(),
+  name: z.string(),
+  plan: z.string(),
+  limits: z.object({
+    maxImages: z.number(),
+    maxBytes: z.number(),
+    maxImageBytes: z.number(),
+    requestsPerMinute: z.number(),
+  }),
+  status: z.enum(['active', 'suspended']),
+  suspended_reason: z.string().nullable(),
+  storage: z.record(z.string()).nullable(),
+  provisioned_at: z.number(),
+  updated_at: z.number(),
+});
+
+const apiKeyRow = z.object({
+  key_id: z.string(),
+  tenant_id: z.string(),
+  name: z.string(),
+  prefix: z.string(),
+  secret_hash: z.string(),
+  scopes: z.array(z.string()),
+  expires_at: z.number().nullable(),
+  revoked_at: z.number().nullable(),
+  issued_at: z.number(),
+});
+
+const userRow = z.object({
+  user_id: z.string(),
+  tenant_id: z.string().nullable(),
+  email: z.string(),
+  password_hash: z.string(),
+  role: z.string(),
+  disabled: z.boolean(),
+});
+
+const usageRow = z.object({ images: z.number(), bytes: z.number(), updated_at: z.number() });
+const existsRow = z.object({ exists: z.boolean() });
+const imageColumns = sql.fragment`i.image_id, i.status, i.object_key, i.sha256, i.mime, i.bytes, i.width, i.height,
+  i.filename, i.tags, i.attributes, i.source, i.failure_reason, i.failure_retriable, i.failed_at, i.thumbnail_key,
+  i.thumbnail_width, i.thumbnail_height, i.thumbnail_mime, i.version, i.uploaded_at, i.updated_at`;
+
+/** PostgreSQL's answer when a schema or table does not exist (an unknown or erased tenant). */
+function isMissingRelation(error: unknown): boolean {
+  for (let e: unknown = error; e; e = (e as { cause?: unknown }).cause) {
+    const code = (e as { code?: unknown }).code;
+    if (code === '42P01' || code === '3F000') return true;
+  }
+  return false;
+}
+
+function encodeCursor(row: { uploaded_at: number; image_id: string }): string {
+  return Buffer.from(JSON.stringify([row.uploaded_at, row.image_id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { uploadedAt: number; imageId: string } {
+  const parsed = z
+    .tuple([z.number(), z.string()])
+    .safeParse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8') || 'null'));
+  if (!parsed.success) throw new Error('invalid cursor');
+  return { uploadedAt: parsed.data[0], imageId: parsed.data[1] };
+}
+
+export function createMetadataQueries(pool: DatabasePool) {
+  async function vectorStatusExists(): Promise<boolean> {
+    return pool.oneFirst(sql.type(existsRow)`
+      select to_regclass('vector_status.image_vectors') is not null as exists`);
+  }
+
+  async function embeddingsOf(tenantId: string, imageIds: string[]): Promise<Map<string, ImageEmbedding[]>> {
+    const schema = tenantSchemaBase(tenantId);
+    const indexed = (await vectorStatusExists())
+      ? sql.fragment`(select v.indexed_at from vector_status.image_vectors v
+          where v.tenant_id = ${tenantId} and v.image_id = e.image_id
+            and v.model_id = e.model_id and v.model_version = e.model_version)`
+      : sql.fragment`null::timestamptz`;
+    const rows = await pool.any(sql.type(embeddingRow)`
+      select e.image_id, e.model_id, e.model_version, e.dim, e.embedded_at, ${indexed} as indexed_at
+      from ${sql.identifier([schema, 'image_embeddings'])} e
+      where e.image_id = any(${sql.array(imageIds, 'text')})
+      order by e.image_id, e.embedded_at, e.model_id, e.model_version`);
+    const out = new Map<string, ImageEmbedding[]>();
+    for (const r of rows) {
+      const list = out.get(r.image_id) ?? [];
+      list.push({
+        modelId: r.model_id,
+        modelVersion: r.model_version,
+        dim: r.dim,
+        embeddedAt: r.embedded_at,
+        indexedAt: r.indexed_at,
+      });
+      out.set(r.image_id, list);
+    }
+    return out;
+  }
+
+  function toView(tenantId: string, r: ImageRowRead, embeddings: ImageEmbedding[]): ImageView {
+    const status: ImageStatus = embeddings.some((e) => e.indexedAt !== null)
+      ? 'indexed'
+      : r.status === 'embedded' || embeddings.length > 0
+        ? 'embedded'
+        : r.status === 'failed'
+          ? 'failed'
+          : 'uploaded';
+    return {
+      tenantId,
+      imageId: r.image_id,
+      status,
+      failure:
+        r.failure_reason === null
+          ? null
+          : { reason: r.failure_reason, retriable: r.failure_retriable ?? false, at: r.failed_at ?? r.updated_at },
+      objectKey: r.object_key,
+      sha256: r.sha256,
+      mime: r.mime,
+      bytes: r.bytes,
+      width: r.width,
+      height: r.height,
+      filename: r.filename,
+      tags: r.tags,
+      attributes: r.attributes,
+      source: r.source,
+      thumbnail:
+        r.thumbnail_key === null
+          ? null
+          : {
+              objectKey: r.thumbnail_key,
+              width: r.thumbnail_width ?? 0,
+              height: r.thumbnail_height ?? 0,
+              mime: r.thumbnail_mime ?? 'image/webp',
+            },
+      embeddings,
+      version: r.version,
+      uploadedAt: r.uploaded_at,
+      updatedAt: r.updated_at,
+    };
+  }
+
+  return {
+    /** One image of the tenant, or undefined (unknown, deleted, or another tenant's). */
+    async getImage(tenantId: string, imageId: string): Promise<ImageView | undefined> {
+      try {
+        const row = await pool.maybeOne(sql.type(imageRow)`
+          select ${imageColumns} from ${sql.identifier([tenantSchemaBase(tenantId), 'images'])} i
+          where i.image_id = ${imageId} and i.status <> 'deleted'`);
+        if (!row) return undefined;
+        return toView(tenantId, row, (await embeddingsOf(tenantId, [imageId])).get(imageId) ?? []);
+      } catch (error) {
+        if (isMissingRelation(error)) return undefined;
+        throw error;
+      }
+    },
+
+    /** The tenant's images, newest first, `limit` at a time (keyset pagination). */
+    async listImages(tenantId: string, options: ListImagesOptions = {}): Promise<ImagePage> {
+      const limit = Math.min(500, Math.max(1, options.limit ?? 50));
+      const schema = tenantSchemaBase(tenantId);
+      const conditions = [sql.fragment`i.status <> 'deleted'`];
+      if (options.cursor) {
+        const c = decodeCursor(options.cursor);
+        conditions.push(
+          sql.fragment`(i.uploaded_at, i.image_id) < (timestamptz 'epoch' + ${c.uploadedAt}::bigint * interval '1 millisecond', ${c.imageId})`,
+        );
+      }
+      if (options.tag !== undefined) conditions.push(sql.fragment`i.tags @> array[${options.tag}]::text[]`);
+      if (options.status !== undefined) {
+        const indexed = (await vectorStatusExists())
+          ? sql.fragment`exists (select 1 from vector_status.image_vectors v
+              where v.tenant_id = ${tenantId} and v.image_id = i.image_id)`
+          : sql.fragment`false`;
+        const embedded = sql.fragment`exists (select 1 from ${sql.identifier([schema, 'image_embeddings'])} e
+          where e.image_id = i.image_id)`;
+        conditions.push(
+          options.status === 'indexed'
+            ? indexed
+            : options.status === 'embedded'
+              ? sql.fragment`${embedded} and not ${indexed}`
+              : options.status === 'failed'
+                ? sql.fragment`i.status = 'failed' and not ${embedded}`
+                : sql.fragment`i.status = 'uploaded' and not ${embedded}`,
+        );
+      }
+      try {
+        const rows = await pool.any(sql.type(imageRow)`
+          select ${imageColumns} from ${sql.identifier([schema, 'images'])} i
+          where ${sql.join(conditions, sql.fragment` and `)}
+          order by i.uploaded_at desc, i.image_id desc
+          limit ${limit + 1}`);
+        const page = rows.slice(0, limit);
+        const embeddings = await embeddingsOf(
+          tenantId,
+          page.map((r) => r.image_id),
+        );
+        return {
+          items: page.map((r) => toView(tenantId, r, embeddings.get(r.image_id) ?? [])),
+          nextCursor: rows.length > limit ? encodeCursor(page.at(-1)!) : null,
+        };
+      } catch (error) {
+        if (isMissingRelation(error)) return { items: [], nextCursor: null };
+        throw error;
+      }
+    },
+
+    /** The tenant, unless unknown or erased. */
+    async getTenant(tenantId: string): Promise<TenantView | undefined> {
+      try {
+        const r = await pool.maybeOne(sql.type(tenantRow)`
+          select tenant_id, slug, name, plan, limits, status, suspended_reason, storage, provisioned_at, updated_at
+          from platform.tenants where tenant_id = ${tenantId} and status <> 'deleted'`);
+        return r
+          ? {
+              tenantId: r.tenant_id,
+              slug: r.slug,
+              name: r.name,
+              plan: r.plan,
+              limits: r.limits,
+              status: r.status,
+              suspendedReason: r.suspended_reason,
+              storage: r.storage,
+              provisionedAt: r.provisioned_at,
+              updatedAt: r.updated_at,
+            }
+          : undefined;
+      } catch (error) {
+        if (isMissingRelation(error)) return undefined;
+        throw error;
+      }
+    },
+
+    /**
+     * Images and bytes stored by the tenant as the read side has projected them (the write side
+     * keeps the exact, limit-enforcing figures in `write.tenant_usage`). Undefined for an
+     * unknown or erased tenant.
+     */
+    async getUsage(tenantId: string): Promise<TenantUsageView | undefined> {
+      try {
+        const known = await pool.oneFirst(sql.type(existsRow)`
+          select exists (select 1 from platform.tenants where tenant_id = ${tenantId} and status <> 'deleted') as exists`);
+        if (!known) return undefined;
+        const row = await pool.maybeOne(sql.type(usageRow)`
+          select images, bytes, updated_at from usage.tenant_usage where tenant_id = ${tenantId}`);
+        return { tenantId, images: row?.images ?? 0, bytes: row?.bytes ?? 0, updatedAt: row?.updated_at ?? null };
+      } catch (error) {
+        if (isMissingRelation(error)) return undefined;
+        throw error;
+      }
+    },
+
+    /** The tenant's API keys (revoked ones too), for listings. */
+    async listApiKeys(tenantId: string): Promise<ApiKeyView[]> {
+      try {
+        const rows = await pool.any(sql.type(apiKeyRow)`
+          select key_id, tenant_id, name, prefix, secret_hash, scopes, expires_at, revoked_at, issued_at
+          from platform.api_keys where tenant_id = ${tenantId} order by issued_at, key_id`);
+        return rows.map(toApiKey);
+      } catch (error) {
+        if (isMissingRelation(error)) return [];
+        throw error;
+      }
+    },
+
+    /**
+     * The key an API key's 8-character prefix names, for authentication (which then checks the
+     * secret's hash, expiry, revocation and the tenant's status).
+     */
+    async findApiKeyByPrefix(prefix: string): Promise<ApiKeyView | undefined> {
+      try {
+        const row = await pool.maybeOne(sql.type(apiKeyRow)`
+          select key_id, tenant_id, name, prefix, secret_hash, scopes, expires_at, revoked_at, issued_at
+          from platform.api_keys where prefix = ${prefix}`);
+        return row ? toApiKey(row) : undefined;
+      } catch (error) {
+        if (isMissingRelation(error)) return undefined;
+        throw error;
+      }
+    },
+
+    /** A user by sign-in e-mail (case-insensitive), for password authentication. */
+    async findUserByEmail(email: string): Promise<UserView | undefined> {
+      try {
+        const row = await pool.maybeOne(sql.type(userRow)`
+          select user_id, tenant_id, email, password_hash, role, disabled
+          from platform.users where lower(email) = lower(${email})`);
+        return row
+          ? {
+              userId: row.user_id,
+              tenantId: row.tenant_id,
+              email: row.email,
+              passwordHash: row.password_hash,
+              role: row.role,
+              disabled: row.disabled,
+            }
+          : undefined;
+      } catch (error) {
+        if (isMissingRelation(error)) return undefined;
+        throw error;
+      }
+    },
+  };
+}
+
+function toApiKey(r: z.infer<typeof apiKeyRow>): ApiKeyView {
+  return {
+    keyId: r.key_id,
+    tenantId: r.tenant_id,
+    name: r.name,
+    prefix: r.prefix,
+    secretHash: r.secret_hash,
+    scopes: r.scopes,
+    expiresAt: r.expires_at,
+    revokedAt: r.revoked_at,
+    issuedAt: r.issued_at,
+  };
+}
+
+export type MetadataQueries = ReturnType<typeof createMetadataQueries>;
