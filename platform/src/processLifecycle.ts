@@ -1,4 +1,5 @@
-import type { Logger } from './logger.ts';
+import { loadConfig, type Config } from './config.ts';
+import { createLogger, type Logger } from './logger.ts';
 
 /**
  * Runs a process's `start` and, on SIGTERM/SIGINT, its `stop` once, then exits. An error at
@@ -27,4 +28,14 @@ export async function runUntilSignalled(
     log.error('start failed', { error });
     process.exit(1);
   }
+}
+
+/** A DeepLens process: started from the configuration, stopped on a signal. */
+export type ProcessStarter = (config: Config, log: Logger) => Promise<{ stop: () => Promise<void> }>;
+
+/** The whole `main.ts` of a process: configuration, a logger named after it, start, stop. */
+export async function runProcess(name: string, start: ProcessStarter): Promise<void> {
+  const config = loadConfig();
+  const log = createLogger({ process: name }, config.LOG_LEVEL);
+  await runUntilSignalled(log, () => start(config, log));
 }

@@ -1,42 +1,5 @@
-/** Composition root of the tenant eraser: finishes erasure after `TenantDeleted`. */
-import { createCommandHandler, writeModelMigrations } from '@deeplens/commands/commandHandler';
-import { createEventSerde, registrySchemaStore } from '@deeplens/events/eventSerde';
-import { ensureEventTopics } from '@deeplens/events/ensureEventTopics';
-import { loadConfig } from '@deeplens/platform/config';
-import { createDatabasePool } from '@deeplens/platform/database';
-import { createKafka } from '@deeplens/platform/kafka';
-import { createLogger } from '@deeplens/platform/logger';
-import { runMigrations } from '@deeplens/platform/migrations';
-import { createObjectStore } from '@deeplens/platform/objectStore';
-import { runUntilSignalled } from '@deeplens/platform/processLifecycle';
-import { createSchemaRegistry } from '@deeplens/platform/schemaRegistry';
-import { bucketEraser, createTenantEraser } from './tenantEraser.ts';
-import { tenantBucket } from '@deeplens/platform/tenantStorage';
+/** Composition root of the tenant-eraser process. */
+import { runProcess } from '@deeplens/platform/processLifecycle';
+import { startTenantEraser } from './eraserProcess.ts';
 
-const config = loadConfig();
-const log = createLogger({ process: 'tenant-eraser' }, config.LOG_LEVEL);
-
-await runUntilSignalled(log, async () => {
-  await runMigrations(config.DATABASE_URL, 'write-model', writeModelMigrations);
-  const pool = await createDatabasePool(config);
-  const kafka = createKafka(config, 'deeplens-tenant-eraser');
-  const admin = kafka.admin();
-  await admin.connect();
-  await ensureEventTopics(admin, config.KAFKA_TOPIC_PARTITIONS);
-  await admin.disconnect();
-  const eraser = createTenantEraser({
-    kafka,
-    pool,
-    handler: createCommandHandler({ pool }),
-    serde: createEventSerde(registrySchemaStore(createSchemaRegistry(config), config.SCHEMA_REGISTRY_URL)),
-    log,
-    eraseObjects: bucketEraser(createObjectStore(config), (tenantId) => tenantBucket(config, tenantId)),
-  });
-  await eraser.start();
-  return {
-    stop: async () => {
-      await eraser.stop();
-      await pool.end();
-    },
-  };
-});
+await runProcess('tenant-eraser', startTenantEraser);

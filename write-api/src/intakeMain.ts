@@ -1,44 +1,5 @@
-/** Composition root of the intake consumer process (records from event-producing integrations). */
-import { createCommandHandler, writeModelMigrations } from '@deeplens/commands/commandHandler';
-import { createEventSerde, registrySchemaStore } from '@deeplens/events/eventSerde';
-import { ensureEventTopics } from '@deeplens/events/ensureEventTopics';
-import { loadConfig } from '@deeplens/platform/config';
-import { createDatabasePool } from '@deeplens/platform/database';
-import { createKafka } from '@deeplens/platform/kafka';
-import { createLogger } from '@deeplens/platform/logger';
-import { runMigrations } from '@deeplens/platform/migrations';
-import { createObjectStore } from '@deeplens/platform/objectStore';
-import { runUntilSignalled } from '@deeplens/platform/processLifecycle';
-import { createSchemaRegistry } from '@deeplens/platform/schemaRegistry';
-import { tenantBucket } from '@deeplens/platform/tenantStorage';
-import { createIntakeConsumer } from './intakeConsumer.ts';
+/** Composition root of the intake process. */
+import { runProcess } from '@deeplens/platform/processLifecycle';
+import { startIntake } from './intakeProcess.ts';
 
-const config = loadConfig();
-const log = createLogger({ process: 'intake' }, config.LOG_LEVEL);
-
-await runUntilSignalled(log, async () => {
-  await runMigrations(config.DATABASE_URL, 'write-model', writeModelMigrations);
-  const pool = await createDatabasePool(config);
-  const kafka = createKafka(config, 'deeplens-intake');
-  const admin = kafka.admin();
-  await admin.connect();
-  await ensureEventTopics(admin, config.KAFKA_TOPIC_PARTITIONS);
-  await admin.disconnect();
-  const objects = createObjectStore(config);
-  const consumer = createIntakeConsumer({
-    kafka,
-    pool,
-    handler: createCommandHandler({ pool }),
-    serde: createEventSerde(registrySchemaStore(createSchemaRegistry(config), config.SCHEMA_REGISTRY_URL)),
-    log,
-    objectExists: async (tenantId, key) =>
-      (await objects.stat(tenantBucket(config, tenantId), key)) !== undefined,
-  });
-  await consumer.start();
-  return {
-    stop: async () => {
-      await consumer.stop();
-      await pool.end();
-    },
-  };
-});
+await runProcess('intake', startIntake);

@@ -1,47 +1,5 @@
-/** Composition root of the outbox relay process. */
-import { createEventSerde, registrySchemaStore } from '@deeplens/events/eventSerde';
-import { ensureEventTopics } from '@deeplens/events/ensureEventTopics';
-import { writeModelMigrations } from '@deeplens/commands/commandHandler';
-import { loadConfig } from '@deeplens/platform/config';
-import { createKafka } from '@deeplens/platform/kafka';
-import { createLogger } from '@deeplens/platform/logger';
-import { runMigrations } from '@deeplens/platform/migrations';
-import { runUntilSignalled } from '@deeplens/platform/processLifecycle';
-import { createSchemaRegistry } from '@deeplens/platform/schemaRegistry';
-import { createOutboxRelay } from './outboxRelay.ts';
+/** Composition root of the outbox-relay process. */
+import { runProcess } from '@deeplens/platform/processLifecycle';
+import { startOutboxRelay } from './relayProcess.ts';
 
-const config = loadConfig();
-const log = createLogger({ process: 'outbox-relay' }, config.LOG_LEVEL);
-
-await runUntilSignalled(log, async () => {
-  await runMigrations(config.DATABASE_URL, 'write-model', writeModelMigrations);
-  const kafka = createKafka(config, 'deeplens-outbox-relay');
-  const admin = kafka.admin();
-  await admin.connect();
-  await ensureEventTopics(admin, config.KAFKA_TOPIC_PARTITIONS);
-  await admin.disconnect();
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-  await producer.connect();
-  const serde = createEventSerde(
-    registrySchemaStore(createSchemaRegistry(config), config.SCHEMA_REGISTRY_URL),
-  );
-
-  // Fault injection for the crash tests: die by SIGKILL after N batches are in Kafka but not yet marked.
-  const killAfter = Number(process.env.DEEPLENS_FAULT_RELAY_KILL_AFTER_PUBLISH ?? 0);
-  let batches = 0;
-  const relay = createOutboxRelay({
-    databaseUrl: config.DATABASE_URL,
-    producer,
-    serde,
-    afterPublish:
-      killAfter > 0 ? () => void (++batches >= killAfter && process.kill(process.pid, 'SIGKILL')) : undefined,
-    onError: (error) => log.error('relay error; retrying', { error }),
-  });
-  relay.start();
-  return {
-    stop: async () => {
-      await relay.stop();
-      await producer.disconnect();
-    },
-  };
-});
+await runProcess('outbox-relay', startOutboxRelay);

@@ -1,0 +1,68 @@
+/** Starts the embedder process. */
+import { createCommandHandler, writeModelMigrations } from '@deeplens/commands/commandHandler';
+import { createEventSerde, registrySchemaStore } from '@deeplens/events/eventSerde';
+import { ensureEventTopics } from '@deeplens/events/ensureEventTopics';
+import type { Config } from '@deeplens/platform/config';
+import { createDatabasePool } from '@deeplens/platform/database';
+import { createKafka } from '@deeplens/platform/kafka';
+import type { Logger } from '@deeplens/platform/logger';
+import { runMigrations } from '@deeplens/platform/migrations';
+import { createObjectStore } from '@deeplens/platform/objectStore';
+import { createSchemaRegistry } from '@deeplens/platform/schemaRegistry';
+import { createSecretBox, loadSecretsKey } from '@deeplens/platform/secrets';
+import { createTenantStorageResolver } from '@deeplens/platform/tenantStorage';
+import { join } from 'node:path';
+import { buildDefaultModel } from './buildDefaultModel.ts';
+import { createEmbedderWorker } from './embedderWorker.ts';
+import { loadModelManifest } from './modelManifest.ts';
+import { loadEmbeddingModel } from './onnxEmbeddingModel.ts';
+
+export async function startEmbedder(config: Config, log: Logger): Promise<{ stop: () => Promise<void> }> {
+  await runMigrations(config.DATABASE_URL, 'write-model', writeModelMigrations);
+  const manifest = config.EMBEDDER_MODEL_MANIFEST
+    ? await loadModelManifest(config.EMBEDDER_MODEL_MANIFEST)
+    : (await buildDefaultModel()).manifest;
+  const model = await loadEmbeddingModel(manifest, {
+    maxBatchSize: config.EMBEDDER_BATCH_SIZE,
+    maxInputPixels: config.IMAGE_MAX_PIXELS,
+    ...(config.EMBEDDER_INTRA_OP_THREADS ? { intraOpThreads: config.EMBEDDER_INTRA_OP_THREADS } : {}),
+  });
+  log.info('model loaded', {
+    modelId: manifest.modelId,
+    modelVersion: manifest.modelVersion,
+    dimension: model.dimension,
+  });
+  const pool = await createDatabasePool(config);
+  const kafka = createKafka(config, 'deeplens-embedder');
+  const admin = kafka.admin();
+  await admin.connect();
+  await ensureEventTopics(admin, config.KAFKA_TOPIC_PARTITIONS);
+  await admin.disconnect();
+  const secrets = createSecretBox(
+    await loadSecretsKey(
+      config.SECRETS_KEY,
+      join(config.SECRETS_DIR, 'secrets.key'),
+      config.NODE_ENV === 'production',
+    ),
+  );
+  const worker = createEmbedderWorker({
+    kafka,
+    serde: createEventSerde(registrySchemaStore(createSchemaRegistry(config), config.SCHEMA_REGISTRY_URL)),
+    handler: createCommandHandler({ pool }),
+    model,
+    storageOf: createTenantStorageResolver(config, createObjectStore(config), secrets),
+    log,
+    batchSize: config.EMBEDDER_BATCH_SIZE,
+    batchWindowMs: config.EMBEDDER_BATCH_WINDOW_MS,
+    maxAttempts: config.EMBEDDER_MAX_ATTEMPTS,
+    thumbnailSize: config.THUMBNAIL_MAX_SIZE,
+  });
+  await worker.start();
+  return {
+    stop: async () => {
+      await worker.stop();
+      await model.close();
+      await pool.end();
+    },
+  };
+}

@@ -1,0 +1,38 @@
+/** Starts the tenant eraser: finishes erasure after `TenantDeleted`. */
+import { createCommandHandler, writeModelMigrations } from '@deeplens/commands/commandHandler';
+import { createEventSerde, registrySchemaStore } from '@deeplens/events/eventSerde';
+import { ensureEventTopics } from '@deeplens/events/ensureEventTopics';
+import type { Config } from '@deeplens/platform/config';
+import { createDatabasePool } from '@deeplens/platform/database';
+import { createKafka } from '@deeplens/platform/kafka';
+import type { Logger } from '@deeplens/platform/logger';
+import { runMigrations } from '@deeplens/platform/migrations';
+import { createObjectStore } from '@deeplens/platform/objectStore';
+import { createSchemaRegistry } from '@deeplens/platform/schemaRegistry';
+import { bucketEraser, createTenantEraser } from './tenantEraser.ts';
+import { tenantBucket } from '@deeplens/platform/tenantStorage';
+
+export async function startTenantEraser(config: Config, log: Logger): Promise<{ stop: () => Promise<void> }> {
+  await runMigrations(config.DATABASE_URL, 'write-model', writeModelMigrations);
+  const pool = await createDatabasePool(config);
+  const kafka = createKafka(config, 'deeplens-tenant-eraser');
+  const admin = kafka.admin();
+  await admin.connect();
+  await ensureEventTopics(admin, config.KAFKA_TOPIC_PARTITIONS);
+  await admin.disconnect();
+  const eraser = createTenantEraser({
+    kafka,
+    pool,
+    handler: createCommandHandler({ pool }),
+    serde: createEventSerde(registrySchemaStore(createSchemaRegistry(config), config.SCHEMA_REGISTRY_URL)),
+    log,
+    eraseObjects: bucketEraser(createObjectStore(config), (tenantId) => tenantBucket(config, tenantId)),
+  });
+  await eraser.start();
+  return {
+    stop: async () => {
+      await eraser.stop();
+      await pool.end();
+    },
+  };
+}

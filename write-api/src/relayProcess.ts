@@ -1,0 +1,43 @@
+/** Starts the outbox relay process. */
+import { createEventSerde, registrySchemaStore } from '@deeplens/events/eventSerde';
+import { ensureEventTopics } from '@deeplens/events/ensureEventTopics';
+import { writeModelMigrations } from '@deeplens/commands/commandHandler';
+import type { Config } from '@deeplens/platform/config';
+import { createKafka } from '@deeplens/platform/kafka';
+import type { Logger } from '@deeplens/platform/logger';
+import { runMigrations } from '@deeplens/platform/migrations';
+import { createSchemaRegistry } from '@deeplens/platform/schemaRegistry';
+import { createOutboxRelay } from './outboxRelay.ts';
+
+export async function startOutboxRelay(config: Config, log: Logger): Promise<{ stop: () => Promise<void> }> {
+  await runMigrations(config.DATABASE_URL, 'write-model', writeModelMigrations);
+  const kafka = createKafka(config, 'deeplens-outbox-relay');
+  const admin = kafka.admin();
+  await admin.connect();
+  await ensureEventTopics(admin, config.KAFKA_TOPIC_PARTITIONS);
+  await admin.disconnect();
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  const serde = createEventSerde(
+    registrySchemaStore(createSchemaRegistry(config), config.SCHEMA_REGISTRY_URL),
+  );
+
+  // Fault injection for the crash tests: die by SIGKILL after N batches are in Kafka but not yet marked.
+  const killAfter = Number(process.env.DEEPLENS_FAULT_RELAY_KILL_AFTER_PUBLISH ?? 0);
+  let batches = 0;
+  const relay = createOutboxRelay({
+    databaseUrl: config.DATABASE_URL,
+    producer,
+    serde,
+    afterPublish:
+      killAfter > 0 ? () => void (++batches >= killAfter && process.kill(process.pid, 'SIGKILL')) : undefined,
+    onError: (error) => log.error('relay error; retrying', { error }),
+  });
+  relay.start();
+  return {
+    stop: async () => {
+      await relay.stop();
+      await producer.disconnect();
+    },
+  };
+}

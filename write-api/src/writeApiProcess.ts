@@ -1,0 +1,29 @@
+/** Starts the write API process. */
+import { serve } from '@hono/node-server';
+import type { Config } from '@deeplens/platform/config';
+import type { Logger } from '@deeplens/platform/logger';
+import { createWriteApi } from './writeApi.ts';
+import { createWriteApiDependencies, ensurePlatformAdmin } from './writeApiRuntime.ts';
+
+export async function startWriteApi(config: Config, log: Logger): Promise<{ stop: () => Promise<void> }> {
+  const deps = await createWriteApiDependencies(config, log);
+  if (config.BOOTSTRAP_ADMIN_EMAIL && config.BOOTSTRAP_ADMIN_PASSWORD) {
+    const outcome = await ensurePlatformAdmin(
+      deps,
+      config.BOOTSTRAP_ADMIN_EMAIL,
+      config.BOOTSTRAP_ADMIN_PASSWORD,
+    );
+    log.info('platform admin', { email: config.BOOTSTRAP_ADMIN_EMAIL, outcome });
+  }
+  const app = createWriteApi(deps);
+  const server = serve(
+    { fetch: app.fetch, hostname: config.WRITE_API_HOST, port: config.WRITE_API_PORT },
+    (info) => log.info('listening', { url: `http://${info.address}:${info.port}` }),
+  );
+  return {
+    stop: async () => {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await deps.pool.end();
+    },
+  };
+}
