@@ -1,4 +1,5 @@
 /** Starts the embedder process. */
+import { topicsWithPrefix } from '@deeplens/events/topics';
 import { createCommandHandler, writeModelMigrations } from '@deeplens/commands/commandHandler';
 import { createEventSerde, registrySchemaStore } from '@deeplens/events/eventSerde';
 import { ensureEventTopics } from '@deeplens/events/ensureEventTopics';
@@ -36,7 +37,7 @@ export async function startEmbedder(config: Config, log: Logger): Promise<{ stop
   const kafka = createKafka(config, 'deeplens-embedder');
   const admin = kafka.admin();
   await admin.connect();
-  await ensureEventTopics(admin, config.KAFKA_TOPIC_PARTITIONS);
+  await ensureEventTopics(admin, config.KAFKA_TOPIC_PARTITIONS, config.KAFKA_TOPIC_PREFIX);
   await admin.disconnect();
   const secrets = createSecretBox(
     await loadSecretsKey(
@@ -46,6 +47,9 @@ export async function startEmbedder(config: Config, log: Logger): Promise<{ stop
     ),
   );
   const worker = createEmbedderWorker({
+    groupId: `${config.KAFKA_TOPIC_PREFIX}deeplens-embedder-${manifest.modelId}@${manifest.modelVersion}`,
+    topic: topicsWithPrefix(config.KAFKA_TOPIC_PREFIX).image,
+    dlqTopic: topicsWithPrefix(config.KAFKA_TOPIC_PREFIX).embedderDlq,
     kafka,
     serde: createEventSerde(registrySchemaStore(createSchemaRegistry(config), config.SCHEMA_REGISTRY_URL)),
     handler: createCommandHandler({ pool }),

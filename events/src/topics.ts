@@ -53,3 +53,13 @@ export const topicConfig: Readonly<Record<string, string>> = { 'retention.ms': '
 export const topicConfigEntries: ReadonlyArray<{ name: string; value: string }> = Object.entries(
   topicConfig,
 ).map(([name, value]) => ({ name, value }));
+
+/**
+ * The topics of one installation: the logical names with its `KAFKA_TOPIC_PREFIX` in front.
+ * The outbox stores logical names; the relay and every consumer use these.
+ */
+export function topicsWithPrefix(prefix: string): { readonly [K in keyof typeof topics]: string } {
+  return Object.fromEntries(Object.entries(topics).map(([key, topic]) => [key, `${prefix}${topic}`])) as {
+    readonly [K in keyof typeof topics]: string;
+  };
+}

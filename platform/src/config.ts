@@ -22,6 +22,11 @@ export const configSchema = z.object({
     .default('127.0.0.1:19092')
     .transform((s) => s.split(',').map((b) => b.trim())),
   KAFKA_CLIENT_ID: z.string().default('deeplens'),
+  /** Prepended to every topic name: one Kafka cluster can hold several isolated DeepLens installations (and test runs). */
+  KAFKA_TOPIC_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]*$/)
+    .default(''),
   KAFKA_TOPIC_PARTITIONS: z.coerce.number().int().min(1).default(6),
   SCHEMA_REGISTRY_URL: z.string().url().default('http://127.0.0.1:18081/apis/ccompat/v7'),
 

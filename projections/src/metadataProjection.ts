@@ -233,15 +233,14 @@ async function applyImageEvents(tx: Transaction, schema: string, events: ImageEv
 
 /** One multi-row upsert of image rows (also what the replay benchmark's raw baseline runs). */
 export async function upsertImageRows(tx: Transaction, schema: string, rows: ImageRow[]): Promise<void> {
-  const ms = (column: string) => fromEpochMs(sql.fragment([column] as unknown as TemplateStringsArray));
   await tx.query(sql.unsafe`
     insert into ${sql.identifier([schema, 'images'])} (image_id, status, object_key, sha256, mime, bytes, width,
       height, filename, tags, attributes, source, failure_reason, failure_retriable, failed_at, thumbnail_key,
       thumbnail_width, thumbnail_height, thumbnail_mime, version, uploaded_at, updated_at, deleted_at)
     select x.image_id, x.status, x.object_key, x.sha256, x.mime, x.bytes, x.width, x.height, x.filename,
       array(select jsonb_array_elements_text(x.tags)), x.attributes, x.source, x.failure_reason,
-      x.failure_retriable, ${ms('x.failed_at')}, x.thumbnail_key, x.thumbnail_width, x.thumbnail_height,
-      x.thumbnail_mime, x.version, ${ms('x.uploaded_at')}, ${ms('x.updated_at')}, ${ms('x.deleted_at')}
+      x.failure_retriable, ${fromEpochMs(sql.fragment`x.failed_at`)}, x.thumbnail_key, x.thumbnail_width, x.thumbnail_height,
+      x.thumbnail_mime, x.version, ${fromEpochMs(sql.fragment`x.uploaded_at`)}, ${fromEpochMs(sql.fragment`x.updated_at`)}, ${fromEpochMs(sql.fragment`x.deleted_at`)}
     from jsonb_to_recordset(${sql.jsonb(rows)}) as x(image_id text, status text, object_key text, sha256 text,
       mime text, bytes bigint, width int, height int, filename text, tags jsonb, attributes jsonb, source text,
       failure_reason text, failure_retriable boolean, failed_at bigint, thumbnail_key text, thumbnail_width int,

@@ -1,4 +1,5 @@
 /** Starts the tenant eraser: finishes erasure after `TenantDeleted`. */
+import { topicsWithPrefix } from '@deeplens/events/topics';
 import { createCommandHandler, writeModelMigrations } from '@deeplens/commands/commandHandler';
 import { createEventSerde, registrySchemaStore } from '@deeplens/events/eventSerde';
 import { ensureEventTopics } from '@deeplens/events/ensureEventTopics';
@@ -18,9 +19,11 @@ export async function startTenantEraser(config: Config, log: Logger): Promise<{ 
   const kafka = createKafka(config, 'deeplens-tenant-eraser');
   const admin = kafka.admin();
   await admin.connect();
-  await ensureEventTopics(admin, config.KAFKA_TOPIC_PARTITIONS);
+  await ensureEventTopics(admin, config.KAFKA_TOPIC_PARTITIONS, config.KAFKA_TOPIC_PREFIX);
   await admin.disconnect();
   const eraser = createTenantEraser({
+    groupId: `${config.KAFKA_TOPIC_PREFIX}deeplens-tenant-eraser`,
+    topic: topicsWithPrefix(config.KAFKA_TOPIC_PREFIX).tenant,
     kafka,
     pool,
     handler: createCommandHandler({ pool }),

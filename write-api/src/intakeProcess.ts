@@ -1,4 +1,5 @@
 /** Starts the intake consumer process (records from event-producing integrations). */
+import { topicsWithPrefix } from '@deeplens/events/topics';
 import { createCommandHandler, writeModelMigrations } from '@deeplens/commands/commandHandler';
 import { createEventSerde, registrySchemaStore } from '@deeplens/events/eventSerde';
 import { ensureEventTopics } from '@deeplens/events/ensureEventTopics';
@@ -18,10 +19,12 @@ export async function startIntake(config: Config, log: Logger): Promise<{ stop: 
   const kafka = createKafka(config, 'deeplens-intake');
   const admin = kafka.admin();
   await admin.connect();
-  await ensureEventTopics(admin, config.KAFKA_TOPIC_PARTITIONS);
+  await ensureEventTopics(admin, config.KAFKA_TOPIC_PARTITIONS, config.KAFKA_TOPIC_PREFIX);
   await admin.disconnect();
   const objects = createObjectStore(config);
   const consumer = createIntakeConsumer({
+    groupId: `${config.KAFKA_TOPIC_PREFIX}deeplens-intake`,
+    topic: topicsWithPrefix(config.KAFKA_TOPIC_PREFIX).intake,
     kafka,
     pool,
     handler: createCommandHandler({ pool }),

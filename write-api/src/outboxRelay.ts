@@ -18,6 +18,8 @@ export type OutboxRelayOptions = {
   databaseUrl: string;
   producer: Producer;
   serde: EventSerde;
+  /** Prepended to the outbox's logical topic names (`KAFKA_TOPIC_PREFIX`). */
+  topicPrefix?: string;
   batchSize?: number;
   /** A slow poll in case a notification is missed (e.g. across a reconnect). */
   pollIntervalMs?: number;
@@ -64,13 +66,14 @@ export function createOutboxRelay(options: OutboxRelayOptions) {
 
     const byTopic = new Map<string, Message[]>();
     for (const row of rows) {
-      const messages = byTopic.get(row.topic) ?? [];
+      const topic = `${options.topicPrefix ?? ''}${row.topic}`;
+      const messages = byTopic.get(topic) ?? [];
       messages.push({
         key: row.message_key,
         value: await options.serde.frameEncoded(row.event_type, row.payload),
         headers: { ...row.headers, 'event-type': row.event_type, 'event-id': row.event_id },
       });
-      byTopic.set(row.topic, messages);
+      byTopic.set(topic, messages);
     }
     await options.producer.sendBatch({
       acks: -1,

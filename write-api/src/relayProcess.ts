@@ -14,7 +14,7 @@ export async function startOutboxRelay(config: Config, log: Logger): Promise<{ s
   const kafka = createKafka(config, 'deeplens-outbox-relay');
   const admin = kafka.admin();
   await admin.connect();
-  await ensureEventTopics(admin, config.KAFKA_TOPIC_PARTITIONS);
+  await ensureEventTopics(admin, config.KAFKA_TOPIC_PARTITIONS, config.KAFKA_TOPIC_PREFIX);
   await admin.disconnect();
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
@@ -26,6 +26,7 @@ export async function startOutboxRelay(config: Config, log: Logger): Promise<{ s
   const killAfter = Number(process.env.DEEPLENS_FAULT_RELAY_KILL_AFTER_PUBLISH ?? 0);
   let batches = 0;
   const relay = createOutboxRelay({
+    topicPrefix: config.KAFKA_TOPIC_PREFIX,
     databaseUrl: config.DATABASE_URL,
     producer,
     serde,

@@ -127,8 +127,10 @@ export async function dumpReadModels(pool: DatabasePool): Promise<Record<string,
     order by 1, 2`);
   const out: Record<string, unknown[]> = {};
   for (const { schema, table } of tables) {
-    out[`${schema}.${table}`] = await pool.anyFirst(sql.type(z.object({ row: z.string() }))`
-      select to_jsonb(t)::text as row from ${sql.identifier([schema, table])} t order by 1`);
+    out[`${schema}.${table}`] = [
+      ...(await pool.anyFirst(sql.type(z.object({ row: z.string() }))`
+      select to_jsonb(t)::text as row from ${sql.identifier([schema, table])} t order by 1`)),
+    ];
   }
   return out;
 }

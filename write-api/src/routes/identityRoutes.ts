@@ -20,7 +20,7 @@ import {
 import { requireRole, tenantScope } from '@deeplens/platform/http/authenticate';
 import { deterministicUuid, randomUUID } from '@deeplens/platform/ids';
 import { commandOrigin } from '../commandOrigin.ts';
-import { jsonBody, uuidParam } from '../requestBody.ts';
+import { jsonBody, uuidParam } from '@deeplens/platform/http/requestBody';
 import type { WriteApiDependencies } from '../writeApiDependencies.ts';
 import type { WriteApiEnv } from '../writeApiEnv.ts';
 

@@ -7,7 +7,7 @@ import { requireRole } from '@deeplens/platform/http/authenticate';
 import { NotFoundError } from '@deeplens/platform/errors';
 import { deterministicUuid, randomUUID } from '@deeplens/platform/ids';
 import { commandOrigin } from '../commandOrigin.ts';
-import { jsonBody, uuidParam } from '../requestBody.ts';
+import { jsonBody, uuidParam } from '@deeplens/platform/http/requestBody';
 import type { WriteApiDependencies } from '../writeApiDependencies.ts';
 import type { WriteApiEnv } from '../writeApiEnv.ts';
 

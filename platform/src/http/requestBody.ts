@@ -1,6 +1,6 @@
 import type { Context } from 'hono';
 import type { z } from 'zod';
-import { UnsupportedMediaTypeError, ValidationError } from '@deeplens/platform/errors';
+import { UnsupportedMediaTypeError, ValidationError } from '../errors.ts';
 
 /** The request's JSON body checked against `schema`; what is wrong is named in the 400. */
 export async function jsonBody<T extends z.ZodTypeAny>(c: Context, schema: T): Promise<z.infer<T>> {

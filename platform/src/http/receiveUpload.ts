@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import busboy from 'busboy';
-import { PayloadTooLargeError, UnsupportedMediaTypeError, ValidationError } from '@deeplens/platform/errors';
+import { PayloadTooLargeError, UnsupportedMediaTypeError, ValidationError } from '../errors.ts';
 
 export type UploadedFile = { field: string; filename: string; declaredType: string; bytes: Buffer };
 export type ReceivedUpload = { files: UploadedFile[]; fields: Map<string, string> };

@@ -1,0 +1,139 @@
+/**
+ * What the convenience methods take and return. The generated `paths` types (in `generated/`)
+ * type every request; these are the answers as the routes actually send them, with the members
+ * the servers always set marked required (the OpenAPI documents leave most of them optional).
+ */
+export type Plan = 'free' | 'pro' | 'enterprise';
+export type Role = 'platform_admin' | 'tenant_admin' | 'tenant_user';
+export type ApiKeyScope = 'images:read' | 'images:write' | 'search';
+export const apiKeyScopes: readonly ApiKeyScope[] = ['images:read', 'images:write', 'search'];
+export type ImageStatus = 'uploaded' | 'embedded' | 'indexed' | 'failed';
+
+export type Tokens = {
+  accessToken: string;
+  tokenType: 'Bearer';
+  /** Seconds the access token is valid for. */
+  expiresIn: number;
+  /** Only for a password sign-in; an API key simply signs in again. */
+  refreshToken?: string;
+};
+
+export type Credentials = { email: string; password: string } | { apiKey: string };
+
+export type TenantLimits = {
+  maxImages: number;
+  maxBytes: number;
+  maxImageBytes: number;
+  requestsPerMinute: number;
+};
+
+export type Tenant = {
+  id: string;
+  slug: string;
+  name: string;
+  plan: Plan;
+  status: 'active' | 'suspended';
+  limits: TenantLimits;
+  version: number;
+};
+
+export type NewTenant = { slug: string; name: string; plan?: Plan; limits?: TenantLimits };
+
+export type User = { id: string; email: string; role: Role; tenantId: string | null };
+
+export type NewUser = { email: string; password: string; role: Role; tenantId?: string | null };
+
+export type IssuedApiKey = {
+  id: string;
+  name: string;
+  prefix: string;
+  /** The whole key: shown once, never retrievable again. */
+  secret: string;
+  scopes: ApiKeyScope[];
+  expiresAt: string | null;
+};
+
+export type NewApiKey = { scopes: ApiKeyScope[]; name?: string; expiresAt?: string };
+
+/** One file to upload. */
+export type UploadFile = { filename: string; bytes: Uint8Array; type?: string };
+
+export type UploadOptions = {
+  tags?: string[];
+  attributes?: Record<string, string>;
+  /** A retry with the same key (and the same request) gets the first answer, not a second image. */
+  idempotencyKey?: string;
+};
+
+export type AcceptedImage = {
+  id: string;
+  status: 'uploaded';
+  filename: string;
+  mime: string;
+  bytes: number;
+  width: number;
+  height: number;
+  sha256: string;
+  tags: string[];
+  attributes: Record<string, string>;
+  location: string;
+};
+
+export type UploadResult = {
+  images: AcceptedImage[];
+  /** True when the server answered from its idempotency record: nothing new was stored. */
+  replayed: boolean;
+};
+
+export type Image = {
+  id: string;
+  status: ImageStatus;
+  failure: { reason: string } | null;
+  filename: string;
+  mime: string;
+  bytes: number;
+  width: number;
+  height: number;
+  sha256: string;
+  tags: string[];
+  attributes: Record<string, string>;
+  thumbnailUrl: string | null;
+  contentUrl: string;
+  uploadedAt: string;
+  updatedAt: string;
+};
+
+export type ImagePage = { items: Image[]; nextCursor: string | null };
+
+export type ListImagesOptions = { cursor?: string; limit?: number; tag?: string; status?: ImageStatus };
+
+export type SearchFilter = { tags?: string[]; attributes?: Record<string, string> };
+
+export type SearchOptions = {
+  k?: number;
+  threshold?: number;
+  filter?: SearchFilter;
+  /** `modelId@version`; the read API's default model when left out. */
+  model?: string;
+};
+
+export type SearchHit = {
+  imageId: string;
+  score: number;
+  filename: string;
+  tags: string[];
+  attributes: Record<string, string>;
+  thumbnailUrl: string | null;
+  contentUrl: string;
+};
+
+export type SearchResult = {
+  model: { modelId: string; modelVersion: string };
+  hits: SearchHit[];
+};
+
+export type SimilarOptions = { k?: number; threshold?: number; tag?: string | string[]; model?: string };
+
+export type DuplicateGroups = { groups: { images: { imageId: string; filename: string }[] }[] };
+
+export type Usage = { tenantId: string; images: number; bytes: number };

@@ -1,0 +1,111 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, it, type TestContext } from 'node:test';
+import { projectionDefinitions } from './projectionRuntime.ts';
+import { startProjectionService } from './projectionService.ts';
+import {
+  createProjectionDatabase,
+  createTestLog,
+  dumpReadModels,
+  dumpVectors,
+  failuresOf,
+  openActiveVectorIndex,
+  produceEvents,
+  waitForCaughtUp,
+  type ProjectionTestDatabase,
+  type TestLog,
+} from './testing/projectionTestKit.ts';
+import { syntheticLog } from './testing/syntheticLog.ts';
+
+const repoRoot = join(import.meta.dirname, '..', '..');
+const names = ['metadata', 'usage', 'vectors'];
+
+/** Runs the projector process (`main.ts`) on the test's database, folder and topics. */
+function runProjector(
+  t: TestContext,
+  db: ProjectionTestDatabase,
+  log: TestLog,
+  env: Record<string, string>,
+): { exited: Promise<number | null>; kill: (signal: NodeJS.Signals) => void } {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'projections/src/main.ts'], {
+    cwd: repoRoot,
+    env: {
+      ...process.env,
+      DATABASE_URL: db.url,
+      VECTOR_STORE: 'embedded',
+      VECTOR_INDEX_DIR: db.vectorDir,
+      DEEPLENS_PROJECTION_TOPICS: log.list.join(','),
+      DEEPLENS_PROJECTION_GROUP_PREFIX: log.groupPrefix,
+      LOG_LEVEL: 'error',
+      ...env,
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const exited = new Promise<number | null>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('exit', (code, signal) => resolve(signal === 'SIGKILL' ? -9 : code));
+  });
+  t.after(() => void child.kill('SIGKILL'));
+  return { exited, kill: (signal) => void child.kill(signal) };
+}
+
+describe('projector crash safety', () => {
+  it('after kill -9 in the middle of batches, every read model equals a clean rebuild', async (t) => {
+    const db = await createProjectionDatabase(t);
+    const log = await createTestLog(t);
+    const events = syntheticLog({ seed: 'crash', tenants: 4, imagesPerTenant: 500, dim: 16, eraseLastTenant: true });
+    await produceEvents(log, events);
+
+    // Each run SIGKILLs itself at a different point: inside the metadata transaction before its
+    // commit; between the vector index's commit and the vector status transaction; inside the
+    // usage transaction; after the vector index applied a batch but before it committed.
+    for (const fault of [
+      'metadata.beforeCommit:4',
+      'vectors.afterIndexCommit:3',
+      'usage.beforeCommit:3',
+      'vectors.beforeIndexCommit:2',
+    ]) {
+      const run = runProjector(t, db, log, { DEEPLENS_FAULT_PROJECTOR_KILL: fault });
+      assert.equal(await run.exited, -9, `${fault}: the projector killed itself`);
+    }
+    const last = runProjector(t, db, log, {});
+    await waitForCaughtUp(db.pool, log, names, 90_000);
+    last.kill('SIGTERM');
+    assert.equal(await last.exited, 0);
+
+    // The reference: a clean build of the same log, in another database and folder.
+    const reference = await createProjectionDatabase(t);
+    const services = names.map((name) =>
+      startProjectionService(projectionDefinitions[name]!, {
+        kafka: log.kafka,
+        serde: log.serde,
+        deps: reference.deps,
+        databaseUrl: reference.url,
+        topics: log.list,
+        groupPrefix: `${log.groupPrefix}-reference`,
+        log: reference.log,
+        pollIntervalMs: 200,
+      }),
+    );
+    await waitForCaughtUp(reference.pool, log, names, 90_000);
+    await Promise.all(services.map((s) => s.stop()));
+
+    const crashed = await dumpReadModels(db.pool);
+    const clean = await dumpReadModels(reference.pool);
+    assert.deepEqual(Object.keys(crashed), Object.keys(clean));
+    for (const table of Object.keys(clean)) assert.deepEqual(crashed[table], clean[table], `${table}, row by row`);
+    assert.ok((clean['vector_status.image_vectors']?.length ?? 0) > 1000);
+
+    const crashedIndex = await openActiveVectorIndex(db);
+    const cleanIndex = await openActiveVectorIndex(reference);
+    t.after(() => Promise.all([crashedIndex.close(), cleanIndex.close()]));
+    const crashedVectors = await dumpVectors(crashedIndex);
+    const cleanVectors = await dumpVectors(cleanIndex);
+    assert.deepEqual(Object.keys(crashedVectors), Object.keys(cleanVectors));
+    for (const collection of Object.keys(cleanVectors)) {
+      assert.deepEqual(crashedVectors[collection], cleanVectors[collection], `${collection}, vector by vector`);
+    }
+    assert.deepEqual(await failuresOf(db.pool), []);
+  });
+});

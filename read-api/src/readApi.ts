@@ -1,0 +1,61 @@
+import { Hono } from 'hono';
+import { findApiKeyByPrefix } from '@deeplens/commands/apiKeyLookup';
+import { tenantDecider } from '@deeplens/commands/tenant/tenantDecider';
+import { sql } from '@deeplens/platform/database';
+import { authenticate } from '@deeplens/platform/http/authenticate';
+import { notFoundHandler, problemErrorHandler } from '@deeplens/platform/http/problem';
+import { randomUUID } from '@deeplens/platform/ids';
+import { readApiOpenApi } from './openApi.ts';
+import type { ReadApiDependencies } from './readApiDependencies.ts';
+import type { ReadApiEnv } from './readApiEnv.ts';
+import { browseRoutes } from './routes/browseRoutes.ts';
+import { duplicateRoutes } from './routes/duplicateRoutes.ts';
+import { searchRoutes } from './routes/searchRoutes.ts';
+
+/** The read API: similarity search and browsing over the projections. */
+export function createReadApi(deps: ReadApiDependencies) {
+  const { pool, log } = deps;
+  const app = new Hono<ReadApiEnv>();
+  app.onError(problemErrorHandler(log));
+  app.notFound(notFoundHandler());
+  app.use('*', async (c, next) => {
+    const given = c.req.header('x-request-id');
+    c.set('requestId', given && /^[\w.-]{1,128}$/.test(given) ? given : randomUUID());
+    await next();
+    c.header('x-request-id', c.get('requestId'));
+  });
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.get('/readyz', async (c) => {
+    await pool.query(sql.unsafe`select 1`);
+    return c.json({ status: 'ready', vectorGeneration: deps.vectors.generation ?? null });
+  });
+  app.get('/openapi.json', (c) => c.json(readApiOpenApi));
+
+  app.use(
+    '/v1/*',
+    authenticate({
+      verifier: deps.verifier,
+      clock: deps.clock,
+      // Keys are checked against the write model, so a revoked key stops at once, not after a projection catches up.
+      resolveApiKey: async (prefix) => {
+        const key = await findApiKeyByPrefix(pool, prefix);
+        if (!key) return undefined;
+        const tenant = await deps.writeModel.load(tenantDecider, key.tenantId);
+        if (tenant.status !== 'active') return undefined;
+        return {
+          keyId: key.keyId,
+          tenantId: key.tenantId,
+          secretHash: key.secretHash,
+          scopes: key.scopes,
+          expiresAt: key.expiresAt,
+          revoked: key.status === 'revoked',
+        };
+      },
+    }),
+  );
+  app.route('/', searchRoutes(deps));
+  app.route('/', duplicateRoutes(deps));
+  app.route('/', browseRoutes(deps));
+  return app;
+}

@@ -1,0 +1,59 @@
+import { join } from 'node:path';
+import { createCommandHandler } from '@deeplens/commands/commandHandler';
+import { buildDefaultModel } from '@deeplens/embedder/buildDefaultModel';
+import { loadModelManifest, type ModelManifest } from '@deeplens/embedder/modelManifest';
+import { loadEmbeddingModel, type EmbeddingModel } from '@deeplens/embedder/onnxEmbeddingModel';
+import { createMetadataQueries } from '@deeplens/projections/metadataQueries';
+import { vectorIndexOpener } from '@deeplens/projections/projectionRuntime';
+import { createVectorQueries } from '@deeplens/projections/vectorQueries';
+import { createTokenVerifier } from '@deeplens/platform/auth/accessTokens';
+import { loadOrCreateSigningKey, toPublicSigningKey } from '@deeplens/platform/auth/signingKey';
+import type { Config } from '@deeplens/platform/config';
+import { createDatabasePool } from '@deeplens/platform/database';
+import type { Logger } from '@deeplens/platform/logger';
+import { createObjectStore } from '@deeplens/platform/objectStore';
+import { createSecretBox, loadSecretsKey } from '@deeplens/platform/secrets';
+import { createTenantStorageResolver } from '@deeplens/platform/tenantStorage';
+import type { ReadApiDependencies } from './readApiDependencies.ts';
+
+/** The manifest of the model the embedder uses: the read API embeds query images with the same one. */
+export async function searchModelManifest(config: Config): Promise<ModelManifest> {
+  return config.EMBEDDER_MODEL_MANIFEST
+    ? loadModelManifest(config.EMBEDDER_MODEL_MANIFEST)
+    : (await buildDefaultModel()).manifest;
+}
+
+/** Everything the read API needs, from configuration (used by `main.ts` and the tests). */
+export async function createReadApiDependencies(config: Config, log: Logger): Promise<ReadApiDependencies> {
+  const pool = await createDatabasePool(config);
+  const manifest = await searchModelManifest(config);
+  const signingKey =
+    config.JWT_PRIVATE_KEY ??
+    (await loadOrCreateSigningKey(join(config.SECRETS_DIR, 'access-token-signing.pem')));
+  const secrets = createSecretBox(
+    await loadSecretsKey(
+      config.SECRETS_KEY,
+      join(config.SECRETS_DIR, 'secrets.key'),
+      config.NODE_ENV === 'production',
+    ),
+  );
+  let model: Promise<EmbeddingModel> | undefined;
+  return {
+    config,
+    pool,
+    metadata: createMetadataQueries(pool),
+    vectors: createVectorQueries({ pool, openIndex: vectorIndexOpener(config), log }),
+    writeModel: createCommandHandler({ pool }),
+    // Loaded on the first query image, so an API that only searches by id starts fast.
+    queryModel: () => (model ??= loadEmbeddingModel(manifest, { maxInputPixels: config.IMAGE_MAX_PIXELS })),
+    defaultModel: { modelId: manifest.modelId, modelVersion: manifest.modelVersion },
+    storageOf: createTenantStorageResolver(config, createObjectStore(config), secrets),
+    verifier: createTokenVerifier({
+      publicKey: toPublicSigningKey(signingKey),
+      issuer: config.JWT_ISSUER,
+      audience: config.JWT_AUDIENCE,
+    }),
+    log,
+    clock: Date.now,
+  };
+}

@@ -1,0 +1,217 @@
+import type { Context } from 'hono';
+import { Hono } from 'hono';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { z } from 'zod';
+import type { ImageView } from '@deeplens/projections/metadataQueries';
+import type { ModelRef } from '@deeplens/projections/vectorQueries';
+import { NotFoundError, UnprocessableError, ValidationError } from '@deeplens/platform/errors';
+import { requireScope, tenantScope } from '@deeplens/platform/http/authenticate';
+import { inspectImage } from '@deeplens/platform/images/inspectImage';
+import { normalizeVector, type VectorHit, type VectorSearchOptions } from '@deeplens/platform/vectorIndex';
+import { receiveUpload, defaultUploadLimits } from '@deeplens/platform/http/receiveUpload';
+import { jsonBody, uuidParam } from '@deeplens/platform/http/requestBody';
+import type { ReadApiDependencies } from '../readApiDependencies.ts';
+import type { ReadApiEnv } from '../readApiEnv.ts';
+
+const tag = z.string().trim().min(1).max(64);
+const filterSchema = z
+  .object({
+    tags: z.array(tag).max(32).optional(),
+    attributes: z.record(z.string().min(1).max(64), z.string().max(256)).optional(),
+  })
+  .strict();
+const options = {
+  k: z.coerce.number().int().min(1).max(100).default(10),
+  threshold: z.coerce.number().min(-1).max(1).optional(),
+  filter: filterSchema.optional(),
+  model: z
+    .string()
+    .regex(/^[\w.-]{1,128}@[\w.-]{1,128}$/, 'modelId@version')
+    .optional(),
+};
+const jsonSearch = z
+  .object({
+    ...options,
+    imageId: z.string().uuid().optional(),
+    vector: z.array(z.number().finite()).min(1).max(8192).optional(),
+  })
+  .strict()
+  .refine((b) => (b.imageId === undefined) !== (b.vector === undefined), {
+    message: 'give exactly one of imageId and vector (or upload a query image)',
+  });
+
+export type HitView = {
+  imageId: string;
+  score: number;
+  filename: string;
+  tags: string[];
+  attributes: Record<string, string>;
+  thumbnailUrl: string | null;
+  contentUrl: string;
+};
+
+function parseModel(model: string | undefined, fallback: ModelRef): ModelRef {
+  if (!model) return fallback;
+  const [modelId, modelVersion] = model.split('@') as [string, string];
+  return { modelId, modelVersion };
+}
+
+/** Search by image, by image id or by vector; and an image's look-alikes. */
+export function searchRoutes(deps: ReadApiDependencies) {
+  const { metadata, vectors } = deps;
+  const app = new Hono<ReadApiEnv>();
+
+  /** Hits as the API shows them; a hit whose metadata is gone (deleted meanwhile) is left out. */
+  async function present(tenantId: string, hits: VectorHit[]): Promise<HitView[]> {
+    const images = await Promise.all(hits.map((h) => metadata.getImage(tenantId, h.id)));
+    return hits.flatMap((hit, i) => {
+      const image: ImageView | undefined = images[i];
+      if (!image) return [];
+      return [
+        {
+          imageId: hit.id,
+          score: Math.round(hit.score * 1e6) / 1e6,
+          filename: image.filename,
+          tags: image.tags,
+          attributes: image.attributes,
+          thumbnailUrl: image.thumbnail ? `/v1/images/${hit.id}/thumbnail` : null,
+          contentUrl: `/v1/images/${hit.id}/content`,
+        },
+      ];
+    });
+  }
+
+  async function embedQueryImage(c: Context<ReadApiEnv>, model: ModelRef) {
+    const upload = await receiveUpload(
+      c.req.header('content-type'),
+      c.req.raw.body as WebReadableStream<Uint8Array> | null,
+      {
+        ...defaultUploadLimits,
+        maxFiles: 1,
+        maxFields: 8,
+      },
+    );
+    const [file] = upload.files;
+    if (!file) throw new ValidationError('no query image: send one file part');
+    // The same checks as an upload: a bad query image gets the same clear errors.
+    await inspectImage(file.bytes, {
+      maxBytes: defaultUploadLimits.maxFileBytes,
+      maxPixels: deps.config.IMAGE_MAX_PIXELS,
+    });
+    const queryModel = await deps.queryModel();
+    const { modelId, modelVersion } = queryModel.manifest;
+    if (model.modelId !== modelId || model.modelVersion !== modelVersion) {
+      throw new UnprocessableError(
+        `query images are embedded with ${modelId}@${modelVersion}; search that model or by vector`,
+        {
+          detail: { model: `${model.modelId}@${model.modelVersion}` },
+        },
+      );
+    }
+    const [vector] = await queryModel.embedSettled([file.bytes]);
+    if (!vector || vector instanceof Error)
+      throw vector ?? new UnprocessableError('the query image could not be embedded');
+    const fields = Object.fromEntries(upload.fields);
+    const parsed = z
+      .object({ ...options, filter: z.string().optional() })
+      .strict()
+      .safeParse(fields);
+    if (!parsed.success) {
+      throw new ValidationError('the search options are not valid', {
+        detail: { errors: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) },
+      });
+    }
+    let filter: z.infer<typeof filterSchema> | undefined;
+    if (parsed.data.filter !== undefined) {
+      const raw: unknown = (() => {
+        try {
+          return JSON.parse(parsed.data.filter);
+        } catch {
+          throw new ValidationError('filter is not valid JSON');
+        }
+      })();
+      const checked = filterSchema.safeParse(raw);
+      if (!checked.success)
+        throw new ValidationError('filter is not valid', {
+          detail: { errors: checked.error.issues.map((i) => i.message) },
+        });
+      filter = checked.data;
+    }
+    return {
+      vector,
+      search: { k: parsed.data.k, threshold: parsed.data.threshold, filter } as VectorSearchOptions,
+    };
+  }
+
+  app.post('/v1/search', requireScope('search'), async (c) => {
+    const tenantId = tenantScope(c);
+    const started = performance.now();
+    const multipart = /^multipart\/form-data\b/i.test(c.req.header('content-type') ?? '');
+    let model = deps.defaultModel;
+    let hits: VectorHit[];
+    if (multipart) {
+      model = parseModel(c.req.query('model'), deps.defaultModel);
+      const query = await embedQueryImage(c, model);
+      hits = await vectors.search(tenantId, model, query.vector, query.search);
+    } else {
+      const body = await jsonBody(c, jsonSearch);
+      model = parseModel(body.model, deps.defaultModel);
+      const search: VectorSearchOptions = {
+        k: body.k,
+        ...(body.threshold !== undefined ? { threshold: body.threshold } : {}),
+        ...(body.filter ? { filter: body.filter } : {}),
+      };
+      if (body.imageId) {
+        const found = await vectors.similarTo(tenantId, model, body.imageId, search);
+        if (!found)
+          throw new NotFoundError(
+            `image ${body.imageId} has no vector for ${model.modelId}@${model.modelVersion} (not found, or not indexed yet)`,
+          );
+        hits = found;
+      } else {
+        const dimension = (await deps.queryModel()).dimension;
+        if (body.vector!.length !== dimension) {
+          throw new ValidationError(
+            `the vector has ${body.vector!.length} dimensions; the model has ${dimension}`,
+          );
+        }
+        hits = await vectors.search(
+          tenantId,
+          model,
+          normalizeVector(Float32Array.from(body.vector!)),
+          search,
+        );
+      }
+    }
+    const presented = await present(tenantId, hits);
+    return c.json({ model, hits: presented, tookMs: Math.round((performance.now() - started) * 100) / 100 });
+  });
+
+  app.get('/v1/images/:id/similar', requireScope('search'), async (c) => {
+    const tenantId = tenantScope(c);
+    const imageId = uuidParam(c, 'id');
+    const query = z
+      .object({ ...options, filter: z.undefined(), tag: z.union([tag, z.array(tag)]).optional() })
+      .safeParse({ ...c.req.query(), tag: c.req.queries('tag') });
+    if (!query.success)
+      throw new ValidationError('the query is not valid', {
+        detail: { errors: query.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) },
+      });
+    const model = parseModel(query.data.model, deps.defaultModel);
+    const tags =
+      query.data.tag === undefined
+        ? undefined
+        : Array.isArray(query.data.tag)
+          ? query.data.tag
+          : [query.data.tag];
+    const hits = await vectors.similarTo(tenantId, model, imageId, {
+      k: query.data.k,
+      ...(query.data.threshold !== undefined ? { threshold: query.data.threshold } : {}),
+      ...(tags ? { filter: { tags } } : {}),
+    });
+    if (!hits) throw new NotFoundError(`image ${imageId} not found or not indexed yet`);
+    return c.json({ model, hits: await present(tenantId, hits) });
+  });
+
+  return app;
+}
