@@ -132,7 +132,7 @@ export type SearchResult = {
   hits: SearchHit[];
 };
 
-export type SimilarOptions = { k?: number; threshold?: number; tag?: string | string[]; model?: string };
+export type SimilarOptions = { k?: number; threshold?: number; tag?: string; model?: string };
 
 export type DuplicateGroups = { groups: { images: { imageId: string; filename: string }[] }[] };
 

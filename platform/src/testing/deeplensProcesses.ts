@@ -1,0 +1,137 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createTestDatabase } from './testDatabase.ts';
+
+const repoRoot = join(import.meta.dirname, '..', '..', '..');
+
+/** Every DeepLens process, by name, with its composition root. */
+export const deeplensEntryPoints = {
+  'write-api': 'write-api/src/main.ts',
+  relay: 'write-api/src/relayMain.ts',
+  intake: 'write-api/src/intakeMain.ts',
+  eraser: 'write-api/src/eraserMain.ts',
+  embedder: 'embedder/src/main.ts',
+  projectors: 'projections/src/main.ts',
+  'read-api': 'read-api/src/main.ts',
+} as const;
+export type DeepLensProcessName = keyof typeof deeplensEntryPoints;
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no free port')),
+      );
+    });
+  });
+}
+
+export type RunningDeepLens = {
+  writeUrl: string;
+  readUrl: string;
+  env: Record<string, string>;
+  admin: { email: string; password: string };
+  /** SIGKILLs one process (a crash), or SIGTERMs it with `graceful`. */
+  stop(name: DeepLensProcessName, options?: { graceful?: boolean }): Promise<void>;
+  start(name: DeepLensProcessName): void;
+  /** Output lines of every process, for log scans. */
+  output: string[];
+};
+
+/**
+ * Starts DeepLens as a user would — every process from its `main.ts`, as separate processes —
+ * on a fresh database, its own topics (`KAFKA_TOPIC_PREFIX`), folders and ports, against the
+ * running stack. Everything is stopped and removed when the test ends.
+ */
+export async function startDeepLens(
+  t: Pick<TestContext, 'after'>,
+  options: { processes?: DeepLensProcessName[]; env?: Record<string, string> } = {},
+): Promise<RunningDeepLens> {
+  const { url } = await createTestDatabase(t);
+  const prefix = `t${randomBytes(4).toString('hex')}.`;
+  const [writePort, readPort] = [await freePort(), await freePort()];
+  const admin = { email: 'admin@deeplens.test', password: `admin-${randomBytes(8).toString('hex')}` };
+  const env: Record<string, string> = {
+    DATABASE_URL: url,
+    KAFKA_TOPIC_PREFIX: prefix,
+    KAFKA_TOPIC_PARTITIONS: '2',
+    DEEPLENS_PROJECTION_TOPICS: ['deeplens.tenant.v1', 'deeplens.identity.v1', 'deeplens.image.v1']
+      .map((topic) => `${prefix}${topic}`)
+      .join(','),
+    DEEPLENS_PROJECTION_GROUP_PREFIX: `${prefix}projection`,
+    DEEPLENS_VECTOR_NAMESPACE: prefix.replace(/\W/g, ''),
+    WRITE_API_PORT: String(writePort),
+    READ_API_PORT: String(readPort),
+    SECRETS_DIR: await mkdtemp(join(tmpdir(), 'deeplens-secrets-')),
+    OBJECT_STORE_DIR: await mkdtemp(join(tmpdir(), 'deeplens-objects-')),
+    VECTOR_INDEX_DIR: await mkdtemp(join(tmpdir(), 'deeplens-vectors-')),
+    BOOTSTRAP_ADMIN_EMAIL: admin.email,
+    BOOTSTRAP_ADMIN_PASSWORD: admin.password,
+    LOG_LEVEL: 'info',
+    ...options.env,
+  };
+  const children = new Map<DeepLensProcessName, ChildProcess>();
+  const output: string[] = [];
+
+  function start(name: DeepLensProcessName): void {
+    const child = spawn(process.execPath, ['--import', 'tsx', deeplensEntryPoints[name]], {
+      cwd: repoRoot,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    for (const stream of [child.stdout, child.stderr]) {
+      let partial = '';
+      stream.on('data', (chunk: Buffer) => {
+        const lines = (partial + chunk.toString()).split('\n');
+        partial = lines.pop() ?? '';
+        for (const line of lines) output.push(`[${name}] ${line}`);
+      });
+    }
+    children.set(name, child);
+  }
+
+  async function stop(name: DeepLensProcessName, stopOptions: { graceful?: boolean } = {}): Promise<void> {
+    const child = children.get(name);
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill(stopOptions.graceful ? 'SIGTERM' : 'SIGKILL');
+    await Promise.race([exited, sleep(15_000)]);
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+
+  const names = options.processes ?? (Object.keys(deeplensEntryPoints) as DeepLensProcessName[]);
+  // The write API first: it applies the write model's migrations the others share.
+  start('write-api');
+  t.after(async () => {
+    await Promise.all([...children.keys()].map((name) => stop(name, { graceful: true })));
+  });
+  const writeUrl = `http://127.0.0.1:${writePort}`;
+  const readUrl = `http://127.0.0.1:${readPort}`;
+  await waitForReady(`${writeUrl}/readyz`, 90_000, output);
+  for (const name of names) if (name !== 'write-api') start(name);
+  if (names.includes('read-api')) await waitForReady(`${readUrl}/readyz`, 90_000, output);
+  return { writeUrl, readUrl, env, admin, stop, start, output };
+}
+
+export async function waitForReady(url: string, timeoutMs: number, output: string[] = []): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (
+      await fetch(url).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      return;
+    await sleep(200);
+  }
+  throw new Error(`${url} did not become ready in ${timeoutMs} ms\n${output.slice(-30).join('\n')}`);
+}
