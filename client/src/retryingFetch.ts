@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DeepLensUnreachableError } from './clientErrors.ts';
 
-export type FetchFunction = (request: Request) => Promise<Response>;
+export type FetchFunction = (request: Request) => Response | Promise<Response>;
 
 export type RetryEvent = { attempt: number; waitMs: number; status: number; url: string };
 
@@ -17,12 +17,16 @@ export type RetryOptions = {
 export const defaultRetryOptions: RetryOptions = { maxAttempts: 5, maxWaitMs: 60_000 };
 
 /**
- * A fetch that retries what is safe to retry: a 429 (refused before anything was done), and a
- * 503 for a request that may be repeated (GET, or a command with an Idempotency-Key). It waits
- * as long as `Retry-After` says, else backs off exponentially. A network failure becomes a
+ * A fetch that retries what is safe to retry: a rate-limited 429 (refused before anything was
+ * done; it carries `Retry-After`), and a 503 for a request that may be repeated (GET, or a
+ * command with an Idempotency-Key). It waits as long as `Retry-After` says, else backs off
+ * exponentially. A network failure becomes a
  * `DeepLensUnreachableError`.
  */
-export function retryingFetch(fetch: FetchFunction, options: RetryOptions = defaultRetryOptions): FetchFunction {
+export function retryingFetch(
+  fetch: FetchFunction,
+  options: RetryOptions = defaultRetryOptions,
+): (request: Request) => Promise<Response> {
   return async (request) => {
     const repeatable = request.method === 'GET' || request.headers.has('idempotency-key');
     for (let attempt = 1; ; attempt++) {
@@ -34,7 +38,10 @@ export function retryingFetch(fetch: FetchFunction, options: RetryOptions = defa
       } catch (error) {
         throw new DeepLensUnreachableError(request.url, error);
       }
-      const retriable = response.status === 429 || (response.status === 503 && repeatable);
+      // A 429 without Retry-After is a quota, not a rate: waiting does not help.
+      const retriable =
+        (response.status === 429 && response.headers.has('retry-after')) ||
+        (response.status === 503 && repeatable);
       if (!retriable || !spare) return response;
       const waitMs = Math.min(options.maxWaitMs, retryDelayMs(response.headers.get('retry-after'), attempt));
       await response.body?.cancel();

@@ -13,6 +13,7 @@ import {
   UnprocessableError,
 } from '@deeplens/platform/errors';
 import { deterministicUuid, randomUUID } from '@deeplens/platform/ids';
+import { traceHeaders, withSpan } from '@deeplens/platform/telemetry';
 import type { Command } from './command.ts';
 import { maxEventsPerDecision, type Actor, type CommandContext } from './commandContext.ts';
 import type { Decider } from './decider.ts';
@@ -152,6 +153,8 @@ export function createCommandHandler({ pool, clock = Date.now }: CommandHandlerD
       replayed: false,
     };
 
+    // The trace context of the request travels with the events, through Kafka, to every consumer.
+    const headers = origin.headers ?? traceHeaders();
     try {
       await pool.transaction(async (tx) => {
         if (events.length > 0) {
@@ -181,7 +184,7 @@ export function createCommandHandler({ pool, clock = Date.now }: CommandHandlerD
             }
             const usage = rules.usage?.(event, command);
             if (usage) await changeUsage(tx, usage);
-            await appendToOutbox(tx, event, decider.aggregateType, origin.headers);
+            await appendToOutbox(tx, event, decider.aggregateType, headers);
           }
         }
         if (idempotency) {

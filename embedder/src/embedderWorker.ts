@@ -11,6 +11,14 @@ import type { ImageUploaded } from '@deeplens/events/imageEvents';
 import { topics } from '@deeplens/events/topics';
 import { ConflictError, DeepLensError, NotFoundError } from '@deeplens/platform/errors';
 import type { Logger } from '@deeplens/platform/logger';
+import {
+  consumerLag,
+  deadLetters,
+  embeddingBatchSize,
+  embeddingLatency,
+  eventsApplied,
+} from '@deeplens/platform/metrics';
+import { SpanKind, traceContextOf, withSpan } from '@deeplens/platform/telemetry';
 import type { TenantStorage, TenantWithStorage } from '@deeplens/platform/tenantStorage';
 import type { EmbeddingModel } from './onnxEmbeddingModel.ts';
 
@@ -54,6 +62,7 @@ export function createEmbedderWorker(options: EmbedderOptions) {
   let consumer: Consumer | undefined;
   let producer: Producer | undefined;
   const counts = { embedded: 0, failed: 0, deadLettered: 0, thumbnails: 0 };
+  const groupId = options.groupId ?? `deeplens-embedder-${modelId}@${modelVersion}`;
 
   const origin = (imageId: string, step: string) => ({
     actor: 'system:embedder' as const,
@@ -164,6 +173,7 @@ export function createEmbedderWorker(options: EmbedderOptions) {
       ],
     });
     counts.deadLettered++;
+    deadLetters.inc({ consumer: 'embedder' });
     log.error('record sent to the dead-letter topic', {
       partition: job.partition,
       offset: job.message.offset,
@@ -185,35 +195,51 @@ export function createEmbedderWorker(options: EmbedderOptions) {
       }),
     );
     if (fetched.length === 0) return;
+    const started = performance.now();
     const results = await model.embedSettled(fetched.map((f) => f.bytes));
+    embeddingLatency.observe((performance.now() - started) / 1000);
+    embeddingBatchSize.observe(fetched.length);
     await Promise.all(
-      fetched.map(async (item, i) => {
-        const result = results[i]!;
-        const { tenantId, imageId } = item.job.event.data;
-        if (result instanceof Error) {
-          const reason =
-            result instanceof DeepLensError
-              ? `${String((result.detail as { reason?: string } | undefined)?.reason ?? result.code)}: ${result.message}`
-              : result.message;
-          await fail(item.job, reason, false);
-          return;
-        }
-        await record(() =>
-          handler.handle(
-            imageDecider,
-            {
-              type: 'RecordImageEmbedding',
-              data: { tenantId, imageId, modelId, modelVersion, vector: result },
+      fetched.map((item, i) =>
+        // Each image's results continue the trace of its upload.
+        withSpan(
+          'embed image',
+          {
+            kind: SpanKind.CONSUMER,
+            parent: traceContextOf(item.job.message.headers),
+            attributes: {
+              'deeplens.image_id': item.job.event.data.imageId,
+              'deeplens.batch_size': fetched.length,
             },
-            origin(imageId, 'embedding'),
-            imageRules,
-          ),
-        );
-        counts.embedded++;
-        await thumbnail(item).catch((error: unknown) =>
-          log.warn('thumbnail failed', { tenantId, imageId, error }),
-        );
-      }),
+          },
+          () => recordResult(item, results[i]!),
+        ),
+      ),
+    );
+  }
+
+  async function recordResult(item: Fetched, result: Float32Array | Error): Promise<void> {
+    const { tenantId, imageId } = item.job.event.data;
+    if (result instanceof Error) {
+      const reason =
+        result instanceof DeepLensError
+          ? `${String((result.detail as { reason?: string } | undefined)?.reason ?? result.code)}: ${result.message}`
+          : result.message;
+      await fail(item.job, reason, false);
+      return;
+    }
+    await record(() =>
+      handler.handle(
+        imageDecider,
+        { type: 'RecordImageEmbedding', data: { tenantId, imageId, modelId, modelVersion, vector: result } },
+        origin(imageId, 'embedding'),
+        imageRules,
+      ),
+    );
+    counts.embedded++;
+    eventsApplied.inc({ consumer: 'embedder' });
+    await thumbnail(item).catch((error: unknown) =>
+      log.warn('thumbnail failed', { tenantId, imageId, error }),
     );
   }
 
@@ -251,6 +277,10 @@ export function createEmbedderWorker(options: EmbedderOptions) {
             pending = [];
             await heartbeat();
           };
+          consumerLag.set(
+            { group: groupId, topic: batch.topic, partition: String(batch.partition) },
+            Number(batch.offsetLag()),
+          );
           for (const message of batch.messages) {
             if (!isRunning() || isStale()) break;
             // Only uploads concern the embedder; the header spares decoding every other event.

@@ -85,6 +85,9 @@ export const configSchema = z.object({
   THUMBNAIL_MAX_SIZE: z.coerce.number().int().min(16).max(1024).default(256),
 
   OTEL_ENABLED: bool(false),
+  /** Where a process without an HTTP API serves `/metrics` (the APIs serve it on their own port). */
+  METRICS_HOST: z.string().default('127.0.0.1'),
+  METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -1,3 +1,5 @@
+import { activeTraceIds } from './telemetry.ts';
+
 /** Structured logs: one JSON object per line on stdout, with a level, a time and fields. */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogFields = Record<string, unknown>;

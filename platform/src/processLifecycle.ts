@@ -1,5 +1,7 @@
 import { loadConfig, type Config } from './config.ts';
 import { createLogger, type Logger } from './logger.ts';
+import { startMetricsServer } from './metrics.ts';
+import { startTelemetry } from './telemetry.ts';
 
 /**
  * Runs a process's `start` and, on SIGTERM/SIGINT, its `stop` once, then exits. An error at
@@ -37,5 +39,19 @@ export type ProcessStarter = (config: Config, log: Logger) => Promise<{ stop: ()
 export async function runProcess(name: string, start: ProcessStarter): Promise<void> {
   const config = loadConfig();
   const log = createLogger({ process: name }, config.LOG_LEVEL);
-  await runUntilSignalled(log, () => start(config, log));
+  await runUntilSignalled(log, async () => {
+    const telemetry = await startTelemetry(name, config);
+    const metrics = config.METRICS_PORT
+      ? await startMetricsServer(config.METRICS_HOST, config.METRICS_PORT)
+      : undefined;
+    if (metrics) log.info('metrics', { url: `http://${config.METRICS_HOST}:${config.METRICS_PORT}/metrics` });
+    const running = await start(config, log);
+    return {
+      stop: async () => {
+        await running.stop();
+        metrics?.close();
+        await telemetry.shutdown();
+      },
+    };
+  });
 }

@@ -4,6 +4,7 @@ import { tenantDecider } from '@deeplens/commands/tenant/tenantDecider';
 import { sql } from '@deeplens/platform/database';
 import { authenticate } from '@deeplens/platform/http/authenticate';
 import { notFoundHandler, problemErrorHandler } from '@deeplens/platform/http/problem';
+import { metricsResponse, observeRequests } from '@deeplens/platform/http/observeRequests';
 import { randomUUID } from '@deeplens/platform/ids';
 import { readApiOpenApi } from './openApi.ts';
 import type { ReadApiDependencies } from './readApiDependencies.ts';
@@ -18,6 +19,7 @@ export function createReadApi(deps: ReadApiDependencies) {
   const app = new Hono<ReadApiEnv>();
   app.onError(problemErrorHandler(log));
   app.notFound(notFoundHandler());
+  app.use('*', observeRequests());
   app.use('*', async (c, next) => {
     const given = c.req.header('x-request-id');
     c.set('requestId', given && /^[\w.-]{1,128}$/.test(given) ? given : randomUUID());
@@ -26,6 +28,7 @@ export function createReadApi(deps: ReadApiDependencies) {
   });
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.get('/metrics', () => metricsResponse());
   app.get('/readyz', async (c) => {
     await pool.query(sql.unsafe`select 1`);
     return c.json({ status: 'ready', vectorGeneration: deps.vectors.generation ?? null });

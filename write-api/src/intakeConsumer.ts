@@ -18,6 +18,8 @@ import {
 } from '@deeplens/platform/errors';
 import { deterministicUuid } from '@deeplens/platform/ids';
 import type { Logger } from '@deeplens/platform/logger';
+import { deadLetters, eventsApplied } from '@deeplens/platform/metrics';
+import { SpanKind, traceContextOf, withSpan } from '@deeplens/platform/telemetry';
 import { verifyIntakeSignature } from './intakeSignature.ts';
 
 export type IntakeConsumerOptions = {
@@ -168,6 +170,7 @@ export function createIntakeConsumer(options: IntakeConsumerOptions) {
     };
     await pool.transaction((tx) => appendToOutbox(tx, event, 'intake'));
     rejected++;
+    deadLetters.inc({ consumer: 'intake' });
     log.warn('intake record rejected', {
       code: error.code,
       reason: error.message,
@@ -177,7 +180,19 @@ export function createIntakeConsumer(options: IntakeConsumerOptions) {
     });
   }
 
-  async function eachMessage(payload: EachMessagePayload): Promise<void> {
+  function eachMessage(payload: EachMessagePayload): Promise<void> {
+    return withSpan(
+      'intake record',
+      {
+        kind: SpanKind.CONSUMER,
+        parent: traceContextOf(payload.message.headers),
+        attributes: { 'messaging.kafka.offset': payload.message.offset },
+      },
+      () => handleRecord(payload),
+    );
+  }
+
+  async function handleRecord(payload: EachMessagePayload): Promise<void> {
     const source = `${payload.topic}:${payload.partition}:${payload.message.offset}`;
     let envelope: IntakeEnvelope | undefined;
     try {
@@ -194,6 +209,7 @@ export function createIntakeConsumer(options: IntakeConsumerOptions) {
       await authenticate(envelope);
       await apply(envelope, source);
       accepted++;
+      eventsApplied.inc({ consumer: 'intake' });
     } catch (error) {
       // A decider's or our own refusal is final for this record; anything else is transient.
       if (error instanceof DeepLensError && !error.retriable) await reject(payload, envelope, error);

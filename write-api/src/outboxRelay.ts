@@ -3,6 +3,15 @@ import type { Message, Producer } from 'kafkajs';
 import pg from 'pg';
 import type { DeepLensEventType } from '@deeplens/events/domainEvent';
 import type { EventSerde } from '@deeplens/events/eventSerde';
+import { eventsPublished, outboxBacklog, outboxPublishLatency } from '@deeplens/platform/metrics';
+import {
+  SpanKind,
+  trace,
+  traceContextOf,
+  traceHeaders,
+  tracer,
+  type Span,
+} from '@deeplens/platform/telemetry';
 
 type OutboxRow = {
   position: string;
@@ -12,6 +21,7 @@ type OutboxRow = {
   message_key: string;
   payload: Buffer;
   headers: Record<string, string>;
+  age_seconds: number;
 };
 
 export type OutboxRelayOptions = {
@@ -58,33 +68,64 @@ export function createOutboxRelay(options: OutboxRelayOptions) {
 
   async function publishBatch(client: pg.Client): Promise<number> {
     const { rows } = await client.query<OutboxRow>(
-      `select position, event_id, event_type, topic, message_key, payload, headers
+      `select position, event_id, event_type, topic, message_key, payload, headers,
+              extract(epoch from now() - created_at)::float8 as age_seconds
        from write.outbox where published_at is null order by position limit $1`,
       [batchSize],
     );
-    if (rows.length === 0) return 0;
+    if (rows.length === 0) {
+      outboxBacklog.set(0);
+      return 0;
+    }
 
     const byTopic = new Map<string, Message[]>();
+    const spans: Span[] = [];
     for (const row of rows) {
+      // Each event's publication continues the trace of the request that caused it.
+      const parent = traceContextOf(row.headers);
+      const span = tracer.startSpan(
+        `publish ${row.event_type}`,
+        {
+          kind: SpanKind.PRODUCER,
+          attributes: { 'messaging.system': 'kafka', 'deeplens.event_id': row.event_id },
+        },
+        parent,
+      );
+      spans.push(span);
       const topic = `${options.topicPrefix ?? ''}${row.topic}`;
       const messages = byTopic.get(topic) ?? [];
       messages.push({
         key: row.message_key,
         value: await options.serde.frameEncoded(row.event_type, row.payload),
-        headers: { ...row.headers, 'event-type': row.event_type, 'event-id': row.event_id },
+        headers: {
+          ...row.headers,
+          ...traceHeaders(trace.setSpan(parent, span)),
+          'event-type': row.event_type,
+          'event-id': row.event_id,
+        },
       });
       byTopic.set(topic, messages);
     }
-    await options.producer.sendBatch({
-      acks: -1,
-      topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
-    });
+    try {
+      await options.producer.sendBatch({
+        acks: -1,
+        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+      });
+    } finally {
+      for (const span of spans) span.end();
+    }
     const positions = rows.map((r) => r.position);
     await options.afterPublish?.(positions);
     await client.query('update write.outbox set published_at = now() where position = any($1::bigint[])', [
       positions,
     ]);
     published += rows.length;
+    eventsPublished.inc(rows.length);
+    for (const row of rows) outboxPublishLatency.observe(row.age_seconds);
+    const backlog = await client.query<{ n: string }>(
+      'select count(*) as n from write.outbox where published_at is null',
+    );
+    outboxBacklog.set(Number(backlog.rows[0]?.n ?? 0));
     return rows.length;
   }
 

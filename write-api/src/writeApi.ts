@@ -6,6 +6,7 @@ import { createRateLimiter, type RateLimiter } from '@deeplens/platform/auth/rat
 import { LimitExceededError, PayloadTooLargeError } from '@deeplens/platform/errors';
 import { authenticate } from '@deeplens/platform/http/authenticate';
 import { notFoundHandler, problemErrorHandler } from '@deeplens/platform/http/problem';
+import { metricsResponse, observeRequests } from '@deeplens/platform/http/observeRequests';
 import { randomUUID } from '@deeplens/platform/ids';
 import { sql } from '@deeplens/platform/database';
 import { httpIdempotency } from './httpIdempotency.ts';
@@ -22,6 +23,7 @@ export function createWriteApi(deps: WriteApiDependencies) {
   const app = new Hono<WriteApiEnv>();
   app.onError(problemErrorHandler(log));
   app.notFound(notFoundHandler());
+  app.use('*', observeRequests());
 
   app.use('*', async (c, next) => {
     const given = c.req.header('x-request-id');
@@ -40,6 +42,7 @@ export function createWriteApi(deps: WriteApiDependencies) {
   );
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.get('/metrics', () => metricsResponse());
   app.get('/readyz', async (c) => {
     await pool.query(sql.unsafe`select 1`);
     return c.json({ status: 'ready' });

@@ -6,6 +6,7 @@ import type { ImageView } from '@deeplens/projections/metadataQueries';
 import type { ModelRef } from '@deeplens/projections/vectorQueries';
 import { NotFoundError, UnprocessableError, ValidationError } from '@deeplens/platform/errors';
 import { requireScope, tenantScope } from '@deeplens/platform/http/authenticate';
+import { searchLatency, searchResults } from '@deeplens/platform/metrics';
 import { inspectImage } from '@deeplens/platform/images/inspectImage';
 import { normalizeVector, type VectorHit, type VectorSearchOptions } from '@deeplens/platform/vectorIndex';
 import { receiveUpload, defaultUploadLimits } from '@deeplens/platform/http/receiveUpload';
@@ -184,12 +185,18 @@ export function searchRoutes(deps: ReadApiDependencies) {
       }
     }
     const presented = await present(tenantId, hits);
+    searchLatency.observe(
+      { kind: multipart ? 'image' : 'id-or-vector' },
+      (performance.now() - started) / 1000,
+    );
+    searchResults.observe(presented.length);
     return c.json({ model, hits: presented, tookMs: Math.round((performance.now() - started) * 100) / 100 });
   });
 
   app.get('/v1/images/:id/similar', requireScope('search'), async (c) => {
     const tenantId = tenantScope(c);
     const imageId = uuidParam(c, 'id');
+    const started = performance.now();
     const query = z
       .object({ ...options, filter: z.undefined(), tag: z.union([tag, z.array(tag)]).optional() })
       .safeParse({ ...c.req.query(), tag: c.req.queries('tag') });
@@ -210,7 +217,10 @@ export function searchRoutes(deps: ReadApiDependencies) {
       ...(tags ? { filter: { tags } } : {}),
     });
     if (!hits) throw new NotFoundError(`image ${imageId} not found or not indexed yet`);
-    return c.json({ model, hits: await present(tenantId, hits) });
+    const presented = await present(tenantId, hits);
+    searchLatency.observe({ kind: 'similar' }, (performance.now() - started) / 1000);
+    searchResults.observe(presented.length);
+    return c.json({ model, hits: presented });
   });
 
   return app;

@@ -1,0 +1,59 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import sharp from 'sharp';
+
+const photosDir = join(import.meta.dirname, '..', 'embedder', 'fixtures', 'photos');
+
+async function fixturePhotos(): Promise<Buffer[]> {
+  const names = (await readdir(photosDir)).filter((f) => f.endsWith('.jpg')).sort();
+  return Promise.all(names.map((f) => readFile(join(photosDir, f))));
+}
+
+/**
+ * N distinct JPEGs of 640×480 made from the fixture photos (crops, flips, tints), as
+ * `bench/embedder.ts` makes them, so the figures of both benchmarks compare.
+ */
+export async function benchPhotos(n: number): Promise<Buffer[]> {
+  const sources = await fixturePhotos();
+  const out: Buffer[] = [];
+  for (let i = 0; out.length < n; i++) {
+    const source = sources[i % sources.length]!;
+    const variant = Math.floor(i / sources.length);
+    let image = sharp(source).resize(640, 480, { fit: 'cover', position: variant % 5 });
+    if (variant % 2 === 1) image = image.flop();
+    out.push(
+      await image
+        .modulate({ brightness: 0.8 + (variant % 7) * 0.06 })
+        .jpeg({ quality: 85 })
+        .toBuffer(),
+    );
+  }
+  return out;
+}
+
+/**
+ * N distinct JPEGs of about `targetBytes` each (±15%): fixture photos at 1600×1200 with a
+ * per-image tint, the JPEG quality searched per image until the size fits.
+ */
+export async function jpegsOfAbout(targetBytes: number, n: number): Promise<Buffer[]> {
+  const sources = await fixturePhotos();
+  const out: Buffer[] = [];
+  for (let i = 0; out.length < n; i++) {
+    const source = sources[i % sources.length]!;
+    const base = sharp(source)
+      .resize(1600, 1200, { fit: 'cover', position: Math.floor(i / sources.length) % 5 })
+      .modulate({ brightness: 0.85 + (i % 11) * 0.03 });
+    let [low, high] = [20, 98];
+    let best: Buffer | undefined;
+    while (low <= high) {
+      const quality = Math.floor((low + high) / 2);
+      const bytes = await base.clone().jpeg({ quality }).toBuffer();
+      if (!best || Math.abs(bytes.length - targetBytes) < Math.abs(best.length - targetBytes)) best = bytes;
+      if (Math.abs(bytes.length - targetBytes) <= targetBytes * 0.05) break;
+      if (bytes.length > targetBytes) high = quality - 1;
+      else low = quality + 1;
+    }
+    out.push(best!);
+  }
+  return out;
+}
