@@ -68,12 +68,12 @@ export async function closedLoop(concurrency: number, total: number, call: (i: n
 }
 
 /**
- * CPU seconds (user + system) used so far by each live process whose environment holds `marker`
- * (e.g. `KAFKA_TOPIC_PREFIX=t1a2b.`), keyed by its entry point (`write-api/src/main.ts`).
+ * The live processes whose environment holds `marker` (e.g. `KAFKA_TOPIC_PREFIX=t1a2b.`): their
+ * pid, entry point (`write-api/src/main.ts`) and CPU seconds (user + system) used so far.
  */
-export async function processCpuSeconds(marker: string): Promise<Map<string, number>> {
+export async function processesWithMarker(marker: string): Promise<{ pid: number; entry: string; cpuSeconds: number }[]> {
   const ticksPerSecond = 100; // USER_HZ on Linux
-  const out = new Map<string, number>();
+  const out = [];
   for (const pid of await readdir('/proc').catch(() => [])) {
     if (!/^\d+$/.test(pid)) continue;
     try {
@@ -82,13 +82,19 @@ export async function processCpuSeconds(marker: string): Promise<Map<string, num
       const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').filter(Boolean);
       const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const seconds = (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
-      const name = cmdline.find((a) => a.endsWith('.ts')) ?? cmdline.join(' ');
-      out.set(name, (out.get(name) ?? 0) + seconds);
+      const cpuSeconds = (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
+      out.push({ pid: Number(pid), entry: cmdline.find((a) => a.endsWith('.ts')) ?? cmdline.join(' '), cpuSeconds });
     } catch {
       // The process ended while we looked, or is not ours to read.
     }
   }
+  return out;
+}
+
+/** CPU seconds used so far per entry point, over the processes `processesWithMarker` finds. */
+export async function processCpuSeconds(marker: string): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const p of await processesWithMarker(marker)) out.set(p.entry, (out.get(p.entry) ?? 0) + p.cpuSeconds);
   return out;
 }
 

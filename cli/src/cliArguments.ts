@@ -317,8 +317,8 @@ function requiredUuid(raw: string, what: string): string {
 }
 
 function url(raw: unknown, option: string): string | undefined {
-  if (raw === undefined) return undefined;
-  const text = String(raw);
+  if (typeof raw !== 'string') return undefined;
+  const text = raw;
   if (!/^https?:\/\/[^/]+/.test(text)) throw new UsageError(`${option} must be an http(s) URL, not ${text}`);
   return text.replace(/\/+$/, '');
 }

@@ -45,7 +45,7 @@ export function describeError(error: unknown): string[] {
         lines.push(
           typeof item === 'string'
             ? `  - ${item}`
-            : `  - ${typeof entry.path === 'string' && entry.path ? `${entry.path}: ` : ''}${String(entry.message ?? JSON.stringify(item))}`,
+            : `  - ${typeof entry.path === 'string' && entry.path ? `${entry.path}: ` : ''}${typeof entry.message === 'string' ? entry.message : JSON.stringify(item)}`,
         );
       }
     }

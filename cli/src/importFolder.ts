@@ -78,7 +78,7 @@ export async function importFiles(
   const outcomes: ImportOutcome[] = [];
   const progress: ImportProgress = { done: 0, total: files.length, failed: 0, bytes: 0 };
   let next = 0;
-  let fatal: unknown;
+  let fatal: Error | undefined;
 
   async function importOne(file: ImportableFile): Promise<ImportOutcome> {
     const bytes = await readFile(file.path);
@@ -116,7 +116,7 @@ export async function importFiles(
         if (outcome.status === 'failed') progress.failed++;
         options.onProgress?.({ ...progress });
       } catch (error) {
-        fatal ??= error;
+        fatal ??= error instanceof Error ? error : new Error(String(error));
       }
     }
   }

@@ -44,6 +44,8 @@ export type RunningDeepLens = {
   start(name: DeepLensProcessName): void;
   /** Output lines of every process, for log scans. */
   output: string[];
+  /** Each process's `/metrics` (the APIs serve it on their own port). */
+  metricsUrls: Record<DeepLensProcessName, string>;
 };
 
 /**
@@ -79,12 +81,20 @@ export async function startDeepLens(
     ...options.env,
   };
   const children = new Map<DeepLensProcessName, ChildProcess>();
+  const metricsPorts = new Map<DeepLensProcessName, number>();
+  for (const name of Object.keys(deeplensEntryPoints) as DeepLensProcessName[]) {
+    if (name !== 'write-api' && name !== 'read-api') metricsPorts.set(name, await freePort());
+  }
   const output: string[] = [];
 
   function start(name: DeepLensProcessName): void {
     const child = spawn(process.execPath, ['--import', 'tsx', deeplensEntryPoints[name]], {
       cwd: repoRoot,
-      env: { ...process.env, ...env },
+      env: {
+        ...process.env,
+        ...env,
+        ...(metricsPorts.has(name) ? { METRICS_PORT: String(metricsPorts.get(name)) } : {}),
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     for (const stream of [child.stdout, child.stderr]) {
@@ -118,7 +128,17 @@ export async function startDeepLens(
   await waitForReady(`${writeUrl}/readyz`, 90_000, output);
   for (const name of names) if (name !== 'write-api') start(name);
   if (names.includes('read-api')) await waitForReady(`${readUrl}/readyz`, 90_000, output);
-  return { writeUrl, readUrl, env, admin, stop, start, output };
+  const metricsUrls = Object.fromEntries(
+    (Object.keys(deeplensEntryPoints) as DeepLensProcessName[]).map((name) => [
+      name,
+      name === 'write-api'
+        ? `${writeUrl}/metrics`
+        : name === 'read-api'
+          ? `${readUrl}/metrics`
+          : `http://127.0.0.1:${metricsPorts.get(name)}/metrics`,
+    ]),
+  ) as Record<DeepLensProcessName, string>;
+  return { writeUrl, readUrl, env, admin, stop, start, output, metricsUrls };
 }
 
 export async function waitForReady(url: string, timeoutMs: number, output: string[] = []): Promise<void> {
