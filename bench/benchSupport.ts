@@ -1,5 +1,5 @@
-import { appendFile, readdir, readFile } from 'node:fs/promises';
-import { cpus, totalmem } from 'node:os';
+import { appendFile, mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 
 export const benchDir = import.meta.dirname;
@@ -17,7 +17,8 @@ export function scope() {
 
 export function machine(): string {
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
-  return `${cpus().length} × ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
+  const load = loadavg().map((l) => l.toFixed(1)).join(' / ');
+  return `${cpus().length} × ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}; load average (1 / 5 / 15 min) at report: ${load}`;
 }
 
 export type Row = { measure: string; value: string; limit?: string; ratio?: string; bar?: string; verdict?: string };
@@ -108,30 +109,107 @@ type CpuProfileNode = { id: number; callFrame: { functionName: string; url: stri
 type CpuProfile = { nodes: CpuProfileNode[]; samples: number[]; timeDeltas: number[] };
 
 /**
- * The functions with the most self time in a V8 `.cpuprofile` (from `node --cpu-prof`), and the
- * share of samples per package/file group, to point at a bottleneck.
+ * Where a V8 `.cpuprofile` (from `node --cpu-prof` or `cpuProfiler.ts`) spent its busy time:
+ * the functions with the most self time and the share per package/folder, idle excluded.
  */
-export async function summarizeCpuProfile(path: string, top = 12): Promise<{ functions: string[]; groups: string[]; seconds: number }> {
+export async function summarizeCpuProfile(
+  path: string,
+  top = 12,
+): Promise<{ functions: string[]; groups: string[]; seconds: number; idle: string }> {
   const profile = JSON.parse(await readFile(path, 'utf8')) as CpuProfile;
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const selfMs = new Map<number, number>();
   profile.samples.forEach((id, i) => selfMs.set(id, (selfMs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0) / 1000));
-  const total = [...selfMs.values()].reduce((a, b) => a + b, 0);
   const byFunction = new Map<string, number>();
   const byGroup = new Map<string, number>();
+  let idle = 0;
+  let total = 0;
   for (const [id, time] of selfMs) {
     const frame = byId.get(id)?.callFrame;
     if (!frame) continue;
+    total += time;
+    if (frame.functionName === '(idle)') {
+      idle += time;
+      continue;
+    }
     const file = frame.url.replace(/^file:\/\//, '').replace(/^.*\/work\/main\//, '');
-    const key = `${frame.functionName || '(anonymous)'} ${file ? `${file}:${frame.lineNumber + 1}` : ''}`.trim();
+    const key = `${frame.functionName || '(anonymous)'}${file ? ` ${file}` : ''}`;
     byFunction.set(key, (byFunction.get(key) ?? 0) + time);
-    const group = !file ? frame.functionName || '(native)' : file.includes('node_modules/') ? `npm:${/node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(file)?.[1] ?? '?'}` : file.startsWith('node:') ? 'node core' : file.split('/')[0]!;
+    const group = !file
+      ? '(native, GC, program)'
+      : file.includes('node_modules/')
+        ? `npm:${/node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(file)?.[1] ?? '?'}`
+        : file.startsWith('node:')
+          ? 'node core'
+          : file.split('/')[0]!;
     byGroup.set(group, (byGroup.get(group) ?? 0) + time);
   }
-  const share = ([name, time]: [string, number]) => `${((100 * time) / total).toFixed(1)}% ${name}`;
+  const busy = total - idle;
+  const share = ([name, time]: [string, number]) => `${((100 * time) / busy).toFixed(1)}% ${name}`;
   return {
     functions: [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, top).map(share),
     groups: [...byGroup].sort((a, b) => b[1] - a[1]).slice(0, top).map(share),
     seconds: total / 1000,
+    idle: `busy ${(busy / 1000).toFixed(1)} s (${((100 * busy) / total).toFixed(0)}%)`,
   };
+}
+
+/**
+ * CPU profiles of the processes a benchmark starts, over its measured window only: `env` goes
+ * into the processes' environment (it preloads `cpuProfiler.ts`), `start`/`stop` bracket the
+ * window (SIGUSR2), `print` summarises each process's profile.
+ */
+export async function windowedCpuProfiles(enabled: boolean) {
+  const dir = enabled ? await mkdtemp(join(tmpdir(), 'deeplens-bench-profile-')) : undefined;
+  let pids = new Map<number, string>();
+  const toggle = () => {
+    for (const pid of pids.keys()) process.kill(pid, 'SIGUSR2');
+  };
+  return {
+    env: dir
+      ? { NODE_OPTIONS: `--import tsx --import ${join(benchDir, 'cpuProfiler.ts')}`, BENCH_CPU_PROFILE_DIR: dir }
+      : ({} as Record<string, string>),
+    async start(marker: string): Promise<void> {
+      if (!dir) return;
+      const found = await processesWithMarker(marker);
+      pids = new Map(found.filter((p) => p.entry.endsWith('.ts')).map((p) => [p.pid, p.entry]));
+      toggle();
+    },
+    stop(): void {
+      if (dir) toggle();
+    },
+    async print(nameOf: (entry: string) => string = (entry) => entry): Promise<void> {
+      if (!dir) return;
+      await new Promise((resolve) => setTimeout(resolve, 2000)); // the profiles are written on the signal
+      console.log(`\nCPU profiles of the measured window in ${dir} (open in Chrome DevTools):`);
+      for (const file of (await readdir(dir)).filter((f) => f.endsWith('.cpuprofile'))) {
+        const summary = await summarizeCpuProfile(join(dir, file), 15);
+        const pid = Number(file.split('.')[0]);
+        console.log(`\n${nameOf(pids.get(pid) ?? '?')} (pid ${pid}): ${summary.seconds.toFixed(1)} s sampled, ${summary.idle}`);
+        console.log(`  busy time by package/folder: ${summary.groups.join(' · ')}`);
+        for (const line of summary.functions) console.log(`  ${line}`);
+      }
+    },
+  };
+}
+
+/**
+ * Runs `work` and returns its result with the wall time and the CPU seconds each process
+ * carrying `marker` used meanwhile (by entry point), plus this process's as `bench client`.
+ */
+export async function withCpuAccounting<T>(
+  marker: string,
+  work: () => Promise<T>,
+): Promise<{ result: T; seconds: number; cpu: Map<string, number> }> {
+  const before = await processCpuSeconds(marker);
+  const ownBefore = ownCpuSeconds();
+  const start = performance.now();
+  const result = await work();
+  const seconds = (performance.now() - start) / 1000;
+  const own = ownCpuSeconds() - ownBefore;
+  const after = await processCpuSeconds(marker);
+  const cpu = new Map<string, number>();
+  for (const [entry, seconds] of after) if (entry.endsWith('.ts')) cpu.set(entry, seconds - (before.get(entry) ?? 0));
+  cpu.set('bench client', own);
+  return { result, seconds, cpu };
 }

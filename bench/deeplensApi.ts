@@ -1,6 +1,6 @@
 import { loadConfig } from '@deeplens/platform/config';
 import { createKafka } from '@deeplens/platform/kafka';
-import type { RunningDeepLens } from '@deeplens/platform/testing/deeplensProcesses';
+import { deeplensEntryPoints, type RunningDeepLens } from '@deeplens/platform/testing/deeplensProcesses';
 
 /** The HTTP calls the benchmarks make against a running DeepLens, as a client would. */
 export type Call = (method: string, path: string, body?: unknown) => Promise<Response>;
@@ -77,4 +77,9 @@ export async function deleteTopicsWithPrefix(prefix: string): Promise<void> {
   } finally {
     await admin.disconnect();
   }
+}
+
+/** The DeepLens process name (`write-api`, `embedder`…) of an entry point's path. */
+export function processNameOf(entry: string): string {
+  return Object.entries(deeplensEntryPoints).find(([, path]) => path === entry)?.[0] ?? entry;
 }

@@ -7,17 +7,10 @@
  * `--profile` runs every DeepLens process with `node --cpu-prof` and prints where each spent
  * its CPU.
  */
-import { mkdtemp, readdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildDefaultModel } from '@deeplens/embedder/buildDefaultModel';
 import { loadEmbeddingModel } from '@deeplens/embedder/onnxEmbeddingModel';
-import {
-  deeplensEntryPoints,
-  startDeepLens,
-  type DeepLensProcessName,
-} from '@deeplens/platform/testing/deeplensProcesses';
+import { startDeepLens } from '@deeplens/platform/testing/deeplensProcesses';
 import { benchPhotos } from './benchImages.ts';
 import {
   closedLoop,
@@ -25,13 +18,20 @@ import {
   ms,
   ownCpuSeconds,
   processCpuSeconds,
-  processesWithMarker,
   report,
   scope,
-  summarizeCpuProfile,
   type Row,
+  windowedCpuProfiles,
 } from './benchSupport.ts';
-import { api, benchTenant, countIndexed, deleteTopicsWithPrefix, json, uploadImage } from './deeplensApi.ts';
+import {
+  api,
+  benchTenant,
+  countIndexed,
+  deleteTopicsWithPrefix,
+  json,
+  processNameOf,
+  uploadImage,
+} from './deeplensApi.ts';
 
 const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const profile = process.argv.includes('--profile');
@@ -55,12 +55,12 @@ try {
   const rawPerSecond = measured.length / rawSeconds;
   await model.close();
 
-  const profileDir = profile ? await mkdtemp(join(tmpdir(), 'deeplens-ingest-profile-')) : undefined;
+  const profiles = await windowedCpuProfiles(profile);
   let prefix: string | undefined;
   // Registered before the processes start, so it runs after they have stopped.
   s.after(() => (prefix ? deleteTopicsWithPrefix(prefix) : undefined));
   const deeplens = await startDeepLens(s, {
-    env: profileDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` } : {},
+    env: profiles.env,
   });
   prefix = deeplens.env.KAFKA_TOPIC_PREFIX!;
   const marker = `KAFKA_TOPIC_PREFIX=${prefix}`;
@@ -71,7 +71,7 @@ try {
   await waitUntil(async () => (await countIndexed(warm.read)) === warmup.length, 180_000, 'warm-up');
 
   const tenant = await benchTenant(deeplens, 'bench-ingest');
-  const pids = new Map((await processesWithMarker(marker)).map((p) => [p.pid, p.entry]));
+  await profiles.start(marker);
   const cpuBefore = await processCpuSeconds(marker);
   const ownBefore = ownCpuSeconds();
   const start = performance.now();
@@ -93,14 +93,14 @@ try {
   const seconds = (performance.now() - start) / 1000;
   const uploadLatencies = latencySummary(await uploading);
   const cpuAfter = await processCpuSeconds(marker);
+  profiles.stop();
   const ownCpu = ownCpuSeconds() - ownBefore;
   const endToEnd = measured.length / seconds;
   const ratio = endToEnd / rawPerSecond;
 
-  const nameOf = (entry: string) =>
-    (Object.entries(deeplensEntryPoints).find(([, path]) => path === entry)?.[0] ?? entry) as string;
   const cpuRows = [...cpuAfter]
-    .map(([entry, after]) => [nameOf(entry), after - (cpuBefore.get(entry) ?? 0)] as const)
+    .filter(([entry]) => entry.endsWith('.ts'))
+    .map(([entry, after]) => [processNameOf(entry), after - (cpuBefore.get(entry) ?? 0)] as const)
     .concat([['bench client (uploads + polling)', ownCpu]])
     .sort((a, b) => b[1] - a[1]);
   const cpuTotal = cpuRows.reduce((sum, [, cpu]) => sum + cpu, 0);
@@ -177,19 +177,7 @@ try {
     `${queries} queries per row, closed loop; authentication, tenant scoping, vector lookup, HNSW search and the JSON answer included.`,
   ]);
 
-  if (profileDir) {
-    const names = Object.keys(deeplensEntryPoints) as DeepLensProcessName[];
-    for (const name of names) await deeplens.stop(name, { graceful: true });
-    console.log(`\nCPU profiles in ${profileDir} (open in Chrome DevTools); self time per process:`);
-    for (const file of (await readdir(profileDir)).filter((f) => f.endsWith('.cpuprofile'))) {
-      const summary = await summarizeCpuProfile(join(profileDir, file), 10);
-      // Profiles are named CPU.<date>.<time>.<pid>.<tid>.<seq>.cpuprofile.
-      const pid = Number(file.split('.')[3]);
-      console.log(`\n${nameOf(pids.get(pid) ?? '?')} (${file}): ${summary.seconds.toFixed(1)} s sampled`);
-      console.log(`  by package/folder: ${summary.groups.join(' · ')}`);
-      for (const line of summary.functions) console.log(`  ${line}`);
-    }
-  }
+  await profiles.print(processNameOf);
 } finally {
   await s.close();
 }

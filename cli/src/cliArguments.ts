@@ -78,7 +78,11 @@ const commandSpecs = {
   },
   search: {
     args: ['file'],
-    options: { k: { type: 'string' }, threshold: { type: 'string' }, tag: { type: 'string', multiple: true } },
+    options: {
+      k: { type: 'string' },
+      threshold: { type: 'string' },
+      tag: { type: 'string', multiple: true },
+    },
   },
   similar: {
     args: ['imageId'],
@@ -158,7 +162,9 @@ export function parseCliArguments(argv: string[]): CliInvocation {
   const positionals = parsed.positionals.slice(name.split(' ').length);
   if (positionals.length !== spec.args.length) {
     const wanted = spec.args.map((a) => `<${a}>`).join(' ') || 'no arguments';
-    throw new UsageError(`${name} takes ${wanted}${positionals.length > spec.args.length ? `, not ${positionals.join(' ')}` : ''}`);
+    throw new UsageError(
+      `${name} takes ${wanted}${positionals.length > spec.args.length ? `, not ${positionals.join(' ')}` : ''}`,
+    );
   }
   const [first = ''] = positionals;
   const text = (option: string) => values[option] as string | undefined;
@@ -174,7 +180,10 @@ export function parseCliArguments(argv: string[]): CliInvocation {
         throw new UsageError('login takes --email or --api-key, not both');
       if (values['api-key'] !== true && text('email') === undefined)
         throw new UsageError('login needs --email <e> (or --api-key)');
-      return { command: { name, ...optional('email', text('email')), apiKey: values['api-key'] === true }, global };
+      return {
+        command: { name, ...optional('email', text('email')), apiKey: values['api-key'] === true },
+        global,
+      };
     case 'logout':
     case 'whoami':
       return { command: { name }, global };
@@ -190,8 +199,10 @@ export function parseCliArguments(argv: string[]): CliInvocation {
       const role = oneOf(text('role'), roles, '--role');
       if (!role) throw new UsageError(`user create needs --role ${roles.join('|')}`);
       const tenantId = uuid(text('tenant'), '--tenant');
-      if (role !== 'platform_admin' && !tenantId) throw new UsageError(`a ${role} needs --tenant <tenant id>`);
-      if (role === 'platform_admin' && tenantId) throw new UsageError('a platform admin belongs to no tenant');
+      if (role !== 'platform_admin' && !tenantId)
+        throw new UsageError(`a ${role} needs --tenant <tenant id>`);
+      if (role === 'platform_admin' && tenantId)
+        throw new UsageError('a platform admin belongs to no tenant');
       return {
         command: {
           name,
@@ -300,9 +311,14 @@ function threshold(raw: string | undefined): number | undefined {
   return value;
 }
 
-function oneOf<T extends string>(raw: string | undefined, allowed: readonly T[], option: string): T | undefined {
+function oneOf<T extends string>(
+  raw: string | undefined,
+  allowed: readonly T[],
+  option: string,
+): T | undefined {
   if (raw === undefined) return undefined;
-  if (!allowed.includes(raw as T)) throw new UsageError(`${option} must be one of ${allowed.join(', ')}, not ${raw}`);
+  if (!allowed.includes(raw as T))
+    throw new UsageError(`${option} must be one of ${allowed.join(', ')}, not ${raw}`);
   return raw as T;
 }
 

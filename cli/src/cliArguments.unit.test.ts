@@ -5,7 +5,10 @@ import { parseCliArguments, UsageError } from './cliArguments.ts';
 const tenant = '0b8f4c1e-5d6a-4f3b-9c2d-1e2f3a4b5c6d';
 const parse = (line: string) => parseCliArguments(line.split(' ').filter(Boolean));
 const refused = (line: string, message: RegExp) =>
-  assert.throws(() => parse(line), (e: unknown) => e instanceof UsageError && message.test(e.message));
+  assert.throws(
+    () => parse(line),
+    (e: unknown) => e instanceof UsageError && message.test(e.message),
+  );
 
 describe('parseCliArguments', () => {
   it('finds two-word commands and their options, wherever the global options stand', () => {
@@ -16,16 +19,22 @@ describe('parseCliArguments', () => {
   });
 
   it('parses import with defaults, tags sorted and deduplicated, attributes as pairs', () => {
-    assert.deepEqual(parse('import ./photos --tags b,a --tags a --attributes camera=x100 --attributes year=2024').command, {
-      name: 'import',
-      folder: './photos',
-      tags: ['a', 'b'],
-      attributes: { camera: 'x100', year: '2024' },
-      concurrency: 4,
-      wait: false,
-      waitTimeoutSeconds: 600,
-    });
-    assert.equal((parse('import p --concurrency 8 --wait').command as { concurrency: number }).concurrency, 8);
+    assert.deepEqual(
+      parse('import ./photos --tags b,a --tags a --attributes camera=x100 --attributes year=2024').command,
+      {
+        name: 'import',
+        folder: './photos',
+        tags: ['a', 'b'],
+        attributes: { camera: 'x100', year: '2024' },
+        concurrency: 4,
+        wait: false,
+        waitTimeoutSeconds: 600,
+      },
+    );
+    assert.equal(
+      (parse('import p --concurrency 8 --wait').command as { concurrency: number }).concurrency,
+      8,
+    );
   });
 
   it('parses search with k, threshold and repeated tags', () => {
@@ -46,7 +55,8 @@ describe('parseCliArguments', () => {
       scopes: ['images:read', 'images:write', 'search'],
     });
     assert.deepEqual(
-      (parse(`key create --tenant ${tenant} --scopes search,images:read`).command as { scopes: string[] }).scopes,
+      (parse(`key create --tenant ${tenant} --scopes search,images:read`).command as { scopes: string[] })
+        .scopes,
       ['search', 'images:read'],
     );
     refused(`key create --tenant ${tenant} --scopes admin`, /unknown scopes: admin/);
@@ -68,7 +78,7 @@ describe('parseCliArguments', () => {
   it('refuses what it cannot run, saying why', () => {
     refused('frobnicate', /unknown command: frobnicate/);
     refused('search', /search takes <file>/);
-    refused('search a.jpg b.jpg', /not b.jpg/);
+    refused('search a.jpg b.jpg', /search takes <file>, not a.jpg b.jpg/);
     refused('search a.jpg --k 0', /--k must be a whole number from 1 to 100/);
     refused('search a.jpg --threshold 2', /--threshold is a cosine similarity/);
     refused('search a.jpg --bogus', /Unknown option '--bogus'/);

@@ -98,13 +98,23 @@ export async function runCommand(command: CliCommand, context: CliContext): Prom
 
     case 'whoami': {
       const connection = await connectFor();
+      // An API key says nothing about itself: exchange it for a token, whose claims do.
+      const apiKey =
+        connection.auth === 'DEEPLENS_API_KEY'
+          ? env['DEEPLENS_API_KEY']
+          : connection.auth === 'stored API key'
+            ? connection.stored?.apiKey
+            : undefined;
+      if (apiKey) await connection.client.signIn({ apiKey });
       const token = connection.client.token;
       const claims = token ? readAccessTokenClaims(token) : undefined;
       const who = {
         auth: connection.auth,
         writeUrl: connection.endpoints.writeUrl,
         readUrl: connection.endpoints.readUrl,
-        ...(connection.stored?.email && connection.auth === 'stored session' ? { email: connection.stored.email } : {}),
+        ...(connection.stored?.email && connection.auth === 'stored session'
+          ? { email: connection.stored.email }
+          : {}),
         ...(claims
           ? {
               role: claims.role,
@@ -115,7 +125,8 @@ export async function runCommand(command: CliCommand, context: CliContext): Prom
           : {}),
       };
       if (global.json) return json(who);
-      for (const [key, value] of Object.entries(who)) out(`${key.padEnd(10)} ${Array.isArray(value) ? value.join(' ') : String(value)}`);
+      for (const [key, value] of Object.entries(who))
+        out(`${key.padEnd(10)} ${Array.isArray(value) ? value.join(' ') : String(value)}`);
       return;
     }
 
@@ -149,7 +160,9 @@ export async function runCommand(command: CliCommand, context: CliContext): Prom
         tenantId: command.tenantId ?? null,
       });
       if (global.json) return json({ ...user, ...(command.generatePassword ? { password } : {}) });
-      out(`User ${user.email} created: ${user.id} (${user.role}${user.tenantId ? `, tenant ${user.tenantId}` : ''})`);
+      out(
+        `User ${user.email} created: ${user.id} (${user.role}${user.tenantId ? `, tenant ${user.tenantId}` : ''})`,
+      );
       if (command.generatePassword) out(`  password (shown once): ${password}`);
       out(`next: ${cli} login --email ${user.email}`);
       return;
@@ -163,7 +176,9 @@ export async function runCommand(command: CliCommand, context: CliContext): Prom
         ...(command.expiresAt ? { expiresAt: command.expiresAt } : {}),
       });
       if (global.json) return json(key);
-      out(`API key ${key.prefix} created: ${key.id} (scopes: ${key.scopes.join(', ')}${key.expiresAt ? `; expires ${key.expiresAt}` : ''})`);
+      out(
+        `API key ${key.prefix} created: ${key.id} (scopes: ${key.scopes.join(', ')}${key.expiresAt ? `; expires ${key.expiresAt}` : ''})`,
+      );
       out('The secret is shown this once; store it now:');
       out(`  ${key.secret}`);
       out(`use it: export DEEPLENS_API_KEY=<secret>   or: ${cli} login --api-key`);
@@ -184,7 +199,12 @@ export async function runCommand(command: CliCommand, context: CliContext): Prom
         type: importableTypes[extname(command.file).toLowerCase()] ?? 'application/octet-stream',
       });
       if (global.json) return json(result);
-      printHits(out, result, `images like ${command.file}`);
+      printHits(
+        out,
+        result,
+        `images like ${command.file}`,
+        command.threshold !== undefined || command.tags.length > 0,
+      );
       return;
     }
 
@@ -196,13 +216,20 @@ export async function runCommand(command: CliCommand, context: CliContext): Prom
         ...(command.tag === undefined ? {} : { tag: command.tag }),
       });
       if (global.json) return json(result);
-      printHits(out, result, `images like ${command.imageId}`);
+      printHits(
+        out,
+        result,
+        `images like ${command.imageId}`,
+        command.threshold !== undefined || command.tag !== undefined,
+      );
       return;
     }
 
     case 'duplicates': {
       const { client } = await connectFor();
-      const result = await client.duplicates(command.threshold === undefined ? {} : { threshold: command.threshold });
+      const result = await client.duplicates(
+        command.threshold === undefined ? {} : { threshold: command.threshold },
+      );
       if (global.json) return json(result);
       if (result.groups.length === 0) return out('No near-duplicates found.');
       result.groups.forEach((group, i) => {
@@ -224,11 +251,13 @@ export async function runCommand(command: CliCommand, context: CliContext): Prom
       const { client } = await connectFor();
       const usage = await client.usage(command.tenantId);
       if (global.json) return json(usage);
-      out(`tenant  ${usage.tenantId}`);
-      out(`images  ${usage.images}`);
-      out(`bytes   ${formatBytes(usage.bytes)} (${usage.bytes})`);
-      const plan = (usage as { plan?: unknown }).plan;
-      if (typeof plan === 'string') out(`plan    ${plan}`);
+      const limits = usage.limits ?? {};
+      const of = (limit: string | undefined) => (limit === undefined ? '' : ` of ${limit}`);
+      out(`tenant  ${usage.tenantId}${usage.plan ? ` (plan ${usage.plan})` : ''}`);
+      out(`images  ${usage.images}${of(limits.maxImages?.toString())}`);
+      out(
+        `bytes   ${formatBytes(usage.bytes)}${of(limits.maxBytes === undefined ? undefined : formatBytes(limits.maxBytes))}`,
+      );
       return;
     }
 
@@ -242,7 +271,10 @@ export async function runCommand(command: CliCommand, context: CliContext): Prom
 async function importCommand(
   command: Extract<CliCommand, { name: 'import' }>,
   context: CliContext,
-  connectFor: (retry?: { maxAttempts?: number; onRetry?: (e: { waitMs: number }) => void }) => ReturnType<typeof connect>,
+  connectFor: (retry?: {
+    maxAttempts?: number;
+    onRetry?: (e: { waitMs: number }) => void;
+  }) => ReturnType<typeof connect>,
 ): Promise<void> {
   const { out, stderr, global } = context;
   const folderStat = await stat(command.folder).catch(() => undefined);
@@ -278,7 +310,9 @@ async function importCommand(
   }).finally(() => bar.finish());
 
   const count = (status: ImportOutcome['status']) => outcomes.filter((o) => o.status === status).length;
-  const failures = outcomes.filter((o): o is Extract<ImportOutcome, { status: 'failed' }> => o.status === 'failed');
+  const failures = outcomes.filter(
+    (o): o is Extract<ImportOutcome, { status: 'failed' }> => o.status === 'failed',
+  );
   const summary = {
     folder: command.folder,
     files: files.length,
@@ -302,7 +336,12 @@ async function importCommand(
         onSettled: (image) => {
           settled++;
           if (image.status === 'failed') failedEmbeddings++;
-          waitBar.update({ done: settled, total: ids.length, failed: failedEmbeddings, bytes: 0, elapsedMs: Date.now() - waitStarted });
+          waitBar.update({
+            done: settled,
+            total: ids.length,
+            failed: failedEmbeddings,
+            elapsedMs: Date.now() - waitStarted,
+          });
         },
       })
       .finally(() => waitBar.finish());
@@ -326,9 +365,12 @@ async function importCommand(
     if (failures.length > 20) out(`  … and ${failures.length - 20} more failures (--json lists them all)`);
     if (indexing) {
       out(`Indexed ${indexing.indexed} of ${indexing.indexed + indexing.failed.length}`);
-      for (const failure of indexing.failed.slice(0, 20)) out(`  not indexed  ${failure.filename} (${failure.id}): ${failure.reason}`);
+      for (const failure of indexing.failed.slice(0, 20))
+        out(`  not indexed  ${failure.filename} (${failure.id}): ${failure.reason}`);
     } else if (summary.new > 0) {
-      out(`Embedding and indexing follow in the background: \`${cli} status <imageId>\`, or import again with --wait.`);
+      out(
+        `Embedding and indexing follow in the background: \`${cli} status <imageId>\`, or import again with --wait.`,
+      );
     }
   }
   if (failures.length > 0 || (indexing && indexing.failed.length > 0))
@@ -343,10 +385,14 @@ async function readQueryImage(file: string): Promise<Buffer> {
   }
 }
 
-function printHits(out: (line: string) => void, result: SearchResult, what: string): void {
+function printHits(out: (line: string) => void, result: SearchResult, what: string, filtered: boolean): void {
   const model = `${result.model.modelId}@${result.model.modelVersion}`;
   if (result.hits.length === 0) {
-    out(`No ${what} (model ${model}). Nothing indexed yet? Check with \`${cli} status <imageId>\`.`);
+    out(
+      filtered
+        ? `No ${what} with that threshold or those tags (model ${model}).`
+        : `No ${what} (model ${model}). Nothing indexed yet? Check with \`${cli} status <imageId>\`.`,
+    );
     return;
   }
   out(`${result.hits.length} ${what} (model ${model})`);
@@ -362,7 +408,12 @@ export function describeImage(image: Image): string[] {
     ['type', `${image.mime}, ${image.width}×${image.height}, ${formatBytes(image.bytes)}`],
     ['sha256', image.sha256],
     ['tags', image.tags.join(', ') || '-'],
-    ['attributes', Object.entries(image.attributes).map(([k, v]) => `${k}=${v}`).join(', ') || '-'],
+    [
+      'attributes',
+      Object.entries(image.attributes)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(', ') || '-',
+    ],
     ['thumbnail', image.thumbnailUrl ?? '-'],
     ['uploaded', image.uploadedAt],
     ['updated', image.updatedAt],

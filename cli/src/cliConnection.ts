@@ -109,7 +109,9 @@ export async function connect(global: GlobalOptions, env: Env, options: ConnectO
     return { ...connection('stored session'), stored: renewed };
   } catch (error) {
     if (error instanceof DeepLensApiError && (error.status === 401 || error.status === 400))
-      throw new NotSignedInError(`the session has ended (${error.problem.detail}): sign in again with \`login\``);
+      throw new NotSignedInError(
+        `the session has ended (${error.problem.detail}): sign in again with \`login\``,
+      );
     throw error;
   }
 }

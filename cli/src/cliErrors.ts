@@ -27,9 +27,13 @@ export function exitCodeOf(error: unknown): number {
 
 /** What the CLI prints on standard error for an error: the server's words first, then a hint. */
 export function describeError(error: unknown): string[] {
-  if (error instanceof UsageError) return [`deeplens: ${error.message}`, 'run `npm run deeplens -- --help` for usage'];
+  if (error instanceof UsageError)
+    return [`deeplens: ${error.message}`, 'run `npm run deeplens -- --help` for usage'];
   if (error instanceof DeepLensUnreachableError) {
-    return [`deeplens: ${error.message}`, 'is DeepLens running? start it with `npm run up`, or pass --write-url/--read-url'];
+    return [
+      `deeplens: ${error.message}`,
+      'is DeepLens running? start it with `npm run up`, or pass --write-url/--read-url',
+    ];
   }
   if (error instanceof NotSignedInError) return [`deeplens: ${error.message}`];
   if (error instanceof DeepLensTimeoutError) {
@@ -37,7 +41,10 @@ export function describeError(error: unknown): string[] {
   }
   if (error instanceof DeepLensApiError) {
     const { problem } = error;
-    const lines = [`deeplens: ${problem.detail}`, `  ${problem.status} ${problem.code} · ${error.request}${problem.requestId ? ` · request ${problem.requestId}` : ''}`];
+    const lines = [
+      `deeplens: ${problem.detail}`,
+      `  ${problem.status} ${problem.code} · ${error.request}${problem.requestId ? ` · request ${problem.requestId}` : ''}`,
+    ];
     const errors = problem['errors'];
     if (Array.isArray(errors)) {
       for (const item of errors.slice(0, 10)) {
@@ -49,7 +56,8 @@ export function describeError(error: unknown): string[] {
         );
       }
     }
-    if (error.status === 401) lines.push('sign in with `npm run deeplens -- login --email <e>` (or set DEEPLENS_API_KEY)');
+    if (error.status === 401)
+      lines.push('sign in with `npm run deeplens -- login --email <e>` (or set DEEPLENS_API_KEY)');
     if (error.status === 403) lines.push('the signed-in user or API key may not do this (role or scopes)');
     return lines;
   }

@@ -36,7 +36,13 @@ export function formatHitsTable(hits: SearchHit[]): string {
       { header: 'filename', maxWidth: 40 },
       { header: 'tags', maxWidth: 40 },
     ],
-    hits.map((hit, i) => [String(i + 1), hit.score.toFixed(4), hit.imageId, hit.filename, hit.tags.join(', ')]),
+    hits.map((hit, i) => [
+      String(i + 1),
+      hit.score.toFixed(4),
+      hit.imageId,
+      hit.filename,
+      hit.tags.join(', '),
+    ]),
   );
 }
 

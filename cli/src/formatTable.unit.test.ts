@@ -21,8 +21,24 @@ describe('formatTable', () => {
 
   it('prints search hits as rank, score, image id, filename, tags', () => {
     const hits = [
-      { imageId: 'id-1', score: 0.98765, filename: 'cat.jpg', tags: ['pets', 'cats'], attributes: {}, thumbnailUrl: null, contentUrl: '' },
-      { imageId: 'id-2', score: 0.5, filename: 'dog.jpg', tags: [], attributes: {}, thumbnailUrl: null, contentUrl: '' },
+      {
+        imageId: 'id-1',
+        score: 0.98765,
+        filename: 'cat.jpg',
+        tags: ['pets', 'cats'],
+        attributes: {},
+        thumbnailUrl: null,
+        contentUrl: '',
+      },
+      {
+        imageId: 'id-2',
+        score: 0.5,
+        filename: 'dog.jpg',
+        tags: [],
+        attributes: {},
+        thumbnailUrl: null,
+        contentUrl: '',
+      },
     ];
     assert.equal(
       formatHitsTable(hits),

@@ -83,7 +83,12 @@ export async function importFiles(
   async function importOne(file: ImportableFile): Promise<ImportOutcome> {
     const bytes = await readFile(file.path);
     const sha256 = createHash('sha256').update(bytes).digest('hex');
-    const idempotencyKey = importIdempotencyKey({ ...file, sha256, tags: options.tags, attributes: options.attributes });
+    const idempotencyKey = importIdempotencyKey({
+      ...file,
+      sha256,
+      tags: options.tags,
+      attributes: options.attributes,
+    });
     try {
       const result = await client.uploadImages([{ filename: file.relativePath, bytes, type: file.type }], {
         tags: options.tags,
@@ -91,7 +96,13 @@ export async function importFiles(
         idempotencyKey,
       });
       const image = result.images[0];
-      if (!image) return { file: file.relativePath, bytes: bytes.length, status: 'failed', reason: 'no image in the answer' };
+      if (!image)
+        return {
+          file: file.relativePath,
+          bytes: bytes.length,
+          status: 'failed',
+          reason: 'no image in the answer',
+        };
       return {
         file: file.relativePath,
         bytes: bytes.length,

@@ -4,7 +4,8 @@ export type ProgressState = {
   done: number;
   total: number;
   failed: number;
-  bytes: number;
+  /** Bytes sent so far; left out where bytes mean nothing (waiting for indexing). */
+  bytes?: number;
   elapsedMs: number;
   /** A passing remark, e.g. "rate limited, retrying in 12 s". */
   note?: string;
@@ -22,9 +23,11 @@ export function renderProgressLine(state: ProgressState, columns = 80): string {
     `${done}/${total}`,
     `${String(Math.floor(fraction * 100)).padStart(3)}%`,
     ...(failed > 0 ? [`${failed} failed`] : []),
-    formatBytes(bytes),
+    ...(bytes === undefined ? [] : [formatBytes(bytes)]),
     `${rate.toFixed(1)}/s`,
-    ...(done < total && rate > 0 ? [`eta ${formatDuration(((total - done) / rate) * 1000)}`] : []),
+    ...(done < total && rate > 0
+      ? [`eta ${formatDuration(Math.max(1000, ((total - done) / rate) * 1000))}`]
+      : []),
     ...(state.note ? [state.note] : []),
   ];
   const text = parts.join('  ');

@@ -136,4 +136,10 @@ export type SimilarOptions = { k?: number; threshold?: number; tag?: string; mod
 
 export type DuplicateGroups = { groups: { images: { imageId: string; filename: string }[] }[] };
 
-export type Usage = { tenantId: string; images: number; bytes: number };
+export type Usage = {
+  tenantId: string;
+  images: number;
+  bytes: number;
+  plan?: string;
+  limits?: Partial<TenantLimits>;
+};

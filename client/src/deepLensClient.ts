@@ -26,7 +26,12 @@ import type {
 } from './clientTypes.ts';
 import type { paths as ReadApiPaths } from './generated/readApi.ts';
 import type { paths as WriteApiPaths } from './generated/writeApi.ts';
-import { defaultRetryOptions, retryingFetch, type FetchFunction, type RetryOptions } from './retryingFetch.ts';
+import {
+  defaultRetryOptions,
+  retryingFetch,
+  type FetchFunction,
+  type RetryOptions,
+} from './retryingFetch.ts';
 
 export type DeepLensClientOptions = {
   /** Base URL of the write API, e.g. `http://127.0.0.1:8080`. */
@@ -112,7 +117,9 @@ export function createDeepLensClient(options: DeepLensClientOptions) {
         'apiKey' in credentials
           ? { grant_type: 'api_key' as const, api_key: credentials.apiKey }
           : { grant_type: 'password' as const, email: credentials.email, password: credentials.password };
-      const tokens = toTokens(await expectData('POST /v1/auth/token', write.POST('/v1/auth/token', { body })));
+      const tokens = toTokens(
+        await expectData('POST /v1/auth/token', write.POST('/v1/auth/token', { body })),
+      );
       auth.token = tokens.accessToken;
       return tokens;
     },
@@ -189,7 +196,11 @@ export function createDeepLensClient(options: DeepLensClientOptions) {
       if (files.length === 0) throw new DeepLensClientError('uploadImages needs at least one file');
       const form = new FormData();
       for (const file of files) {
-        form.append('file', new Blob([file.bytes], { type: file.type ?? 'application/octet-stream' }), file.filename);
+        form.append(
+          'file',
+          new Blob([file.bytes], { type: file.type ?? 'application/octet-stream' }),
+          file.filename,
+        );
       }
       if (upload.tags && upload.tags.length > 0) form.append('tags', JSON.stringify(upload.tags));
       if (upload.attributes && Object.keys(upload.attributes).length > 0)
@@ -239,7 +250,10 @@ export function createDeepLensClient(options: DeepLensClientOptions) {
 
     /** One page of the caller's images; pass `nextCursor` back for the next. */
     async listImages(list: ListImagesOptions = {}): Promise<ImagePage> {
-      return (await expectData('GET /v1/images', read.GET('/v1/images', { params: { query: list } }))) as ImagePage;
+      return (await expectData(
+        'GET /v1/images',
+        read.GET('/v1/images', { params: { query: list } }),
+      )) as ImagePage;
     },
 
     /** Every image matching `list`, page after page. */
@@ -415,7 +429,8 @@ async function answerOf(
   call: Promise<ApiResult>,
 ): Promise<{ data: unknown; response: Response }> {
   const { data, error, response } = await call;
-  if (!response.ok) throw new DeepLensApiError(problemOf(response.status, response.statusText, error), request);
+  if (!response.ok)
+    throw new DeepLensApiError(problemOf(response.status, response.statusText, error), request);
   return { data, response };
 }
 

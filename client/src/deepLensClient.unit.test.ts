@@ -24,7 +24,9 @@ describe('createDeepLensClient', () => {
   it('turns a problem+json answer into a DeepLensApiError carrying the problem', async () => {
     const app = server();
     app.post('/v1/tenants', () => {
-      throw new ForbiddenError('only a platform admin provisions tenants', { detail: { role: 'tenant_user' } });
+      throw new ForbiddenError('only a platform admin provisions tenants', {
+        detail: { role: 'tenant_user' },
+      });
     });
     const client = createDeepLensClient({ ...urls, token: 't', fetch: (r) => app.fetch(r) });
     const error = await client.createTenant({ slug: 'acme', name: 'Acme' }).catch((e: unknown) => e);
@@ -56,7 +58,9 @@ describe('createDeepLensClient', () => {
     const client = createDeepLensClient({
       ...urls,
       fetch: async () => {
-        throw new TypeError('fetch failed', { cause: Object.assign(new Error('connect'), { code: 'ECONNREFUSED' }) });
+        throw new TypeError('fetch failed', {
+          cause: Object.assign(new Error('connect'), { code: 'ECONNREFUSED' }),
+        });
       },
     });
     const error = await client.usage('00000000-0000-4000-8000-000000000001').catch((e: unknown) => e);
@@ -68,13 +72,20 @@ describe('createDeepLensClient', () => {
     let calls = 0;
     const fetch = async () =>
       ++calls === 1
-        ? Response.json({ status: 429, code: 'limit_exceeded', detail: 'slow down' }, {
-            status: 429,
-            headers: { 'retry-after': '0' },
-          })
+        ? Response.json(
+            { status: 429, code: 'limit_exceeded', detail: 'slow down' },
+            {
+              status: 429,
+              headers: { 'retry-after': '0' },
+            },
+          )
         : Response.json({ groups: [] });
     const retries: number[] = [];
-    const client = createDeepLensClient({ ...urls, fetch, retry: { onRetry: (e) => retries.push(e.waitMs) } });
+    const client = createDeepLensClient({
+      ...urls,
+      fetch,
+      retry: { onRetry: (e) => retries.push(e.waitMs) },
+    });
     assert.deepEqual(await client.duplicates({ threshold: 0.9 }), { groups: [] });
     assert.equal(calls, 2);
     assert.deepEqual(retries, [0]);
@@ -94,7 +105,13 @@ describe('createDeepLensClient', () => {
   it('signs in, then carries the access token; usage() defaults to the token’s tenant', async () => {
     const app = server();
     const tenantId = '11111111-1111-4111-8111-111111111111';
-    const access = fakeToken({ sub: 'u1', tenant_id: tenantId, role: 'tenant_user', scope: 'search', exp: 2e9 });
+    const access = fakeToken({
+      sub: 'u1',
+      tenant_id: tenantId,
+      role: 'tenant_user',
+      scope: 'search',
+      exp: 2e9,
+    });
     app.post('/v1/auth/token', async (c) => {
       const body = await c.req.json<{ grant_type: string; email: string; password: string }>();
       if (body.password !== 'correct horse battery') throw new ValidationError('bad');
@@ -105,7 +122,12 @@ describe('createDeepLensClient', () => {
     );
     const client = createDeepLensClient({ ...urls, fetch: (r) => app.fetch(r) });
     const tokens = await client.signIn({ email: 'a@example.com', password: 'correct horse battery' });
-    assert.deepEqual(tokens, { accessToken: access, tokenType: 'Bearer', expiresIn: 900, refreshToken: 'r1' });
+    assert.deepEqual(tokens, {
+      accessToken: access,
+      tokenType: 'Bearer',
+      expiresIn: 900,
+      refreshToken: 'r1',
+    });
     assert.deepEqual(await client.usage(), { tenantId, images: 3, bytes: 42, auth: `Bearer ${access}` });
   });
 
@@ -127,11 +149,14 @@ describe('createDeepLensClient', () => {
       return c.json({ images: [{ id: 'i1', status: 'uploaded', filename: file.name }] }, 202);
     });
     const client = createDeepLensClient({ ...urls, token: 't', fetch: (r) => app.fetch(r) });
-    const result = await client.uploadImages([{ filename: 'cat.png', bytes: new Uint8Array([1, 2, 3]), type: 'image/png' }], {
-      tags: ['cats', 'pets'],
-      attributes: { camera: 'x100' },
-      idempotencyKey: 'k-1',
-    });
+    const result = await client.uploadImages(
+      [{ filename: 'cat.png', bytes: new Uint8Array([1, 2, 3]), type: 'image/png' }],
+      {
+        tags: ['cats', 'pets'],
+        attributes: { camera: 'x100' },
+        idempotencyKey: 'k-1',
+      },
+    );
     assert.deepEqual(received, [
       {
         key: 'k-1',
@@ -147,7 +172,10 @@ describe('createDeepLensClient', () => {
   });
 
   it('waits until images are indexed or failed, counting a 404 as not visible yet', async () => {
-    const answers: Record<string, string[]> = { a: ['404', 'uploaded', 'indexed'], b: ['embedded', 'failed'] };
+    const answers: Record<string, string[]> = {
+      a: ['404', 'uploaded', 'indexed'],
+      b: ['embedded', 'failed'],
+    };
     const app = server();
     app.get('/v1/images/:id', (c) => {
       const id = c.req.param('id');
@@ -165,7 +193,10 @@ describe('createDeepLensClient', () => {
       ],
     );
 
-    const stuck = createDeepLensClient({ ...urls, fetch: async () => Response.json({ id: 'c', status: 'embedded' }) });
+    const stuck = createDeepLensClient({
+      ...urls,
+      fetch: async () => Response.json({ id: 'c', status: 'embedded' }),
+    });
     const error = await stuck.waitUntilIndexed(['c'], 20, { pollIntervalMs: 5 }).catch((e: unknown) => e);
     assert.ok(error instanceof DeepLensTimeoutError);
     assert.deepEqual(error.pending, [{ id: 'c', status: 'embedded' }]);

@@ -40,6 +40,8 @@ await runUntilSignalled(log, async () => {
       databaseUrl: config.DATABASE_URL,
       topics: env.DEEPLENS_PROJECTION_TOPICS,
       groupPrefix: env.DEEPLENS_PROJECTION_GROUP_PREFIX,
+      maxBytesPerPartition: env.DEEPLENS_PROJECTION_MAX_BATCH_BYTES,
+      sessionTimeoutMs: env.DEEPLENS_PROJECTION_SESSION_TIMEOUT_MS,
       log,
       // Vectors: one partition at a time (the index is one writer); PostgreSQL ones: two.
       partitionsConsumedConcurrently: name === 'vectors' ? 1 : 2,

@@ -38,6 +38,10 @@ const projectorEnvSchema = z.object({
     .optional()
     .transform((s) => (s ? s.split(',').map((t) => t.trim()) : [topics.tenant, topics.identity, topics.image])),
   DEEPLENS_PROJECTION_GROUP_PREFIX: z.string().default('deeplens.projection'),
+  /** Bytes fetched per partition and request (how big a batch can get). */
+  DEEPLENS_PROJECTION_MAX_BATCH_BYTES: z.coerce.number().int().min(1024).default(4 * 2 ** 20),
+  /** How soon a killed projector's partitions go to its successor (Kafka allows ≥ 6 s). */
+  DEEPLENS_PROJECTION_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6000).default(30_000),
   /** Qdrant collections of generation N are named `<namespace>_g<N>__…`. */
   DEEPLENS_VECTOR_NAMESPACE: z.string().default('deeplens'),
 });

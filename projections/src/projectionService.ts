@@ -17,6 +17,7 @@ export type ProjectionRuntimeOptions = {
   groupPrefix?: string;
   partitionsConsumedConcurrently?: number;
   maxBytesPerPartition?: number;
+  sessionTimeoutMs?: number;
 };
 
 /** The consumer group of one projection generation. */
@@ -65,6 +66,7 @@ export function startProjectionService(
           log: options.log,
           partitionsConsumedConcurrently: options.partitionsConsumedConcurrently,
           maxBytesPerPartition: options.maxBytesPerPartition,
+          sessionTimeoutMs: options.sessionTimeoutMs,
           onRetired: () => (retired = true),
         });
         generation = gen;

@@ -38,13 +38,23 @@ function runProjector(
       DEEPLENS_PROJECTION_TOPICS: log.list.join(','),
       DEEPLENS_PROJECTION_GROUP_PREFIX: log.groupPrefix,
       LOG_LEVEL: 'error',
+      // Small batches: many of them, so each crash lands in the middle of the replay.
+      DEEPLENS_PROJECTION_MAX_BATCH_BYTES: '32768',
+      DEEPLENS_PROJECTION_SESSION_TIMEOUT_MS: '6000',
       ...env,
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const exited = new Promise<number | null>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error('the projector process did not exit within 60 s'));
+    }, 60_000);
     child.on('error', reject);
-    child.on('exit', (code, signal) => resolve(signal === 'SIGKILL' ? -9 : code));
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      resolve(signal === 'SIGKILL' ? -9 : code);
+    });
   });
   t.after(() => void child.kill('SIGKILL'));
   return { exited, kill: (signal) => void child.kill(signal) };
@@ -61,9 +71,9 @@ describe('projector crash safety', () => {
     // commit; between the vector index's commit and the vector status transaction; inside the
     // usage transaction; after the vector index applied a batch but before it committed.
     for (const fault of [
-      'metadata.beforeCommit:4',
-      'vectors.afterIndexCommit:3',
-      'usage.beforeCommit:3',
+      'metadata.beforeCommit:3',
+      'vectors.afterIndexCommit:2',
+      'usage.beforeCommit:2',
       'vectors.beforeIndexCommit:2',
     ]) {
       const run = runProjector(t, db, log, { DEEPLENS_FAULT_PROJECTOR_KILL: fault });

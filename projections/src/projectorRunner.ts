@@ -23,6 +23,11 @@ export type ProjectorRunnerOptions = {
   partitionsConsumedConcurrently?: number;
   /** Bytes fetched per partition per request: bigger batches replay faster. */
   maxBytesPerPartition?: number;
+  /**
+   * How long the group waits for a member that stopped heartbeating (a killed process) before
+   * giving its partitions to others; kafkajs's default is 30 s.
+   */
+  sessionTimeoutMs?: number;
   /** Called when the runner stopped by itself (its generation was retired). */
   onRetired?: () => void;
 };
@@ -50,6 +55,8 @@ export async function startProjectorRunner(options: ProjectorRunnerOptions): Pro
     maxBytesPerPartition: options.maxBytesPerPartition ?? 4 * 2 ** 20,
     maxBytes: 32 * 2 ** 20,
     retry: { retries: 10 },
+    sessionTimeout: options.sessionTimeoutMs ?? 30_000,
+    heartbeatInterval: Math.max(500, Math.floor((options.sessionTimeoutMs ?? 30_000) / 10)),
   });
   const next = new Map<string, number>();
   let ready: Promise<void> = Promise.resolve();

@@ -38,6 +38,7 @@ try {
     databaseUrl: config.DATABASE_URL,
     topics: env.DEEPLENS_PROJECTION_TOPICS,
     groupPrefix: env.DEEPLENS_PROJECTION_GROUP_PREFIX,
+    sessionTimeoutMs: env.DEEPLENS_PROJECTION_SESSION_TIMEOUT_MS,
     log,
   });
   log.info('rebuilt', { ...result, recordsPerSecond: Math.round(result.records / result.seconds) });

@@ -31,20 +31,27 @@ export type RebuildResult = {
   seconds: number;
 };
 
-/** Whether every partition's checkpoint has reached the end the log had when this was asked. */
-export async function caughtUp(kafka: Kafka, topics: readonly string[], projection: Projection): Promise<boolean> {
+/** The end of every partition of `topics` now: the offset the next record will get. */
+export async function logEnd(kafka: Kafka, topics: readonly string[]): Promise<Map<string, number>> {
   const admin = kafka.admin();
   await admin.connect();
   try {
-    const checkpoints = await projection.checkpoints();
+    const ends = new Map<string, number>();
     for (const topic of topics) {
-      for (const { partition, high } of await admin.fetchTopicOffsets(topic)) {
-        if ((checkpoints.get(checkpointKey(topic, partition)) ?? -1) < Number(high) - 1) return false;
-      }
+      for (const { partition, high } of await admin.fetchTopicOffsets(topic)) ends.set(checkpointKey(topic, partition), Number(high));
     }
-    return true;
+    return ends;
   } finally {
     await admin.disconnect();
+  }
+}
+
+/** Waits until a projection's checkpoints reach `ends` (the log as it was when they were read). */
+export async function waitUntilReached(projection: Projection, ends: Map<string, number>, pollMs = 100): Promise<void> {
+  for (;;) {
+    const checkpoints = await projection.checkpoints();
+    if ([...ends].every(([key, end]) => (checkpoints.get(key) ?? -1) >= end - 1)) return;
+    await sleep(pollMs);
   }
 }
 
@@ -81,9 +88,14 @@ export async function rebuildProjection(
         log: options.log,
         partitionsConsumedConcurrently: options.partitionsConsumedConcurrently,
         maxBytesPerPartition: options.maxBytesPerPartition ?? 8 * 2 ** 20,
+        sessionTimeoutMs: options.sessionTimeoutMs,
       });
       try {
-        while (!(await caughtUp(options.kafka, options.topics, projection))) await sleep(100);
+        // Under continuous ingest the log's end keeps moving, so "caught up" means: reached
+        // where the log ended when we looked. A second, short round brings the lag at the
+        // switch down to what the live projector has anyway.
+        await waitUntilReached(projection, await logEnd(options.kafka, options.topics));
+        await waitUntilReached(projection, await logEnd(options.kafka, options.topics), 20);
         seconds = (performance.now() - started) / 1000;
         records = runner.applied;
         previous = await switchGeneration(deps.pool, definition, generation);

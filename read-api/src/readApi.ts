@@ -1,9 +1,12 @@
 import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { findApiKeyByPrefix } from '@deeplens/commands/apiKeyLookup';
 import { tenantDecider } from '@deeplens/commands/tenant/tenantDecider';
 import { sql } from '@deeplens/platform/database';
+import { PayloadTooLargeError } from '@deeplens/platform/errors';
 import { authenticate } from '@deeplens/platform/http/authenticate';
 import { notFoundHandler, problemErrorHandler } from '@deeplens/platform/http/problem';
+import { defaultUploadLimits } from '@deeplens/platform/http/receiveUpload';
 import { metricsResponse, observeRequests } from '@deeplens/platform/http/observeRequests';
 import { randomUUID } from '@deeplens/platform/ids';
 import { readApiOpenApi } from './openApi.ts';
@@ -26,6 +29,17 @@ export function createReadApi(deps: ReadApiDependencies) {
     await next();
     c.header('x-request-id', c.get('requestId'));
   });
+  // The largest body a read needs is one query image with its option fields.
+  const maxBodyBytes = Math.min(deps.config.MAX_REQUEST_BYTES, defaultUploadLimits.maxFileBytes + 2 ** 20);
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: maxBodyBytes,
+      onError: () => {
+        throw new PayloadTooLargeError(`the request body is over ${maxBodyBytes} bytes`);
+      },
+    }),
+  );
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/metrics', () => metricsResponse());

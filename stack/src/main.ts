@@ -41,9 +41,10 @@ async function bringUp(service: StackService): Promise<void> {
   );
 }
 
-async function up(): Promise<void> {
+async function up(only?: StackService): Promise<void> {
   const started = Date.now();
   console.log(`stack: starting in ${context.dir}`);
+  if (only) return bringUp(only);
   // Fetch everything first (sequentially: Maven shares one local repository), then start.
   for (const service of services) await service.install();
   // The registry keeps its schemas in PostgreSQL, so PostgreSQL comes first.
@@ -53,9 +54,9 @@ async function up(): Promise<void> {
   );
 }
 
-async function down(): Promise<void> {
+async function down(only?: StackService): Promise<void> {
   // Reverse order: the registry before the database it stores schemas in.
-  for (const service of [objectStore, registry, kafka, postgres]) {
+  for (const service of only ? [only] : [objectStore, registry, kafka, postgres]) {
     const stopped = await service.stop();
     console.log(`  ${service.name.padEnd(16)} ${stopped ? 'stopped' : 'was not running'}`);
   }
@@ -83,13 +84,15 @@ function tail(file: string, lines: number): string {
 }
 
 const [command = 'status', name] = process.argv.slice(2);
+const named = name === undefined ? undefined : services.find((s) => s.name === name);
 try {
+  if (name !== undefined && !named && command !== 'logs') throw new StackError(`no service ${name}: one of ${services.map((s) => s.name).join(', ')}`);
   switch (command) {
     case 'up':
-      await up();
+      await up(named);
       break;
     case 'down':
-      await down();
+      await down(named);
       break;
     case 'status':
       process.exitCode = (await status()) ? 0 : 1;

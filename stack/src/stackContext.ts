@@ -43,7 +43,8 @@ export function createStackContext(env = process.env): StackContext {
   const context: StackContext = {
     config,
     dir,
-    cacheDir: join(dir, 'cache'),
+    // Shareable between stacks: a second, private stack (fault tests) reuses the downloads.
+    cacheDir: env.STACK_CACHE_DIR ? resolve(env.STACK_CACHE_DIR) : join(dir, 'cache'),
     dataDir: join(dir, 'data'),
     logDir: join(dir, 'logs'),
     runDir: join(dir, 'run'),

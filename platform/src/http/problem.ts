@@ -1,6 +1,7 @@
 import type { Context, ErrorHandler, NotFoundHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { isDependencyUnavailable } from '../dependencyFailures.ts';
 import { DeepLensError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 
@@ -104,6 +105,9 @@ export function toProblem(error: unknown, instance?: string, options: ProblemOpt
     // Hono's own 5xx messages are not written for clients.
     const detail = status >= 500 || error.message === '' ? titleOf(status) : error.message;
     return problem(status, code, detail, status === 503);
+  }
+  if (isDependencyUnavailable(error)) {
+    return problem(503, 'unavailable', 'A service DeepLens depends on is unavailable; retry shortly.', true, { retryAfterSeconds: 2 });
   }
   return problem(500, 'internal_error', 'An unexpected error occurred; it has been logged.', false);
 }

@@ -55,6 +55,8 @@ export async function receiveUpload(
   try {
     parser = busboy({
       headers: { 'content-type': contentType },
+      // Browsers and fetch send file names as raw UTF-8; busboy's default (latin1) garbles them.
+      defParamCharset: 'utf8',
       limits: {
         files: limits.maxFiles,
         fileSize: limits.maxFileBytes,
@@ -81,6 +83,11 @@ export async function receiveUpload(
     };
     parser.on('file', (field, stream, info) => {
       const chunks: Buffer[] = [];
+      // A body that ends inside a file ("Unexpected end of form") errors the file's stream; with
+      // no listener that error would be uncaught and take the whole process down.
+      stream.on('error', (error: Error) =>
+        fail(new ValidationError(`the multipart body is malformed: ${error.message}`, { cause: error })),
+      );
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
       stream.on('limit', () =>
         fail(

@@ -22,7 +22,49 @@ export async function jsonBody<T extends z.ZodTypeAny>(c: Context, schema: T): P
       detail: { errors: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) },
     });
   }
+  assertStorableText(parsed.data, 'the body');
   return parsed.data as z.infer<T>;
+}
+
+// Without the `u` flag a regex sees UTF-16 code units, so it can find a surrogate without its pair.
+// eslint-disable-next-line no-control-regex -- U+0000 is exactly what it looks for
+const unstorable = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * False for text PostgreSQL cannot store as `text` or `jsonb`, and UTF-8 cannot carry: text
+ * holding U+0000 or an unpaired surrogate. Such input would otherwise fail deep in a write
+ * (a 500) or, once in an event, in every projector that reads it.
+ */
+export function isStorableText(text: string): boolean {
+  return !unstorable.test(text);
+}
+
+/**
+ * Throws a 400 naming the place when any string in `value` (object keys included) is not
+ * storable text (see `isStorableText`). Walks without recursion: JSON may nest deeply.
+ */
+export function assertStorableText(value: unknown, what: string): void {
+  const pending: [unknown, string][] = [[value, '']];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const [item, path] = next;
+    const at = (key: string | number) => (path === '' ? String(key) : `${path}.${key}`);
+    let storable = true;
+    if (typeof item === 'string') storable = isStorableText(item);
+    else if (Array.isArray(item)) item.forEach((element, index) => pending.push([element, at(index)]));
+    else if (item !== null && typeof item === 'object') {
+      for (const [key, element] of Object.entries(item)) {
+        if (!isStorableText(key)) throw unstorableText(what, at(key));
+        pending.push([element, at(key)]);
+      }
+    }
+    if (!storable) throw unstorableText(what, path);
+  }
+}
+
+function unstorableText(what: string, path: string): ValidationError {
+  return new ValidationError(`${what} holds text that cannot be stored (U+0000 or an unpaired surrogate)`, {
+    detail: { path },
+  });
 }
 
 /** A path parameter that must be a UUID; anything else cannot name a resource, so 404. */

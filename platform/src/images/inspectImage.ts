@@ -46,7 +46,8 @@ export function sniffImageType(bytes: Buffer): SupportedImageType | undefined {
 }
 
 /**
- * Structural completeness, cheap enough for every upload: the end markers a full file has.
+ * Structural completeness, cheap enough for every upload: the end markers a full file has, or
+ * for containers without one, that every part the file points at lies inside it.
  * (The embedder decodes every pixel later and records a failure for anything subtler.)
  */
 function looksTruncated(mime: SupportedImageType, bytes: Buffer): boolean {
@@ -59,16 +60,102 @@ function looksTruncated(mime: SupportedImageType, bytes: Buffer): boolean {
     case 'image/png':
       return bytes.subarray(Math.max(0, bytes.length - 64)).lastIndexOf(Buffer.from('IEND', 'latin1')) === -1;
     case 'image/gif':
-      return (
-        bytes[bytes.length - 1] !== 0x3b &&
-        bytes.subarray(Math.max(0, bytes.length - 16)).indexOf(0x3b) === -1
-      );
+      return gifEnd(bytes) === undefined;
     case 'image/webp':
       return bytes.readUInt32LE(4) + 8 > bytes.length;
     case 'image/avif':
+      return !boxesFit(bytes);
     case 'image/tiff':
+      return !tiffStripsFit(bytes);
+  }
+}
+
+/**
+ * Where a GIF's trailer (0x3B) ends, found by walking its blocks; undefined when the blocks run
+ * past the end. (A `;` merely near the end proves nothing: JavaScript appended to a GIF ends in one.)
+ */
+function gifEnd(bytes: Buffer): number | undefined {
+  const flags = bytes[10];
+  if (flags === undefined) return undefined;
+  let at = 13 + (flags & 0x80 ? 3 * 2 ** ((flags & 7) + 1) : 0);
+  const skipSubBlocks = () => {
+    for (let size = bytes[at]; size !== undefined; size = bytes[at]) {
+      at += size + 1;
+      if (size === 0) return true;
+    }
+    return false;
+  };
+  for (;;) {
+    const block = bytes[at];
+    if (block === 0x3b) return at + 1;
+    if (block === 0x21) {
+      at += 2; // introducer, label
+      if (!skipSubBlocks()) return undefined;
+    } else if (block === 0x2c) {
+      const local = bytes[at + 9];
+      if (local === undefined) return undefined;
+      at += 10 + (local & 0x80 ? 3 * 2 ** ((local & 7) + 1) : 0) + 1; // descriptor, palette, LZW code size
+      if (!skipSubBlocks()) return undefined;
+    } else {
+      return undefined;
+    }
+  }
+}
+
+/** An ISO-BMFF file (AVIF): every top-level box fits in the file. */
+function boxesFit(bytes: Buffer): boolean {
+  let at = 0;
+  while (at < bytes.length) {
+    if (at + 8 > bytes.length) return false;
+    let size = bytes.readUInt32BE(at);
+    if (size === 1) {
+      if (at + 16 > bytes.length) return false;
+      size = Number(bytes.readBigUInt64BE(at + 8));
+    } else if (size === 0) {
+      return true; // the last box runs to the end of the file
+    }
+    if (size < 8 || at + size > bytes.length) return false;
+    at += size;
+  }
+  return true;
+}
+
+/** Bytes per value of each TIFF field type (1 BYTE … 13 IFD). */
+const tiffTypeSizes = [0, 1, 1, 2, 4, 8, 1, 1, 2, 4, 8, 4, 8, 4];
+
+/** A TIFF: its first directory, every value it points at, and every strip or tile lie inside the file. */
+function tiffStripsFit(bytes: Buffer): boolean {
+  if (bytes.length < 8) return false;
+  const little = bytes[0] === 0x49;
+  const u16 = (at: number) => (little ? bytes.readUInt16LE(at) : bytes.readUInt16BE(at));
+  const u32 = (at: number) => (little ? bytes.readUInt32LE(at) : bytes.readUInt32BE(at));
+  const directory = u32(4);
+  if (directory + 2 > bytes.length) return false;
+  const entries = u16(directory);
+  if (directory + 2 + entries * 12 + 4 > bytes.length) return false;
+  const values = new Map<number, number[]>();
+  for (let i = 0; i < entries; i++) {
+    const entry = directory + 2 + i * 12;
+    const [tag, type, count] = [u16(entry), u16(entry + 2), u32(entry + 4)];
+    const width = tiffTypeSizes[type] ?? 0;
+    const start = count * width <= 4 ? entry + 8 : u32(entry + 8);
+    if (start + count * width > bytes.length) return false;
+    if ([273, 279, 324, 325].includes(tag) && (type === 3 || type === 4)) {
+      values.set(
+        tag,
+        Array.from({ length: count }, (_, k) => (type === 3 ? u16(start + k * 2) : u32(start + k * 4))),
+      );
+    }
+  }
+  for (const [offsetsTag, countsTag] of [
+    [273, 279],
+    [324, 325],
+  ] as const) {
+    const counts = values.get(countsTag) ?? [];
+    if ((values.get(offsetsTag) ?? []).some((offset, k) => offset + (counts[k] ?? 0) > bytes.length))
       return false;
   }
+  return true;
 }
 
 /**
@@ -119,6 +206,13 @@ export async function inspectImage(
   }
   if (looksTruncated(mime, bytes)) {
     throw new UnprocessableError(`the ${mime} file is truncated`, { detail: { reason: 'truncated', mime } });
+  }
+  const trailing = mime === 'image/gif' ? bytes.subarray(gifEnd(bytes)) : Buffer.alloc(0);
+  if (trailing.some((byte) => byte !== 0)) {
+    // A GIF followed by script or an archive is a polyglot: another program would read it as that.
+    throw new UnprocessableError(`the ${mime} file has ${trailing.length} bytes after its end`, {
+      detail: { reason: 'trailing_data', mime },
+    });
   }
   return { mime, width, height };
 }

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { loadConfig } from '../config.ts';
 import { createTestDatabase } from './testDatabase.ts';
 
 const repoRoot = join(import.meta.dirname, '..', '..', '..');
@@ -55,13 +56,21 @@ export type RunningDeepLens = {
  */
 export async function startDeepLens(
   t: Pick<TestContext, 'after'>,
-  options: { processes?: DeepLensProcessName[]; env?: Record<string, string> } = {},
+  options: {
+    processes?: DeepLensProcessName[];
+    env?: Record<string, string>;
+    /** Addresses of another stack (a private one for fault tests); the default stack otherwise. */
+    stackEnv?: Record<string, string>;
+    /** Restart a process that exits on its own, as an orchestrator would (after `stop`, too). */
+    supervise?: boolean;
+  } = {},
 ): Promise<RunningDeepLens> {
-  const { url } = await createTestDatabase(t);
+  const { url } = await createTestDatabase(t, loadConfig({ ...process.env, ...options.stackEnv }));
   const prefix = `t${randomBytes(4).toString('hex')}.`;
   const [writePort, readPort] = [await freePort(), await freePort()];
   const admin = { email: 'admin@deeplens.test', password: `admin-${randomBytes(8).toString('hex')}` };
   const env: Record<string, string> = {
+    ...options.stackEnv,
     DATABASE_URL: url,
     KAFKA_TOPIC_PREFIX: prefix,
     KAFKA_TOPIC_PARTITIONS: '2',
@@ -81,6 +90,7 @@ export async function startDeepLens(
     ...options.env,
   };
   const children = new Map<DeepLensProcessName, ChildProcess>();
+  let stopping = false;
   const metricsPorts = new Map<DeepLensProcessName, number>();
   for (const name of Object.keys(deeplensEntryPoints) as DeepLensProcessName[]) {
     if (name !== 'write-api' && name !== 'read-api') metricsPorts.set(name, await freePort());
@@ -106,6 +116,10 @@ export async function startDeepLens(
       });
     }
     children.set(name, child);
+    child.once('exit', (code, signal) => {
+      output.push(`[${name}] exited (${signal ?? code})`);
+      if (options.supervise && !stopping && children.get(name) === child) setTimeout(() => !stopping && start(name), 500);
+    });
   }
 
   async function stop(name: DeepLensProcessName, stopOptions: { graceful?: boolean } = {}): Promise<void> {
@@ -121,6 +135,7 @@ export async function startDeepLens(
   // The write API first: it applies the write model's migrations the others share.
   start('write-api');
   t.after(async () => {
+    stopping = true;
     await Promise.all([...children.keys()].map((name) => stop(name, { graceful: true })));
   });
   const writeUrl = `http://127.0.0.1:${writePort}`;

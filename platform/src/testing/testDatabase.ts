@@ -31,9 +31,14 @@ export async function createTestDatabase(
   t.after(async () => {
     await pool.end();
     const cleanup = new pg.Client({ connectionString: base.DATABASE_URL });
-    await cleanup.connect();
-    await cleanup.query(`drop database if exists ${name} with (force)`);
-    await cleanup.end();
+    try {
+      await cleanup.connect();
+      await cleanup.query(`drop database if exists ${name} with (force)`);
+    } catch {
+      // The server is gone already (a private stack torn down first): so is the database.
+    } finally {
+      await cleanup.end().catch(() => undefined);
+    }
   });
   return { config, url: config.DATABASE_URL, pool };
 }

@@ -83,7 +83,7 @@ export async function createProjectionDatabase(t: Pick<TestContext, 'after'>): P
   const vectorDir = await mkdtemp(join(tmpdir(), 'deeplens-vectors-'));
   t.after(() => rm(vectorDir, { recursive: true, force: true }));
   const config: Config = { ...db.config, VECTOR_STORE: 'embedded', VECTOR_INDEX_DIR: vectorDir };
-  const log = createLogger({ test: 'projections' }, 'warn');
+  const log = createLogger({ test: 'projections' }, (process.env.TEST_LOG_LEVEL as 'warn' | undefined) ?? 'warn');
   return { ...db, config, vectorDir, log, deps: createProjectionDependencies(config, db.pool, log) };
 }
 

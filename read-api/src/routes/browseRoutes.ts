@@ -5,7 +5,7 @@ import { tenantDecider } from '@deeplens/commands/tenant/tenantDecider';
 import type { ImageView } from '@deeplens/projections/metadataQueries';
 import { NotFoundError, ValidationError } from '@deeplens/platform/errors';
 import { requireScope, tenantScope } from '@deeplens/platform/http/authenticate';
-import { uuidParam } from '@deeplens/platform/http/requestBody';
+import { isStorableText, uuidParam } from '@deeplens/platform/http/requestBody';
 import type { ReadApiDependencies } from '../readApiDependencies.ts';
 import type { ReadApiEnv } from '../readApiEnv.ts';
 
@@ -35,11 +35,30 @@ export function imageView(image: ImageView) {
   };
 }
 
+/**
+ * A `nextCursor` as the metadata queries write it: base64url JSON of [uploaded-at ms, image id].
+ * Checked here so that anything else is a 400, not an error (or an SQL cast) deeper down.
+ */
+function isListCursor(raw: string): boolean {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
+    return (
+      Array.isArray(value) &&
+      value.length === 2 &&
+      Number.isSafeInteger(value[0]) &&
+      typeof value[1] === 'string' &&
+      isStorableText(value[1])
+    );
+  } catch {
+    return false;
+  }
+}
+
 const listQuery = z
   .object({
-    cursor: z.string().max(512).optional(),
+    cursor: z.string().max(512).refine(isListCursor, 'not a cursor this API gave out').optional(),
     limit: z.coerce.number().int().min(1).max(500).default(50),
-    tag: z.string().trim().min(1).max(64).optional(),
+    tag: z.string().trim().min(1).max(64).refine(isStorableText, 'a tag holds no U+0000').optional(),
     status: z.enum(['uploaded', 'embedded', 'indexed', 'failed']).optional(),
   })
   .strict();

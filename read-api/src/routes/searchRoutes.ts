@@ -33,6 +33,9 @@ const options = {
 const jsonSearch = z
   .object({
     ...options,
+    // Text (multipart fields, query strings) is coerced to numbers; JSON sends numbers or is wrong.
+    k: z.number().int().min(1).max(100).default(10),
+    threshold: z.number().min(-1).max(1).optional(),
     imageId: z.string().uuid().optional(),
     vector: z.array(z.number().finite()).min(1).max(8192).optional(),
   })

@@ -1,5 +1,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { StackError, versions, type StackContext } from '../stackContext.ts';
@@ -10,11 +12,28 @@ import type { StackService } from '../stackService.ts';
  * loopback and a non-default port. As root it runs as the `postgres` user (the server
  * refuses to run as root); otherwise as the current user.
  */
+/** Whether the `postgres` user can traverse to `path` (every ancestor searchable). */
+function postgresCanReach(path: string): boolean {
+  return spawnSync('runuser', ['-u', 'postgres', '--', 'test', '-x', path]).status === 0;
+}
+
 export function postgresService(context: StackContext): StackService {
   const bin = process.env.STACK_POSTGRES_BIN ?? `/usr/lib/postgresql/${versions.postgres}/bin`;
-  const dataDir = join(context.dataDir, 'postgres');
-  const socketDir = join(context.runDir, 'postgres');
-  const logFile = join(context.logDir, 'postgres.log');
+  const asRootEarly = process.getuid?.() === 0;
+  // The server runs as `postgres`, which must reach its files. A checkout under a private
+  // folder (mode 0700, as CI's or mkdtemp's) cannot be reached: the cluster then lives in a
+  // folder of its own under the system temp dir, named after the stack folder.
+  const home =
+    !asRootEarly || postgresCanReach(context.dir)
+      ? { data: context.dataDir, run: context.runDir, logs: context.logDir }
+      : (() => {
+          const base = join(tmpdir(), `deeplens-postgres-${createHash('sha256').update(context.dir).digest('hex').slice(0, 12)}`);
+          return { data: join(base, 'data'), run: join(base, 'run'), logs: join(base, 'logs') };
+        })();
+  for (const dir of [home.data, home.run, home.logs]) mkdirSync(dir, { recursive: true, mode: 0o755 });
+  const dataDir = join(home.data, 'postgres');
+  const socketDir = join(home.run, 'postgres');
+  const logFile = join(home.logs, 'postgres.log');
   const url = new URL(context.config.DATABASE_URL);
   const user = decodeURIComponent(url.username || 'deeplens');
   const password = decodeURIComponent(url.password || 'deeplens');
@@ -68,7 +87,7 @@ export function postgresService(context: StackContext): StackService {
       }
       if (existsSync(join(dataDir, 'PG_VERSION'))) return;
       ownForServer(dataDir);
-      const pwFile = join(context.runDir, 'postgres-initdb.pw');
+      const pwFile = join(home.run, 'postgres-initdb.pw');
       writeFileSync(pwFile, `${password}\n`, { mode: 0o600 });
       if (asRoot) execFileSync('chown', ['postgres', pwFile]);
       try {

@@ -22,7 +22,7 @@ import { sql } from '@deeplens/platform/database';
 import type { Context } from 'hono';
 import { commandOrigin } from '../commandOrigin.ts';
 import { defaultUploadLimits, receiveUpload } from '@deeplens/platform/http/receiveUpload';
-import { jsonBody, uuidParam } from '@deeplens/platform/http/requestBody';
+import { assertStorableText, jsonBody, uuidParam } from '@deeplens/platform/http/requestBody';
 import { createTenantStorageResolver } from '@deeplens/platform/tenantStorage';
 import type { WriteApiDependencies } from '../writeApiDependencies.ts';
 import type { WriteApiEnv } from '../writeApiEnv.ts';
@@ -71,6 +71,8 @@ function parseUploadFields(fields: Map<string, string>) {
       detail: { errors: parsedAttributes.error.issues.map((i) => i.message) },
     });
   }
+  assertStorableText(parsedTags.data, 'tags');
+  assertStorableText(parsedAttributes.data, 'attributes');
   return { tags: [...new Set(parsedTags.data)], attributes: parsedAttributes.data };
 }
 

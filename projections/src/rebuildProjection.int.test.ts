@@ -1,0 +1,138 @@
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, it } from 'node:test';
+import { sql } from '@deeplens/platform/database';
+import { deterministicUuid } from '@deeplens/platform/ids';
+import { z } from 'zod';
+import { activeGeneration } from './generations.ts';
+import { createMetadataQueries } from './metadataQueries.ts';
+import { projectionDefinitions } from './projectionRuntime.ts';
+import { startProjectionService } from './projectionService.ts';
+import { rebuildProjection } from './rebuildProjection.ts';
+import {
+  createProjectionDatabase,
+  createTestLog,
+  dumpReadModels,
+  dumpVectors,
+  openActiveVectorIndex,
+  produceEvents,
+  waitForCaughtUp,
+} from './testing/projectionTestKit.ts';
+import { moreImages, syntheticLog, testModel } from './testing/syntheticLog.ts';
+import { createVectorQueries } from './vectorQueries.ts';
+
+const names = ['metadata', 'usage', 'vectors'];
+
+describe('rebuildProjection', () => {
+  it('rebuilds each projection under continuous ingest: no gap, no duplicate, search answers throughout', async (t) => {
+    const db = await createProjectionDatabase(t);
+    const log = await createTestLog(t);
+    const dim = 8;
+    await produceEvents(log, syntheticLog({ seed: 'rb', tenants: 2, imagesPerTenant: 300, dim }));
+    const runtime = {
+      kafka: log.kafka,
+      serde: log.serde,
+      deps: db.deps,
+      databaseUrl: db.url,
+      topics: log.list,
+      groupPrefix: log.groupPrefix,
+      log: db.log,
+    };
+    const live = names.map((name) => startProjectionService(projectionDefinitions[name]!, { ...runtime, pollIntervalMs: 200 }));
+    t.after(() => Promise.all(live.map((s) => s.stop())));
+    await waitForCaughtUp(db.pool, log, names);
+
+    // Continuous ingest: new images (uploaded + embedded) for tenant 0 every few milliseconds.
+    const tenantId = deterministicUuid('rb', 'tenant', '0');
+    let ingesting = true;
+    let ingested = 0;
+    const ingest = (async () => {
+      while (ingesting) {
+        await produceEvents(log, moreImages('rb', tenantId, ingested, 10, dim));
+        ingested += 10;
+        await sleep(20);
+      }
+    })();
+
+    // Readers, all the time: vector search and metadata queries; count failures and empty answers.
+    const vectors = createVectorQueries({ pool: db.pool, openIndex: db.deps.openVectorIndex!, pollIntervalMs: 100 });
+    t.after(() => vectors.close());
+    const queries = createMetadataQueries(db.pool);
+    const probe = Float32Array.from({ length: dim }, (_, i) => Math.cos(i));
+    let reading = true;
+    const stats = { searches: 0, searchErrors: 0, emptySearches: 0, listings: 0, listingErrors: 0, emptyListings: 0, usageMisses: 0 };
+    const generationsSeen = new Set<number>();
+    const readers = (async () => {
+      while (reading) {
+        try {
+          const hits = await vectors.search(tenantId, testModel, probe, { k: 10, filter: { tags: ['even'] } });
+          stats.searches++;
+          if (hits.length < 10) stats.emptySearches++;
+          if (vectors.generation !== undefined) generationsSeen.add(vectors.generation);
+        } catch {
+          stats.searchErrors++;
+        }
+        try {
+          const page = await queries.listImages(tenantId, { limit: 20 });
+          stats.listings++;
+          if (page.items.length === 0) stats.emptyListings++;
+          if (!(await queries.getUsage(tenantId))?.images) stats.usageMisses++;
+        } catch {
+          stats.listingErrors++;
+        }
+        await sleep(5);
+      }
+    })();
+
+    const results = [];
+    for (const name of names) {
+      const before = await activeGeneration(db.pool, name);
+      const result = await rebuildProjection(projectionDefinitions[name]!, { ...runtime, dropAfterMs: 600 });
+      assert.equal(result.previous, before);
+      assert.equal(await activeGeneration(db.pool, name), result.generation);
+      results.push(result);
+    }
+    ingesting = false;
+    await ingest;
+    await waitForCaughtUp(db.pool, log, names);
+    await sleep(300);
+    reading = false;
+    await readers;
+
+    assert.equal(stats.searchErrors, 0, 'no search failed during the switches');
+    assert.equal(stats.listingErrors, 0, 'no metadata query failed during the switches');
+    assert.equal(stats.emptySearches, 0, 'every search answered in full');
+    assert.equal(stats.emptyListings + stats.usageMisses, 0);
+    assert.ok(stats.searches > 50, `searches ran throughout (${stats.searches})`);
+    assert.ok(generationsSeen.size >= 2, 'searches were answered by the old and then the new vector generation');
+
+    // Old generations are gone: only the active schemas and vector folder remain.
+    const schemas = await db.pool.anyFirst(sql.type(z.object({ nspname: z.string() }))`
+      select nspname from pg_namespace where nspname ~ '__g[0-9]+$'`);
+    assert.deepEqual(schemas, [], 'the retired generations were dropped');
+
+    // No gap, no duplicate: the rebuilt read models equal a clean build of the final log.
+    const reference = await createProjectionDatabase(t);
+    const clean = names.map((name) =>
+      startProjectionService(projectionDefinitions[name]!, {
+        ...runtime,
+        deps: reference.deps,
+        databaseUrl: reference.url,
+        groupPrefix: `${log.groupPrefix}-reference`,
+        log: reference.log,
+        pollIntervalMs: 200,
+      }),
+    );
+    await waitForCaughtUp(reference.pool, log, names);
+    await Promise.all(clean.map((s) => s.stop()));
+    await Promise.all(live.map((s) => s.stop()));
+    assert.deepEqual(await dumpReadModels(db.pool), await dumpReadModels(reference.pool));
+    const rebuilt = await openActiveVectorIndex(db);
+    const fresh = await openActiveVectorIndex(reference);
+    t.after(() => Promise.all([rebuilt.close(), fresh.close()]));
+    assert.deepEqual(await dumpVectors(rebuilt), await dumpVectors(fresh));
+    const usage = await createMetadataQueries(reference.pool).getUsage(tenantId);
+    assert.equal((await queries.getUsage(tenantId))?.images, usage?.images);
+    assert.ok(ingested > 0 && results.every((r) => r.records > 0));
+  });
+});
