@@ -62,6 +62,8 @@ class Collection {
   readonly byTag = new Map<string, Set<string>>();
   readonly byAttribute = new Map<string, Set<string>>();
   nextLabel = 1n;
+  /** Points stored but not yet in the graph. */
+  readonly pending = new Set<string>();
 
   constructor(
     readonly dim: number,
@@ -78,19 +80,38 @@ class Collection {
     });
   }
 
-  upsert(id: string, vector: Float32Array, payload: VectorPayload, label?: bigint): void {
+  upsert(id: string, vector: Float32Array, payload: VectorPayload): void {
     if (vector.length !== this.dim) {
       throw new Error(`a ${vector.length}-d vector does not fit a ${this.dim}-d collection`);
     }
     this.remove(id);
     // Labels are never reused: a replaced point gets a fresh one in the graph.
-    const newLabel = label ?? this.nextLabel;
-    if (newLabel >= this.nextLabel) this.nextLabel = newLabel + 1n;
-    const unit = normalizeVector(vector);
-    this.index.add(newLabel, unit);
-    this.points.set(id, { label: newLabel, vector: unit, payload });
-    this.idByLabel.set(newLabel, id);
+    const label = this.nextLabel++;
+    this.points.set(id, { label, vector: normalizeVector(vector), payload });
+    this.idByLabel.set(label, id);
     this.indexPayload(id, payload);
+    this.pending.add(id);
+  }
+
+  /**
+   * Adds the points written since the last search to the HNSW graph, in one multi-threaded
+   * batch. Graph building is deferred to the first search (or snapshot) that needs it: writes
+   * stay cheap, a replay builds the graph in bulk, and collections that are never searched
+   * (the projection's payload store) never build one.
+   */
+  flush(): void {
+    if (this.pending.size === 0) return;
+    const keys = new BigUint64Array(this.pending.size);
+    const vectors = new Float32Array(this.pending.size * this.dim);
+    let i = 0;
+    for (const id of this.pending) {
+      const point = this.points.get(id)!;
+      keys[i] = point.label;
+      vectors.set(point.vector, i * this.dim);
+      i++;
+    }
+    this.index.add(keys, vectors, 0);
+    this.pending.clear();
   }
 
   setPayload(id: string, payload: VectorPayload): void {
@@ -104,7 +125,7 @@ class Collection {
   remove(id: string): void {
     const point = this.points.get(id);
     if (!point) return;
-    this.index.remove(point.label);
+    if (!this.pending.delete(id)) this.index.remove(point.label);
     this.points.delete(id);
     this.idByLabel.delete(point.label);
     this.unindexPayload(id, point.payload);
@@ -211,6 +232,7 @@ export class EmbeddedVectorIndex implements VectorIndex {
     if (this.#writer) {
       this.#wal = new WalWriter(this.#walPath(this.#seq), this.#walOffset);
     } else {
+      this.#buildGraphs();
       this.#followTimer = setInterval(() => this.refresh(), this.#followIntervalMs);
       this.#followTimer.unref();
     }
@@ -269,6 +291,7 @@ export class EmbeddedVectorIndex implements VectorIndex {
     const admits = (id: string) => (candidates ? candidates.has(id) : true);
     if (candidates && candidates.size <= this.#exactScanLimit) return this.#exact(c, query, candidates, options.k, threshold);
 
+    c.flush();
     const matching = candidates?.size ?? c.points.size;
     // Widen the candidate list by how much of the collection the filter keeps (at least 2×).
     const fetch = Math.min(c.points.size, Math.ceil(options.k * Math.max(2, (2 * c.points.size) / Math.max(1, matching))));
@@ -339,7 +362,11 @@ export class EmbeddedVectorIndex implements VectorIndex {
     const { frames, end } = readWalFrames(this.#walPath(this.#seq), this.#walOffset);
     for (const frame of frames) this.#applyFrame(frame.operations, frame.state);
     this.#walOffset = end;
-    if (manifest.seq === this.#seq) return;
+    if (manifest.seq === this.#seq) {
+      // A follower serves searches: build the graph now, between searches, not in one.
+      this.#buildGraphs();
+      return;
+    }
     if (manifest.seq === this.#seq + 1 && existsSync(this.#walPath(manifest.seq))) {
       // The writer folds a log into the next snapshot only at a commit boundary, so the frames
       // just read are the whole old log: carry on with the next one.
@@ -354,6 +381,11 @@ export class EmbeddedVectorIndex implements VectorIndex {
   }
 
   // --- internals --------------------------------------------------------------------------------
+
+  #buildGraphs(): void {
+    // One-dimensional collections (the vector projection's payload store) are never searched.
+    for (const c of this.#collections.values()) if (c.dim > 1) c.flush();
+  }
 
   #assertWriter(): void {
     if (!this.#writer) throw new Error('this embedded vector index is a read-only follower');
@@ -455,6 +487,7 @@ export class EmbeddedVectorIndex implements VectorIndex {
     let n = 0;
     for (const [name, c] of this.#collections) {
       const base = `c${n++}`;
+      c.flush();
       const ids = [...c.points.keys()];
       const vectors = new Float32Array(ids.length * c.dim);
       const meta = ids.map((id, i) => {
@@ -464,7 +497,7 @@ export class EmbeddedVectorIndex implements VectorIndex {
       });
       writeDurably(join(tmp, `${base}.json`), Buffer.from(JSON.stringify(meta)));
       writeDurably(join(tmp, `${base}.vectors`), Buffer.from(vectors.buffer));
-      if (c.points.size > 0) c.index.save(join(tmp, `${base}.usearch`));
+      if (c.index.size() > 0) c.index.save(join(tmp, `${base}.usearch`));
       file.collections.push({ name, file: base, dim: c.dim, nextLabel: c.nextLabel.toString() });
     }
     writeDurably(join(tmp, 'snapshot.json'), Buffer.from(JSON.stringify(file)));
@@ -492,7 +525,7 @@ export class EmbeddedVectorIndex implements VectorIndex {
       const meta = JSON.parse(readFileSync(join(path, `${entry.file}.json`), 'utf8')) as [string, string, VectorPayload][];
       const raw = readFileSync(join(path, `${entry.file}.vectors`));
       const vectors = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
-      if (meta.length > 0) c.index.load(join(path, `${entry.file}.usearch`));
+      if (existsSync(join(path, `${entry.file}.usearch`))) c.index.load(join(path, `${entry.file}.usearch`));
       meta.forEach(([id, label, payload], i) => {
         const point = { label: BigInt(label), vector: vectors.slice(i * entry.dim, (i + 1) * entry.dim), payload };
         c.points.set(id, point);

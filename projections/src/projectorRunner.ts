@@ -35,6 +35,8 @@ export type ProjectorRunnerOptions = {
 export type ProjectorRunner = {
   /** Records applied (or skipped as poison) since start. */
   readonly applied: number;
+  /** `performance.now()` when the first batch arrived (throughput without the group join). */
+  readonly firstBatchAt: number | undefined;
   stop(): Promise<void>;
 };
 
@@ -61,6 +63,7 @@ export async function startProjectorRunner(options: ProjectorRunnerOptions): Pro
   const next = new Map<string, number>();
   let ready: Promise<void> = Promise.resolve();
   let applied = 0;
+  let firstBatchAt: number | undefined;
   let stopped = false;
   let stopping: Promise<void> | undefined;
 
@@ -115,6 +118,7 @@ export async function startProjectorRunner(options: ProjectorRunnerOptions): Pro
       const messages = batch.messages.filter((m) => Number(m.offset) >= from);
       const last = messages.at(-1);
       if (!last) return;
+      firstBatchAt ??= performance.now();
       const { events, poison } = await decode(batch.topic, batch.partition, messages);
       for (const p of poison) log.warn('poison record skipped', { topic: p.topic, partition: p.partition, offset: p.offset, error: p.error });
       try {
@@ -145,6 +149,9 @@ export async function startProjectorRunner(options: ProjectorRunnerOptions): Pro
   return {
     get applied() {
       return applied;
+    },
+    get firstBatchAt() {
+      return firstBatchAt;
     },
     stop() {
       stopped = true;

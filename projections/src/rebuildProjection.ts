@@ -27,8 +27,10 @@ export type RebuildResult = {
   previous: number | undefined;
   /** Records applied by the rebuild before the switch. */
   records: number;
-  /** From the first record to caught up. */
+  /** From the first batch to caught up (the consumer group's join is not counted). */
   seconds: number;
+  /** From the start of the rebuild to caught up. */
+  totalSeconds: number;
 };
 
 /** The end of every partition of `topics` now: the offset the next record will get. */
@@ -74,6 +76,7 @@ export async function rebuildProjection(
   let previous: number | undefined;
   let records = 0;
   let seconds = 0;
+  let totalSeconds = 0;
   try {
     const projection = await definition.open(deps, generation);
     try {
@@ -86,7 +89,9 @@ export async function rebuildProjection(
         topics: options.topics,
         groupId: projectionGroupId(options.groupPrefix, definition.name, generation),
         log: options.log,
-        partitionsConsumedConcurrently: options.partitionsConsumedConcurrently,
+        // The index is one writer; PostgreSQL projections overlap decoding and applying.
+        partitionsConsumedConcurrently:
+          options.partitionsConsumedConcurrently ?? (definition.name === 'vectors' ? 1 : 3),
         maxBytesPerPartition: options.maxBytesPerPartition ?? 8 * 2 ** 20,
         sessionTimeoutMs: options.sessionTimeoutMs,
       });
@@ -96,7 +101,8 @@ export async function rebuildProjection(
         // switch down to what the live projector has anyway.
         await waitUntilReached(projection, await logEnd(options.kafka, options.topics));
         await waitUntilReached(projection, await logEnd(options.kafka, options.topics), 20);
-        seconds = (performance.now() - started) / 1000;
+        totalSeconds = (performance.now() - started) / 1000;
+        seconds = (performance.now() - (runner.firstBatchAt ?? started)) / 1000;
         records = runner.applied;
         previous = await switchGeneration(deps.pool, definition, generation);
         switched = true;
@@ -131,5 +137,5 @@ export async function rebuildProjection(
     }
     log.info('dropped the previous generation', { previous });
   }
-  return { projection: definition.name, generation, previous, records, seconds };
+  return { projection: definition.name, generation, previous, records, seconds, totalSeconds };
 }

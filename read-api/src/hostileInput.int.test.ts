@@ -1,10 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
-import {
-  readApiHostileRequests,
-  runHostileRequests,
-} from '@deeplens/platform/testing/hostileRequests';
+import { readApiHostileRequests, runHostileRequests } from '@deeplens/platform/testing/hostileRequests';
 import { adminEmail, adminPassword, startWriteApi } from '@deeplens/write-api/testing/writeApiHarness';
 import { writeFootprint } from '@deeplens/write-api/testing/writeFootprint';
 import { startReadApi } from './testing/readApiHarness.ts';
@@ -22,7 +19,12 @@ describe('read API: a corpus of hostile and broken requests', () => {
     const { id: tenantId } = (await created.json()) as { id: string };
     const user = await write.call('POST', '/v1/users', {
       token: admin.access_token,
-      json: { email: 'reader@hostile.test', password: 'a long enough password', role: 'tenant_user', tenantId },
+      json: {
+        email: 'reader@hostile.test',
+        password: 'a long enough password',
+        role: 'tenant_user',
+        tenantId,
+      },
     });
     assert.equal(user.status, 201, await user.clone().text());
     const reader = await write.signIn('reader@hostile.test', 'a long enough password');
@@ -30,7 +32,11 @@ describe('read API: a corpus of hostile and broken requests', () => {
     const rows = await readApiHostileRequests({ tenantId, imageId: randomUUID(), missingId: randomUUID() });
     const before = await writeFootprint(write.deps.pool, write.config.OBJECT_STORE_DIR);
     const run = await runHostileRequests(read.baseUrl, rows, (as) =>
-      as === 'tenant' ? `Bearer ${reader.access_token}` : as === 'admin' ? `Bearer ${admin.access_token}` : undefined,
+      as === 'tenant'
+        ? `Bearer ${reader.access_token}`
+        : as === 'admin'
+          ? `Bearer ${admin.access_token}`
+          : undefined,
     );
     t.diagnostic(`${rows.length} rows by category: ${JSON.stringify(run.sent)}`);
     t.diagnostic(`answers by status: ${JSON.stringify(run.statuses)}`);

@@ -12,12 +12,20 @@ export async function distinctImages(count: number, size = 96): Promise<Buffer[]
       state = (state * 1103515245 + 12345) & 0x7fffffff;
       pixels[p] = ((p % (size * 3)) * (1 + (i % 5)) + (state % 64) + i * 13) & 0xff;
     }
-    images.push(await sharp(pixels, { raw: { width: size, height: size, channels: 3 } }).jpeg({ quality: 80 }).toBuffer());
+    images.push(
+      await sharp(pixels, { raw: { width: size, height: size, channels: 3 } })
+        .jpeg({ quality: 80 })
+        .toBuffer(),
+    );
   }
   return images;
 }
 
-export type UploadOutcome = { accepted: Map<string, string>; statuses: Map<number, number>; attempts: number };
+export type UploadOutcome = {
+  accepted: Map<string, string>;
+  statuses: Map<number, number>;
+  attempts: number;
+};
 
 /**
  * A well-behaved client: each image is uploaded with an Idempotency-Key derived from its bytes
@@ -29,7 +37,13 @@ export async function uploadAll(
   writeUrl: string,
   apiKey: string,
   images: Buffer[],
-  options: { concurrency: number; timeoutMs?: number; deadlineMs: number; paceMs?: number; onStatus?: (status: number) => void },
+  options: {
+    concurrency: number;
+    timeoutMs?: number;
+    deadlineMs: number;
+    paceMs?: number;
+    onStatus?: (status: number) => void;
+  },
 ): Promise<UploadOutcome> {
   const accepted = new Map<string, string>(); // idempotency key → image id
   const statuses = new Map<number, number>();
@@ -63,7 +77,8 @@ export async function uploadAll(
       }
       statuses.set(status, (statuses.get(status) ?? 0) + 1);
       options.onStatus?.(status);
-      if (status >= 400 && status < 500 && status !== 409 && status !== 429) throw new Error(`upload refused with ${status}`);
+      if (status >= 400 && status < 500 && status !== 409 && status !== 429)
+        throw new Error(`upload refused with ${status}`);
       await sleep(Math.min(2000, 100 * 2 ** Math.min(attempt, 5)));
     }
     throw new Error('an upload never got a 202 before the deadline');

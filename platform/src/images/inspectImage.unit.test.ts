@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import sharp from 'sharp';
-import { makeJpeg, makePng, makePngBomb } from '../testing/hostileImages.ts';
+import {
+  makeGifJavaScriptPolyglot,
+  makeImage,
+  makeJpeg,
+  makePng,
+  makePngBomb,
+  makeZip,
+  truncated,
+} from '../testing/hostileImages.ts';
 import { inspectImage, sniffImageType } from './inspectImage.ts';
 
 describe('inspectImage', () => {
@@ -34,6 +42,36 @@ describe('inspectImage', () => {
         assert.match(error.detail.reason, /truncated|corrupt/);
         return true;
       },
+    );
+  });
+
+  it('refuses truncated AVIF, TIFF and GIF files: boxes, strips and blocks must lie inside the file', async () => {
+    for (const format of ['avif', 'tiff', 'gif'] as const) {
+      const image = await makeImage(format, 96, 72);
+      assert.equal((await inspectImage(image)).mime, `image/${format}`);
+      for (const fraction of [0.5, 0.9, 0.99])
+        await assert.rejects(
+          inspectImage(truncated(image, fraction)),
+          { status: 422 },
+          `${format} cut to ${fraction}`,
+        );
+    }
+  });
+
+  it('refuses a GIF with script or an archive after its trailer (a polyglot), even one ending in ";"', async () => {
+    await assert.rejects(
+      inspectImage(await makeGifJavaScriptPolyglot()),
+      (error: { detail: { reason: string } }) => {
+        assert.equal(error.detail.reason, 'trailing_data');
+        return true;
+      },
+    );
+    const gif = await makeImage('gif');
+    await assert.rejects(inspectImage(Buffer.concat([gif, makeZip('a.class', 'x')])), { status: 422 });
+    assert.equal(
+      (await inspectImage(Buffer.concat([gif, Buffer.alloc(4)]))).mime,
+      'image/gif',
+      'zero padding is fine',
     );
   });
 

