@@ -14,6 +14,7 @@ import { appendFile, mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { z } from 'zod';
 import type { DomainEvent } from '@deeplens/events/domainEvent';
 import type { ImageEvent } from '@deeplens/events/imageEvents';
 import { loadConfig, type Config } from '@deeplens/platform/config';
@@ -21,8 +22,17 @@ import { sql } from '@deeplens/platform/database';
 import { createLogger } from '@deeplens/platform/logger';
 import { runMigrations } from '@deeplens/platform/migrations';
 import { createTestDatabase } from '@deeplens/platform/testing/testDatabase';
-import { ensurePlatformSchema, ensureTenantSchema, tenantSchemaBase } from '@deeplens/projections/metadataSchema';
-import { evolveImageRow, metadataProjection, upsertImageRows, type ImageRow } from '@deeplens/projections/metadataProjection';
+import {
+  ensurePlatformSchema,
+  ensureTenantSchema,
+  tenantSchemaBase,
+} from '@deeplens/projections/metadataSchema';
+import {
+  evolveImageRow,
+  metadataProjection,
+  upsertImageRows,
+  type ImageRow,
+} from '@deeplens/projections/metadataProjection';
 import { createProjectionDependencies, projectionMigrations } from '@deeplens/projections/projectionRuntime';
 import { rebuildProjection } from '@deeplens/projections/rebuildProjection';
 import { createTestLog, produceEvents } from '@deeplens/projections/testing/projectionTestKit';
@@ -45,7 +55,12 @@ const cleanups: (() => Promise<void> | void)[] = [];
 const t = { after: (fn: () => Promise<void> | void) => void cleanups.push(fn) };
 const log = createLogger({ process: 'bench-replay' }, 'warn');
 
-async function database(): Promise<{ config: Config; url: string; pool: Awaited<ReturnType<typeof createTestDatabase>>['pool']; vectorDir: string }> {
+async function database(): Promise<{
+  config: Config;
+  url: string;
+  pool: Awaited<ReturnType<typeof createTestDatabase>>['pool'];
+  vectorDir: string;
+}> {
   const db = await createTestDatabase(t, loadConfig());
   await runMigrations(db.url, 'projections', projectionMigrations);
   const vectorDir = await mkdtemp(join(tmpdir(), 'deeplens-bench-vectors-'));
@@ -69,7 +84,12 @@ try {
 
   const db = await database();
   const deps = createProjectionDependencies(
-    { VECTOR_STORE: 'embedded', VECTOR_INDEX_DIR: db.vectorDir, QDRANT_URL: undefined, QDRANT_API_KEY: undefined },
+    {
+      VECTOR_STORE: 'embedded',
+      VECTOR_INDEX_DIR: db.vectorDir,
+      QDRANT_URL: undefined,
+      QDRANT_API_KEY: undefined,
+    },
     db.pool,
     log,
   );
@@ -85,7 +105,9 @@ try {
   };
   const metadata = await rebuildProjection(metadataProjection, runtime);
   const projectionRate = metadata.records / metadata.seconds;
-  console.log(`metadata rebuild: ${metadata.records} records in ${metadata.seconds.toFixed(2)} s = ${Math.round(projectionRate)} events/s`);
+  console.log(
+    `metadata rebuild: ${metadata.records} records in ${metadata.seconds.toFixed(2)} s = ${Math.round(projectionRate)} events/s`,
+  );
 
   // Raw baseline: the same image rows, evolved in memory, upserted in batches of the size the
   // projector's batches have (one partition's fetch), one transaction each.
@@ -116,9 +138,15 @@ try {
   const rawSeconds = seconds(started);
   const rawRate = events.length / rawSeconds;
   const ratio = projectionRate / rawRate;
-  console.log(`raw batched upsert: ${events.length} events' rows in ${rawSeconds.toFixed(2)} s = ${Math.round(rawRate)} events/s`);
+  console.log(
+    `raw batched upsert: ${events.length} events' rows in ${rawSeconds.toFixed(2)} s = ${Math.round(rawRate)} events/s`,
+  );
   console.log(`ratio projection/raw = ${ratio.toFixed(2)} (bar ≥ 0.75)`);
-  const check = await db.pool.oneFirst(sql.unsafe`select count(*)::int8 as n from ${sql.identifier([tenantSchemaBase(events[0]!.data.tenantId as string), 'images'])}`);
+  const check = await db.pool.oneFirst(
+    sql.type(
+      z.object({ n: z.number() }),
+    )`select count(*)::int8 as n from ${sql.identifier([tenantSchemaBase(events[0]!.data.tenantId as string), 'images'])}`,
+  );
   console.log(`  (tenant 0 has ${String(check)} image rows in the rebuilt read model)`);
 
   // --- vectors ----------------------------------------------------------------------------------
@@ -128,7 +156,10 @@ try {
   // Small sends: a broker refuses record batches over 1 MB.
   const perSend = Math.max(1, Math.floor(300_000 / (dim * 4 + 300)));
   for (let i = 0; i < vectorCount; i += perSend) {
-    await produceEvents(vectorLog, moreImages('bench-vectors', tenantId, i, Math.min(perSend, vectorCount - i), dim));
+    await produceEvents(
+      vectorLog,
+      moreImages('bench-vectors', tenantId, i, Math.min(perSend, vectorCount - i), dim),
+    );
   }
   const vdb = await database();
   const vectors = await rebuildProjection(vectorProjection, {
@@ -139,20 +170,32 @@ try {
     groupPrefix: vectorLog.groupPrefix,
     databaseUrl: vdb.url,
     deps: createProjectionDependencies(
-      { VECTOR_STORE: 'embedded', VECTOR_INDEX_DIR: vdb.vectorDir, QDRANT_URL: undefined, QDRANT_API_KEY: undefined },
+      {
+        VECTOR_STORE: 'embedded',
+        VECTOR_INDEX_DIR: vdb.vectorDir,
+        QDRANT_URL: undefined,
+        QDRANT_API_KEY: undefined,
+      },
       vdb.pool,
       log,
     ),
   });
   const vectorRate = vectorCount / vectors.seconds;
-  console.log(`vector rebuild: ${vectorCount} vectors (${vectors.records} records) in ${vectors.seconds.toFixed(2)} s = ${Math.round(vectorRate)} vectors/s (bar ≥ 10 000)`);
+  console.log(
+    `vector rebuild: ${vectorCount} vectors (${vectors.records} records) in ${vectors.seconds.toFixed(2)} s = ${Math.round(vectorRate)} vectors/s (bar ≥ 10 000)`,
+  );
   // The HNSW graph is built by whoever searches (the read side's follower), in bulk: time it.
   started = performance.now();
-  const follower = await openEmbeddedVectorIndex({ dir: join(vdb.vectorDir, `g${vectors.generation}`), mode: 'follower' });
+  const follower = await openEmbeddedVectorIndex({
+    dir: join(vdb.vectorDir, `g${vectors.generation}`),
+    mode: 'follower',
+  });
   const graphSeconds = seconds(started);
   await follower.close();
   const graphRate = vectorCount / graphSeconds;
-  console.log(`follower load + HNSW graph build: ${graphSeconds.toFixed(2)} s = ${Math.round(graphRate)} vectors/s`);
+  console.log(
+    `follower load + HNSW graph build: ${graphSeconds.toFixed(2)} s = ${Math.round(graphRate)} vectors/s`,
+  );
 
   const verdict = (ok: boolean) => (ok ? 'pass' : 'below the bar');
   await appendFile(

@@ -64,6 +64,8 @@ export const configSchema = z.object({
   /** The first platform admin, created at start-up when no user has that e-mail yet. */
   BOOTSTRAP_ADMIN_EMAIL: z.string().email().optional(),
   BOOTSTRAP_ADMIN_PASSWORD: z.string().min(12).optional(),
+  /** Behind a reverse proxy: take the client address from X-Forwarded-For (else the socket's, which a client cannot forge). */
+  TRUST_PROXY: bool(false),
   SIGN_IN_ATTEMPTS_PER_MINUTE: z.coerce.number().int().min(1).default(10),
 
   JWT_ISSUER: z.string().default('deeplens'),

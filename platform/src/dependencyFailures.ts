@@ -15,9 +15,17 @@ const unavailableCodes = new Set([
   '08001',
   '08003',
   '08006', // connection_failure
+  // undefined_table: a read model not built yet (the read API started before its projector).
+  '42P01',
 ]);
-const unavailableNames = new Set(['ConnectionError', 'BackendTerminatedError', 'KafkaJSConnectionError', 'KafkaJSNumberOfRetriesExceeded']);
-const unavailableMessages = /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error/i;
+const unavailableNames = new Set([
+  'ConnectionError',
+  'BackendTerminatedError',
+  'KafkaJSConnectionError',
+  'KafkaJSNumberOfRetriesExceeded',
+]);
+const unavailableMessages =
+  /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error/i;
 
 /**
  * Whether an error means a dependency (PostgreSQL, Kafka, object storage) is down rather than

@@ -13,7 +13,6 @@ import {
 import { join } from 'node:path';
 import { Index, MetricKind, ScalarKind } from 'usearch';
 import {
-  matchesVectorFilter,
   normalizeVector,
   type VectorHit,
   type VectorIndex,
@@ -133,7 +132,8 @@ class Collection {
 
   private indexPayload(id: string, payload: VectorPayload): void {
     for (const tag of payload.tags) addTo(this.byTag, tag, id);
-    for (const [key, value] of Object.entries(payload.attributes)) addTo(this.byAttribute, `${key}=${value}`, id);
+    for (const [key, value] of Object.entries(payload.attributes))
+      addTo(this.byAttribute, `${key}=${value}`, id);
   }
 
   private unindexPayload(id: string, payload: VectorPayload): void {
@@ -194,7 +194,9 @@ type SnapshotFile = {
  * exactly; otherwise the graph is searched with a widened candidate list and the matches kept,
  * falling back to the exact scan if that found fewer than `k`.
  */
-export async function openEmbeddedVectorIndex(options: EmbeddedVectorIndexOptions): Promise<EmbeddedVectorIndex> {
+export async function openEmbeddedVectorIndex(
+  options: EmbeddedVectorIndexOptions,
+): Promise<EmbeddedVectorIndex> {
   const index = new EmbeddedVectorIndex(options);
   index.open();
   return index;
@@ -257,7 +259,12 @@ export class EmbeddedVectorIndex implements VectorIndex {
 
   async setPayload(collection: string, ids: readonly string[], payload: VectorPayload): Promise<void> {
     this.#assertWriter();
-    const operation: WalOperation = { op: 'setPayload', collection, ids: [...ids], payload: clonePayload(payload) };
+    const operation: WalOperation = {
+      op: 'setPayload',
+      collection,
+      ids: [...ids],
+      payload: clonePayload(payload),
+    };
     this.#apply(operation);
     this.#pending.push(operation);
   }
@@ -283,18 +290,23 @@ export class EmbeddedVectorIndex implements VectorIndex {
   async search(collection: string, vector: Float32Array, options: VectorSearchOptions): Promise<VectorHit[]> {
     const c = this.#collections.get(collection);
     if (!c || c.points.size === 0 || options.k <= 0) return [];
-    if (vector.length !== c.dim) throw new Error(`a ${vector.length}-d query does not fit a ${c.dim}-d collection`);
+    if (vector.length !== c.dim)
+      throw new Error(`a ${vector.length}-d query does not fit a ${c.dim}-d collection`);
     const query = normalizeVector(vector);
     const threshold = options.threshold ?? -Infinity;
     const candidates = c.candidates(options);
     // The inverted indexes cover tags and attributes, so `candidates` is the exact filtered set.
     const admits = (id: string) => (candidates ? candidates.has(id) : true);
-    if (candidates && candidates.size <= this.#exactScanLimit) return this.#exact(c, query, candidates, options.k, threshold);
+    if (candidates && candidates.size <= this.#exactScanLimit)
+      return this.#exact(c, query, candidates, options.k, threshold);
 
     c.flush();
     const matching = candidates?.size ?? c.points.size;
     // Widen the candidate list by how much of the collection the filter keeps (at least 2×).
-    const fetch = Math.min(c.points.size, Math.ceil(options.k * Math.max(2, (2 * c.points.size) / Math.max(1, matching))));
+    const fetch = Math.min(
+      c.points.size,
+      Math.ceil(options.k * Math.max(2, (2 * c.points.size) / Math.max(1, matching))),
+    );
     const found = c.index.search(query, fetch, 1);
     const hits: VectorHit[] = [];
     for (let i = 0; i < found.keys.length && hits.length < options.k; i++) {
@@ -318,7 +330,8 @@ export class EmbeddedVectorIndex implements VectorIndex {
     const out: VectorPoint[] = [];
     for (const id of ids) {
       const point = c.points.get(id);
-      if (point) out.push({ id, vector: Float32Array.from(point.vector), payload: clonePayload(point.payload) });
+      if (point)
+        out.push({ id, vector: Float32Array.from(point.vector), payload: clonePayload(point.payload) });
     }
     return out;
   }
@@ -438,7 +451,11 @@ export class EmbeddedVectorIndex implements VectorIndex {
     switch (operation.op) {
       case 'upsert': {
         let c = this.#collections.get(operation.collection);
-        if (!c) this.#collections.set(operation.collection, (c = new Collection(operation.vector.length, this.#hnsw)));
+        if (!c)
+          this.#collections.set(
+            operation.collection,
+            (c = new Collection(operation.vector.length, this.#hnsw)),
+          );
         c.upsert(operation.id, operation.vector, operation.payload);
         return;
       }
@@ -458,13 +475,7 @@ export class EmbeddedVectorIndex implements VectorIndex {
     }
   }
 
-  #exact(
-    c: Collection,
-    query: Float32Array,
-    ids: Set<string>,
-    k: number,
-    threshold: number,
-  ): VectorHit[] {
+  #exact(c: Collection, query: Float32Array, ids: Set<string>, k: number, threshold: number): VectorHit[] {
     const scored: { id: string; score: number }[] = [];
     for (const id of ids) {
       const point = c.points.get(id);
@@ -473,7 +484,9 @@ export class EmbeddedVectorIndex implements VectorIndex {
       if (score >= threshold) scored.push({ id, score });
     }
     scored.sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : 1));
-    return scored.slice(0, k).map(({ id, score }) => ({ id, score, payload: clonePayload(c.points.get(id)!.payload) }));
+    return scored
+      .slice(0, k)
+      .map(({ id, score }) => ({ id, score, payload: clonePayload(c.points.get(id)!.payload) }));
   }
 
   /** Folds the log into snapshot seq+1 and starts log seq+1; the manifest's rename is the switch. */
@@ -505,7 +518,10 @@ export class EmbeddedVectorIndex implements VectorIndex {
     renameSync(tmp, finalPath);
     this.#wal!.close();
     this.#wal = new WalWriter(this.#walPath(next), 0);
-    writeDurably(join(this.#dir, 'MANIFEST.json.tmp'), Buffer.from(JSON.stringify({ seq: next, snapshot: true })));
+    writeDurably(
+      join(this.#dir, 'MANIFEST.json.tmp'),
+      Buffer.from(JSON.stringify({ seq: next, snapshot: true })),
+    );
     renameSync(join(this.#dir, 'MANIFEST.json.tmp'), join(this.#dir, 'MANIFEST.json'));
     fsyncDirectory(this.#dir);
     this.#seq = next;
@@ -522,16 +538,25 @@ export class EmbeddedVectorIndex implements VectorIndex {
     const file = JSON.parse(readFileSync(join(path, 'snapshot.json'), 'utf8')) as SnapshotFile;
     for (const entry of file.collections) {
       const c = new Collection(entry.dim, this.#hnsw);
-      const meta = JSON.parse(readFileSync(join(path, `${entry.file}.json`), 'utf8')) as [string, string, VectorPayload][];
+      const meta = JSON.parse(readFileSync(join(path, `${entry.file}.json`), 'utf8')) as [
+        string,
+        string,
+        VectorPayload,
+      ][];
       const raw = readFileSync(join(path, `${entry.file}.vectors`));
       const vectors = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
       if (existsSync(join(path, `${entry.file}.usearch`))) c.index.load(join(path, `${entry.file}.usearch`));
       meta.forEach(([id, label, payload], i) => {
-        const point = { label: BigInt(label), vector: vectors.slice(i * entry.dim, (i + 1) * entry.dim), payload };
+        const point = {
+          label: BigInt(label),
+          vector: vectors.slice(i * entry.dim, (i + 1) * entry.dim),
+          payload,
+        };
         c.points.set(id, point);
         c.idByLabel.set(point.label, id);
         for (const tag of payload.tags) addTo(c.byTag, tag, id);
-        for (const [key, value] of Object.entries(payload.attributes)) addTo(c.byAttribute, `${key}=${value}`, id);
+        for (const [key, value] of Object.entries(payload.attributes))
+          addTo(c.byAttribute, `${key}=${value}`, id);
       });
       c.nextLabel = BigInt(entry.nextLabel);
       this.#collections.set(entry.name, c);

@@ -85,13 +85,21 @@ export async function switchGeneration(
 }
 
 /** Retires a generation that will never be switched to (a failed rebuild). */
-export async function abandonGeneration(pool: DatabasePool, projection: string, generation: number): Promise<void> {
+export async function abandonGeneration(
+  pool: DatabasePool,
+  projection: string,
+  generation: number,
+): Promise<void> {
   await pool.query(sql.unsafe`
     update projections.generations set status = 'retired', retired_at = now()
     where projection = ${projection} and generation = ${generation} and status = 'building'`);
 }
 
-export async function markGenerationDropped(pool: DatabasePool, projection: string, generation: number): Promise<void> {
+export async function markGenerationDropped(
+  pool: DatabasePool,
+  projection: string,
+  generation: number,
+): Promise<void> {
   await pool.query(sql.unsafe`
     update projections.generations set dropped_at = now() where projection = ${projection} and generation = ${generation}`);
   await pool.query(sql.unsafe`

@@ -30,7 +30,9 @@ await runUntilSignalled(log, async () => {
     await admin.disconnect();
   }
   const pool = await createDatabasePool(config);
-  const serde = createEventSerde(registrySchemaStore(createSchemaRegistry(config), config.SCHEMA_REGISTRY_URL));
+  const serde = createEventSerde(
+    registrySchemaStore(createSchemaRegistry(config), config.SCHEMA_REGISTRY_URL),
+  );
   const deps = createProjectionDependencies(config, pool, log, env.DEEPLENS_VECTOR_NAMESPACE);
   const services = env.DEEPLENS_PROJECTIONS.map((name) =>
     startProjectionService(projectionDefinitions[name]!, {

@@ -46,7 +46,11 @@ const imageEventTypes = [
   'ImageDeleted',
 ] as const satisfies readonly ImageEvent['type'][];
 
-const canHandle: readonly DeepLensEventType[] = [...tenantEventTypes, ...identityEventTypes, ...imageEventTypes];
+const canHandle: readonly DeepLensEventType[] = [
+  ...tenantEventTypes,
+  ...identityEventTypes,
+  ...imageEventTypes,
+];
 
 /** An image row as the projection keeps it (timestamps in epoch ms). */
 export type ImageRow = {
@@ -75,7 +79,13 @@ export type ImageRow = {
   deleted_at: number | null;
 };
 
-type EmbeddingRow = { image_id: string; model_id: string; model_version: string; dim: number; embedded_at: number };
+type EmbeddingRow = {
+  image_id: string;
+  model_id: string;
+  model_version: string;
+  dim: number;
+  embedded_at: number;
+};
 
 const imageRowSchema = z.object({
   image_id: z.string(),
@@ -327,7 +337,11 @@ async function applyTenantEvent(
   }
 }
 
-async function applyIdentityEvent(tx: Transaction, context: GenerationContext, event: IdentityEvent): Promise<void> {
+async function applyIdentityEvent(
+  tx: Transaction,
+  context: GenerationContext,
+  event: IdentityEvent,
+): Promise<void> {
   const platform = context.schema('platform');
   const users = sql.identifier([platform, 'users']);
   const keys = sql.identifier([platform, 'api_keys']);

@@ -240,7 +240,11 @@ export function createMetadataQueries(pool: DatabasePool) {
       failure:
         r.failure_reason === null
           ? null
-          : { reason: r.failure_reason, retriable: r.failure_retriable ?? false, at: r.failed_at ?? r.updated_at },
+          : {
+              reason: r.failure_reason,
+              retriable: r.failure_retriable ?? false,
+              at: r.failed_at ?? r.updated_at,
+            },
       objectKey: r.object_key,
       sha256: r.sha256,
       mime: r.mime,
@@ -370,7 +374,12 @@ export function createMetadataQueries(pool: DatabasePool) {
         if (!known) return undefined;
         const row = await pool.maybeOne(sql.type(usageRow)`
           select images, bytes, updated_at from usage.tenant_usage where tenant_id = ${tenantId}`);
-        return { tenantId, images: row?.images ?? 0, bytes: row?.bytes ?? 0, updatedAt: row?.updated_at ?? null };
+        return {
+          tenantId,
+          images: row?.images ?? 0,
+          bytes: row?.bytes ?? 0,
+          updatedAt: row?.updated_at ?? null,
+        };
       } catch (error) {
         if (isMissingRelation(error)) return undefined;
         throw error;

@@ -220,7 +220,9 @@ export async function renameSchemasForSwitch(
   for (const schema of current) {
     const retiredName = `${schema}__g${from ?? 0}`;
     await tx.query(sql.unsafe`drop schema if exists ${sql.identifier([retiredName])} cascade`);
-    await tx.query(sql.unsafe`alter schema ${sql.identifier([schema])} rename to ${sql.identifier([retiredName])}`);
+    await tx.query(
+      sql.unsafe`alter schema ${sql.identifier([schema])} rename to ${sql.identifier([retiredName])}`,
+    );
   }
   const suffix = `__g${to}`;
   for (const schema of await schemasMatching(tx, new RegExp(`^(?:${base.source})${suffix}$`))) {

@@ -36,10 +36,16 @@ const projectorEnvSchema = z.object({
   DEEPLENS_PROJECTION_TOPICS: z
     .string()
     .optional()
-    .transform((s) => (s ? s.split(',').map((t) => t.trim()) : [topics.tenant, topics.identity, topics.image])),
+    .transform((s) =>
+      s ? s.split(',').map((t) => t.trim()) : [topics.tenant, topics.identity, topics.image],
+    ),
   DEEPLENS_PROJECTION_GROUP_PREFIX: z.string().default('deeplens.projection'),
   /** Bytes fetched per partition and request (how big a batch can get). */
-  DEEPLENS_PROJECTION_MAX_BATCH_BYTES: z.coerce.number().int().min(1024).default(4 * 2 ** 20),
+  DEEPLENS_PROJECTION_MAX_BATCH_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(4 * 2 ** 20),
   /** How soon a killed projector's partitions go to its successor (Kafka allows ≥ 6 s). */
   DEEPLENS_PROJECTION_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6000).default(30_000),
   /** Qdrant collections of generation N are named `<namespace>_g<N>__…`. */
@@ -73,9 +79,14 @@ export function vectorIndexOpener(
     if (!config.QDRANT_URL) throw new Error('VECTOR_STORE=qdrant needs QDRANT_URL');
     const url = config.QDRANT_URL;
     return async (generation) =>
-      createQdrantVectorIndex({ url, apiKey: config.QDRANT_API_KEY, namespace: `${namespace}_g${generation}` });
+      createQdrantVectorIndex({
+        url,
+        apiKey: config.QDRANT_API_KEY,
+        namespace: `${namespace}_g${generation}`,
+      });
   }
-  return (generation, mode) => openEmbeddedVectorIndex({ dir: vectorGenerationDir(config, generation), mode });
+  return (generation, mode) =>
+    openEmbeddedVectorIndex({ dir: vectorGenerationDir(config, generation), mode });
 }
 
 /** What the projections need, from the configuration. */

@@ -21,7 +21,11 @@ export type ProjectionRuntimeOptions = {
 };
 
 /** The consumer group of one projection generation. */
-export function projectionGroupId(prefix: string | undefined, projection: string, generation: number): string {
+export function projectionGroupId(
+  prefix: string | undefined,
+  projection: string,
+  generation: number,
+): string {
   return `${prefix ?? 'deeplens.projection'}.${projection}.g${generation}`;
 }
 
@@ -50,7 +54,9 @@ export function startProjectionService(
   let appliedBefore = 0;
 
   async function runGeneration(gen: number): Promise<void> {
-    const lock = await acquireGenerationLock(options.databaseUrl, definition.name, gen, { signal: abort.signal });
+    const lock = await acquireGenerationLock(options.databaseUrl, definition.name, gen, {
+      signal: abort.signal,
+    });
     let retired = false;
     try {
       // The lock may have been waited for across a switch.

@@ -64,7 +64,13 @@ describe('projector crash safety', () => {
   it('after kill -9 in the middle of batches, every read model equals a clean rebuild', async (t) => {
     const db = await createProjectionDatabase(t);
     const log = await createTestLog(t);
-    const events = syntheticLog({ seed: 'crash', tenants: 4, imagesPerTenant: 500, dim: 16, eraseLastTenant: true });
+    const events = syntheticLog({
+      seed: 'crash',
+      tenants: 4,
+      imagesPerTenant: 500,
+      dim: 16,
+      eraseLastTenant: true,
+    });
     await produceEvents(log, events);
 
     // Each run SIGKILLs itself at a different point: inside the metadata transaction before its
@@ -104,7 +110,8 @@ describe('projector crash safety', () => {
     const crashed = await dumpReadModels(db.pool);
     const clean = await dumpReadModels(reference.pool);
     assert.deepEqual(Object.keys(crashed), Object.keys(clean));
-    for (const table of Object.keys(clean)) assert.deepEqual(crashed[table], clean[table], `${table}, row by row`);
+    for (const table of Object.keys(clean))
+      assert.deepEqual(crashed[table], clean[table], `${table}, row by row`);
     assert.ok((clean['vector_status.image_vectors']?.length ?? 0) > 1000);
 
     const crashedIndex = await openActiveVectorIndex(db);
@@ -114,7 +121,11 @@ describe('projector crash safety', () => {
     const cleanVectors = await dumpVectors(cleanIndex);
     assert.deepEqual(Object.keys(crashedVectors), Object.keys(cleanVectors));
     for (const collection of Object.keys(cleanVectors)) {
-      assert.deepEqual(crashedVectors[collection], cleanVectors[collection], `${collection}, vector by vector`);
+      assert.deepEqual(
+        crashedVectors[collection],
+        cleanVectors[collection],
+        `${collection}, vector by vector`,
+      );
     }
     assert.deepEqual(await failuresOf(db.pool), []);
   });

@@ -98,7 +98,13 @@ export async function startProjectorRunner(options: ProjectorRunnerOptions): Pro
         events.push({ event: await serde.decodeEvent(message.value), topic, partition, offset });
       } catch (error) {
         if (isTransientError(error)) throw error;
-        poison.push({ topic, partition, offset, error: `undecodable: ${describeError(error)}`, value: message.value });
+        poison.push({
+          topic,
+          partition,
+          offset,
+          error: `undecodable: ${describeError(error)}`,
+          value: message.value,
+        });
       }
     }
     return { events, poison };
@@ -110,9 +116,10 @@ export async function startProjectorRunner(options: ProjectorRunnerOptions): Pro
     autoCommit: true,
     eachBatchAutoResolve: false,
     partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 1,
-    eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+    eachBatch: async (payload) => {
+      const { batch } = payload;
       await ready;
-      if (stopped || !isRunning() || isStale()) return;
+      if (stopped || !payload.isRunning() || payload.isStale()) return;
       const key = checkpointKey(batch.topic, batch.partition);
       const from = next.get(key) ?? 0;
       const messages = batch.messages.filter((m) => Number(m.offset) >= from);
@@ -120,7 +127,13 @@ export async function startProjectorRunner(options: ProjectorRunnerOptions): Pro
       if (!last) return;
       firstBatchAt ??= performance.now();
       const { events, poison } = await decode(batch.topic, batch.partition, messages);
-      for (const p of poison) log.warn('poison record skipped', { topic: p.topic, partition: p.partition, offset: p.offset, error: p.error });
+      for (const p of poison)
+        log.warn('poison record skipped', {
+          topic: p.topic,
+          partition: p.partition,
+          offset: p.offset,
+          error: p.error,
+        });
       try {
         await projection.handle({
           topic: batch.topic,
@@ -136,13 +149,17 @@ export async function startProjectorRunner(options: ProjectorRunnerOptions): Pro
           options.onRetired?.();
           return;
         }
-        log.warn('batch failed; it will be retried', { error, topic: batch.topic, partition: batch.partition });
+        log.warn('batch failed; it will be retried', {
+          error,
+          topic: batch.topic,
+          partition: batch.partition,
+        });
         throw error;
       }
       next.set(key, Number(last.offset) + 1);
       applied += messages.length;
-      resolveOffset(last.offset);
-      await heartbeat();
+      payload.resolveOffset(last.offset);
+      await payload.heartbeat();
     },
   });
 

@@ -24,7 +24,11 @@ import { createVectorQueries } from './vectorQueries.ts';
 
 const names = ['metadata', 'usage', 'vectors'];
 
-function startAll(db: ProjectionTestDatabase, log: TestLog, groupPrefix = log.groupPrefix): ProjectionService[] {
+function startAll(
+  db: ProjectionTestDatabase,
+  log: TestLog,
+  groupPrefix = log.groupPrefix,
+): ProjectionService[] {
   return names.map((name) =>
     startProjectionService(projectionDefinitions[name]!, {
       kafka: log.kafka,
@@ -44,14 +48,24 @@ describe('projectors', () => {
   it('project tenants, identities, images, usage and vectors; status reaches indexed', async (t) => {
     const db = await createProjectionDatabase(t);
     const log = await createTestLog(t);
-    const events = syntheticLog({ seed: 'p1', tenants: 3, imagesPerTenant: 120, dim: 8, eraseLastTenant: true });
+    const events = syntheticLog({
+      seed: 'p1',
+      tenants: 3,
+      imagesPerTenant: 120,
+      dim: 8,
+      eraseLastTenant: true,
+    });
     await produceEvents(log, events);
     const services = startAll(db, log);
     t.after(() => Promise.all(services.map((s) => s.stop())));
     await waitForCaughtUp(db.pool, log, names);
 
     const queries = createMetadataQueries(db.pool);
-    const [t0, , erased] = [0, 1, 2].map((i) => deterministicUuid('p1', 'tenant', String(i))) as [string, string, string];
+    const [t0, , erased] = [0, 1, 2].map((i) => deterministicUuid('p1', 'tenant', String(i))) as [
+      string,
+      string,
+      string,
+    ];
     const tenant = await queries.getTenant(t0);
     assert.equal(tenant?.plan, 'enterprise');
     assert.equal(tenant?.storage?.bucket, 'byo');
@@ -70,7 +84,7 @@ describe('projectors', () => {
     }
     const live = [...images].filter(([, es]) => !es.some((e) => e.type === 'ImageDeleted'));
     const all = [];
-    for (let cursor: string | null | undefined; ; ) {
+    for (let cursor: string | null | undefined; ;) {
       const page = await queries.listImages(t0, { limit: 25, cursor: cursor ?? undefined });
       all.push(...page.items);
       if (!page.nextCursor) break;
@@ -107,23 +121,35 @@ describe('projectors', () => {
     const usage = await queries.getUsage(t0);
     assert.equal(usage?.images, uploads.length - deletes.length);
     const bytesOf = (e: (typeof events)[number]) => (e.data as { bytes: number }).bytes;
-    assert.equal(usage?.bytes, uploads.reduce((n, e) => n + bytesOf(e), 0) - deletes.reduce((n, e) => n + bytesOf(e), 0));
+    assert.equal(
+      usage?.bytes,
+      uploads.reduce((n, e) => n + bytesOf(e), 0) - deletes.reduce((n, e) => n + bytesOf(e), 0),
+    );
     assert.equal(await queries.getUsage(erased), undefined);
 
     const key = (await queries.listApiKeys(t0))[1]!;
     assert.ok((await queries.findApiKeyByPrefix(key.prefix))?.revokedAt);
     assert.equal((await queries.findUserByEmail('ADMIN0@p1.example'))?.role, 'tenant_user');
 
-    const vectors = createVectorQueries({ pool: db.pool, openIndex: db.deps.openVectorIndex!, pollIntervalMs: 200 });
+    const vectors = createVectorQueries({
+      pool: db.pool,
+      openIndex: db.deps.openVectorIndex!,
+      pollIntervalMs: 200,
+    });
     t.after(() => vectors.close());
     const indexed = live.find(([, es]) => es.some((e) => e.type === 'ImageEmbedded'))!;
     const similar = await vectors.similarTo(t0, testModel, indexed[0], { k: 5 });
     assert.equal(similar?.length, 5);
     const own = await vectors.vectorOf(t0, testModel, indexed[0]);
-    const self = await vectors.search(t0, testModel, own!, { k: 1 });
+    assert.ok(own);
+    const self = await vectors.search(t0, testModel, own, { k: 1 });
     assert.equal(self[0]?.id, indexed[0]);
-    assert.ok(Math.abs(self[0]!.score - 1) < 1e-5);
-    assert.deepEqual(await vectors.search(erased, testModel, own!, { k: 3 }), [], "an erased tenant's vectors are gone");
+    assert.ok(Math.abs(self[0].score - 1) < 1e-5);
+    assert.deepEqual(
+      await vectors.search(erased, testModel, own, { k: 3 }),
+      [],
+      "an erased tenant's vectors are gone",
+    );
     assert.deepEqual(await failuresOf(db.pool), []);
   });
 
@@ -168,7 +194,10 @@ describe('projectors', () => {
   it('changes nothing when the whole log is applied twice', async (t) => {
     const db = await createProjectionDatabase(t);
     const log = await createTestLog(t);
-    await produceEvents(log, syntheticLog({ seed: 'p3', tenants: 2, imagesPerTenant: 80, dim: 8, eraseLastTenant: true }));
+    await produceEvents(
+      log,
+      syntheticLog({ seed: 'p3', tenants: 2, imagesPerTenant: 80, dim: 8, eraseLastTenant: true }),
+    );
     let services = startAll(db, log);
     await waitForCaughtUp(db.pool, log, names);
     await Promise.all(services.map((s) => s.stop()));

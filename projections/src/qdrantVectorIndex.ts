@@ -146,7 +146,11 @@ export function createQdrantVectorIndex(options: QdrantVectorIndexOptions): Vect
         .sort();
     },
 
-    async search(collection: string, vector: Float32Array, search: VectorSearchOptions): Promise<VectorHit[]> {
+    async search(
+      collection: string,
+      vector: Float32Array,
+      search: VectorSearchOptions,
+    ): Promise<VectorHit[]> {
       if (search.k <= 0) return [];
       const must: { key: string; match: { value: string } }[] = [];
       for (const tag of search.filter?.tags ?? []) must.push({ key: 'tags', match: { value: tag } });
@@ -178,13 +182,11 @@ export function createQdrantVectorIndex(options: QdrantVectorIndexOptions): Vect
           with_payload: true,
           with_vector: true,
         });
-        return points.map(
-          (p): VectorPoint => ({
-            id: String(p.id),
-            vector: Float32Array.from(p.vector as number[]),
-            payload: fromStored(p.payload),
-          }),
-        );
+        return points.map((p): VectorPoint => ({
+          id: String(p.id),
+          vector: Float32Array.from(p.vector as number[]),
+          payload: fromStored(p.payload),
+        }));
       } catch (error) {
         if (isNotFound(error)) return [];
         throw error;
@@ -241,7 +243,9 @@ export function createQdrantVectorIndex(options: QdrantVectorIndexOptions): Vect
 }
 
 /** Drops every collection of a namespace (an old generation, a test's). */
-export async function dropQdrantNamespace(options: Pick<QdrantVectorIndexOptions, 'url' | 'apiKey' | 'namespace'>) {
+export async function dropQdrantNamespace(
+  options: Pick<QdrantVectorIndexOptions, 'url' | 'apiKey' | 'namespace'>,
+) {
   const client = new QdrantClient({ url: options.url, apiKey: options.apiKey, checkCompatibility: false });
   const { collections } = await client.getCollections();
   for (const { name } of collections) {

@@ -38,7 +38,9 @@ describe('rebuildProjection', () => {
       groupPrefix: log.groupPrefix,
       log: db.log,
     };
-    const live = names.map((name) => startProjectionService(projectionDefinitions[name]!, { ...runtime, pollIntervalMs: 200 }));
+    const live = names.map((name) =>
+      startProjectionService(projectionDefinitions[name]!, { ...runtime, pollIntervalMs: 200 }),
+    );
     t.after(() => Promise.all(live.map((s) => s.stop())));
     await waitForCaughtUp(db.pool, log, names);
 
@@ -55,17 +57,32 @@ describe('rebuildProjection', () => {
     })();
 
     // Readers, all the time: vector search and metadata queries; count failures and empty answers.
-    const vectors = createVectorQueries({ pool: db.pool, openIndex: db.deps.openVectorIndex!, pollIntervalMs: 100 });
+    const vectors = createVectorQueries({
+      pool: db.pool,
+      openIndex: db.deps.openVectorIndex!,
+      pollIntervalMs: 100,
+    });
     t.after(() => vectors.close());
     const queries = createMetadataQueries(db.pool);
     const probe = Float32Array.from({ length: dim }, (_, i) => Math.cos(i));
     let reading = true;
-    const stats = { searches: 0, searchErrors: 0, emptySearches: 0, listings: 0, listingErrors: 0, emptyListings: 0, usageMisses: 0 };
+    const stats = {
+      searches: 0,
+      searchErrors: 0,
+      emptySearches: 0,
+      listings: 0,
+      listingErrors: 0,
+      emptyListings: 0,
+      usageMisses: 0,
+    };
     const generationsSeen = new Set<number>();
     const readers = (async () => {
       while (reading) {
         try {
-          const hits = await vectors.search(tenantId, testModel, probe, { k: 10, filter: { tags: ['even'] } });
+          const hits = await vectors.search(tenantId, testModel, probe, {
+            k: 10,
+            filter: { tags: ['even'] },
+          });
           stats.searches++;
           if (hits.length < 10) stats.emptySearches++;
           if (vectors.generation !== undefined) generationsSeen.add(vectors.generation);
@@ -104,7 +121,10 @@ describe('rebuildProjection', () => {
     assert.equal(stats.emptySearches, 0, 'every search answered in full');
     assert.equal(stats.emptyListings + stats.usageMisses, 0);
     assert.ok(stats.searches > 50, `searches ran throughout (${stats.searches})`);
-    assert.ok(generationsSeen.size >= 2, 'searches were answered by the old and then the new vector generation');
+    assert.ok(
+      generationsSeen.size >= 2,
+      'searches were answered by the old and then the new vector generation',
+    );
 
     // Old generations are gone: only the active schemas and vector folder remain.
     const schemas = await db.pool.anyFirst(sql.type(z.object({ nspname: z.string() }))`

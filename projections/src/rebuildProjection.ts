@@ -40,7 +40,8 @@ export async function logEnd(kafka: Kafka, topics: readonly string[]): Promise<M
   try {
     const ends = new Map<string, number>();
     for (const topic of topics) {
-      for (const { partition, high } of await admin.fetchTopicOffsets(topic)) ends.set(checkpointKey(topic, partition), Number(high));
+      for (const { partition, high } of await admin.fetchTopicOffsets(topic))
+        ends.set(checkpointKey(topic, partition), Number(high));
     }
     return ends;
   } finally {
@@ -49,7 +50,11 @@ export async function logEnd(kafka: Kafka, topics: readonly string[]): Promise<M
 }
 
 /** Waits until a projection's checkpoints reach `ends` (the log as it was when they were read). */
-export async function waitUntilReached(projection: Projection, ends: Map<string, number>, pollMs = 100): Promise<void> {
+export async function waitUntilReached(
+  projection: Projection,
+  ends: Map<string, number>,
+  pollMs = 100,
+): Promise<void> {
   for (;;) {
     const checkpoints = await projection.checkpoints();
     if ([...ends].every(([key, end]) => (checkpoints.get(key) ?? -1) >= end - 1)) return;

@@ -28,7 +28,8 @@ export function isTransientError(error: unknown): boolean {
     if (typeof code === 'string') {
       // PostgreSQL: connection (08), serialization/deadlock (40), resources (53), shutdown (57P).
       if (/^(08|40|53|57P)/.test(code)) return true;
-      if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN'].includes(code)) return true;
+      if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN'].includes(code))
+        return true;
     }
     if (message && /fetch failed|HTTP 5\d\d|socket hang up|Connection terminated/i.test(message)) return true;
   }

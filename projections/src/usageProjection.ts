@@ -32,11 +32,19 @@ async function ensureUsageSchema(tx: Transaction, schema: string): Promise<void>
       deleted boolean not null,
       version int not null
     )`);
-  await tx.query(sql.unsafe`create index if not exists image_sizes_tenant on ${s('image_sizes')} (tenant_id)`);
+  await tx.query(
+    sql.unsafe`create index if not exists image_sizes_tenant on ${s('image_sizes')} (tenant_id)`,
+  );
   await tx.query(sql.unsafe`create table if not exists ${s('deleted_tenants')} (tenant_id text primary key)`);
 }
 
-const sizeRow = z.object({ image_id: z.string(), tenant_id: z.string(), bytes: z.number(), deleted: z.boolean(), version: z.number() });
+const sizeRow = z.object({
+  image_id: z.string(),
+  tenant_id: z.string(),
+  bytes: z.number(),
+  deleted: z.boolean(),
+  version: z.number(),
+});
 const tenantRow = z.object({ tenant_id: z.string() });
 
 /**
@@ -93,7 +101,13 @@ export const usageProjection: ProjectionDefinition = {
           }
           const row = sizes.get(event.data.imageId);
           if (event.type === 'ImageUploaded' && !row) {
-            sizes.set(event.data.imageId, { image_id: event.data.imageId, tenant_id: tenantId, bytes: event.data.bytes, deleted: false, version });
+            sizes.set(event.data.imageId, {
+              image_id: event.data.imageId,
+              tenant_id: tenantId,
+              bytes: event.data.bytes,
+              deleted: false,
+              version,
+            });
             add(tenantId, 1, event.data.bytes, at);
             changedSizes.add(event.data.imageId);
           } else if (event.type === 'ImageDeleted' && row && !row.deleted && version > row.version) {
@@ -104,11 +118,15 @@ export const usageProjection: ProjectionDefinition = {
         }
         if (erased.length > 0) {
           const ids = sql.array(erased, 'text');
-          await tx.query(sql.unsafe`insert into ${s('deleted_tenants')} select unnest(${ids}::text[]) on conflict do nothing`);
+          await tx.query(
+            sql.unsafe`insert into ${s('deleted_tenants')} select unnest(${ids}::text[]) on conflict do nothing`,
+          );
           await tx.query(sql.unsafe`delete from ${s('tenant_usage')} where tenant_id = any(${ids})`);
           await tx.query(sql.unsafe`delete from ${s('image_sizes')} where tenant_id = any(${ids})`);
         }
-        const ledger = [...changedSizes].map((id) => sizes.get(id)!).filter((r) => !tombstoned.has(r.tenant_id));
+        const ledger = [...changedSizes]
+          .map((id) => sizes.get(id)!)
+          .filter((r) => !tombstoned.has(r.tenant_id));
         if (ledger.length > 0) {
           await tx.query(sql.unsafe`
             insert into ${s('image_sizes')} (image_id, tenant_id, bytes, deleted, version)

@@ -23,7 +23,11 @@ describe('VectorIndex contract: embedded HNSW (usearch)', () => {
 const qdrantUrl = process.env.QDRANT_URL;
 describe(
   'VectorIndex contract: Qdrant',
-  { skip: qdrantUrl ? false : 'QDRANT_URL is not set, so there is no Qdrant server to run the contract against' },
+  {
+    skip: qdrantUrl
+      ? false
+      : 'QDRANT_URL is not set, so there is no Qdrant server to run the contract against',
+  },
   () => {
     vectorIndexContract(async (t) => {
       const namespace = uniqueName('contract').replaceAll('-', '_');

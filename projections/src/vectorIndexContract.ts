@@ -15,7 +15,12 @@ import {
  */
 export function vectorIndexContract(open: (t: TestContext) => Promise<VectorIndex>): void {
   const id = (n: number) => deterministicUuid('vector-contract', String(n));
-  const point = (n: number, vector: number[], tags: string[] = [], attributes: Record<string, string> = {}) => ({
+  const point = (
+    n: number,
+    vector: number[],
+    tags: string[] = [],
+    attributes: Record<string, string> = {},
+  ) => ({
     id: id(n),
     vector: Float32Array.from(vector),
     payload: { tags, attributes },
@@ -38,7 +43,10 @@ export function vectorIndexContract(open: (t: TestContext) => Promise<VectorInde
     const query = Float32Array.from([2, 0.1, 0]);
     for (const hit of hits) {
       const [stored] = await index.get('t1__m@1', [hit.id]);
-      assert.ok(Math.abs(hit.score - cosineSimilarity(stored!.vector, query)) < 1e-5, 'score is cosine similarity');
+      assert.ok(
+        Math.abs(hit.score - cosineSimilarity(stored!.vector, query)) < 1e-5,
+        'score is cosine similarity',
+      );
     }
     assert.ok(Math.abs(hits[0]!.score - 2 / Math.sqrt(4.01)) < 1e-5);
     assert.equal(await index.count('t1__m@1'), 5);
@@ -88,7 +96,8 @@ export function vectorIndexContract(open: (t: TestContext) => Promise<VectorInde
       { tags: ['nobody'] },
     ] satisfies VectorFilter[]) {
       const hits = await index.search('t1__m@1', query, { k: 10, filter });
-      for (const hit of hits) assert.ok(matchesVectorFilter(hit.payload, filter), 'every hit passes the filter');
+      for (const hit of hits)
+        assert.ok(matchesVectorFilter(hit.payload, filter), 'every hit passes the filter');
       assert.deepEqual(
         hits.map((h) => h.id),
         exactTop(filter, 10),
@@ -101,7 +110,10 @@ export function vectorIndexContract(open: (t: TestContext) => Promise<VectorInde
     const index = await open(t);
     await index.upsert('t1__m@1', [point(1, [1, 0], ['old']), point(2, [0, 1], ['old'])]);
     await index.setPayload('t1__m@1', [id(1), id(77)], { tags: ['new'], attributes: { k: 'v' } });
-    const hits = await index.search('t1__m@1', Float32Array.from([1, 0]), { k: 5, filter: { tags: ['new'] } });
+    const hits = await index.search('t1__m@1', Float32Array.from([1, 0]), {
+      k: 5,
+      filter: { tags: ['new'] },
+    });
     assert.deepEqual(
       hits.map((h) => [h.id, h.payload]),
       [[id(1), { tags: ['new'], attributes: { k: 'v' } }]],

@@ -116,7 +116,9 @@ async function applyStatus(tx: Transaction, schema: string, records: RecordedEve
   }
   if (erased.length > 0) {
     const ids = sql.array(erased, 'text');
-    await tx.query(sql.unsafe`insert into ${s('deleted_tenants')} select unnest(${ids}::text[]) on conflict do nothing`);
+    await tx.query(
+      sql.unsafe`insert into ${s('deleted_tenants')} select unnest(${ids}::text[]) on conflict do nothing`,
+    );
     await tx.query(sql.unsafe`delete from ${s('image_vectors')} where tenant_id = any(${ids})`);
   }
   if (deletes.length > 0) {
@@ -189,7 +191,8 @@ async function applyOne(index: VectorIndex, tombstones: Set<string>, event: Vect
       return;
     }
     case 'ImageDeleted':
-      for (const collection of await index.collections(prefix)) await index.delete(collection, [event.data.imageId]);
+      for (const collection of await index.collections(prefix))
+        await index.delete(collection, [event.data.imageId]);
       return;
     case 'TenantDeleted':
       for (const collection of await index.collections(prefix)) await index.dropCollection(collection);

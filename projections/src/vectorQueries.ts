@@ -49,7 +49,9 @@ export function createVectorQueries(options: VectorQueriesOptions) {
   }
 
   const timer = setInterval(() => {
-    refresh().catch((error: unknown) => options.log?.warn('looking up the vector generation failed', { error }));
+    refresh().catch((error: unknown) =>
+      options.log?.warn('looking up the vector generation failed', { error }),
+    );
   }, pollIntervalMs);
   timer.unref();
 
@@ -73,7 +75,12 @@ export function createVectorQueries(options: VectorQueriesOptions) {
 
   return {
     /** The tenant's most similar images in one model version's collection. */
-    search(tenantId: string, model: ModelRef, vector: Float32Array, search: VectorSearchOptions): Promise<VectorHit[]> {
+    search(
+      tenantId: string,
+      model: ModelRef,
+      vector: Float32Array,
+      search: VectorSearchOptions,
+    ): Promise<VectorHit[]> {
       const collection = vectorCollectionName(tenantId, model.modelId, model.modelVersion);
       return read([], (index) => index.search(collection, vector, search));
     },

@@ -107,7 +107,9 @@ export function toProblem(error: unknown, instance?: string, options: ProblemOpt
     return problem(status, code, detail, status === 503);
   }
   if (isDependencyUnavailable(error)) {
-    return problem(503, 'unavailable', 'A service DeepLens depends on is unavailable; retry shortly.', true, { retryAfterSeconds: 2 });
+    return problem(503, 'unavailable', 'A service DeepLens depends on is unavailable; retry shortly.', true, {
+      retryAfterSeconds: 2,
+    });
   }
   return problem(500, 'internal_error', 'An unexpected error occurred; it has been logged.', false);
 }

@@ -67,7 +67,7 @@ function unstorableText(what: string, path: string): ValidationError {
   });
 }
 
-/** A path parameter that must be a UUID; anything else cannot name a resource, so 404. */
+/** A path parameter that must be a UUID; anything else is a malformed request (400). */
 export function uuidParam(c: Context, name: string): string {
   const value = c.req.param(name) ?? '';
   if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value)) {

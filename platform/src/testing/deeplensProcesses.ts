@@ -87,6 +87,8 @@ export async function startDeepLens(
     BOOTSTRAP_ADMIN_EMAIL: admin.email,
     BOOTSTRAP_ADMIN_PASSWORD: admin.password,
     LOG_LEVEL: 'info',
+    // Tests play several client addresses through X-Forwarded-For.
+    TRUST_PROXY: 'true',
     ...options.env,
   };
   const children = new Map<DeepLensProcessName, ChildProcess>();
@@ -118,7 +120,8 @@ export async function startDeepLens(
     children.set(name, child);
     child.once('exit', (code, signal) => {
       output.push(`[${name}] exited (${signal ?? code})`);
-      if (options.supervise && !stopping && children.get(name) === child) setTimeout(() => !stopping && start(name), 500);
+      if (options.supervise && !stopping && children.get(name) === child)
+        setTimeout(() => !stopping && start(name), 500);
     });
   }
 

@@ -24,7 +24,9 @@ function runStack(env: Record<string, string>, args: string[]): Promise<void> {
       stdio: ['ignore', 'ignore', 'inherit'],
     });
     child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolvePromise() : reject(new Error(`stack ${args.join(' ')} exited ${code}`))));
+    child.on('exit', (code) =>
+      code === 0 ? resolvePromise() : reject(new Error(`stack ${args.join(' ')} exited ${code}`)),
+    );
   });
 }
 
@@ -34,10 +36,17 @@ function runStack(env: Record<string, string>, args: string[]): Promise<void> {
  * tests running on the default stack. Taken down when the test ends.
  */
 export async function startPrivateStack(t: Pick<TestContext, 'after'>): Promise<PrivateStack> {
-  const [kafka, controller, registry, postgres, s3] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+  const [kafka, controller, registry, postgres, s3] = [
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+  ];
   const env: Record<string, string> = {
     STACK_DIR: await mkdtemp(join(tmpdir(), 'deeplens-private-stack-')),
-    STACK_CACHE_DIR: process.env.STACK_CACHE_DIR ?? resolve(repoRoot, process.env.STACK_DIR ?? '.stack', 'cache'),
+    STACK_CACHE_DIR:
+      process.env.STACK_CACHE_DIR ?? resolve(repoRoot, process.env.STACK_DIR ?? '.stack', 'cache'),
     KAFKA_BROKERS: `127.0.0.1:${kafka}`,
     STACK_KAFKA_CONTROLLER_PORT: String(controller),
     SCHEMA_REGISTRY_URL: `http://127.0.0.1:${registry}/apis/ccompat/v7`,

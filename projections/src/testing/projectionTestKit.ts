@@ -22,7 +22,11 @@ import { openEmbeddedVectorIndex } from '../embeddedVectorIndex.ts';
 import { activeGeneration } from '../generations.ts';
 import { readCheckpoints } from '../postgresProjection.ts';
 import { checkpointKey } from '../projection.ts';
-import { createProjectionDependencies, projectionMigrations, vectorGenerationDir } from '../projectionRuntime.ts';
+import {
+  createProjectionDependencies,
+  projectionMigrations,
+  vectorGenerationDir,
+} from '../projectionRuntime.ts';
 import type { ProjectionDependencies } from '../projection.ts';
 
 /** The three topics a projector reads, created for one test (3 partitions each) and removed after. */
@@ -35,7 +39,10 @@ export type TestLog = {
   producer: Producer;
 };
 
-export async function createTestLog(t: Pick<TestContext, 'after'>, config: Config = loadConfig()): Promise<TestLog> {
+export async function createTestLog(
+  t: Pick<TestContext, 'after'>,
+  config: Config = loadConfig(),
+): Promise<TestLog> {
   const kafka = createKafka(config, 'projection-test');
   const base = uniqueName('proj');
   const topics = { tenant: `${base}.tenant`, identity: `${base}.identity`, image: `${base}.image` };
@@ -47,7 +54,9 @@ export async function createTestLog(t: Pick<TestContext, 'after'>, config: Confi
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   t.after(() => producer.disconnect());
-  const serde = createEventSerde(registrySchemaStore(createSchemaRegistry(config), config.SCHEMA_REGISTRY_URL));
+  const serde = createEventSerde(
+    registrySchemaStore(createSchemaRegistry(config), config.SCHEMA_REGISTRY_URL),
+  );
   return { kafka, serde, topics, list: Object.values(topics), groupPrefix: `${base}.group`, producer };
 }
 
@@ -63,10 +72,16 @@ export async function produceEvents(log: TestLog, events: readonly DeepLensEvent
     for (const event of events.slice(i, i + 1000)) {
       const topic = byProduction[topicOf(event.type)]!;
       const messages = byTopic.get(topic) ?? [];
-      messages.push({ key: event.metadata.aggregateId, value: await log.serde.frameEncoded(event.type, encodeEvent(event)) });
+      messages.push({
+        key: event.metadata.aggregateId,
+        value: await log.serde.frameEncoded(event.type, encodeEvent(event)),
+      });
       byTopic.set(topic, messages);
     }
-    await log.producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+    await log.producer.sendBatch({
+      acks: -1,
+      topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+    });
   }
 }
 
@@ -77,13 +92,18 @@ export type ProjectionTestDatabase = TestDatabase & {
 };
 
 /** A fresh database with the projections' migrations and a fresh vector folder, both removed after. */
-export async function createProjectionDatabase(t: Pick<TestContext, 'after'>): Promise<ProjectionTestDatabase> {
+export async function createProjectionDatabase(
+  t: Pick<TestContext, 'after'>,
+): Promise<ProjectionTestDatabase> {
   const db = await createTestDatabase(t);
   await runMigrations(db.url, 'projections', projectionMigrations);
   const vectorDir = await mkdtemp(join(tmpdir(), 'deeplens-vectors-'));
   t.after(() => rm(vectorDir, { recursive: true, force: true }));
   const config: Config = { ...db.config, VECTOR_STORE: 'embedded', VECTOR_INDEX_DIR: vectorDir };
-  const log = createLogger({ test: 'projections' }, (process.env.TEST_LOG_LEVEL as 'warn' | undefined) ?? 'warn');
+  const log = createLogger(
+    { test: 'projections' },
+    (process.env.TEST_LOG_LEVEL as 'warn' | undefined) ?? 'warn',
+  );
   return { ...db, config, vectorDir, log, deps: createProjectionDependencies(config, db.pool, log) };
 }
 
@@ -100,12 +120,16 @@ export async function waitForCaughtUp(
   try {
     const ends = new Map<string, number>();
     for (const topic of log.list) {
-      for (const p of await admin.fetchTopicOffsets(topic)) ends.set(checkpointKey(topic, p.partition), Number(p.high));
+      for (const p of await admin.fetchTopicOffsets(topic))
+        ends.set(checkpointKey(topic, p.partition), Number(p.high));
     }
     for (const projection of projections) {
       for (;;) {
         const generation = await activeGeneration(pool, projection).catch(() => undefined);
-        const checkpoints = generation === undefined ? new Map<string, number>() : await readCheckpoints(pool, projection, generation);
+        const checkpoints =
+          generation === undefined
+            ? new Map<string, number>()
+            : await readCheckpoints(pool, projection, generation);
         if ([...ends].every(([key, high]) => (checkpoints.get(key) ?? -1) >= high - 1)) break;
         if (Date.now() > deadline) throw new Error(`${projection} did not catch up in ${timeoutMs} ms`);
         await sleep(100);
@@ -152,7 +176,9 @@ export async function openActiveVectorIndex(db: ProjectionTestDatabase): Promise
   return openEmbeddedVectorIndex({ dir: vectorGenerationDir(db.config, generation), mode: 'follower' });
 }
 
-export async function failuresOf(pool: DatabasePool): Promise<{ projection: string; offset: number; error: string }[]> {
+export async function failuresOf(
+  pool: DatabasePool,
+): Promise<{ projection: string; offset: number; error: string }[]> {
   return [
     ...(await pool.any(sql.type(z.object({ projection: z.string(), offset: z.number(), error: z.string() }))`
       select projection, "offset", error from projections.failures order by projection, topic, partition, "offset"`)),

@@ -45,38 +45,94 @@ export function syntheticLog(options: SyntheticLogOptions): DomainEvent[] {
   for (let t = 0; t < options.tenants; t++) {
     const tenantId = deterministicUuid(options.seed, 'tenant', String(t));
     const erase = options.eraseLastTenant === true && t === options.tenants - 1;
-    const limits = { maxImages: 1_000_000, maxBytes: 2 ** 40, maxImageBytes: 2 ** 25, requestsPerMinute: 600 };
+    const limits = {
+      maxImages: 1_000_000,
+      maxBytes: 2 ** 40,
+      maxImageBytes: 2 ** 25,
+      requestsPerMinute: 600,
+    };
     const tenant: DomainEvent[] = [
-      { type: 'TenantProvisioned', data: { tenantId, slug: `t${t}-${options.seed}`, name: `Tenant ${t}`, plan: 'pro', limits }, metadata: meta(tenantId, 1, tenantId) },
-      { type: 'TenantPlanChanged', data: { tenantId, plan: 'enterprise', limits: { ...limits, maxImages: 2_000_000 } }, metadata: meta(tenantId, 2, tenantId) },
+      {
+        type: 'TenantProvisioned',
+        data: { tenantId, slug: `t${t}-${options.seed}`, name: `Tenant ${t}`, plan: 'pro', limits },
+        metadata: meta(tenantId, 1, tenantId),
+      },
+      {
+        type: 'TenantPlanChanged',
+        data: { tenantId, plan: 'enterprise', limits: { ...limits, maxImages: 2_000_000 } },
+        metadata: meta(tenantId, 2, tenantId),
+      },
     ];
     if (t === 0) {
       tenant.push({
         type: 'TenantStorageConfigured',
-        data: { tenantId, endpoint: 'http://127.0.0.1:18333', bucket: 'byo', region: 'us-east-1', prefix: 'dl/', accessKeyId: 'AKIA', encryptedSecret: 'v1:cipher' },
+        data: {
+          tenantId,
+          endpoint: 'http://127.0.0.1:18333',
+          bucket: 'byo',
+          region: 'us-east-1',
+          prefix: 'dl/',
+          accessKeyId: 'AKIA',
+          encryptedSecret: 'v1:cipher',
+        },
         metadata: meta(tenantId, 3, tenantId),
       });
     }
     tenantStreams.push(tenant);
     const userId = deterministicUuid(options.seed, 'user', String(t));
     streams.push([
-      { type: 'UserRegistered', data: { userId, tenantId, email: `admin${t}@${options.seed}.example`, passwordHash: `$argon2id$hash${t}`, role: 'tenant_admin' }, metadata: meta(userId, 1, tenantId) },
-      { type: 'UserRoleChanged', data: { userId, tenantId, role: 'tenant_user', previousRole: 'tenant_admin' }, metadata: meta(userId, 2, tenantId) },
+      {
+        type: 'UserRegistered',
+        data: {
+          userId,
+          tenantId,
+          email: `admin${t}@${options.seed}.example`,
+          passwordHash: `$argon2id$hash${t}`,
+          role: 'tenant_admin',
+        },
+        metadata: meta(userId, 1, tenantId),
+      },
+      {
+        type: 'UserRoleChanged',
+        data: { userId, tenantId, role: 'tenant_user', previousRole: 'tenant_admin' },
+        metadata: meta(userId, 2, tenantId),
+      },
     ]);
     for (let k = 0; k < 2; k++) {
       const keyId = deterministicUuid(options.seed, 'key', String(t), String(k));
       const prefix = keyId.replaceAll('-', '').slice(0, 8);
       const key: DomainEvent[] = [
-        { type: 'ApiKeyIssued', data: { keyId, tenantId, name: `key ${k}`, prefix, secretHash: 'ab'.repeat(32), scopes: ['search'], expiresAt: null }, metadata: meta(keyId, 1, tenantId) },
+        {
+          type: 'ApiKeyIssued',
+          data: {
+            keyId,
+            tenantId,
+            name: `key ${k}`,
+            prefix,
+            secretHash: 'ab'.repeat(32),
+            scopes: ['search'],
+            expiresAt: null,
+          },
+          metadata: meta(keyId, 1, tenantId),
+        },
       ];
-      if (k === 1) key.push({ type: 'ApiKeyRevoked', data: { keyId, tenantId, prefix, reason: 'rotated' }, metadata: meta(keyId, 2, tenantId) });
+      if (k === 1)
+        key.push({
+          type: 'ApiKeyRevoked',
+          data: { keyId, tenantId, prefix, reason: 'rotated' },
+          metadata: meta(keyId, 2, tenantId),
+        });
       streams.push(key);
     }
     for (let i = 0; i < options.imagesPerTenant; i++) {
       streams.push(imageStream(tenantId, deterministicUuid(options.seed, 'image', String(t), String(i)), i));
     }
     if (erase) {
-      tenant.push({ type: 'TenantSuspended', data: { tenantId, reason: 'closing' }, metadata: meta(tenantId, tenant.length + 1, tenantId) });
+      tenant.push({
+        type: 'TenantSuspended',
+        data: { tenantId, reason: 'closing' },
+        metadata: meta(tenantId, tenant.length + 1, tenantId),
+      });
     }
   }
 
@@ -88,24 +144,69 @@ export function syntheticLog(options: SyntheticLogOptions): DomainEvent[] {
     const events: ImageEvent[] = [
       {
         type: 'ImageUploaded',
-        data: { tenantId, imageId, objectKey: `sha256/${sha256}`, sha256, mime: 'image/jpeg', bytes, width: 640, height: 480, filename: `img-${i}.jpg`, tags, attributes, source: 'http' },
+        data: {
+          tenantId,
+          imageId,
+          objectKey: `sha256/${sha256}`,
+          sha256,
+          mime: 'image/jpeg',
+          bytes,
+          width: 640,
+          height: 480,
+          filename: `img-${i}.jpg`,
+          tags,
+          attributes,
+          source: 'http',
+        },
         metadata: meta(imageId, 1, tenantId),
       },
     ];
     const roll = random();
     const next = () => events.length + 1;
     if (roll < 0.1) {
-      events.push({ type: 'ImageEmbeddingFailed', data: { tenantId, imageId, ...model, reason: 'corrupt image', retriable: false }, metadata: meta(imageId, next(), tenantId) });
+      events.push({
+        type: 'ImageEmbeddingFailed',
+        data: { tenantId, imageId, ...model, reason: 'corrupt image', retriable: false },
+        metadata: meta(imageId, next(), tenantId),
+      });
     } else {
       const vector = Float32Array.from({ length: options.dim }, () => random() * 2 - 1);
-      events.push({ type: 'ImageEmbedded', data: { tenantId, imageId, ...model, dim: options.dim, vector }, metadata: meta(imageId, next(), tenantId) });
-      events.push({ type: 'ThumbnailGenerated', data: { tenantId, imageId, objectKey: `thumbnails/${imageId}.webp`, width: 256, height: 192, mime: 'image/webp' }, metadata: meta(imageId, next(), tenantId) });
+      events.push({
+        type: 'ImageEmbedded',
+        data: { tenantId, imageId, ...model, dim: options.dim, vector },
+        metadata: meta(imageId, next(), tenantId),
+      });
+      events.push({
+        type: 'ThumbnailGenerated',
+        data: {
+          tenantId,
+          imageId,
+          objectKey: `thumbnails/${imageId}.webp`,
+          width: 256,
+          height: 192,
+          mime: 'image/webp',
+        },
+        metadata: meta(imageId, next(), tenantId),
+      });
     }
     if (random() < 0.2) {
-      events.push({ type: 'ImageMetadataUpdated', data: { tenantId, imageId, tags: [...tags, 'curated'], attributes: { ...attributes, reviewed: 'yes' } }, metadata: meta(imageId, next(), tenantId) });
+      events.push({
+        type: 'ImageMetadataUpdated',
+        data: {
+          tenantId,
+          imageId,
+          tags: [...tags, 'curated'],
+          attributes: { ...attributes, reviewed: 'yes' },
+        },
+        metadata: meta(imageId, next(), tenantId),
+      });
     }
     if (random() < 0.1) {
-      events.push({ type: 'ImageDeleted', data: { tenantId, imageId, objectKey: `sha256/${sha256}`, sha256, bytes }, metadata: meta(imageId, next(), tenantId) });
+      events.push({
+        type: 'ImageDeleted',
+        data: { tenantId, imageId, objectKey: `sha256/${sha256}`, sha256, bytes },
+        metadata: meta(imageId, next(), tenantId),
+      });
     }
     return events;
   }
@@ -128,13 +229,23 @@ export function syntheticLog(options: SyntheticLogOptions): DomainEvent[] {
   if (options.eraseLastTenant) {
     const tenantId = deterministicUuid(options.seed, 'tenant', String(options.tenants - 1));
     const version = tenantStreams.at(-1)!.length + 1;
-    out.push({ type: 'TenantDeleted', data: { tenantId, slug: `t${options.tenants - 1}-${options.seed}` }, metadata: meta(tenantId, version, tenantId) });
+    out.push({
+      type: 'TenantDeleted',
+      data: { tenantId, slug: `t${options.tenants - 1}-${options.seed}` },
+      metadata: meta(tenantId, version, tenantId),
+    });
   }
   return out;
 }
 
 /** Events for `count` more images of a tenant (uploaded, embedded), e.g. continuous ingest. */
-export function moreImages(seed: string, tenantId: string, from: number, count: number, dim: number): ImageEvent[] {
+export function moreImages(
+  seed: string,
+  tenantId: string,
+  from: number,
+  count: number,
+  dim: number,
+): ImageEvent[] {
   const out: ImageEvent[] = [];
   let at = Date.UTC(2025, 6, 1) + from * 10;
   for (let i = from; i < from + count; i++) {
@@ -152,7 +263,24 @@ export function moreImages(seed: string, tenantId: string, from: number, count: 
     });
     const vector = Float32Array.from({ length: dim }, (_, j) => Math.sin(i * 31 + j * 7));
     out.push(
-      { type: 'ImageUploaded', data: { tenantId, imageId, objectKey: `sha256/${sha256}`, sha256, mime: 'image/png', bytes: 5000 + i, width: 10, height: 10, filename: `more-${i}.png`, tags: ['more'], attributes: {}, source: 'intake' }, metadata: m(1) },
+      {
+        type: 'ImageUploaded',
+        data: {
+          tenantId,
+          imageId,
+          objectKey: `sha256/${sha256}`,
+          sha256,
+          mime: 'image/png',
+          bytes: 5000 + i,
+          width: 10,
+          height: 10,
+          filename: `more-${i}.png`,
+          tags: ['more'],
+          attributes: {},
+          source: 'intake',
+        },
+        metadata: m(1),
+      },
       { type: 'ImageEmbedded', data: { tenantId, imageId, ...testModel, dim, vector }, metadata: m(2) },
     );
   }

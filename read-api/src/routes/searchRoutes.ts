@@ -129,7 +129,7 @@ export function searchRoutes(deps: ReadApiDependencies) {
     if (parsed.data.filter !== undefined) {
       const raw: unknown = (() => {
         try {
-          return JSON.parse(parsed.data.filter);
+          return JSON.parse(parsed.data.filter) as unknown;
         } catch {
           throw new ValidationError('filter is not valid JSON');
         }

@@ -1,4 +1,5 @@
-import { Hono } from 'hono';
+import { getConnInfo } from '@hono/node-server/conninfo';
+import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import { findApiKeyByPrefix } from '@deeplens/commands/apiKeyLookup';
 import { apiKeyDecider } from '@deeplens/commands/identity/apiKeyDecider';
@@ -61,6 +62,15 @@ const apiKeyBody = z
 
 const userIdByEmail = z.object({ aggregate_id: z.string() });
 
+/** The peer's address as the socket saw it (`direct` outside a Node server, e.g. in `app.request`). */
+function clientAddress(c: Context): string {
+  try {
+    return getConnInfo(c).remote.address ?? 'direct';
+  } catch {
+    return 'direct';
+  }
+}
+
 /** Sign-in, sessions, users and API keys. */
 export function identityRoutes(deps: WriteApiDependencies) {
   const { handler, pool, issuer, refreshTokens, signInLimiter, clock } = deps;
@@ -104,7 +114,11 @@ export function identityRoutes(deps: WriteApiDependencies) {
 
   app.post('/v1/auth/token', async (c) => {
     const body = await jsonBody(c, tokenBody);
-    const address = c.req.header('x-forwarded-for')?.split(',')[0]?.trim() ?? 'direct';
+    // X-Forwarded-For is anyone's to write: only a configured proxy's word is taken for it.
+    const forwarded = deps.config.TRUST_PROXY
+      ? c.req.header('x-forwarded-for')?.split(',')[0]?.trim()
+      : undefined;
+    const address = forwarded ?? clientAddress(c);
     if (body.grant_type === 'password') {
       const email = body.email.toLowerCase();
       throttle(`sign-in:account:${email}`);
