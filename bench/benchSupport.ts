@@ -1,6 +1,7 @@
 import { appendFile, mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 
 export const benchDir = import.meta.dirname;
 
@@ -212,4 +213,51 @@ export async function withCpuAccounting<T>(
   for (const [entry, seconds] of after) if (entry.endsWith('.ts')) cpu.set(entry, seconds - (before.get(entry) ?? 0));
   cpu.set('bench client', own);
   return { result, seconds, cpu };
+}
+
+/**
+ * Samples what the PostgreSQL sessions of one database are doing while `work` runs (every
+ * `intervalMs`, from `pg_stat_activity`): the share of active-session samples per wait event
+ * (`CPU` when a session runs without waiting) — where the database time of a request goes.
+ */
+export async function sampleDatabaseWaits<T>(
+  databaseUrl: string,
+  work: () => Promise<T>,
+  intervalMs = 20,
+): Promise<{ result: T; waits: string }> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  const counts = new Map<string, number>();
+  let samples = 0;
+  let running = true;
+  const sampler = (async () => {
+    while (running) {
+      const { rows } = await client.query<{ wait: string; n: number }>(
+        `select coalesce(wait_event_type || ':' || wait_event, 'CPU') as wait, count(*)::int as n
+         from pg_stat_activity
+         where datname = current_database() and state = 'active' and pid <> pg_backend_pid()
+         group by 1`,
+      );
+      samples++;
+      for (const row of rows) counts.set(row.wait, (counts.get(row.wait) ?? 0) + row.n);
+      await new Promise((resolve) => setTimeout(resolve, intervalMs));
+    }
+  })();
+  try {
+    const result = await work();
+    return {
+      result,
+      waits: `${samples} samples, mean active sessions ${([...counts.values()].reduce((a, b) => a + b, 0) / Math.max(1, samples)).toFixed(1)}: ${[
+        ...counts,
+      ]
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 6)
+        .map(([wait, n]) => `${wait} ${((100 * n) / [...counts.values()].reduce((a, b) => a + b, 0)).toFixed(0)}%`)
+        .join(', ')}`,
+    };
+  } finally {
+    running = false;
+    await sampler;
+    await client.end();
+  }
 }

@@ -14,6 +14,7 @@ import {
 } from './metadataSchema.ts';
 import {
   dropGenerationSchemas,
+  lockTenants,
   postgresProjection,
   renameSchemasForSwitch,
   type GenerationContext,
@@ -414,9 +415,13 @@ export const metadataProjection: ProjectionDefinition = {
         const platform = context.schema('platform');
         await ensurePlatformSchema(tx, platform);
         const events = records.map((r) => r.event) as (TenantEvent | IdentityEvent | ImageEvent)[];
-        const tombstoned = await deletedTenants(tx, platform, [
-          ...new Set(events.map(tenantOf).filter((id): id is string => id !== null)),
-        ]);
+        const tenantIds = [...new Set(events.map(tenantOf).filter((id): id is string => id !== null))];
+        await lockTenants(
+          tx,
+          events.filter((e) => e.type === 'TenantDeleted').map((e) => e.data.tenantId),
+          tenantIds,
+        );
+        const tombstoned = await deletedTenants(tx, platform, tenantIds);
         // Events of one partition come from one topic; still, keep their order within kinds.
         const imagesByTenant = new Map<string, ImageEvent[]>();
         for (const event of events) {

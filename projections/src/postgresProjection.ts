@@ -244,3 +244,26 @@ export async function dropGenerationSchemas(
     await pool.query(sql.unsafe`drop schema if exists ${sql.identifier([schema])} cascade`);
   }
 }
+
+/**
+ * Serialises a tenant's erasure with batches that touch the tenant from other topics: an erasing
+ * batch holds the tenant's lock exclusively, others share it, and each takes its locks up front
+ * in one order. Without it, a batch of images running beside the tenant's erasure could read
+ * "not erased" and write rows the erasure has just removed.
+ */
+export async function lockTenants(
+  tx: Transaction,
+  erasing: Iterable<string>,
+  touching: Iterable<string>,
+): Promise<void> {
+  const exclusive = new Set(erasing);
+  const all = [...new Set([...exclusive, ...touching])].sort();
+  for (const tenantId of all) {
+    const key = `deeplens.tenant:${tenantId}`;
+    await tx.query(
+      exclusive.has(tenantId)
+        ? sql.unsafe`select pg_advisory_xact_lock(hashtext(${key}))`
+        : sql.unsafe`select pg_advisory_xact_lock_shared(hashtext(${key}))`,
+    );
+  }
+}

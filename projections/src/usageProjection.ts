@@ -3,7 +3,12 @@ import type { ImageDeleted, ImageUploaded } from '@deeplens/events/imageEvents';
 import type { TenantDeleted } from '@deeplens/events/tenantEvents';
 import { sql } from '@deeplens/platform/database';
 import { fromEpochMs, tableExists } from './metadataSchema.ts';
-import { dropGenerationSchemas, postgresProjection, renameSchemasForSwitch } from './postgresProjection.ts';
+import {
+  dropGenerationSchemas,
+  lockTenants,
+  postgresProjection,
+  renameSchemasForSwitch,
+} from './postgresProjection.ts';
 import type { ProjectionDefinition, Transaction } from './projection.ts';
 
 export const usageProjectionName = 'usage';
@@ -68,6 +73,11 @@ export const usageProjection: ProjectionDefinition = {
         await ensureUsageSchema(tx, schema);
         const events = records.map((r) => r.event as UsageEvent);
         const tenantIds = [...new Set(events.map((e) => e.data.tenantId))];
+        await lockTenants(
+          tx,
+          events.filter((e) => e.type === 'TenantDeleted').map((e) => e.data.tenantId),
+          tenantIds,
+        );
         const tombstoned = new Set(
           (
             await tx.any(sql.type(tenantRow)`

@@ -16,6 +16,7 @@ import {
   describeError,
   dropGenerationSchemas,
   inCheckpointedTransaction,
+  lockTenants,
   readCheckpoints,
   renameSchemasForSwitch,
 } from './postgresProjection.ts';
@@ -83,6 +84,11 @@ async function applyStatus(tx: Transaction, schema: string, records: RecordedEve
   const s = (table: string) => sql.identifier([schema, table]);
   const events = records.map((r) => r.event as VectorEvent);
   const tenantIds = [...new Set(events.map((e) => e.data.tenantId))];
+  await lockTenants(
+    tx,
+    events.filter((e) => e.type === 'TenantDeleted').map((e) => e.data.tenantId),
+    tenantIds,
+  );
   const tombstoned = new Set(
     (
       await tx.any(sql.type(tenantRow)`
