@@ -18,21 +18,46 @@ export function scope() {
 
 export function machine(): string {
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
-  const load = loadavg().map((l) => l.toFixed(1)).join(' / ');
+  const load = loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' / ');
   return `${cpus().length} × ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}; load average (1 / 5 / 15 min) at report: ${load}`;
 }
 
-export type Row = { measure: string; value: string; limit?: string; ratio?: string; bar?: string; verdict?: string };
+export type Row = {
+  measure: string;
+  value: string;
+  limit?: string;
+  ratio?: string;
+  bar?: string;
+  verdict?: string;
+};
 
 /** Prints a table and appends it, dated and with the machine, to `bench/RESULTS.md`. */
 export async function report(title: string, rows: Row[], notes: string[] = []): Promise<void> {
-  const header = '| measure | value | limit (same run) | ratio | bar | verdict |\n| --- | --- | --- | --- | --- | --- |';
-  const lines = rows.map((r) => `| ${r.measure} | ${r.value} | ${r.limit ?? ''} | ${r.ratio ?? ''} | ${r.bar ?? ''} | ${r.verdict ?? ''} |`);
-  const text = [`\n## ${title} — ${new Date().toISOString()}`, `Machine: ${machine()}`, '', header, ...lines, ...(notes.length ? ['', ...notes.map((n) => `- ${n}`)] : []), ''].join('\n');
+  const header =
+    '| measure | value | limit (same run) | ratio | bar | verdict |\n| --- | --- | --- | --- | --- | --- |';
+  const lines = rows.map(
+    (r) =>
+      `| ${r.measure} | ${r.value} | ${r.limit ?? ''} | ${r.ratio ?? ''} | ${r.bar ?? ''} | ${r.verdict ?? ''} |`,
+  );
+  const text = [
+    `\n## ${title} — ${new Date().toISOString()}`,
+    `Machine: ${machine()}`,
+    '',
+    header,
+    ...lines,
+    ...(notes.length ? ['', ...notes.map((n) => `- ${n}`)] : []),
+    '',
+  ].join('\n');
   console.log(text);
   const results = join(benchDir, 'RESULTS.md');
   const existing = await readFile(results, 'utf8').catch(() => '');
-  if (!existing) await appendFile(results, '# Benchmark results\n\nEach run appends its table here (`npm run bench`). Ratios compare DeepLens against a limit measured in the same run on the same machine.\n');
+  if (!existing)
+    await appendFile(
+      results,
+      '# Benchmark results\n\nEach run appends its table here (`npm run bench`). Ratios compare DeepLens against a limit measured in the same run on the same machine.\n',
+    );
   await appendFile(results, text);
 }
 
@@ -44,7 +69,12 @@ export function percentile(sorted: number[], p: number): number {
 /** p50/p99/max of latencies in ms, formatted for a table. */
 export function latencySummary(samples: number[]): { p50: number; p99: number; max: number; n: number } {
   const sorted = [...samples].sort((a, b) => a - b);
-  return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted.at(-1) ?? Number.NaN, n: sorted.length };
+  return {
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    max: sorted.at(-1) ?? Number.NaN,
+    n: sorted.length,
+  };
 }
 
 export const ms = (value: number) => `${value.toFixed(value < 10 ? 2 : 1)} ms`;
@@ -53,7 +83,11 @@ export const ms = (value: number) => `${value.toFixed(value < 10 ? 2 : 1)} ms`;
  * Runs `total` calls of `call` from `concurrency` closed-loop clients (each starts its next call
  * when the previous answered) and returns each call's latency in ms, in completion order.
  */
-export async function closedLoop(concurrency: number, total: number, call: (i: number) => Promise<void>): Promise<number[]> {
+export async function closedLoop(
+  concurrency: number,
+  total: number,
+  call: (i: number) => Promise<void>,
+): Promise<number[]> {
   const latencies: number[] = [];
   let next = 0;
   await Promise.all(
@@ -73,7 +107,9 @@ export async function closedLoop(concurrency: number, total: number, call: (i: n
  * The live processes whose environment holds `marker` (e.g. `KAFKA_TOPIC_PREFIX=t1a2b.`): their
  * pid, entry point (`write-api/src/main.ts`) and CPU seconds (user + system) used so far.
  */
-export async function processesWithMarker(marker: string): Promise<{ pid: number; entry: string; cpuSeconds: number }[]> {
+export async function processesWithMarker(
+  marker: string,
+): Promise<{ pid: number; entry: string; cpuSeconds: number }[]> {
   const ticksPerSecond = 100; // USER_HZ on Linux
   const out = [];
   for (const pid of await readdir('/proc').catch(() => [])) {
@@ -85,7 +121,11 @@ export async function processesWithMarker(marker: string): Promise<{ pid: number
       const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       const cpuSeconds = (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
-      out.push({ pid: Number(pid), entry: cmdline.find((a) => a.endsWith('.ts')) ?? cmdline.join(' '), cpuSeconds });
+      out.push({
+        pid: Number(pid),
+        entry: cmdline.find((a) => a.endsWith('.ts')) ?? cmdline.join(' '),
+        cpuSeconds,
+      });
     } catch {
       // The process ended while we looked, or is not ours to read.
     }
@@ -106,7 +146,11 @@ export function ownCpuSeconds(): number {
   return (usage.user + usage.system) / 1e6;
 }
 
-type CpuProfileNode = { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] };
+type CpuProfileNode = {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+};
 type CpuProfile = { nodes: CpuProfileNode[]; samples: number[]; timeDeltas: number[] };
 
 /**
@@ -119,15 +163,25 @@ export async function summarizeCpuProfile(
 ): Promise<{ functions: string[]; groups: string[]; seconds: number; idle: string }> {
   const profile = JSON.parse(await readFile(path, 'utf8')) as CpuProfile;
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  // Samples under `cpuProfiler.ts` (starting and stopping the profiler) are not the process's work.
+  const overhead = new Set<number>();
+  const mark = (node: CpuProfileNode, inside: boolean): void => {
+    const here = inside || node.callFrame.url.endsWith('bench/cpuProfiler.ts');
+    if (here) overhead.add(node.id);
+    for (const child of node.children ?? []) mark(byId.get(child)!, here);
+  };
+  if (profile.nodes[0]) mark(profile.nodes[0], false);
   const selfMs = new Map<number, number>();
-  profile.samples.forEach((id, i) => selfMs.set(id, (selfMs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0) / 1000));
+  profile.samples.forEach((id, i) =>
+    selfMs.set(id, (selfMs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0) / 1000),
+  );
   const byFunction = new Map<string, number>();
   const byGroup = new Map<string, number>();
   let idle = 0;
   let total = 0;
   for (const [id, time] of selfMs) {
     const frame = byId.get(id)?.callFrame;
-    if (!frame) continue;
+    if (!frame || overhead.has(id)) continue;
     total += time;
     if (frame.functionName === '(idle)') {
       idle += time;
@@ -148,8 +202,14 @@ export async function summarizeCpuProfile(
   const busy = total - idle;
   const share = ([name, time]: [string, number]) => `${((100 * time) / busy).toFixed(1)}% ${name}`;
   return {
-    functions: [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, top).map(share),
-    groups: [...byGroup].sort((a, b) => b[1] - a[1]).slice(0, top).map(share),
+    functions: [...byFunction]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, top)
+      .map(share),
+    groups: [...byGroup]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, top)
+      .map(share),
     seconds: total / 1000,
     idle: `busy ${(busy / 1000).toFixed(1)} s (${((100 * busy) / total).toFixed(0)}%)`,
   };
@@ -168,7 +228,10 @@ export async function windowedCpuProfiles(enabled: boolean) {
   };
   return {
     env: dir
-      ? { NODE_OPTIONS: `--import tsx --import ${join(benchDir, 'cpuProfiler.ts')}`, BENCH_CPU_PROFILE_DIR: dir }
+      ? {
+          NODE_OPTIONS: `--import tsx --import ${join(benchDir, 'cpuProfiler.ts')}`,
+          BENCH_CPU_PROFILE_DIR: dir,
+        }
       : ({} as Record<string, string>),
     async start(marker: string): Promise<void> {
       if (!dir) return;
@@ -186,7 +249,9 @@ export async function windowedCpuProfiles(enabled: boolean) {
       for (const file of (await readdir(dir)).filter((f) => f.endsWith('.cpuprofile'))) {
         const summary = await summarizeCpuProfile(join(dir, file), 15);
         const pid = Number(file.split('.')[0]);
-        console.log(`\n${nameOf(pids.get(pid) ?? '?')} (pid ${pid}): ${summary.seconds.toFixed(1)} s sampled, ${summary.idle}`);
+        console.log(
+          `\n${nameOf(pids.get(pid) ?? '?')} (pid ${pid}): ${summary.seconds.toFixed(1)} s sampled, ${summary.idle}`,
+        );
         console.log(`  busy time by package/folder: ${summary.groups.join(' · ')}`);
         for (const line of summary.functions) console.log(`  ${line}`);
       }
@@ -210,7 +275,8 @@ export async function withCpuAccounting<T>(
   const own = ownCpuSeconds() - ownBefore;
   const after = await processCpuSeconds(marker);
   const cpu = new Map<string, number>();
-  for (const [entry, seconds] of after) if (entry.endsWith('.ts')) cpu.set(entry, seconds - (before.get(entry) ?? 0));
+  for (const [entry, seconds] of after)
+    if (entry.endsWith('.ts')) cpu.set(entry, seconds - (before.get(entry) ?? 0));
   cpu.set('bench client', own);
   return { result, seconds, cpu };
 }
@@ -252,7 +318,10 @@ export async function sampleDatabaseWaits<T>(
       ]
         .sort((a, b) => b[1] - a[1])
         .slice(0, 6)
-        .map(([wait, n]) => `${wait} ${((100 * n) / [...counts.values()].reduce((a, b) => a + b, 0)).toFixed(0)}%`)
+        .map(
+          ([wait, n]) =>
+            `${wait} ${((100 * n) / [...counts.values()].reduce((a, b) => a + b, 0)).toFixed(0)}%`,
+        )
         .join(', ')}`,
     };
   } finally {

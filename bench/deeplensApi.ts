@@ -33,14 +33,20 @@ export async function signIn(writeUrl: string, email: string, password: string):
 
 /** An enterprise tenant (no plan limit in the way) with a signed-in tenant user. */
 export async function benchTenant(deeplens: RunningDeepLens, slug: string) {
-  const admin = api(deeplens.writeUrl, await signIn(deeplens.writeUrl, deeplens.admin.email, deeplens.admin.password));
+  const admin = api(
+    deeplens.writeUrl,
+    await signIn(deeplens.writeUrl, deeplens.admin.email, deeplens.admin.password),
+  );
   const tenant = await json<{ id: string }>(
     await admin('POST', '/v1/tenants', { slug, name: slug, plan: 'enterprise' }),
     201,
   );
   const email = `bench@${slug}.test`;
   const password = `${slug} bench password`;
-  await json(await admin('POST', '/v1/users', { email, password, role: 'tenant_user', tenantId: tenant.id }), 201);
+  await json(
+    await admin('POST', '/v1/users', { email, password, role: 'tenant_user', tenantId: tenant.id }),
+    201,
+  );
   const token = await signIn(deeplens.writeUrl, email, password);
   return { id: tenant.id, write: api(deeplens.writeUrl, token), read: api(deeplens.readUrl, token) };
 }
@@ -82,4 +88,14 @@ export async function deleteTopicsWithPrefix(prefix: string): Promise<void> {
 /** The DeepLens process name (`write-api`, `embedder`…) of an entry point's path. */
 export function processNameOf(entry: string): string {
   return Object.entries(deeplensEntryPoints).find(([, path]) => path === entry)?.[0] ?? entry;
+}
+
+/** The sum over every series of one Prometheus metric (e.g. `…_batch_size_sum`) a process exposes. */
+export async function scrapeMetric(metricsUrl: string, name: string): Promise<number> {
+  const text = await (await fetch(metricsUrl)).text();
+  let total = 0;
+  for (const line of text.split('\n')) {
+    if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) total += Number(line.split(' ').at(-1));
+  }
+  return total;
 }

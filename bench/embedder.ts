@@ -37,14 +37,21 @@ import { report, scope } from './benchSupport.ts';
 /** N distinct JPEGs of ~640 px made from the fixture photos (crops, flips, tints). */
 export async function benchPhotos(n: number): Promise<Buffer[]> {
   const dir = join(import.meta.dirname, '..', 'embedder', 'fixtures', 'photos');
-  const sources = await Promise.all((await readdir(dir)).filter((f) => f.endsWith('.jpg')).map((f) => readFile(join(dir, f))));
+  const sources = await Promise.all(
+    (await readdir(dir)).filter((f) => f.endsWith('.jpg')).map((f) => readFile(join(dir, f))),
+  );
   const out: Buffer[] = [];
   for (let i = 0; out.length < n; i++) {
     const source = sources[i % sources.length]!;
     const variant = Math.floor(i / sources.length);
     let image = sharp(source).resize(640, 480, { fit: 'cover', position: variant % 5 });
     if (variant % 2 === 1) image = image.flop();
-    out.push(await image.modulate({ brightness: 0.8 + (variant % 7) * 0.06 }).jpeg({ quality: 85 }).toBuffer());
+    out.push(
+      await image
+        .modulate({ brightness: 0.8 + (variant % 7) * 0.06 })
+        .jpeg({ quality: 85 })
+        .toBuffer(),
+    );
   }
   return out;
 }
@@ -70,7 +77,15 @@ try {
   const secrets = createSecretBox(randomBytes(32));
   const storageOf = createTenantStorageResolver(config, objects, secrets);
   const tenantId = randomUUID();
-  await handler.handle(tenantDecider, { type: 'ProvisionTenant', data: { tenantId, slug: `bench-${tenantId}`, name: 'Bench', plan: 'enterprise' } }, { actor: 'system:bench' }, tenantRules);
+  await handler.handle(
+    tenantDecider,
+    {
+      type: 'ProvisionTenant',
+      data: { tenantId, slug: `bench-${tenantId}`, name: 'Bench', plan: 'enterprise' },
+    },
+    { actor: 'system:bench' },
+    tenantRules,
+  );
   const tenant = await handler.load(tenantDecider, tenantId);
   if (tenant.status !== 'active') throw new Error('tenant not active');
   const storage = storageOf(tenant);
@@ -81,7 +96,9 @@ try {
   await admin.connect();
   await ensureEventTopics(admin, config.KAFKA_TOPIC_PARTITIONS);
   await admin.disconnect();
-  const serde = createEventSerde(registrySchemaStore(createSchemaRegistry(config), config.SCHEMA_REGISTRY_URL));
+  const serde = createEventSerde(
+    registrySchemaStore(createSchemaRegistry(config), config.SCHEMA_REGISTRY_URL),
+  );
   const from = await endOffsets(kafka, topics.image);
   for (const bytes of photos) {
     const sha256 = sha256Hex(bytes);
@@ -91,7 +108,22 @@ try {
       imageDecider,
       {
         type: 'UploadImage',
-        data: { tenantId, imageId: randomUUID(), objectKey, sha256, mime: 'image/jpeg', bytes: bytes.length, width: 640, height: 480, filename: 'b.jpg', tags: [], attributes: {}, source: 'http', tenant: { status: 'active', limits: limitsOf('enterprise') }, usage: await readTenantUsage(pool, tenantId) },
+        data: {
+          tenantId,
+          imageId: randomUUID(),
+          objectKey,
+          sha256,
+          mime: 'image/jpeg',
+          bytes: bytes.length,
+          width: 640,
+          height: 480,
+          filename: 'b.jpg',
+          tags: [],
+          attributes: {},
+          source: 'http',
+          tenant: { status: 'active', limits: limitsOf('enterprise') },
+          usage: await readTenantUsage(pool, tenantId),
+        },
       },
       { actor: 'system:bench' },
       imageRules,
@@ -106,20 +138,39 @@ try {
   while (relay.published < photos.length) await new Promise((r) => setTimeout(r, 50));
 
   const worker = createEmbedderWorker({
-    kafka, serde, handler, model, storageOf, log: createLogger({ bench: 'embedder' }, 'error'),
-    batchSize: config.EMBEDDER_BATCH_SIZE, batchWindowMs: config.EMBEDDER_BATCH_WINDOW_MS, maxAttempts: 3, thumbnailSize: 256,
-    groupId: uniqueName('bench-embedder'), startAt: from,
+    kafka,
+    serde,
+    handler,
+    model,
+    storageOf,
+    log: createLogger({ bench: 'embedder' }, 'error'),
+    batchSize: config.EMBEDDER_BATCH_SIZE,
+    batchWindowMs: config.EMBEDDER_BATCH_WINDOW_MS,
+    maxAttempts: 3,
+    thumbnailSize: 256,
+    groupId: uniqueName('bench-embedder'),
+    startAt: from,
   });
   const start = performance.now();
   await worker.start();
   s.after(() => worker.stop());
-  while (worker.counts.embedded + worker.counts.failed < photos.length) await new Promise((r) => setTimeout(r, 20));
+  while (worker.counts.embedded + worker.counts.failed < photos.length)
+    await new Promise((r) => setTimeout(r, 20));
   const embedderPerSecond = photos.length / ((performance.now() - start) / 1000);
 
   const ratio = embedderPerSecond / rawPerSecond;
   await report(`Embedder throughput (${photos.length} images of 640×480)`, [
-    { measure: 'raw ONNX model, batches of 16 (decode + inference)', value: `${rawPerSecond.toFixed(1)} img/s` },
-    { measure: 'embedder end to end (Kafka → fetch → embed → record + thumbnail)', value: `${embedderPerSecond.toFixed(1)} img/s`, limit: `${rawPerSecond.toFixed(1)} img/s`, ratio: ratio.toFixed(2), bar: 'informative' },
+    {
+      measure: 'raw ONNX model, batches of 16 (decode + inference)',
+      value: `${rawPerSecond.toFixed(1)} img/s`,
+    },
+    {
+      measure: 'embedder end to end (Kafka → fetch → embed → record + thumbnail)',
+      value: `${embedderPerSecond.toFixed(1)} img/s`,
+      limit: `${rawPerSecond.toFixed(1)} img/s`,
+      ratio: ratio.toFixed(2),
+      bar: 'informative',
+    },
   ]);
 } finally {
   await s.close();

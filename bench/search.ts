@@ -223,14 +223,18 @@ async function run(distribution: Distribution): Promise<void> {
         bar: 'informative (the vector projection’s 10 k/s bar: `bench/replay.ts`)',
       },
     ];
-    await report(`Vector search by image id (${count} ${distribution} unit vectors, dim ${dim}, one tenant)`, rows, [
-      `Embedded index (\`openEmbeddedVectorIndex\`, usearch HNSW, cosine, f32) with the read side's default parameters (M = 16, ef_construction = 128, ef_search = 128); points inserted through the index API, not through Kafka, and not committed (no log written). Vectors generated in ${generateSeconds.toFixed(0)} s with a fixed seed.`,
-      distribution === 'clustered'
-        ? 'Clustered: non-negative vectors with a 64-d intrinsic dimension (1 000 clusters + 10% noise), unrelated pairs at cosine ≈ 0.3 — closer to pooled CNN descriptors than uniform random vectors.'
-        : 'Random: uniform on the 1792-d sphere; every pairwise distance is nearly the same, the worst case for a graph index and unlike real descriptors.',
-      `Latency: ${latencyQueries} queries from one caller after 200 warm-up queries, each \`get\` + \`search(k + 1)\` + dropping the image itself, as \`vectorQueries.similarTo\` does; in-process, no HTTP (the HTTP figures are in the read API table of \`bench/ingest.ts\`). Limits: exact brute-force search time per query, in plain JS (\`cosineSimilarity\`) and with usearch's SIMD \`exactSearch\` (all cores, ${recallQueries} queries per call).`,
-      `Recall reference: usearch \`exactSearch\` (inner product over all ${count} unit vectors), checked identical to a plain JS cosine scan on ${checked} queries.`,
-    ]);
+    await report(
+      `Vector search by image id (${count} ${distribution} unit vectors, dim ${dim}, one tenant)`,
+      rows,
+      [
+        `Embedded index (\`openEmbeddedVectorIndex\`, usearch HNSW, cosine, f32) with the read side's default parameters (M = 16, ef_construction = 128, ef_search = 128); points inserted through the index API, not through Kafka, and not committed (no log written). Vectors generated in ${generateSeconds.toFixed(0)} s with a fixed seed.`,
+        distribution === 'clustered'
+          ? 'Clustered: non-negative vectors with a 64-d intrinsic dimension (1 000 clusters + 10% noise), unrelated pairs at cosine ≈ 0.3 — closer to pooled CNN descriptors than uniform random vectors.'
+          : 'Random: uniform on the 1792-d sphere; every pairwise distance is nearly the same, the worst case for a graph index and unlike real descriptors.',
+        `Latency: ${latencyQueries} queries from one caller after 200 warm-up queries, each \`get\` + \`search(k + 1)\` + dropping the image itself, as \`vectorQueries.similarTo\` does; in-process, no HTTP (the HTTP figures are in the read API table of \`bench/ingest.ts\`). Limits: exact brute-force search time per query, in plain JS (\`cosineSimilarity\`) and with usearch's SIMD \`exactSearch\` (all cores, ${recallQueries} queries per call).`,
+        `Recall reference: usearch \`exactSearch\` (inner product over all ${count} unit vectors), checked identical to a plain JS cosine scan on ${checked} queries.`,
+      ],
+    );
   } finally {
     await s.close();
   }

@@ -17,6 +17,7 @@ import {
   latencySummary,
   ms,
   report,
+  sampleDatabaseWaits,
   scope,
   windowedCpuProfiles,
   withCpuAccounting,
@@ -63,11 +64,12 @@ try {
   const meanKb = images.reduce((sum, b) => sum + b.length, 0) / images.length / 1024;
 
   const profiles = await windowedCpuProfiles(profile);
-  let prefix: string | undefined;
-  s.after(() => (prefix ? deleteTopicsWithPrefix(prefix) : undefined));
+  const topics: { prefix?: string } = {};
+  // Registered before the processes start, so it runs after they have stopped.
+  s.after(() => (topics.prefix ? deleteTopicsWithPrefix(topics.prefix) : undefined));
   const deeplens = await startDeepLens(s, { processes: ['write-api', 'relay'], env: profiles.env });
-  prefix = deeplens.env.KAFKA_TOPIC_PREFIX!;
-  const marker = `KAFKA_TOPIC_PREFIX=${prefix}`;
+  topics.prefix = deeplens.env.KAFKA_TOPIC_PREFIX!;
+  const marker = `KAFKA_TOPIC_PREFIX=${topics.prefix}`;
   const tenant = await benchTenant(deeplens, 'bench-uploads');
 
   const sinkPort = await freePort();
@@ -88,7 +90,9 @@ try {
   await closedLoop(clients, clients * 2, async (i) => void (await uploadAt(i)));
 
   const phase = async (concurrency: number, total: number, call: (i: number) => Promise<void>) => {
-    const { result, seconds, cpu } = await withCpuAccounting(marker, () => closedLoop(concurrency, total, call));
+    const { result, seconds, cpu } = await withCpuAccounting(marker, () =>
+      closedLoop(concurrency, total, call),
+    );
     const cpuPerCall = [...cpu]
       .filter(([, seconds]) => seconds > 0.0001 * total)
       .map(([entry, seconds]) => `${processNameOf(entry)} ${ms((1000 * seconds) / total)}`)
@@ -109,7 +113,9 @@ try {
     const floorSink = await phase(concurrency, total, sinkCall);
     const transactionsBefore = await committedTransactions(deeplens.env.DATABASE_URL!);
     if (concurrency === clients) await profiles.start(marker);
-    const accepted = await phase(concurrency, total, async (i) => void (await uploadAt(i)));
+    const { result: accepted, waits } = await sampleDatabaseWaits(deeplens.env.DATABASE_URL!, () =>
+      phase(concurrency, total, async (i) => void (await uploadAt(i))),
+    );
     if (concurrency === clients) profiles.stop();
     await sleep(1500); // PostgreSQL publishes a backend's counters at most once a second
     const transactions = (await committedTransactions(deeplens.env.DATABASE_URL!)) - transactionsBefore;
@@ -138,6 +144,10 @@ try {
         measure: `${clientsLabel}: uploads accepted`,
         value: `${accepted.perSecond.toFixed(1)} /s`,
         ratio: `CPU per upload: ${accepted.cpuPerCall}; ${(transactions / total).toFixed(1)} committed PostgreSQL transactions per upload`,
+      },
+      {
+        measure: `${clientsLabel}: PostgreSQL sessions of the write model while uploading`,
+        value: waits,
       },
     );
   }

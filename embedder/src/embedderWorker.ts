@@ -238,6 +238,7 @@ export function createEmbedderWorker(options: EmbedderOptions) {
     );
     counts.embedded++;
     eventsApplied.inc({ consumer: 'embedder' });
+    log.debug('image embedded', { tenantId, imageId, modelId, modelVersion });
     await thumbnail(item).catch((error: unknown) =>
       log.warn('thumbnail failed', { tenantId, imageId, error }),
     );

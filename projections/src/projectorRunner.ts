@@ -2,6 +2,8 @@ import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
 import type { EventSerde } from '@deeplens/events/eventSerde';
 import type { Logger } from '@deeplens/platform/logger';
 import { describeError } from './postgresProjection.ts';
+import { consumerLag, deadLetters, eventsApplied } from '@deeplens/platform/metrics';
+import { SpanKind, traceContextOf, tracer } from '@deeplens/platform/telemetry';
 import {
   checkpointKey,
   GenerationRetiredError,
@@ -110,6 +112,38 @@ export async function startProjectorRunner(options: ProjectorRunnerOptions): Pro
     return { events, poison };
   }
 
+  /**
+   * Metrics for the batch, and one span per applied event continuing the trace its Kafka
+   * headers carry (the upload's), so a trace reaches the read models. Spans are no-ops unless
+   * tracing is on.
+   */
+  function observeBatch(
+    topic: string,
+    partition: number,
+    messages: KafkaMessage[],
+    events: RecordedEvent[],
+    poisoned: number,
+    startedAt: number,
+    lag: string,
+  ): void {
+    eventsApplied.inc({ consumer: projection.name }, events.length);
+    if (poisoned > 0) deadLetters.inc({ consumer: projection.name }, poisoned);
+    consumerLag.set({ group: options.groupId, topic, partition: String(partition) }, Number(lag));
+    const headersByOffset = new Map(messages.map((m) => [Number(m.offset), m.headers]));
+    for (const { event, offset } of events) {
+      const span = tracer.startSpan(
+        `project ${event.type} → ${projection.name}${projection.name === 'vectors' ? ' (vector index)' : ''}`,
+        {
+          kind: SpanKind.CONSUMER,
+          startTime: startedAt,
+          attributes: { 'messaging.kafka.offset': offset, 'deeplens.projection': projection.name },
+        },
+        traceContextOf(headersByOffset.get(offset)),
+      );
+      span.end();
+    }
+  }
+
   await consumer.connect();
   await consumer.subscribe({ topics: [...options.topics], fromBeginning: true });
   await consumer.run({
@@ -126,6 +160,7 @@ export async function startProjectorRunner(options: ProjectorRunnerOptions): Pro
       const last = messages.at(-1);
       if (!last) return;
       firstBatchAt ??= performance.now();
+      const batchStartedAt = Date.now();
       const { events, poison } = await decode(batch.topic, batch.partition, messages);
       for (const p of poison)
         log.warn('poison record skipped', {
@@ -158,6 +193,15 @@ export async function startProjectorRunner(options: ProjectorRunnerOptions): Pro
       }
       next.set(key, Number(last.offset) + 1);
       applied += messages.length;
+      observeBatch(
+        batch.topic,
+        batch.partition,
+        messages,
+        events,
+        poison.length,
+        batchStartedAt,
+        batch.offsetLag(),
+      );
       payload.resolveOffset(last.offset);
       await payload.heartbeat();
     },

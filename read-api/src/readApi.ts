@@ -22,7 +22,7 @@ export function createReadApi(deps: ReadApiDependencies) {
   const app = new Hono<ReadApiEnv>();
   app.onError(problemErrorHandler(log));
   app.notFound(notFoundHandler());
-  app.use('*', observeRequests());
+  app.use('*', observeRequests(log));
   app.use('*', async (c, next) => {
     const given = c.req.header('x-request-id');
     c.set('requestId', given && /^[\w.-]{1,128}$/.test(given) ? given : randomUUID());

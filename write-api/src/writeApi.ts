@@ -23,7 +23,7 @@ export function createWriteApi(deps: WriteApiDependencies) {
   const app = new Hono<WriteApiEnv>();
   app.onError(problemErrorHandler(log));
   app.notFound(notFoundHandler());
-  app.use('*', observeRequests());
+  app.use('*', observeRequests(log));
 
   app.use('*', async (c, next) => {
     const given = c.req.header('x-request-id');

@@ -1,5 +1,6 @@
 import type { MiddlewareHandler } from 'hono';
-import { routePath } from 'hono/route';
+import { matchedRoutes } from 'hono/route';
+import type { Logger } from '../logger.ts';
 import { httpRequestDuration, metricsRegistry } from '../metrics.ts';
 import { SpanKind, traceContextOf, withSpan } from '../telemetry.ts';
 
@@ -8,7 +9,7 @@ import { SpanKind, traceContextOf, withSpan } from '../telemetry.ts';
  * request-duration histogram, labelled by route pattern — never the raw path, whose ids would
  * make a series per image.
  */
-export function observeRequests(): MiddlewareHandler {
+export function observeRequests(log?: Logger): MiddlewareHandler {
   return async (c, next) => {
     const started = performance.now();
     const parent = traceContextOf(Object.fromEntries(c.req.raw.headers));
@@ -17,13 +18,25 @@ export function observeRequests(): MiddlewareHandler {
       { kind: SpanKind.SERVER, parent, attributes: { 'http.request.method': c.req.method } },
       async (span) => {
         await next();
-        const route = routePath(c, -1) || 'unmatched';
+        // The handler's pattern: the last matched route that is not a middleware (method ALL).
+        const route =
+          matchedRoutes(c)
+            .filter((r) => r.method !== 'ALL')
+            .at(-1)?.path ?? 'unmatched';
         span.updateName(`${c.req.method} ${route}`);
         span.setAttributes({ 'http.route': route, 'http.response.status_code': c.res.status });
-        httpRequestDuration.observe(
-          { method: c.req.method, route, status: String(c.res.status) },
-          (performance.now() - started) / 1000,
-        );
+        const seconds = (performance.now() - started) / 1000;
+        httpRequestDuration.observe({ method: c.req.method, route, status: String(c.res.status) }, seconds);
+        // The access log: inside the span, so the line carries the trace and span ids.
+        const { traceId, spanId } = span.spanContext();
+        log?.debug('request', {
+          method: c.req.method,
+          route,
+          status: c.res.status,
+          ms: Math.round(seconds * 1000),
+          trace_id: traceId,
+          span_id: spanId,
+        });
       },
     );
   };

@@ -74,10 +74,6 @@ export async function startDeepLens(
     DATABASE_URL: url,
     KAFKA_TOPIC_PREFIX: prefix,
     KAFKA_TOPIC_PARTITIONS: '2',
-    DEEPLENS_PROJECTION_TOPICS: ['deeplens.tenant.v1', 'deeplens.identity.v1', 'deeplens.image.v1']
-      .map((topic) => `${prefix}${topic}`)
-      .join(','),
-    DEEPLENS_PROJECTION_GROUP_PREFIX: `${prefix}projection`,
     DEEPLENS_VECTOR_NAMESPACE: prefix.replace(/\W/g, ''),
     WRITE_API_PORT: String(writePort),
     READ_API_PORT: String(readPort),

@@ -1,0 +1,64 @@
+/**
+ * Every benchmark in sequence, each in its own process (as `npx tsx bench/<name>.ts` runs it),
+ * so one's memory and threads never weigh on the next. Each appends its own table to
+ * `bench/RESULTS.md`; this appends the durations. A failed benchmark does not stop the others.
+ *   npm run bench
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { benchDir, report, type Row } from './benchSupport.ts';
+
+const benchmarks: { file: string; args: string[] }[] = [
+  { file: 'embedder.ts', args: [] },
+  { file: 'ingest.ts', args: [] },
+  { file: 'uploadLatency.ts', args: [] },
+  { file: 'search.ts', args: ['100000', 'clustered'] },
+  // The worst case for a graph index, at a size that keeps the whole run under 30 minutes.
+  { file: 'search.ts', args: ['20000', 'random'] },
+  { file: 'kafka.ts', args: [] },
+  { file: 'replay.ts', args: [] },
+];
+
+function runBenchmark(file: string, args: string[]): Promise<number> {
+  return new Promise((resolve) => {
+    const child = spawn('npx', ['tsx', join('bench', file), ...args], {
+      cwd: join(benchDir, '..'),
+      stdio: 'inherit',
+    });
+    child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+  });
+}
+
+const limitMinutes = 30;
+const rows: Row[] = [];
+const start = performance.now();
+let failed = 0;
+for (const { file, args } of benchmarks) {
+  const label = [file, ...args].join(' ');
+  if (!existsSync(join(benchDir, file))) {
+    rows.push({ measure: label, value: 'not present, skipped' });
+    continue;
+  }
+  console.log(`\n▶ bench/${label}`);
+  const began = performance.now();
+  const code = await runBenchmark(file, args);
+  const minutes = (performance.now() - began) / 60_000;
+  if (code !== 0) failed++;
+  rows.push({
+    measure: label,
+    value: `${minutes.toFixed(1)} min`,
+    verdict: code === 0 ? 'ran' : `failed (exit ${code})`,
+  });
+}
+const totalMinutes = (performance.now() - start) / 60_000;
+rows.push({
+  measure: 'all benchmarks',
+  value: `${totalMinutes.toFixed(1)} min`,
+  limit: `${limitMinutes} min`,
+  ratio: (totalMinutes / limitMinutes).toFixed(2),
+  bar: `< ${limitMinutes} min`,
+  verdict: totalMinutes < limitMinutes ? 'pass' : 'miss',
+});
+await report('Full benchmark run (`npm run bench`)', rows);
+process.exitCode = failed > 0 ? 1 : 0;

@@ -1,0 +1,64 @@
+/** Starts the projector process: metadata, usage and vector projections. */
+import { createEventSerde, registrySchemaStore } from '@deeplens/events/eventSerde';
+import { ensureEventTopics } from '@deeplens/events/ensureEventTopics';
+import type { Config } from '@deeplens/platform/config';
+import { createDatabasePool } from '@deeplens/platform/database';
+import { createKafka } from '@deeplens/platform/kafka';
+import type { Logger } from '@deeplens/platform/logger';
+import { runMigrations } from '@deeplens/platform/migrations';
+import { createSchemaRegistry } from '@deeplens/platform/schemaRegistry';
+import {
+  createProjectionDependencies,
+  loadProjectorEnv,
+  projectionDefinitions,
+  projectionMigrations,
+} from './projectionRuntime.ts';
+import { startProjectionService } from './projectionService.ts';
+
+import { topicsWithPrefix } from '@deeplens/events/topics';
+
+export async function startProjectors(config: Config, log: Logger): Promise<{ stop: () => Promise<void> }> {
+  const env = loadProjectorEnv();
+  await runMigrations(config.DATABASE_URL, 'projections', projectionMigrations);
+  const kafka = createKafka(config, 'deeplens-projector');
+  if (!process.env.DEEPLENS_PROJECTION_TOPICS) {
+    const admin = kafka.admin();
+    await admin.connect();
+    await ensureEventTopics(admin, config.KAFKA_TOPIC_PARTITIONS, config.KAFKA_TOPIC_PREFIX);
+    await admin.disconnect();
+  }
+  // The installation's topics and groups, unless a test names its own.
+  const named = topicsWithPrefix(config.KAFKA_TOPIC_PREFIX);
+  const projectionTopics = process.env.DEEPLENS_PROJECTION_TOPICS
+    ? env.DEEPLENS_PROJECTION_TOPICS
+    : [named.tenant, named.identity, named.image];
+  const groupPrefix = process.env.DEEPLENS_PROJECTION_GROUP_PREFIX
+    ? env.DEEPLENS_PROJECTION_GROUP_PREFIX
+    : `${config.KAFKA_TOPIC_PREFIX}deeplens.projection`;
+  const pool = await createDatabasePool(config);
+  const serde = createEventSerde(
+    registrySchemaStore(createSchemaRegistry(config), config.SCHEMA_REGISTRY_URL),
+  );
+  const deps = createProjectionDependencies(config, pool, log, env.DEEPLENS_VECTOR_NAMESPACE);
+  const services = env.DEEPLENS_PROJECTIONS.map((name) =>
+    startProjectionService(projectionDefinitions[name]!, {
+      kafka,
+      serde,
+      deps,
+      databaseUrl: config.DATABASE_URL,
+      topics: projectionTopics,
+      groupPrefix,
+      maxBytesPerPartition: env.DEEPLENS_PROJECTION_MAX_BATCH_BYTES,
+      sessionTimeoutMs: env.DEEPLENS_PROJECTION_SESSION_TIMEOUT_MS,
+      log,
+      // Vectors: one partition at a time (the index is one writer); PostgreSQL ones: two.
+      partitionsConsumedConcurrently: name === 'vectors' ? 1 : 2,
+    }),
+  );
+  return {
+    stop: async () => {
+      await Promise.all(services.map((s) => s.stop()));
+      await pool.end();
+    },
+  };
+}
