@@ -108,7 +108,20 @@ export function createCommandHandler({ pool, clock = Date.now }: CommandHandlerD
     return { ...(row.response as CommandResult), replayed: true };
   }
 
-  async function handle<
+  function handle<S extends StateWithVersion, C extends Command<string, unknown>, E extends DomainEvent>(
+    decider: Decider<S, C, E>,
+    request: Pick<C, 'type' | 'data'>,
+    origin: CommandOrigin,
+    rules: WriteModelRules<C, E> = {},
+  ): Promise<CommandResult> {
+    return withSpan(
+      `command ${request.type}`,
+      { attributes: { 'deeplens.aggregate': decider.aggregateType } },
+      () => handleInSpan(decider, request, origin, rules),
+    );
+  }
+
+  async function handleInSpan<
     S extends StateWithVersion,
     C extends Command<string, unknown>,
     E extends DomainEvent,
@@ -116,7 +129,7 @@ export function createCommandHandler({ pool, clock = Date.now }: CommandHandlerD
     decider: Decider<S, C, E>,
     request: Pick<C, 'type' | 'data'>,
     origin: CommandOrigin,
-    rules: WriteModelRules<C, E> = {},
+    rules: WriteModelRules<C, E>,
   ): Promise<CommandResult> {
     const { idempotency } = origin;
     const requestHash = idempotency?.fingerprint ?? hashRequest(request);

@@ -38,6 +38,8 @@ export function createLogger(
           time: new Date().toISOString(),
           level: lineLevel,
           msg: message,
+          // Inside a span, the line names its trace and span, so logs and traces join up.
+          ...activeTraceIds(),
           ...Object.fromEntries(entries),
         }),
       );

@@ -86,7 +86,8 @@ function tail(file: string, lines: number): string {
 const [command = 'status', name] = process.argv.slice(2);
 const named = name === undefined ? undefined : services.find((s) => s.name === name);
 try {
-  if (name !== undefined && !named && command !== 'logs') throw new StackError(`no service ${name}: one of ${services.map((s) => s.name).join(', ')}`);
+  if (name !== undefined && !named && command !== 'logs')
+    throw new StackError(`no service ${name}: one of ${services.map((s) => s.name).join(', ')}`);
   switch (command) {
     case 'up':
       await up(named);

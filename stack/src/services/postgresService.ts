@@ -27,7 +27,10 @@ export function postgresService(context: StackContext): StackService {
     !asRootEarly || postgresCanReach(context.dir)
       ? { data: context.dataDir, run: context.runDir, logs: context.logDir }
       : (() => {
-          const base = join(tmpdir(), `deeplens-postgres-${createHash('sha256').update(context.dir).digest('hex').slice(0, 12)}`);
+          const base = join(
+            tmpdir(),
+            `deeplens-postgres-${createHash('sha256').update(context.dir).digest('hex').slice(0, 12)}`,
+          );
           return { data: join(base, 'data'), run: join(base, 'run'), logs: join(base, 'logs') };
         })();
   for (const dir of [home.data, home.run, home.logs]) mkdirSync(dir, { recursive: true, mode: 0o755 });
