@@ -94,7 +94,7 @@ try {
       closedLoop(concurrency, total, call),
     );
     const cpuPerCall = [...cpu]
-      .filter(([, seconds]) => seconds > 0.0001 * total)
+      .filter(([, seconds]) => seconds > 0.0002 * total)
       .map(([entry, seconds]) => `${processNameOf(entry)} ${ms((1000 * seconds) / total)}`)
       .join(', ');
     return { ...latencySummary(result), perSecond: total / seconds, cpuPerCall };

@@ -1,6 +1,5 @@
 import type { Type as AvroType } from 'avsc';
-import { SchemaType, type SchemaRegistry } from '@kafkajs/confluent-schema-registry';
-import { COMPATIBILITY } from '@kafkajs/confluent-schema-registry';
+import { registerAvroSchema, type SchemaRegistry } from '@deeplens/platform/schemaRegistry';
 import { UnavailableError, ValidationError } from '@deeplens/platform/errors';
 import type { DeepLensEvent, DeepLensEventType } from './domainEvent.ts';
 import { decodeEvent, decodeIntakeEnvelope } from './eventCodec.ts';
@@ -25,13 +24,7 @@ export type SchemaStore = {
 /** A `SchemaStore` over the Confluent-compatible API (the client for writes, its REST path for reads). */
 export function registrySchemaStore(registry: SchemaRegistry, registryUrl: string): SchemaStore {
   return {
-    async register(subject, schema) {
-      const { id } = await registry.register(
-        { type: SchemaType.AVRO, schema: JSON.stringify(schema) },
-        { subject, compatibility: COMPATIBILITY.BACKWARD_TRANSITIVE },
-      );
-      return id;
-    },
+    register: (subject, schema) => registerAvroSchema(registry, subject, schema, registryUrl),
     async schemaById(id) {
       const response = await fetch(`${registryUrl.replace(/\/$/, '')}/schemas/ids/${id}`).catch(
         (error: unknown) => {

@@ -47,6 +47,18 @@ describe('schema registry (Confluent-compatible API)', () => {
     await assert.rejects(registerAvroSchema(registry, subject, withoutDefault), /incompatible/i);
   });
 
+  it('registers a new subject from several processes at once (the client checks, registers, then sets the level)', async (t) => {
+    const subject = `${uniqueName('plumbing')}-deeplens.test.PlumbingChecked`;
+    t.after(() => deleteSubject(config.SCHEMA_REGISTRY_URL, subject));
+    // Separate clients, as separate processes would have: no shared cache.
+    const ids = await Promise.all(
+      Array.from({ length: 6 }, () =>
+        registerAvroSchema(createSchemaRegistry(config), subject, v1, config.SCHEMA_REGISTRY_URL),
+      ),
+    );
+    assert.equal(new Set(ids).size, 1, 'one schema, one id');
+  });
+
   it('holds BACKWARD_TRANSITIVE as the global compatibility rule', async () => {
     const response = await fetch(`${config.SCHEMA_REGISTRY_URL}/config`);
     assert.equal(

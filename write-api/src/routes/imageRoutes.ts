@@ -184,7 +184,11 @@ export function imageRoutes(deps: WriteApiDependencies) {
               usage: running,
             },
           },
-          commandOrigin(c, index),
+          commandOrigin(
+            c,
+            index,
+            `${image.sha256}:${JSON.stringify([file.filename, meta.tags, meta.attributes])}`,
+          ),
           imageRules,
         );
       } catch (error) {
