@@ -23,17 +23,40 @@ export const fromEpochMs = (column: ReturnType<typeof sql.fragment>) =>
 
 const existsRow = z.object({ exists: z.boolean() });
 
-/** Whether a table exists: checked first, as `create … if not exists` still takes locks. */
+/**
+ * Whether a table exists, from the backend's catalog cache: a cheap first check, as `create … if
+ * not exists` still takes locks. May answer an out-of-date "no" (see `mustCreateSchema`).
+ */
 export async function tableExists(tx: Transaction, schema: string, table: string): Promise<boolean> {
   return tx.oneFirst(sql.type(existsRow)`
     select to_regclass(${`"${schema}"."${table}"`}) is not null as exists`);
 }
 
-/** Creates a schema's tables if missing; an advisory lock makes concurrent batches take turns. */
+/**
+ * Whether the caller must create `schema` (whose tables are all created in one transaction, the
+ * last one being `table`). If so, it holds the schema's creation lock until its transaction
+ * ends, so concurrent batches take turns.
+ *
+ * The check after the lock reads `pg_class`/`pg_namespace` with a snapshot taken after the lock,
+ * NOT the catalog cache: waiting for an advisory lock does not make PostgreSQL absorb the catalog
+ * invalidations of the transaction it waited for, so the "no such schema" that `tableExists`
+ * cached before the wait survives it, and `create schema if not exists` would then fail with a
+ * duplicate key on `pg_namespace_nspname_index` (an event recorded as poison and skipped).
+ */
+export async function mustCreateSchema(tx: Transaction, schema: string, table: string): Promise<boolean> {
+  if (await tableExists(tx, schema, table)) return false;
+  await tx.query(sql.unsafe`select pg_advisory_xact_lock(hashtext(${schema}))`);
+  const created = await tx.oneFirst(sql.type(existsRow)`
+    select exists (
+      select from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+      where n.nspname = ${schema} and c.relname = ${table}) as exists`);
+  return !created;
+}
+
+/** Creates a schema's tables if missing; concurrent batches take turns (`mustCreateSchema`). */
 export async function ensurePlatformSchema(tx: Transaction, schema: string): Promise<void> {
   const s = (table: string) => sql.identifier([schema, table]);
-  if (await tableExists(tx, schema, 'api_keys')) return;
-  await tx.query(sql.unsafe`select pg_advisory_xact_lock(hashtext(${schema}))`);
+  if (!(await mustCreateSchema(tx, schema, 'api_keys'))) return;
   await tx.query(sql.unsafe`create schema if not exists ${sql.identifier([schema])}`);
   await tx.query(sql.unsafe`
     create table if not exists ${s('tenants')} (
@@ -91,8 +114,7 @@ export async function ensurePlatformSchema(tx: Transaction, schema: string): Pro
 
 export async function ensureTenantSchema(tx: Transaction, schema: string): Promise<void> {
   const s = (table: string) => sql.identifier([schema, table]);
-  if (await tableExists(tx, schema, 'image_embeddings')) return;
-  await tx.query(sql.unsafe`select pg_advisory_xact_lock(hashtext(${schema}))`);
+  if (!(await mustCreateSchema(tx, schema, 'image_embeddings'))) return;
   await tx.query(sql.unsafe`create schema if not exists ${sql.identifier([schema])}`);
   await tx.query(sql.unsafe`
     create table if not exists ${s('images')} (

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { ImageDeleted, ImageUploaded } from '@deeplens/events/imageEvents';
 import type { TenantDeleted } from '@deeplens/events/tenantEvents';
 import { sql } from '@deeplens/platform/database';
-import { fromEpochMs, tableExists } from './metadataSchema.ts';
+import { fromEpochMs, mustCreateSchema } from './metadataSchema.ts';
 import {
   dropGenerationSchemas,
   lockTenants,
@@ -17,9 +17,8 @@ const usageSchemaBase = /usage/;
 type UsageEvent = ImageUploaded | ImageDeleted | TenantDeleted;
 
 async function ensureUsageSchema(tx: Transaction, schema: string): Promise<void> {
-  if (await tableExists(tx, schema, 'deleted_tenants')) return;
+  if (!(await mustCreateSchema(tx, schema, 'deleted_tenants'))) return;
   const s = (table: string) => sql.identifier([schema, table]);
-  await tx.query(sql.unsafe`select pg_advisory_xact_lock(hashtext(${schema}))`);
   await tx.query(sql.unsafe`create schema if not exists ${sql.identifier([schema])}`);
   await tx.query(sql.unsafe`
     create table if not exists ${s('tenant_usage')} (

@@ -10,7 +10,7 @@ import {
   type VectorPayload,
 } from '@deeplens/platform/vectorIndex';
 import { faultPoint } from './faultInjection.ts';
-import { fromEpochMs, tableExists } from './metadataSchema.ts';
+import { fromEpochMs, mustCreateSchema } from './metadataSchema.ts';
 import {
   applyIsolatingPoison,
   describeError,
@@ -58,9 +58,8 @@ type IndexState = { checkpoints: Record<string, number>; tombstones: string[] };
 const payloadPoint = Float32Array.of(1);
 
 async function ensureStatusSchema(tx: Transaction, schema: string): Promise<void> {
-  if (await tableExists(tx, schema, 'deleted_tenants')) return;
+  if (!(await mustCreateSchema(tx, schema, 'deleted_tenants'))) return;
   const s = (table: string) => sql.identifier([schema, table]);
-  await tx.query(sql.unsafe`select pg_advisory_xact_lock(hashtext(${schema}))`);
   await tx.query(sql.unsafe`create schema if not exists ${sql.identifier([schema])}`);
   // A row per image and model version whose vector is in the index: what makes an image
   // `indexed` on the read side (joined with the metadata read model at query time).

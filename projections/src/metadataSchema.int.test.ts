@@ -1,0 +1,35 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { sql } from '@deeplens/platform/database';
+import { createTestDatabase } from '@deeplens/platform/testing/testDatabase';
+import { ensurePlatformSchema, ensureTenantSchema, tableExists } from './metadataSchema.ts';
+
+describe('read-model schema creation', () => {
+  it('lets concurrent batches that each find a schema missing create it in turn, none failing', async (t) => {
+    const db = await createTestDatabase(t);
+    // As the first batches of a rebuild's partitions: each looks the schema up, finds it missing
+    // and waits for the one creating it. Reused connections keep their catalog caches, which is
+    // what the check after the lock must not trust.
+    for (let round = 1; round <= 8; round++) {
+      const platform = `platform__g${round}`;
+      const tenant = `tenant_${'0'.repeat(31)}1__g${round}`;
+      const results = await Promise.allSettled(
+        [0, 1, 2, 3].map((i) =>
+          db.pool.transaction(async (tx) => {
+            await tx.transaction(async (savepoint) => {
+              await ensurePlatformSchema(savepoint, platform);
+              await ensureTenantSchema(savepoint, tenant);
+              await savepoint.query(sql.unsafe`select pg_sleep(${0.01 * i})`);
+            });
+          }),
+        ),
+      );
+      const failures = results.flatMap((r) => (r.status === 'rejected' ? [String(r.reason)] : []));
+      assert.deepEqual(failures, [], `round ${round}: no batch failed creating the schemas`);
+      await db.pool.transaction(async (tx) => {
+        assert.ok(await tableExists(tx, platform, 'api_keys'));
+        assert.ok(await tableExists(tx, tenant, 'image_embeddings'));
+      });
+    }
+  });
+});
