@@ -135,19 +135,24 @@ async function run(distribution: Distribution): Promise<void> {
       }
       return sum;
     };
-    const latencies: number[] = [];
-    const fixed: number[] = [];
-    for (let i = 0; i < latencyQueries; i++) {
-      const id = pick();
-      const start = performance.now();
-      await similarTo(id);
-      const between = performance.now();
-      fixedTask(i);
-      fixed.push(performance.now() - between);
-      latencies.push(between - start);
+    // Three rounds; the one whose jitter floor was lowest is reported (judged by the floor, not
+    // by the query latencies), all three p99s alongside.
+    const rounds = [];
+    for (let round = 0; round < 3; round++) {
+      const latencies: number[] = [];
+      const fixed: number[] = [];
+      for (let i = 0; i < latencyQueries; i++) {
+        const id = pick();
+        const start = performance.now();
+        await similarTo(id);
+        const between = performance.now();
+        fixedTask(i);
+        fixed.push(performance.now() - between);
+        latencies.push(between - start);
+      }
+      rounds.push({ latency: latencySummary(latencies), jitter: latencySummary(fixed) });
     }
-    const latency = latencySummary(latencies);
-    const jitter = latencySummary(fixed);
+    const { latency, jitter } = rounds.reduce((a, b) => (b.jitter.p99 < a.jitter.p99 ? b : a));
 
     // The reference: exact search over every vector (a brute-force scan; no graph involved).
     const queryIds = Array.from({ length: recallQueries }, pick);
@@ -205,9 +210,13 @@ async function run(distribution: Distribution): Promise<void> {
         bar: 'p99 ≤ 10 ms',
         verdict:
           (latency.p99 <= 10 ? 'pass' : 'miss') +
-          (jitter.p99 / jitter.p50 > 3
+          (latency.p99 > 10 && jitter.p99 / jitter.p50 > 3
             ? ` (contended: the jitter floor's p99 is ${(jitter.p99 / jitter.p50).toFixed(0)}× its p50)`
             : ''),
+      },
+      {
+        measure: 'p99 of each round (jitter floor p99)',
+        value: rounds.map((r) => `${ms(r.latency.p99)} (${ms(r.jitter.p99)})`).join(' · '),
       },
       {
         measure: 'fixed CPU task interleaved with the queries (jitter floor): p50 / p99',
@@ -235,7 +244,7 @@ async function run(distribution: Distribution): Promise<void> {
         distribution === 'clustered'
           ? 'Clustered: non-negative vectors with a 64-d intrinsic dimension (1 000 clusters + 10% noise), unrelated pairs at cosine ≈ 0.3 — closer to pooled CNN descriptors than uniform random vectors.'
           : 'Random: uniform on the 1792-d sphere; every pairwise distance is nearly the same, the worst case for a graph index and unlike real descriptors.',
-        `Latency: ${latencyQueries} queries from one caller after 200 warm-up queries, each \`get\` + \`search(k + 1)\` + dropping the image itself, as \`vectorQueries.similarTo\` does; in-process, no HTTP (the HTTP figures are in the read API table of \`bench/ingest.ts\`). Limits: exact brute-force search time per query, in plain JS (\`cosineSimilarity\`) and with usearch's SIMD \`exactSearch\` (all cores, ${recallQueries} queries per call).`,
+        `Latency: 3 rounds of ${latencyQueries} queries from one caller after 200 warm-up queries (the round with the lowest jitter-floor p99 reported), each \`get\` + \`search(k + 1)\` + dropping the image itself, as \`vectorQueries.similarTo\` does; in-process, no HTTP (the HTTP figures are in the read API table of \`bench/ingest.ts\`). Limits: exact brute-force search time per query, in plain JS (\`cosineSimilarity\`) and with usearch's SIMD \`exactSearch\` (all cores, ${recallQueries} queries per call).`,
         `Recall reference: usearch \`exactSearch\` (inner product over all ${count} unit vectors), checked identical to a plain JS cosine scan on ${checked} queries.`,
       ],
     );
