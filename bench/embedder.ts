@@ -4,9 +4,7 @@
  * images/s on the same images in the same run.
  *   npx tsx bench/embedder.ts [images=240]
  */
-import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import sharp from 'sharp';
 import { createCommandHandler, readTenantUsage } from '@deeplens/commands/commandHandler';
 import { imageDecider } from '@deeplens/commands/image/imageDecider';
 import { limitsOf } from '@deeplens/commands/tenant/plans';
@@ -32,29 +30,8 @@ import { createOutboxRelay } from '@deeplens/write-api/outboxRelay';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { randomBytes } from 'node:crypto';
+import { benchPhotos } from './benchImages.ts';
 import { report, scope } from './benchSupport.ts';
-
-/** N distinct JPEGs of ~640 px made from the fixture photos (crops, flips, tints). */
-export async function benchPhotos(n: number): Promise<Buffer[]> {
-  const dir = join(import.meta.dirname, '..', 'embedder', 'fixtures', 'photos');
-  const sources = await Promise.all(
-    (await readdir(dir)).filter((f) => f.endsWith('.jpg')).map((f) => readFile(join(dir, f))),
-  );
-  const out: Buffer[] = [];
-  for (let i = 0; out.length < n; i++) {
-    const source = sources[i % sources.length]!;
-    const variant = Math.floor(i / sources.length);
-    let image = sharp(source).resize(640, 480, { fit: 'cover', position: variant % 5 });
-    if (variant % 2 === 1) image = image.flop();
-    out.push(
-      await image
-        .modulate({ brightness: 0.8 + (variant % 7) * 0.06 })
-        .jpeg({ quality: 85 })
-        .toBuffer(),
-    );
-  }
-  return out;
-}
 
 const count = Number(process.argv[2] ?? 240);
 const s = scope();

@@ -8,7 +8,7 @@ import { authenticate } from '@deeplens/platform/http/authenticate';
 import { notFoundHandler, problemErrorHandler } from '@deeplens/platform/http/problem';
 import { defaultUploadLimits } from '@deeplens/platform/http/receiveUpload';
 import { metricsResponse, observeRequests } from '@deeplens/platform/http/observeRequests';
-import { randomUUID } from '@deeplens/platform/ids';
+import { requestId } from '@deeplens/platform/http/requestId';
 import { readApiOpenApi } from './openApi.ts';
 import type { ReadApiDependencies } from './readApiDependencies.ts';
 import type { ReadApiEnv } from './readApiEnv.ts';
@@ -23,12 +23,7 @@ export function createReadApi(deps: ReadApiDependencies) {
   app.onError(problemErrorHandler(log));
   app.notFound(notFoundHandler());
   app.use('*', observeRequests(log));
-  app.use('*', async (c, next) => {
-    const given = c.req.header('x-request-id');
-    c.set('requestId', given && /^[\w.-]{1,128}$/.test(given) ? given : randomUUID());
-    await next();
-    c.header('x-request-id', c.get('requestId'));
-  });
+  app.use('*', requestId());
   // The largest body a read needs is one query image with its option fields.
   const maxBodyBytes = Math.min(deps.config.MAX_REQUEST_BYTES, defaultUploadLimits.maxFileBytes + 2 ** 20);
   app.use(

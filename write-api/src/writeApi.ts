@@ -7,7 +7,7 @@ import { LimitExceededError, PayloadTooLargeError } from '@deeplens/platform/err
 import { authenticate } from '@deeplens/platform/http/authenticate';
 import { notFoundHandler, problemErrorHandler } from '@deeplens/platform/http/problem';
 import { metricsResponse, observeRequests } from '@deeplens/platform/http/observeRequests';
-import { randomUUID } from '@deeplens/platform/ids';
+import { requestId } from '@deeplens/platform/http/requestId';
 import { sql } from '@deeplens/platform/database';
 import { httpIdempotency } from './httpIdempotency.ts';
 import { writeApiOpenApi } from './openApi.ts';
@@ -25,12 +25,7 @@ export function createWriteApi(deps: WriteApiDependencies) {
   app.notFound(notFoundHandler());
   app.use('*', observeRequests(log));
 
-  app.use('*', async (c, next) => {
-    const given = c.req.header('x-request-id');
-    c.set('requestId', given && /^[\w.-]{1,128}$/.test(given) ? given : randomUUID());
-    await next();
-    c.header('x-request-id', c.get('requestId'));
-  });
+  app.use('*', requestId());
   app.use(
     '*',
     bodyLimit({
