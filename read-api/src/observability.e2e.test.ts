@@ -65,6 +65,12 @@ function parsePrometheus(text: string): Map<string, number> {
   return samples;
 }
 
+/** The end of an upload's path: its vector applied to the vector index by the projector. */
+const appliedEmbeddingToIndex = (s: ReceivedSpan) =>
+  s.service === 'deeplens-projectors' &&
+  s.name.startsWith('project ImageEmbedded') &&
+  /vector index/.test(s.name);
+
 const sum = (samples: Map<string, number>, name: string) =>
   [...samples].filter(([k]) => k === name || k.startsWith(`${name}{`)).reduce((total, [, v]) => total + v, 0);
 
@@ -172,7 +178,8 @@ describe('observability across every process', () => {
       trace = otlp.spans.filter((s) => s.traceId === traceId);
       if (
         expectServices.every((service) => trace.some((s) => s.service === service)) &&
-        trace.some((s) => /vector/i.test(s.name))
+        trace.some(appliedEmbeddingToIndex) &&
+        trace.some((s) => s.name === 'publish ImageEmbedded')
       )
         break;
       await sleep(500);
@@ -188,10 +195,7 @@ describe('observability across every process', () => {
       trace.some((s) => s.name === 'publish ImageEmbedded'),
       'the embedding published',
     );
-    assert.ok(
-      trace.some((s) => s.service === 'deeplens-projectors' && /vector/i.test(s.name)),
-      'applied to the vector index',
-    );
+    assert.ok(trace.some(appliedEmbeddingToIndex), 'applied to the vector index');
     const spanIds = new Set(trace.map((s) => s.spanId));
     const roots = trace.filter((s) => !spanIds.has(s.parentSpanId));
     assert.equal(
