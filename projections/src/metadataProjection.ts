@@ -88,7 +88,8 @@ type EmbeddingRow = {
   embedded_at: number;
 };
 
-const imageRowSchema = z.object({
+/** An image row as stored (the metadata queries read the same columns). */
+export const imageRowSchema = z.object({
   image_id: z.string(),
   status: z.enum(['uploaded', 'embedded', 'failed', 'deleted']),
   object_key: z.string(),

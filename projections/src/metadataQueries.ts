@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { sql, type DatabasePool } from '@deeplens/platform/database';
+import { imageRowSchema } from './metadataProjection.ts';
 import { tenantSchemaBase } from './metadataSchema.ts';
 
 /**
@@ -91,30 +92,8 @@ export type ListImagesOptions = {
 
 export type ImagePage = { items: ImageView[]; nextCursor: string | null };
 
-const imageRow = z.object({
-  image_id: z.string(),
-  status: z.string(),
-  object_key: z.string(),
-  sha256: z.string(),
-  mime: z.string(),
-  bytes: z.number(),
-  width: z.number(),
-  height: z.number(),
-  filename: z.string(),
-  tags: z.array(z.string()),
-  attributes: z.record(z.string()),
-  source: z.string(),
-  failure_reason: z.string().nullable(),
-  failure_retriable: z.boolean().nullable(),
-  failed_at: z.number().nullable(),
-  thumbnail_key: z.string().nullable(),
-  thumbnail_width: z.number().nullable(),
-  thumbnail_height: z.number().nullable(),
-  thumbnail_mime: z.string().nullable(),
-  version: z.number(),
-  uploaded_at: z.number(),
-  updated_at: z.number(),
-});
+// The stored row, with the status the queries compute (`indexed` comes from the vector status).
+const imageRow = imageRowSchema.omit({ deleted_at: true }).extend({ status: z.string() });
 type ImageRowRead = z.infer<typeof imageRow>;
 
 const embeddingRow = z.object({

@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { findApiKeyByPrefix } from '@deeplens/commands/apiKeyLookup';
 import { tenantDecider } from '@deeplens/commands/tenant/tenantDecider';
-import { createRateLimiter, type RateLimiter } from '@deeplens/platform/auth/rateLimiter';
+import { createRateLimiter } from '@deeplens/platform/auth/rateLimiter';
 import { LimitExceededError, PayloadTooLargeError } from '@deeplens/platform/errors';
 import { authenticate } from '@deeplens/platform/http/authenticate';
 import { notFoundHandler, problemErrorHandler } from '@deeplens/platform/http/problem';
@@ -70,20 +70,14 @@ export function createWriteApi(deps: WriteApiDependencies) {
     }),
   );
 
-  // Each tenant gets its plan's requests per minute.
-  const limiters = new Map<number, RateLimiter>();
+  // Each tenant gets its plan's requests per minute, from one limiter with per-tenant limits.
+  const tenantRequests = createRateLimiter({ limit: 60, windowSeconds: 60, clock });
   app.use('/v1/*', async (c, next) => {
     const { tenantId } = c.get('principal');
     if (tenantId) {
       const tenant = await handler.load(tenantDecider, tenantId);
       const perMinute = tenant.status === 'initial' ? 60 : tenant.limits.requestsPerMinute;
-      let limiter = limiters.get(perMinute);
-      if (!limiter)
-        limiters.set(
-          perMinute,
-          (limiter = createRateLimiter({ limit: perMinute, windowSeconds: 60, clock })),
-        );
-      const decision = limiter.take(`tenant:${tenantId}`);
+      const decision = tenantRequests.take(`tenant:${tenantId}`, { limit: perMinute });
       if (!decision.allowed) {
         throw new LimitExceededError(`the plan allows ${perMinute} requests per minute`, {
           detail: { retryAfterSeconds: decision.retryAfterSeconds },
