@@ -10,7 +10,8 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { freePort, startDeepLens, waitForReady } from '@deeplens/platform/testing/deeplensProcesses';
+import { startDeepLens, waitForReady } from '@deeplens/platform/testing/deeplensProcesses';
+import { freePort } from '@deeplens/platform/testing/freePort';
 import { jpegsOfAbout } from './benchImages.ts';
 import {
   closedLoop,

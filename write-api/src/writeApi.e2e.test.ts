@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -14,21 +13,10 @@ import { createKafka } from '@deeplens/platform/kafka';
 import { s3ObjectStore } from '@deeplens/platform/objectStore';
 import { createSchemaRegistry } from '@deeplens/platform/schemaRegistry';
 import { makeJpeg } from '@deeplens/platform/testing/hostileImages';
+import { freePort } from '@deeplens/platform/testing/freePort';
 import { createTestDatabase } from '@deeplens/platform/testing/testDatabase';
 
 const repoRoot = join(import.meta.dirname, '..', '..');
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
-}
 
 function startProcess(t: TestContext, entry: string, env: Record<string, string>): ChildProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', entry], {

@@ -1,12 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig } from '../config.ts';
+import { freePort } from './freePort.ts';
 import { createTestDatabase } from './testDatabase.ts';
 
 const repoRoot = join(import.meta.dirname, '..', '..', '..');
@@ -22,18 +22,6 @@ export const deeplensEntryPoints = {
   'read-api': 'read-api/src/main.ts',
 } as const;
 export type DeepLensProcessName = keyof typeof deeplensEntryPoints;
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no free port')),
-      );
-    });
-  });
-}
 
 export type RunningDeepLens = {
   writeUrl: string;

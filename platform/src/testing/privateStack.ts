@@ -3,7 +3,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { TestContext } from 'node:test';
-import { freePort } from './deeplensProcesses.ts';
+import { freePort } from './freePort.ts';
 
 const repoRoot = join(import.meta.dirname, '..', '..', '..');
 
