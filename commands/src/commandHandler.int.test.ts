@@ -152,4 +152,53 @@ describe('command handler and write model (PostgreSQL)', () => {
     for (const o of outcomes) if (o.status === 'rejected') assert.ok(o.reason instanceof LimitExceededError);
     assert.deepEqual(await readTenantUsage(pool, tenantId), { images: 3, bytes: 3000 });
   });
+  it('holds a lowered plan limit at once, although stripes hold grants from the old plan', async (t) => {
+    const { pool } = await createWriteModelDatabase(t);
+    const handler = createCommandHandler({ pool });
+    const tenantId = randomUUID();
+    await handler.handle(tenantDecider, provision(tenantId), admin, tenantRules);
+    const upload = (i: number, limits: ReturnType<typeof limitsOf>) =>
+      handler.handle(
+        imageDecider,
+        {
+          type: 'UploadImage',
+          data: {
+            tenantId,
+            imageId: randomUUID(),
+            objectKey: `objects/${String(i).padStart(64, '0')}`,
+            sha256: String(i).padStart(64, '0'),
+            mime: 'image/jpeg',
+            bytes: 1000,
+            width: 10,
+            height: 10,
+            filename: `${i}.jpg`,
+            tags: [],
+            attributes: {},
+            source: 'http',
+            tenant: { status: 'active', limits },
+            usage: { images: 0, bytes: 0 },
+          },
+        },
+        admin,
+        imageRules,
+      );
+    const before = limitsOf('free');
+    for (let i = 0; i < 12; i += 1) await upload(i, before);
+    const granted = await pool.oneFirst(sql.type(count)`
+      select sum(images_granted)::int8 as n from write.usage_stripes where tenant_id = ${tenantId}`);
+    assert.ok(granted > 12, `stripes hold grants beyond their use (${granted})`);
+
+    const after = { ...limitsOf('enterprise'), maxImages: 14 };
+    await handler.handle(
+      tenantDecider,
+      { type: 'ChangeTenantPlan', data: { tenantId, plan: 'enterprise', limits: after } },
+      admin,
+      tenantRules,
+    );
+    // Uploads that still carry the old limits (read before the change) are held to the new ones.
+    const outcomes = await Promise.allSettled(Array.from({ length: 6 }, (_, i) => upload(100 + i, before)));
+    assert.equal(outcomes.filter((o) => o.status === 'fulfilled').length, 2);
+    for (const o of outcomes) if (o.status === 'rejected') assert.ok(o.reason instanceof LimitExceededError);
+    assert.deepEqual(await readTenantUsage(pool, tenantId), { images: 14, bytes: 14_000 });
+  });
 });

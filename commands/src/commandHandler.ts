@@ -6,31 +6,22 @@ import { encodeEvent } from '@deeplens/events/eventCodec';
 import type { DeepLensEvent, DomainEvent } from '@deeplens/events/domainEvent';
 import { topicOf } from '@deeplens/events/topics';
 import { sql, type DatabasePool } from '@deeplens/platform/database';
-import {
-  ConcurrencyError,
-  ConflictError,
-  LimitExceededError,
-  UnprocessableError,
-} from '@deeplens/platform/errors';
+import { ConcurrencyError, ConflictError, UnprocessableError } from '@deeplens/platform/errors';
 import { deterministicUuid, randomUUID } from '@deeplens/platform/ids';
 import { traceHeaders, withSpan } from '@deeplens/platform/telemetry';
 import type { Command } from './command.ts';
 import { maxEventsPerDecision, type Actor, type CommandContext } from './commandContext.ts';
 import type { Decider } from './decider.ts';
+import { createOutboxSignal, type OutboxSignal } from './outboxSignal.ts';
+import { changeUsage, readTenantUsage, type UsageChange } from './usageStripes.ts';
+
+export { readTenantUsage, type UsageChange };
 
 /** The write model's migrations (`npm` processes run them at start-up). */
 export const writeModelMigrations = join(import.meta.dirname, '..', 'migrations');
 
 /** A value that must be unique across aggregates, claimed (or given back) by an event. */
 export type Reservation = { kind: string; value: string; release?: boolean };
-
-/** How an event changes its tenant's usage; `limits` makes the change conditional. */
-export type UsageChange = {
-  tenantId: string;
-  images: number;
-  bytes: number;
-  limits?: { maxImages: number; maxBytes: number };
-};
 
 /** What the write model does beyond storing state and events, per aggregate. */
 export type WriteModelRules<Cmd, Evt> = {
@@ -74,6 +65,8 @@ const idempotencyRow = z.object({ request_hash: z.string(), response: z.unknown(
 export type CommandHandlerDependencies = {
   pool: DatabasePool;
   clock?: () => number;
+  /** Wakes the outbox relay after a commit; by default a NOTIFY on `pool`. */
+  outboxSignal?: OutboxSignal;
 };
 
 /**
@@ -81,7 +74,11 @@ export type CommandHandlerDependencies = {
  * (optimistic concurrency on the version), the events in the outbox, reservations, usage and
  * the idempotency key. A crash anywhere leaves either all of it or none of it.
  */
-export function createCommandHandler({ pool, clock = Date.now }: CommandHandlerDependencies) {
+export function createCommandHandler({
+  pool,
+  clock = Date.now,
+  outboxSignal = createOutboxSignal(pool),
+}: CommandHandlerDependencies) {
   async function load<S extends StateWithVersion, C, E>(
     decider: Decider<S, C, E>,
     aggregateId: string,
@@ -218,10 +215,11 @@ export function createCommandHandler({ pool, clock = Date.now }: CommandHandlerD
       }
       throw error;
     }
+    if (events.length > 0) outboxSignal.appended();
     return result;
   }
 
-  return { handle, load };
+  return { handle, load, outboxSignal };
 }
 
 export type CommandHandler = ReturnType<typeof createCommandHandler>;
@@ -269,38 +267,6 @@ async function reserve(tx: Queryable, reservation: Reservation, aggregateId: str
       },
     );
   }
-}
-
-async function changeUsage(tx: Queryable, change: UsageChange): Promise<void> {
-  await tx.query(
-    sql.unsafe`insert into write.tenant_usage (tenant_id) values (${change.tenantId}) on conflict do nothing`,
-  );
-  const limits = change.limits ?? { maxImages: Number.MAX_SAFE_INTEGER, maxBytes: Number.MAX_SAFE_INTEGER };
-  // Conditional on the limits, so two concurrent uploads can never both squeeze past them.
-  const updated = await tx.query(sql.unsafe`
-    update write.tenant_usage
-    set images = images + ${change.images}, bytes = bytes + ${change.bytes}
-    where tenant_id = ${change.tenantId}
-      and (${change.images} <= 0 or images + ${change.images} <= ${limits.maxImages})
-      and (${change.bytes} <= 0 or bytes + ${change.bytes} <= ${limits.maxBytes})`);
-  if (updated.rowCount !== 1) {
-    throw new LimitExceededError('the tenant plan limit for images or bytes is reached', {
-      detail: { tenantId: change.tenantId, limits },
-    });
-  }
-}
-
-const usageRow = z.object({ images: z.number(), bytes: z.number() });
-
-/** The tenant's exact usage as the write model counts it. */
-export async function readTenantUsage(
-  pool: DatabasePool,
-  tenantId: string,
-): Promise<{ images: number; bytes: number }> {
-  return (
-    (await pool.maybeOne(sql.type(usageRow)`
-      select images, bytes from write.tenant_usage where tenant_id = ${tenantId}`)) ?? { images: 0, bytes: 0 }
-  );
 }
 
 function hashRequest(request: { type: string; data: unknown }): string {

@@ -7,8 +7,13 @@ import type { UserCommand } from './identity/userCommands.ts';
 import type { ImageCommand } from './image/imageCommands.ts';
 import type { TenantCommand } from './tenant/tenantCommands.ts';
 
-/** A slug names one tenant; an erased tenant gives its slug back. */
+/**
+ * A slug names one tenant; an erased tenant gives its slug back. A new plan takes back the
+ * usage grants not yet used, so lower limits hold from the next upload on.
+ */
 export const tenantRules: WriteModelRules<TenantCommand, TenantEvent> = {
+  usage: (event) =>
+    event.type === 'TenantPlanChanged' ? { kind: 'limitsChanged', tenantId: event.data.tenantId } : undefined,
   reservations: (event) => {
     if (event.type === 'TenantProvisioned') return [{ kind: 'tenant_slug', value: event.data.slug }];
     if (event.type === 'TenantDeleted')
@@ -35,6 +40,7 @@ export const imageRules: WriteModelRules<ImageCommand, ImageEvent> = {
     if (event.type === 'ImageUploaded' && command.type === 'UploadImage') {
       const { maxImages, maxBytes } = command.data.tenant.limits;
       return {
+        kind: 'count',
         tenantId: event.data.tenantId,
         images: 1,
         bytes: event.data.bytes,
@@ -42,7 +48,7 @@ export const imageRules: WriteModelRules<ImageCommand, ImageEvent> = {
       };
     }
     if (event.type === 'ImageDeleted')
-      return { tenantId: event.data.tenantId, images: -1, bytes: -event.data.bytes };
+      return { kind: 'count', tenantId: event.data.tenantId, images: -1, bytes: -event.data.bytes };
     return undefined;
   },
 };

@@ -169,6 +169,7 @@ export function createIntakeConsumer(options: IntakeConsumerOptions) {
       },
     };
     await pool.transaction((tx) => appendToOutbox(tx, event, 'intake'));
+    handler.outboxSignal.appended();
     rejected++;
     deadLetters.inc({ consumer: 'intake' });
     log.warn('intake record rejected', {

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Message, Producer } from 'kafkajs';
 import pg from 'pg';
 import type { DeepLensEventType } from '@deeplens/events/domainEvent';
+import { outboxChannel } from '@deeplens/commands/outboxSignal';
 import type { EventSerde } from '@deeplens/events/eventSerde';
 import { eventsPublished, outboxBacklog, outboxPublishLatency } from '@deeplens/platform/metrics';
 import {
@@ -131,7 +132,7 @@ export function createOutboxRelay(options: OutboxRelayOptions) {
 
   async function runAsLeader(client: pg.Client): Promise<void> {
     client.on('notification', () => wake?.());
-    await client.query('listen deeplens_outbox');
+    await client.query(`listen ${outboxChannel}`);
     while (!stopping) {
       const count = await publishBatch(client);
       if (count < batchSize && !stopping) await waitForWork();

@@ -76,6 +76,7 @@ export function createWriteApi(deps: WriteApiDependencies) {
     const { tenantId } = c.get('principal');
     if (tenantId) {
       const tenant = await handler.load(tenantDecider, tenantId);
+      c.set('callerTenant', tenant);
       const perMinute = tenant.status === 'initial' ? 60 : tenant.limits.requestsPerMinute;
       const decision = tenantRequests.take(`tenant:${tenantId}`, { limit: perMinute });
       if (!decision.allowed) {

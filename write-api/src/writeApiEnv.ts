@@ -1,9 +1,14 @@
+import type { TenantState } from '@deeplens/commands/tenant/tenantState';
 import type { Principal } from '@deeplens/platform/auth/principal';
 
-/** Hono's typed context of the write API: who is calling, and the request's idempotency key. */
+/**
+ * Hono's typed context of the write API: who is calling, the caller's tenant as loaded once for
+ * this request, and the request's idempotency key.
+ */
 export type WriteApiEnv = {
   Variables: {
     principal: Principal;
+    callerTenant: TenantState | undefined;
     idempotencyKey: string | undefined;
     requestId: string;
   };

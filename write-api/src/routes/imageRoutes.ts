@@ -89,7 +89,8 @@ export function imageRoutes(deps: WriteApiDependencies) {
     const { tenantId } = c.get('principal');
     if (!tenantId)
       throw new ForbiddenError('images belong to a tenant: sign in as a tenant user or use a tenant API key');
-    const tenant = await handler.load(tenantDecider, tenantId);
+    // Loaded once per request, by the rate limit in front of every route.
+    const tenant = c.get('callerTenant') ?? (await handler.load(tenantDecider, tenantId));
     if (tenant.status === 'initial' || tenant.status === 'deleted')
       throw new NotFoundError(`no tenant ${tenantId}`);
     return tenant;

@@ -30,8 +30,8 @@ export async function writeFootprint(pool: DatabasePool, objectStoreDir: string)
       (select count(*) from write.idempotency_keys)::int8 as idempotency_keys,
       (select count(*) from auth.http_idempotency)::int8 as http_idempotency,
       (select count(*) from auth.refresh_tokens)::int8 as refresh_tokens,
-      (select coalesce(sum(images), 0) from write.tenant_usage)::int8 as usage_images,
-      (select coalesce(sum(bytes), 0) from write.tenant_usage)::int8 as usage_bytes`);
+      (select coalesce(sum(images), 0) from write.usage_stripes)::int8 as usage_images,
+      (select coalesce(sum(bytes), 0) from write.usage_stripes)::int8 as usage_bytes`);
   const files = async (dir: string): Promise<number> => {
     const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
     let n = 0;
