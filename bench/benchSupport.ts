@@ -299,7 +299,11 @@ export async function sampleDatabaseWaits<T>(
   const sampler = (async () => {
     while (running) {
       const { rows } = await client.query<{ wait: string; n: number }>(
-        `select coalesce(wait_event_type || ':' || wait_event, 'CPU') as wait, count(*)::int as n
+        // A lock wait names the statement that waits, so the contended row can be found.
+        `select coalesce(wait_event_type || ':' || wait_event, 'CPU')
+             || case when wait_event_type = 'Lock'
+                  then ' (' || left(regexp_replace(query, '\\s+', ' ', 'g'), 48) || '…)' else '' end as wait,
+                count(*)::int as n
          from pg_stat_activity
          where datname = current_database() and state = 'active' and pid <> pg_backend_pid()
          group by 1`,

@@ -35,7 +35,7 @@ export type UsageStripe = {
 
 /** How far beyond what it needs now a stripe is granted, so most uploads take the fast path. */
 export function grantHeadroom(bytes: number): { images: number; bytes: number } {
-  return { images: 32, bytes: 32 * Math.max(bytes, 1 << 20) };
+  return { images: 256, bytes: 256 * Math.max(bytes, 1 << 20) };
 }
 
 /**
@@ -99,10 +99,48 @@ const stripeRow = z.object({
 });
 const limitsRow = z.object({ max_images: z.number().nullable(), max_bytes: z.number().nullable() });
 
+/**
+ * Grants of one tenant change only under this transaction-scoped lock (slow paths and plan
+ * changes), so a slow path reads the other stripes' grants without locking their rows.
+ */
+async function lockGrants(tx: Queryable, tenantId: string): Promise<void> {
+  await tx.query(
+    sql.unsafe`select pg_advisory_xact_lock(hashtextextended(${`deeplens.usage:${tenantId}`}, 0))`,
+  );
+}
+
+async function readStripes(
+  tx: Queryable,
+  tenantId: string,
+  which: 'target' | 'others' | 'all',
+  target: number,
+): Promise<UsageStripe[]> {
+  const query =
+    which === 'target'
+      ? sql.type(stripeRow)`
+          select stripe, images, bytes, images_granted, bytes_granted from write.usage_stripes
+          where tenant_id = ${tenantId} and stripe = ${target} for update`
+      : which === 'others'
+        ? sql.type(stripeRow)`
+          select stripe, images, bytes, images_granted, bytes_granted from write.usage_stripes
+          where tenant_id = ${tenantId} and stripe <> ${target}`
+        : sql.type(stripeRow)`
+          select stripe, images, bytes, images_granted, bytes_granted from write.usage_stripes
+          where tenant_id = ${tenantId} order by stripe for update`;
+  return (await tx.any(query)).map((r) => ({
+    stripe: r.stripe,
+    images: r.images,
+    bytes: r.bytes,
+    imagesGranted: r.images_granted,
+    bytesGranted: r.bytes_granted,
+  }));
+}
+
 /** Applies a usage change inside the command's transaction; refuses one past the plan's limits. */
 export async function changeUsage(tx: Queryable, change: UsageChange): Promise<void> {
   const { tenantId } = change;
   if (change.kind === 'limitsChanged') {
+    await lockGrants(tx, tenantId);
     await tx.query(sql.unsafe`
       update write.usage_stripes set images_granted = images, bytes_granted = bytes
       where tenant_id = ${tenantId}`);
@@ -128,13 +166,13 @@ export async function changeUsage(tx: Queryable, change: UsageChange): Promise<v
       and (${bytes} <= 0 or bytes + ${bytes} <= bytes_granted)`);
   if (counted.rowCount === 1) return;
 
-  // The slow path. The tenant's row first (shared), so a plan change waits for us or we for it
-  // and we grant against the limits in force; then every stripe, always in the same order.
+  // The slow path: grant again, against the limits in force (a plan change holds the same lock
+  // from its tenant update to its commit, so its limits are visible once we hold it).
+  await lockGrants(tx, tenantId);
   const planned = await tx.maybeOne(sql.type(limitsRow)`
     select (state->'limits'->>'maxImages')::float8 as max_images,
            (state->'limits'->>'maxBytes')::float8 as max_bytes
-    from write.aggregates where aggregate_type = 'tenant' and aggregate_id = ${tenantId}
-    for share`);
+    from write.aggregates where aggregate_type = 'tenant' and aggregate_id = ${tenantId}`);
   const fallback = change.limits ?? { maxImages: Number.MAX_SAFE_INTEGER, maxBytes: Number.MAX_SAFE_INTEGER };
   const limits = {
     maxImages: planned?.max_images ?? fallback.maxImages,
@@ -144,33 +182,40 @@ export async function changeUsage(tx: Queryable, change: UsageChange): Promise<v
     insert into write.usage_stripes (tenant_id, stripe)
     select ${tenantId}, n from generate_series(0, ${usageStripeCount - 1}) as n
     on conflict do nothing`);
-  const rows = await tx.any(sql.type(stripeRow)`
-    select stripe, images, bytes, images_granted, bytes_granted from write.usage_stripes
-    where tenant_id = ${tenantId} order by stripe for update`);
-  const stripes = rows.map((r) => ({
-    stripe: r.stripe,
-    images: r.images,
-    bytes: r.bytes,
-    imagesGranted: r.images_granted,
-    bytesGranted: r.bytes_granted,
-  }));
-  const plan = planGrant(stripes, stripe, change, limits);
+  // Other stripes' grants cannot move while we hold the lock, and their use stays within them:
+  // while they keep their grants, only this stripe needs its row locked.
+  let stripes = [
+    ...(await readStripes(tx, tenantId, 'target', stripe)),
+    ...(await readStripes(tx, tenantId, 'others', stripe)),
+  ];
+  let plan = planGrant(stripes, stripe, change, limits);
+  const takesBack = (next: UsageStripe[]) =>
+    next.some((row) => {
+      const before = stripes.find((s) => s.stripe === row.stripe);
+      return (
+        row.stripe !== stripe &&
+        (before?.imagesGranted !== row.imagesGranted || before.bytesGranted !== row.bytesGranted)
+      );
+    });
+  if (plan === 'limit' || takesBack(plan)) {
+    // Near the limits: what the others use must be exact, so every stripe is locked.
+    stripes = await readStripes(tx, tenantId, 'all', stripe);
+    plan = planGrant(stripes, stripe, change, limits);
+  }
   if (plan === 'limit') {
     throw new LimitExceededError('the tenant plan limit for images or bytes is reached', {
       detail: { tenantId, limits },
     });
   }
-  const changed = plan.filter((next) => {
+  for (const next of plan) {
     const before = stripes.find((s) => s.stripe === next.stripe);
-    return (
-      !before ||
-      before.images !== next.images ||
-      before.bytes !== next.bytes ||
-      before.imagesGranted !== next.imagesGranted ||
-      before.bytesGranted !== next.bytesGranted
-    );
-  });
-  for (const next of changed) {
+    if (
+      before?.images === next.images &&
+      before.bytes === next.bytes &&
+      before.imagesGranted === next.imagesGranted &&
+      before.bytesGranted === next.bytesGranted
+    )
+      continue;
     await tx.query(sql.unsafe`
       update write.usage_stripes
       set images = ${next.images}, bytes = ${next.bytes},

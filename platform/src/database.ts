@@ -16,6 +16,10 @@ export async function createDatabasePool(
     maximumPoolSize: options.maximumPoolSize ?? config.DATABASE_POOL_SIZE,
     connectionTimeout: 5_000,
     statementTimeout: 60_000,
+    // slonik's default runs `DISCARD ALL` after every release: a second round trip (and
+    // transaction) per query and PostgreSQL's cached plans dropped. DeepLens keeps no session
+    // state on pooled connections (session locks and LISTEN use their own clients).
+    resetConnection: () => Promise.resolve(),
     typeParsers: [
       ...createTypeParserPreset().filter((p) => p.name !== 'int8' && p.name !== 'timestamptz'),
       { name: 'int8', parse: (value) => Number.parseInt(value, 10) },

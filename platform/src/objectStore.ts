@@ -1,9 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
 import * as Minio from 'minio';
 import type { Config } from './config.ts';
 import { NotFoundError, UnavailableError, ValidationError } from './errors.ts';
@@ -54,10 +53,17 @@ export function fileSystemObjectStore(directory: string): ObjectStore {
     },
     async put(bucket, key, body, contentType) {
       const path = pathOf(bucket, key);
-      await mkdir(dirname(path), { recursive: true });
       const temp = `${path}.${randomUUID()}.tmp`;
-      await pipeline(Readable.from([body]), createWriteStream(temp));
-      await pipeline(Readable.from([contentType]), createWriteStream(contentTypeFile(temp)));
+      // Two plain writes and two renames; the folder is made only when a write finds it missing.
+      const write = async () => {
+        await writeFile(contentTypeFile(temp), contentType);
+        await writeFile(temp, body);
+      };
+      await write().catch(async (error: NodeJS.ErrnoException) => {
+        if (error.code !== 'ENOENT') throw error;
+        await mkdir(dirname(path), { recursive: true });
+        await write();
+      });
       await rename(contentTypeFile(temp), contentTypeFile(path));
       await rename(temp, path);
     },
