@@ -343,7 +343,7 @@ export function createMetadataQueries(pool: DatabasePool) {
 
     /**
      * Images and bytes stored by the tenant as the read side has projected them (the write side
-     * keeps the exact, limit-enforcing figures in `write.tenant_usage`). Undefined for an
+     * keeps the exact, limit-enforcing figures in `write.usage_stripes`). Undefined for an
      * unknown or erased tenant.
      */
     async getUsage(tenantId: string): Promise<TenantUsageView | undefined> {

@@ -53,7 +53,7 @@ const tenantRow = z.object({ tenant_id: z.string() });
 
 /**
  * Images and bytes per tenant for `GET /v1/tenants/{id}/usage`. This is the read side's copy:
- * the write side keeps the exact figures in `write.tenant_usage` inside each command's
+ * the write side keeps the exact figures in `write.usage_stripes` inside each command's
  * transaction (that is what plan limits are enforced against); this one trails the log.
  */
 export const usageProjection: ProjectionDefinition = {
