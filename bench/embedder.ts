@@ -1,7 +1,8 @@
 /**
  * Embedder throughput: images/s through the whole embedder (Kafka → fetch → decode → batched
  * ONNX → ImageEmbedded + thumbnail recorded through the write side) next to the raw model's
- * images/s on the same images in the same run.
+ * images/s on the same images in the same run, and the CPU time this process spends per image in
+ * each (the shared machine's load changes the rates, far less the CPU per image).
  *   npx tsx bench/embedder.ts [images=240]
  */
 import { join } from 'node:path';
@@ -20,6 +21,7 @@ import { endOffsets } from '@deeplens/events/testing/readEvents';
 import { topics } from '@deeplens/events/topics';
 import { createKafka } from '@deeplens/platform/kafka';
 import { createLogger } from '@deeplens/platform/logger';
+import { embeddingBatchSize } from '@deeplens/platform/metrics';
 import { fileSystemObjectStore, sha256Hex } from '@deeplens/platform/objectStore';
 import { randomUUID } from '@deeplens/platform/ids';
 import { createSchemaRegistry } from '@deeplens/platform/schemaRegistry';
@@ -34,6 +36,13 @@ import { benchPhotos } from './benchImages.ts';
 import { report, scope } from './benchSupport.ts';
 
 const count = Number(process.argv[2] ?? 240);
+
+/** CPU time (user + system, all threads) this process has spent since `from`, in ms. */
+function cpuMsSince(from: NodeJS.CpuUsage): number {
+  const { user, system } = process.cpuUsage(from);
+  return (user + system) / 1000;
+}
+
 const s = scope();
 try {
   const photos = await benchPhotos(count);
@@ -44,7 +53,9 @@ try {
   // The limit: the raw model on the same images, batched as the embedder batches.
   await model.embed(photos.slice(0, 16));
   const rawStart = performance.now();
+  const rawCpu = process.cpuUsage();
   for (let i = 0; i < photos.length; i += 16) await model.embed(photos.slice(i, i + 16));
+  const rawCpuPerImage = cpuMsSince(rawCpu) / photos.length;
   const rawPerSecond = photos.length / ((performance.now() - rawStart) / 1000);
 
   // The embedder: uploads recorded through the write side, relayed to Kafka, embedded.
@@ -129,10 +140,18 @@ try {
     startAt: from,
   });
   const start = performance.now();
+  const embedderCpu = process.cpuUsage();
   await worker.start();
   s.after(() => worker.stop());
+  // `start` returns once the consumer has joined its group: the steady state starts here.
+  const joined = performance.now();
   while (worker.counts.embedded + worker.counts.failed < photos.length)
     await new Promise((r) => setTimeout(r, 20));
+  const steadyPerSecond = photos.length / ((performance.now() - joined) / 1000);
+  const embedderCpuPerImage = cpuMsSince(embedderCpu) / photos.length;
+  const batchSizes = (await embeddingBatchSize.get()).values;
+  const batchCount = batchSizes.find((v) => v.metricName?.endsWith('_count'))?.value ?? 0;
+  const meanBatch = photos.length / batchCount;
   const embedderPerSecond = photos.length / ((performance.now() - start) / 1000);
 
   const ratio = embedderPerSecond / rawPerSecond;
@@ -142,11 +161,34 @@ try {
       value: `${rawPerSecond.toFixed(1)} img/s`,
     },
     {
+      measure: 'raw ONNX model: CPU per image (this process)',
+      value: `${rawCpuPerImage.toFixed(1)} ms`,
+    },
+    {
       measure: 'embedder end to end (Kafka → fetch → embed → record + thumbnail)',
       value: `${embedderPerSecond.toFixed(1)} img/s`,
       limit: `${rawPerSecond.toFixed(1)} img/s`,
       ratio: ratio.toFixed(2),
       bar: 'informative',
+    },
+    {
+      measure: 'embedder after its consumer joined the group (steady state)',
+      value: `${steadyPerSecond.toFixed(1)} img/s`,
+      limit: `${rawPerSecond.toFixed(1)} img/s`,
+      ratio: (steadyPerSecond / rawPerSecond).toFixed(2),
+      bar: 'informative',
+    },
+    {
+      measure: 'embedder: CPU per image (this process; PostgreSQL and Kafka not counted)',
+      value: `${embedderCpuPerImage.toFixed(1)} ms`,
+      limit: `${rawCpuPerImage.toFixed(1)} ms`,
+      ratio: (embedderCpuPerImage / rawCpuPerImage).toFixed(2),
+      bar: 'informative',
+    },
+    {
+      measure: 'embedder: images per inference batch (mean)',
+      value: meanBatch.toFixed(1),
+      limit: String(config.EMBEDDER_BATCH_SIZE),
     },
   ]);
 } finally {

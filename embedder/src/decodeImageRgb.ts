@@ -25,8 +25,41 @@ export interface DecodeImageOptions {
  * Throws `UnsupportedImageError` or `UnprocessableImageError` with a `reason`.
  */
 export async function decodeImageRgb(bytes: Uint8Array, options: DecodeImageOptions): Promise<Buffer> {
+  const { format, maxInputPixels } = await inspectImage(bytes, options.maxInputPixels);
+  try {
+    const { data, info } = await sharp(bytes, { limitInputPixels: maxInputPixels })
+      .rotate()
+      .flatten({ background: '#ffffff' })
+      .toColourspace('srgb')
+      .resize(options.width, options.height, { fit: options.resize, position: 'centre' })
+      .removeAlpha()
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    assertModelPixels(info, options);
+    return data;
+  } catch (cause) {
+    throw rejection(cause, format);
+  }
+}
+
+/** What `inspectImage` learnt from an image's header. */
+export type ImageHeader = {
+  format: string;
+  /** Width and height as the image is shown, after its EXIF orientation. */
+  width: number;
+  height: number;
+  maxInputPixels: number;
+};
+
+/**
+ * Reads an upload's header and refuses, before any decoding, what `decodeImageRgb` would:
+ * empty bytes, unsupported formats, too many pixels.
+ */
+export async function inspectImage(
+  bytes: Uint8Array,
+  maxInputPixels = DEFAULT_MAX_INPUT_PIXELS,
+): Promise<ImageHeader> {
   if (bytes.byteLength === 0) throw new UnprocessableImageError('empty', 'the image is empty');
-  const maxInputPixels = options.maxInputPixels ?? DEFAULT_MAX_INPUT_PIXELS;
   const metadata = await sharp(bytes)
     .metadata()
     .catch((cause: unknown) => {
@@ -51,25 +84,28 @@ export async function decodeImageRgb(bytes: Uint8Array, options: DecodeImageOpti
       },
     );
   }
-  try {
-    const { data, info } = await sharp(bytes, { limitInputPixels: maxInputPixels })
-      .rotate()
-      .flatten({ background: '#ffffff' })
-      .toColourspace('srgb')
-      .resize(options.width, options.height, { fit: options.resize, position: 'centre' })
-      .removeAlpha()
-      .raw()
-      .toBuffer({ resolveWithObject: true });
-    if (info.channels !== 3 || info.width !== options.width || info.height !== options.height) {
-      throw new Error(`decoded to ${info.width}×${info.height}×${info.channels}`);
-    }
-    return data;
-  } catch (cause) {
-    throw rejection(cause, metadata.format);
+  // Orientations 5–8 turn the image by 90° or 270°.
+  const turned = (metadata.orientation ?? 1) >= 5;
+  return {
+    format: metadata.format,
+    width: (turned ? metadata.height : metadata.width) ?? 0,
+    height: (turned ? metadata.width : metadata.height) ?? 0,
+    maxInputPixels,
+  };
+}
+
+/** Throws unless sharp produced exactly the model's `width × height × 3`. */
+export function assertModelPixels(
+  info: { width: number; height: number; channels: number },
+  options: DecodeImageOptions,
+): void {
+  if (info.channels !== 3 || info.width !== options.width || info.height !== options.height) {
+    throw new Error(`decoded to ${info.width}×${info.height}×${info.channels}`);
   }
 }
 
-function rejection(cause: unknown, format?: string): UnsupportedImageError | UnprocessableImageError {
+/** Turns a sharp failure into `UnsupportedImageError` or `UnprocessableImageError` with a `reason`. */
+export function rejection(cause: unknown, format?: string): UnsupportedImageError | UnprocessableImageError {
   const message = cause instanceof Error ? cause.message : String(cause);
   const detail = format === undefined ? {} : { format };
   if (/unsupported image format/i.test(message)) {

@@ -1,7 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buffer as readAll } from 'node:stream/consumers';
 import type { Consumer, KafkaMessage, Kafka, Producer } from 'kafkajs';
-import sharp from 'sharp';
 import type { CommandHandler } from '@deeplens/commands/commandHandler';
 import { imageDecider } from '@deeplens/commands/image/imageDecider';
 import { tenantDecider } from '@deeplens/commands/tenant/tenantDecider';
@@ -9,7 +8,7 @@ import { imageRules } from '@deeplens/commands/writeModelRules';
 import type { EventSerde } from '@deeplens/events/eventSerde';
 import type { ImageUploaded } from '@deeplens/events/imageEvents';
 import { topics } from '@deeplens/events/topics';
-import { ConflictError, DeepLensError, NotFoundError } from '@deeplens/platform/errors';
+import { ConcurrencyError, ConflictError, DeepLensError, NotFoundError } from '@deeplens/platform/errors';
 import type { Logger } from '@deeplens/platform/logger';
 import {
   consumerLag,
@@ -20,6 +19,9 @@ import {
 } from '@deeplens/platform/metrics';
 import { SpanKind, traceContextOf, withSpan } from '@deeplens/platform/telemetry';
 import type { TenantStorage, TenantWithStorage } from '@deeplens/platform/tenantStorage';
+import type { DecodedUpload } from './decodeUpload.ts';
+import { decodeUpload } from './decodeUpload.ts';
+import { createInferenceBatcher } from './inferenceBatcher.ts';
 import type { EmbeddingModel } from './onnxEmbeddingModel.ts';
 
 export type EmbedderOptions = {
@@ -33,6 +35,8 @@ export type EmbedderOptions = {
   batchWindowMs: number;
   maxAttempts: number;
   thumbnailSize: number;
+  /** Partitions whose records are embedded at the same time, sharing batches. Default 6. */
+  partitionsConsumedConcurrently?: number;
   topic?: string;
   dlqTopic?: string;
   groupId?: string;
@@ -42,14 +46,25 @@ export type EmbedderOptions = {
 
 type Job = { message: KafkaMessage; partition: number; event: ImageUploaded };
 type Fetched = { job: Job; bytes: Buffer; storage: TenantStorage };
+/** An upload decoded once, for the model and the thumbnail, or the reason it cannot be. */
+type DecodedOk = { job: Job; storage: TenantStorage; upload: DecodedUpload };
+type Decoded = DecodedOk | { job: Job; rejected: Error };
 
 /** A failure that will not get better by trying again: the image is recorded as failed. */
 class PermanentFailure extends Error {}
 
+function rejectionReason(error: Error): string {
+  return error instanceof DeepLensError
+    ? `${String((error.detail as { reason?: string } | undefined)?.reason ?? error.code)}: ${error.message}`
+    : error.message;
+}
+
 /**
  * Turns every `ImageUploaded` into `ImageEmbedded` (or `ImageEmbeddingFailed` with the reason)
- * and a `ThumbnailGenerated`, recorded through the write side. Batches inference across
- * images (size and time window), so both cores stay busy. A transient failure (object storage
+ * and a `ThumbnailGenerated`, recorded through the write side. Each image is decoded once, for
+ * the model and the thumbnail; inference is batched across the images of all partitions being
+ * consumed (and across Kafka fetches), so both cores stay busy; a partition's offsets are
+ * resolved only once its images' results are recorded. A transient failure (object storage
  * down) is retried with backoff; after `maxAttempts` the record goes to the dead-letter topic
  * with the reason, so the partition moves on. Commands carry idempotency keys derived from
  * the image and the model version, so a redelivered record changes nothing twice.
@@ -70,13 +85,21 @@ export function createEmbedderWorker(options: EmbedderOptions) {
     idempotency: { scope: 'embedder', key: `${imageId}:${modelId}@${modelVersion}:${step}` },
   });
 
-  /** Runs a command whose refusal means "nothing to do": the image was deleted meanwhile. */
+  /**
+   * Runs a command whose refusal means "nothing to do": the image was deleted meanwhile. A
+   * concurrency conflict only says that another command changed the image first (the user's
+   * metadata edit), so the command runs again on the new state.
+   */
   async function record(run: () => Promise<unknown>): Promise<void> {
-    try {
-      await run();
-    } catch (error) {
-      if (error instanceof ConflictError || error instanceof NotFoundError) return;
-      throw error;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await run();
+        return;
+      } catch (error) {
+        if (error instanceof ConcurrencyError && attempt < 5) continue;
+        if (error instanceof ConflictError || error instanceof NotFoundError) return;
+        throw error;
+      }
     }
   }
 
@@ -105,31 +128,34 @@ export function createEmbedderWorker(options: EmbedderOptions) {
     }
   }
 
-  async function thumbnail(fetched: Fetched): Promise<void> {
-    const { event } = fetched.job;
-    const size = options.thumbnailSize;
-    const { data, info } = await sharp(fetched.bytes, { failOn: 'none' })
-      .rotate()
-      .resize(size, size, { fit: 'inside', withoutEnlargement: true })
-      .webp({ quality: 80 })
-      .toBuffer({ resolveWithObject: true });
-    const key = fetched.storage.thumbnailKeyOf(event.data.sha256, size);
-    await fetched.storage.store.put(fetched.storage.bucket, key, data, 'image/webp');
+  async function decode(fetched: Fetched): Promise<Decoded> {
+    try {
+      const upload = await decodeUpload(fetched.bytes, {
+        ...model.decodeOptions,
+        thumbnailSize: options.thumbnailSize,
+      });
+      return { job: fetched.job, storage: fetched.storage, upload };
+    } catch (error) {
+      return { job: fetched.job, rejected: error instanceof Error ? error : new Error(String(error)) };
+    }
+  }
+
+  /** Stores the thumbnail's object; content-addressed, so storing it again changes nothing. */
+  async function storeThumbnail(item: DecodedOk): Promise<string> {
+    const key = item.storage.thumbnailKeyOf(item.job.event.data.sha256, options.thumbnailSize);
+    const { data, mime } = item.upload.thumbnail;
+    await item.storage.store.put(item.storage.bucket, key, data, mime);
+    return key;
+  }
+
+  async function recordThumbnail(item: DecodedOk, objectKey: string): Promise<void> {
+    const { tenantId, imageId } = item.job.event.data;
+    const { width, height, mime } = item.upload.thumbnail;
     await record(() =>
       handler.handle(
         imageDecider,
-        {
-          type: 'RecordThumbnail',
-          data: {
-            tenantId: event.data.tenantId,
-            imageId: event.data.imageId,
-            objectKey: key,
-            width: info.width,
-            height: info.height,
-            mime: 'image/webp',
-          },
-        },
-        origin(event.data.imageId, 'thumbnail'),
+        { type: 'RecordThumbnail', data: { tenantId, imageId, objectKey, width, height, mime } },
+        origin(imageId, 'thumbnail'),
         imageRules,
       ),
     );
@@ -181,57 +207,71 @@ export function createEmbedderWorker(options: EmbedderOptions) {
     });
   }
 
-  /** One batch of uploads: fetch in parallel, embed together, record each result. */
-  async function process(jobs: Job[]): Promise<void> {
-    const fetched: Fetched[] = [];
-    await Promise.all(
-      jobs.map(async (job) => {
-        try {
-          fetched.push(await fetchImage(job));
-        } catch (error) {
-          if (error instanceof PermanentFailure) await fail(job, error.message, false);
-          else await deadLetter(job, `object storage kept failing: ${(error as Error).message}`);
-        }
-      }),
-    );
-    if (fetched.length === 0) return;
-    const started = performance.now();
-    const results = await model.embedSettled(fetched.map((f) => f.bytes));
-    embeddingLatency.observe((performance.now() - started) / 1000);
-    embeddingBatchSize.observe(fetched.length);
-    await Promise.all(
-      fetched.map((item, i) =>
-        // Each image's results continue the trace of its upload.
-        withSpan(
-          'embed image',
-          {
-            kind: SpanKind.CONSUMER,
-            parent: traceContextOf(item.job.message.headers),
-            attributes: {
-              'deeplens.image_id': item.job.event.data.imageId,
-              'deeplens.batch_size': fetched.length,
-            },
-          },
-          () => recordResult(item, results[i]!),
-        ),
-      ),
+  // Images of all partitions being consumed share the inference batches.
+  const batcher = createInferenceBatcher<Buffer, Float32Array>({
+    maxBatchSize: options.batchSize,
+    // Enough images fetched and decoded ahead to fill the next batches while one runs.
+    maxSeats: 4 * options.batchSize,
+    maxWaitMs: options.batchWindowMs,
+    run: async (pixels) => {
+      const started = performance.now();
+      const vectors = await model.embedDecoded(pixels);
+      embeddingLatency.observe((performance.now() - started) / 1000);
+      embeddingBatchSize.observe(pixels.length);
+      return vectors;
+    },
+  });
+
+  /** One upload: fetched and decoded, embedded in a shared batch, its results recorded. */
+  async function process(job: Job): Promise<void> {
+    const seat = await batcher.reserve();
+    try {
+      let fetched;
+      try {
+        fetched = await fetchImage(job);
+      } catch (error) {
+        seat.release();
+        if (error instanceof PermanentFailure) await fail(job, error.message, false);
+        else await deadLetter(job, `object storage kept failing: ${(error as Error).message}`);
+        return;
+      }
+      const decoded = await decode(fetched);
+      if ('rejected' in decoded) {
+        seat.release();
+        await withImageSpan(job, 0, () => fail(job, rejectionReason(decoded.rejected), false));
+        return;
+      }
+      const { output, batchSize } = await seat.embed(decoded.upload.pixels);
+      await withImageSpan(job, batchSize, () => recordEmbedding(decoded, output));
+    } finally {
+      seat.release();
+    }
+  }
+
+  /** Each image's results continue the trace of its upload. */
+  function withImageSpan(job: Job, batchSize: number, run: () => Promise<void>): Promise<void> {
+    return withSpan(
+      'embed image',
+      {
+        kind: SpanKind.CONSUMER,
+        parent: traceContextOf(job.message.headers),
+        attributes: { 'deeplens.image_id': job.event.data.imageId, 'deeplens.batch_size': batchSize },
+      },
+      run,
     );
   }
 
-  async function recordResult(item: Fetched, result: Float32Array | Error): Promise<void> {
+  async function recordEmbedding(item: DecodedOk, vector: Float32Array): Promise<void> {
     const { tenantId, imageId } = item.job.event.data;
-    if (result instanceof Error) {
-      const reason =
-        result instanceof DeepLensError
-          ? `${String((result.detail as { reason?: string } | undefined)?.reason ?? result.code)}: ${result.message}`
-          : result.message;
-      await fail(item.job, reason, false);
-      return;
-    }
+    // The thumbnail's object is stored while the embedding is recorded. The two commands stay
+    // one after the other: both change the image, and the second would lose the race on its
+    // version and run again.
+    const stored = storeThumbnail(item);
+    stored.catch(() => undefined);
     await record(() =>
       handler.handle(
         imageDecider,
-        { type: 'RecordImageEmbedding', data: { tenantId, imageId, modelId, modelVersion, vector: result } },
+        { type: 'RecordImageEmbedding', data: { tenantId, imageId, modelId, modelVersion, vector } },
         origin(imageId, 'embedding'),
         imageRules,
       ),
@@ -239,9 +279,9 @@ export function createEmbedderWorker(options: EmbedderOptions) {
     counts.embedded++;
     eventsApplied.inc({ consumer: 'embedder' });
     log.debug('image embedded', { tenantId, imageId, modelId, modelVersion });
-    await thumbnail(item).catch((error: unknown) =>
-      log.warn('thumbnail failed', { tenantId, imageId, error }),
-    );
+    await stored
+      .then((key) => recordThumbnail(item, key))
+      .catch((error: unknown) => log.warn('thumbnail failed', { tenantId, imageId, error }));
   }
 
   return {
@@ -263,20 +303,32 @@ export function createEmbedderWorker(options: EmbedderOptions) {
       }
       await consumer.run({
         eachBatchAutoResolve: false,
-        partitionsConsumedConcurrently: 1,
+        // Partitions are consumed side by side so that their images fill the batches together.
+        partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 6,
         eachBatch: async (payload) => {
           const { batch } = payload;
           const resolveOffset = (offset: string) => payload.resolveOffset(offset);
           const heartbeat = () => payload.heartbeat();
           const isRunning = () => payload.isRunning();
           const isStale = () => payload.isStale();
+          // Chunks of a partition's uploads run side by side (the batcher bounds how many images
+          // are in flight); their offsets are resolved in order, each once its results are recorded.
+          const chunks: { recorded: Promise<unknown>; lastOffset: string }[] = [];
           let pending: { job: Job; offset: string }[] = [];
-          const flush = async () => {
+          const submit = () => {
             if (pending.length === 0) return;
-            await process(pending.map((p) => p.job));
-            resolveOffset(pending[pending.length - 1]!.offset);
+            const recorded = Promise.all(pending.map((p) => process(p.job)));
+            recorded.catch(() => undefined); // awaited in order below
+            chunks.push({ recorded, lastOffset: pending[pending.length - 1]!.offset });
             pending = [];
-            await heartbeat();
+          };
+          const flush = async () => {
+            submit();
+            for (const chunk of chunks.splice(0)) {
+              await chunk.recorded;
+              resolveOffset(chunk.lastOffset);
+              await heartbeat();
+            }
           };
           consumerLag.set(
             { group: groupId, topic: batch.topic, partition: String(batch.partition) },
@@ -286,7 +338,7 @@ export function createEmbedderWorker(options: EmbedderOptions) {
             if (!isRunning() || isStale()) break;
             // Only uploads concern the embedder; the header spares decoding every other event.
             if (message.headers?.['event-type']?.toString() !== 'ImageUploaded') {
-              if (pending.length === 0) resolveOffset(message.offset);
+              if (pending.length === 0 && chunks.length === 0) resolveOffset(message.offset);
               continue;
             }
             let event;
@@ -303,7 +355,7 @@ export function createEmbedderWorker(options: EmbedderOptions) {
             }
             if (event.type !== 'ImageUploaded') continue;
             pending.push({ job: { message, partition: batch.partition, event }, offset: message.offset });
-            if (pending.length >= options.batchSize) await flush();
+            if (pending.length >= options.batchSize) submit();
           }
           await flush();
         },

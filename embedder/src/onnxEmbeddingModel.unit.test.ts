@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { buildDefaultModel } from './buildDefaultModel.ts';
+import { decodeUpload } from './decodeUpload.ts';
 import { UnprocessableImageError, UnsupportedImageError, isImageRejectedError } from './imageErrors.ts';
 import type { ModelManifest } from './modelManifest.ts';
 import type { EmbeddingModel } from './onnxEmbeddingModel.ts';
@@ -64,6 +65,20 @@ describe('loadEmbeddingModel', () => {
     } finally {
       await small.close();
     }
+  });
+
+  it('embeds pixels decoded once for the model and the thumbnail as it embeds the bytes', async () => {
+    const images = await Promise.all(['chelsea.jpg', 'camera.jpg', 'rocket.jpg', 'coffee.jpg'].map(photo));
+    const decoded = await Promise.all(
+      images.map((bytes) => decodeUpload(bytes, { ...model.decodeOptions, thumbnailSize: 256 })),
+    );
+    const fromPixels = await model.embedDecoded(decoded.map((d) => d.pixels));
+    const fromBytes = await model.embed(images);
+    fromPixels.forEach((v, i) => {
+      const similarity = cosine(v, fromBytes[i]!);
+      assert.ok(similarity > 0.9999, `image ${i}: cos ${similarity}`);
+    });
+    await assert.rejects(model.embedDecoded([Buffer.alloc(10)]), /10 bytes/);
   });
 
   it('pools with GeM over the feature map when asked', async () => {
