@@ -148,20 +148,6 @@ export function createEmbedderWorker(options: EmbedderOptions) {
     return key;
   }
 
-  async function recordThumbnail(item: DecodedOk, objectKey: string): Promise<void> {
-    const { tenantId, imageId } = item.job.event.data;
-    const { width, height, mime } = item.upload.thumbnail;
-    await record(() =>
-      handler.handle(
-        imageDecider,
-        { type: 'RecordThumbnail', data: { tenantId, imageId, objectKey, width, height, mime } },
-        origin(imageId, 'thumbnail'),
-        imageRules,
-      ),
-    );
-    counts.thumbnails++;
-  }
-
   async function fail(job: Job, reason: string, retriable: boolean): Promise<void> {
     const { tenantId, imageId } = job.event.data;
     await record(() =>
@@ -263,25 +249,32 @@ export function createEmbedderWorker(options: EmbedderOptions) {
 
   async function recordEmbedding(item: DecodedOk, vector: Float32Array): Promise<void> {
     const { tenantId, imageId } = item.job.event.data;
-    // The thumbnail's object is stored while the embedding is recorded. The two commands stay
-    // one after the other: both change the image, and the second would lose the race on its
-    // version and run again.
-    const stored = storeThumbnail(item);
-    stored.catch(() => undefined);
+    // The thumbnail's object first, then ONE command records the embedding and the thumbnail.
+    // Without a stored thumbnail the embedding is still recorded; the step name in the
+    // idempotency key says which, so a redelivery that stores it records just the thumbnail.
+    const { width, height, mime } = item.upload.thumbnail;
+    const thumbnail = await storeThumbnail(item).then(
+      (objectKey) => ({ objectKey, width, height, mime }),
+      (error: unknown) => {
+        log.warn('thumbnail failed', { tenantId, imageId, error });
+        return undefined;
+      },
+    );
     await record(() =>
       handler.handle(
         imageDecider,
-        { type: 'RecordImageEmbedding', data: { tenantId, imageId, modelId, modelVersion, vector } },
-        origin(imageId, 'embedding'),
+        {
+          type: 'RecordImageEmbedding',
+          data: { tenantId, imageId, modelId, modelVersion, vector, ...(thumbnail ? { thumbnail } : {}) },
+        },
+        origin(imageId, thumbnail ? 'embedding+thumbnail' : 'embedding'),
         imageRules,
       ),
     );
     counts.embedded++;
+    if (thumbnail) counts.thumbnails++;
     eventsApplied.inc({ consumer: 'embedder' });
     log.debug('image embedded', { tenantId, imageId, modelId, modelVersion });
-    await stored
-      .then((key) => recordThumbnail(item, key))
-      .catch((error: unknown) => log.warn('thumbnail failed', { tenantId, imageId, error }));
   }
 
   return {

@@ -34,17 +34,22 @@ export function decideImage(command: ImageCommand, state: ImageState): ImageEven
   const { tenantId, imageId } = state;
   switch (command.type) {
     case 'RecordImageEmbedding': {
-      const { modelId, modelVersion, vector } = command.data;
-      if (hasEmbedding(state, modelId, modelVersion)) return [];
-      if (vector.length === 0 || !vector.every(Number.isFinite)) {
-        throw new ValidationError('An embedding is a non-empty vector of finite numbers');
-      }
-      return emit(context, state, [
-        {
+      const { modelId, modelVersion, vector, thumbnail } = command.data;
+      const drafts: EventDraft<ImageEvent>[] = [];
+      if (!hasEmbedding(state, modelId, modelVersion)) {
+        if (vector.length === 0 || !vector.every(Number.isFinite)) {
+          throw new ValidationError('An embedding is a non-empty vector of finite numbers');
+        }
+        drafts.push({
           type: 'ImageEmbedded',
           data: { tenantId, imageId, modelId, modelVersion, dim: vector.length, vector },
-        },
-      ]);
+        });
+      }
+      if (thumbnail && !state.thumbnails.includes(thumbnail.objectKey)) {
+        assertDimensions(thumbnail.width, thumbnail.height);
+        drafts.push({ type: 'ThumbnailGenerated', data: { tenantId, imageId, ...thumbnail } });
+      }
+      return drafts.length === 0 ? [] : emit(context, state, drafts);
     }
     case 'RecordImageEmbeddingFailure': {
       const { modelId, modelVersion, reason, retriable } = command.data;

@@ -167,6 +167,31 @@ describe('RecordImageEmbedding', () => {
     given([uploaded, embedded]).when(recordEmbedding).then([]);
   });
 
+  it('records the thumbnail of the same decode in the same decision', () => {
+    given([uploaded])
+      .when({ ...recordEmbedding, data: { ...recordEmbedding.data, thumbnail } })
+      .then([embedded, { ...thumbnailed, metadata: at(3, 1) }]);
+  });
+
+  it('records only what is missing when the embedding or the thumbnail is already there', () => {
+    const withThumbnail = { ...recordEmbedding, data: { ...recordEmbedding.data, thumbnail } };
+    given([uploaded, embedded])
+      .when(withThumbnail)
+      .then([{ ...thumbnailed, metadata: at(3) }]);
+    given([uploaded, { ...thumbnailed, metadata: at(2) }])
+      .when(withThumbnail)
+      .then([{ ...embedded, metadata: at(3) }]);
+    given([uploaded, embedded, { ...thumbnailed, metadata: at(3) }])
+      .when(withThumbnail)
+      .then([]);
+  });
+
+  it('refuses a thumbnail without a size, recording nothing', () => {
+    given([uploaded])
+      .when({ ...recordEmbedding, data: { ...recordEmbedding.data, thumbnail: { ...thumbnail, width: 0 } } })
+      .then(ValidationError);
+  });
+
   it('refuses an image that was never uploaded', () => {
     given([]).when(recordEmbedding).then(NotFoundError);
   });

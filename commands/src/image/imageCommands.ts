@@ -30,10 +30,23 @@ export type UploadImage = Command<
   }
 >;
 
-/** The embedder's result; `dim` is the vector's length. */
+/** A stored thumbnail's object and size. */
+export type ThumbnailDraft = { objectKey: string; width: number; height: number; mime: string };
+
+/**
+ * The embedder's result; `dim` is the vector's length. With `thumbnail`, the thumbnail made
+ * from the same decode is recorded in the same decision (one write instead of two).
+ */
 export type RecordImageEmbedding = Command<
   'RecordImageEmbedding',
-  { tenantId: string; imageId: string; modelId: string; modelVersion: string; vector: Float32Array }
+  {
+    tenantId: string;
+    imageId: string;
+    modelId: string;
+    modelVersion: string;
+    vector: Float32Array;
+    thumbnail?: ThumbnailDraft;
+  }
 >;
 
 export type RecordImageEmbeddingFailure = Command<
@@ -50,7 +63,7 @@ export type RecordImageEmbeddingFailure = Command<
 
 export type RecordThumbnail = Command<
   'RecordThumbnail',
-  { tenantId: string; imageId: string; objectKey: string; width: number; height: number; mime: string }
+  { tenantId: string; imageId: string } & ThumbnailDraft
 >;
 
 /** Absent parts stay as they are; a given part replaces the old one. */
