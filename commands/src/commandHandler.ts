@@ -192,8 +192,6 @@ export function createCommandHandler({
             for (const reservation of rules.reservations?.(event) ?? []) {
               await reserve(tx, reservation, aggregateId);
             }
-            const usage = rules.usage?.(event, command);
-            if (usage) await changeUsage(tx, usage);
             await appendToOutbox(tx, event, decider.aggregateType, headers);
           }
         }
@@ -201,6 +199,12 @@ export function createCommandHandler({
           await tx.query(sql.unsafe`
             insert into write.idempotency_keys (scope, key, request_hash, response)
             values (${idempotency.scope}, ${idempotency.key}, ${requestHash}, ${sql.jsonb(result)})`);
+        }
+        // Usage last: its row (a stripe shared with other uploads of the tenant) stays locked
+        // from here to the commit, so nothing else should run while it is held.
+        for (const event of events) {
+          const usage = rules.usage?.(event, command);
+          if (usage) await changeUsage(tx, usage);
         }
       });
     } catch (error) {

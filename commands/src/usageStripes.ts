@@ -11,7 +11,7 @@ import { LimitExceededError } from '@deeplens/platform/errors';
  * more than its limits. An upload takes a random stripe; only when that stripe's grant is used
  * up does it lock all of the tenant's stripes and grant again (`planGrant`, pure).
  */
-export const usageStripeCount = 8;
+export const usageStripeCount = 16;
 
 /** How an event changes its tenant's usage; `limits` makes an increase conditional. */
 export type UsageChange =
