@@ -1,5 +1,6 @@
 import type { Type as AvroType } from 'avsc';
 import type { DeepLensEvent, DeepLensEventType, EventOfType } from './domainEvent.ts';
+import { compileRecordReader, type RecordReader } from './avroRecordReader.ts';
 import { fromAvro, intakeEnvelopeFromAvro, intakeEnvelopeToAvro, toAvro } from './avroValues.ts';
 import { eventSchemas, intakeEnvelopeSchema } from './eventSchemas.ts';
 import type { IntakeEnvelope } from './intakeRecords.ts';
@@ -30,12 +31,39 @@ export function encodeEvent(event: DeepLensEvent): Buffer {
   return eventSchemas[event.type].type.toBuffer(toAvro(event));
 }
 
+/**
+ * `ImageEmbedded` is what a replay of the vector projection reads by the ten thousand, most of
+ * it the vector: it has a reader of its own (`compileRecordReader`) for records written with
+ * today's schema. Records of any other schema version go through avsc's resolution.
+ */
+const fastReaders: { readonly [T in DeepLensEventType]?: RecordReader } = {
+  ImageEmbedded: compileRecordReader(eventSchemas.ImageEmbedded.type, ['data.vector']),
+};
+
+const sameSchema = new WeakMap<AvroType, WeakMap<AvroType, boolean>>();
+
+function writtenWithReaderSchema(reader: AvroType, writerType: AvroType | undefined): boolean {
+  if (!writerType || writerType === reader) return true;
+  let byWriter = sameSchema.get(reader);
+  if (!byWriter) sameSchema.set(reader, (byWriter = new WeakMap()));
+  let same = byWriter.get(writerType);
+  // Canonical-form equality: the same fields, types and order, so the same binary layout.
+  if (same === undefined) byWriter.set(writerType, (same = reader.equals(writerType)));
+  return same;
+}
+
 export function decodeEvent<T extends DeepLensEventType>(
   eventType: T,
   bytes: Buffer,
   writerType?: AvroType,
 ): EventOfType<T> {
-  return fromAvro(eventType, read(eventSchemas[eventType].type, bytes, writerType));
+  const reader = eventSchemas[eventType].type;
+  const fast = fastReaders[eventType];
+  if (fast && writtenWithReaderSchema(reader, writerType)) {
+    const { metadata, data } = fast(bytes);
+    return { type: eventType, data, metadata } as unknown as EventOfType<T>;
+  }
+  return fromAvro(eventType, read(reader, bytes, writerType));
 }
 
 export function encodeIntakeEnvelope(envelope: IntakeEnvelope): Buffer {

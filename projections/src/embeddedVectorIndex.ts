@@ -21,7 +21,7 @@ import {
   type VectorPoint,
   type VectorSearchOptions,
 } from '@deeplens/platform/vectorIndex';
-import { readWalFrames, WalWriter, type WalOperation } from './vectorWal.ts';
+import { readWalFrames, WalFrameBuilder, WalWriter, type WalOperation } from './vectorWal.ts';
 
 export type HnswParameters = {
   /** Graph degree (HNSW `M`). */
@@ -63,6 +63,11 @@ class Collection {
   nextLabel = 1n;
   /** Points stored but not yet in the graph. */
   readonly pending = new Set<string>();
+  // Unit vectors live in chunks of up to `vectorsPerChunk` (one allocation per chunk, not per
+  // point); a removed point's slot is reused.
+  #chunk = new Float32Array(0);
+  #chunkUsed = 0;
+  readonly #freeSlots: Float32Array[] = [];
 
   constructor(
     readonly dim: number,
@@ -86,7 +91,7 @@ class Collection {
     this.remove(id);
     // Labels are never reused: a replaced point gets a fresh one in the graph.
     const label = this.nextLabel++;
-    this.points.set(id, { label, vector: normalizeVector(vector), payload });
+    this.points.set(id, { label, vector: normalizeInto(vector, this.#slot()), payload });
     this.idByLabel.set(label, id);
     this.indexPayload(id, payload);
     this.pending.add(id);
@@ -126,8 +131,21 @@ class Collection {
     if (!point) return;
     if (!this.pending.delete(id)) this.index.remove(point.label);
     this.points.delete(id);
+    this.#freeSlots.push(point.vector);
     this.idByLabel.delete(point.label);
     this.unindexPayload(id, point.payload);
+  }
+
+  #slot(): Float32Array {
+    const free = this.#freeSlots.pop();
+    if (free) return free;
+    if (this.#chunkUsed * this.dim === this.#chunk.length) {
+      // Chunks grow with the collection, so a small collection stays small.
+      const size = Math.min(vectorsPerChunk, Math.max(8, this.points.size));
+      this.#chunk = new Float32Array(size * this.dim);
+      this.#chunkUsed = 0;
+    }
+    return this.#chunk.subarray(this.#chunkUsed * this.dim, ++this.#chunkUsed * this.dim);
   }
 
   private indexPayload(id: string, payload: VectorPayload): void {
@@ -155,6 +173,21 @@ class Collection {
     for (const id of smallest) if (rest.every((list) => list.has(id))) out.add(id);
     return out;
   }
+}
+
+const vectorsPerChunk = 256;
+
+/**
+ * `vector` scaled to unit length, written into `out`: the same arithmetic as `normalizeVector`
+ * (a double sum of squares, then each component times 1/√sum), without allocating.
+ */
+function normalizeInto(vector: Float32Array, out: Float32Array): Float32Array {
+  let sum = 0;
+  for (let i = 0; i < vector.length; i++) sum += vector[i]! * vector[i]!;
+  if (sum === 0) return out.fill(0);
+  const scale = 1 / Math.sqrt(sum);
+  for (let i = 0; i < vector.length; i++) out[i] = vector[i]! * scale;
+  return out;
 }
 
 function addTo(map: Map<string, Set<string>>, key: string, id: string): void {
@@ -211,7 +244,10 @@ export class EmbeddedVectorIndex implements VectorIndex {
   readonly #followIntervalMs: number;
   #collections = new Map<string, Collection>();
   #state: VectorIndexState | undefined;
-  #pending: WalOperation[] = [];
+  /** The uncommitted operations, as the next log frame. */
+  #pending = new WalFrameBuilder();
+  /** The commit being written: changes wait for it, as the frame holds the pending operations. */
+  #committing: Promise<void> = Promise.resolve();
   #seq = 0;
   #walOffset = 0;
   #wal: WalWriter | undefined;
@@ -243,21 +279,25 @@ export class EmbeddedVectorIndex implements VectorIndex {
   // --- VectorIndex ----------------------------------------------------------------------------
 
   async upsert(collection: string, points: readonly VectorPoint[]): Promise<void> {
+    await this.#committing;
     this.#assertWriter();
     for (const point of points) {
+      // The collection keeps its own normalised copy and the frame a copy of the bytes, so the
+      // caller's vector is not held on to.
       const operation: WalOperation = {
         op: 'upsert',
         collection,
         id: point.id,
         payload: clonePayload(point.payload),
-        vector: Float32Array.from(point.vector),
+        vector: point.vector,
       };
       this.#apply(operation);
-      this.#pending.push(operation);
+      this.#pending.add(operation);
     }
   }
 
   async setPayload(collection: string, ids: readonly string[], payload: VectorPayload): Promise<void> {
+    await this.#committing;
     this.#assertWriter();
     const operation: WalOperation = {
       op: 'setPayload',
@@ -266,21 +306,23 @@ export class EmbeddedVectorIndex implements VectorIndex {
       payload: clonePayload(payload),
     };
     this.#apply(operation);
-    this.#pending.push(operation);
+    this.#pending.add(operation);
   }
 
   async delete(collection: string, ids: readonly string[]): Promise<void> {
+    await this.#committing;
     this.#assertWriter();
     const operation: WalOperation = { op: 'delete', collection, ids: [...ids] };
     this.#apply(operation);
-    this.#pending.push(operation);
+    this.#pending.add(operation);
   }
 
   async dropCollection(collection: string): Promise<void> {
+    await this.#committing;
     this.#assertWriter();
     const operation: WalOperation = { op: 'drop', collection };
     this.#apply(operation);
-    this.#pending.push(operation);
+    this.#pending.add(operation);
   }
 
   async collections(prefix = ''): Promise<string[]> {
@@ -346,8 +388,16 @@ export class EmbeddedVectorIndex implements VectorIndex {
 
   async commit(state: VectorIndexState): Promise<void> {
     this.#assertWriter();
-    this.#wal!.append({ operations: this.#pending, state });
-    this.#pending = [];
+    await this.#committing;
+    const commit = this.#writeFrame(state);
+    this.#committing = commit.catch(() => undefined);
+    await commit;
+  }
+
+  async #writeFrame(state: VectorIndexState): Promise<void> {
+    await this.#wal!.append(this.#pending.encode(state));
+    // Only once the frame is on disk: after a failed append the operations are still pending.
+    this.#pending.clear();
     this.#state = state;
     if (this.#wal!.size >= this.#snapshotAfterBytes) this.#snapshot();
   }
@@ -361,6 +411,7 @@ export class EmbeddedVectorIndex implements VectorIndex {
     this.#closed = true;
     if (this.#followTimer) clearInterval(this.#followTimer);
     if (this.#writer) {
+      await this.#committing;
       // Uncommitted changes are dropped, as a crash would drop them.
       if (this.#wal!.size > 0) this.#snapshot();
       this.#wal!.close();
@@ -549,7 +600,7 @@ export class EmbeddedVectorIndex implements VectorIndex {
       meta.forEach(([id, label, payload], i) => {
         const point = {
           label: BigInt(label),
-          vector: vectors.slice(i * entry.dim, (i + 1) * entry.dim),
+          vector: vectors.subarray(i * entry.dim, (i + 1) * entry.dim),
           payload,
         };
         c.points.set(id, point);

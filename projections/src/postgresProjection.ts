@@ -41,7 +41,6 @@ export type PostgresProjectionOptions = {
 };
 
 const generationRow = z.object({ status: z.string() });
-const offsetRow = z.object({ offset: z.number() });
 const checkpointRow = z.object({ topic: z.string(), partition: z.number(), offset: z.number() });
 
 /** Reads a projection generation's checkpoints. */
@@ -57,19 +56,38 @@ export async function readCheckpoints(
 }
 
 /**
- * Runs a batch in one transaction with its checkpoint: locks the generation (FOR SHARE, so a
- * switch waits for it) and the partition's checkpoint row (FOR UPDATE, so two runners of the
- * same partition serialise), drops records at or below the checkpoint, applies the rest, records
- * poison, and moves the checkpoint. Answers the context, or undefined when nothing was left.
+ * Runs batches in one transaction with their checkpoints: locks the generation (FOR SHARE, so a
+ * switch waits for it) and the batches' checkpoint rows (FOR UPDATE, in one order, so two
+ * runners of the same partition serialise), drops records at or below each checkpoint, applies
+ * the rest, records poison, and moves the checkpoints. The batches are of different partitions
+ * (a group commit of several partitions' batches); one batch is the common case.
  */
 export async function inCheckpointedTransaction(
   pool: DatabasePool,
   projection: string,
   generation: number,
-  batch: ProjectionBatch,
+  batches: readonly ProjectionBatch[],
   work: (tx: Transaction, events: RecordedEvent[], context: GenerationContext) => Promise<PoisonRecord[]>,
   beforeCommit?: (tx: Transaction, context: GenerationContext) => Promise<void>,
 ): Promise<void> {
+  const keys = batches.map((b) => checkpointKey(b.topic, b.partition));
+  if (new Set(keys).size !== keys.length) throw new Error('one transaction takes one batch per partition');
+  if (batches.length === 0) return;
+  const topicsOf = (some: readonly ProjectionBatch[]) =>
+    sql.array(
+      some.map((b) => b.topic),
+      'text',
+    );
+  const partitionsOf = (some: readonly ProjectionBatch[]) =>
+    sql.array(
+      some.map((b) => b.partition),
+      'int4',
+    );
+  const offsetsOf = (some: readonly ProjectionBatch[]) =>
+    sql.array(
+      some.map((b) => b.lastOffset),
+      'int8',
+    );
   await pool.transaction(async (tx) => {
     const row = await tx.maybeOne(sql.type(generationRow)`
       select status from projections.generations
@@ -85,18 +103,25 @@ export async function inCheckpointedTransaction(
     };
     await tx.query(sql.unsafe`
       insert into projections.checkpoints (projection, generation, topic, partition, "offset")
-      values (${projection}, ${generation}, ${batch.topic}, ${batch.partition}, -1)
+      select ${projection}, ${generation}, x.topic, x.partition, -1
+      from unnest(${topicsOf(batches)}, ${partitionsOf(batches)}) as x(topic, partition)
       on conflict do nothing`);
-    const { offset: checkpoint } = await tx.one(sql.type(offsetRow)`
-      select "offset" from projections.checkpoints
+    const rows = await tx.any(sql.type(checkpointRow)`
+      select topic, partition, "offset" from projections.checkpoints
       where projection = ${projection} and generation = ${generation}
-        and topic = ${batch.topic} and partition = ${batch.partition}
+        and (topic, partition) in (select * from unnest(${topicsOf(batches)}, ${partitionsOf(batches)}))
+      order by topic, partition
       for update`);
-    if (batch.lastOffset <= checkpoint) return;
+    const checkpoints = new Map(rows.map((r) => [checkpointKey(r.topic, r.partition), r.offset]));
+    const due = batches.filter(
+      (b) => b.lastOffset > (checkpoints.get(checkpointKey(b.topic, b.partition)) ?? -1),
+    );
+    if (due.length === 0) return;
 
-    const events = batch.events.filter((e) => e.offset > checkpoint);
+    const after = (b: ProjectionBatch) => checkpoints.get(checkpointKey(b.topic, b.partition)) ?? -1;
+    const events = due.flatMap((b) => b.events.filter((e) => e.offset > after(b)));
     const failed = await work(tx, events, context);
-    const poison = [...batch.poison.filter((p) => p.offset > checkpoint), ...failed];
+    const poison = [...due.flatMap((b) => b.poison.filter((p) => p.offset > after(b))), ...failed];
     for (const p of poison) {
       await tx.query(sql.unsafe`
         insert into projections.failures (projection, generation, topic, partition, "offset", event_type, error, record)
@@ -106,9 +131,10 @@ export async function inCheckpointedTransaction(
     }
     await beforeCommit?.(tx, context);
     await tx.query(sql.unsafe`
-      update projections.checkpoints set "offset" = ${batch.lastOffset}, updated_at = now()
-      where projection = ${projection} and generation = ${generation}
-        and topic = ${batch.topic} and partition = ${batch.partition}`);
+      update projections.checkpoints c set "offset" = x.offset, updated_at = now()
+      from unnest(${topicsOf(due)}, ${partitionsOf(due)}, ${offsetsOf(due)}) as x(topic, partition, "offset")
+      where c.projection = ${projection} and c.generation = ${generation}
+        and c.topic = x.topic and c.partition = x.partition`);
   });
 }
 
@@ -171,7 +197,7 @@ export function postgresProjection(options: PostgresProjectionOptions): Projecti
         pool,
         name,
         generation,
-        batch,
+        [batch],
         (tx, events, context) =>
           applyIsolatingPoison(
             tx,

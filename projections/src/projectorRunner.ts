@@ -25,6 +25,8 @@ export type ProjectorRunnerOptions = {
   partitionsConsumedConcurrently?: number;
   /** Bytes fetched per partition per request: bigger batches replay faster. */
   maxBytesPerPartition?: number;
+  /** Bytes fetched per request, all partitions together (the broker caps it at its `fetch.max.bytes`). */
+  maxBytes?: number;
   /**
    * How long the group waits for a member that stopped heartbeating (a killed process) before
    * giving its partitions to others; kafkajs's default is 30 s.
@@ -57,7 +59,7 @@ export async function startProjectorRunner(options: ProjectorRunnerOptions): Pro
     groupId: options.groupId,
     maxWaitTimeInMs: 250,
     maxBytesPerPartition: options.maxBytesPerPartition ?? 4 * 2 ** 20,
-    maxBytes: 32 * 2 ** 20,
+    maxBytes: options.maxBytes ?? 32 * 2 ** 20,
     retry: { retries: 10 },
     sessionTimeout: options.sessionTimeoutMs ?? 30_000,
     heartbeatInterval: Math.max(500, Math.floor((options.sessionTimeoutMs ?? 30_000) / 10)),

@@ -94,17 +94,20 @@ export async function rebuildProjection(
         topics: options.topics,
         groupId: projectionGroupId(options.groupPrefix, definition.name, generation),
         log: options.log,
-        // The index is one writer; PostgreSQL projections overlap decoding and applying.
-        partitionsConsumedConcurrently:
-          options.partitionsConsumedConcurrently ?? (definition.name === 'vectors' ? 1 : 3),
-        maxBytesPerPartition: options.maxBytesPerPartition ?? 8 * 2 ** 20,
+        // PostgreSQL projections overlap decoding and applying; the vector projection (one
+        // writer) applies the batches of one fetch as one group commit, so bigger fetches mean
+        // fewer commits (its records are ~7 KiB).
+        partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 3,
+        maxBytesPerPartition:
+          options.maxBytesPerPartition ?? (definition.name === 'vectors' ? 16 : 8) * 2 ** 20,
+        maxBytes: (definition.name === 'vectors' ? 48 : 32) * 2 ** 20,
         sessionTimeoutMs: options.sessionTimeoutMs,
       });
       try {
         // Under continuous ingest the log's end keeps moving, so "caught up" means: reached
         // where the log ended when we looked. A second, short round brings the lag at the
         // switch down to what the live projector has anyway.
-        await waitUntilReached(projection, await logEnd(options.kafka, options.topics));
+        await waitUntilReached(projection, await logEnd(options.kafka, options.topics), 25);
         await waitUntilReached(projection, await logEnd(options.kafka, options.topics), 20);
         totalSeconds = (performance.now() - started) / 1000;
         seconds = (performance.now() - (runner.firstBatchAt ?? started)) / 1000;

@@ -25,6 +25,7 @@ import {
   type Checkpoints,
   type PoisonRecord,
   type Projection,
+  type ProjectionBatch,
   type ProjectionDefinition,
   type RecordedEvent,
   type Transaction,
@@ -78,6 +79,15 @@ async function ensureStatusSchema(tx: Transaction, schema: string): Promise<void
 
 const tenantRow = z.object({ tenant_id: z.string() });
 
+type StatusRow = {
+  tenant_id: string;
+  image_id: string;
+  model_id: string;
+  model_version: string;
+  dim: number;
+  indexed_at: number;
+};
+
 async function applyStatus(tx: Transaction, schema: string, records: RecordedEvent[]): Promise<void> {
   await ensureStatusSchema(tx, schema);
   const s = (table: string) => sql.identifier([schema, table]);
@@ -94,7 +104,7 @@ async function applyStatus(tx: Transaction, schema: string, records: RecordedEve
         select tenant_id from ${s('deleted_tenants')} where tenant_id = any(${sql.array(tenantIds, 'text')})`)
     ).map((r) => r.tenant_id),
   );
-  const inserts = new Map<string, Record<string, unknown>>();
+  const inserts = new Map<string, StatusRow>();
   const deletes: { tenant_id: string; image_id: string }[] = [];
   const erased: string[] = [];
   for (const event of events) {
@@ -132,11 +142,19 @@ async function applyStatus(tx: Transaction, schema: string, records: RecordedEve
       where v.tenant_id = x.tenant_id and v.image_id = x.image_id`);
   }
   if (inserts.size > 0) {
+    // Column arrays rather than one JSON document: thousands of rows per batch in a rebuild.
+    const rows = [...inserts.values()];
+    const column = (name: keyof StatusRow, type: 'text' | 'int4' | 'int8') =>
+      sql.array(
+        rows.map((r) => r[name]),
+        type,
+      );
     await tx.query(sql.unsafe`
       insert into ${s('image_vectors')} (tenant_id, image_id, model_id, model_version, dim, indexed_at)
       select x.tenant_id, x.image_id, x.model_id, x.model_version, x.dim, ${fromEpochMs(sql.fragment`x.indexed_at`)}
-      from jsonb_to_recordset(${sql.jsonb([...inserts.values()] as never)})
-        as x(tenant_id text, image_id text, model_id text, model_version text, dim int, indexed_at bigint)
+      from unnest(${column('tenant_id', 'text')}, ${column('image_id', 'text')}, ${column('model_id', 'text')},
+        ${column('model_version', 'text')}, ${column('dim', 'int4')}, ${column('indexed_at', 'int8')})
+        as x(tenant_id, image_id, model_id, model_version, dim, indexed_at)
       on conflict do nothing`);
   }
 }
@@ -209,12 +227,20 @@ async function applyOne(index: VectorIndex, tombstones: Set<string>, event: Vect
   }
 }
 
+/** A batch waiting for the next group commit, and how to tell its `handle` call the outcome. */
+type QueuedBatch = { batch: ProjectionBatch; resolve: () => void; reject: (error: unknown) => void };
+
 /**
  * The vector read model: the index (embedded HNSW or Qdrant) plus, in PostgreSQL, which images
  * are indexed (`vector_status.image_vectors`). They are two stores with one checkpoint each —
  * the index commits its checkpoint with its own changes, the status table in its transaction —
  * and a batch goes to the index first, so `indexed` is never claimed before the vector is
  * searchable. The runner resumes at the lower of the two; each store skips what it has.
+ *
+ * Batches handed over at the same time (several partitions consumed concurrently, as in a
+ * rebuild) are applied as one group: one index commit (one fsync'd log frame) and one status
+ * transaction carry all their changes and checkpoints. Each `handle` call still returns only
+ * once its batch is committed in both stores.
  */
 export const vectorProjection: ProjectionDefinition = {
   name: vectorProjectionName,
@@ -227,6 +253,95 @@ export const vectorProjection: ProjectionDefinition = {
     const indexCheckpoints: Checkpoints = new Map(Object.entries(committed?.checkpoints ?? {}));
     const tombstones = new Set(committed?.tombstones ?? []);
     const handled = new Set<string>(canHandle);
+
+    async function applyGroup(batches: ProjectionBatch[]): Promise<void> {
+      const checkpoints = Object.fromEntries(indexCheckpoints);
+      const indexPoison: PoisonRecord[] = [];
+      let moved = false;
+      for (const batch of batches) {
+        const key = checkpointKey(batch.topic, batch.partition);
+        const indexCheckpoint = indexCheckpoints.get(key) ?? -1;
+        if (batch.lastOffset <= indexCheckpoint) continue;
+        const events = batch.events.filter((e) => e.offset > indexCheckpoint && handled.has(e.event.type));
+        indexPoison.push(...(await applyToIndex(index, tombstones, events)));
+        checkpoints[key] = batch.lastOffset;
+        moved = true;
+      }
+      // The status transaction is prepared while the index's log frame is written and synced,
+      // and commits only after it: a row in image_vectors still means the vector is durable.
+      let indexCommit = Promise.resolve();
+      if (moved) {
+        faultPoint('vectors.beforeIndexCommit');
+        indexCommit = index.commit({ checkpoints, tombstones: [...tombstones] }).then(() => {
+          for (const [key, offset] of Object.entries(checkpoints)) indexCheckpoints.set(key, offset);
+          faultPoint('vectors.afterIndexCommit');
+        });
+        // Awaited below; until then a failure must not count as unhandled.
+        indexCommit.catch(() => undefined);
+      } else faultPoint('vectors.afterIndexCommit');
+      const where = (p: { topic: string; partition: number; offset: number }) =>
+        `${checkpointKey(p.topic, p.partition)}@${p.offset}`;
+      const skipped = new Set(indexPoison.map(where));
+      try {
+        await inCheckpointedTransaction(
+          pool,
+          vectorProjectionName,
+          generation,
+          batches.map((batch) => ({
+            ...batch,
+            poison: [
+              ...batch.poison,
+              ...indexPoison.filter((p) => p.topic === batch.topic && p.partition === batch.partition),
+            ],
+          })),
+          (tx, events, context) =>
+            applyIsolatingPoison(
+              tx,
+              events.filter((e) => handled.has(e.event.type) && !skipped.has(where(e))),
+              (savepoint, some) => applyStatus(savepoint, context.schema('vector_status'), some),
+            ),
+          async () => {
+            await indexCommit;
+            faultPoint('vectors.beforeCommit');
+          },
+        );
+      } finally {
+        // Also when the transaction failed first: the index's commit is not left running.
+        await indexCommit;
+      }
+    }
+
+    // Group commit: batches queue up while a group is being applied; the next group takes every
+    // queued batch, one per partition.
+    let queue: QueuedBatch[] = [];
+    let draining = false;
+    async function drain(): Promise<void> {
+      while (queue.length > 0) {
+        const group: QueuedBatch[] = [];
+        const partitions = new Set<string>();
+        const rest: QueuedBatch[] = [];
+        for (const queued of queue) {
+          const key = checkpointKey(queued.batch.topic, queued.batch.partition);
+          if (partitions.has(key)) rest.push(queued);
+          else {
+            partitions.add(key);
+            group.push(queued);
+          }
+        }
+        queue = rest;
+        try {
+          await applyGroup(group.map((q) => q.batch));
+          for (const q of group) q.resolve();
+        } catch (error) {
+          // The queued batches are refused too: none may overtake a failed one of its partition.
+          const failed = [...group, ...queue];
+          queue = [];
+          for (const q of failed) q.reject(error);
+        }
+      }
+      draining = false;
+    }
+
     return {
       name: vectorProjectionName,
       version: 1,
@@ -240,33 +355,14 @@ export const vectorProjection: ProjectionDefinition = {
         }
         return out;
       },
-      async handle(batch) {
-        const key = checkpointKey(batch.topic, batch.partition);
-        const indexCheckpoint = indexCheckpoints.get(key) ?? -1;
-        let indexPoison: PoisonRecord[] = [];
-        if (batch.lastOffset > indexCheckpoint) {
-          const events = batch.events.filter((e) => e.offset > indexCheckpoint && handled.has(e.event.type));
-          indexPoison = await applyToIndex(index, tombstones, events);
-          faultPoint('vectors.beforeIndexCommit');
-          const checkpoints = { ...Object.fromEntries(indexCheckpoints), [key]: batch.lastOffset };
-          await index.commit({ checkpoints, tombstones: [...tombstones] });
-          indexCheckpoints.set(key, batch.lastOffset);
-        }
-        faultPoint('vectors.afterIndexCommit');
-        const skipped = new Set(indexPoison.map((p) => p.offset));
-        await inCheckpointedTransaction(
-          pool,
-          vectorProjectionName,
-          generation,
-          { ...batch, poison: [...batch.poison, ...indexPoison] },
-          (tx, events, context) =>
-            applyIsolatingPoison(
-              tx,
-              events.filter((e) => handled.has(e.event.type) && !skipped.has(e.offset)),
-              (savepoint, some) => applyStatus(savepoint, context.schema('vector_status'), some),
-            ),
-          async () => faultPoint('vectors.beforeCommit'),
-        );
+      handle(batch) {
+        return new Promise<void>((resolve, reject) => {
+          queue.push({ batch, resolve, reject });
+          if (draining) return;
+          draining = true;
+          // Let the batches handed over in the same turn join this group.
+          setImmediate(() => void drain());
+        });
       },
       async truncate() {
         for (const collection of await index.collections()) await index.dropCollection(collection);

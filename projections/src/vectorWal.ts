@@ -1,4 +1,5 @@
-import { closeSync, fdatasyncSync, openSync, readSync, fstatSync, ftruncateSync, writeSync } from 'node:fs';
+import { closeSync, fdatasync, openSync, readSync, fstatSync, ftruncateSync, write } from 'node:fs';
+import { promisify } from 'node:util';
 import { crc32 } from 'node:zlib';
 import type { VectorIndexState, VectorPayload } from '@deeplens/platform/vectorIndex';
 
@@ -21,27 +22,68 @@ type HeaderOperation =
   | Exclude<WalOperation, { op: 'upsert' }>;
 
 export function encodeWalFrame(frame: WalFrame): Buffer {
-  const vectors: Float32Array[] = [];
-  const operations: HeaderOperation[] = frame.operations.map((operation) => {
-    if (operation.op !== 'upsert') return operation;
-    vectors.push(operation.vector);
-    const { vector, ...rest } = operation;
-    return { ...rest, dim: vector.length };
-  });
-  const header = Buffer.from(JSON.stringify({ operations, state: frame.state }));
-  const floats = vectors.reduce((n, v) => n + v.length, 0);
-  const body = Buffer.alloc(4 + header.length + floats * 4);
-  body.writeUInt32LE(header.length, 0);
-  header.copy(body, 4);
-  let at = 4 + header.length;
-  for (const vector of vectors) {
-    Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength).copy(body, at);
-    at += vector.byteLength;
+  const builder = new WalFrameBuilder();
+  for (const operation of frame.operations) builder.add(operation);
+  return Buffer.concat(builder.encode(frame.state));
+}
+
+/**
+ * The next frame, built as operations arrive: each upsert's vector is copied into one growing
+ * buffer right away (no copy per vector kept until the commit), and `encode` answers the
+ * frame as parts to write one after the other, with the checksum computed over them in turn.
+ */
+export class WalFrameBuilder {
+  #operations: HeaderOperation[] = [];
+  #vectors = Buffer.allocUnsafe(0);
+  #vectorBytes = 0;
+
+  get size(): number {
+    return this.#operations.length;
   }
-  const prefix = Buffer.alloc(8);
-  prefix.writeUInt32LE(body.length, 0);
-  prefix.writeUInt32LE(crc32(body), 4);
-  return Buffer.concat([prefix, body]);
+
+  add(operation: WalOperation): void {
+    if (operation.op !== 'upsert') {
+      this.#operations.push(operation);
+      return;
+    }
+    const { vector, ...rest } = operation;
+    this.#operations.push({ ...rest, dim: vector.length });
+    this.#appendVector(vector);
+  }
+
+  /** The frame's bytes: `[length][crc32]`, `[header length][header]`, the vectors. */
+  encode(state: VectorIndexState): Buffer[] {
+    const header = Buffer.from(JSON.stringify({ operations: this.#operations, state }));
+    const headerPrefix = Buffer.alloc(4);
+    headerPrefix.writeUInt32LE(header.length, 0);
+    const vectors = this.#vectors.subarray(0, this.#vectorBytes);
+    const prefix = Buffer.alloc(8);
+    prefix.writeUInt32LE(4 + header.length + vectors.length, 0);
+    let crc = 0;
+    // Part by part; an empty part is skipped (zlib.crc32 answers 0 for some empty buffers).
+    for (const part of [headerPrefix, header, vectors]) if (part.length > 0) crc = crc32(part, crc);
+    prefix.writeUInt32LE(crc, 4);
+    return [prefix, headerPrefix, header, vectors];
+  }
+
+  /** Starts the next frame, keeping the vector buffer for it (one batch's worth). */
+  clear(): void {
+    this.#operations = [];
+    this.#vectorBytes = 0;
+    if (this.#vectors.length > 64 * 2 ** 20) this.#vectors = Buffer.allocUnsafe(0);
+  }
+
+  #appendVector(vector: Float32Array): void {
+    const needed = this.#vectorBytes + vector.byteLength;
+    if (needed > this.#vectors.length) {
+      const grown = Buffer.allocUnsafe(Math.max(needed, 2 * this.#vectors.length, 2 ** 20));
+      this.#vectors.copy(grown, 0, 0, this.#vectorBytes);
+      this.#vectors = grown;
+    }
+    // Float32 in the machine's byte order, as `decodeBody` reads them back.
+    this.#vectors.set(new Uint8Array(vector.buffer, vector.byteOffset, vector.byteLength), this.#vectorBytes);
+    this.#vectorBytes = needed;
+  }
 }
 
 function decodeBody(body: Buffer): WalFrame {
@@ -95,7 +137,14 @@ export function readWalFrames(path: string, from: number): { frames: WalFrame[];
   }
 }
 
-/** An append-only log file owned by one writer; each append is on disk when it returns. */
+const writeAsync = promisify(write);
+const fdatasyncAsync = promisify(fdatasync);
+
+/**
+ * An append-only log file owned by one writer; each append is on disk when it resolves. The
+ * write and the sync run off the event loop (libuv's pool), so other I/O — the projection's
+ * status transaction — proceeds meanwhile. One append at a time.
+ */
 export class WalWriter {
   readonly #fd: number;
   #size: number;
@@ -111,12 +160,24 @@ export class WalWriter {
     return this.#size;
   }
 
-  append(frame: WalFrame): void {
-    const bytes = encodeWalFrame(frame);
-    let written = 0;
-    while (written < bytes.length) written += writeSync(this.#fd, bytes, written);
-    fdatasyncSync(this.#fd);
-    this.#size += bytes.length;
+  /** Appends one frame given as consecutive parts (`WalFrameBuilder.encode`), then syncs. */
+  async append(parts: readonly Buffer[]): Promise<void> {
+    let bytes = 0;
+    try {
+      for (const part of parts) {
+        let written = 0;
+        while (written < part.length) {
+          written += (await writeAsync(this.#fd, part, written, part.length - written, null)).bytesWritten;
+        }
+        bytes += part.length;
+      }
+      await fdatasyncAsync(this.#fd);
+    } catch (error) {
+      // Cut a partly written frame off, so the next one follows the last complete frame.
+      ftruncateSync(this.#fd, this.#size);
+      throw error;
+    }
+    this.#size += bytes;
   }
 
   close(): void {
