@@ -24,6 +24,36 @@ function provision(tenantId: string, slug = `slug-${tenantId.slice(0, 8)}`) {
   return { type: 'ProvisionTenant' as const, data: { tenantId, slug, name: 'Acme', plan: 'free' as const } };
 }
 
+/**
+ * The n-th upload of 1000 bytes to the tenant, carrying the limits and usage the handler read
+ * before deciding (here always none used: only the write model's guard can stop an upload).
+ */
+function uploadCommand(
+  tenantId: string,
+  n: number,
+  limits: ReturnType<typeof limitsOf>,
+): Pick<UploadImage, 'type' | 'data'> {
+  return {
+    type: 'UploadImage',
+    data: {
+      tenantId,
+      imageId: randomUUID(),
+      objectKey: `objects/${String(n).padStart(64, '0')}`,
+      sha256: String(n).padStart(64, '0'),
+      mime: 'image/jpeg',
+      bytes: 1000,
+      width: 10,
+      height: 10,
+      filename: `${n}.jpg`,
+      tags: [],
+      attributes: {},
+      source: 'http',
+      tenant: { status: 'active', limits },
+      usage: { images: 0, bytes: 0 },
+    },
+  };
+}
+
 describe('command handler and write model (PostgreSQL)', () => {
   it('stores state and appends the events to the outbox in one transaction', async (t) => {
     const { pool } = await createWriteModelDatabase(t);
@@ -124,26 +154,8 @@ describe('command handler and write model (PostgreSQL)', () => {
     const handler = createCommandHandler({ pool });
     const tenantId = randomUUID();
     const limits = { ...limitsOf('free'), maxImages: 3 };
-    const upload = (i: number): Pick<UploadImage, 'type' | 'data'> => ({
-      type: 'UploadImage',
-      data: {
-        tenantId,
-        imageId: randomUUID(),
-        objectKey: `objects/${String(i).padStart(64, '0')}`,
-        sha256: String(i).padStart(64, '0'),
-        mime: 'image/jpeg',
-        bytes: 1000,
-        width: 10,
-        height: 10,
-        filename: `${i}.jpg`,
-        tags: [],
-        attributes: {},
-        source: 'http',
-        tenant: { status: 'active', limits },
-        // Every upload read the same, stale usage: only the write model's guard can stop the fourth.
-        usage: { images: 0, bytes: 0 },
-      },
-    });
+    // Every upload read the same, stale usage: only the write model's guard can stop the fourth.
+    const upload = (i: number) => uploadCommand(tenantId, i, limits);
     const outcomes = await Promise.allSettled(
       Array.from({ length: 8 }, (_, i) => handler.handle(imageDecider, upload(i), admin, imageRules)),
     );
@@ -152,36 +164,14 @@ describe('command handler and write model (PostgreSQL)', () => {
     for (const o of outcomes) if (o.status === 'rejected') assert.ok(o.reason instanceof LimitExceededError);
     assert.deepEqual(await readTenantUsage(pool, tenantId), { images: 3, bytes: 3000 });
   });
+
   it('holds a lowered plan limit at once, although stripes hold grants from the old plan', async (t) => {
     const { pool } = await createWriteModelDatabase(t);
     const handler = createCommandHandler({ pool });
     const tenantId = randomUUID();
     await handler.handle(tenantDecider, provision(tenantId), admin, tenantRules);
     const upload = (i: number, limits: ReturnType<typeof limitsOf>) =>
-      handler.handle(
-        imageDecider,
-        {
-          type: 'UploadImage',
-          data: {
-            tenantId,
-            imageId: randomUUID(),
-            objectKey: `objects/${String(i).padStart(64, '0')}`,
-            sha256: String(i).padStart(64, '0'),
-            mime: 'image/jpeg',
-            bytes: 1000,
-            width: 10,
-            height: 10,
-            filename: `${i}.jpg`,
-            tags: [],
-            attributes: {},
-            source: 'http',
-            tenant: { status: 'active', limits },
-            usage: { images: 0, bytes: 0 },
-          },
-        },
-        admin,
-        imageRules,
-      );
+      handler.handle(imageDecider, uploadCommand(tenantId, i, limits), admin, imageRules);
     const before = limitsOf('free');
     for (let i = 0; i < 12; i += 1) await upload(i, before);
     const granted = await pool.oneFirst(sql.type(count)`
