@@ -240,7 +240,7 @@ async function run(distribution: Distribution): Promise<void> {
       `Vector search by image id (${count} ${distribution} unit vectors, dim ${dim}, one tenant)`,
       rows,
       [
-        `Embedded index (\`openEmbeddedVectorIndex\`, usearch HNSW, cosine, f32) with the read side's default parameters (M = 16, ef_construction = 128, ef_search = 128); points inserted through the index API, not through Kafka, and not committed (no log written). Vectors generated in ${generateSeconds.toFixed(0)} s with a fixed seed.`,
+        `Embedded index (\`openEmbeddedVectorIndex\`, usearch HNSW, cosine, f16 graph re-scored in f32) with the read side's default parameters (M = 16, ef_construction = 64, ef_search = 128); points inserted through the index API, not through Kafka, and not committed (no log written). Vectors generated in ${generateSeconds.toFixed(0)} s with a fixed seed.`,
         distribution === 'clustered'
           ? 'Clustered: non-negative vectors with a 64-d intrinsic dimension (1 000 clusters + 10% noise), unrelated pairs at cosine ≈ 0.3 — closer to pooled CNN descriptors than uniform random vectors.'
           : 'Random: uniform on the 1792-d sphere; every pairwise distance is nearly the same, the worst case for a graph index and unlike real descriptors.',
