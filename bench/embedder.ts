@@ -6,7 +6,8 @@
  *   npx tsx bench/embedder.ts [images=240]
  */
 import { join } from 'node:path';
-import { createCommandHandler, readTenantUsage } from '@deeplens/commands/commandHandler';
+import { createCommandHandler } from '@deeplens/commands/commandHandler';
+import { readTenantUsage } from '@deeplens/commands/usageStripes';
 import { imageDecider } from '@deeplens/commands/image/imageDecider';
 import { limitsOf } from '@deeplens/commands/tenant/plans';
 import { tenantDecider } from '@deeplens/commands/tenant/tenantDecider';

@@ -9,7 +9,8 @@ import {
   LimitExceededError,
   UnprocessableError,
 } from '@deeplens/platform/errors';
-import { createCommandHandler, readTenantUsage } from './commandHandler.ts';
+import { createCommandHandler } from './commandHandler.ts';
+import { readTenantUsage } from './usageStripes.ts';
 import { imageDecider } from './image/imageDecider.ts';
 import type { UploadImage } from './image/imageCommands.ts';
 import { limitsOf } from './tenant/plans.ts';

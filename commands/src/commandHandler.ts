@@ -13,9 +13,7 @@ import type { Command } from './command.ts';
 import { maxEventsPerDecision, type Actor, type CommandContext } from './commandContext.ts';
 import type { Decider } from './decider.ts';
 import { createOutboxSignal, type OutboxSignal } from './outboxSignal.ts';
-import { changeUsage, readTenantUsage, type UsageChange } from './usageStripes.ts';
-
-export { readTenantUsage, type UsageChange };
+import { changeUsage, type UsageChange } from './usageStripes.ts';
 
 /** The write model's migrations (`npm` processes run them at start-up). */
 export const writeModelMigrations = join(import.meta.dirname, '..', 'migrations');

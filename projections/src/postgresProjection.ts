@@ -293,3 +293,27 @@ export async function lockTenants(
     );
   }
 }
+
+const erasedTenantRow = z.object({ tenant_id: z.string() });
+
+/**
+ * Takes the locks of the batch's tenants (`lockTenants`: an erasure exclusively) and answers
+ * which of them this projection has already erased, from the `deleted_tenants` table in its
+ * `schema`: their later events are ignored.
+ */
+export async function lockTenantsOfBatch(
+  tx: Transaction,
+  schema: string,
+  events: readonly { type: string; data: { tenantId: string } }[],
+): Promise<{ tenantIds: string[]; erased: Set<string> }> {
+  const tenantIds = [...new Set(events.map((e) => e.data.tenantId))];
+  await lockTenants(
+    tx,
+    events.filter((e) => e.type === 'TenantDeleted').map((e) => e.data.tenantId),
+    tenantIds,
+  );
+  const rows = await tx.any(sql.type(erasedTenantRow)`
+    select tenant_id from ${sql.identifier([schema, 'deleted_tenants'])}
+    where tenant_id = any(${sql.array(tenantIds, 'text')})`);
+  return { tenantIds, erased: new Set(rows.map((r) => r.tenant_id)) };
+}

@@ -5,7 +5,7 @@ import { sql } from '@deeplens/platform/database';
 import { fromEpochMs, mustCreateSchema } from './metadataSchema.ts';
 import {
   dropGenerationSchemas,
-  lockTenants,
+  lockTenantsOfBatch,
   postgresProjection,
   renameSchemasForSwitch,
 } from './postgresProjection.ts';
@@ -49,7 +49,6 @@ const sizeRow = z.object({
   deleted: z.boolean(),
   version: z.number(),
 });
-const tenantRow = z.object({ tenant_id: z.string() });
 
 /**
  * Images and bytes per tenant for `GET /v1/tenants/{id}/usage`. This is the read side's copy:
@@ -71,18 +70,7 @@ export const usageProjection: ProjectionDefinition = {
         const s = (table: string) => sql.identifier([schema, table]);
         await ensureUsageSchema(tx, schema);
         const events = records.map((r) => r.event as UsageEvent);
-        const tenantIds = [...new Set(events.map((e) => e.data.tenantId))];
-        await lockTenants(
-          tx,
-          events.filter((e) => e.type === 'TenantDeleted').map((e) => e.data.tenantId),
-          tenantIds,
-        );
-        const tombstoned = new Set(
-          (
-            await tx.any(sql.type(tenantRow)`
-              select tenant_id from ${s('deleted_tenants')} where tenant_id = any(${sql.array(tenantIds, 'text')})`)
-          ).map((r) => r.tenant_id),
-        );
+        const { erased: tombstoned } = await lockTenantsOfBatch(tx, schema, events);
         const imageIds = events.flatMap((e) => (e.type === 'TenantDeleted' ? [] : [e.data.imageId]));
         const sizes = new Map(
           (

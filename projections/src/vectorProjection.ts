@@ -16,7 +16,7 @@ import {
   describeError,
   dropGenerationSchemas,
   inCheckpointedTransaction,
-  lockTenants,
+  lockTenantsOfBatch,
   readCheckpoints,
   renameSchemasForSwitch,
 } from './postgresProjection.ts';
@@ -77,8 +77,6 @@ async function ensureStatusSchema(tx: Transaction, schema: string): Promise<void
   await tx.query(sql.unsafe`create table if not exists ${s('deleted_tenants')} (tenant_id text primary key)`);
 }
 
-const tenantRow = z.object({ tenant_id: z.string() });
-
 type StatusRow = {
   tenant_id: string;
   image_id: string;
@@ -92,18 +90,7 @@ async function applyStatus(tx: Transaction, schema: string, records: RecordedEve
   await ensureStatusSchema(tx, schema);
   const s = (table: string) => sql.identifier([schema, table]);
   const events = records.map((r) => r.event as VectorEvent);
-  const tenantIds = [...new Set(events.map((e) => e.data.tenantId))];
-  await lockTenants(
-    tx,
-    events.filter((e) => e.type === 'TenantDeleted').map((e) => e.data.tenantId),
-    tenantIds,
-  );
-  const tombstoned = new Set(
-    (
-      await tx.any(sql.type(tenantRow)`
-        select tenant_id from ${s('deleted_tenants')} where tenant_id = any(${sql.array(tenantIds, 'text')})`)
-    ).map((r) => r.tenant_id),
-  );
+  const { erased: tombstoned } = await lockTenantsOfBatch(tx, schema, events);
   const inserts = new Map<string, StatusRow>();
   const deletes: { tenant_id: string; image_id: string }[] = [];
   const erased: string[] = [];

@@ -1,7 +1,6 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { findApiKeyByPrefix } from '@deeplens/commands/apiKeyLookup';
-import { tenantDecider } from '@deeplens/commands/tenant/tenantDecider';
+import { createApiKeyResolver } from '@deeplens/commands/apiKeyLookup';
 import { sql } from '@deeplens/platform/database';
 import { PayloadTooLargeError } from '@deeplens/platform/errors';
 import { authenticate } from '@deeplens/platform/http/authenticate';
@@ -50,20 +49,7 @@ export function createReadApi(deps: ReadApiDependencies) {
       verifier: deps.verifier,
       clock: deps.clock,
       // Keys are checked against the write model, so a revoked key stops at once, not after a projection catches up.
-      resolveApiKey: async (prefix) => {
-        const key = await findApiKeyByPrefix(pool, prefix);
-        if (!key) return undefined;
-        const tenant = await deps.writeModel.load(tenantDecider, key.tenantId);
-        if (tenant.status !== 'active') return undefined;
-        return {
-          keyId: key.keyId,
-          tenantId: key.tenantId,
-          secretHash: key.secretHash,
-          scopes: key.scopes,
-          expiresAt: key.expiresAt,
-          revoked: key.status === 'revoked',
-        };
-      },
+      resolveApiKey: createApiKeyResolver(pool, deps.writeModel),
     }),
   );
   app.route('/', searchRoutes(deps));

@@ -3,7 +3,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it, type TestContext } from 'node:test';
 import { createEventSerde, registrySchemaStore } from '@deeplens/events/eventSerde';
 import { endOffsets, readEvents } from '@deeplens/events/testing/readEvents';
@@ -13,6 +12,7 @@ import { createKafka } from '@deeplens/platform/kafka';
 import { s3ObjectStore } from '@deeplens/platform/objectStore';
 import { createSchemaRegistry } from '@deeplens/platform/schemaRegistry';
 import { makeJpeg } from '@deeplens/platform/testing/hostileImages';
+import { waitForReady } from '@deeplens/platform/testing/deeplensProcesses';
 import { freePort } from '@deeplens/platform/testing/freePort';
 import { createTestDatabase } from '@deeplens/platform/testing/testDatabase';
 
@@ -28,21 +28,6 @@ function startProcess(t: TestContext, entry: string, env: Record<string, string>
     child.kill('SIGTERM');
   });
   return child;
-}
-
-async function waitForHttp(url: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (
-      await fetch(url).then(
-        (r) => r.ok,
-        () => false,
-      )
-    )
-      return;
-    await sleep(200);
-  }
-  throw new Error(`${url} did not come up`);
 }
 
 describe('write API as a process, with the outbox relay, S3 storage and Kafka', () => {
@@ -69,7 +54,7 @@ describe('write API as a process, with the outbox relay, S3 storage and Kafka', 
     startProcess(t, 'write-api/src/main.ts', env);
     startProcess(t, 'write-api/src/relayMain.ts', env);
     const base = `http://127.0.0.1:${port}`;
-    await waitForHttp(`${base}/readyz`, 60_000);
+    await waitForReady(`${base}/readyz`, 60_000);
 
     const call = (path: string, init: RequestInit & { token?: string; json?: unknown } = {}) =>
       fetch(`${base}${path}`, {

@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { findApiKeyByPrefix } from '@deeplens/commands/apiKeyLookup';
+import { createApiKeyResolver } from '@deeplens/commands/apiKeyLookup';
 import { tenantDecider } from '@deeplens/commands/tenant/tenantDecider';
 import { createRateLimiter } from '@deeplens/platform/auth/rateLimiter';
 import { LimitExceededError, PayloadTooLargeError } from '@deeplens/platform/errors';
@@ -52,21 +52,7 @@ export function createWriteApi(deps: WriteApiDependencies) {
     authenticate({
       verifier: deps.verifier,
       clock,
-      resolveApiKey: async (prefix) => {
-        const key = await findApiKeyByPrefix(pool, prefix);
-        if (!key) return undefined;
-        // A suspended or erased tenant's keys stop working with it.
-        const tenant = await handler.load(tenantDecider, key.tenantId);
-        if (tenant.status !== 'active') return undefined;
-        return {
-          keyId: key.keyId,
-          tenantId: key.tenantId,
-          secretHash: key.secretHash,
-          scopes: key.scopes,
-          expiresAt: key.expiresAt,
-          revoked: key.status === 'revoked',
-        };
-      },
+      resolveApiKey: createApiKeyResolver(pool, handler),
     }),
   );
 

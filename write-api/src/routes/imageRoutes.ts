@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { z } from 'zod';
-import { readTenantUsage } from '@deeplens/commands/commandHandler';
+import { readTenantUsage } from '@deeplens/commands/usageStripes';
 import { imageDecider } from '@deeplens/commands/image/imageDecider';
 import { tenantDecider } from '@deeplens/commands/tenant/tenantDecider';
 import type { ProvisionedTenant } from '@deeplens/commands/tenant/tenantState';
