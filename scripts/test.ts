@@ -7,6 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { loadConfig } from '@deeplens/platform/config';
 
 const root = join(import.meta.dirname, '..');
 const [tierArg = 'all', ...filters] = process.argv.slice(2);
@@ -37,9 +38,21 @@ if (needsStack) {
   if (up.status !== 0) process.exit(up.status ?? 1);
 }
 
+// The Qdrant adapter's tests (contract, crash, journey) run against the stack's Qdrant when it
+// runs one; they are skipped, saying why, only where there is no Qdrant binary at all.
+const env: Record<string, string | undefined> = { ...process.env, NODE_ENV: 'test' };
+if (needsStack && !env.QDRANT_URL) {
+  const qdrantUrl = loadConfig({ ...env, VECTOR_STORE: 'qdrant' }).QDRANT_URL!;
+  const answered = await fetch(`${qdrantUrl}/collections`, { signal: AbortSignal.timeout(2000) })
+    .then((r) => r.ok)
+    .catch(() => false);
+  if (answered) env.QDRANT_URL = qdrantUrl;
+  else console.warn(`test: no Qdrant at ${qdrantUrl}; the tests against Qdrant are skipped`);
+}
+
 const result = spawnSync(
   process.execPath,
   ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files],
-  { cwd: root, stdio: 'inherit', env: { ...process.env, NODE_ENV: 'test' } },
+  { cwd: root, stdio: 'inherit', env },
 );
 process.exit(result.status ?? 1);

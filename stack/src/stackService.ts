@@ -16,6 +16,11 @@ export interface StackService {
   /** Set-up that needs the running service (e.g. global rules); idempotent. */
   afterHealthy?(): Promise<void>;
   stop(): Promise<boolean>;
+  /**
+   * Whether the rest of the stack comes up without it: an optional service that cannot be
+   * installed is reported and skipped (unless the configuration needs it).
+   */
+  optional?: boolean;
   /** Seconds `up` waits for health before giving up. */
   startTimeoutSeconds: number;
 }

@@ -7,7 +7,7 @@ import { freePort } from './freePort.ts';
 
 const repoRoot = join(import.meta.dirname, '..', '..', '..');
 
-export type StackServiceName = 'kafka' | 'schema-registry' | 'postgres' | 'object-store';
+export type StackServiceName = 'kafka' | 'schema-registry' | 'postgres' | 'object-store' | 'qdrant';
 
 export type PrivateStack = {
   /** The addresses of this stack, as DeepLens's configuration variables. */
@@ -36,7 +36,9 @@ function runStack(env: Record<string, string>, args: string[]): Promise<void> {
  * tests running on the default stack. Taken down when the test ends.
  */
 export async function startPrivateStack(t: Pick<TestContext, 'after'>): Promise<PrivateStack> {
-  const [kafka, controller, registry, postgres, s3] = [
+  const [kafka, controller, registry, postgres, s3, qdrant, qdrantGrpc] = [
+    await freePort(),
+    await freePort(),
     await freePort(),
     await freePort(),
     await freePort(),
@@ -52,6 +54,8 @@ export async function startPrivateStack(t: Pick<TestContext, 'after'>): Promise<
     SCHEMA_REGISTRY_URL: `http://127.0.0.1:${registry}/apis/ccompat/v7`,
     DATABASE_URL: `postgres://deeplens:deeplens@127.0.0.1:${postgres}/deeplens`,
     S3_ENDPOINT: `http://127.0.0.1:${s3}`,
+    QDRANT_URL: `http://127.0.0.1:${qdrant}`,
+    STACK_QDRANT_GRPC_PORT: String(qdrantGrpc),
   };
   t.after(() => runStack(env, ['down']));
   await runStack(env, ['up']);
