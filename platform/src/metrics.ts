@@ -101,3 +101,24 @@ export async function startMetricsServer(host: string, port: number): Promise<Se
   );
   return server;
 }
+
+export const consumerErrors = new Counter({
+  name: 'deeplens_consumer_errors_total',
+  help: 'Consumer failures by kind: retry (a retriable error, retried), dead-letter, halt, skip (an operator --skip)',
+  labelNames: ['consumer', 'kind'] as const,
+  registers: register,
+});
+
+export const consumerHalted = new Gauge({
+  name: 'deeplens_consumer_halted',
+  help: 'A partition a consumer stopped at because one of our records could not be decoded or applied (1 = halted)',
+  labelNames: ['consumer', 'topic', 'partition'] as const,
+  registers: register,
+});
+
+export const projectionReplaying = new Gauge({
+  name: 'deeplens_projection_replaying',
+  help: 'Records a projection still has to apply to reach the log end seen at its start (0 = caught up)',
+  labelNames: ['projection'] as const,
+  registers: register,
+});

@@ -1,37 +1,8 @@
+import { isRetriableError } from '@deeplens/platform/retriableErrors';
+
 /**
  * Whether an error is a passing fault of a dependency (PostgreSQL, the schema registry, Kafka)
  * rather than a property of the record being applied. A transient error fails the batch so it
- * is retried; any other error marks the record as poison so it cannot block its partition.
+ * is retried; any other error halts the partition (the consumer runtime's policy).
  */
-export function isTransientError(error: unknown): boolean {
-  for (let e: unknown = error, depth = 0; e && depth < 6; e = (e as { cause?: unknown }).cause, depth++) {
-    const { name, code, message, retriable } = e as {
-      name?: string;
-      code?: unknown;
-      message?: string;
-      retriable?: boolean;
-    };
-    if (retriable === true) return true;
-    if (
-      name &&
-      [
-        'ConnectionError',
-        'BackendTerminatedError',
-        'StatementTimeoutError',
-        'StatementCancelledError',
-        'TupleMovedToAnotherPartitionError',
-        'UnavailableError',
-      ].includes(name)
-    ) {
-      return true;
-    }
-    if (typeof code === 'string') {
-      // PostgreSQL: connection (08), serialization/deadlock (40), resources (53), shutdown (57P).
-      if (/^(08|40|53|57P)/.test(code)) return true;
-      if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN'].includes(code))
-        return true;
-    }
-    if (message && /fetch failed|HTTP 5\d\d|socket hang up|Connection terminated/i.test(message)) return true;
-  }
-  return false;
-}
+export const isTransientError: (error: unknown) => boolean = isRetriableError;

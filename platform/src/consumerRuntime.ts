@@ -1,0 +1,423 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Consumer, IHeaders, Kafka, KafkaMessage, Producer } from 'kafkajs';
+import type { Logger } from './logger.ts';
+import { consumerErrors, consumerHalted, consumerLag, deadLetters, eventsApplied } from './metrics.ts';
+import { clearNotReady, reportNotReady } from './readiness.ts';
+import { isRetriableError } from './retriableErrors.ts';
+import { SpanKind, traceContextOf, tracer } from './telemetry.ts';
+
+/** One Kafka record, decoded, and where it sits in the log. */
+export type ConsumedRecord<T> = {
+  topic: string;
+  partition: number;
+  offset: number;
+  key: Buffer | null;
+  headers: IHeaders | undefined;
+  value: T;
+};
+
+/** A record an operator told the consumer to pass over (`--skip topic:partition:offset`). */
+export type SkippedRecord = { topic: string; partition: number; offset: number; value: Buffer | null };
+
+/**
+ * Consecutive records of ONE topic partition. When `handle` returns, every record up to
+ * `lastOffset` is done (including records not handed over: not accepted, or skipped), and the
+ * runtime commits `lastOffset + 1`.
+ */
+export type ConsumerBatch<T> = {
+  topic: string;
+  partition: number;
+  records: ConsumedRecord<T>[];
+  /** Operator skips inside this batch: the handler records them with its effect. */
+  skipped: SkippedRecord[];
+  lastOffset: number;
+};
+
+/** Thrown by a handler to name the record that failed (else the batch's first is named). */
+export class RecordFailedError extends Error {
+  override readonly name = 'RecordFailedError';
+  constructor(
+    message: string,
+    readonly offset: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** Thrown by a handler when its consumer must stop for good (e.g. its projection generation retired). */
+export class StopConsuming extends Error {
+  override readonly name = 'StopConsuming';
+}
+
+/** A partition stopped at a record of ours that could not be decoded or applied. */
+export type HaltedPartition = { topic: string; partition: number; offset: number; reason: string };
+
+export type ConsumerRuntimeOptions<T> = {
+  /** The consumer's name in metrics, logs and readiness (`projection metadata`, `eraser`…). */
+  name: string;
+  kafka: Kafka;
+  groupId: string;
+  topics: readonly string[];
+  log: Logger;
+  /** The one serde, e.g. `(value) => serde.decodeEvent(value)`. A non-retriable throw = undecodable. */
+  decode: (value: Buffer, message: KafkaMessage, topic: string) => Promise<T>;
+  /** Records not accepted are passed over without being decoded (not this consumer's business). */
+  accept?: (message: KafkaMessage, topic: string) => boolean;
+  handle: (batch: ConsumerBatch<T>) => Promise<void>;
+  /**
+   * What a record that cannot be applied (a non-retriable error, or retries exhausted) does:
+   * `halt` stops its partition (a record of our own must never be skipped); `dead-letter`
+   * sends it to `deadLetterTopic` with the reason in its headers and moves on.
+   */
+  onFailure: 'halt' | 'dead-letter';
+  /** What an undecodable record does: `halt` (default: the log holds only our records) or `dead-letter`. */
+  onUndecodable?: 'halt' | 'dead-letter';
+  deadLetterTopic?: string;
+  /** Attempts at a retriable failure before it counts as a failure (default 5). */
+  maxAttempts?: number;
+  /** Backoff between attempts: doubles from `initialMs` up to `maxMs` (defaults 200 ms, 5 s). */
+  backoff?: { initialMs: number; maxMs: number };
+  isRetriable?: (error: unknown) => boolean;
+  /** Where to start each partition on assignment (a checkpoint + 1); default the group's offset. */
+  startOffset?: (topic: string, partition: number) => Promise<number | undefined>;
+  /** `topic:partition:offset` of records an operator decided to pass over. */
+  skip?: Iterable<string>;
+  /** The span name of a handled record (its trace continues from the `traceparent` header). */
+  spanName?: (record: ConsumedRecord<T>) => string;
+  /** Called when a partition halts (e.g. to publish it beyond this process). */
+  onHalted?: (halted: HaltedPartition) => void | Promise<void>;
+  /** Called when the handler asked to stop (`StopConsuming`). */
+  onStopped?: () => void;
+  partitionsConsumedConcurrently?: number;
+  maxBytesPerPartition?: number;
+  maxBytes?: number;
+  maxWaitTimeInMs?: number;
+  /** How long the group waits for a silent member (a killed process); kafkajs's default is 30 s. */
+  sessionTimeoutMs?: number;
+};
+
+export type ConsumerRuntime = {
+  /** Records done (handled, passed over or skipped) since start. */
+  readonly done: number;
+  /** `performance.now()` when the first batch arrived. */
+  readonly firstBatchAt: number | undefined;
+  /** Partitions halted now. */
+  halted(): HaltedPartition[];
+  stop(): Promise<void>;
+};
+
+const partitionKey = (topic: string, partition: number) => `${topic}:${partition}`;
+
+/** Parses `topic:partition:offset` (an operator's `--skip`); the topic may contain colons. */
+export function parseRecordAddress(text: string): { topic: string; partition: number; offset: number } {
+  const match = /^(.+):(\d+):(\d+)$/.exec(text.trim());
+  if (!match) throw new Error(`"${text}" is not topic:partition:offset`);
+  return { topic: match[1]!, partition: Number(match[2]), offset: Number(match[3]) };
+}
+
+/**
+ * The one Kafka consumer loop of DeepLens: subscribes, decodes each record through the serde,
+ * hands batches of one partition to `handle`, and commits offsets only after `handle` returned
+ * (the effect is durable). A retriable failure is retried with backoff (`maxAttempts`, then
+ * the batch is given back to Kafka for redelivery under `halt`, or dead-lettered). A record of
+ * ours that cannot be decoded or applied halts its partition: nothing after it is applied,
+ * `/readyz` reports the reason, topic, partition and offset, and `deeplens_consumer_halted`
+ * is raised, until an operator fixes the cause or skips the record explicitly. Lag, applied and
+ * error metrics are kept per consumer; each handled record gets a span continuing its trace.
+ */
+export async function startConsumerRuntime<T>(options: ConsumerRuntimeOptions<T>): Promise<ConsumerRuntime> {
+  const { name } = options;
+  const log = options.log.child({ consumer: name });
+  const isRetriable = options.isRetriable ?? isRetriableError;
+  const maxAttempts = options.maxAttempts ?? 5;
+  const backoff = options.backoff ?? { initialMs: 200, maxMs: 5000 };
+  const skip = new Set([...(options.skip ?? [])].map((s) => s.trim()));
+  if (
+    (options.onFailure === 'dead-letter' || options.onUndecodable === 'dead-letter') &&
+    !options.deadLetterTopic
+  )
+    throw new Error(`consumer ${name}: dead-lettering needs a deadLetterTopic`);
+  const sessionTimeout = options.sessionTimeoutMs ?? 30_000;
+  const consumer: Consumer = options.kafka.consumer({
+    groupId: options.groupId,
+    maxWaitTimeInMs: options.maxWaitTimeInMs ?? 250,
+    maxBytesPerPartition: options.maxBytesPerPartition ?? 4 * 2 ** 20,
+    maxBytes: options.maxBytes ?? 32 * 2 ** 20,
+    retry: { retries: 10 },
+    sessionTimeout,
+    heartbeatInterval: Math.max(500, Math.floor(sessionTimeout / 10)),
+  });
+  let producer: Producer | undefined;
+  const next = new Map<string, number>();
+  const halted = new Map<string, HaltedPartition>();
+  const abort = new AbortController();
+  let ready: Promise<void> = Promise.resolve();
+  let done = 0;
+  let firstBatchAt: number | undefined;
+  let stopping: Promise<void> | undefined;
+  const readinessKey = (key: string) => `consumer ${name} ${key}`;
+
+  consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+    ready = (async () => {
+      const assigned = new Set<string>();
+      for (const [topic, partitions] of Object.entries(payload.memberAssignment)) {
+        for (const partition of partitions) {
+          const key = partitionKey(topic, partition);
+          assigned.add(key);
+          if (halted.has(key)) {
+            consumer.pause([{ topic, partitions: [partition] }]);
+            continue;
+          }
+          const offset = await options.startOffset?.(topic, partition);
+          if (offset === undefined) continue;
+          next.set(key, offset);
+          consumer.seek({ topic, partition, offset: String(offset) });
+        }
+      }
+      // A halted partition now consumed elsewhere is that member's to report.
+      for (const key of halted.keys()) {
+        if (assigned.has(key)) continue;
+        halted.delete(key);
+        clearNotReady(readinessKey(key));
+      }
+      log.debug('assigned', { assignment: payload.memberAssignment });
+    })();
+    ready.catch((error: unknown) => log.error('preparing the assignment failed', { error }));
+  });
+  consumer.on(consumer.events.CRASH, ({ payload }) => {
+    if (!abort.signal.aborted)
+      log.error('consumer crashed', { error: payload.error, restart: payload.restart });
+  });
+
+  /** Runs `work`, retrying a retriable failure with backoff; answers the last error if it never worked. */
+  async function withRetries(
+    work: () => Promise<void>,
+  ): Promise<{ error: unknown; retriable: boolean } | undefined> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await work();
+        return undefined;
+      } catch (error) {
+        if (error instanceof StopConsuming || !isRetriable(error)) return { error, retriable: false };
+        if (attempt >= maxAttempts || abort.signal.aborted) return { error, retriable: true };
+        consumerErrors.inc({ consumer: name, kind: 'retry' });
+        const delay = Math.min(backoff.maxMs, backoff.initialMs * 2 ** (attempt - 1));
+        log.warn('retriable failure; retrying', { attempt, delayMs: delay, error });
+        await sleep(delay * (0.75 + Math.random() / 2), undefined, { signal: abort.signal }).catch(
+          () => undefined,
+        );
+      }
+    }
+  }
+
+  async function deadLetter(topic: string, partition: number, message: KafkaMessage, reason: string) {
+    producer ??= options.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    await producer.send({
+      topic: options.deadLetterTopic!,
+      acks: -1,
+      messages: [
+        {
+          key: message.key,
+          value: message.value,
+          headers: {
+            ...message.headers,
+            'dlq-reason': reason,
+            'dlq-source': `${topic}:${partition}:${message.offset}`,
+            'dlq-consumer': name,
+            'dlq-time': new Date().toISOString(),
+          },
+        },
+      ],
+    });
+    deadLetters.inc({ consumer: name });
+    consumerErrors.inc({ consumer: name, kind: 'dead-letter' });
+    log.warn('record dead-lettered', { topic, partition, offset: Number(message.offset), reason });
+  }
+
+  async function halt(h: HaltedPartition): Promise<void> {
+    const key = partitionKey(h.topic, h.partition);
+    halted.set(key, h);
+    consumer.pause([{ topic: h.topic, partitions: [h.partition] }]);
+    consumerHalted.set({ consumer: name, topic: h.topic, partition: String(h.partition) }, 1);
+    consumerErrors.inc({ consumer: name, kind: 'halt' });
+    reportNotReady({ component: readinessKey(key), ...h });
+    log.error('partition halted: a record of ours cannot be decoded or applied', { ...h });
+    await options.onHalted?.(h);
+  }
+
+  const describe = (error: unknown) =>
+    error instanceof Error
+      ? `${error.name}: ${error.message}${error.cause instanceof Error ? `: ${error.cause.message}` : ''}`
+      : String(error);
+
+  function observe(topic: string, partition: number, records: ConsumedRecord<T>[], startedAt: number) {
+    eventsApplied.inc({ consumer: name }, records.length);
+    if (!options.spanName) return;
+    for (const record of records) {
+      tracer
+        .startSpan(
+          options.spanName(record),
+          {
+            kind: SpanKind.CONSUMER,
+            startTime: startedAt,
+            attributes: { 'messaging.kafka.offset': record.offset, 'deeplens.consumer': name },
+          },
+          traceContextOf(record.headers),
+        )
+        .end();
+    }
+  }
+
+  await consumer.connect();
+  await consumer.subscribe({ topics: [...options.topics], fromBeginning: true });
+  await consumer.run({
+    autoCommit: true,
+    eachBatchAutoResolve: false,
+    partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 1,
+    eachBatch: async (payload) => {
+      const { batch } = payload;
+      await ready;
+      if (abort.signal.aborted || !payload.isRunning() || payload.isStale()) return;
+      const { topic, partition } = batch;
+      const key = partitionKey(topic, partition);
+      if (halted.has(key)) return;
+      const from = next.get(key) ?? 0;
+      const messages = batch.messages.filter((m) => Number(m.offset) >= from);
+      if (messages.length === 0) return;
+      firstBatchAt ??= performance.now();
+      const startedAt = Date.now();
+
+      // Decode up to the first record that halts the partition.
+      const records: ConsumedRecord<T>[] = [];
+      const skipped: SkippedRecord[] = [];
+      let haltAt: HaltedPartition | undefined;
+      let covered = from - 1;
+      for (const message of messages) {
+        const offset = Number(message.offset);
+        if (skip.has(`${key}:${offset}`)) {
+          skipped.push({ topic, partition, offset, value: message.value });
+          consumerErrors.inc({ consumer: name, kind: 'skip' });
+          log.warn('record skipped by the operator (--skip)', { topic, partition, offset });
+        } else if (options.accept && !options.accept(message, topic)) {
+          // Not this consumer's business.
+        } else {
+          let value: T | undefined;
+          const failure = message.value
+            ? await withRetries(async () => {
+                value = await options.decode(message.value!, message, topic);
+              })
+            : { error: new Error('a record without a value'), retriable: false };
+          if (failure?.retriable) throw failure.error; // the registry is down: Kafka redelivers
+          if (failure) {
+            const reason = `undecodable: ${describe(failure.error)}`;
+            if (options.onUndecodable === 'dead-letter') await deadLetter(topic, partition, message, reason);
+            else {
+              haltAt = { topic, partition, offset, reason };
+              break;
+            }
+          } else {
+            records.push({
+              topic,
+              partition,
+              offset,
+              key: message.key,
+              headers: message.headers,
+              value: value!,
+            });
+          }
+        }
+        covered = offset;
+      }
+
+      if (covered >= from) {
+        const whole: ConsumerBatch<T> = { topic, partition, records, skipped, lastOffset: covered };
+        const failure = await withRetries(() => options.handle(whole));
+        if (failure?.error instanceof StopConsuming) {
+          log.info('stopping', { reason: failure.error.message });
+          abort.abort();
+          options.onStopped?.();
+          return;
+        }
+        if (failure && options.onFailure === 'halt') {
+          // A dependency that stays down is not the record's fault: Kafka redelivers the batch.
+          if (failure.retriable) throw failure.error;
+          const offset =
+            failure.error instanceof RecordFailedError ? failure.error.offset : (records[0]?.offset ?? from);
+          haltAt = { topic, partition, offset, reason: `not applied: ${describe(failure.error)}` };
+          // Nothing of the batch was applied: apply what comes before the failing record.
+          const before = records.filter((r) => r.offset < offset);
+          const prefix =
+            offset > from
+              ? await withRetries(() =>
+                  options.handle({
+                    topic,
+                    partition,
+                    records: before,
+                    skipped: skipped.filter((s) => s.offset < offset),
+                    lastOffset: offset - 1,
+                  }),
+                )
+              : { error: undefined, retriable: false };
+          covered = prefix ? from - 1 : offset - 1;
+        } else if (failure) {
+          // Dead-letter: one by one, so only the records that fail leave the log's path.
+          for (const record of records) {
+            const one = await withRetries(() =>
+              options.handle({ topic, partition, records: [record], skipped: [], lastOffset: record.offset }),
+            );
+            if (one?.error instanceof StopConsuming) {
+              abort.abort();
+              options.onStopped?.();
+              return;
+            }
+            if (one) {
+              const message = messages.find((m) => Number(m.offset) === record.offset)!;
+              await deadLetter(topic, partition, message, describe(one.error));
+            }
+          }
+        }
+        if (covered >= from) {
+          next.set(key, covered + 1);
+          done += messages.filter((m) => Number(m.offset) <= covered).length;
+          observe(
+            topic,
+            partition,
+            records.filter((r) => r.offset <= covered),
+            startedAt,
+          );
+          payload.resolveOffset(String(covered));
+        }
+      }
+      if (haltAt) await halt(haltAt);
+      consumerLag.set(
+        { group: options.groupId, topic, partition: String(partition) },
+        Math.max(0, Number(batch.highWatermark) - 1 - covered),
+      );
+      await payload.heartbeat();
+    },
+  });
+
+  return {
+    get done() {
+      return done;
+    },
+    get firstBatchAt() {
+      return firstBatchAt;
+    },
+    halted: () => [...halted.values()],
+    stop() {
+      stopping ??= (async () => {
+        abort.abort();
+        await consumer.disconnect();
+        await producer?.disconnect();
+        for (const [key, h] of halted) {
+          clearNotReady(readinessKey(key));
+          consumerHalted.set({ consumer: name, topic: h.topic, partition: String(h.partition) }, 0);
+        }
+      })();
+      return stopping;
+    },
+  };
+}
