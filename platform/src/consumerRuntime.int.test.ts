@@ -1,0 +1,225 @@
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, it, type TestContext } from 'node:test';
+import type { Kafka } from 'kafkajs';
+import { loadConfig } from './config.ts';
+import {
+  RecordFailedError,
+  startConsumerRuntime,
+  type ConsumerBatch,
+  type ConsumerRuntimeOptions,
+} from './consumerRuntime.ts';
+import { createKafka } from './kafka.ts';
+import { createLogger } from './logger.ts';
+import { metricsRegistry } from './metrics.ts';
+import { readiness } from './readiness.ts';
+import { createTestTopics, uniqueName } from './testing/testTopics.ts';
+
+type Item = { n: number; fail?: 'retriable' | 'permanent' };
+
+const log = createLogger({ test: 'consumerRuntime' }, 'error');
+
+async function produce(kafka: Kafka, t: TestContext, topic: string, values: string[]) {
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  t.after(() => producer.disconnect());
+  await producer.send({ topic, acks: -1, messages: values.map((value) => ({ key: 'k', value })) });
+}
+
+async function committedOffset(kafka: Kafka, groupId: string, topic: string): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const [entry] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    return Number(entry?.partitions[0]?.offset ?? -1);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+function runtimeOptions(
+  kafka: Kafka,
+  topic: string,
+  groupId: string,
+  handle: (batch: ConsumerBatch<Item>) => Promise<void>,
+): ConsumerRuntimeOptions<Item> {
+  return {
+    name: groupId,
+    kafka,
+    groupId,
+    topics: [topic],
+    log,
+    decode: async (value) => {
+      const text = value.toString();
+      if (!text.startsWith('{')) throw new Error(`not JSON: ${text}`);
+      return JSON.parse(text) as Item;
+    },
+    handle,
+    onFailure: 'halt',
+    backoff: { initialMs: 20, maxMs: 100 },
+    sessionTimeoutMs: 6000,
+  };
+}
+
+describe('consumer runtime against the stack broker', () => {
+  it('retries a retriable failure with backoff and dead-letters a record that cannot be applied, with its reason', async (t) => {
+    const kafka = createKafka(loadConfig());
+    const topic = uniqueName('runtime-dlq');
+    const dlq = `${topic}.dlq`;
+    const groupId = uniqueName('runtime-dlq-group');
+    await createTestTopics(t, kafka, [
+      { topic, partitions: 1 },
+      { topic: dlq, partitions: 1 },
+    ]);
+    await produce(kafka, t, topic, [
+      JSON.stringify({ n: 0 }),
+      JSON.stringify({ n: 1, fail: 'retriable' }),
+      JSON.stringify({ n: 2, fail: 'permanent' }),
+      JSON.stringify({ n: 3 }),
+    ]);
+    const applied: number[] = [];
+    const attempts = new Map<number, number>();
+    const runtime = await startConsumerRuntime({
+      ...runtimeOptions(kafka, topic, groupId, async (batch) => {
+        for (const { value } of batch.records) {
+          attempts.set(value.n, (attempts.get(value.n) ?? 0) + 1);
+          // The store is down for the first two attempts at record 1.
+          if (value.fail === 'retriable' && attempts.get(value.n)! < 3)
+            throw Object.assign(new Error('store unavailable'), { retriable: true });
+          if (value.fail === 'permanent') throw new Error(`record ${value.n} is refused`);
+        }
+        applied.push(...batch.records.map((r) => r.value.n));
+      }),
+      onFailure: 'dead-letter',
+      deadLetterTopic: dlq,
+    });
+    t.after(() => runtime.stop());
+
+    await until('every record done', async () => (await committedOffset(kafka, groupId, topic)) === 4);
+    assert.deepEqual([...new Set(applied)].sort(), [0, 1, 3], 'the refused record was not applied');
+    assert.ok(attempts.get(1)! >= 3, 'the retriable failure was retried until it worked');
+
+    const dead: { value: string; headers: Record<string, string> }[] = [];
+    const reader = kafka.consumer({ groupId: uniqueName('runtime-dlq-reader') });
+    await reader.connect();
+    t.after(() => reader.disconnect());
+    await reader.subscribe({ topic: dlq, fromBeginning: true });
+    await reader.run({
+      eachMessage: async ({ message }) => {
+        dead.push({
+          value: message.value!.toString(),
+          headers: Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)])),
+        });
+      },
+    });
+    await until('the dead letter', () => dead.length >= 1);
+    assert.equal(dead.length, 1);
+    assert.equal(JSON.parse(dead[0]!.value).n, 2);
+    assert.match(dead[0]!.headers['dlq-reason']!, /record 2 is refused/);
+    assert.equal(dead[0]!.headers['dlq-source'], `${topic}:0:2`);
+    assert.equal(dead[0]!.headers['dlq-consumer'], groupId);
+  });
+
+  it('halts the partition at an undecodable record: nothing after it applied, not ready with the offset, a metric; an explicit --skip passes it', async (t) => {
+    const kafka = createKafka(loadConfig());
+    const topic = uniqueName('runtime-halt');
+    const groupId = uniqueName('runtime-halt-group');
+    await createTestTopics(t, kafka, [{ topic, partitions: 1 }]);
+    await produce(kafka, t, topic, [
+      JSON.stringify({ n: 0 }),
+      JSON.stringify({ n: 1 }),
+      'garbage',
+      JSON.stringify({ n: 3 }),
+    ]);
+    const applied: number[] = [];
+    const handle = async (batch: ConsumerBatch<Item>) => {
+      applied.push(...batch.records.map((r) => r.value.n));
+    };
+    const runtime = await startConsumerRuntime(runtimeOptions(kafka, topic, groupId, handle));
+    let stopped = false;
+    t.after(() => (stopped ? undefined : runtime.stop()));
+
+    await until('the halt', () => runtime.halted().length === 1);
+    assert.deepEqual(runtime.halted()[0], {
+      topic,
+      partition: 0,
+      offset: 2,
+      reason: 'undecodable: Error: not JSON: garbage',
+    });
+    const report = readiness();
+    assert.equal(report.ready, false);
+    assert.ok(report.reasons.some((r) => r.topic === topic && r.partition === 0 && r.offset === 2));
+    const metrics = await metricsRegistry.metrics();
+    assert.match(
+      metrics,
+      new RegExp(`deeplens_consumer_halted\\{consumer="${groupId}",topic="${topic}",partition="0"\\} 1`),
+    );
+    await sleep(1500);
+    assert.deepEqual(applied, [0, 1], 'the records before it applied, none after it');
+    assert.equal(await committedOffset(kafka, groupId, topic), 2, 'committed up to the halted record');
+    await runtime.stop();
+    stopped = true;
+    assert.ok(!readiness().reasons.some((r) => r.topic === topic), 'a stopped consumer reports nothing');
+
+    // A restart without a skip halts again at the same record.
+    const again = await startConsumerRuntime(runtimeOptions(kafka, topic, groupId, handle));
+    await until('the halt after a restart', () => again.halted().length === 1);
+    assert.equal(again.halted()[0]!.offset, 2);
+    await again.stop();
+
+    // The operator skips it: the handler is told, and the rest is applied.
+    const skipped: number[] = [];
+    const skipping = await startConsumerRuntime({
+      ...runtimeOptions(kafka, topic, groupId, async (batch) => {
+        skipped.push(...batch.skipped.map((s) => s.offset));
+        await handle(batch);
+      }),
+      skip: [`${topic}:0:2`],
+    });
+    t.after(() => skipping.stop());
+    await until('the record after the skipped one', () => applied.includes(3));
+    assert.deepEqual(skipped, [2]);
+    assert.deepEqual(applied, [0, 1, 3]);
+    assert.deepEqual(skipping.halted(), []);
+  });
+
+  it('halts at the record a handler names as not applicable, after applying those before it', async (t) => {
+    const kafka = createKafka(loadConfig());
+    const topic = uniqueName('runtime-apply');
+    const groupId = uniqueName('runtime-apply-group');
+    await createTestTopics(t, kafka, [{ topic, partitions: 1 }]);
+    await produce(
+      kafka,
+      t,
+      topic,
+      [0, 1, 2, 3, 4].map((n) => JSON.stringify(n === 3 ? { n, fail: 'permanent' } : { n })),
+    );
+    const applied: number[] = [];
+    const runtime = await startConsumerRuntime(
+      runtimeOptions(kafka, topic, groupId, async (batch) => {
+        // All or nothing, like a transaction.
+        const bad = batch.records.find((r) => r.value.fail === 'permanent');
+        if (bad) throw new RecordFailedError(`record ${bad.value.n} breaks an invariant`, bad.offset);
+        applied.push(...batch.records.map((r) => r.value.n));
+      }),
+    );
+    t.after(() => runtime.stop());
+    await until('the halt', () => runtime.halted().length === 1);
+    assert.equal(runtime.halted()[0]!.offset, 3);
+    assert.match(
+      runtime.halted()[0]!.reason,
+      /^not applied: RecordFailedError: record 3 breaks an invariant/,
+    );
+    await sleep(1000);
+    assert.deepEqual(applied, [0, 1, 2]);
+    assert.equal(await committedOffset(kafka, groupId, topic), 3);
+  });
+});
