@@ -122,7 +122,7 @@ describe('consumer runtime against the stack broker', () => {
     });
     await until('the dead letter', () => dead.length >= 1);
     assert.equal(dead.length, 1);
-    assert.equal(JSON.parse(dead[0]!.value).n, 2);
+    assert.equal((JSON.parse(dead[0]!.value) as Item).n, 2);
     assert.match(dead[0]!.headers['dlq-reason']!, /record 2 is refused/);
     assert.equal(dead[0]!.headers['dlq-source'], `${topic}:0:2`);
     assert.equal(dead[0]!.headers['dlq-consumer'], groupId);
