@@ -1,11 +1,14 @@
-import { QdrantClient } from '@qdrant/js-client-rest';
-import type {
-  VectorHit,
-  VectorIndex,
-  VectorIndexState,
-  VectorPayload,
-  VectorPoint,
-  VectorSearchOptions,
+import { QdrantClient, type Schemas } from '@qdrant/js-client-rest';
+import { deterministicUuid } from '@deeplens/platform/ids';
+import {
+  normalizeVector,
+  type VectorFilter,
+  type VectorHit,
+  type VectorIndex,
+  type VectorIndexState,
+  type VectorPayload,
+  type VectorPoint,
+  type VectorSearchOptions,
 } from '@deeplens/platform/vectorIndex';
 
 export type QdrantVectorIndexOptions = {
@@ -13,55 +16,103 @@ export type QdrantVectorIndexOptions = {
   apiKey?: string;
   /**
    * Prefixes every physical collection, so generations of the vector projection (and tests)
-   * never share one: `g3` stores `acme__model@1` as `g3__acme__model@1`.
+   * never share one: in `g3`, the points of `acme__model@1` live in `g3__model@1`.
    */
   namespace: string;
-  /** Points per upsert request. */
+  /** Points per request when a commit carries more (Qdrant's request body limit is 32 MiB). */
   batchSize?: number;
+  /** Scalar (int8) quantization of stored vectors; searches re-score candidates with the originals. */
+  quantization?: 'int8';
 };
 
 type StoredPayload = {
+  /** The tenant part of the DeepLens collection name: the `is_tenant` index every search filters on. */
+  tenant: string;
+  /** The image id (the Qdrant point id is derived from tenant and id). */
+  id: string;
   tags: string[];
   attributes: Record<string, string>;
   /** `key=value` of every attribute: one keyword index serves any attribute filter. */
   attribute_pairs: string[];
 };
 
+type QdrantPoint = { id: string; vector: number[]; payload: StoredPayload };
+
+/** One physical collection's writes since the last flush, in order, and what reads see of them. */
+type Pending = {
+  dim?: number;
+  operations: Schemas['UpdateOperation'][];
+  /** Point uuid → its state after the pending writes: a point, or null when deleted. */
+  points: Map<string, QdrantPoint | null>;
+  /** Point uuid → the payload a pending `setPayload` gives it (the point itself not in `points`). */
+  payloads: Map<string, { tenant: string; payload: VectorPayload }>;
+  /** Tenants whose points a pending `dropCollection` deletes. */
+  dropped: Set<string>;
+};
+
 // A fixed point in the namespace's state collection holds the committed state.
 const statePointId = '00000000-0000-4000-8000-000000000001';
+const payloadFields = ['tags', 'attribute_pairs'] as const;
 
 /**
- * The Qdrant adapter: one Qdrant collection per DeepLens collection (cosine, with keyword
- * payload indexes on `tags` and `attribute_pairs`), point id = image id, so re-applying an
- * upsert or a delete is idempotent. Writes wait for Qdrant to apply them; `commit` then stores
- * the state in the namespace's `__state` collection. A crash between the two replays the
- * writes since the last commit, which (keyed by point id, in log order) ends in the same state.
+ * The Qdrant adapter. Tenants share a physical collection per model version (`<namespace>__<model>@<version>`,
+ * `<namespace>__images`), each point tagged with its tenant under a keyword index marked
+ * `is_tenant` (HNSW graphs per tenant, no global graph); every read filters on it, so a search
+ * names exactly one tenant. Measured against a collection per tenant in `bench/qdrantTenancy.ts`
+ * (docs/projections.md). Tags and attributes have keyword indexes; filters run inside Qdrant.
+ *
+ * Writes are buffered and sent at `commit` (or before a read that needs them): one batch
+ * request per physical collection, `wait=true`, and only then the state point with the
+ * checkpoints. Point ids are derived from tenant and image id and every write is absolute
+ * (upsert, delete, set payload), so a crash between the two replays the writes since the last
+ * commit, in log order, and ends where a clean build ends.
  */
 export function createQdrantVectorIndex(options: QdrantVectorIndexOptions): VectorIndex {
   const client = new QdrantClient({ url: options.url, apiKey: options.apiKey, checkCompatibility: false });
-  const batchSize = options.batchSize ?? 256;
+  const batchSize = options.batchSize ?? 512;
   const prefix = `${options.namespace}__`;
   const stateCollection = `${options.namespace}__state`;
   const known = new Map<string, Promise<void>>();
-  const physical = (collection: string) => `${prefix}${collection}`;
+  let pending = new Map<string, Pending>();
+
+  function split(collection: string): { tenant: string; physical: string } {
+    const at = collection.indexOf('__');
+    return at < 0
+      ? { tenant: '', physical: `${prefix}${collection}` }
+      : { tenant: collection.slice(0, at), physical: `${prefix}${collection.slice(at + 2)}` };
+  }
+  const pointId = (tenant: string, id: string) => deterministicUuid('qdrant-point', tenant, id);
 
   async function exists(name: string): Promise<boolean> {
     return (await client.collectionExists(name)).exists;
   }
 
-  function ensure(name: string, dim: number): Promise<void> {
+  function ensure(name: string, dim: number, tenantIndex = true): Promise<void> {
     let ready = known.get(name);
     if (!ready) {
       ready = (async () => {
         if (await exists(name)) return;
         try {
-          await client.createCollection(name, { vectors: { size: dim, distance: 'Cosine' } });
+          await client.createCollection(name, {
+            vectors: { size: dim, distance: 'Cosine' },
+            // Graphs per tenant only: no search ever crosses tenants.
+            hnsw_config: tenantIndex ? { payload_m: 16, m: 0 } : undefined,
+            quantization_config:
+              options.quantization === 'int8'
+                ? { scalar: { type: 'int8', quantile: 0.99, always_ram: true } }
+                : undefined,
+          });
         } catch (error) {
           if (!(await exists(name))) throw error; // else: created concurrently
         }
-        for (const field of ['tags', 'attribute_pairs']) {
+        if (!tenantIndex) return;
+        await client.createPayloadIndex(name, {
+          field_name: 'tenant',
+          field_schema: { type: 'keyword', is_tenant: true },
+          wait: true,
+        });
+        for (const field of payloadFields)
           await client.createPayloadIndex(name, { field_name: field, field_schema: 'keyword', wait: true });
-        }
       })();
       ready.catch(() => known.delete(name));
       known.set(name, ready);
@@ -69,7 +120,20 @@ export function createQdrantVectorIndex(options: QdrantVectorIndexOptions): Vect
     return ready;
   }
 
-  function toStored(payload: VectorPayload): StoredPayload {
+  function pendingOf(physical: string): Pending {
+    let p = pending.get(physical);
+    if (!p) {
+      p = { operations: [], points: new Map(), payloads: new Map(), dropped: new Set() };
+      pending.set(physical, p);
+    }
+    return p;
+  }
+
+  function toStored(tenant: string, id: string, payload: VectorPayload): StoredPayload {
+    return { tenant, id, ...payloadFieldsOf(payload) };
+  }
+
+  function payloadFieldsOf(payload: VectorPayload): Omit<StoredPayload, 'tenant' | 'id'> {
     return {
       tags: [...payload.tags],
       attributes: { ...payload.attributes },
@@ -86,64 +150,173 @@ export function createQdrantVectorIndex(options: QdrantVectorIndexOptions): Vect
     return (error as { status?: number }).status === 404;
   }
 
+  const tenantIs = (tenant: string) => ({ key: 'tenant', match: { value: tenant } });
+
+  /** Sends every pending write: one batch request per physical collection, applied before it answers. */
+  async function flush(): Promise<void> {
+    if (pending.size === 0) return;
+    const sending = pending;
+    pending = new Map();
+    try {
+      await Promise.all(
+        [...sending].map(async ([physical, p]) => {
+          if (p.dim !== undefined) await ensure(physical, p.dim);
+          else if (!(await exists(physical))) return; // deletes in a collection that never was
+          for (const operations of chunks(p.operations)) {
+            await client.batchUpdate(physical, { wait: true, ordering: 'strong', operations });
+          }
+        }),
+      );
+    } catch (error) {
+      // Nothing is lost: the writes go again, in order, ahead of any made since.
+      for (const [physical, p] of pending) {
+        const earlier = sending.get(physical);
+        if (!earlier) sending.set(physical, p);
+        else sending.set(physical, merge(earlier, p));
+      }
+      pending = sending;
+      throw error;
+    }
+  }
+
+  function merge(earlier: Pending, later: Pending): Pending {
+    return {
+      dim: earlier.dim ?? later.dim,
+      operations: [...earlier.operations, ...later.operations],
+      points: new Map([...earlier.points, ...later.points]),
+      payloads: new Map([...earlier.payloads, ...later.payloads]),
+      dropped: new Set([...earlier.dropped, ...later.dropped]),
+    };
+  }
+
+  /** Operations in requests of about `batchSize` points at most (consecutive upserts were coalesced). */
+  function* chunks(operations: Schemas['UpdateOperation'][]): Generator<Schemas['UpdateOperation'][]> {
+    let out: Schemas['UpdateOperation'][] = [];
+    let size = 0;
+    const parts = operations.flatMap((operation) => {
+      if (!('upsert' in operation && 'points' in operation.upsert)) return [operation];
+      const { points } = operation.upsert;
+      const split: Schemas['UpdateOperation'][] = [];
+      for (let i = 0; i < points.length; i += batchSize)
+        split.push({ upsert: { points: points.slice(i, i + batchSize) } });
+      return split;
+    });
+    for (const part of parts) {
+      const weight = 'upsert' in part && 'points' in part.upsert ? part.upsert.points.length : 1;
+      if (size + weight > batchSize && out.length > 0) {
+        yield out;
+        out = [];
+        size = 0;
+      }
+      out.push(part);
+      size += weight;
+    }
+    if (out.length > 0) yield out;
+  }
+
+  function filterOf(tenant: string, filter: VectorFilter | undefined): Schemas['Filter'] {
+    const must: Schemas['FieldCondition'][] = [tenantIs(tenant)];
+    for (const tag of filter?.tags ?? []) must.push({ key: 'tags', match: { value: tag } });
+    for (const [k, v] of Object.entries(filter?.attributes ?? {}))
+      must.push({ key: 'attribute_pairs', match: { value: `${k}=${v}` } });
+    return { must };
+  }
+
+  async function physicalCollections(): Promise<string[]> {
+    const { collections } = await client.getCollections();
+    return collections
+      .map((c) => c.name)
+      .filter((n) => n.startsWith(prefix) && n !== stateCollection)
+      .sort();
+  }
+
+  async function tenantCount(physical: string, tenant: string): Promise<number> {
+    try {
+      return (await client.count(physical, { exact: true, filter: { must: [tenantIs(tenant)] } })).count;
+    } catch (error) {
+      if (isNotFound(error)) return 0;
+      throw error;
+    }
+  }
+
   return {
     async upsert(collection, points) {
       if (points.length === 0) return;
-      const name = physical(collection);
-      await ensure(name, points[0]!.vector.length);
-      for (let i = 0; i < points.length; i += batchSize) {
-        await client.upsert(name, {
-          wait: true,
-          points: points.slice(i, i + batchSize).map((p) => ({
-            id: p.id,
-            vector: Array.from(p.vector),
-            payload: toStored(p.payload),
-          })),
-        });
+      const { tenant, physical } = split(collection);
+      const p = pendingOf(physical);
+      p.dim ??= points[0]!.vector.length;
+      const stored = points.map((point): QdrantPoint => ({
+        id: pointId(tenant, point.id),
+        // Unit length here, so what reads see before the flush is what Qdrant stores.
+        vector: Array.from(normalizeVector(point.vector)),
+        payload: toStored(tenant, point.id, point.payload),
+      }));
+      for (const point of stored) {
+        p.points.set(point.id, point);
+        p.payloads.delete(point.id);
       }
+      const last = p.operations.at(-1);
+      if (last && 'upsert' in last && 'points' in last.upsert) last.upsert.points.push(...stored);
+      else p.operations.push({ upsert: { points: stored } });
     },
 
     async setPayload(collection, ids, payload) {
       if (ids.length === 0) return;
-      try {
-        // By filter, so ids that are not (yet) in the collection are simply not matched.
-        await client.overwritePayload(physical(collection), {
-          wait: true,
-          payload: toStored(payload),
-          filter: { must: [{ has_id: [...ids] }] },
-        });
-      } catch (error) {
-        if (!isNotFound(error)) throw error;
-      }
+      const { tenant, physical } = split(collection);
+      const p = pendingOf(physical);
+      const uuids = ids.map((id) => pointId(tenant, id));
+      // By filter, so ids that are not (yet) in the collection are simply not matched.
+      p.operations.push({
+        set_payload: { payload: payloadFieldsOf(payload), filter: { must: [{ has_id: uuids }] } },
+      });
+      uuids.forEach((uuid, i) => {
+        const point = p.points.get(uuid);
+        if (point) p.points.set(uuid, { ...point, payload: toStored(tenant, ids[i]!, payload) });
+        else if (point === undefined) p.payloads.set(uuid, { tenant, payload });
+      });
     },
 
     async delete(collection, ids) {
       if (ids.length === 0) return;
-      try {
-        await client.delete(physical(collection), { wait: true, points: [...ids] });
-      } catch (error) {
-        if (!isNotFound(error)) throw error;
+      const { tenant, physical } = split(collection);
+      const p = pendingOf(physical);
+      const uuids = ids.map((id) => pointId(tenant, id));
+      p.operations.push({ delete: { points: uuids } });
+      for (const uuid of uuids) {
+        p.points.set(uuid, null);
+        p.payloads.delete(uuid);
       }
     },
 
     async dropCollection(collection) {
-      const name = physical(collection);
-      known.delete(name);
-      try {
-        await client.deleteCollection(name);
-      } catch (error) {
-        if (!isNotFound(error)) throw error;
-      }
+      const { tenant, physical } = split(collection);
+      const p = pendingOf(physical);
+      p.operations.push({ delete: { filter: { must: [tenantIs(tenant)] } } });
+      for (const [uuid, point] of p.points) if (point?.payload.tenant === tenant) p.points.set(uuid, null);
+      for (const [uuid, override] of p.payloads) if (override.tenant === tenant) p.payloads.delete(uuid);
+      p.dropped.add(tenant);
     },
 
     async collections(namePrefix = '') {
-      const { collections } = await client.getCollections();
-      return collections
-        .map((c) => c.name)
-        .filter((n) => n.startsWith(prefix) && n !== stateCollection)
-        .map((n) => n.slice(prefix.length))
-        .filter((n) => n.startsWith(namePrefix))
-        .sort();
+      await flush();
+      const out: string[] = [];
+      const at = namePrefix.indexOf('__');
+      for (const physical of await physicalCollections()) {
+        const group = physical.slice(prefix.length);
+        if (at >= 0) {
+          // One tenant's collections: a count per model version.
+          const tenant: string = namePrefix.slice(0, at);
+          const name: string = `${tenant}__${group}`;
+          if (name.startsWith(namePrefix) && (await tenantCount(physical, tenant)) > 0) out.push(name);
+          continue;
+        }
+        const { hits } = await client.facet(physical, { key: 'tenant', limit: 1_000_000, exact: true });
+        for (const hit of hits) {
+          const name = `${String(hit.value)}__${group}`;
+          if (name.startsWith(namePrefix)) out.push(name);
+        }
+      }
+      return out.sort();
     },
 
     async search(
@@ -152,39 +325,25 @@ export function createQdrantVectorIndex(options: QdrantVectorIndexOptions): Vect
       search: VectorSearchOptions,
     ): Promise<VectorHit[]> {
       if (search.k <= 0) return [];
-      const must: { key: string; match: { value: string } }[] = [];
-      for (const tag of search.filter?.tags ?? []) must.push({ key: 'tags', match: { value: tag } });
-      for (const [k, v] of Object.entries(search.filter?.attributes ?? {}))
-        must.push({ key: 'attribute_pairs', match: { value: `${k}=${v}` } });
+      await flush();
+      const { tenant, physical } = split(collection);
       try {
-        const { points } = await client.query(physical(collection), {
+        const { points } = await client.query(physical, {
           query: Array.from(vector),
           limit: search.k,
-          filter: must.length > 0 ? { must } : undefined,
+          filter: filterOf(tenant, search.filter),
           score_threshold: search.threshold,
           with_payload: true,
-          // Exact on small filtered sets is Qdrant's own choice (its filterable HNSW); ask for
-          // enough candidates that a restrictive filter keeps its recall.
-          params: { hnsw_ef: Math.max(128, search.k * 4) },
+          // Ask for enough candidates that a restrictive filter keeps its recall; quantized
+          // candidates are re-scored with the original vectors.
+          params: {
+            hnsw_ef: Math.max(128, search.k * 4),
+            quantization: options.quantization ? { rescore: true, oversampling: 2 } : undefined,
+          },
         });
-        return points.map((p) => ({ id: String(p.id), score: p.score, payload: fromStored(p.payload) }));
-      } catch (error) {
-        if (isNotFound(error)) return [];
-        throw error;
-      }
-    },
-
-    async get(collection, ids) {
-      if (ids.length === 0) return [];
-      try {
-        const points = await client.retrieve(physical(collection), {
-          ids: [...ids],
-          with_payload: true,
-          with_vector: true,
-        });
-        return points.map((p): VectorPoint => ({
-          id: String(p.id),
-          vector: Float32Array.from(p.vector as number[]),
+        return points.map((p) => ({
+          id: (p.payload as Partial<StoredPayload> | null | undefined)?.id ?? String(p.id),
+          score: p.score,
           payload: fromStored(p.payload),
         }));
       } catch (error) {
@@ -193,19 +352,62 @@ export function createQdrantVectorIndex(options: QdrantVectorIndexOptions): Vect
       }
     },
 
+    async get(collection, ids) {
+      if (ids.length === 0) return [];
+      const { tenant, physical } = split(collection);
+      const p = pending.get(physical);
+      const out = new Map<string, VectorPoint>();
+      const missing: string[] = [];
+      for (const id of ids) {
+        const uuid = pointId(tenant, id);
+        const local = p?.points.get(uuid);
+        if (local === null) continue;
+        if (local)
+          out.set(id, { id, vector: Float32Array.from(local.vector), payload: fromStored(local.payload) });
+        else if (!p?.dropped.has(tenant)) missing.push(uuid);
+      }
+      if (missing.length > 0) {
+        try {
+          const points = await client.retrieve(physical, {
+            ids: missing,
+            with_payload: true,
+            with_vector: true,
+          });
+          for (const point of points) {
+            const stored = point.payload as unknown as StoredPayload;
+            const override = p?.payloads.get(String(point.id));
+            out.set(stored.id, {
+              id: stored.id,
+              vector: Float32Array.from(point.vector as number[]),
+              payload: override ? structuredClone(override.payload) : fromStored(stored),
+            });
+          }
+        } catch (error) {
+          if (!isNotFound(error)) throw error;
+        }
+      }
+      return ids.flatMap((id) => {
+        const point = out.get(id);
+        return point ? [point] : [];
+      });
+    },
+
     async ids(collection) {
+      await flush();
+      const { tenant, physical } = split(collection);
       const out: string[] = [];
-      let offset: string | number | undefined | null = undefined;
+      let offset: Schemas['ExtendedPointId'] | null | undefined = undefined;
       try {
         do {
-          const page: Awaited<ReturnType<typeof client.scroll>> = await client.scroll(physical(collection), {
+          const page: Awaited<ReturnType<typeof client.scroll>> = await client.scroll(physical, {
             limit: 1000,
             offset: offset ?? undefined,
-            with_payload: false,
+            filter: { must: [tenantIs(tenant)] },
+            with_payload: ['id'],
             with_vector: false,
           });
-          for (const p of page.points) out.push(String(p.id));
-          offset = page.next_page_offset as string | number | null | undefined;
+          for (const p of page.points) out.push((p.payload as { id: string }).id);
+          offset = page.next_page_offset as Schemas['ExtendedPointId'] | null | undefined;
         } while (offset !== null && offset !== undefined);
       } catch (error) {
         if (isNotFound(error)) return [];
@@ -215,18 +417,18 @@ export function createQdrantVectorIndex(options: QdrantVectorIndexOptions): Vect
     },
 
     async count(collection) {
-      try {
-        return (await client.count(physical(collection), { exact: true })).count;
-      } catch (error) {
-        if (isNotFound(error)) return 0;
-        throw error;
-      }
+      await flush();
+      const { tenant, physical } = split(collection);
+      return tenantCount(physical, tenant);
     },
 
     async commit(state: VectorIndexState) {
-      await ensure(stateCollection, 1);
+      // The points first, applied (`wait`): the checkpoint never runs ahead of them.
+      await flush();
+      await ensure(stateCollection, 1, false);
       await client.upsert(stateCollection, {
         wait: true,
+        ordering: 'strong',
         points: [{ id: statePointId, vector: [1], payload: { state: JSON.stringify(state) } }],
       });
     },
@@ -238,7 +440,11 @@ export function createQdrantVectorIndex(options: QdrantVectorIndexOptions): Vect
       return raw === undefined ? undefined : (JSON.parse(raw) as VectorIndexState);
     },
 
-    async close() {},
+    async close() {
+      // Writes never committed are dropped, as the embedded index drops them: a reopened
+      // index is as of the last commit.
+      pending = new Map();
+    },
   };
 }
 
