@@ -1,10 +1,10 @@
-import type { IdentityEvent } from './identityEvents.ts';
+import type { IdentityEvent, IntakeKeyEvent } from './identityEvents.ts';
 import type { ImageEvent } from './imageEvents.ts';
 import type { IntakeEvent } from './intakeRecords.ts';
 import type { TenantEvent } from './tenantEvents.ts';
 
 /** Every event an aggregate's decider can emit. */
-export type DomainEvent = TenantEvent | IdentityEvent | ImageEvent;
+export type DomainEvent = TenantEvent | IdentityEvent | IntakeKeyEvent | ImageEvent;
 
 /** Every event DeepLens publishes: the domain events plus the intake's rejections. */
 export type DeepLensEvent = DomainEvent | IntakeEvent;
@@ -24,6 +24,8 @@ const eventTypeSet: { readonly [T in DeepLensEventType]: true } = {
   UserDisabled: true,
   ApiKeyIssued: true,
   ApiKeyRevoked: true,
+  IntakeKeyRegistered: true,
+  IntakeKeyRevoked: true,
   ImageUploaded: true,
   ImageEmbedded: true,
   ImageEmbeddingFailed: true,

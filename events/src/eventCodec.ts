@@ -1,4 +1,5 @@
 import type { Type as AvroType } from 'avsc';
+import { ValidationError } from '@deeplens/platform/errors';
 import type { DeepLensEvent, DeepLensEventType, EventOfType } from './domainEvent.ts';
 import { compileRecordReader, type RecordReader } from './avroRecordReader.ts';
 import { fromAvro, intakeEnvelopeFromAvro, intakeEnvelopeToAvro, toAvro } from './avroValues.ts';
@@ -75,9 +76,15 @@ export function decodeIntakeEnvelope(bytes: Buffer, writerType?: AvroType): Inta
 }
 
 /**
- * The bytes an integration signs (and the write side verifies): the envelope's Avro encoding
- * with an empty signature, so the signature covers request id, tenant, key id and command.
+ * The bytes an intake record's signature covers: the record's value exactly as the producer
+ * wrote it, without its first byte (the Confluent magic byte), i.e. the 4-byte big-endian
+ * schema id followed by the Avro body. The write side verifies them before it decodes
+ * anything, so the order of a map, the writer's schema version or any other choice of the
+ * producer's encoder cannot make a correct signature fail, and no re-encoding is trusted.
  */
-export function intakeSigningPayload(envelope: IntakeEnvelope): Buffer {
-  return encodeIntakeEnvelope({ ...envelope, auth: { ...envelope.auth, signature: Buffer.alloc(0) } });
+export function intakeSigningPayload(recordValue: Buffer): Buffer {
+  if (recordValue.length < 5 || recordValue[0] !== 0) {
+    throw new ValidationError('not a schema-registry framed Avro record (bad magic byte)');
+  }
+  return recordValue.subarray(1);
 }

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Type as AvroType, types } from 'avsc';
+import avro, { type Type as AvroType, type types } from 'avsc';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { toAvro, vectorFromBytes, vectorToBytes } from './avroValues.ts';
 import { deepLensEventTypes } from './domainEvent.ts';
 import {
@@ -15,6 +17,7 @@ import {
   eventTypeOfRecordName,
   intakeEnvelopeSchema,
   registrableSchemas,
+  schemasDir,
 } from './eventSchemas.ts';
 import { sampleEvents, sampleIntakeEnvelopes } from './testing/sampleEvents.ts';
 import { subjectOf, topicOf, topics } from './topics.ts';
@@ -126,15 +129,19 @@ describe('intake envelope', () => {
     });
   }
 
-  it('signs everything but the signature', () => {
-    const [envelope] = sampleIntakeEnvelopes;
-    assert.ok(envelope);
-    const resigned = { ...envelope, auth: { ...envelope.auth, signature: Buffer.from('other') } };
-    assert.deepEqual(intakeSigningPayload(resigned), intakeSigningPayload(envelope));
-    assert.notDeepEqual(
-      intakeSigningPayload({ ...envelope, tenantId: 'other' }),
-      intakeSigningPayload(envelope),
-    );
+  it('signs the value exactly as produced: schema id and Avro body, not the magic byte', () => {
+    const value = Buffer.from([0, 0, 0, 1, 7, 42, 43]);
+    assert.deepEqual(intakeSigningPayload(value), Buffer.from([0, 0, 1, 7, 42, 43]));
+    assert.throws(() => intakeSigningPayload(Buffer.from([1, 0, 0, 1, 7])), /magic byte/);
+    assert.throws(() => intakeSigningPayload(Buffer.from([0, 0, 0])), /magic byte/);
+  });
+
+  it('is one self-contained schema file that a stock loader reads as it is', () => {
+    const file = JSON.parse(
+      readFileSync(join(schemasDir, 'intake', 'IntakeEnvelope.avsc'), 'utf8'),
+    ) as Record<string, unknown>;
+    assert.doesNotThrow(() => avro.Type.forSchema(file as avro.Schema));
+    assert.deepEqual(file, intakeEnvelopeSchema.schema, 'what is registered is the file itself');
   });
 });
 

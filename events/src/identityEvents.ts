@@ -39,6 +39,23 @@ export type ApiKeyRevoked = Event<
   { keyId: string; tenantId: string; prefix: string; reason: string | null }
 >;
 
+/**
+ * An integration's Ed25519 public key (SPKI PEM) may sign intake records for its tenant. Only
+ * the public key enters the log: nothing in it can make a signature.
+ */
+export type IntakeKeyRegistered = Event<
+  'IntakeKeyRegistered',
+  { keyId: string; tenantId: string; name: string; algorithm: 'Ed25519'; publicKey: string }
+>;
+
+export type IntakeKeyRevoked = Event<
+  'IntakeKeyRevoked',
+  { keyId: string; tenantId: string; reason: string | null }
+>;
+
+/** Intake keys are their own aggregate on `deeplens.identity.v1`, apart from users and API keys. */
+export type IntakeKeyEvent = IntakeKeyRegistered | IntakeKeyRevoked;
+
 export type UserEvent = UserRegistered | UserRoleChanged | UserDisabled;
 export type ApiKeyEvent = ApiKeyIssued | ApiKeyRevoked;
 /** Users and API keys share the `deeplens.identity.v1` topic; each is its own aggregate. */

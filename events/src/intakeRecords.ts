@@ -33,19 +33,26 @@ export type IntakeCommand =
   | { type: 'UpdateImageMetadata'; data: UpdateImageMetadataRecord }
   | { type: 'DeleteImage'; data: DeleteImageRecord };
 
-export type IntakeAuth = {
-  keyId: string;
-  /** Over `intakeSigningPayload(envelope)`: the envelope encoded with an empty signature. */
-  signature: Buffer;
-};
-
+/**
+ * The record's value. Who sent it is not in the value but in the record's headers
+ * (`intakeHeaders`): the key id and an Ed25519 signature over the value's bytes.
+ */
 export type IntakeEnvelope = {
   /** Chosen by the integration; the idempotency key of the record. */
   requestId: string;
   tenantId: string;
-  auth: IntakeAuth;
   command: IntakeCommand;
 };
+
+/** Kafka record headers of an intake record. */
+export const intakeHeaders = {
+  /** The id `POST /v1/tenants/{id}/intake-keys` returned for the signing key. */
+  keyId: 'deeplens-key-id',
+  /** Ed25519 signature (64 raw bytes) over `intakeSigningPayload(value)`. */
+  signature: 'deeplens-signature',
+  /** W3C trace context, when the producer has a trace. */
+  traceparent: 'traceparent',
+} as const;
 
 /** An intake record was refused; published to `deeplens.intake-rejections.v1`. */
 export type IntakeRejected = Event<
@@ -53,6 +60,7 @@ export type IntakeRejected = Event<
   {
     /** Null when the record could not be decoded. */
     requestId: string | null;
+    /** The record's tenant; for a record that could not be decoded, the tenant its Kafka key claims. */
     tenantId: string | null;
     reason: string;
     /** The error's `code`, as in problem+json. */

@@ -24,6 +24,8 @@ const topicByEventType: { readonly [T in DeepLensEventType]: Topic } = {
   UserDisabled: topics.identity,
   ApiKeyIssued: topics.identity,
   ApiKeyRevoked: topics.identity,
+  IntakeKeyRegistered: topics.identity,
+  IntakeKeyRevoked: topics.identity,
   ImageUploaded: topics.image,
   ImageEmbedded: topics.image,
   ImageEmbeddingFailed: topics.image,

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Consumer, EachMessagePayload, Kafka } from 'kafkajs';
-import { apiKeyDecider } from '@deeplens/commands/identity/apiKeyDecider';
+import { intakeKeyDecider } from '@deeplens/commands/identity/intakeKeyDecider';
+import type { RegisteredIntakeKey } from '@deeplens/commands/identity/intakeKeyState';
 import { imageDecider } from '@deeplens/commands/image/imageDecider';
 import { appendToOutbox, type CommandHandler } from '@deeplens/commands/commandHandler';
 import { readTenantUsage } from '@deeplens/commands/usageStripes';
@@ -8,7 +9,7 @@ import { tenantDecider } from '@deeplens/commands/tenant/tenantDecider';
 import { imageRules } from '@deeplens/commands/writeModelRules';
 import { intakeSigningPayload } from '@deeplens/events/eventCodec';
 import type { EventSerde } from '@deeplens/events/eventSerde';
-import type { IntakeEnvelope, IntakeRejected } from '@deeplens/events/intakeRecords';
+import { intakeHeaders, type IntakeEnvelope, type IntakeRejected } from '@deeplens/events/intakeRecords';
 import { topics } from '@deeplens/events/topics';
 import type { DatabasePool } from '@deeplens/platform/database';
 import {
@@ -23,6 +24,8 @@ import { deadLetters, eventsApplied } from '@deeplens/platform/metrics';
 import { SpanKind, traceContextOf, withSpan } from '@deeplens/platform/telemetry';
 import { verifyIntakeSignature } from './intakeSignature.ts';
 
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 export type IntakeConsumerOptions = {
   kafka: Kafka;
   pool: DatabasePool;
@@ -36,8 +39,18 @@ export type IntakeConsumerOptions = {
   clock?: () => number;
 };
 
-/** The scope an intake key needs to change a tenant's images. */
-export const intakeScope = 'images:write';
+const unauthenticated = () =>
+  // One answer for every failure, so a forger learns nothing about which part was wrong.
+  new UnauthenticatedError(
+    `the intake record is not signed by an active intake key of its tenant (headers ${intakeHeaders.keyId}, ${intakeHeaders.signature})`,
+  );
+
+function headerBytes(headers: EachMessagePayload['message']['headers'], name: string): Buffer | undefined {
+  const value = headers?.[name];
+  const first = Array.isArray(value) ? value[0] : value;
+  if (first === undefined) return undefined;
+  return Buffer.isBuffer(first) ? first : Buffer.from(first);
+}
 
 /**
  * Runs intake records from event-producing integrations through the same deciders as the HTTP
@@ -55,31 +68,38 @@ export function createIntakeConsumer(options: IntakeConsumerOptions) {
   let accepted = 0;
   let rejected = 0;
 
-  async function authenticate(envelope: IntakeEnvelope): Promise<void> {
-    const key = await handler.load(apiKeyDecider, envelope.auth.keyId).catch(() => undefined);
-    const valid =
-      key !== undefined &&
-      key.status === 'active' &&
-      key.tenantId === envelope.tenantId &&
-      (key.expiresAt === null || key.expiresAt > clock()) &&
-      key.scopes.includes(intakeScope) &&
-      verifyIntakeSignature(envelope, key.secretHash);
-    // One answer for every failure, so a forger learns nothing about which part was wrong.
-    if (!valid)
-      throw new UnauthenticatedError(
-        'the intake record is not signed by an active API key of its tenant with the images:write scope',
-      );
+  /**
+   * Checks the signature over the record's bytes, before anything is decoded: the key named in
+   * the headers must be an active intake key, and its public key must verify the value.
+   */
+  async function authenticate(
+    message: EachMessagePayload['message'],
+    value: Buffer,
+  ): Promise<RegisteredIntakeKey> {
+    const keyId = headerBytes(message.headers, intakeHeaders.keyId)?.toString('utf8');
+    const signature = headerBytes(message.headers, intakeHeaders.signature);
+    if (!keyId || !signature || keyId.length > 200) throw unauthenticated();
+    const key = await handler.load(intakeKeyDecider, keyId);
+    if (key.status !== 'active' || !verifyIntakeSignature(value, signature, key.publicKey)) {
+      throw unauthenticated();
+    }
+    return key;
   }
 
-  async function apply(envelope: IntakeEnvelope, source: string): Promise<void> {
+  async function apply(
+    envelope: IntakeEnvelope,
+    key: RegisteredIntakeKey,
+    value: Buffer,
+    source: string,
+  ): Promise<void> {
     const origin = {
-      actor: `apikey:${envelope.auth.keyId}` as const,
+      actor: `system:intake-key:${key.keyId}` as const,
       correlationId: envelope.requestId,
       causationId: source,
       idempotency: {
         scope: `intake:${envelope.tenantId}`,
         key: envelope.requestId,
-        fingerprint: createHash('sha256').update(intakeSigningPayload(envelope)).digest('hex'),
+        fingerprint: createHash('sha256').update(intakeSigningPayload(value)).digest('hex'),
       },
     };
     const { tenantId } = envelope;
@@ -142,15 +162,23 @@ export function createIntakeConsumer(options: IntakeConsumerOptions) {
   async function reject(
     payload: EachMessagePayload,
     envelope: IntakeEnvelope | undefined,
+    key: RegisteredIntakeKey | undefined,
     error: DeepLensError,
   ): Promise<void> {
     const { partition, message } = payload;
-    const aggregateId = `${payload.topic}:${partition}:${message.offset}`;
+    const position = `${payload.topic}:${partition}:${message.offset}`;
+    // The verified key's tenant, else the record's; an undecodable, unverified record is
+    // filed under the tenant its Kafka key claims (it is keyed by tenant), if it names one.
+    const claimed = message.key?.toString('utf8');
+    const tenantId =
+      key?.tenantId ?? envelope?.tenantId ?? (claimed && uuidPattern.test(claimed) ? claimed : null);
+    // Keyed by tenant, so one tenant's rejections share a partition and keep their order.
+    const aggregateId = tenantId ?? position;
     const event: IntakeRejected = {
       type: 'IntakeRejected',
       data: {
         requestId: envelope?.requestId ?? null,
-        tenantId: envelope?.tenantId ?? null,
+        tenantId,
         reason: error.message,
         code: error.code,
         topic: payload.topic,
@@ -159,13 +187,13 @@ export function createIntakeConsumer(options: IntakeConsumerOptions) {
       },
       metadata: {
         // Derived from the record's position: a redelivery appends the same event, which the outbox ignores.
-        eventId: deterministicUuid('intake-rejection', aggregateId),
+        eventId: deterministicUuid('intake-rejection', position),
         aggregateId,
         aggregateVersion: 1,
-        tenantId: envelope?.tenantId ?? null,
+        tenantId,
         occurredAt: clock(),
-        correlationId: envelope?.requestId ?? aggregateId,
-        causationId: aggregateId,
+        correlationId: envelope?.requestId ?? position,
+        causationId: position,
         actor: 'system:intake',
       },
     };
@@ -177,7 +205,7 @@ export function createIntakeConsumer(options: IntakeConsumerOptions) {
       code: error.code,
       reason: error.message,
       requestId: envelope?.requestId,
-      tenantId: envelope?.tenantId,
+      tenantId,
       offset: message.offset,
     });
   }
@@ -196,11 +224,15 @@ export function createIntakeConsumer(options: IntakeConsumerOptions) {
 
   async function handleRecord(payload: EachMessagePayload): Promise<void> {
     const source = `${payload.topic}:${payload.partition}:${payload.message.offset}`;
+    const { message } = payload;
     let envelope: IntakeEnvelope | undefined;
+    let key: RegisteredIntakeKey | undefined;
     try {
-      if (!payload.message.value) throw new ValidationError('the intake record has no value');
+      if (!message.value) throw new ValidationError('the intake record has no value');
+      intakeSigningPayload(message.value); // the framing, before any key is looked up
+      key = await authenticate(message, message.value);
       try {
-        envelope = await serde.decodeIntakeEnvelope(payload.message.value);
+        envelope = await serde.decodeIntakeEnvelope(message.value);
       } catch (error) {
         if (error instanceof DeepLensError) throw error;
         throw new ValidationError(
@@ -208,13 +240,13 @@ export function createIntakeConsumer(options: IntakeConsumerOptions) {
           { cause: error },
         );
       }
-      await authenticate(envelope);
-      await apply(envelope, source);
+      if (envelope.tenantId !== key.tenantId) throw unauthenticated();
+      await apply(envelope, key, message.value, source);
       accepted++;
       eventsApplied.inc({ consumer: 'intake' });
     } catch (error) {
       // A decider's or our own refusal is final for this record; anything else is transient.
-      if (error instanceof DeepLensError && !error.retriable) await reject(payload, envelope, error);
+      if (error instanceof DeepLensError && !error.retriable) await reject(payload, envelope, key, error);
       else throw error;
     }
   }

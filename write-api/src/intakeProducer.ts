@@ -1,16 +1,20 @@
-import type { Producer } from 'kafkajs';
+import type { KeyObject } from 'node:crypto';
+import type { IHeaders, Producer } from 'kafkajs';
 import { encodeIntakeEnvelope } from '@deeplens/events/eventCodec';
 import type { EventSerde } from '@deeplens/events/eventSerde';
-import type { IntakeCommand } from '@deeplens/events/intakeRecords';
+import { intakeHeaders, type IntakeCommand } from '@deeplens/events/intakeRecords';
 import { topics } from '@deeplens/events/topics';
-import { signIntakeEnvelope } from './intakeSignature.ts';
+import { traceHeaders } from '@deeplens/platform/telemetry';
+import { signIntakeRecord } from './intakeSignature.ts';
 
-export type IntakeCredentials = { keyId: string; secret: string };
+/** An intake key: the id DeepLens gave its public key, and the private key that stays here. */
+export type IntakeCredentials = { keyId: string; privateKey: KeyObject };
 
 /**
- * What an event-producing integration imports to submit intake records: it signs each record
- * with its API key and writes it, Avro-encoded through the schema registry, to
- * `deeplens.intake.v1`, keyed by tenant so one tenant's records keep their order.
+ * An event-producing integration written in TypeScript: it writes each record, Avro-encoded
+ * through the schema registry, to `deeplens.intake.v1`, keyed by tenant so one tenant's records
+ * keep their order, and signs the record's bytes in its headers. (Integrations in other
+ * languages do the same with a stock client: see docs/integrations.md.)
  */
 export function createIntakeProducer(options: {
   producer: Producer;
@@ -23,17 +27,25 @@ export function createIntakeProducer(options: {
   return {
     /** `requestId` is the record's idempotency key: resubmitting it changes nothing. */
     async submit(requestId: string, command: IntakeCommand): Promise<void> {
-      const unsigned = {
-        requestId,
-        tenantId: options.tenantId,
-        auth: { keyId: options.credentials.keyId, signature: Buffer.alloc(0) },
-        command,
-      };
-      const signature = signIntakeEnvelope(unsigned, options.credentials.secret);
       const value = await options.serde.encodeIntakeEnvelope(
-        encodeIntakeEnvelope({ ...unsigned, auth: { ...unsigned.auth, signature } }),
+        encodeIntakeEnvelope({ requestId, tenantId: options.tenantId, command }),
       );
-      await options.producer.send({ topic, acks: -1, messages: [{ key: options.tenantId, value }] });
+      await options.producer.send({
+        topic,
+        acks: -1,
+        messages: [
+          { key: options.tenantId, value, headers: intakeRecordHeaders(value, options.credentials) },
+        ],
+      });
     },
+  };
+}
+
+/** The headers that authenticate one intake record (plus the active trace, if any). */
+export function intakeRecordHeaders(value: Buffer, credentials: IntakeCredentials): IHeaders {
+  return {
+    ...traceHeaders(),
+    [intakeHeaders.keyId]: credentials.keyId,
+    [intakeHeaders.signature]: signIntakeRecord(value, credentials.privateKey),
   };
 }

@@ -1,21 +1,27 @@
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 import { intakeSigningPayload } from '@deeplens/events/eventCodec';
-import type { IntakeEnvelope } from '@deeplens/events/intakeRecords';
 
 /**
- * Intake records are signed, never carry a secret: HMAC-SHA256 over the envelope (encoded
- * with an empty signature), keyed with SHA-256 of the API key's secret. The write side keeps
- * only that hash, so it can verify; the secret itself never enters Kafka's log.
+ * Intake records are signed with an integration's Ed25519 private key, which never leaves the
+ * integration; DeepLens keeps (and publishes in `IntakeKeyRegistered`) only the public key, so
+ * nothing in the log or the write model can make a signature. The signature covers the
+ * record's value as produced (`intakeSigningPayload`: schema id and Avro body) and is checked
+ * before the value is decoded.
  */
-export function signIntakeEnvelope(envelope: IntakeEnvelope, apiKeySecret: string): Buffer {
-  const key = createHash('sha256').update(apiKeySecret).digest();
-  return createHmac('sha256', key).update(intakeSigningPayload(envelope)).digest();
+export function signIntakeRecord(recordValue: Buffer, privateKey: KeyObject): Buffer {
+  return sign(null, intakeSigningPayload(recordValue), privateKey);
 }
 
-export function verifyIntakeSignature(envelope: IntakeEnvelope, secretHashHex: string): boolean {
-  const expected = createHmac('sha256', Buffer.from(secretHashHex, 'hex'))
-    .update(intakeSigningPayload(envelope))
-    .digest();
-  const given = envelope.auth.signature;
-  return given.length === expected.length && timingSafeEqual(given, expected);
+const publicKeys = new Map<string, KeyObject>();
+
+/** True when `signature` is the Ed25519 signature of `recordValue` by `publicKeyPem`'s key. */
+export function verifyIntakeSignature(recordValue: Buffer, signature: Buffer, publicKeyPem: string): boolean {
+  if (signature.length !== 64) return false;
+  let key = publicKeys.get(publicKeyPem);
+  if (!key) {
+    key = createPublicKey({ key: publicKeyPem, format: 'pem' });
+    if (publicKeys.size > 10_000) publicKeys.clear();
+    publicKeys.set(publicKeyPem, key);
+  }
+  return verify(null, intakeSigningPayload(recordValue), key, signature);
 }

@@ -108,6 +108,23 @@ export const sampleEvents: { readonly [T in DeepLensEventType]: EventOfType<T> }
     data: { keyId, tenantId, prefix: 'dl_7Hk2Q', reason: 'leaked' },
     metadata: sampleMetadata(keyId, 2),
   },
+  IntakeKeyRegistered: {
+    type: 'IntakeKeyRegistered',
+    data: {
+      keyId,
+      tenantId,
+      name: 'catalogue sync',
+      algorithm: 'Ed25519',
+      publicKey:
+        '-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEArEFA7Gvlqbesvi7ufvZ7w0DQUN0kEV6HK+V80deMPAs=\n-----END PUBLIC KEY-----\n',
+    },
+    metadata: sampleMetadata(keyId, 1),
+  },
+  IntakeKeyRevoked: {
+    type: 'IntakeKeyRevoked',
+    data: { keyId, tenantId, reason: 'rotated' },
+    metadata: sampleMetadata(keyId, 2),
+  },
   ImageUploaded: {
     type: 'ImageUploaded',
     data: {
@@ -191,7 +208,6 @@ export const sampleIntakeEnvelopes: readonly IntakeEnvelope[] = [
   {
     requestId: 'req-1',
     tenantId,
-    auth: { keyId, signature: Buffer.from('c2lnbmF0dXJl', 'base64') },
     command: {
       type: 'RegisterImage',
       data: {
@@ -210,13 +226,11 @@ export const sampleIntakeEnvelopes: readonly IntakeEnvelope[] = [
   {
     requestId: 'req-2',
     tenantId,
-    auth: { keyId, signature: Buffer.from([1, 2, 3]) },
     command: { type: 'UpdateImageMetadata', data: { imageId, tags: ['a', 'b'], attributes: null } },
   },
   {
     requestId: 'req-3',
     tenantId,
-    auth: { keyId, signature: Buffer.from([4, 5, 6]) },
     command: { type: 'DeleteImage', data: { imageId } },
   },
 ];
