@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { DeepLensEventType } from '@deeplens/events/domainEvent';
+import { RecordFailedError } from '@deeplens/platform/consumerRuntime';
 import { sql, type DatabasePool } from '@deeplens/platform/database';
 import { faultPoint } from './faultInjection.ts';
 import {
@@ -122,6 +123,9 @@ export async function inCheckpointedTransaction(
     const events = due.flatMap((b) => b.events.filter((e) => e.offset > after(b)));
     const failed = await work(tx, events, context);
     const poison = [...due.flatMap((b) => b.poison.filter((p) => p.offset > after(b))), ...failed];
+    // Only the operator passes a record over; any other failure halts its partition.
+    const halting = poison.find((p) => !p.operatorSkip);
+    if (halting) throw poisonError(halting);
     for (const p of poison) {
       await tx.query(sql.unsafe`
         insert into projections.failures (projection, generation, topic, partition, "offset", event_type, error, record)
@@ -138,13 +142,22 @@ export async function inCheckpointedTransaction(
   });
 }
 
+/** The error that halts a record's partition (the consumer runtime names it in `/readyz`). */
+export function poisonError(poison: PoisonRecord): RecordFailedError {
+  return new RecordFailedError(poison.error, poison.offset, {
+    topic: poison.topic,
+    partition: poison.partition,
+  });
+}
+
 function eventTypeOf(poison: PoisonRecord): string | null {
   return /^\[(\w+)\]/.exec(poison.error)?.[1] ?? null;
 }
 
 /**
  * Applies events in a savepoint; if that fails for a reason of the data (not a transient fault),
- * applies them one by one, each in its own savepoint, and answers the ones that fail as poison.
+ * applies them one by one, each in its own savepoint, to name the first that fails: it halts
+ * its partition (`RecordFailedError`). An event is never skipped.
  */
 export async function applyIsolatingPoison(
   tx: Transaction,
@@ -164,7 +177,7 @@ export async function applyIsolatingPoison(
       await tx.transaction((savepoint) => apply(savepoint, [event]));
     } catch (error) {
       if (isTransientError(error)) throw error;
-      poison.push({
+      throw poisonError({
         topic: event.topic,
         partition: event.partition,
         offset: event.offset,

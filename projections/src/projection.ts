@@ -11,13 +11,18 @@ export type RecordedEvent = {
   offset: number;
 };
 
-/** A record that could not be decoded: recorded in `projections.failures` and skipped. */
+/**
+ * A record that could not be decoded or applied. Only the operator skips one (`--skip`,
+ * `operatorSkip`): it is then recorded in `projections.failures` and passed over; any other
+ * halts its partition.
+ */
 export type PoisonRecord = {
   topic: string;
   partition: number;
   offset: number;
   error: string;
   value: Buffer | null;
+  operatorSkip?: boolean;
 };
 
 /**

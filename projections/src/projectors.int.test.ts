@@ -1,10 +1,14 @@
 import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
 import type { ImageEvent } from '@deeplens/events/imageEvents';
 import { sql } from '@deeplens/platform/database';
 import { deterministicUuid } from '@deeplens/platform/ids';
+import { activeGeneration } from './generations.ts';
 import { metadataProjection } from './metadataProjection.ts';
 import { createMetadataQueries } from './metadataQueries.ts';
+import { readCheckpoints } from './postgresProjection.ts';
+import { projectionsNotCaughtUp } from './projectionReadiness.ts';
 import { projectionDefinitions } from './projectionRuntime.ts';
 import { startProjectionService, type ProjectionService } from './projectionService.ts';
 import {
@@ -153,7 +157,7 @@ describe('projectors', () => {
     assert.deepEqual(await failuresOf(db.pool), []);
   });
 
-  it('skips and records poison records without blocking their partition', async (t) => {
+  it('halts a partition at an undecodable record and goes on only past an operator skip, which is recorded', async (t) => {
     const db = await createProjectionDatabase(t);
     const log = await createTestLog(t);
     const events = syntheticLog({ seed: 'p2', tenants: 1, imagesPerTenant: 20, dim: 4 });
@@ -161,7 +165,7 @@ describe('projectors', () => {
     await produceEvents(log, [first!]);
     // Bad magic byte; a framed record naming a schema id the registry does not have.
     const unknownSchema = Buffer.concat([Buffer.from([0, 0x7f, 0xff, 0xff, 0xf0]), Buffer.from('junk')]);
-    await log.producer.send({
+    const sent = await log.producer.send({
       topic: log.topics.image,
       acks: -1,
       messages: [0, 1, 2].flatMap((partition) => [
@@ -169,26 +173,71 @@ describe('projectors', () => {
         { partition, key: 'y', value: unknownSchema },
       ]),
     });
+    const bad = sent.flatMap((r) =>
+      [0, 1].map((i) => `${log.topics.image}:${r.partition}:${Number(r.baseOffset) + i}`),
+    );
     await produceEvents(log, rest);
-    const service = startProjectionService(metadataProjection, {
-      kafka: log.kafka,
-      serde: log.serde,
-      deps: db.deps,
-      databaseUrl: db.url,
-      topics: log.list,
-      groupPrefix: log.groupPrefix,
-      log: db.log,
-    });
-    t.after(() => service.stop());
-    await waitForCaughtUp(db.pool, log, ['metadata']);
-    const failures = await failuresOf(db.pool);
-    assert.equal(failures.length, 6, 'each poison record recorded once');
-    assert.ok(failures.every((f) => f.error.startsWith('undecodable')));
+    const start = (skip?: string[]) =>
+      startProjectionService(metadataProjection, {
+        kafka: log.kafka,
+        serde: log.serde,
+        deps: db.deps,
+        databaseUrl: db.url,
+        topics: log.list,
+        groupPrefix: log.groupPrefix,
+        log: db.log,
+        pollIntervalMs: 200,
+        skip,
+      });
+    const halting = start();
+    let stopped = false;
+    t.after(() => (stopped ? undefined : halting.stop()));
+
+    // Every image partition stops right before its first bad record.
+    const firstBad = sent.map((r) => ({ partition: r.partition, offset: Number(r.baseOffset) }));
+    for (let deadline = Date.now() + 60_000; ;) {
+      const generation = await activeGeneration(db.pool, 'metadata');
+      const checkpoints = generation ? await readCheckpoints(db.pool, 'metadata', generation) : new Map();
+      const halted = await projectionsNotCaughtUp(db.pool);
+      if (
+        halted.some((h) => h.state === 'halted') &&
+        firstBad.every((b) => (checkpoints.get(`${log.topics.image}:${b.partition}`) ?? -1) === b.offset - 1)
+      )
+        break;
+      assert.ok(Date.now() < deadline, 'the image partitions halt at their first bad record');
+      await sleep(200);
+    }
+    await sleep(1000);
+    const [row] = await projectionsNotCaughtUp(db.pool);
+    assert.equal(row?.state, 'halted');
+    assert.match(row?.reason ?? '', /^undecodable: /);
+    assert.equal(row?.detail.topic, log.topics.image);
+    assert.ok(
+      firstBad.some((b) => b.partition === row?.detail.partition && b.offset === row.detail.offset),
+      'the halt names the partition and offset of a bad record',
+    );
+    assert.deepEqual(await failuresOf(db.pool), [], 'nothing skipped silently');
     const tenantId = deterministicUuid('p2', 'tenant', '0');
-    const page = await createMetadataQueries(db.pool).listImages(tenantId, { limit: 500 });
     const uploaded = events.filter((e) => e.type === 'ImageUploaded').length;
     const deleted = events.filter((e) => e.type === 'ImageDeleted').length;
-    assert.equal(page.items.length, uploaded - deleted, 'the events after the poison were applied');
+    const partial = await createMetadataQueries(db.pool).listImages(tenantId, { limit: 500 });
+    assert.ok(partial.items.length < uploaded - deleted, 'the events after the bad records wait');
+    await halting.stop();
+    stopped = true;
+
+    // The operator skips the six records explicitly: each is recorded, the rest is applied.
+    const skipping = start(bad);
+    t.after(() => skipping.stop());
+    await waitForCaughtUp(db.pool, log, ['metadata']);
+    const failures = await failuresOf(db.pool);
+    assert.equal(failures.length, 6, 'each skipped record recorded once');
+    assert.ok(failures.every((f) => f.error === 'skipped by the operator (--skip)'));
+    const page = await createMetadataQueries(db.pool).listImages(tenantId, { limit: 500 });
+    assert.equal(page.items.length, uploaded - deleted, 'the events after the skipped records were applied');
+    for (let deadline = Date.now() + 10_000; (await projectionsNotCaughtUp(db.pool)).length > 0;) {
+      assert.ok(Date.now() < deadline, 'caught up once past the skipped records');
+      await sleep(100);
+    }
   });
 
   it('changes nothing when the whole log is applied twice', async (t) => {

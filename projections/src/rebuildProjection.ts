@@ -1,5 +1,4 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Kafka } from 'kafkajs';
 import {
   abandonGeneration,
   acquireGenerationLock,
@@ -7,9 +6,12 @@ import {
   startBuildingGeneration,
   switchGeneration,
 } from './generations.ts';
-import { checkpointKey, type Projection, type ProjectionDefinition } from './projection.ts';
+import type { Projection, ProjectionDefinition } from './projection.ts';
 import { projectionGroupId, type ProjectionRuntimeOptions } from './projectionService.ts';
+import { logEnd } from './logEnd.ts';
 import { startProjectorRunner } from './projectorRunner.ts';
+
+export { logEnd };
 
 export type RebuildOptions = ProjectionRuntimeOptions & {
   /**
@@ -32,22 +34,6 @@ export type RebuildResult = {
   /** From the start of the rebuild to caught up. */
   totalSeconds: number;
 };
-
-/** The end of every partition of `topics` now: the offset the next record will get. */
-export async function logEnd(kafka: Kafka, topics: readonly string[]): Promise<Map<string, number>> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const ends = new Map<string, number>();
-    for (const topic of topics) {
-      for (const { partition, high } of await admin.fetchTopicOffsets(topic))
-        ends.set(checkpointKey(topic, partition), Number(high));
-    }
-    return ends;
-  } finally {
-    await admin.disconnect();
-  }
-}
 
 /** Waits until a projection's checkpoints reach `ends` (the log as it was when they were read). */
 export async function waitUntilReached(

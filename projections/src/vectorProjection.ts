@@ -14,6 +14,7 @@ import { fromEpochMs, mustCreateSchema } from './metadataSchema.ts';
 import {
   applyIsolatingPoison,
   describeError,
+  poisonError,
   dropGenerationSchemas,
   inCheckpointedTransaction,
   lockTenantsOfBatch,
@@ -164,7 +165,8 @@ async function applyToIndex(
       await applyOne(index, tombstones, event);
     } catch (error) {
       if (isTransientError(error)) throw error;
-      poison.push({
+      // Before the index commit: the group fails whole, and this record halts its partition.
+      throw poisonError({
         topic: record.topic,
         partition: record.partition,
         offset: record.offset,
