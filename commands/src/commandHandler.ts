@@ -24,7 +24,8 @@ export type Reservation = { kind: string; value: string; release?: boolean };
 /** What the write model does beyond storing state and events, per aggregate. */
 export type WriteModelRules<Cmd, Evt> = {
   reservations?: (event: Evt) => Reservation[];
-  usage?: (event: Evt, command: Cmd) => UsageChange | undefined;
+  /** `command` is absent when the event is folded from the log (recovery): no limits to check. */
+  usage?: (event: Evt, command?: Cmd) => UsageChange | undefined;
 };
 
 /** Who asked, and why: becomes the events' actor, correlation and causation ids. */

@@ -34,17 +34,20 @@ export const apiKeyRules: WriteModelRules<ApiKeyCommand, IdentityEvent> = {
     event.type === 'ApiKeyIssued' ? [{ kind: 'api_key_prefix', value: event.data.prefix }] : [],
 };
 
-/** Uploads count against the plan's image and byte limits, exactly and atomically; deletes give back. */
+/**
+ * Uploads count against the plan's image and byte limits, exactly and atomically; deletes give
+ * back. Folded from the log (no command), an upload counts without a limit: it was checked then.
+ */
 export const imageRules: WriteModelRules<ImageCommand, ImageEvent> = {
   usage: (event, command) => {
-    if (event.type === 'ImageUploaded' && command.type === 'UploadImage') {
-      const { maxImages, maxBytes } = command.data.tenant.limits;
+    if (event.type === 'ImageUploaded') {
+      const limits = command?.type === 'UploadImage' ? command.data.tenant.limits : undefined;
       return {
         kind: 'count',
         tenantId: event.data.tenantId,
         images: 1,
         bytes: event.data.bytes,
-        limits: { maxImages, maxBytes },
+        ...(limits ? { limits: { maxImages: limits.maxImages, maxBytes: limits.maxBytes } } : {}),
       };
     }
     if (event.type === 'ImageDeleted')
