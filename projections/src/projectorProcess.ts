@@ -17,7 +17,11 @@ import { startProjectionService } from './projectionService.ts';
 
 import { topicsWithPrefix } from '@deeplens/events/topics';
 
-export async function startProjectors(config: Config, log: Logger): Promise<{ stop: () => Promise<void> }> {
+export async function startProjectors(
+  config: Config,
+  log: Logger,
+  options: { skip?: readonly string[] } = {},
+): Promise<{ stop: () => Promise<void> }> {
   const env = loadProjectorEnv();
   await runMigrations(config.DATABASE_URL, 'projections', projectionMigrations);
   const kafka = createKafka(config, 'deeplens-projector');
@@ -51,6 +55,7 @@ export async function startProjectors(config: Config, log: Logger): Promise<{ st
       maxBytesPerPartition: env.DEEPLENS_PROJECTION_MAX_BATCH_BYTES,
       sessionTimeoutMs: env.DEEPLENS_PROJECTION_SESSION_TIMEOUT_MS,
       log,
+      skip: options.skip,
       // Vectors: one partition at a time (the index is one writer); PostgreSQL ones: two.
       partitionsConsumedConcurrently: name === 'vectors' ? 1 : 2,
     }),

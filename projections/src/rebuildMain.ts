@@ -1,8 +1,10 @@
 /**
  * Operator command: rebuild one projection without downtime.
- *   npx tsx projections/src/rebuildMain.ts <metadata|usage|vectors>
+ *   npx tsx projections/src/rebuildMain.ts <metadata|usage|vectors> [--skip topic:partition:offset]…
  * Builds a new generation from offset 0 while the live one serves, switches once caught up,
  * then drops the old generation. The running projector (`main.ts`) follows the switch.
+ * A record that cannot be decoded or applied is never skipped silently: the rebuild does not
+ * switch, names the records and exits 3; `--skip` passes a named record, recorded.
  */
 import { createEventSerde, registrySchemaStore } from '@deeplens/events/eventSerde';
 import { loadConfig } from '@deeplens/platform/config';
@@ -17,12 +19,21 @@ import {
   projectionDefinitions,
   projectionMigrations,
 } from './projectionRuntime.ts';
-import { rebuildProjection } from './rebuildProjection.ts';
+import { rebuildProjection, RebuildIncompleteError } from './rebuildProjection.ts';
+import { parseSkipArguments } from './skipArguments.ts';
 
-const name = process.argv[2] ?? '';
+const usage = `usage: rebuildMain.ts <${Object.keys(projectionDefinitions).join('|')}> [--skip topic:partition:offset]…`;
+let parsed: ReturnType<typeof parseSkipArguments>;
+try {
+  parsed = parseSkipArguments(process.argv.slice(2));
+} catch (error) {
+  console.error(`${error instanceof Error ? error.message : String(error)}\n${usage}`);
+  process.exit(2);
+}
+const name = parsed.positionals[0] ?? '';
 const definition = projectionDefinitions[name];
-if (!definition) {
-  console.error(`usage: rebuildMain.ts <${Object.keys(projectionDefinitions).join('|')}>`);
+if (!definition || parsed.positionals.length !== 1) {
+  console.error(usage);
   process.exit(2);
 }
 const config = loadConfig();
@@ -39,9 +50,18 @@ try {
     topics: env.DEEPLENS_PROJECTION_TOPICS,
     groupPrefix: env.DEEPLENS_PROJECTION_GROUP_PREFIX,
     sessionTimeoutMs: env.DEEPLENS_PROJECTION_SESSION_TIMEOUT_MS,
+    skip: parsed.skip,
     log,
   });
   log.info('rebuilt', { ...result, recordsPerSecond: Math.round(result.records / result.seconds) });
+} catch (error) {
+  if (!(error instanceof RebuildIncompleteError)) throw error;
+  log.error('rebuild incomplete; nothing was switched', {
+    records: error.halted.map((h) => ({ ...h, address: `${h.topic}:${h.partition}:${h.offset}` })),
+  });
+  console.error(`rebuild of ${name} failed: ${error.message}`);
+  process.exitCode = 3;
 } finally {
   await pool.end();
 }
+process.exit(process.exitCode ?? 0);

@@ -6,7 +6,8 @@ import {
   startBuildingGeneration,
   switchGeneration,
 } from './generations.ts';
-import type { Projection, ProjectionDefinition } from './projection.ts';
+import type { HaltedPartition } from '@deeplens/platform/consumerRuntime';
+import { checkpointKey, type Projection, type ProjectionDefinition } from './projection.ts';
 import { projectionGroupId, type ProjectionRuntimeOptions } from './projectionService.ts';
 import { logEnd } from './logEnd.ts';
 import { startProjectorRunner } from './projectorRunner.ts';
@@ -35,15 +36,44 @@ export type RebuildResult = {
   totalSeconds: number;
 };
 
-/** Waits until a projection's checkpoints reach `ends` (the log as it was when they were read). */
+/**
+ * A rebuild that could not decode or apply every record: it never switches to a generation
+ * with a hole. Names each record; the operator fixes the cause or skips it with `--skip`.
+ */
+export class RebuildIncompleteError extends Error {
+  override readonly name = 'RebuildIncompleteError';
+  constructor(readonly halted: readonly HaltedPartition[]) {
+    super(
+      `the rebuild stopped at ${halted.length} record(s) it could not decode or apply: ${halted
+        .map((h) => `${h.topic}:${h.partition}:${h.offset} (${h.reason})`)
+        .join(
+          '; ',
+        )}. Fix the cause (e.g. the schema registry), or skip each one explicitly with --skip topic:partition:offset`,
+    );
+  }
+}
+
+/**
+ * Waits until a projection's checkpoints reach `ends` (the log as it was when they were read).
+ * With `halted`, a partition halted at a record it cannot get past counts as settled; once
+ * every partition is reached or halted and any is halted, throws `RebuildIncompleteError`.
+ */
 export async function waitUntilReached(
   projection: Projection,
   ends: Map<string, number>,
   pollMs = 100,
+  halted?: () => HaltedPartition[],
 ): Promise<void> {
   for (;;) {
     const checkpoints = await projection.checkpoints();
-    if ([...ends].every(([key, end]) => (checkpoints.get(key) ?? -1) >= end - 1)) return;
+    const pending = [...ends]
+      .filter(([key, end]) => (checkpoints.get(key) ?? -1) < end - 1)
+      .map(([key]) => key);
+    if (pending.length === 0) return;
+    const stuck = halted?.() ?? [];
+    const stuckKeys = new Set(stuck.map((h) => checkpointKey(h.topic, h.partition)));
+    if (stuck.length > 0 && pending.every((key) => stuckKeys.has(key)))
+      throw new RebuildIncompleteError(stuck);
     await sleep(pollMs);
   }
 }
@@ -88,13 +118,15 @@ export async function rebuildProjection(
           options.maxBytesPerPartition ?? (definition.name === 'vectors' ? 16 : 8) * 2 ** 20,
         maxBytes: (definition.name === 'vectors' ? 48 : 32) * 2 ** 20,
         sessionTimeoutMs: options.sessionTimeoutMs,
+        skip: options.skip,
       });
       try {
         // Under continuous ingest the log's end keeps moving, so "caught up" means: reached
         // where the log ended when we looked. A second, short round brings the lag at the
         // switch down to what the live projector has anyway.
-        await waitUntilReached(projection, await logEnd(options.kafka, options.topics), 25);
-        await waitUntilReached(projection, await logEnd(options.kafka, options.topics), 20);
+        const halted = () => runner.halted();
+        await waitUntilReached(projection, await logEnd(options.kafka, options.topics), 25, halted);
+        await waitUntilReached(projection, await logEnd(options.kafka, options.topics), 20, halted);
         totalSeconds = (performance.now() - started) / 1000;
         seconds = (performance.now() - (runner.firstBatchAt ?? started)) / 1000;
         records = runner.applied;
