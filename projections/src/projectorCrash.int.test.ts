@@ -12,6 +12,7 @@ import {
   failuresOf,
   openActiveVectorIndex,
   produceEvents,
+  testVectorStores,
   waitForCaughtUp,
   type ProjectionTestDatabase,
   type TestLog,
@@ -33,8 +34,10 @@ function runProjector(
     env: {
       ...process.env,
       DATABASE_URL: db.url,
-      VECTOR_STORE: 'embedded',
+      VECTOR_STORE: db.config.VECTOR_STORE,
       VECTOR_INDEX_DIR: db.vectorDir,
+      ...(db.config.QDRANT_URL ? { QDRANT_URL: db.config.QDRANT_URL } : {}),
+      DEEPLENS_VECTOR_NAMESPACE: db.vectorNamespace,
       DEEPLENS_PROJECTION_TOPICS: log.list.join(','),
       DEEPLENS_PROJECTION_GROUP_PREFIX: log.groupPrefix,
       LOG_LEVEL: 'error',
@@ -61,72 +64,77 @@ function runProjector(
 }
 
 describe('projector crash safety', () => {
-  it('after kill -9 in the middle of batches, every read model equals a clean rebuild', async (t) => {
-    const db = await createProjectionDatabase(t);
-    const log = await createTestLog(t);
-    const events = syntheticLog({
-      seed: 'crash',
-      tenants: 4,
-      imagesPerTenant: 500,
-      dim: 16,
-      eraseLastTenant: true,
-    });
-    await produceEvents(log, events);
+  for (const { store, skip } of testVectorStores)
+    it(
+      `after kill -9 in the middle of batches, every read model equals a clean rebuild (vector store: ${store})`,
+      { skip },
+      async (t) => {
+        const db = await createProjectionDatabase(t, { vectorStore: store });
+        const log = await createTestLog(t);
+        const events = syntheticLog({
+          seed: 'crash',
+          tenants: 4,
+          imagesPerTenant: 500,
+          dim: 16,
+          eraseLastTenant: true,
+        });
+        await produceEvents(log, events);
 
-    // Each run SIGKILLs itself at a different point: inside the metadata transaction before its
-    // commit; between the vector index's commit and the vector status transaction; inside the
-    // usage transaction; after the vector index applied a batch but before it committed.
-    for (const fault of [
-      'metadata.beforeCommit:3',
-      'vectors.afterIndexCommit:2',
-      'usage.beforeCommit:2',
-      'vectors.beforeIndexCommit:2',
-    ]) {
-      const run = runProjector(t, db, log, { DEEPLENS_FAULT_PROJECTOR_KILL: fault });
-      assert.equal(await run.exited, -9, `${fault}: the projector killed itself`);
-    }
-    const last = runProjector(t, db, log, {});
-    await waitForCaughtUp(db.pool, log, names, 90_000);
-    last.kill('SIGTERM');
-    assert.equal(await last.exited, 0);
+        // Each run SIGKILLs itself at a different point: inside the metadata transaction before its
+        // commit; between the vector index's commit and the vector status transaction; inside the
+        // usage transaction; after the vector index applied a batch but before it committed.
+        for (const fault of [
+          'metadata.beforeCommit:3',
+          'vectors.afterIndexCommit:2',
+          'usage.beforeCommit:2',
+          'vectors.beforeIndexCommit:2',
+        ]) {
+          const run = runProjector(t, db, log, { DEEPLENS_FAULT_PROJECTOR_KILL: fault });
+          assert.equal(await run.exited, -9, `${fault}: the projector killed itself`);
+        }
+        const last = runProjector(t, db, log, {});
+        await waitForCaughtUp(db.pool, log, names, 90_000);
+        last.kill('SIGTERM');
+        assert.equal(await last.exited, 0);
 
-    // The reference: a clean build of the same log, in another database and folder.
-    const reference = await createProjectionDatabase(t);
-    const services = names.map((name) =>
-      startProjectionService(projectionDefinitions[name]!, {
-        kafka: log.kafka,
-        serde: log.serde,
-        deps: reference.deps,
-        databaseUrl: reference.url,
-        topics: log.list,
-        groupPrefix: `${log.groupPrefix}-reference`,
-        log: reference.log,
-        pollIntervalMs: 200,
-      }),
+        // The reference: a clean build of the same log, in another database and folder.
+        const reference = await createProjectionDatabase(t, { vectorStore: store });
+        const services = names.map((name) =>
+          startProjectionService(projectionDefinitions[name]!, {
+            kafka: log.kafka,
+            serde: log.serde,
+            deps: reference.deps,
+            databaseUrl: reference.url,
+            topics: log.list,
+            groupPrefix: `${log.groupPrefix}-reference`,
+            log: reference.log,
+            pollIntervalMs: 200,
+          }),
+        );
+        await waitForCaughtUp(reference.pool, log, names, 90_000);
+        await Promise.all(services.map((s) => s.stop()));
+
+        const crashed = await dumpReadModels(db.pool);
+        const clean = await dumpReadModels(reference.pool);
+        assert.deepEqual(Object.keys(crashed), Object.keys(clean));
+        for (const table of Object.keys(clean))
+          assert.deepEqual(crashed[table], clean[table], `${table}, row by row`);
+        assert.ok((clean['vector_status.image_vectors']?.length ?? 0) > 1000);
+
+        const crashedIndex = await openActiveVectorIndex(db);
+        const cleanIndex = await openActiveVectorIndex(reference);
+        t.after(() => Promise.all([crashedIndex.close(), cleanIndex.close()]));
+        const crashedVectors = await dumpVectors(crashedIndex);
+        const cleanVectors = await dumpVectors(cleanIndex);
+        assert.deepEqual(Object.keys(crashedVectors), Object.keys(cleanVectors));
+        for (const collection of Object.keys(cleanVectors)) {
+          assert.deepEqual(
+            crashedVectors[collection],
+            cleanVectors[collection],
+            `${collection}, vector by vector`,
+          );
+        }
+        assert.deepEqual(await failuresOf(db.pool), []);
+      },
     );
-    await waitForCaughtUp(reference.pool, log, names, 90_000);
-    await Promise.all(services.map((s) => s.stop()));
-
-    const crashed = await dumpReadModels(db.pool);
-    const clean = await dumpReadModels(reference.pool);
-    assert.deepEqual(Object.keys(crashed), Object.keys(clean));
-    for (const table of Object.keys(clean))
-      assert.deepEqual(crashed[table], clean[table], `${table}, row by row`);
-    assert.ok((clean['vector_status.image_vectors']?.length ?? 0) > 1000);
-
-    const crashedIndex = await openActiveVectorIndex(db);
-    const cleanIndex = await openActiveVectorIndex(reference);
-    t.after(() => Promise.all([crashedIndex.close(), cleanIndex.close()]));
-    const crashedVectors = await dumpVectors(crashedIndex);
-    const cleanVectors = await dumpVectors(cleanIndex);
-    assert.deepEqual(Object.keys(crashedVectors), Object.keys(cleanVectors));
-    for (const collection of Object.keys(cleanVectors)) {
-      assert.deepEqual(
-        crashedVectors[collection],
-        cleanVectors[collection],
-        `${collection}, vector by vector`,
-      );
-    }
-    assert.deepEqual(await failuresOf(db.pool), []);
-  });
 });

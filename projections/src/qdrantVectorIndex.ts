@@ -311,7 +311,8 @@ export function createQdrantVectorIndex(options: QdrantVectorIndexOptions): Vect
           continue;
         }
         const { hits } = await client.facet(physical, { key: 'tenant', limit: 1_000_000, exact: true });
-        for (const hit of hits) {
+        // An exact facet still lists a tenant whose points were all deleted, with count 0.
+        for (const hit of hits.filter((h) => h.count > 0)) {
           const name = `${String(hit.value)}__${group}`;
           if (name.startsWith(namePrefix)) out.push(name);
         }
@@ -452,9 +453,17 @@ export function createQdrantVectorIndex(options: QdrantVectorIndexOptions): Vect
 export async function dropQdrantNamespace(
   options: Pick<QdrantVectorIndexOptions, 'url' | 'apiKey' | 'namespace'>,
 ) {
+  await dropQdrantCollections(options, `${options.namespace}__`);
+}
+
+/** Drops every collection whose name starts with `prefix` (e.g. every generation of a test's namespace). */
+export async function dropQdrantCollections(
+  options: Pick<QdrantVectorIndexOptions, 'url' | 'apiKey'>,
+  prefix: string,
+) {
   const client = new QdrantClient({ url: options.url, apiKey: options.apiKey, checkCompatibility: false });
   const { collections } = await client.getCollections();
   for (const { name } of collections) {
-    if (name.startsWith(`${options.namespace}__`)) await client.deleteCollection(name);
+    if (name.startsWith(prefix)) await client.deleteCollection(name);
   }
 }

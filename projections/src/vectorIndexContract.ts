@@ -170,6 +170,11 @@ export function vectorIndexContract(open: (t: TestContext) => Promise<VectorInde
     await index.dropCollection('tenantA__m@1');
     await index.dropCollection('tenantA__m@1');
     assert.deepEqual(await index.collections('tenantA__'), ['tenantA__m@2']);
+    assert.deepEqual(
+      await index.collections(),
+      ['tenantA__m@2', 'tenantB__m@1'],
+      'a dropped one is not listed',
+    );
     assert.equal(await index.count('tenantA__m@1'), 0);
     assert.equal(await index.count('tenantB__m@1'), 2);
   });

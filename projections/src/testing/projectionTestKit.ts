@@ -19,6 +19,7 @@ import { createTestDatabase, type TestDatabase } from '@deeplens/platform/testin
 import { createTestTopics, uniqueName } from '@deeplens/platform/testing/testTopics';
 import type { VectorIndex } from '@deeplens/platform/vectorIndex';
 import { openEmbeddedVectorIndex } from '../embeddedVectorIndex.ts';
+import { dropQdrantCollections } from '../qdrantVectorIndex.ts';
 import { activeGeneration } from '../generations.ts';
 import { readCheckpoints } from '../postgresProjection.ts';
 import { checkpointKey } from '../projection.ts';
@@ -26,6 +27,7 @@ import {
   createProjectionDependencies,
   projectionMigrations,
   vectorGenerationDir,
+  vectorIndexOpener,
 } from '../projectionRuntime.ts';
 import type { ProjectionDependencies } from '../projection.ts';
 
@@ -87,25 +89,62 @@ export async function produceEvents(log: TestLog, events: readonly DeepLensEvent
 
 export type ProjectionTestDatabase = TestDatabase & {
   vectorDir: string;
+  /** With `VECTOR_STORE=qdrant`: the namespace of this database's collections (`<namespace>_g<N>__…`). */
+  vectorNamespace: string;
   deps: ProjectionDependencies;
   log: Logger;
 };
 
-/** A fresh database with the projections' migrations and a fresh vector folder, both removed after. */
+/**
+ * A fresh database with the projections' migrations and a fresh vector folder (or, with
+ * `vectorStore: 'qdrant'`, a fresh namespace on `QDRANT_URL`'s server), all removed after.
+ */
 export async function createProjectionDatabase(
   t: Pick<TestContext, 'after'>,
+  options: { vectorStore?: 'embedded' | 'qdrant' } = {},
 ): Promise<ProjectionTestDatabase> {
   const db = await createTestDatabase(t);
   await runMigrations(db.url, 'projections', projectionMigrations);
   const vectorDir = await mkdtemp(join(tmpdir(), 'deeplens-vectors-'));
   t.after(() => rm(vectorDir, { recursive: true, force: true }));
-  const config: Config = { ...db.config, VECTOR_STORE: 'embedded', VECTOR_INDEX_DIR: vectorDir };
+  const vectorNamespace = uniqueName('vectors').replace(/\W/g, '_');
+  const qdrant = options.vectorStore === 'qdrant';
+  const qdrantUrl = process.env.QDRANT_URL;
+  if (qdrant) {
+    if (!qdrantUrl) throw new Error('a Qdrant test needs QDRANT_URL');
+    t.after(() =>
+      dropQdrantCollections({ url: qdrantUrl, apiKey: process.env.QDRANT_API_KEY }, `${vectorNamespace}_g`),
+    );
+  }
+  const config: Config = {
+    ...db.config,
+    VECTOR_STORE: qdrant ? 'qdrant' : 'embedded',
+    VECTOR_INDEX_DIR: vectorDir,
+    QDRANT_URL: qdrant ? qdrantUrl : undefined,
+    QDRANT_API_KEY: process.env.QDRANT_API_KEY,
+  };
   const log = createLogger(
     { test: 'projections' },
     (process.env.TEST_LOG_LEVEL as 'warn' | undefined) ?? 'warn',
   );
-  return { ...db, config, vectorDir, log, deps: createProjectionDependencies(config, db.pool, log) };
+  return {
+    ...db,
+    config,
+    vectorDir,
+    vectorNamespace,
+    log,
+    deps: createProjectionDependencies(config, db.pool, log, vectorNamespace),
+  };
 }
+
+/** The vector stores a test runs against: the embedded index, and Qdrant when `QDRANT_URL` names one. */
+export const testVectorStores = [
+  { store: 'embedded', skip: false },
+  {
+    store: 'qdrant',
+    skip: process.env.QDRANT_URL ? false : 'QDRANT_URL is not set: no Qdrant to test against',
+  },
+] as const;
 
 /** Waits until a projection's active generation has applied everything now in the topics. */
 export async function waitForCaughtUp(
@@ -169,10 +208,12 @@ export async function dumpVectors(index: VectorIndex): Promise<Record<string, un
   return out;
 }
 
-/** Opens (read-only) the active generation of a database's embedded vector index. */
+/** Opens (read-only) the active generation of a database's vector index (embedded or Qdrant). */
 export async function openActiveVectorIndex(db: ProjectionTestDatabase): Promise<VectorIndex> {
   const generation = await activeGeneration(db.pool, 'vectors');
   if (generation === undefined) throw new Error('no active vector generation');
+  if (db.config.VECTOR_STORE === 'qdrant')
+    return vectorIndexOpener(db.config, db.vectorNamespace)(generation, 'follower');
   return openEmbeddedVectorIndex({ dir: vectorGenerationDir(db.config, generation), mode: 'follower' });
 }
 
