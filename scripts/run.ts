@@ -115,7 +115,7 @@ async function main(): Promise<void> {
   if (options['all-in-one']) {
     supervise({ name: 'deeplens', main: 'scripts/allInOne.ts', env });
   } else {
-    // One metrics port each for the processes without an HTTP API, if metrics are asked for.
+    // One metrics port each, if metrics are asked for (an API's own port answers only METRICS_TOKEN).
     const metricsBase = process.env['METRICS_PORT'] ? Number(process.env['METRICS_PORT']) : undefined;
     let nextMetricsPort = metricsBase;
     // The write API first: it migrates the write model the others share.
@@ -123,9 +123,7 @@ async function main(): Promise<void> {
       ...p,
       env: {
         ...env,
-        ...(metricsBase !== undefined && !p.name.endsWith('-api')
-          ? { METRICS_PORT: String(nextMetricsPort!++) }
-          : {}),
+        ...(metricsBase !== undefined ? { METRICS_PORT: String(nextMetricsPort!++) } : {}),
       },
     }));
     supervise(first!);

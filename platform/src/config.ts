@@ -67,6 +67,7 @@ export const configSchema = z.object({
   BOOTSTRAP_ADMIN_PASSWORD: z.string().min(12).optional(),
   /** Behind a reverse proxy: take the client address from X-Forwarded-For (else the socket's, which a client cannot forge). */
   TRUST_PROXY: bool(false),
+  /** Sign-in attempts per (account, address) and per address before exponential backoff starts. */
   SIGN_IN_ATTEMPTS_PER_MINUTE: z.coerce.number().int().min(1).default(10),
 
   JWT_ISSUER: z.string().default('deeplens'),
@@ -88,9 +89,23 @@ export const configSchema = z.object({
   THUMBNAIL_MAX_SIZE: z.coerce.number().int().min(16).max(1024).default(256),
 
   OTEL_ENABLED: bool(false),
-  /** Where a process without an HTTP API serves `/metrics` (the APIs serve it on their own port). */
+  /** Where a process serves `/metrics` (its own port; the APIs answer it on theirs only with METRICS_TOKEN). */
   METRICS_HOST: z.string().default('127.0.0.1'),
   METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
+  /** When set, the APIs also answer `/metrics` on their own port to `Authorization: Bearer <this>`. */
+  METRICS_TOKEN: z.string().min(16).optional(),
+  /** Longest time to receive a whole request (headers and body), seconds: a stalled body gets 408. */
+  HTTP_REQUEST_TIMEOUT_SECONDS: z.coerce.number().int().min(1).default(30),
+  /** Storage endpoints a tenant may be given (comma-separated origins, e.g. https://s3.eu.example); none when empty. */
+  TENANT_STORAGE_ALLOWED_ENDPOINTS: z
+    .string()
+    .default('')
+    .transform((s) =>
+      s
+        .split(',')
+        .map((e) => e.trim())
+        .filter((e) => e !== ''),
+    ),
 });
 
 export type Config = z.infer<typeof configSchema>;

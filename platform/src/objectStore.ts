@@ -5,7 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import * as Minio from 'minio';
 import type { Config } from './config.ts';
-import { NotFoundError, UnavailableError, ValidationError } from './errors.ts';
+import { DeepLensError, NotFoundError, UnavailableError, ValidationError } from './errors.ts';
 
 export interface StoredObject {
   size: number;
@@ -100,6 +100,48 @@ export interface S3Settings {
   secretKey: string;
 }
 
+/**
+ * Object storage answered, but not as S3 does, or refused us (bad credentials, no access): a 502,
+ * our upstream's fault, which a retry will not mend. Its words stay in the log (the cause).
+ */
+export class ObjectStorageError extends DeepLensError {
+  readonly code = 'storage_error';
+  readonly status = 502;
+}
+
+const storageUnreachableCodes = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  'EPIPE',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_SOCKET',
+]);
+const storageBusyCodes = new Set(['SlowDown', 'ServiceUnavailable', 'InternalError', 'RequestTimeout']);
+
+/**
+ * Every failure of an S3 call as one of ours: no such object 404; unreachable or busy 503
+ * (retriable); anything else — an endpoint that is not S3, refused credentials — 502.
+ */
+export function storageError(error: unknown): DeepLensError {
+  if (error instanceof DeepLensError) return error;
+  const code = (error as { code?: unknown }).code;
+  if (code === 'NoSuchKey' || code === 'NotFound' || code === 'NoSuchBucket') {
+    return new NotFoundError('no such object', { cause: error });
+  }
+  if (typeof code === 'string' && (storageUnreachableCodes.has(code) || storageBusyCodes.has(code))) {
+    return new UnavailableError('object storage is unavailable', { cause: error });
+  }
+  return new ObjectStorageError('object storage refused the request or did not answer as S3', {
+    cause: error,
+    detail: { storageCode: typeof code === 'string' && /^[A-Za-z]{1,64}$/.test(code) ? code : 'unknown' },
+  });
+}
+
 /** Objects in an S3-compatible service through the `minio` client. */
 export function s3ObjectStore(settings: S3Settings): ObjectStore {
   const url = new URL(settings.endpoint);
@@ -113,14 +155,7 @@ export function s3ObjectStore(settings: S3Settings): ObjectStore {
     pathStyle: true,
   });
   const unavailable = (error: unknown): never => {
-    const code = (error as { code?: string }).code;
-    if (code === 'NoSuchKey' || code === 'NotFound' || code === 'NoSuchBucket') {
-      throw new NotFoundError('no such object', { cause: error });
-    }
-    if (code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'ETIMEDOUT') {
-      throw new UnavailableError('object storage is unavailable', { cause: error });
-    }
-    throw error;
+    throw storageError(error);
   };
   return {
     async ensureBucket(bucket) {

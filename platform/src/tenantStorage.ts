@@ -1,5 +1,5 @@
 import type { Config } from './config.ts';
-import { s3ObjectStore, type ObjectStore } from './objectStore.ts';
+import { ObjectStorageError, s3ObjectStore, type ObjectStore } from './objectStore.ts';
 import type { SecretBox } from './secrets.ts';
 
 /** What storage resolution needs to know of a tenant (its write-model state has this shape). */
@@ -15,6 +15,25 @@ export type TenantWithStorage = {
     encryptedSecret: string;
   } | null;
 };
+
+/**
+ * Whether a tenant's own storage may point at `endpoint`: its origin (scheme, host, port) is one
+ * of the configured ones (TENANT_STORAGE_ALLOWED_ENDPOINTS). None is allowed when none is
+ * configured, so an installation never calls an internal address because an admin typed it.
+ */
+export function isAllowedStorageEndpoint(endpoint: string, allowed: readonly string[]): boolean {
+  const origin = originOf(endpoint);
+  return origin !== undefined && allowed.some((entry) => originOf(entry) === origin);
+}
+
+function originOf(url: string): string | undefined {
+  try {
+    const parsed = new URL(url);
+    return /^https?:$/.test(parsed.protocol) ? parsed.origin : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** The bucket that holds one tenant's objects in DeepLens's own storage. */
 export function tenantBucket(config: Pick<Config, 'S3_BUCKET_PREFIX'>, tenantId: string): string {
@@ -58,6 +77,10 @@ export function createTenantStorageResolver(config: Config, defaultStore: Object
     const cached = byoStores.get(tenant.tenantId);
     if (cached && cached.version === tenant.version) return cached.storage;
     const { endpoint, region, accessKeyId, encryptedSecret, bucket, prefix } = tenant.storage;
+    // Set before the allow-list existed, or since taken off it: not called.
+    if (!isAllowedStorageEndpoint(endpoint, config.TENANT_STORAGE_ALLOWED_ENDPOINTS)) {
+      throw new ObjectStorageError("the tenant's storage endpoint is not allowed by this installation");
+    }
     const storage: TenantStorage = {
       store: s3ObjectStore({
         endpoint,

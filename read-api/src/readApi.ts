@@ -1,12 +1,16 @@
 import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { createApiKeyResolver } from '@deeplens/commands/apiKeyLookup';
+import { createCredentialStandingCheck } from '@deeplens/commands/identity/credentialStanding';
 import { sql } from '@deeplens/platform/database';
-import { PayloadTooLargeError } from '@deeplens/platform/errors';
+import { tenantDecider } from '@deeplens/commands/tenant/tenantDecider';
+import { createSharedRateLimiter } from '@deeplens/platform/auth/sharedRateLimiter';
 import { authenticate } from '@deeplens/platform/http/authenticate';
 import { notFoundHandler, problemErrorHandler } from '@deeplens/platform/http/problem';
 import { defaultUploadLimits } from '@deeplens/platform/http/receiveUpload';
 import { metricsResponse, observeRequests } from '@deeplens/platform/http/observeRequests';
+import { rateLimit } from '@deeplens/platform/http/rateLimit';
+import { jsonBodyBytes, limitBody } from '@deeplens/platform/http/requestBody';
+import { responseHeaders } from '@deeplens/platform/http/responseHeaders';
 import { requestId } from '@deeplens/platform/http/requestId';
 import { readApiOpenApi } from './openApi.ts';
 import type { ReadApiDependencies } from './readApiDependencies.ts';
@@ -22,21 +26,14 @@ export function createReadApi(deps: ReadApiDependencies) {
   app.onError(problemErrorHandler(log));
   app.notFound(notFoundHandler());
   app.use('*', observeRequests(log));
+  app.use('*', responseHeaders());
   app.use('*', requestId());
-  // The largest body a read needs is one query image with its option fields.
+  // The largest body a read needs is one query image with its option fields; a JSON query is small.
   const maxBodyBytes = Math.min(deps.config.MAX_REQUEST_BYTES, defaultUploadLimits.maxFileBytes + 2 ** 20);
-  app.use(
-    '*',
-    bodyLimit({
-      maxSize: maxBodyBytes,
-      onError: () => {
-        throw new PayloadTooLargeError(`the request body is over ${maxBodyBytes} bytes`);
-      },
-    }),
-  );
+  app.use('*', limitBody(Math.min(jsonBodyBytes, maxBodyBytes), maxBodyBytes));
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
-  app.get('/metrics', () => metricsResponse());
+  app.get('/metrics', (c) => metricsResponse(c, deps.config.METRICS_TOKEN));
   app.get('/readyz', async (c) => {
     await pool.query(sql.unsafe`select 1`);
     return c.json({ status: 'ready', vectorGeneration: deps.vectors.generation ?? null });
@@ -50,6 +47,29 @@ export function createReadApi(deps: ReadApiDependencies) {
       clock: deps.clock,
       // Keys are checked against the write model, so a revoked key stops at once, not after a projection catches up.
       resolveApiKey: createApiKeyResolver(pool, deps.writeModel),
+      // Tokens already issued stop with their tenant, user, key or session, within standingTtlMs.
+      checkStanding: createCredentialStandingCheck(pool, { clock: deps.clock }),
+    }),
+  );
+  // Each tenant gets its plan's request units per minute on this API too, across its processes;
+  // a search by upload runs the model here, and a duplicate scan reads the whole index.
+  const tenantRequests = createSharedRateLimiter(pool, { limit: 60, windowSeconds: 60, clock: deps.clock });
+  app.use(
+    '/v1/*',
+    rateLimit<ReadApiEnv>({
+      limiter: tenantRequests,
+      windowSeconds: 60,
+      keyOf: async (c) => {
+        const { tenantId } = c.get('principal');
+        if (!tenantId) return undefined;
+        const tenant = await deps.writeModel.load(tenantDecider, tenantId);
+        const perMinute = tenant.status === 'initial' ? 60 : tenant.limits.requestsPerMinute;
+        return {
+          key: `read:tenant:${tenantId}`,
+          limit: perMinute,
+          cost: readCostOf(c.req.method, c.req.path, c.req.header('content-type')),
+        };
+      },
     }),
   );
   app.route('/', searchRoutes(deps));
@@ -57,3 +77,15 @@ export function createReadApi(deps: ReadApiDependencies) {
   app.route('/', browseRoutes(deps));
   return app;
 }
+
+/** What a read costs against the plan's requests per minute: the dear ones weigh more. */
+export function readCostOf(method: string, path: string, contentType: string | undefined): number {
+  if (method === 'POST' && path === '/v1/search') {
+    return /^multipart\//i.test(contentType ?? '') ? readCosts.searchByUpload : readCosts.search;
+  }
+  if (path === '/v1/duplicates') return readCosts.duplicates;
+  if (/^\/v1\/images\/[^/]+\/similar$/.test(path)) return readCosts.search;
+  return 1;
+}
+
+export const readCosts = { search: 2, searchByUpload: 10, duplicates: 10 } as const;

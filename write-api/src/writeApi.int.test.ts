@@ -72,7 +72,7 @@ async function setUpTenant(api: WriteApiHarness, slug: string, plan = 'free', li
 
 describe('write API over HTTP (real PostgreSQL, registry-free write path)', () => {
   it('provisions, re-plans, suspends, reactivates, configures storage and erases a tenant', async (t) => {
-    const api = await startWriteApi(t);
+    const api = await startWriteApi(t, { TENANT_STORAGE_ALLOWED_ENDPOINTS: ['https://s3.example.test'] });
     const admin = await api.signIn(adminEmail, adminPassword);
     const created = await api.call('POST', '/v1/tenants', {
       token: admin.access_token,

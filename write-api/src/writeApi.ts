@@ -1,12 +1,14 @@
 import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { createApiKeyResolver } from '@deeplens/commands/apiKeyLookup';
+import { createCredentialStandingCheck } from '@deeplens/commands/identity/credentialStanding';
 import { tenantDecider } from '@deeplens/commands/tenant/tenantDecider';
-import { createRateLimiter } from '@deeplens/platform/auth/rateLimiter';
-import { LimitExceededError, PayloadTooLargeError } from '@deeplens/platform/errors';
+import { createSharedRateLimiter } from '@deeplens/platform/auth/sharedRateLimiter';
 import { authenticate } from '@deeplens/platform/http/authenticate';
 import { notFoundHandler, problemErrorHandler } from '@deeplens/platform/http/problem';
 import { metricsResponse, observeRequests } from '@deeplens/platform/http/observeRequests';
+import { rateLimit } from '@deeplens/platform/http/rateLimit';
+import { jsonBodyBytes, limitBody, unauthenticatedBodyBytes } from '@deeplens/platform/http/requestBody';
+import { responseHeaders } from '@deeplens/platform/http/responseHeaders';
 import { requestId } from '@deeplens/platform/http/requestId';
 import { sql } from '@deeplens/platform/database';
 import { httpIdempotency } from './httpIdempotency.ts';
@@ -24,20 +26,18 @@ export function createWriteApi(deps: WriteApiDependencies) {
   app.onError(problemErrorHandler(log));
   app.notFound(notFoundHandler());
   app.use('*', observeRequests(log));
+  app.use('*', responseHeaders());
 
   app.use('*', requestId());
+  // Before anything parses a body: small on the routes anyone may call, uploads aside elsewhere.
+  app.use('/v1/auth/*', limitBody(unauthenticatedBodyBytes));
   app.use(
     '*',
-    bodyLimit({
-      maxSize: deps.config.MAX_REQUEST_BYTES,
-      onError: () => {
-        throw new PayloadTooLargeError(`the request body is over ${deps.config.MAX_REQUEST_BYTES} bytes`);
-      },
-    }),
+    limitBody(Math.min(jsonBodyBytes, deps.config.MAX_REQUEST_BYTES), deps.config.MAX_REQUEST_BYTES),
   );
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
-  app.get('/metrics', () => metricsResponse());
+  app.get('/metrics', (c) => metricsResponse(c, deps.config.METRICS_TOKEN));
   app.get('/readyz', async (c) => {
     await pool.query(sql.unsafe`select 1`);
     return c.json({ status: 'ready' });
@@ -53,26 +53,27 @@ export function createWriteApi(deps: WriteApiDependencies) {
       verifier: deps.verifier,
       clock,
       resolveApiKey: createApiKeyResolver(pool, handler),
+      checkStanding: createCredentialStandingCheck(pool, { clock }),
     }),
   );
 
-  // Each tenant gets its plan's requests per minute, from one limiter with per-tenant limits.
-  const tenantRequests = createRateLimiter({ limit: 60, windowSeconds: 60, clock });
-  app.use('/v1/*', async (c, next) => {
-    const { tenantId } = c.get('principal');
-    if (tenantId) {
-      const tenant = await handler.load(tenantDecider, tenantId);
-      c.set('callerTenant', tenant);
-      const perMinute = tenant.status === 'initial' ? 60 : tenant.limits.requestsPerMinute;
-      const decision = tenantRequests.take(`tenant:${tenantId}`, { limit: perMinute });
-      if (!decision.allowed) {
-        throw new LimitExceededError(`the plan allows ${perMinute} requests per minute`, {
-          detail: { retryAfterSeconds: decision.retryAfterSeconds },
-        });
-      }
-    }
-    await next();
-  });
+  // Each tenant gets its plan's requests per minute on this API, counted across its processes.
+  const tenantRequests = createSharedRateLimiter(pool, { limit: 60, windowSeconds: 60, clock });
+  app.use(
+    '/v1/*',
+    rateLimit<WriteApiEnv>({
+      limiter: tenantRequests,
+      windowSeconds: 60,
+      keyOf: async (c) => {
+        const { tenantId } = c.get('principal');
+        if (!tenantId) return undefined;
+        const tenant = await handler.load(tenantDecider, tenantId);
+        c.set('callerTenant', tenant);
+        const perMinute = tenant.status === 'initial' ? 60 : tenant.limits.requestsPerMinute;
+        return { key: `write:tenant:${tenantId}`, limit: perMinute };
+      },
+    }),
+  );
   app.use('/v1/*', httpIdempotency(pool, deps.secrets));
 
   app.route('/', identity.securedRoutes);

@@ -1,7 +1,7 @@
 import type { CommandHandler } from '@deeplens/commands/commandHandler';
 import type { TokenIssuer, TokenVerifier } from '@deeplens/platform/auth/accessTokens';
 import type { RefreshTokenStore } from '@deeplens/platform/auth/refreshTokens';
-import type { RateLimiter } from '@deeplens/platform/auth/rateLimiter';
+import type { SignInThrottle } from '@deeplens/platform/auth/signInThrottle';
 import type { Config } from '@deeplens/platform/config';
 import type { DatabasePool } from '@deeplens/platform/database';
 import type { Logger } from '@deeplens/platform/logger';
@@ -17,8 +17,8 @@ export type WriteApiDependencies = {
   issuer: TokenIssuer;
   verifier: TokenVerifier;
   refreshTokens: RefreshTokenStore;
-  /** Throttles sign-in attempts per caller address and per account. */
-  signInLimiter: RateLimiter;
+  /** Throttles sign-in attempts per (account, address) and per address, across processes. */
+  signInThrottle: SignInThrottle;
   secrets: SecretBox;
   log: Logger;
   clock: () => number;

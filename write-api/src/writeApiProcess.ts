@@ -1,6 +1,7 @@
 /** Starts the write API process. */
 import { serve } from '@hono/node-server';
 import type { Config } from '@deeplens/platform/config';
+import { apiServerOptions } from '@deeplens/platform/http/serverTimeouts';
 import type { Logger } from '@deeplens/platform/logger';
 import { createWriteApi } from './writeApi.ts';
 import { createWriteApiDependencies, ensurePlatformAdmin } from './writeApiRuntime.ts';
@@ -17,7 +18,12 @@ export async function startWriteApi(config: Config, log: Logger): Promise<{ stop
   }
   const app = createWriteApi(deps);
   const server = serve(
-    { fetch: app.fetch, hostname: config.WRITE_API_HOST, port: config.WRITE_API_PORT },
+    {
+      fetch: app.fetch,
+      hostname: config.WRITE_API_HOST,
+      port: config.WRITE_API_PORT,
+      serverOptions: apiServerOptions(config),
+    },
     (info) => log.info('listening', { url: `http://${info.address}:${info.port}` }),
   );
   return {

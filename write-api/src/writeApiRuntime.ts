@@ -4,7 +4,7 @@ import { userDecider } from '@deeplens/commands/identity/userDecider';
 import { userRules } from '@deeplens/commands/writeModelRules';
 import { createTokenIssuer, createTokenVerifier } from '@deeplens/platform/auth/accessTokens';
 import { hashPassword } from '@deeplens/platform/auth/passwords';
-import { createRateLimiter } from '@deeplens/platform/auth/rateLimiter';
+import { createSignInThrottle } from '@deeplens/platform/auth/signInThrottle';
 import { createRefreshTokenStore } from '@deeplens/platform/auth/refreshTokens';
 import { loadOrCreateSigningKey } from '@deeplens/platform/auth/signingKey';
 import type { Config } from '@deeplens/platform/config';
@@ -58,7 +58,7 @@ export async function createWriteApiDependencies(config: Config, log: Logger): P
           familyId: reuse.familyId,
         }),
     }),
-    signInLimiter: createRateLimiter({ limit: config.SIGN_IN_ATTEMPTS_PER_MINUTE, windowSeconds: 60 }),
+    signInThrottle: createSignInThrottle(pool, { freeAttempts: config.SIGN_IN_ATTEMPTS_PER_MINUTE }),
     secrets,
     log,
     clock: Date.now,

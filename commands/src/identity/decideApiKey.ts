@@ -14,8 +14,10 @@ export function decideApiKey(command: ApiKeyCommand, state: ApiKeyState): ApiKey
   switch (command.type) {
     case 'IssueApiKey': {
       if (state.status !== 'initial') throw new ConflictError(`API key ${data.keyId} already exists`);
-      const { keyId, tenantId, name = '', prefix, secretHash, scopes, expiresAt = null } = command.data;
+      const { keyId, tenantId, name = '', prefix, secretHash, expiresAt = null } = command.data;
       assertValidKey(command.data, context.now);
+      // A scope granted twice is granted once.
+      const scopes = [...new Set(command.data.scopes)];
       return emitEvents<ApiKeyEvent>(context, { aggregateId: keyId, tenantId, version: 0 }, [
         { type: 'ApiKeyIssued', data: { keyId, tenantId, name, prefix, secretHash, scopes, expiresAt } },
       ]);

@@ -45,6 +45,12 @@ describe('IssueApiKey', () => {
       .then([{ ...issued, data: { ...issued.data, name: 'sync', expiresAt } }]);
   });
 
+  it('collapses a scope listed twice into one', () => {
+    given([])
+      .when(issueWith({ scopes: ['search', 'images:read', 'search'] }))
+      .then([{ ...issued, data: { ...issued.data, scopes: ['search', 'images:read'] } }]);
+  });
+
   it('refuses an existing key', () => {
     given([issued]).when(issue).then(ConflictError);
   });

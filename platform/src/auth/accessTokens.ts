@@ -26,13 +26,15 @@ import {
  *
  * Claims: `iss`, `aud`, `sub` (the user or API key id), `actor` (`user:<id>` | `apikey:<id>`),
  * `tenant_id` (null for platform admins), `role`, `scope` (space-separated, as OAuth writes
- * it), `jti`, `iat`, `nbf`, `exp`.
+ * it), `jti`, `iat`, `nbf`, `exp`, and `sid` (the sign-in session, so a logout ends the access
+ * tokens of that session too) when the token comes from a password sign-in or a refresh.
  */
 const tokenType = 'at+jwt';
 /** Real tokens are a few hundred bytes; anything far larger is refused before parsing. */
 const maxTokenLength = 8192;
 // RFC 6749 §3.3: a scope token is printable ASCII without space, quote or backslash.
 const scopeTokenPattern = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** What an access token says about its bearer. */
 export type AccessTokenSubject = {
@@ -42,6 +44,13 @@ export type AccessTokenSubject = {
   tenantId: string | null;
   role: Role;
   scopes: string[];
+  /** The sign-in session (refresh token family) the token belongs to: a UUID. */
+  sessionId?: string;
+  /**
+   * Epoch milliseconds the token must not outlive (an API key's `expiresAt`): `exp` is the
+   * earlier of this and the usual lifetime.
+   */
+  notAfter?: number | null;
 };
 
 export type IssuedAccessToken = {
@@ -93,12 +102,15 @@ export function createTokenIssuer(options: TokenIssuerOptions): TokenIssuer {
     async issue(subject) {
       const { sub, scopes } = checkSubject(subject);
       const now = Math.floor(clock() / 1000);
-      const exp = now + ttlSeconds;
+      const cap = subject.notAfter == null ? Infinity : Math.floor(subject.notAfter / 1000);
+      const exp = Math.min(now + ttlSeconds, cap);
+      if (exp <= now) throw new Error('an access token cannot be issued past its notAfter');
       const accessToken = await new SignJWT({
         actor: subject.actor,
         tenant_id: subject.tenantId,
         role: subject.role,
         scope: scopes.join(' '),
+        ...(subject.sessionId === undefined ? {} : { sid: subject.sessionId }),
       })
         .setProtectedHeader({ alg: algorithm, typ: tokenType, kid: jwk.kid })
         .setIssuer(issuer)
@@ -109,7 +121,7 @@ export function createTokenIssuer(options: TokenIssuerOptions): TokenIssuer {
         .setNotBefore(now)
         .setExpirationTime(exp)
         .sign(privateKey);
-      return { accessToken, tokenType: 'Bearer', expiresIn: ttlSeconds, expiresAt: exp * 1000 };
+      return { accessToken, tokenType: 'Bearer', expiresIn: exp - now, expiresAt: exp * 1000 };
     },
   };
 }
@@ -127,7 +139,11 @@ function checkSubject(subject: AccessTokenSubject): { sub: string; scopes: strin
   }
   const bad = subject.scopes.find((s) => !scopeTokenPattern.test(s));
   if (bad !== undefined) throw new Error(`not a valid scope: ${JSON.stringify(bad)}`);
-  return { sub: id, scopes: subject.scopes };
+  if (subject.sessionId !== undefined && !uuidPattern.test(subject.sessionId)) {
+    throw new Error(`a session id is a UUID, not ${subject.sessionId}`);
+  }
+  // A scope listed twice means nothing more; the token carries each once.
+  return { sub: id, scopes: [...new Set(subject.scopes)] };
 }
 
 function idOfActor(actor: string): string | undefined {
@@ -155,7 +171,8 @@ export type TokenVerifier = {
   /**
    * The principal of a valid access token. Anything else (unsigned `alg: none`, another
    * algorithm, a forged signature, another issuer or audience, expired, not yet valid,
-   * missing or malformed claims) throws `UnauthenticatedError` saying which. Only an
+   * issued in the future, missing or malformed claims) throws `UnauthenticatedError` saying
+   * which. Only an
    * unreachable remote JWKS throws `UnavailableError`, since the token may well be valid.
    */
   verify(token: string): Promise<Principal>;
@@ -167,6 +184,8 @@ const claimsSchema = z.object({
   tenant_id: z.string().min(1).nullable(),
   role: z.enum(roles),
   scope: z.string(),
+  iat: z.number(),
+  sid: z.string().regex(uuidPattern).optional(),
 });
 
 /** Verifies access tokens; both APIs' composition roots make one. */
@@ -209,7 +228,11 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
         const names = [...new Set(claims.error.issues.map((i) => i.path.join('.')))];
         throw new UnauthenticatedError(`access token has invalid claims: ${names.join(', ')}`);
       }
-      const { sub, actor, tenant_id: tenantId, role, scope } = claims.data;
+      const { sub, actor, tenant_id: tenantId, role, scope, iat, sid } = claims.data;
+      // jose checks iat only against a maximum age; a token "issued" later than now was not.
+      if (iat > clock() / 1000 + clockToleranceSeconds) {
+        throw new UnauthenticatedError('access token was issued in the future');
+      }
       if (idOfActor(actor) !== sub)
         throw new UnauthenticatedError('access token sub does not match its actor');
       if ((role === 'platform_admin') !== (tenantId === null)) {
@@ -221,7 +244,8 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
         ...(principalActor.startsWith('user:') ? { userId: sub } : { keyId: sub }),
         tenantId,
         role,
-        scopes: scope === '' ? [] : scope.split(' '),
+        scopes: scope === '' ? [] : [...new Set(scope.split(' '))],
+        ...(sid === undefined ? {} : { sessionId: sid }),
       };
     },
   };

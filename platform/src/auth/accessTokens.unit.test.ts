@@ -244,6 +244,43 @@ describe('JWKS', () => {
   });
 });
 
+describe('access tokens: what revocation and hostile issuers need', () => {
+  it('carries the session id, which a logout ends', async () => {
+    const sessionId = '0b7c1a52-6a43-4f55-9d3e-6d1b8f0f2a11';
+    const issued = await tokens.issue({ ...alice, sessionId });
+    assert.equal((await verifier.verify(issued.accessToken)).sessionId, sessionId);
+    await assert.rejects(tokens.issue({ ...alice, sessionId: 'not-a-uuid' }), /session id is a UUID/);
+  });
+
+  it("never outlives notAfter (an API key's expiresAt), and will not issue past it", async () => {
+    const issued = await tokens.issue({ ...alice, actor: 'apikey:k1', notAfter: t0 + 120_500 });
+    assert.equal(issued.expiresIn, 120);
+    assert.equal(issued.expiresAt, t0 + 120_000);
+    await refused(issued.accessToken, /expired/, verifierAt(t0 + 126_000));
+    const unbounded = await tokens.issue({ ...alice, notAfter: null });
+    assert.equal(unbounded.expiresIn, 900);
+    await assert.rejects(tokens.issue({ ...alice, notAfter: t0 + 500 }), /past its notAfter/);
+  });
+
+  it('refuses a token issued in the future, beyond the clock tolerance', async () => {
+    const tenMinutes = 600;
+    await refused(
+      signRaw({ ...validClaims(), iat: t0 / 1000 + 60 + tenMinutes, exp: t0 / 1000 + 3_600 }),
+      /issued in the future/,
+    );
+    // Within the 5 s tolerance it passes: clocks drift.
+    const skewed = await signRaw({ ...validClaims(), iat: t0 / 1000 + 63, nbf: t0 / 1000 });
+    assert.equal((await verifier.verify(skewed)).actor, 'user:alice');
+  });
+
+  it('collapses duplicate scopes, when issuing and when verifying', async () => {
+    const issued = await tokens.issue({ ...alice, scopes: ['search', 'search', 'images:write'] });
+    assert.deepEqual((await verifier.verify(issued.accessToken)).scopes, ['search', 'images:write']);
+    const raw = await signRaw({ ...validClaims(), scope: 'search search' });
+    assert.deepEqual((await verifier.verify(raw)).scopes, ['search']);
+  });
+});
+
 describe('loadOrCreateSigningKey', () => {
   it('creates a 0600 key once and loads the same key afterwards, even when raced', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'signing-key-'));

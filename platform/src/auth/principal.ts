@@ -25,6 +25,8 @@ export type Principal = {
    * in this list (no wildcards, nothing implied by the role).
    */
   scopes: string[];
+  /** The sign-in session an access token belongs to (its `sid`), when it has one. */
+  sessionId?: string;
 };
 
 export function isRole(value: unknown): value is Role {

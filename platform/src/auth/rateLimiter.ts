@@ -29,6 +29,8 @@ export type RateLimitDecision = {
   retryAfterSeconds: number;
   /** The limit that applied, for `RateLimit-Limit` style headers. */
   limit: number;
+  /** Seconds until the bucket is full again (`RateLimit-Reset`). */
+  resetSeconds: number;
 };
 
 export type TakeOptions = {
@@ -96,6 +98,7 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
         remaining: Math.floor(left),
         retryAfterSeconds: allowed ? 0 : Math.max(1, Math.ceil(((cost - tokens) * msPerToken) / 1000)),
         limit,
+        resetSeconds: Math.ceil(((limit - left) * msPerToken) / 1000),
       };
     },
     reset(key) {

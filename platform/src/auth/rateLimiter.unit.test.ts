@@ -12,10 +12,23 @@ describe('createRateLimiter', () => {
     const time = fakeClock();
     const limiter = createRateLimiter({ limit: 5, windowSeconds: 60, clock: time.clock });
     for (let i = 4; i >= 0; i--) {
-      assert.deepEqual(limiter.take('ip:1'), { allowed: true, remaining: i, retryAfterSeconds: 0, limit: 5 });
+      assert.deepEqual(limiter.take('ip:1'), {
+        allowed: true,
+        remaining: i,
+        retryAfterSeconds: 0,
+        limit: 5,
+        // Full again after one refill period per token spent.
+        resetSeconds: (5 - i) * 12,
+      });
     }
     // One request comes back every 60 / 5 = 12 s.
-    assert.deepEqual(limiter.take('ip:1'), { allowed: false, remaining: 0, retryAfterSeconds: 12, limit: 5 });
+    assert.deepEqual(limiter.take('ip:1'), {
+      allowed: false,
+      remaining: 0,
+      retryAfterSeconds: 12,
+      limit: 5,
+      resetSeconds: 60,
+    });
     time.advance(5_000);
     assert.equal(limiter.take('ip:1').retryAfterSeconds, 7);
   });
@@ -61,6 +74,7 @@ describe('createRateLimiter', () => {
       remaining: 0,
       retryAfterSeconds: 6,
       limit: 10,
+      resetSeconds: 60,
     });
     assert.equal(limiter.take('tenant:free', { cost: 2 }).allowed, true);
     assert.equal(limiter.take('tenant:free').allowed, false);

@@ -29,6 +29,13 @@ export type AuthenticateOptions = {
    * for a key whose tenant is suspended or deleted if such keys should stop working.
    */
   resolveApiKey: (prefix: string) => Promise<ApiKeyRecord | undefined>;
+  /**
+   * Whether what an access token was issued for still stands (tenant active, user enabled with
+   * the same role, key unrevoked and unexpired, session not logged out): throws
+   * `UnauthenticatedError` when not. Access tokens are self-contained, so without this one
+   * stays good until its `exp` whatever happens to its subject.
+   */
+  checkStanding?: (principal: Principal) => Promise<void>;
   /** Epoch milliseconds, for API key expiry. */
   clock?: () => number;
   /** The `realm` of the `WWW-Authenticate` challenges. `deeplens` by default. */
@@ -49,7 +56,7 @@ const apiKeyRole: Role = 'tenant_user';
  * an API key's revocation and expiry are only disclosed to a caller who holds its secret.
  */
 export function authenticate(options: AuthenticateOptions): MiddlewareHandler<AuthEnv> {
-  const { verifier, resolveApiKey, clock = Date.now, realm = 'deeplens' } = options;
+  const { verifier, resolveApiKey, checkStanding, clock = Date.now, realm = 'deeplens' } = options;
   const challenge = (bearerError?: string) => {
     const bearer = bearerError
       ? `Bearer realm="${realm}", error="invalid_token", error_description="${bearerError.replace(/["\\]/g, '')}"`
@@ -93,10 +100,11 @@ export function authenticate(options: AuthenticateOptions): MiddlewareHandler<Au
     }
     let principal: Principal;
     try {
-      principal =
-        credential.kind === 'apiKey'
-          ? await principalOfApiKey(credential.value)
-          : await verifier.verify(credential.value);
+      if (credential.kind === 'apiKey') principal = await principalOfApiKey(credential.value);
+      else {
+        principal = await verifier.verify(credential.value);
+        await checkStanding?.(principal);
+      }
     } catch (error) {
       if (error instanceof UnauthenticatedError) {
         c.header('WWW-Authenticate', challenge(credential.kind === 'bearer' ? error.message : undefined));

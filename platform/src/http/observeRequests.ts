@@ -1,4 +1,5 @@
-import type { MiddlewareHandler } from 'hono';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Context, MiddlewareHandler } from 'hono';
 import { matchedRoutes } from 'hono/route';
 import type { Logger } from '../logger.ts';
 import { httpRequestDuration, metricsRegistry } from '../metrics.ts';
@@ -42,9 +43,21 @@ export function observeRequests(log?: Logger): MiddlewareHandler {
   };
 }
 
-/** `GET /metrics` in Prometheus text format. */
-export async function metricsResponse(): Promise<Response> {
+/**
+ * `GET /metrics` in Prometheus text format, on an API's own port: only to a caller presenting
+ * `Authorization: Bearer <token>` (METRICS_TOKEN), and not at all (404) when no token is
+ * configured. Route names, heap and versions are not for anyone on the API port; the
+ * unauthenticated endpoint is METRICS_PORT's, which need not be exposed.
+ */
+export async function metricsResponse(c: Context, token: string | undefined): Promise<Response> {
+  const presented = /^Bearer\s+(\S+)$/i.exec(c.req.header('Authorization') ?? '')?.[1];
+  if (token === undefined || presented === undefined || !sameSecret(presented, token)) return c.notFound();
   return new Response(await metricsRegistry.metrics(), {
     headers: { 'content-type': metricsRegistry.contentType },
   });
+}
+
+function sameSecret(a: string, b: string): boolean {
+  const [x, y] = [createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest()];
+  return timingSafeEqual(x, y);
 }

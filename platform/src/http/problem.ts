@@ -51,6 +51,7 @@ const titles: Record<number, string> = {
   422: 'Unprocessable Content',
   428: 'Precondition Required',
   429: 'Too Many Requests',
+  499: 'Client Closed Request',
   500: 'Internal Server Error',
   501: 'Not Implemented',
   502: 'Bad Gateway',
@@ -138,6 +139,20 @@ export type ProblemErrorHandlerOptions = ProblemOptions & {
 export function problemErrorHandler(log: Logger, options: ProblemErrorHandlerOptions = {}): ErrorHandler {
   const realm = options.realm ?? 'deeplens';
   return (error, c) => {
+    if (isClientAbort(error, c)) {
+      // Nobody is left to answer, and nothing of ours failed: not a 503, not an error log.
+      log.info('request aborted by the client', { method: c.req.method, path: c.req.path });
+      const problem = toProblem(error, c.req.path, options);
+      return respond(c, {
+        ...problem,
+        type: `${options.typeBase ?? 'urn:deeplens:problem:'}client_aborted`,
+        title: titleOf(499),
+        status: 499,
+        detail: 'the client closed the request before it was answered',
+        code: 'client_aborted',
+        retriable: false,
+      });
+    }
     const problem = toProblem(error, c.req.path, options);
     const requestId = (c.var as Record<string, unknown>)['requestId'];
     if (typeof requestId === 'string') problem['requestId'] = requestId;
@@ -173,6 +188,21 @@ export function problemErrorHandler(log: Logger, options: ProblemErrorHandlerOpt
       c.header('Retry-After', String(Math.ceil(retryAfter)));
     return respond(c, problem);
   };
+}
+
+/**
+ * Whether a request failed because its client went away: the request's signal aborted, or its
+ * body stream broke off (Node's `aborted` / ECONNRESET on the incoming side). Our own
+ * connections failing (PostgreSQL, S3) say other things, and remain 503s.
+ */
+export function isClientAbort(error: unknown, c: Context): boolean {
+  if (c.req.raw.signal.aborted) return true;
+  for (let current: unknown = error, depth = 0; current && depth < 8; depth++) {
+    const { code, message } = current as { code?: unknown; message?: unknown };
+    if (message === 'aborted' && (code === 'ECONNRESET' || code === 'ABORT_ERR')) return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
 }
 
 /** The `app.notFound` of both APIs: a problem+json 404 naming the method and path. */

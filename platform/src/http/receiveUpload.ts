@@ -31,9 +31,24 @@ export function cleanFilename(raw: string): string {
   const clean = lastSegment
     // eslint-disable-next-line no-control-regex -- control characters are exactly what goes
     .replace(/[\u0000-\u001f\u007f]/g, '')
-    .trim()
-    .slice(0, 255);
-  return clean === '' || clean === '.' || clean === '..' ? 'unnamed' : clean;
+    .trim();
+  const short = truncateCodePoints(clean, 255);
+  return short === '' || short === '.' || short === '..' ? 'unnamed' : short;
+}
+
+/**
+ * At most `maxUnits` UTF-16 code units of `text`, cut between code points: a surrogate pair is
+ * kept whole or dropped whole, never split into an unpaired half (which PostgreSQL and UTF-8
+ * cannot store).
+ */
+export function truncateCodePoints(text: string, maxUnits: number): string {
+  if (text.length <= maxUnits) return text;
+  let end = 0;
+  for (const codePoint of text) {
+    if (end + codePoint.length > maxUnits) break;
+    end += codePoint.length;
+  }
+  return text.slice(0, end);
 }
 
 /**

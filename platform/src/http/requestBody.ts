@@ -1,6 +1,31 @@
-import type { Context } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import type { z } from 'zod';
-import { UnsupportedMediaTypeError, ValidationError } from '../errors.ts';
+import { PayloadTooLargeError, UnsupportedMediaTypeError, ValidationError } from '../errors.ts';
+
+/** The body limit of routes anyone may call without credentials (sign-in, refresh, logout). */
+export const unauthenticatedBodyBytes = 16 * 1024;
+/** The body limit of a JSON (or any non-multipart) request: commands and queries are small. */
+export const jsonBodyBytes = 1024 * 1024;
+
+/**
+ * Refuses a body over `maxBytes` with 413 before anything parses it: at once when
+ * `Content-Length` says so, else as soon as the streamed body passes the limit. Multipart
+ * bodies (uploads) may instead be as large as `maxUploadBytes`, when given.
+ */
+export function limitBody(maxBytes: number, maxUploadBytes?: number): MiddlewareHandler {
+  const limited = (max: number) =>
+    bodyLimit({
+      maxSize: max,
+      onError: () => {
+        throw new PayloadTooLargeError(`the request body is over ${max} bytes`, { detail: { limit: max } });
+      },
+    });
+  const small = limited(maxBytes);
+  const large = maxUploadBytes === undefined ? small : limited(maxUploadBytes);
+  return (c, next) =>
+    /^multipart\//i.test(c.req.header('content-type') ?? '') ? large(c, next) : small(c, next);
+}
 
 /** The request's JSON body checked against `schema`; what is wrong is named in the 400. */
 export async function jsonBody<T extends z.ZodTypeAny>(c: Context, schema: T): Promise<z.infer<T>> {
@@ -16,6 +41,7 @@ export async function jsonBody<T extends z.ZodTypeAny>(c: Context, schema: T): P
   } catch (error) {
     throw new ValidationError('the body is not valid JSON', { cause: error });
   }
+  assertNoPrototypeKeys(value);
   const parsed = schema.safeParse(value);
   if (!parsed.success) {
     throw new ValidationError('the body is not valid', {
@@ -24,6 +50,29 @@ export async function jsonBody<T extends z.ZodTypeAny>(c: Context, schema: T): P
   }
   assertStorableText(parsed.data, 'the body');
   return parsed.data as z.infer<T>;
+}
+
+/** Keys that reach an object's prototype rather than the object when assigned or spread. */
+const prototypeKeys = new Set(['__proto__', 'constructor', 'prototype']);
+
+/**
+ * Throws a 400 naming the place of any `__proto__`, `constructor` or `prototype` key: such a key
+ * would otherwise be dropped without a word (zod) or reach a prototype (a merge). JSON.parse
+ * keeps `__proto__` as an own key, so it is seen here.
+ */
+export function assertNoPrototypeKeys(value: unknown, what = 'the body'): void {
+  const pending: [unknown, string][] = [[value, '']];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const [item, path] = next;
+    if (item === null || typeof item !== 'object') continue;
+    for (const [key, element] of Object.entries(item)) {
+      const at = path === '' ? key : `${path}.${key}`;
+      if (!Array.isArray(item) && prototypeKeys.has(key)) {
+        throw new ValidationError(`${what} may not use the key ${key}`, { detail: { path: at } });
+      }
+      pending.push([element, at]);
+    }
+  }
 }
 
 // Without the `u` flag a regex sees UTF-16 code units, so it can find a surrogate without its pair.

@@ -53,12 +53,13 @@ export function sniffImageType(bytes: Buffer): SupportedImageType | undefined {
 function looksTruncated(mime: SupportedImageType, bytes: Buffer): boolean {
   switch (mime) {
     case 'image/jpeg': {
-      // The end-of-image marker, allowing a little trailing padding some encoders add.
+      if (jpegEnd(bytes) !== undefined) return false;
+      // A JPEG our walk cannot follow: at least its end-of-image marker must be near the end.
       const tail = bytes.subarray(Math.max(0, bytes.length - 64));
       return tail.lastIndexOf(Buffer.from([0xff, 0xd9])) === -1;
     }
     case 'image/png':
-      return bytes.subarray(Math.max(0, bytes.length - 64)).lastIndexOf(Buffer.from('IEND', 'latin1')) === -1;
+      return pngEnd(bytes) === undefined;
     case 'image/gif':
       return gifEnd(bytes) === undefined;
     case 'image/webp':
@@ -99,6 +100,65 @@ function gifEnd(bytes: Buffer): number | undefined {
     } else {
       return undefined;
     }
+  }
+}
+
+/**
+ * Where a JPEG's end-of-image marker ends, found by walking its segments (an EXIF thumbnail's
+ * own markers sit inside its APP1 segment and are skipped with it) and its entropy-coded scans;
+ * undefined when the walk runs off the end or meets something that is not a marker.
+ */
+function jpegEnd(bytes: Buffer): number | undefined {
+  let at = 2;
+  for (;;) {
+    if (bytes[at] !== 0xff) return undefined;
+    while (bytes[at] === 0xff) at++; // fill bytes
+    const marker = bytes[at++];
+    if (marker === undefined) return undefined;
+    if (marker === 0xd9) return at;
+    if ((marker >= 0xd0 && marker <= 0xd7) || marker === 0x01) continue; // no length
+    if (at + 2 > bytes.length) return undefined;
+    at += bytes.readUInt16BE(at);
+    if (at > bytes.length) return undefined;
+    if (marker !== 0xda) continue;
+    // Scan data: 0xFF is followed by 0x00 (a stuffed byte) or a restart marker; anything else
+    // is the next segment.
+    for (;;) {
+      at = bytes.indexOf(0xff, at);
+      if (at === -1) return undefined;
+      const next = bytes[at + 1];
+      if (next === undefined) return undefined;
+      if (next === 0x00 || (next >= 0xd0 && next <= 0xd7)) at += 2;
+      else if (next === 0xff) at += 1;
+      else break;
+    }
+  }
+}
+
+/** Where a PNG's IEND chunk ends, found by walking its chunks; undefined when they run past the end. */
+function pngEnd(bytes: Buffer): number | undefined {
+  let at = 8;
+  while (at + 8 <= bytes.length) {
+    const length = bytes.readUInt32BE(at);
+    const type = bytes.toString('latin1', at + 4, at + 8);
+    at += 12 + length;
+    if (at > bytes.length) return undefined;
+    if (type === 'IEND') return at;
+  }
+  return undefined;
+}
+
+/** Where the file's own data ends, for the formats whose end we can find; undefined otherwise. */
+function endOf(mime: SupportedImageType, bytes: Buffer): number | undefined {
+  switch (mime) {
+    case 'image/gif':
+      return gifEnd(bytes);
+    case 'image/jpeg':
+      return jpegEnd(bytes);
+    case 'image/png':
+      return pngEnd(bytes);
+    default:
+      return undefined;
   }
 }
 
@@ -189,7 +249,9 @@ export async function inspectImage(
     width = metadata.width;
     height = metadata.height;
   } catch (error) {
-    throw new UnprocessableError(`the ${mime} file is corrupt: ${(error as Error).message}`, {
+    // The decoder's own words (libvips, libheif) name internals: they go to the log as the
+    // cause, never to the client.
+    throw new UnprocessableError(`the ${mime} file is corrupt: it cannot be decoded`, {
       cause: error,
       detail: { reason: 'corrupt', mime },
     });
@@ -207,9 +269,11 @@ export async function inspectImage(
   if (looksTruncated(mime, bytes)) {
     throw new UnprocessableError(`the ${mime} file is truncated`, { detail: { reason: 'truncated', mime } });
   }
-  const trailing = mime === 'image/gif' ? bytes.subarray(gifEnd(bytes)) : Buffer.alloc(0);
+  const end = endOf(mime, bytes);
+  const trailing = end === undefined ? Buffer.alloc(0) : bytes.subarray(end);
   if (trailing.some((byte) => byte !== 0)) {
-    // A GIF followed by script or an archive is a polyglot: another program would read it as that.
+    // An image followed by script or an archive is a polyglot: another program would read it
+    // as that, and we would serve it back byte for byte. (Zero padding is harmless.)
     throw new UnprocessableError(`the ${mime} file has ${trailing.length} bytes after its end`, {
       detail: { reason: 'trailing_data', mime },
     });

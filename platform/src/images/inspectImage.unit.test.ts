@@ -75,6 +75,53 @@ describe('inspectImage', () => {
     );
   });
 
+  it('refuses a JPEG followed by a ZIP and a PNG followed by script after IEND (trailing_data)', async () => {
+    const jpeg = await makeJpeg(64, 48);
+    const png = await makePng(30, 20);
+    const withExif = await sharp(jpeg)
+      .withMetadata({ exif: { IFD0: { Copyright: 'x' } } })
+      .jpeg()
+      .toBuffer();
+    const progressive = await sharp(jpeg).jpeg({ progressive: true }).toBuffer();
+    for (const [name, bytes] of [
+      ['jpeg + zip', Buffer.concat([jpeg, makeZip('a.class', 'x')])],
+      ['jpeg + script', Buffer.concat([jpeg, Buffer.from('<script>alert(1)</script>')])],
+      ['png + script', Buffer.concat([png, Buffer.from('<script>alert(1)</script>')])],
+      ['png + zip', Buffer.concat([png, makeZip('a.class', 'x')])],
+      ['progressive jpeg + zip', Buffer.concat([progressive, makeZip('a.class', 'x')])],
+    ] as const) {
+      await assert.rejects(inspectImage(bytes), (error: { status: number; detail: { reason: string } }) => {
+        assert.equal(error.status, 422, name);
+        assert.equal(error.detail.reason, 'trailing_data', name);
+        return true;
+      });
+    }
+    for (const [name, bytes] of [
+      ['jpeg', jpeg],
+      ['jpeg with EXIF', withExif],
+      ['progressive jpeg', progressive],
+      ['jpeg + zero padding', Buffer.concat([jpeg, Buffer.alloc(16)])],
+      ['png + zero padding', Buffer.concat([png, Buffer.alloc(16)])],
+    ] as const) {
+      assert.ok((await inspectImage(bytes)).width > 0, name);
+    }
+  });
+
+  it("answers a corrupt image with our reason code, never the decoder's words", async () => {
+    const png = await makePng(30, 20);
+    const broken = Buffer.from(png);
+    broken.fill(0x41, 16, 40); // the IHDR chunk's fields and CRC
+    await assert.rejects(
+      inspectImage(broken),
+      (error: Error & { status: number; detail: { reason: string } }) => {
+        assert.equal(error.status, 422);
+        assert.equal(error.detail.reason, 'corrupt');
+        assert.equal(error.message, 'the image/png file is corrupt: it cannot be decoded');
+        return true;
+      },
+    );
+  });
+
   it('refuses a PNG declaring 50 000 × 50 000 pixels without decoding it (422, too_many_pixels)', async () => {
     const bomb = makePngBomb();
     assert.ok(bomb.length < 100_000, 'the bomb itself is small');

@@ -33,7 +33,7 @@ export type RunningDeepLens = {
   start(name: DeepLensProcessName): void;
   /** Output lines of every process, for log scans. */
   output: string[];
-  /** Each process's `/metrics` (the APIs serve it on their own port). */
+  /** Each process's `/metrics`, on its METRICS_PORT. */
   metricsUrls: Record<DeepLensProcessName, string>;
 };
 
@@ -78,8 +78,9 @@ export async function startDeepLens(
   const children = new Map<DeepLensProcessName, ChildProcess>();
   let stopping = false;
   const metricsPorts = new Map<DeepLensProcessName, number>();
+  // The APIs too: their own port answers /metrics only to METRICS_TOKEN.
   for (const name of Object.keys(deeplensEntryPoints) as DeepLensProcessName[]) {
-    if (name !== 'write-api' && name !== 'read-api') metricsPorts.set(name, await freePort());
+    metricsPorts.set(name, await freePort());
   }
   const output: string[] = [];
 
@@ -133,11 +134,7 @@ export async function startDeepLens(
   const metricsUrls = Object.fromEntries(
     (Object.keys(deeplensEntryPoints) as DeepLensProcessName[]).map((name) => [
       name,
-      name === 'write-api'
-        ? `${writeUrl}/metrics`
-        : name === 'read-api'
-          ? `${readUrl}/metrics`
-          : `http://127.0.0.1:${metricsPorts.get(name)}/metrics`,
+      `http://127.0.0.1:${metricsPorts.get(name)}/metrics`,
     ]),
   ) as Record<DeepLensProcessName, string>;
   return { writeUrl, readUrl, env, admin, stop, start, output, metricsUrls };

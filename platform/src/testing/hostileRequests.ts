@@ -763,6 +763,11 @@ export async function writeApiHostileRequests(ctx: HostileContext): Promise<Host
     ['a bucket with path traversal', { ...storage, bucket: '../../etc' }],
     ['an upper-case bucket', { ...storage, bucket: 'Bucket' }],
     ['a prefix with a shell command', { ...storage, prefix: 'x;rm -rf /' }],
+    ['a prefix climbing into another tenant', { ...storage, prefix: '../../other-tenant/' }],
+    ['a prefix with a "." segment', { ...storage, prefix: 'a/./b' }],
+    ['a prefix starting with "/"', { ...storage, prefix: '/abs' }],
+    ['an endpoint not on the allow-list', { ...storage, endpoint: 'http://169.254.169.254' }],
+    ['an internal endpoint', { ...storage, endpoint: 'http://127.0.0.1:15432' }],
     ['an empty access key id', { ...storage, accessKeyId: '' }],
     ['a 513-character secret', { ...storage, secretAccessKey: 's'.repeat(513) }],
     ['an empty region', { ...storage, region: '' }],
@@ -798,7 +803,8 @@ export async function writeApiHostileRequests(ctx: HostileContext): Promise<Host
     ['the tenant:admin scope', { scopes: ['tenant:admin'] }],
     ['scopes as a string', { scopes: 'images:read' }],
     ['a number scope', { scopes: [1] }],
-    ['four scopes (three exist)', { scopes: ['images:read', 'images:read', 'images:write', 'search'] }],
+    // A scope listed twice is collapsed (not an error); a list far longer than the scopes that exist is.
+    ['thirteen scopes (three exist)', { scopes: new Array<string>(13).fill('search') }],
     ['expiresAt in words', { scopes: ['search'], expiresAt: 'tomorrow' }],
     ['expiresAt in the past', { scopes: ['search'], expiresAt: '2001-01-01T00:00:00Z' }],
     ['expiresAt as a number', { scopes: ['search'], expiresAt: 4102444800000 }],
@@ -1151,7 +1157,12 @@ export async function readApiHostileRequests(ctx: HostileContext): Promise<Hosti
     ['threshold = "NaN"', { ...byId, threshold: 'NaN' }],
     ['threshold = "Infinity"', { ...byId, threshold: 'Infinity' }],
     ['threshold = "0.9" (a string)', { ...byId, threshold: '0.9' }],
-    ['a 1 000 000-element vector', { vector: new Array<number>(1_000_000).fill(0) }],
+    ['an all-zero vector', { vector: new Array<number>(1280).fill(0) }],
+    ['a vector of denormals', { vector: new Array<number>(1280).fill(1e-40) }],
+    [
+      'a vector with a component of 1e39 (Infinity as float32)',
+      { vector: [1e39, ...new Array<number>(1279).fill(0.1)] },
+    ],
     ['a vector holding "NaN"', { vector: ['NaN', 1] }],
     ['a vector holding "Infinity"', { vector: ['Infinity', 1] }],
     ['a vector as a string', { vector: '1,2,3' }],
@@ -1180,6 +1191,13 @@ export async function readApiHostileRequests(ctx: HostileContext): Promise<Hosti
     ['a NUL in a filter tag', { ...byId, filter: { tags: ['a\u0000'] } }],
   ];
   for (const [name, value] of searchCases) search('wrong type', name, jsonRequest(value), invalid);
+  // 2 MB of JSON: over the 1 MiB a JSON query may be, so refused before it is parsed.
+  search(
+    'wrong type',
+    'a 1 000 000-element vector',
+    jsonRequest({ vector: new Array<number>(1_000_000).fill(0) }),
+    tooLarge,
+  );
   search('path parameter', 'an imageId nobody has', jsonRequest(byId), notFound);
 
   // Query parameters and path parameters of the GET routes.
@@ -1203,6 +1221,9 @@ export async function readApiHostileRequests(ctx: HostileContext): Promise<Hosti
     ['a cursor that is a JSON object', `cursor=${cursorOf('{"a":1}')}`],
     ['a cursor with an out-of-range time', `cursor=${cursorOf(`[1e300,"${missingId}"]`)}`],
     ['a cursor with a fractional time', `cursor=${cursorOf(`[1.5,"${missingId}"]`)}`],
+    ['a cursor with a negative time', `cursor=${cursorOf(`[-1000000000000000,"${missingId}"]`)}`],
+    ['a cursor past the year 9999', `cursor=${cursorOf(`[253402300800000,"${missingId}"]`)}`],
+    ['a cursor whose id is not a UUID', `cursor=${cursorOf('[1700000000000,"x"]')}`],
     ['a cursor of null', `cursor=${cursorOf('null')}`],
     ['a 513-character cursor', `cursor=${'c'.repeat(513)}`],
     ['status=deleted', 'status=deleted'],

@@ -39,6 +39,9 @@ export function imageView(image: ImageView) {
  * A `nextCursor` as the metadata queries write it: base64url JSON of [uploaded-at ms, image id].
  * Checked here so that anything else is a 400, not an error (or an SQL cast) deeper down.
  */
+const maxCursorTime = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 function isListCursor(raw: string): boolean {
   try {
     const value: unknown = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
@@ -46,8 +49,12 @@ function isListCursor(raw: string): boolean {
       Array.isArray(value) &&
       value.length === 2 &&
       Number.isSafeInteger(value[0]) &&
+      // An upload time PostgreSQL can hold and we could have written: 1970 to the year 9999.
+      value[0] >= 0 &&
+      value[0] <= maxCursorTime &&
       typeof value[1] === 'string' &&
-      isStorableText(value[1])
+      isStorableText(value[1]) &&
+      uuidPattern.test(value[1])
     );
   } catch {
     return false;

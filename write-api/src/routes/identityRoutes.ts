@@ -12,8 +12,8 @@ import { hashPassword, verifyPassword } from '@deeplens/platform/auth/passwords'
 import type { Principal, Role } from '@deeplens/platform/auth/principal';
 import { sql } from '@deeplens/platform/database';
 import {
+  ConflictError,
   ForbiddenError,
-  LimitExceededError,
   NotFoundError,
   UnauthenticatedError,
   ValidationError,
@@ -55,7 +55,12 @@ const userBody = z
 const apiKeyBody = z
   .object({
     name: z.string().trim().max(200).default(''),
-    scopes: z.array(z.enum(apiKeyScopes)).min(1).max(apiKeyScopes.length),
+    // Listed twice means granted once: collapsed, then counted.
+    scopes: z
+      .array(z.enum(apiKeyScopes))
+      .min(1)
+      .max(4 * apiKeyScopes.length)
+      .transform((scopes) => [...new Set(scopes)]),
     expiresAt: z.string().datetime().optional(),
   })
   .strict();
@@ -73,7 +78,7 @@ function clientAddress(c: Context): string {
 
 /** Sign-in, sessions, users and API keys. */
 export function identityRoutes(deps: WriteApiDependencies) {
-  const { handler, pool, issuer, refreshTokens, signInLimiter, clock } = deps;
+  const { handler, pool, issuer, refreshTokens, signInThrottle, clock } = deps;
   const app = new Hono<WriteApiEnv>();
 
   async function userByEmail(email: string): Promise<RegisteredUser | undefined> {
@@ -94,22 +99,14 @@ export function identityRoutes(deps: WriteApiDependencies) {
     return user;
   }
 
-  function subjectOf(user: RegisteredUser) {
+  function subjectOf(user: RegisteredUser, sessionId: string) {
     return {
       actor: `user:${user.userId}` as const,
       tenantId: user.tenantId,
       role: user.role,
       scopes: scopesOfRole[user.role],
+      sessionId,
     };
-  }
-
-  function throttle(key: string) {
-    const decision = signInLimiter.take(key);
-    if (!decision.allowed) {
-      throw new LimitExceededError('too many sign-in attempts; slow down', {
-        detail: { retryAfterSeconds: decision.retryAfterSeconds },
-      });
-    }
   }
 
   app.post('/v1/auth/token', async (c) => {
@@ -119,17 +116,20 @@ export function identityRoutes(deps: WriteApiDependencies) {
       ? c.req.header('x-forwarded-for')?.split(',')[0]?.trim()
       : undefined;
     const address = forwarded ?? clientAddress(c);
+    c.header('Cache-Control', 'no-store');
+    const byAddress = `sign-in:address:${address}`;
     if (body.grant_type === 'password') {
       const email = body.email.toLowerCase();
-      throttle(`sign-in:account:${email}`);
-      throttle(`sign-in:address:${address}`);
+      // Never by account alone: guesses from elsewhere must not lock the owner out.
+      const byPair = `sign-in:account:${email}:address:${address}`;
+      await signInThrottle.attempt([byPair, byAddress]);
       const user = await userByEmail(email);
       // Verified even for an unknown account, so the answer takes as long either way.
       const valid = await verifyPassword(user?.passwordHash, body.password);
       const allowed = await assertMaySignIn(valid ? user : undefined);
-      signInLimiter.reset(`sign-in:account:${email}`);
-      const access = await issuer.issue(subjectOf(allowed));
+      await signInThrottle.succeeded({ forget: [byPair], refund: [byAddress] });
       const refresh = await refreshTokens.issue(allowed.userId, allowed.tenantId);
+      const access = await issuer.issue(subjectOf(allowed, refresh.familyId));
       return c.json({
         access_token: access.accessToken,
         token_type: 'Bearer',
@@ -137,26 +137,31 @@ export function identityRoutes(deps: WriteApiDependencies) {
         refresh_token: refresh.token,
       });
     }
-    throttle(`sign-in:address:${address}`);
+    await signInThrottle.attempt([byAddress]);
     const prefix = parseApiKey(body.api_key);
     const key = prefix ? await findApiKeyByPrefix(pool, prefix) : undefined;
     const valid =
       key !== undefined &&
       key.status === 'active' &&
-      (key.expiresAt === null || key.expiresAt > clock()) &&
+      // A key in its last second could only get a token that is already expired.
+      (key.expiresAt === null || key.expiresAt > clock() + 1000) &&
       verifyApiKeySecret(body.api_key, key.secretHash) &&
       (await handler.load(tenantDecider, key.tenantId)).status === 'active';
     if (!valid || !key) throw new UnauthenticatedError('invalid credentials');
+    await signInThrottle.succeeded({ forget: [], refund: [byAddress] });
     const access = await issuer.issue({
       actor: `apikey:${key.keyId}`,
       tenantId: key.tenantId,
       role: 'tenant_user',
       scopes: key.scopes,
+      // The token ends when the key does, never later.
+      notAfter: key.expiresAt,
     });
     return c.json({ access_token: access.accessToken, token_type: 'Bearer', expires_in: access.expiresIn });
   });
 
   app.post('/v1/auth/refresh', async (c) => {
+    c.header('Cache-Control', 'no-store');
     const body = await jsonBody(c, refreshBody);
     const rotated = await refreshTokens.rotate(body.refresh_token);
     const state = await handler.load(userDecider, rotated.userId);
@@ -166,7 +171,7 @@ export function identityRoutes(deps: WriteApiDependencies) {
         throw error;
       },
     );
-    const access = await issuer.issue(subjectOf(user));
+    const access = await issuer.issue(subjectOf(user, rotated.familyId));
     return c.json({
       access_token: access.accessToken,
       token_type: 'Bearer',
@@ -207,23 +212,43 @@ export function identityRoutes(deps: WriteApiDependencies) {
     }
     const key = c.get('idempotencyKey');
     const userId = key ? deterministicUuid('user', principal.actor, key) : randomUUID();
-    await handler.handle(
-      userDecider,
-      {
-        type: 'RegisterUser',
-        data: {
-          userId,
-          tenantId,
-          email: body.email.toLowerCase(),
-          passwordHash: await hashPassword(body.password),
-          role: body.role,
-        },
-      },
-      commandOrigin(c),
-      userRules,
-    );
+    const email = body.email.toLowerCase();
+    /**
+     * E-mails are unique platform-wide, but whether one has an account in ANOTHER tenant is not
+     * a tenant admin's to learn: to them such a conflict looks like success (201, nothing
+     * recorded; the address simply cannot sign in here). Within their own tenant it is a 409.
+     */
+    const takenElsewhere = async () => {
+      if (principal.role === 'platform_admin') return false;
+      const holder = await userByEmail(email);
+      return holder !== undefined && holder.tenantId !== tenantId;
+    };
+    if (await takenElsewhere()) {
+      deps.log.info('user not registered: the e-mail belongs to another tenant', { tenantId });
+    } else {
+      try {
+        await handler.handle(
+          userDecider,
+          {
+            type: 'RegisterUser',
+            data: {
+              userId,
+              tenantId,
+              email,
+              passwordHash: await hashPassword(body.password),
+              role: body.role,
+            },
+          },
+          commandOrigin(c),
+          userRules,
+        );
+      } catch (error) {
+        // Taken by another tenant between the check and the write.
+        if (!(error instanceof ConflictError && (await takenElsewhere()))) throw error;
+      }
+    }
     c.header('location', `/v1/users/${userId}`);
-    return c.json({ id: userId, email: body.email.toLowerCase(), role: body.role, tenantId }, 201);
+    return c.json({ id: userId, email, role: body.role, tenantId }, 201);
   });
 
   secured.post('/v1/tenants/:id/api-keys', requireRole('platform_admin', 'tenant_admin'), async (c) => {

@@ -4,7 +4,8 @@ import { tenantDecider } from '@deeplens/commands/tenant/tenantDecider';
 import type { ProvisionedTenant, TenantState } from '@deeplens/commands/tenant/tenantState';
 import { tenantRules } from '@deeplens/commands/writeModelRules';
 import { requireRole } from '@deeplens/platform/http/authenticate';
-import { NotFoundError } from '@deeplens/platform/errors';
+import { isAllowedStorageEndpoint } from '@deeplens/platform/tenantStorage';
+import { NotFoundError, ValidationError } from '@deeplens/platform/errors';
 import { deterministicUuid, randomUUID } from '@deeplens/platform/ids';
 import { commandOrigin } from '../commandOrigin.ts';
 import { jsonBody, uuidParam } from '@deeplens/platform/http/requestBody';
@@ -62,11 +63,19 @@ const storageBody = z
       .string()
       .max(200)
       .regex(/^[A-Za-z0-9._/-]*$/)
+      .refine(isPlainPrefix, 'path segments without "." or "..", and no leading "/"')
       .default(''),
     accessKeyId: z.string().min(1).max(256),
     secretAccessKey: z.string().min(1).max(512),
   })
   .strict();
+
+/** A key prefix that stays inside itself: no `.` or `..` segment, no leading `/`, no `//`. */
+function isPlainPrefix(prefix: string): boolean {
+  if (prefix === '') return true;
+  const segments = prefix.replace(/\/$/, '').split('/');
+  return segments.every((segment) => segment !== '' && segment !== '.' && segment !== '..');
+}
 
 /** The tenant as the API shows it: never the storage secret. */
 export function tenantView(state: ProvisionedTenant) {
@@ -179,6 +188,12 @@ export function tenantRoutes(deps: WriteApiDependencies) {
   app.put('/:id/storage', async (c) => {
     const tenantId = uuidParam(c, 'id');
     const body = await jsonBody(c, storageBody);
+    // The APIs and the embedder will send requests wherever this points: only where allowed.
+    if (!isAllowedStorageEndpoint(body.endpoint, deps.config.TENANT_STORAGE_ALLOWED_ENDPOINTS)) {
+      throw new ValidationError('this storage endpoint is not allowed here', {
+        detail: { endpoint: body.endpoint, allowed: deps.config.TENANT_STORAGE_ALLOWED_ENDPOINTS },
+      });
+    }
     existing(await handler.load(tenantDecider, tenantId), tenantId);
     await handler.handle(
       tenantDecider,
