@@ -1,12 +1,14 @@
-import type { Consumer, Kafka } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import { z } from 'zod';
 import type { CommandHandler } from '@deeplens/commands/commandHandler';
 import { apiKeyDecider } from '@deeplens/commands/identity/apiKeyDecider';
 import { userDecider } from '@deeplens/commands/identity/userDecider';
 import { imageDecider } from '@deeplens/commands/image/imageDecider';
 import { apiKeyRules, imageRules, userRules } from '@deeplens/commands/writeModelRules';
+import type { DeepLensEvent } from '@deeplens/events/domainEvent';
 import type { EventSerde } from '@deeplens/events/eventSerde';
 import { topics } from '@deeplens/events/topics';
+import { startConsumerRuntime, type ConsumerRuntime } from '@deeplens/platform/consumerRuntime';
 import { sql, type DatabasePool } from '@deeplens/platform/database';
 import type { Logger } from '@deeplens/platform/logger';
 import type { ObjectStore } from '@deeplens/platform/objectStore';
@@ -31,7 +33,7 @@ export function createTenantEraser(options: {
   topic?: string;
 }) {
   const { pool, handler, log } = options;
-  let consumer: Consumer | undefined;
+  let runtime: ConsumerRuntime | undefined;
 
   async function erase(tenantId: string, causationId: string): Promise<void> {
     const origin = (i: string) => ({
@@ -72,20 +74,28 @@ export function createTenantEraser(options: {
   return {
     erase,
     async start(): Promise<void> {
-      consumer = options.kafka.consumer({ groupId: options.groupId ?? 'deeplens-tenant-eraser' });
-      await consumer.connect();
-      await consumer.subscribe({ topic: options.topic ?? topics.tenant, fromBeginning: true });
-      await consumer.run({
-        eachMessage: async ({ topic, partition, message }) => {
-          if (message.headers?.['event-type']?.toString() !== 'TenantDeleted') return;
-          const event = await options.serde.decodeEvent(message.value!);
-          if (event.type === 'TenantDeleted')
-            await erase(event.data.tenantId, `${topic}:${partition}:${message.offset}`);
+      runtime = await startConsumerRuntime<DeepLensEvent>({
+        name: 'tenant-eraser',
+        kafka: options.kafka,
+        groupId: options.groupId ?? 'deeplens-tenant-eraser',
+        topics: [options.topic ?? topics.tenant],
+        log,
+        // Only TenantDeleted is this consumer's business; the rest is passed over undecoded.
+        accept: (message) => message.headers?.['event-type']?.toString() === 'TenantDeleted',
+        decode: (value) => options.serde.decodeEvent(value),
+        handle: async ({ records }) => {
+          for (const { value: event, topic, partition, offset } of records) {
+            if (event.type === 'TenantDeleted')
+              await erase(event.data.tenantId, `${topic}:${partition}:${offset}`);
+          }
         },
+        // An erasure is never dropped: one that cannot be finished halts (not ready, alert).
+        onFailure: 'halt',
+        spanName: () => 'erase tenant',
       });
     },
     async stop(): Promise<void> {
-      await consumer?.disconnect();
+      await runtime?.stop();
     },
   };
 }
