@@ -30,7 +30,8 @@ export type CliCommand =
   | { name: 'similar'; imageId: string; k: number; threshold?: number; tag?: string }
   | { name: 'duplicates'; threshold?: number }
   | { name: 'status'; imageId: string }
-  | { name: 'usage'; tenantId?: string };
+  | { name: 'usage'; tenantId?: string }
+  | { name: 'recover'; mode: 'recover' | 'force' | 'verify' };
 
 export type CliInvocation = { command: CliCommand; global: GlobalOptions };
 
@@ -91,6 +92,7 @@ const commandSpecs = {
   duplicates: { args: [], options: { threshold: { type: 'string' } } },
   status: { args: ['imageId'], options: {} },
   usage: { args: [], options: { tenant: { type: 'string' } } },
+  recover: { args: [], options: { force: { type: 'boolean' }, verify: { type: 'boolean' } } },
 } satisfies Record<string, { args: string[]; options: Options }>;
 
 type CommandName = keyof typeof commandSpecs;
@@ -112,6 +114,8 @@ export const cliUsage = `usage: npm run deeplens -- <command> [options]
   duplicates [--threshold 0.95]
   status <imageId>
   usage [--tenant <id>]
+  recover [--force | --verify]     operators: rebuild the write model from the Kafka log (no sign-in;
+                                   reads DATABASE_URL, KAFKA_BROKERS…); see docs/recovery.md
 
 options of every command:
   --write-url <url>   the write API (else DEEPLENS_WRITE_URL, the login's, or http://WRITE_API_HOST:WRITE_API_PORT)
@@ -276,6 +280,16 @@ export function parseCliArguments(argv: string[]): CliInvocation {
       return { command: { name, imageId: requiredUuid(first, '<imageId>') }, global };
     case 'usage':
       return { command: { name, ...optional('tenantId', uuid(text('tenant'), '--tenant')) }, global };
+    case 'recover':
+      if (values['force'] === true && values['verify'] === true)
+        throw new UsageError('recover takes --force or --verify, not both');
+      return {
+        command: {
+          name,
+          mode: values['force'] === true ? 'force' : values['verify'] === true ? 'verify' : 'recover',
+        },
+        global,
+      };
     default: {
       const never: never = name;
       throw new UsageError(`unknown command ${String(never)}`);

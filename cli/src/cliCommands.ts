@@ -45,9 +45,11 @@ export async function runCommand(command: CliCommand, context: CliContext): Prom
     case 'login': {
       const stored = await loadCredentials(context.credentialsFile);
       const endpoints = resolveEndpoints(global, env, stored);
+      // Whatever is stored (a session the server forgot, another server's) is replaced, never used.
       const { client } = await connect(global, env, {
         credentialsFile: context.credentialsFile,
         requireCredentials: false,
+        anonymous: true,
         ...(context.fetch ? { fetch: context.fetch } : {}),
       });
       const savedAt = new Date().toISOString();
@@ -82,17 +84,34 @@ export async function runCommand(command: CliCommand, context: CliContext): Prom
 
     case 'logout': {
       const stored = await loadCredentials(context.credentialsFile);
+      let serverNote = '';
       if (stored?.refreshToken) {
-        const { client } = await connect(global, env, {
+        // Ends the session on the server it came from, with nothing but its refresh token.
+        const { client } = await connect({ ...global, writeUrl: stored.writeUrl }, env, {
           credentialsFile: context.credentialsFile,
           requireCredentials: false,
+          anonymous: true,
+          retry: { maxAttempts: 1 },
           ...(context.fetch ? { fetch: context.fetch } : {}),
         });
         // The server may be gone or the session already over: forgetting locally still counts.
-        await client.signOut(stored.refreshToken).catch(() => undefined);
+        await client.signOut(stored.refreshToken).catch((error: unknown) => {
+          serverNote = ` (the server did not end the session: ${error instanceof Error ? error.message : String(error)})`;
+        });
       }
       const forgotten = await forgetCredentials(context.credentialsFile);
-      out(forgotten ? 'Signed out; stored credentials removed.' : 'No stored credentials.');
+      out(forgotten ? `Signed out; stored credentials removed${serverNote}.` : 'No stored credentials.');
+      return;
+    }
+
+    case 'recover': {
+      // Talks to Kafka and PostgreSQL directly, with this process's configuration: no sign-in.
+      const { runRecover } = await import('@deeplens/commands/recoverCommand');
+      const code = await runRecover(
+        { mode: command.mode, json: global.json },
+        { out, stderr: context.stderr, env },
+      );
+      if (code !== 0) throw new PartialFailure('recover did not succeed');
       return;
     }
 

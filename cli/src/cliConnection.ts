@@ -49,6 +49,11 @@ export type ConnectOptions = {
   credentialsFile: string;
   /** Commands that need no credentials (login) connect anyway. */
   requireCredentials: boolean;
+  /**
+   * Connect without credentials, whatever is stored (login, logout): a session the server has
+   * forgotten must not stand in the way of replacing or forgetting it.
+   */
+  anonymous?: boolean;
   retry?: Partial<RetryOptions>;
   fetch?: FetchFunction;
   now?: () => number;
@@ -69,6 +74,7 @@ export async function connect(global: GlobalOptions, env: Env, options: ConnectO
     ...(options.fetch ? { fetch: options.fetch } : {}),
   });
   const connection = (auth: Connection['auth']): Connection => ({ client, endpoints, auth, stored });
+  if (options.anonymous) return connection('none');
 
   if (env['DEEPLENS_TOKEN']) {
     client.setAuth({ token: env['DEEPLENS_TOKEN'] });

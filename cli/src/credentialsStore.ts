@@ -19,7 +19,10 @@ export function credentialsPath(env: Record<string, string | undefined> = proces
   return join(base, 'deeplens', 'credentials.json');
 }
 
-/** The stored credentials, or undefined when there are none (or the file is not ours). */
+/**
+ * The stored credentials, or undefined when there are none (or the file is not ours, or is
+ * damaged: `login` then replaces it, `logout` removes it).
+ */
 export async function loadCredentials(path: string): Promise<StoredCredentials | undefined> {
   let text: string;
   try {
@@ -28,8 +31,13 @@ export async function loadCredentials(path: string): Promise<StoredCredentials |
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
   }
-  const parsed = JSON.parse(text) as Partial<StoredCredentials>;
-  if (typeof parsed.writeUrl !== 'string' || typeof parsed.readUrl !== 'string') return undefined;
+  let parsed: Partial<StoredCredentials> | null;
+  try {
+    parsed = JSON.parse(text) as Partial<StoredCredentials> | null;
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed?.writeUrl !== 'string' || typeof parsed.readUrl !== 'string') return undefined;
   return parsed as StoredCredentials;
 }
 

@@ -243,7 +243,7 @@ async function readLog(
     const missing = topics.filter((topic) => !existing.has(topic));
     if (missing.length > 0) {
       throw new UnprocessableError(
-        `topic ${missing.join(', ')} does not exist: nothing to recover from (is KAFKA_TOPIC_PREFIX right?)`,
+        `${missing.length === 1 ? 'topic' : 'topics'} ${missing.join(', ')} ${missing.length === 1 ? 'does' : 'do'} not exist: nothing to recover from (is KAFKA_TOPIC_PREFIX right?)`,
         { detail: { missing } },
       );
     }
