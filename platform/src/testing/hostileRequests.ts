@@ -259,6 +259,20 @@ export async function hostileFiles(): Promise<HostileFile[]> {
     unprocessable,
     'image/gif',
   );
+  add(
+    'polyglot',
+    'PNG with a script after IEND',
+    Buffer.concat([png, Buffer.from('<script>alert(document.domain)</script>')]),
+    unprocessable,
+    'image/png',
+  );
+  // Ends in FF D9 like a JPEG should, so only walking the JPEG to its real end finds the ZIP.
+  add(
+    'polyglot',
+    'JPEG with a ZIP appended that ends in FF D9',
+    Buffer.concat([jpeg, webShell, Buffer.from([0xff, 0xd9])]),
+    unprocessable,
+  );
   add('polyglot', 'HTML followed by a JPEG', Buffer.concat([Buffer.from(html), jpeg]), unsupported);
   add(
     'polyglot',
@@ -586,6 +600,8 @@ export async function writeApiHostileRequests(ctx: HostileContext): Promise<Host
   withFields('a tag with a NUL character', { tags: 'ok,bad\u0000tag' });
   withFields('an attribute value with an escaped NUL', { attributes: '{"camera": "x\\u0000y"}' });
   withFields('an attribute key with an escaped NUL', { attributes: '{"ca\\u0000mera": "x"}' });
+  withFields('a __proto__ attribute key', { attributes: '{"__proto__": "x"}' });
+  withFields('a prototype attribute key', { attributes: '{"ok": "1", "prototype": "x"}' });
   withFields('a tag with an unpaired surrogate', { tags: '["\\ud800"]' });
   withFields('a tag of 33 emoji (66 UTF-16 units)', { tags: '😀'.repeat(33) });
 
@@ -624,6 +640,15 @@ export async function writeApiHostileRequests(ctx: HostileContext): Promise<Host
     as: 'admin',
     ...rawJson('{"slug": '),
     expect: invalid,
+  });
+  add({
+    category: 'malformed JSON',
+    name: 'sign in: a 64 KiB body (16 KiB allowed before sign-in)',
+    method: 'POST',
+    path: '/v1/auth/token',
+    as: 'anonymous',
+    ...rawJson(`{"grant_type":"password","email":"a@b.test","password":"${'p'.repeat(64 * 1024)}"}`),
+    expect: tooLarge,
   });
   add({
     category: 'malformed JSON',
@@ -683,6 +708,8 @@ export async function writeApiHostileRequests(ctx: HostileContext): Promise<Host
     ['an unknown field tenantId', { tags: ['a'], tenantId: missingId }],
     ['an unknown field version', { tags: ['a'], version: 0 }],
     ['a __proto__ field', JSON.parse('{"__proto__": {"tags": ["a"]}}')],
+    ['a __proto__ attribute key', JSON.parse('{"attributes": {"__proto__": "x"}}')],
+    ['a constructor attribute key', { attributes: { constructor: 'x' } }],
   ]);
   bodies('provision a tenant', 'POST', '/v1/tenants', 'admin', [
     ['slug as a number', { slug: 1, name: 'x' }],

@@ -22,7 +22,12 @@ import { sql } from '@deeplens/platform/database';
 import type { Context } from 'hono';
 import { commandOrigin } from '../commandOrigin.ts';
 import { defaultUploadLimits, receiveUpload } from '@deeplens/platform/http/receiveUpload';
-import { assertStorableText, jsonBody, uuidParam } from '@deeplens/platform/http/requestBody';
+import {
+  assertNoPrototypeKeys,
+  assertStorableText,
+  jsonBody,
+  uuidParam,
+} from '@deeplens/platform/http/requestBody';
 import { createTenantStorageResolver } from '@deeplens/platform/tenantStorage';
 import type { WriteApiDependencies } from '../writeApiDependencies.ts';
 import type { WriteApiEnv } from '../writeApiEnv.ts';
@@ -42,11 +47,15 @@ function parseUploadFields(fields: Map<string, string>) {
       detail: { allowed: ['tags', 'attributes'] },
     });
   const parseJson = (name: string, raw: string): unknown => {
+    let value: unknown;
     try {
-      return JSON.parse(raw);
+      value = JSON.parse(raw);
     } catch {
       throw new ValidationError(`${name} is not valid JSON`);
     }
+    // `{"__proto__": …}` would otherwise be dropped without a word.
+    assertNoPrototypeKeys(value, name);
+    return value;
   };
   const rawTags = fields.get('tags');
   const tagValue =
