@@ -13,7 +13,10 @@
  *    with --all-in-one, all of them in one process (`scripts/allInOne.ts`),
  * 5. waits until both APIs answer `/readyz`, then prints where they listen and what to do next.
  *
- * Ctrl-C (or SIGTERM) stops everything: SIGTERM to each process, a wait, then exit.
+ * Ctrl-C (or SIGTERM) stops everything: SIGTERM to each process, a wait, then exit. So does a
+ * plain `kill -INT <pid>` (or `-TERM`) of the `npm run up` process: npm passes the signal on to
+ * its script, which `exec`s tsx (package.json) so that no shell sits in between and swallows it,
+ * and tsx passes it on to this script.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -85,6 +88,8 @@ let shuttingDown = false;
 
 process.on('SIGINT', () => void shutdown('SIGINT'));
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
+// The terminal went away: nobody is left to press Ctrl-C.
+process.on('SIGHUP', () => void shutdown('SIGHUP'));
 // Whatever happens to this script, it leaves no DeepLens process behind.
 process.on('exit', () => {
   for (const s of supervised) if (isAlive(s.child)) s.child.kill('SIGKILL');
