@@ -1,17 +1,22 @@
+import { randomUUID } from 'node:crypto';
 import {
   closeSync,
+  constants,
+  copyFileSync,
   existsSync,
   fsyncSync,
+  linkSync,
   mkdirSync,
   openSync,
   readFileSync,
+  readSync,
   readdirSync,
   renameSync,
   rmSync,
   writeFileSync,
+  writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { Index, MetricKind, ScalarKind } from 'usearch';
 import {
   normalizeVector,
   type VectorHit,
@@ -21,6 +26,9 @@ import {
   type VectorPoint,
   type VectorSearchOptions,
 } from '@deeplens/platform/vectorIndex';
+import { GraphBuilder } from './graphBuilder.ts';
+import { createGraphIndex, graphInput, type GraphQuantization, type NativeIndex } from './usearchNative.ts';
+import { DiskVectors, RamVectors } from './vectorStore.ts';
 import { readWalFrames, WalFrameBuilder, WalWriter, type WalOperation } from './vectorWal.ts';
 
 export type HnswParameters = {
@@ -28,8 +36,10 @@ export type HnswParameters = {
   connectivity: number;
   /** Candidate list size while inserting (HNSW `efConstruction`). */
   expansionAdd: number;
-  /** Candidate list size while searching (HNSW `ef`). */
+  /** Candidate list size while searching (HNSW `ef`); also how many candidates are re-scored. */
   expansionSearch: number;
+  /** How the graph holds its vectors; the f32 originals re-score its candidates either way. */
+  quantization: GraphQuantization;
 };
 
 export type EmbeddedVectorIndexOptions = {
@@ -45,47 +55,80 @@ export type EmbeddedVectorIndexOptions = {
   /** How often a follower looks for new commits. */
   followIntervalMs?: number;
   hnsw?: Partial<HnswParameters>;
-  /** A filtered search scans the matching points exactly when there are at most this many. */
+  /**
+   * A search scans exactly (recall 1) when at most this many points are candidates: the whole
+   * collection, or those its filter admits. A collection this small has no graph at all. The
+   * default is measured (`bench/scaling.ts`): where a SIMD scan stops being faster than the graph.
+   */
   exactScanLimit?: number;
+  /** Threads a graph build uses (in its worker thread); default all cores. */
+  buildThreads?: number;
 };
 
-// expansionAdd 64 (not 128) builds the graph ~2× faster; recall@10 stays 1.000 on clustered
-// 1792-d vectors (`bench/search.ts`).
-const defaultHnsw: HnswParameters = { connectivity: 16, expansionAdd: 64, expansionSearch: 128 };
+// M = 16, ef_add 128, ef 128 over int8 vectors, candidates re-scored in f32: recall@10 and the
+// memory per vector are in `bench/scaling.ts`'s table (docs/benchmarks.md).
+const defaultHnsw: HnswParameters = {
+  connectivity: 16,
+  expansionAdd: 128,
+  expansionSearch: 128,
+  quantization: 'i8',
+};
 
-type StoredPoint = { label: bigint; vector: Float32Array; payload: VectorPayload };
+/**
+ * Where a SIMD scan of 1792-d f32 vectors and a search of the int8 graph cost the same on the
+ * 2-core development machine (`bench/scaling.ts` measures it): Qdrant's `full_scan_threshold`.
+ */
+export const defaultExactScanLimit = 4_000;
 
-/** One collection in memory: the HNSW graph (usearch), the points by id and inverted payload indexes. */
+/** Where a point's f32 vector is: `ram` slot until the graph holds the point, then `disk` slot. */
+type StoredPoint = { label: bigint; payload: VectorPayload; ram: number; disk: number };
+
+export type GraphStatus = {
+  /** Points in the searchable graph. */
+  graphed: number;
+  /** Points a build in flight is adding to the graph. */
+  building: number;
+  /** Points waiting for a build; searched exactly meanwhile. */
+  pending: number;
+};
+
+/**
+ * One collection in memory: the points by id, their vectors, the inverted payload indexes and,
+ * once it outgrows the exact-scan limit, an HNSW graph (mapped from a file a worker built).
+ * Points not yet in the graph keep their f32 vector in RAM and are scanned exactly by every
+ * search; once in the graph, the original moves to a file and is read only to re-score.
+ */
 class Collection {
-  readonly index: Index;
   readonly points = new Map<string, StoredPoint>();
   readonly idByLabel = new Map<bigint, string>();
   readonly byTag = new Map<string, Set<string>>();
   readonly byAttribute = new Map<string, Set<string>>();
   nextLabel = 1n;
-  /** Points stored but not yet in the graph. */
+  readonly ram: RamVectors;
+  disk: DiskVectors | undefined;
+  graph: NativeIndex | undefined;
+  graphFile: string | undefined;
+  /** Vectors in the graph's file, live or not. */
+  graphSize = 0;
+  /** Points stored but in no graph and in no build. */
   readonly pending = new Set<string>();
-  // Unit vectors live in chunks of up to `vectorsPerChunk` (one allocation per chunk, not per
-  // point); a removed point's slot is reused.
-  #chunk = new Float32Array(0);
-  #chunkUsed = 0;
-  readonly #freeSlots: Float32Array[] = [];
+  /** Labels (and their ids) of the build in flight. */
+  building: Map<bigint, string> | undefined;
+  /** Labels in the graph (or in the build in flight) whose points were removed or replaced. */
+  dead: bigint[] = [];
+  disposed = false;
+  readonly scratch: Float32Array;
 
   constructor(
     readonly dim: number,
-    hnsw: HnswParameters,
+    readonly number: number,
   ) {
-    this.index = new Index({
-      dimensions: dim,
-      metric: MetricKind.Cos,
-      // Half precision in the graph: 2.6× faster distances on AVX-512 FP16 and half the memory;
-      // results are re-scored with the stored f32 vectors (`search`).
-      quantization: ScalarKind.F16,
-      connectivity: hnsw.connectivity,
-      expansion_add: hnsw.expansionAdd,
-      expansion_search: hnsw.expansionSearch,
-      multi: false,
-    });
+    this.ram = new RamVectors(dim);
+    this.scratch = new Float32Array(dim);
+  }
+
+  get graphed(): number {
+    return this.points.size - this.pending.size - (this.building?.size ?? 0);
   }
 
   upsert(id: string, vector: Float32Array, payload: VectorPayload): void {
@@ -95,31 +138,11 @@ class Collection {
     this.remove(id);
     // Labels are never reused: a replaced point gets a fresh one in the graph.
     const label = this.nextLabel++;
-    this.points.set(id, { label, vector: normalizeInto(vector, this.#slot()), payload });
+    const ram = this.ram.add(id, (slot) => normalizeInto(vector, slot));
+    this.points.set(id, { label, payload, ram, disk: -1 });
     this.idByLabel.set(label, id);
     this.indexPayload(id, payload);
     this.pending.add(id);
-  }
-
-  /**
-   * Adds the points written since the last search to the HNSW graph, in one multi-threaded
-   * batch. Graph building is deferred to the first search (or snapshot) that needs it: writes
-   * stay cheap, a replay builds the graph in bulk, and collections that are never searched
-   * (the projection's payload store) never build one.
-   */
-  flush(): void {
-    if (this.pending.size === 0) return;
-    const keys = new BigUint64Array(this.pending.size);
-    const vectors = new Float32Array(this.pending.size * this.dim);
-    let i = 0;
-    for (const id of this.pending) {
-      const point = this.points.get(id)!;
-      keys[i] = point.label;
-      vectors.set(point.vector, i * this.dim);
-      i++;
-    }
-    this.index.add(keys, vectors, 0);
-    this.pending.clear();
   }
 
   setPayload(id: string, payload: VectorPayload): void {
@@ -133,23 +156,30 @@ class Collection {
   remove(id: string): void {
     const point = this.points.get(id);
     if (!point) return;
-    if (!this.pending.delete(id)) this.index.remove(point.label);
+    if (point.ram >= 0) this.ram.free(point.ram);
+    if (point.disk >= 0) this.disk!.free(point.disk);
+    if (!this.pending.delete(id)) {
+      // In the graph, or about to be: taken out of it by the next build.
+      this.dead.push(point.label);
+      this.building?.delete(point.label);
+    }
     this.points.delete(id);
-    this.#freeSlots.push(point.vector);
     this.idByLabel.delete(point.label);
     this.unindexPayload(id, point.payload);
   }
 
-  #slot(): Float32Array {
-    const free = this.#freeSlots.pop();
-    if (free) return free;
-    if (this.#chunkUsed * this.dim === this.#chunk.length) {
-      // Chunks grow with the collection, so a small collection stays small.
-      const size = Math.min(vectorsPerChunk, Math.max(8, this.points.size));
-      this.#chunk = new Float32Array(size * this.dim);
-      this.#chunkUsed = 0;
-    }
-    return this.#chunk.subarray(this.#chunkUsed * this.dim, ++this.#chunkUsed * this.dim);
+  /** The point's unit vector: in RAM, or read into `out` from the vector file. */
+  vector(point: StoredPoint, out = this.scratch): Float32Array {
+    return point.ram >= 0 ? this.ram.get(point.ram) : this.disk!.read(point.disk, out);
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.graph = undefined;
+    this.disk?.close();
+    if (this.disk) rmSync(this.disk.path, { force: true });
+    if (this.graphFile) rmSync(this.graphFile, { force: true });
   }
 
   private indexPayload(id: string, payload: VectorPayload): void {
@@ -179,7 +209,8 @@ class Collection {
   }
 }
 
-const vectorsPerChunk = 256;
+/** Vectors per message to the graph builder: one batch of f32 rows held at a time. */
+const buildBatch = 2048;
 
 /**
  * `vector` scaled to unit length, written into `out`: the same arithmetic as `normalizeVector`
@@ -217,19 +248,27 @@ type Manifest = { seq: number; snapshot: boolean };
 
 type SnapshotFile = {
   state: VectorIndexState | null;
-  collections: { name: string; file: string; dim: number; nextLabel: string }[];
+  /** `graph`: the collection's graph file is in the snapshot, holding the points marked in it. */
+  collections: { name: string; file: string; dim: number; nextLabel: string; graph?: boolean }[];
 };
 
+/** A snapshot's point: id, label, payload and whether the snapshot's graph holds it. */
+type SnapshotPoint = [string, string, VectorPayload, (0 | 1)?];
+
 /**
- * The embedded vector index: an HNSW graph per collection (usearch, cosine), persisted as a
- * snapshot plus a write-ahead log in `dir`. Each `commit` appends one fsync'd log frame with
- * the commit's operations and its state (the projection's checkpoints), so after a crash the
- * index is exactly as of its last commit — nothing lost, nothing applied twice. The log is
+ * The embedded vector index: per collection an exact SIMD scan while it is small and an HNSW
+ * graph (usearch, cosine, int8 re-scored in f32) once it outgrows `exactScanLimit`, persisted
+ * as a snapshot plus a write-ahead log in `dir`. Each `commit` appends one fsync'd log frame
+ * with the commit's operations and its state (the projection's checkpoints), so after a crash
+ * the index is exactly as of its last commit — nothing lost, nothing applied twice. The log is
  * folded into a fresh snapshot (temp folder + rename, then the manifest by rename) as it grows.
  *
- * Filters keep full recall: when at most `exactScanLimit` points match, they are scanned
- * exactly; otherwise the graph is searched with a widened candidate list and the matches kept,
- * falling back to the exact scan if that found fewer than `k`.
+ * Graphs are built in a worker thread (`GraphBuilder`), from the previous graph plus the points
+ * written since, when a search needs one (and by a follower as it catches up); until a build
+ * lands, searches use the previous graph plus an exact scan of the points not in it, so those
+ * are always found. Filters keep full recall: when at most `exactScanLimit` points match, they
+ * are scanned exactly; otherwise the graph is searched with a widened candidate list and the
+ * matches kept, falling back to the exact scan if that found fewer than `k`.
  */
 export async function openEmbeddedVectorIndex(
   options: EmbeddedVectorIndexOptions,
@@ -246,7 +285,13 @@ export class EmbeddedVectorIndex implements VectorIndex {
   readonly #snapshotAfterBytes: number;
   readonly #exactScanLimit: number;
   readonly #followIntervalMs: number;
+  readonly #builder: GraphBuilder;
+  /** This instance's working folder: graph files and the vector files of graphed points. */
+  readonly #work: string;
+  #files = 0;
+  #collectionNumber = 0;
   #collections = new Map<string, Collection>();
+  readonly #builds = new Set<Promise<void>>();
   #state: VectorIndexState | undefined;
   /** The uncommitted operations, as the next log frame. */
   #pending = new WalFrameBuilder();
@@ -263,13 +308,17 @@ export class EmbeddedVectorIndex implements VectorIndex {
     this.#writer = (options.mode ?? 'writer') === 'writer';
     this.#hnsw = { ...defaultHnsw, ...options.hnsw };
     this.#snapshotAfterBytes = options.snapshotAfterBytes ?? 512 * 2 ** 20;
-    this.#exactScanLimit = options.exactScanLimit ?? 5_000;
+    this.#exactScanLimit = options.exactScanLimit ?? defaultExactScanLimit;
     this.#followIntervalMs = options.followIntervalMs ?? 200;
+    this.#builder = new GraphBuilder(options.buildThreads);
+    this.#work = join(this.#dir, `.work-${process.pid}-${randomUUID().slice(0, 8)}`);
   }
 
   open(): void {
     mkdirSync(this.#dir, { recursive: true });
     if (this.#writer) this.#lock();
+    this.#removeAbandonedWork();
+    mkdirSync(this.#work);
     this.#load();
     if (this.#writer) {
       this.#wal = new WalWriter(this.#walPath(this.#seq), this.#walOffset);
@@ -341,37 +390,51 @@ export class EmbeddedVectorIndex implements VectorIndex {
     const query = normalizeVector(vector);
     const threshold = options.threshold ?? -Infinity;
     const candidates = c.candidates(options);
-    // The inverted indexes cover tags and attributes, so `candidates` is the exact filtered set.
-    const admits = (id: string) => (candidates ? candidates.has(id) : true);
     if (candidates && candidates.size <= this.#exactScanLimit)
-      return this.#exact(c, query, candidates, options.k, threshold);
-
-    c.flush();
-    const matching = candidates?.size ?? c.points.size;
-    // Widen the candidate list by how much of the collection the filter keeps (at least 2×).
-    const fetch = Math.min(
-      c.points.size,
-      Math.ceil(options.k * Math.max(2, (2 * c.points.size) / Math.max(1, matching))),
-    );
-    const found = c.index.search(query, fetch, 1);
-    // The graph holds half-precision vectors; the stored ones score its candidates exactly.
-    const scored: { id: string; score: number }[] = [];
-    let belowThreshold = false;
-    for (const label of found.keys) {
-      const id = c.idByLabel.get(label);
-      if (id === undefined || !admits(id)) continue;
-      const score = dot(c.points.get(id)!.vector, query);
-      if (score >= threshold) scored.push({ id, score });
-      else belowThreshold = true;
+      return this.#hits(c, this.#score(c, query, candidates), options.k, threshold);
+    this.#maybeBuild(c);
+    if (!c.graph) {
+      // No graph yet (the collection is small, or its first graph is being built): every
+      // vector is in RAM, scanned exactly.
+      const ids = candidates ?? c.ram.scan(query, options.k);
+      return this.#hits(c, this.#score(c, query, ids), options.k, threshold);
     }
-    scored.sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : 1));
-    const hits: VectorHit[] = scored
-      .slice(0, options.k)
-      .map(({ id, score }) => ({ id, score, payload: clonePayload(c.points.get(id)!.payload) }));
+
+    const admits = (id: string) => (candidates ? candidates.has(id) : true);
+    const matching = candidates?.size ?? c.points.size;
+    // Widen the candidate list by how much of the collection the filter keeps (at least 2×),
+    // and re-score at least ef of the graph's candidates with the f32 originals.
+    const fetch = Math.min(
+      c.graphSize,
+      Math.max(
+        this.#hnsw.expansionSearch,
+        Math.ceil(options.k * Math.max(2, (2 * c.points.size) / Math.max(1, matching))),
+      ),
+    );
+    const [keys, , counts] = c.graph.search(
+      graphInput(query, c.dim, this.#hnsw.quantization),
+      Math.max(1, fetch),
+      1,
+    );
+    const scored: Scored[] = [];
+    const found = Number(counts[0] ?? 0);
+    for (let i = 0; i < found; i++) {
+      const id = c.idByLabel.get(keys[i]!);
+      const point = id === undefined ? undefined : c.points.get(id);
+      // A label of a removed or replaced point, or a point the filter keeps out.
+      if (!point || point.label !== keys[i] || point.disk < 0 || !admits(id!)) continue;
+      scored.push({ id: id!, score: dot(c.vector(point), query) });
+    }
+    // The points not in the graph yet are in RAM: scanned exactly, so they are always found.
+    const unGraphed = candidates
+      ? [...c.pending, ...(c.building?.values() ?? [])].filter(admits)
+      : c.ram.scan(query, options.k);
+    scored.push(...this.#score(c, query, unGraphed));
+    const hits = this.#hits(c, scored, options.k, threshold);
     const reachable = Math.min(options.k, matching);
-    if (hits.length < reachable && !belowThreshold) {
+    if (hits.length < reachable && !scored.some((s) => s.score < threshold)) {
       // The graph walk missed matching points; the exact scan cannot.
-      return this.#exact(c, query, candidates ?? new Set(c.points.keys()), options.k, threshold);
+      return this.#hits(c, this.#score(c, query, candidates ?? c.points.keys()), options.k, threshold);
     }
     return hits;
   }
@@ -383,7 +446,7 @@ export class EmbeddedVectorIndex implements VectorIndex {
     for (const id of ids) {
       const point = c.points.get(id);
       if (point)
-        out.push({ id, vector: Float32Array.from(point.vector), payload: clonePayload(point.payload) });
+        out.push({ id, vector: Float32Array.from(c.vector(point)), payload: clonePayload(point.payload) });
     }
     return out;
   }
@@ -416,6 +479,26 @@ export class EmbeddedVectorIndex implements VectorIndex {
     return this.#state;
   }
 
+  /** How much of a collection its graph holds (for benchmarks, tests and operators). */
+  graphStatus(collection: string): GraphStatus {
+    const c = this.#collections.get(collection);
+    return {
+      graphed: c?.graph ? c.graphed : 0,
+      building: c?.building?.size ?? 0,
+      pending: c?.pending.size ?? 0,
+    };
+  }
+
+  /**
+   * Starts the graph builds searches would start, and resolves once no build is running: after
+   * it, every collection over the exact-scan limit has a graph holding all its points (unless
+   * points arrived meanwhile, or a build failed).
+   */
+  async settleGraphs(): Promise<void> {
+    for (const c of this.#collections.values()) if (c.dim > 1) this.#maybeBuild(c, true);
+    while (this.#builds.size > 0) await Promise.all(this.#builds);
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -427,6 +510,10 @@ export class EmbeddedVectorIndex implements VectorIndex {
       this.#wal!.close();
       rmSync(join(this.#dir, 'LOCK'), { force: true });
     }
+    await this.#builder.close();
+    await Promise.all(this.#builds);
+    for (const c of this.#collections.values()) c.dispose();
+    rmSync(this.#work, { recursive: true, force: true });
   }
 
   /** A follower reads the commits that landed since it last looked (also run on a timer). */
@@ -437,7 +524,7 @@ export class EmbeddedVectorIndex implements VectorIndex {
     for (const frame of frames) this.#applyFrame(frame.operations, frame.state);
     this.#walOffset = end;
     if (manifest.seq === this.#seq) {
-      // A follower serves searches: build the graph now, between searches, not in one.
+      // A follower serves searches: graphs are built as it catches up, not by a search.
       this.#buildGraphs();
       return;
     }
@@ -449,17 +536,107 @@ export class EmbeddedVectorIndex implements VectorIndex {
       this.refresh();
       return;
     }
+    for (const c of this.#collections.values()) c.dispose();
     this.#collections = new Map();
     this.#state = undefined;
     this.#load();
   }
 
-  // --- internals --------------------------------------------------------------------------------
+  // --- graphs ---------------------------------------------------------------------------------
 
   #buildGraphs(): void {
     // One-dimensional collections (the vector projection's payload store) are never searched.
-    for (const c of this.#collections.values()) if (c.dim > 1) c.flush();
+    for (const c of this.#collections.values()) if (c.dim > 1) this.#maybeBuild(c);
   }
+
+  /**
+   * Starts a build in the worker when the collection is over the exact-scan limit and enough
+   * points wait: the first graph at once, later ones once the waiting points reach the limit or
+   * 5% of the graph (until then an exact scan of them costs less than a build). `all` builds
+   * whatever waits.
+   */
+  #maybeBuild(c: Collection, all = false): void {
+    if (c.building || c.disposed || this.#closed || c.pending.size === 0) return;
+    if (!c.graph && c.points.size <= this.#exactScanLimit) return;
+    if (c.graph && !all && c.pending.size < Math.max(this.#exactScanLimit, 0.05 * c.graphed)) return;
+    // Many dead labels in the graph (removed points) cost recall: then a build starts afresh.
+    const fresh = !c.graphFile || c.dead.length > 0.25 * c.graphSize;
+    const labels: bigint[] = [];
+    c.building = new Map();
+    for (const id of c.pending) {
+      const point = c.points.get(id)!;
+      c.building.set(point.label, id);
+      labels.push(point.label);
+    }
+    c.pending.clear();
+    if (fresh) for (const point of c.points.values()) if (point.disk >= 0) labels.push(point.label);
+    const dead = c.dead;
+    c.dead = [];
+    const out = join(this.#work, `graph-${c.number}-${this.#files++}.usearch`);
+    let at = 0;
+    const build = this.#builder
+      .build({
+        dim: c.dim,
+        hnsw: this.#hnsw,
+        base: fresh ? undefined : c.graphFile,
+        remove: fresh ? new BigUint64Array(0) : BigUint64Array.from(dead),
+        out,
+        // Vectors are copied a batch at a time, as the worker asks: a point removed meanwhile is
+        // left out (its slot may already hold another point's vector).
+        next: () => {
+          if (at >= labels.length || c.disposed) return undefined;
+          const keys: bigint[] = [];
+          const vectors = new Float32Array(Math.min(buildBatch, labels.length - at) * c.dim);
+          for (; at < labels.length && keys.length < buildBatch; at++) {
+            const label = labels[at]!;
+            const id = c.idByLabel.get(label);
+            const point = id === undefined ? undefined : c.points.get(id);
+            if (!point || point.label !== label) continue;
+            vectors.set(c.vector(point), keys.length * c.dim);
+            keys.push(label);
+          }
+          return { keys: BigUint64Array.from(keys), vectors: vectors.subarray(0, keys.length * c.dim) };
+        },
+      })
+      .then(
+        (size) => this.#switchGraph(c, out, size),
+        () => {
+          // The points wait for the next build; nothing searched was lost.
+          rmSync(out, { force: true });
+          for (const id of c.building?.values() ?? []) c.pending.add(id);
+          c.building = undefined;
+          c.dead.push(...dead);
+        },
+      )
+      .finally(() => this.#builds.delete(build));
+    this.#builds.add(build);
+  }
+
+  /** The build landed: searches use its graph; the points it holds keep their vector on disk. */
+  #switchGraph(c: Collection, file: string, size: number): void {
+    const building = c.building ?? new Map<bigint, string>();
+    c.building = undefined;
+    if (c.disposed) {
+      rmSync(file, { force: true });
+      return;
+    }
+    const graph = createGraphIndex(c.dim, this.#hnsw);
+    graph.view(file);
+    if (c.graphFile) rmSync(c.graphFile, { force: true });
+    c.graph = graph;
+    c.graphFile = file;
+    c.graphSize = size;
+    c.disk ??= new DiskVectors(join(this.#work, `vectors-${c.number}.f32`), c.dim);
+    for (const [label, id] of building) {
+      const point = c.points.get(id);
+      if (!point || point.label !== label || point.ram < 0) continue;
+      point.disk = c.disk.write(c.ram.get(point.ram));
+      c.ram.free(point.ram);
+      point.ram = -1;
+    }
+  }
+
+  // --- internals --------------------------------------------------------------------------------
 
   #assertWriter(): void {
     if (!this.#writer) throw new Error('this embedded vector index is a read-only follower');
@@ -494,6 +671,15 @@ export class EmbeddedVectorIndex implements VectorIndex {
     writeFileSync(path, String(process.pid));
   }
 
+  /** Working folders of processes that died without closing their index. */
+  #removeAbandonedWork(): void {
+    for (const name of readdirSync(this.#dir)) {
+      const pid = Number(/^\.work-(\d+)-/.exec(name)?.[1] ?? NaN);
+      if (Number.isInteger(pid) && pid !== process.pid && !isAlive(pid))
+        rmSync(join(this.#dir, name), { recursive: true, force: true });
+    }
+  }
+
   #load(): void {
     const manifest = this.#readManifest();
     this.#seq = manifest.seq;
@@ -515,7 +701,7 @@ export class EmbeddedVectorIndex implements VectorIndex {
         if (!c)
           this.#collections.set(
             operation.collection,
-            (c = new Collection(operation.vector.length, this.#hnsw)),
+            (c = new Collection(operation.vector.length, this.#collectionNumber++)),
           );
         c.upsert(operation.id, operation.vector, operation.payload);
         return;
@@ -531,21 +717,27 @@ export class EmbeddedVectorIndex implements VectorIndex {
         return;
       }
       case 'drop':
+        this.#collections.get(operation.collection)?.dispose();
         this.#collections.delete(operation.collection);
         return;
     }
   }
 
-  #exact(c: Collection, query: Float32Array, ids: Set<string>, k: number, threshold: number): VectorHit[] {
-    const scored: { id: string; score: number }[] = [];
+  /** Exact cosine scores of the given points (vectors in RAM, or read from the vector file). */
+  #score(c: Collection, query: Float32Array, ids: Iterable<string>): Scored[] {
+    const scored: Scored[] = [];
     for (const id of ids) {
       const point = c.points.get(id);
-      if (!point) continue;
-      const score = dot(point.vector, query);
-      if (score >= threshold) scored.push({ id, score });
+      if (point) scored.push({ id, score: dot(c.vector(point), query) });
     }
-    scored.sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : 1));
+    return scored;
+  }
+
+  #hits(c: Collection, scored: Scored[], k: number, threshold: number): VectorHit[] {
+    const seen = new Set<string>();
     return scored
+      .filter((s) => s.score >= threshold && !seen.has(s.id) && seen.add(s.id))
+      .sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : 1))
       .slice(0, k)
       .map(({ id, score }) => ({ id, score, payload: clonePayload(c.points.get(id)!.payload) }));
   }
@@ -561,18 +753,30 @@ export class EmbeddedVectorIndex implements VectorIndex {
     let n = 0;
     for (const [name, c] of this.#collections) {
       const base = `c${n++}`;
-      c.flush();
-      const ids = [...c.points.keys()];
-      const vectors = new Float32Array(ids.length * c.dim);
-      const meta = ids.map((id, i) => {
-        const point = c.points.get(id)!;
-        vectors.set(point.vector, i * c.dim);
-        return [id, point.label.toString(), point.payload] as const;
-      });
+      // The graph goes along as it is (no build here): its points are marked, the rest wait.
+      const graph = c.graphFile !== undefined;
+      const meta: SnapshotPoint[] = [];
+      const fd = openSync(join(tmp, `${base}.vectors`), 'w');
+      try {
+        const batch = Buffer.allocUnsafe(256 * c.dim * 4);
+        const rows = new Float32Array(batch.buffer, batch.byteOffset, 256 * c.dim);
+        let inBatch = 0;
+        for (const [id, point] of c.points) {
+          meta.push([id, point.label.toString(), point.payload, graph && point.disk >= 0 ? 1 : 0]);
+          rows.set(c.vector(point), inBatch++ * c.dim);
+          if (inBatch === 256) {
+            writeSync(fd, batch);
+            inBatch = 0;
+          }
+        }
+        writeSync(fd, batch, 0, inBatch * c.dim * 4);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
       writeDurably(join(tmp, `${base}.json`), Buffer.from(JSON.stringify(meta)));
-      writeDurably(join(tmp, `${base}.vectors`), Buffer.from(vectors.buffer));
-      if (c.index.size() > 0) c.index.save(join(tmp, `${base}.usearch`));
-      file.collections.push({ name, file: base, dim: c.dim, nextLabel: c.nextLabel.toString() });
+      if (graph) linkOrCopy(c.graphFile!, join(tmp, `${base}.usearch`));
+      file.collections.push({ name, file: base, dim: c.dim, nextLabel: c.nextLabel.toString(), graph });
     }
     writeDurably(join(tmp, 'snapshot.json'), Buffer.from(JSON.stringify(file)));
     rmSync(finalPath, { recursive: true, force: true });
@@ -598,31 +802,68 @@ export class EmbeddedVectorIndex implements VectorIndex {
   #loadSnapshot(path: string): void {
     const file = JSON.parse(readFileSync(join(path, 'snapshot.json'), 'utf8')) as SnapshotFile;
     for (const entry of file.collections) {
-      const c = new Collection(entry.dim, this.#hnsw);
-      const meta = JSON.parse(readFileSync(join(path, `${entry.file}.json`), 'utf8')) as [
-        string,
-        string,
-        VectorPayload,
-      ][];
-      const raw = readFileSync(join(path, `${entry.file}.vectors`));
-      const vectors = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
-      if (existsSync(join(path, `${entry.file}.usearch`))) c.index.load(join(path, `${entry.file}.usearch`));
-      meta.forEach(([id, label, payload], i) => {
-        const point = {
-          label: BigInt(label),
-          vector: vectors.subarray(i * entry.dim, (i + 1) * entry.dim),
-          payload,
-        };
-        c.points.set(id, point);
-        c.idByLabel.set(point.label, id);
-        for (const tag of payload.tags) addTo(c.byTag, tag, id);
-        for (const [key, value] of Object.entries(payload.attributes))
-          addTo(c.byAttribute, `${key}=${value}`, id);
-      });
+      const c = new Collection(entry.dim, this.#collectionNumber++);
+      const meta = JSON.parse(readFileSync(join(path, `${entry.file}.json`), 'utf8')) as SnapshotPoint[];
+      const vectorsPath = join(path, `${entry.file}.vectors`);
+      const graphed = entry.graph === true;
+      if (graphed) {
+        // The graph's points keep their vectors in a copy of the snapshot's vector file (slot =
+        // position); the snapshot's graph file is linked into the working folder and mapped.
+        const vectors = join(this.#work, `vectors-${c.number}.f32`);
+        copyFileSync(vectorsPath, vectors, constants.COPYFILE_FICLONE);
+        const free = meta.flatMap((m, i) => (m[3] === 1 ? [] : [i]));
+        c.disk = new DiskVectors(vectors, entry.dim, meta.length, free);
+        const graphFile = join(this.#work, `graph-${c.number}-${this.#files++}.usearch`);
+        linkOrCopy(join(path, `${entry.file}.usearch`), graphFile);
+        c.graph = createGraphIndex(entry.dim, this.#hnsw);
+        c.graph.view(graphFile);
+        c.graphFile = graphFile;
+        c.graphSize = c.graph.size();
+      }
+      const fd = openSync(vectorsPath, 'r');
+      try {
+        meta.forEach(([id, label, payload, inGraph], i) => {
+          const point: StoredPoint = { label: BigInt(label), payload, ram: -1, disk: -1 };
+          if (graphed && inGraph === 1) point.disk = i;
+          else {
+            point.ram = c.ram.add(id, (slot) => {
+              readSync(
+                fd,
+                new Uint8Array(slot.buffer, slot.byteOffset, slot.byteLength),
+                0,
+                slot.byteLength,
+                i * slot.byteLength,
+              );
+            });
+            c.pending.add(id);
+          }
+          c.points.set(id, point);
+          c.idByLabel.set(point.label, id);
+          for (const tag of payload.tags) addTo(c.byTag, tag, id);
+          for (const [key, value] of Object.entries(payload.attributes))
+            addTo(c.byAttribute, `${key}=${value}`, id);
+        });
+      } finally {
+        closeSync(fd);
+      }
+      // Labels in the graph whose points are gone are unknown by now (label 0 is never used):
+      // they count towards a fresh build, which drops them.
+      if (c.graph && c.graphSize > c.graphed)
+        c.dead.push(...new Array<bigint>(c.graphSize - c.graphed).fill(0n));
       c.nextLabel = BigInt(entry.nextLabel);
       this.#collections.set(entry.name, c);
     }
     this.#state = file.state ?? undefined;
+  }
+}
+
+type Scored = { id: string; score: number };
+
+function linkOrCopy(from: string, to: string): void {
+  try {
+    linkSync(from, to);
+  } catch {
+    copyFileSync(from, to);
   }
 }
 

@@ -78,3 +78,110 @@ describe('embedded vector index durability', () => {
     await follower.close();
   });
 });
+
+describe('embedded vector index search', () => {
+  const dim = 32;
+  /** Seeded gaussian vectors, so every run searches the same ones. */
+  function vectors(n: number, seed: number): Float32Array[] {
+    let a = seed;
+    const uniform = () => {
+      a = (a + 0x6d2b79f5) >>> 0;
+      let t = Math.imul(a ^ (a >>> 15), a | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+    const gaussian = () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
+    return Array.from({ length: n }, () => Float32Array.from({ length: dim }, gaussian));
+  }
+  const pointOf = (n: number, vector: Float32Array) => ({
+    id: id(n),
+    vector,
+    payload: { tags: [n % 2 === 0 ? 'even' : 'odd'], attributes: {} },
+  });
+  /** The top k ids by cosine, by brute force over every point. */
+  function exactTop(points: Map<string, Float32Array>, query: Float32Array, k: number): string[] {
+    const norm = (v: Float32Array) => Math.sqrt(v.reduce((s, x) => s + x * x, 0));
+    return [...points]
+      .map(([pid, v]) => ({
+        pid,
+        score: v.reduce((s, x, i) => s + x * query[i]!, 0) / norm(v) / norm(query),
+      }))
+      .sort((x, y) => y.score - x.score || (x.pid < y.pid ? -1 : 1))
+      .slice(0, k)
+      .map((x) => x.pid);
+  }
+
+  it('scans exactly below the exact-scan limit: no graph is built and every answer is the true top k', async (t) => {
+    const index = await openEmbeddedVectorIndex({ dir: await folder(t), exactScanLimit: 200 });
+    t.after(() => index.close());
+    const stored = new Map<string, Float32Array>();
+    const all = vectors(200, 1);
+    await index.upsert(
+      'c',
+      all.map((v, n) => pointOf(n, v)),
+    );
+    all.forEach((v, n) => stored.set(id(n), v));
+    for (const query of vectors(20, 2)) {
+      const hits = await index.search('c', query, { k: 10 });
+      assert.deepEqual(
+        hits.map((h) => h.id),
+        exactTop(stored, query, 10),
+      );
+    }
+    await index.settleGraphs();
+    assert.deepEqual(index.graphStatus('c'), { graphed: 0, building: 0, pending: 200 });
+  });
+
+  it('builds the graph in a worker above the limit; meanwhile the points not in it are still found exactly', async (t) => {
+    const dir = await folder(t);
+    const index = await openEmbeddedVectorIndex({ dir, exactScanLimit: 50 });
+    const all = vectors(400, 3);
+    await index.upsert(
+      'c',
+      all.slice(0, 300).map((v, n) => pointOf(n, v)),
+    );
+    // The first search starts the build and answers without waiting for it: an exact scan.
+    const first = await index.search('c', all[7]!, { k: 1 });
+    assert.equal(first[0]?.id, id(7));
+    assert.deepEqual(index.graphStatus('c'), { graphed: 0, building: 300, pending: 0 });
+    for (let n = 0; n < 300; n += 37) {
+      const hits = await index.search('c', all[n]!, { k: 5 });
+      assert.equal(hits[0]?.id, id(n), `point ${n} found while its graph is being built`);
+    }
+    await index.settleGraphs();
+    assert.deepEqual(index.graphStatus('c'), { graphed: 300, building: 0, pending: 0 });
+
+    // Points written after the graph: waiting in RAM, scanned exactly next to the graph's answer.
+    await index.upsert(
+      'c',
+      all.slice(300).map((v, i) => pointOf(300 + i, v)),
+    );
+    await index.delete('c', [id(5)]);
+    assert.deepEqual(index.graphStatus('c'), { graphed: 299, building: 0, pending: 100 });
+    const settling = index.settleGraphs();
+    assert.deepEqual(index.graphStatus('c'), { graphed: 299, building: 100, pending: 0 });
+    for (let n = 300; n < 400; n += 9) {
+      const hits = await index.search('c', all[n]!, { k: 3 });
+      assert.equal(hits[0]?.id, id(n), `new point ${n} found while the next graph is being built`);
+      assert.ok(Math.abs(hits[0].score - 1) < 1e-5, 'scored exactly');
+    }
+    const filtered = await index.search('c', all[302]!, { k: 3, filter: { tags: ['even'] } });
+    assert.equal(filtered[0]?.id, id(302));
+    await settling;
+    assert.deepEqual(index.graphStatus('c'), { graphed: 399, building: 0, pending: 0 });
+    const deleted = await index.search('c', all[5]!, { k: 10 });
+    assert.ok(!deleted.some((h) => h.id === id(5)), 'a deleted point is never answered');
+    assert.equal(deleted.length, 10);
+
+    // The snapshot carries the graph: a reopened index searches it without building again.
+    const [stored] = await index.get('c', [id(42)]);
+    await index.commit({ n: 1 });
+    await index.close();
+    const reopened = await openEmbeddedVectorIndex({ dir, exactScanLimit: 50 });
+    t.after(() => reopened.close());
+    assert.deepEqual(reopened.graphStatus('c'), { graphed: 399, building: 0, pending: 0 });
+    const again = await reopened.search('c', all[42]!, { k: 1 });
+    assert.equal(again[0]?.id, id(42));
+    assert.deepEqual(await reopened.get('c', [id(42)]), [stored]);
+  });
+});

@@ -1,0 +1,140 @@
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { UnavailableError } from '@deeplens/platform/errors';
+import type { HnswParameters } from './embeddedVectorIndex.ts';
+
+export type GraphBuildRequest =
+  | {
+      type: 'start';
+      dim: number;
+      hnsw: HnswParameters;
+      threads: number;
+      /** The previous graph's file, to add to; none for a graph built from scratch. */
+      base: string | undefined;
+      /** Labels to take out of `base` (points removed or replaced since it was built). */
+      remove: BigUint64Array;
+    }
+  | { type: 'add'; keys: BigUint64Array; vectors: Float32Array }
+  | { type: 'end'; out: string };
+
+export type GraphBuildReply =
+  { type: 'more' } | { type: 'built'; size: number } | { type: 'failed'; message: string };
+
+export type GraphBuildJob = {
+  dim: number;
+  hnsw: HnswParameters;
+  base: string | undefined;
+  remove: BigUint64Array;
+  out: string;
+  /** The next batch of unit vectors (rows of `dim`) and their labels; undefined when done. */
+  next(): { keys: BigUint64Array; vectors: Float32Array } | undefined;
+};
+
+const workerFile = new URL(
+  import.meta.url.endsWith('.ts') ? './graphBuildWorker.ts' : './graphBuildWorker.js',
+  import.meta.url,
+);
+
+/**
+ * Builds HNSW graphs (int8, cosine) in a worker thread, one job at a time, and saves each to a
+ * file the caller then maps (`NativeIndex.view`). The worker is started on the first job and
+ * does not keep the process alive.
+ */
+export class GraphBuilder {
+  #worker: Worker | undefined;
+  #queue: Promise<unknown> = Promise.resolve();
+  #closed = false;
+  readonly #threads: number;
+
+  constructor(threads = availableParallelism()) {
+    this.#threads = threads;
+  }
+
+  /** Runs `job` after the jobs before it; answers the number of vectors in the saved graph. */
+  build(job: GraphBuildJob): Promise<number> {
+    const run = this.#queue.then(() => this.#run(job));
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    const worker = this.#worker;
+    this.#worker = undefined;
+    await worker?.terminate();
+  }
+
+  #start(): Worker {
+    if (this.#closed) throw new UnavailableError('the graph builder is closed');
+    if (this.#worker) return this.#worker;
+    // Under tsx (development, tests) the worker needs tsx's loader registered in its own thread.
+    const worker = workerFile.pathname.endsWith('.ts')
+      ? new Worker(
+          `import { register } from 'tsx/esm/api'; register(); await import(${JSON.stringify(workerFile.href)});`,
+          { eval: true },
+        )
+      : new Worker(workerFile);
+    worker.unref();
+    worker.on('error', () => {
+      if (this.#worker === worker) this.#worker = undefined;
+    });
+    worker.on('exit', () => {
+      if (this.#worker === worker) this.#worker = undefined;
+    });
+    return (this.#worker = worker);
+  }
+
+  #run(job: GraphBuildJob): Promise<number> {
+    const worker = this.#start();
+    return new Promise<number>((resolve, reject) => {
+      const finish = (error: Error | undefined, size = 0) => {
+        worker.off('message', onMessage);
+        worker.off('error', onError);
+        worker.off('exit', onExit);
+        if (error) reject(error);
+        else resolve(size);
+      };
+      const onError = (error: Error) =>
+        finish(new UnavailableError('the graph build worker failed', { cause: error }));
+      const onExit = () => finish(new UnavailableError('the graph build worker stopped'));
+      let ended = false;
+      const onMessage = (reply: GraphBuildReply) => {
+        try {
+          if (reply.type === 'failed') finish(new UnavailableError(`graph build failed: ${reply.message}`));
+          else if (reply.type === 'built') finish(undefined, reply.size);
+          else if (!ended) {
+            const batch = job.next();
+            if (batch)
+              this.#send(worker, { type: 'add', ...batch }, [
+                batch.keys.buffer as ArrayBuffer,
+                batch.vectors.buffer as ArrayBuffer,
+              ]);
+            else {
+              ended = true;
+              this.#send(worker, { type: 'end', out: job.out });
+            }
+          }
+        } catch (error) {
+          // The job's own `next` failed: the worker is left mid-job, so it is replaced.
+          void worker.terminate();
+          finish(error instanceof Error ? error : new Error(String(error)));
+        }
+      };
+      worker.on('message', onMessage);
+      worker.on('error', onError);
+      worker.on('exit', onExit);
+      this.#send(worker, {
+        type: 'start',
+        dim: job.dim,
+        hnsw: job.hnsw,
+        threads: this.#threads,
+        base: job.base,
+        remove: job.remove,
+      });
+    });
+  }
+
+  #send(worker: Worker, message: GraphBuildRequest, transfer: ArrayBuffer[] = []): void {
+    worker.postMessage(message, transfer);
+  }
+}
