@@ -30,6 +30,8 @@ export type RecoverOptions = {
   mode: RecoverMode;
   /** `KAFKA_TOPIC_PREFIX`: the domain topics read are the tenant, identity and image topics under it. */
   topicPrefix?: string;
+  /** The domain topics by name, instead of by prefix (benchmarks and tests with topics of their own). */
+  topics?: { tenant: string; identity: string; image: string };
   onProgress?: (progress: RecoveryProgress) => void;
 };
 
@@ -84,7 +86,7 @@ export async function recoverWriteModel(options: RecoverOptions): Promise<Recove
   try {
     if (options.mode !== 'verify') await assertReplaceable(client, options.mode);
     const startedAt = await dbNow(client);
-    const named = topicsWithPrefix(options.topicPrefix ?? '');
+    const named = options.topics ?? topicsWithPrefix(options.topicPrefix ?? '');
     const topics = [named.tenant, named.identity, named.image];
     const readStarted = performance.now();
     const fold = createWriteModelFold();
