@@ -1,5 +1,13 @@
 import assert from 'node:assert/strict';
-import { createHash, createHmac, createPrivateKey, generateKeyPairSync, randomUUID, sign } from 'node:crypto';
+import {
+  createHash,
+  createHmac,
+  createPrivateKey,
+  generateKeyPairSync,
+  randomBytes,
+  randomUUID,
+  sign,
+} from 'node:crypto';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,12 +28,19 @@ import { intakeHeaders } from '@deeplens/events/intakeRecords';
 import { intakeEnvelopeToAvro } from '@deeplens/events/avroValues';
 import { topicsWithPrefix } from '@deeplens/events/topics';
 import { sql } from '@deeplens/platform/database';
+import { NotFoundError } from '@deeplens/platform/errors';
+import { deterministicUuid } from '@deeplens/platform/ids';
 import { createKafka } from '@deeplens/platform/kafka';
 import { createLogger } from '@deeplens/platform/logger';
 import { fileSystemObjectStore, sha256Hex } from '@deeplens/platform/objectStore';
 import { createSchemaRegistry } from '@deeplens/platform/schemaRegistry';
+import { makeJpeg } from '@deeplens/platform/testing/hostileImages';
+import { createSecretBox } from '@deeplens/platform/secrets';
+import { createTenantStorageResolver } from '@deeplens/platform/tenantStorage';
 import { createTestTopics, uniqueName } from '@deeplens/platform/testing/testTopics';
 import { createIntakeConsumer } from './intakeConsumer.ts';
+import { readIntakeOutcome } from './intakeOutcomes.ts';
+import { createIntakeUploads, uploadLifetimeMs } from './intakeUploads.ts';
 import { createIntakeProducer, intakeRecordHeaders } from './intakeProducer.ts';
 import { createOutboxRelay } from './outboxRelay.ts';
 
@@ -41,6 +56,13 @@ async function startIntake(t: TestContext) {
   const serde = createEventSerde(store);
   const handler = createCommandHandler({ pool });
   const objects = fileSystemObjectStore(await mkdtemp(join(tmpdir(), 'intake-objects-')));
+  let now = Date.now();
+  const uploads = createIntakeUploads({
+    pool,
+    storageOf: createTenantStorageResolver(config, objects, createSecretBox(randomBytes(32))),
+    maxPixels: config.IMAGE_MAX_PIXELS,
+    clock: () => now,
+  });
 
   const tenantId = randomUUID();
   await handler.handle(
@@ -88,7 +110,7 @@ async function startIntake(t: TestContext) {
     handler,
     serde,
     log: createLogger({ test: 'intake' }, 'error'),
-    objectExists: async (tenant, key) => (await objects.stat(tenant, key)) !== undefined,
+    uploads,
     topic,
     groupId: uniqueName('intake-group'),
   });
@@ -99,19 +121,18 @@ async function startIntake(t: TestContext) {
   await producer.connect();
   t.after(() => producer.disconnect());
 
-  const bytes = Buffer.from('pretend these are JPEG bytes');
-  const objectKey = `objects/${sha256Hex(bytes)}`;
-  await objects.ensureBucket(tenantId);
-  await objects.put(tenantId, objectKey, bytes, 'image/jpeg');
+  const tenant = await handler.load(tenantDecider, tenantId);
+  assert.ok(tenant.status === 'active');
+  const upload = await uploads.put(tenant, await makeJpeg(64, 48));
   const register = (filename: string, attributes: Record<string, string> = {}): IntakeCommand => ({
     type: 'RegisterImage',
     data: {
-      objectKey,
-      sha256: sha256Hex(bytes),
-      mime: 'image/jpeg',
-      bytes: bytes.length,
-      width: 4,
-      height: 3,
+      objectKey: upload.objectKey,
+      sha256: upload.sha256,
+      mime: upload.mime,
+      bytes: upload.bytes,
+      width: upload.width,
+      height: upload.height,
       filename,
       tags: ['intake'],
       attributes,
@@ -155,6 +176,11 @@ async function startIntake(t: TestContext) {
   return {
     pool,
     config,
+    tenant,
+    objects,
+    uploads,
+    upload,
+    advanceClock: (ms: number) => (now += ms),
     kafka,
     store,
     serde,
@@ -265,7 +291,7 @@ describe('intake consumer', () => {
       type: 'RegisterImage',
       data: {
         ...(intake.register('missing.jpg').data as object),
-        objectKey: 'objects/nothing-here',
+        objectKey: 'images/00/nothing-here',
       } as never,
     });
     await intake.integration.submit('req-4', intake.register('second.jpg'));
@@ -289,10 +315,85 @@ describe('intake consumer', () => {
       'a non-Avro record is filed under the tenant its key names; a forged one is refused before decoding',
     );
     assert.match(rejections[0]!.reason, /magic byte/);
-    assert.match(rejections[2]!.reason, /no object objects\/nothing-here/);
+    assert.match(rejections[2]!.reason, /no upload images\/00\/nothing-here of this tenant/);
     const keys = await intake.pool.manyFirst(sql.type(z.object({ message_key: z.string() }))`
       select message_key from write.outbox where event_type = 'IntakeRejected'`);
     assert.deepEqual(new Set(keys), new Set([intake.tenantId]), 'rejections are keyed by tenant');
+
+    const outcome = (requestId: string, tenantId = intake.tenantId) =>
+      readIntakeOutcome(intake.pool, tenantId, requestId);
+    assert.deepEqual(
+      { ...(await outcome('req-1')), updatedAt: undefined },
+      {
+        requestId: 'req-1',
+        status: 'accepted',
+        command: 'RegisterImage',
+        imageId: deterministicUuid('intake-image', intake.tenantId, 'req-1'),
+        updatedAt: undefined,
+      },
+    );
+    assert.deepEqual(
+      { ...(await outcome('req-3')), updatedAt: undefined },
+      {
+        requestId: 'req-3',
+        status: 'rejected',
+        code: 'validation_failed',
+        reason: rejections[2]!.reason,
+        updatedAt: undefined,
+      },
+    );
+    assert.deepEqual(await outcome('req-never-sent'), { requestId: 'req-never-sent', status: 'pending' });
+    await assert.rejects(
+      outcome('req-1', randomUUID()),
+      NotFoundError,
+      "another tenant's request is not found",
+    );
+  });
+
+  it('registers only uploaded objects, as they really are, and not after they expire', async (t) => {
+    const intake = await startIntake(t);
+    const claims = intake.register('claims.jpg').data as Record<string, unknown>;
+    const lie = (requestId: string, changes: Record<string, unknown>) =>
+      intake.integration.submit(requestId, {
+        type: 'RegisterImage',
+        data: { ...claims, ...changes } as never,
+      });
+    await lie('wrong-hash', { sha256: 'a'.repeat(64) });
+    await lie('wrong-size', { width: 4000, height: 3000, bytes: 1 });
+    await lie('wrong-type', { mime: 'image/png' });
+    await intake.waitForRecords(3);
+    const late = await intake.uploads.put(intake.tenant, await makeJpeg(32, 32, 7));
+    intake.advanceClock(uploadLifetimeMs + 1);
+    await lie('expired', {
+      objectKey: late.objectKey,
+      sha256: late.sha256,
+      bytes: late.bytes,
+      width: late.width,
+      height: late.height,
+    });
+    await intake.waitForRecords(4);
+    const reasons: Record<string, string> = Object.fromEntries(
+      (await intake.rejections()).map((r) => [r.requestId ?? '', r.reason]),
+    );
+    assert.match(reasons['wrong-hash'] ?? '', /sha256 is [0-9a-f]{64}, not a{64}/);
+    assert.match(
+      reasons['wrong-size'] ?? '',
+      /bytes is \d+, not 1; width is 64, not 4000; height is 48, not 3000/,
+    );
+    assert.match(reasons['wrong-type'] ?? '', /mime is image\/jpeg, not image\/png/);
+    assert.match(reasons.expired ?? '', /expired before it was registered/);
+    assert.deepEqual(await intake.images(), []);
+
+    // The sweep deletes the expired upload's object; the registered one would have stayed.
+    const storage = createTenantStorageResolver(
+      intake.config,
+      intake.objects,
+      createSecretBox(randomBytes(32)),
+    )(intake.tenant);
+    assert.ok(await storage.store.stat(storage.bucket, late.objectKey));
+    const removed = await intake.uploads.sweepExpired(async () => intake.tenant);
+    assert.equal(removed, 2, 'both uploads expired unregistered');
+    assert.equal(await storage.store.stat(storage.bucket, late.objectKey), undefined);
   });
 
   it('refuses a record signed with any value readable from the identity and tenant topics', async (t) => {

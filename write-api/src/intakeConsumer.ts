@@ -22,7 +22,9 @@ import { deterministicUuid } from '@deeplens/platform/ids';
 import type { Logger } from '@deeplens/platform/logger';
 import { deadLetters, eventsApplied } from '@deeplens/platform/metrics';
 import { SpanKind, traceContextOf, withSpan } from '@deeplens/platform/telemetry';
+import { recordAccepted, recordRejected } from './intakeOutcomes.ts';
 import { verifyIntakeSignature } from './intakeSignature.ts';
+import type { IntakeUploads } from './intakeUploads.ts';
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -32,8 +34,8 @@ export type IntakeConsumerOptions = {
   handler: CommandHandler;
   serde: EventSerde;
   log: Logger;
-  /** Whether the integration really stored the object it registers. */
-  objectExists: (tenantId: string, objectKey: string) => Promise<boolean>;
+  /** Checks the object a `RegisterImage` names by reading it (`createIntakeUploads`). */
+  uploads: Pick<IntakeUploads, 'verify' | 'registered'>;
   topic?: string;
   groupId?: string;
   clock?: () => number;
@@ -91,7 +93,7 @@ export function createIntakeConsumer(options: IntakeConsumerOptions) {
     key: RegisteredIntakeKey,
     value: Buffer,
     source: string,
-  ): Promise<void> {
+  ): Promise<string | null> {
     const origin = {
       actor: `system:intake-key:${key.keyId}` as const,
       correlationId: envelope.requestId,
@@ -109,18 +111,23 @@ export function createIntakeConsumer(options: IntakeConsumerOptions) {
         const tenant = await handler.load(tenantDecider, tenantId);
         if (tenant.status === 'initial' || tenant.status === 'deleted')
           throw new NotFoundError(`no tenant ${tenantId}`);
-        if (!(await options.objectExists(tenantId, command.data.objectKey))) {
-          throw new ValidationError(`no object ${command.data.objectKey} in the tenant's storage`);
-        }
+        // What the object really is, read from the tenant's storage: never the sender's word.
+        const verified = await options.uploads.verify(tenant, command.data);
+        // Derived from the request id, so a redelivered record names the same image.
+        const imageId = deterministicUuid('intake-image', tenantId, envelope.requestId);
         await handler.handle(
           imageDecider,
           {
             type: 'UploadImage',
             data: {
               ...command.data,
+              sha256: verified.sha256,
+              mime: verified.mime,
+              bytes: verified.bytes,
+              width: verified.width,
+              height: verified.height,
               tenantId,
-              // Derived from the request id, so a redelivered record names the same image.
-              imageId: deterministicUuid('intake-image', tenantId, envelope.requestId),
+              imageId,
               source: 'intake',
               tenant: { status: tenant.status, limits: tenant.limits },
               usage: await readTenantUsage(pool, tenantId),
@@ -129,7 +136,8 @@ export function createIntakeConsumer(options: IntakeConsumerOptions) {
           origin,
           imageRules,
         );
-        return;
+        await options.uploads.registered(tenantId, command.data.objectKey);
+        return imageId;
       }
       case 'UpdateImageMetadata': {
         const { imageId, tags, attributes } = command.data;
@@ -142,7 +150,7 @@ export function createIntakeConsumer(options: IntakeConsumerOptions) {
           origin,
           imageRules,
         );
-        return;
+        return imageId;
       }
       case 'DeleteImage':
         await handler.handle(
@@ -151,7 +159,7 @@ export function createIntakeConsumer(options: IntakeConsumerOptions) {
           origin,
           imageRules,
         );
-        return;
+        return command.data.imageId;
       default: {
         const unknown: never = command;
         throw new ValidationError(`unknown intake command ${String((unknown as { type: unknown }).type)}`);
@@ -197,7 +205,16 @@ export function createIntakeConsumer(options: IntakeConsumerOptions) {
         actor: 'system:intake',
       },
     };
-    await pool.transaction((tx) => appendToOutbox(tx, event, 'intake'));
+    await pool.transaction(async (tx) => {
+      await appendToOutbox(tx, event, 'intake');
+      if (tenantId && envelope)
+        await recordRejected(tx, {
+          tenantId,
+          requestId: envelope.requestId,
+          code: error.code,
+          reason: error.message,
+        });
+    });
     handler.outboxSignal.appended();
     rejected++;
     deadLetters.inc({ consumer: 'intake' });
@@ -241,7 +258,13 @@ export function createIntakeConsumer(options: IntakeConsumerOptions) {
         );
       }
       if (envelope.tenantId !== key.tenantId) throw unauthenticated();
-      await apply(envelope, key, message.value, source);
+      const imageId = await apply(envelope, key, message.value, source);
+      await recordAccepted(pool, {
+        tenantId: envelope.tenantId,
+        requestId: envelope.requestId,
+        command: envelope.command.type,
+        imageId,
+      });
       accepted++;
       eventsApplied.inc({ consumer: 'intake' });
     } catch (error) {

@@ -1,5 +1,6 @@
 /** Starts the intake consumer process (records from event-producing integrations). */
-import { topicsWithPrefix } from '@deeplens/events/topics';
+import { intakeEnvelopeSchema } from '@deeplens/events/eventSchemas';
+import { subjectOf, topicsWithPrefix } from '@deeplens/events/topics';
 import { createCommandHandler, writeModelMigrations } from '@deeplens/commands/commandHandler';
 import { createEventSerde, registrySchemaStore } from '@deeplens/events/eventSerde';
 import { ensureEventTopics } from '@deeplens/events/ensureEventTopics';
@@ -10,8 +11,15 @@ import type { Logger } from '@deeplens/platform/logger';
 import { runMigrations } from '@deeplens/platform/migrations';
 import { createObjectStore } from '@deeplens/platform/objectStore';
 import { createSchemaRegistry } from '@deeplens/platform/schemaRegistry';
-import { tenantBucket } from '@deeplens/platform/tenantStorage';
+import { join } from 'node:path';
+import { tenantDecider } from '@deeplens/commands/tenant/tenantDecider';
+import { createSecretBox, loadSecretsKey } from '@deeplens/platform/secrets';
+import { createTenantStorageResolver } from '@deeplens/platform/tenantStorage';
 import { createIntakeConsumer } from './intakeConsumer.ts';
+import { createIntakeUploads } from './intakeUploads.ts';
+
+/** How often unregistered uploads past their expiry are deleted. */
+const sweepIntervalMs = 60_000;
 
 export async function startIntake(config: Config, log: Logger): Promise<{ stop: () => Promise<void> }> {
   await runMigrations(config.DATABASE_URL, 'write-model', writeModelMigrations);
@@ -22,20 +30,51 @@ export async function startIntake(config: Config, log: Logger): Promise<{ stop: 
   await ensureEventTopics(admin, config.KAFKA_TOPIC_PARTITIONS, config.KAFKA_TOPIC_PREFIX);
   await admin.disconnect();
   const objects = createObjectStore(config);
+  const secrets = createSecretBox(
+    await loadSecretsKey(
+      config.SECRETS_KEY,
+      join(config.SECRETS_DIR, 'secrets.key'),
+      config.NODE_ENV === 'production',
+    ),
+  );
+  // The tenant's own storage when it brought one, else its bucket in DeepLens's.
+  const uploads = createIntakeUploads({
+    pool,
+    storageOf: createTenantStorageResolver(config, objects, secrets),
+    maxPixels: config.IMAGE_MAX_PIXELS,
+  });
+  const handler = createCommandHandler({ pool });
+  const store = registrySchemaStore(createSchemaRegistry(config), config.SCHEMA_REGISTRY_URL);
+  const intakeTopic = topicsWithPrefix(config.KAFKA_TOPIC_PREFIX).intake;
+  // The intake subject exists before any integration produces (TopicRecordNameStrategy, the
+  // real topic's name), so a stock client that does not auto-register finds it.
+  await store.register(subjectOf(intakeTopic, intakeEnvelopeSchema.recordName), intakeEnvelopeSchema.schema);
   const consumer = createIntakeConsumer({
     groupId: `${config.KAFKA_TOPIC_PREFIX}deeplens-intake`,
-    topic: topicsWithPrefix(config.KAFKA_TOPIC_PREFIX).intake,
+    topic: intakeTopic,
     kafka,
     pool,
-    handler: createCommandHandler({ pool }),
-    serde: createEventSerde(registrySchemaStore(createSchemaRegistry(config), config.SCHEMA_REGISTRY_URL)),
+    handler,
+    serde: createEventSerde(store),
     log,
-    objectExists: async (tenantId, key) =>
-      (await objects.stat(tenantBucket(config, tenantId), key)) !== undefined,
+    uploads,
   });
   await consumer.start();
+  const sweeper = setInterval(() => {
+    uploads
+      .sweepExpired(async (tenantId) => {
+        const tenant = await handler.load(tenantDecider, tenantId);
+        return tenant.status === 'initial' ? undefined : tenant;
+      }, log)
+      .then((removed) => {
+        if (removed > 0) log.info('expired uploads removed', { removed });
+      })
+      .catch((error: unknown) => log.warn('sweeping expired uploads failed', { error }));
+  }, sweepIntervalMs);
+  sweeper.unref();
   return {
     stop: async () => {
+      clearInterval(sweeper);
       await consumer.stop();
       await pool.end();
     },

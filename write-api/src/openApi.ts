@@ -209,6 +209,117 @@ export const writeApiOpenApi = {
         responses: { 204: { description: 'Revoked' }, ...errors },
       },
     },
+    '/v1/tenants/{id}/intake-keys': {
+      parameters: [uuidPath('id')],
+      post: {
+        summary: "Register an integration's Ed25519 public key; intake records it signs act for the tenant",
+        description:
+          'Tenant admins (or platform admins). Give the public key as SPKI PEM or as a JWK (kty OKP, crv Ed25519); a private key is refused. Only the public key is kept and published. See docs/integrations.md.',
+        parameters: [idempotencyKey],
+        requestBody: json({
+          type: 'object',
+          properties: {
+            name: { type: 'string' },
+            publicKey: { type: 'string', description: 'SPKI PEM' },
+            jwk: {
+              type: 'object',
+              required: ['kty', 'crv', 'x'],
+              properties: { kty: { const: 'OKP' }, crv: { const: 'Ed25519' }, x: { type: 'string' } },
+            },
+          },
+        }),
+        responses: {
+          201: {
+            description: 'Registered: put id in the deeplens-key-id header of every record it signs',
+            ...json({
+              type: 'object',
+              required: ['id', 'tenantId', 'name', 'algorithm', 'publicKey'],
+              properties: {
+                id: { type: 'string', format: 'uuid' },
+                tenantId: { type: 'string', format: 'uuid' },
+                name: { type: 'string' },
+                algorithm: { const: 'Ed25519' },
+                publicKey: { type: 'string' },
+                headers: { type: 'object', additionalProperties: { type: 'string' } },
+              },
+            }),
+          },
+          ...errors,
+        },
+      },
+    },
+    '/v1/tenants/{id}/intake-keys/{keyId}': {
+      parameters: [uuidPath('id'), uuidPath('keyId')],
+      delete: {
+        summary: 'Revoke an intake key: records it signs are refused from now on',
+        parameters: [idempotencyKey],
+        responses: { 204: { description: 'Revoked' }, ...errors },
+      },
+    },
+    '/v1/uploads': {
+      post: {
+        summary: 'Store one image for an intake record to register (expires after 24 h if never registered)',
+        parameters: [idempotencyKey],
+        requestBody: {
+          content: {
+            'multipart/form-data': {
+              schema: {
+                type: 'object',
+                required: ['file'],
+                properties: { file: { type: 'string', format: 'binary' } },
+              },
+            },
+          },
+        },
+        responses: {
+          201: {
+            description: "Stored in the tenant's storage: name objectKey (and these values) in RegisterImage",
+            ...json({
+              type: 'object',
+              required: ['objectKey', 'sha256', 'mime', 'bytes', 'width', 'height', 'expiresAt'],
+              properties: {
+                objectKey: { type: 'string' },
+                sha256: { type: 'string' },
+                mime: { type: 'string' },
+                bytes: { type: 'integer' },
+                width: { type: 'integer' },
+                height: { type: 'integer' },
+                expiresAt: { type: 'string', format: 'date-time' },
+              },
+            }),
+          },
+          ...errors,
+        },
+      },
+    },
+    '/v1/intake/{requestId}': {
+      parameters: [
+        { name: 'requestId', in: 'path', required: true, schema: { type: 'string', maxLength: 200 } },
+      ],
+      get: {
+        summary:
+          "The outcome of one of the tenant's intake records: pending, accepted (with the image id) or rejected",
+        responses: {
+          200: {
+            description: 'The outcome',
+            ...json({
+              type: 'object',
+              required: ['requestId', 'status'],
+              properties: {
+                requestId: { type: 'string' },
+                status: { enum: ['pending', 'accepted', 'rejected'] },
+                command: { type: 'string' },
+                imageId: { type: ['string', 'null'] },
+                code: { type: 'string' },
+                reason: { type: 'string' },
+                updatedAt: { type: 'string', format: 'date-time' },
+              },
+            }),
+          },
+          ...errors,
+        },
+      },
+    },
     '/v1/images': {
       post: {
         summary: 'Upload one or many images (202: accepted; embedding follows)',

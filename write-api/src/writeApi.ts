@@ -15,6 +15,7 @@ import { httpIdempotency } from './httpIdempotency.ts';
 import { writeApiOpenApi } from './openApi.ts';
 import { identityRoutes } from './routes/identityRoutes.ts';
 import { imageRoutes } from './routes/imageRoutes.ts';
+import { intakeRoutes } from './routes/intakeRoutes.ts';
 import { tenantRoutes } from './routes/tenantRoutes.ts';
 import type { WriteApiDependencies } from './writeApiDependencies.ts';
 import type { WriteApiEnv } from './writeApiEnv.ts';
@@ -77,6 +78,7 @@ export function createWriteApi(deps: WriteApiDependencies) {
   app.use('/v1/*', httpIdempotency(pool, deps.secrets));
 
   app.route('/', identity.securedRoutes);
+  app.route('/', intakeRoutes(deps));
   app.route('/v1/tenants', tenantRoutes(deps));
   app.route('/v1/images', imageRoutes(deps));
   return app;

@@ -612,6 +612,263 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/tenants/{id}/intake-keys': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Register an integration's Ed25519 public key; intake records it signs act for the tenant
+     * @description Tenant admins (or platform admins). Give the public key as SPKI PEM or as a JWK (kty OKP, crv Ed25519); a private key is refused. Only the public key is kept and published. See docs/integrations.md.
+     */
+    post: {
+      parameters: {
+        query?: never;
+        header?: {
+          /** @description A retry with the same key gets the first answer. */
+          'Idempotency-Key'?: components['parameters']['IdempotencyKey'];
+        };
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: {
+        content: {
+          'application/json': {
+            name?: string;
+            /** @description SPKI PEM */
+            publicKey?: string;
+            jwk?: {
+              /** @constant */
+              kty: 'OKP';
+              /** @constant */
+              crv: 'Ed25519';
+              x: string;
+            };
+          };
+        };
+      };
+      responses: {
+        /** @description Registered: put id in the deeplens-key-id header of every record it signs */
+        201: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** Format: uuid */
+              id: string;
+              /** Format: uuid */
+              tenantId: string;
+              name: string;
+              /** @constant */
+              algorithm: 'Ed25519';
+              publicKey: string;
+              headers?: {
+                [key: string]: string;
+              };
+            };
+          };
+        };
+        400: components['responses']['Problem'];
+        401: components['responses']['Problem'];
+        404: components['responses']['Problem'];
+        409: components['responses']['Problem'];
+        413: components['responses']['Problem'];
+        415: components['responses']['Problem'];
+        422: components['responses']['Problem'];
+        429: components['responses']['Problem'];
+        503: components['responses']['Problem'];
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/tenants/{id}/intake-keys/{keyId}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: string;
+        keyId: string;
+      };
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    post?: never;
+    /** Revoke an intake key: records it signs are refused from now on */
+    delete: {
+      parameters: {
+        query?: never;
+        header?: {
+          /** @description A retry with the same key gets the first answer. */
+          'Idempotency-Key'?: components['parameters']['IdempotencyKey'];
+        };
+        path: {
+          id: string;
+          keyId: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Revoked */
+        204: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content?: never;
+        };
+        400: components['responses']['Problem'];
+        401: components['responses']['Problem'];
+        404: components['responses']['Problem'];
+        409: components['responses']['Problem'];
+        413: components['responses']['Problem'];
+        415: components['responses']['Problem'];
+        422: components['responses']['Problem'];
+        429: components['responses']['Problem'];
+        503: components['responses']['Problem'];
+      };
+    };
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/uploads': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Store one image for an intake record to register (expires after 24 h if never registered) */
+    post: {
+      parameters: {
+        query?: never;
+        header?: {
+          /** @description A retry with the same key gets the first answer. */
+          'Idempotency-Key'?: components['parameters']['IdempotencyKey'];
+        };
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: {
+        content: {
+          'multipart/form-data': {
+            /** Format: binary */
+            file: string;
+          };
+        };
+      };
+      responses: {
+        /** @description Stored in the tenant's storage: name objectKey (and these values) in RegisterImage */
+        201: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              objectKey: string;
+              sha256: string;
+              mime: string;
+              bytes: number;
+              width: number;
+              height: number;
+              /** Format: date-time */
+              expiresAt: string;
+            };
+          };
+        };
+        400: components['responses']['Problem'];
+        401: components['responses']['Problem'];
+        404: components['responses']['Problem'];
+        409: components['responses']['Problem'];
+        413: components['responses']['Problem'];
+        415: components['responses']['Problem'];
+        422: components['responses']['Problem'];
+        429: components['responses']['Problem'];
+        503: components['responses']['Problem'];
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/intake/{requestId}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        requestId: string;
+      };
+      cookie?: never;
+    };
+    /** The outcome of one of the tenant's intake records: pending, accepted (with the image id) or rejected */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          requestId: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description The outcome */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              requestId: string;
+              /** @enum {unknown} */
+              status: 'pending' | 'accepted' | 'rejected';
+              command?: string;
+              imageId?: string | null;
+              code?: string;
+              reason?: string;
+              /** Format: date-time */
+              updatedAt?: string;
+            };
+          };
+        };
+        400: components['responses']['Problem'];
+        401: components['responses']['Problem'];
+        404: components['responses']['Problem'];
+        409: components['responses']['Problem'];
+        413: components['responses']['Problem'];
+        415: components['responses']['Problem'];
+        422: components['responses']['Problem'];
+        429: components['responses']['Problem'];
+        503: components['responses']['Problem'];
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/v1/images': {
     parameters: {
       query?: never;

@@ -1,0 +1,165 @@
+import { z } from 'zod';
+import type { ProvisionedTenant } from '@deeplens/commands/tenant/tenantState';
+import type { RegisterImageRecord } from '@deeplens/events/intakeRecords';
+import { sql, type DatabasePool } from '@deeplens/platform/database';
+import { ValidationError } from '@deeplens/platform/errors';
+import { inspectImage, type InspectedImage } from '@deeplens/platform/images/inspectImage';
+import type { Logger } from '@deeplens/platform/logger';
+import { sha256Hex } from '@deeplens/platform/objectStore';
+import type { TenantStorage } from '@deeplens/platform/tenantStorage';
+
+/** How long bytes put with `POST /v1/uploads` wait for an intake record that registers them. */
+export const uploadLifetimeMs = 24 * 60 * 60 * 1000;
+
+/** What intake learned of an object by reading it, never by taking the sender's word. */
+export type VerifiedUpload = InspectedImage & { sha256: string; bytes: number };
+
+/** The storage (DeepLens's or the tenant's own) that holds a tenant's objects. */
+export type StorageOf = (tenant: ProvisionedTenant) => TenantStorage;
+
+const uploadRow = z.object({ expired: z.boolean(), registered: z.boolean() });
+const expiredRow = z.object({ tenant_id: z.string(), object_key: z.string(), sha256: z.string() });
+const referenceCount = z.object({ n: z.number() });
+
+async function readAll(stream: NodeJS.ReadableStream, maxBytes: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of stream) {
+    const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk);
+    total += buffer.length;
+    if (total > maxBytes) throw new ValidationError(`the object is over ${maxBytes} bytes`);
+    chunks.push(buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+/**
+ * Bytes for intake: `POST /v1/uploads` stores them content addressed in the tenant's storage
+ * and remembers them here until an intake record registers them or they expire.
+ */
+export function createIntakeUploads(options: {
+  pool: DatabasePool;
+  storageOf: StorageOf;
+  maxPixels: number;
+  clock?: () => number;
+}) {
+  const { pool, storageOf } = options;
+  const clock = options.clock ?? Date.now;
+  const readyBuckets = new Set<string>();
+
+  return {
+    /** Stores checked image bytes and returns the reference an intake record names. */
+    async put(
+      tenant: ProvisionedTenant,
+      bytes: Buffer,
+    ): Promise<VerifiedUpload & { objectKey: string; expiresAt: number }> {
+      const image = await inspectImage(bytes, {
+        maxBytes: tenant.limits.maxImageBytes,
+        maxPixels: options.maxPixels,
+      });
+      const sha256 = sha256Hex(bytes);
+      const storage = storageOf(tenant);
+      if (!readyBuckets.has(storage.bucket)) {
+        await storage.store.ensureBucket(storage.bucket);
+        readyBuckets.add(storage.bucket);
+      }
+      const objectKey = storage.keyOf(sha256);
+      await storage.store.put(storage.bucket, objectKey, bytes, image.mime);
+      const expiresAt = clock() + uploadLifetimeMs;
+      await pool.query(sql.unsafe`
+        insert into write.intake_uploads (tenant_id, object_key, sha256, mime, bytes, width, height, expires_at)
+        values (${tenant.tenantId}, ${objectKey}, ${sha256}, ${image.mime}, ${bytes.length}, ${image.width},
+          ${image.height}, to_timestamp(${expiresAt}::float8 / 1000))
+        on conflict (tenant_id, object_key) do update set expires_at = excluded.expires_at`);
+      return { ...image, sha256, bytes: bytes.length, objectKey, expiresAt };
+    },
+
+    /**
+     * Reads the object a `RegisterImage` record names and checks it against the record: it must
+     * be an upload of this tenant not yet expired, and its real sha256, type, size and
+     * dimensions must be what the record says. Throws `ValidationError` naming the difference.
+     */
+    async verify(tenant: ProvisionedTenant, record: RegisterImageRecord): Promise<VerifiedUpload> {
+      const upload = await pool.maybeOne(sql.type(uploadRow)`
+        select expires_at < to_timestamp(${clock()}::float8 / 1000) as expired, registered_at is not null as registered
+        from write.intake_uploads where tenant_id = ${tenant.tenantId} and object_key = ${record.objectKey}`);
+      if (!upload)
+        throw new ValidationError(
+          `no upload ${record.objectKey} of this tenant: put the bytes with POST /v1/uploads`,
+        );
+      if (upload.expired && !upload.registered)
+        throw new ValidationError(`the upload ${record.objectKey} expired before it was registered`);
+      const storage = storageOf(tenant);
+      const stored = await storage.store.stat(storage.bucket, record.objectKey);
+      if (!stored) throw new ValidationError(`no object ${record.objectKey} in the tenant's storage`);
+      const bytes = await readAll(
+        await storage.store.get(storage.bucket, record.objectKey),
+        tenant.limits.maxImageBytes,
+      );
+      const image = await inspectImage(bytes, {
+        maxBytes: tenant.limits.maxImageBytes,
+        maxPixels: options.maxPixels,
+      });
+      const actual = { sha256: sha256Hex(bytes), bytes: bytes.length, ...image };
+      const claimed = {
+        sha256: record.sha256,
+        mime: record.mime,
+        bytes: record.bytes,
+        width: record.width,
+        height: record.height,
+      };
+      const differences = (Object.keys(claimed) as (keyof typeof claimed)[]).filter(
+        (field) => claimed[field] !== actual[field],
+      );
+      if (differences.length > 0) {
+        throw new ValidationError(
+          `the record does not describe the object ${record.objectKey}: ${differences
+            .map((field) => `${field} is ${String(actual[field])}, not ${String(claimed[field])}`)
+            .join('; ')}`,
+          { detail: { actual: Object.fromEntries(differences.map((f) => [f, actual[f]])) } },
+        );
+      }
+      return actual;
+    },
+
+    /** The upload was registered: it no longer expires. */
+    async registered(tenantId: string, objectKey: string): Promise<void> {
+      await pool.query(sql.unsafe`
+        update write.intake_uploads set registered_at = now()
+        where tenant_id = ${tenantId} and object_key = ${objectKey} and registered_at is null`);
+    },
+
+    /**
+     * Deletes uploads never registered before they expired, and their objects unless an image
+     * of the tenant has the same bytes. Returns how many were removed.
+     */
+    async sweepExpired(
+      tenantOf: (tenantId: string) => Promise<ProvisionedTenant | undefined>,
+      log?: Logger,
+    ): Promise<number> {
+      const expired = await pool.any(sql.type(expiredRow)`
+        select tenant_id, object_key, sha256 from write.intake_uploads
+        where registered_at is null and expires_at < to_timestamp(${clock()}::float8 / 1000)
+        order by expires_at limit 500`);
+      for (const row of expired) {
+        const tenant = await tenantOf(row.tenant_id);
+        const shared = await pool.oneFirst(sql.type(referenceCount)`
+          select count(*)::int8 as n from write.aggregates
+          where aggregate_type = 'image' and tenant_id = ${row.tenant_id} and state->>'sha256' = ${row.sha256}
+            and state->>'status' = 'active'`);
+        if (tenant && shared === 0) {
+          const storage = storageOf(tenant);
+          await storage.store.delete(storage.bucket, row.object_key).catch((error: unknown) => {
+            log?.warn('an expired upload could not be deleted', { objectKey: row.object_key, error });
+          });
+        }
+        await pool.query(sql.unsafe`
+          delete from write.intake_uploads
+          where tenant_id = ${row.tenant_id} and object_key = ${row.object_key} and registered_at is null`);
+      }
+      return expired.length;
+    },
+  };
+}
+
+export type IntakeUploads = ReturnType<typeof createIntakeUploads>;

@@ -1,0 +1,170 @@
+import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { Hono, type Context } from 'hono';
+import { z } from 'zod';
+import { intakeKeyDecider } from '@deeplens/commands/identity/intakeKeyDecider';
+import { tenantDecider } from '@deeplens/commands/tenant/tenantDecider';
+import type { ProvisionedTenant } from '@deeplens/commands/tenant/tenantState';
+import { intakeHeaders } from '@deeplens/events/intakeRecords';
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '@deeplens/platform/errors';
+import { requireRole, requireScope, tenantScope } from '@deeplens/platform/http/authenticate';
+import { defaultUploadLimits, receiveUpload } from '@deeplens/platform/http/receiveUpload';
+import { jsonBody, uuidParam } from '@deeplens/platform/http/requestBody';
+import { deterministicUuid, randomUUID } from '@deeplens/platform/ids';
+import { createTenantStorageResolver } from '@deeplens/platform/tenantStorage';
+import { commandOrigin } from '../commandOrigin.ts';
+import { readIntakeOutcome } from '../intakeOutcomes.ts';
+import { createIntakeUploads } from '../intakeUploads.ts';
+import type { WriteApiDependencies } from '../writeApiDependencies.ts';
+import type { WriteApiEnv } from '../writeApiEnv.ts';
+
+const intakeKeyBody = z
+  .object({
+    name: z.string().trim().max(200).default(''),
+    /** SPKI PEM ("-----BEGIN PUBLIC KEY-----"). */
+    publicKey: z.string().max(4096).optional(),
+    /** Or a JWK: { kty: "OKP", crv: "Ed25519", x }. */
+    jwk: z
+      .object({ kty: z.literal('OKP'), crv: z.literal('Ed25519'), x: z.string().max(64) })
+      .passthrough()
+      .optional(),
+  })
+  .strict();
+
+const requestIdParam = z.string().min(1).max(200);
+
+/** The integration's public key as one canonical SPKI PEM; a private key is refused, not used. */
+function publicKeyPem(body: z.infer<typeof intakeKeyBody>): string {
+  if ((body.publicKey === undefined) === (body.jwk === undefined))
+    throw new ValidationError(
+      'give the Ed25519 public key as publicKey (SPKI PEM) or as jwk, one of the two',
+    );
+  if (body.publicKey?.includes('PRIVATE KEY') || (body.jwk && 'd' in body.jwk))
+    throw new ValidationError('send the public key only: the private key never leaves the integration');
+  let key: KeyObject;
+  try {
+    key = body.publicKey
+      ? createPublicKey({ key: body.publicKey, format: 'pem' })
+      : createPublicKey({ key: body.jwk as JsonWebKey, format: 'jwk' });
+  } catch (error) {
+    throw new ValidationError('the public key cannot be read', { cause: error });
+  }
+  if (key.asymmetricKeyType !== 'ed25519')
+    throw new ValidationError('an intake key is an Ed25519 public key', {
+      detail: { keyType: key.asymmetricKeyType ?? null },
+    });
+  return key.export({ type: 'spki', format: 'pem' }).toString();
+}
+
+/**
+ * What an event-producing integration needs over HTTP: its intake keys (public keys it signs
+ * intake records with), a place for image bytes (`/v1/uploads`), and each record's outcome.
+ */
+export function intakeRoutes(deps: WriteApiDependencies) {
+  const { handler, pool, config } = deps;
+  const uploads = createIntakeUploads({
+    pool,
+    storageOf: createTenantStorageResolver(config, deps.objects, deps.secrets),
+    maxPixels: config.IMAGE_MAX_PIXELS,
+    clock: deps.clock,
+  });
+  const app = new Hono<WriteApiEnv>();
+
+  async function callerTenant(c: Context<WriteApiEnv>): Promise<ProvisionedTenant> {
+    const { tenantId } = c.get('principal');
+    if (!tenantId)
+      throw new ForbiddenError(
+        'intake belongs to a tenant: sign in as a tenant user or use a tenant API key',
+      );
+    const tenant = c.get('callerTenant') ?? (await handler.load(tenantDecider, tenantId));
+    if (tenant.status === 'initial' || tenant.status === 'deleted')
+      throw new NotFoundError(`no tenant ${tenantId}`);
+    return tenant;
+  }
+
+  app.post('/v1/tenants/:id/intake-keys', requireRole('platform_admin', 'tenant_admin'), async (c) => {
+    const tenantId = uuidParam(c, 'id');
+    tenantScope(c, tenantId);
+    const body = await jsonBody(c, intakeKeyBody);
+    const publicKey = publicKeyPem(body);
+    const tenant = await handler.load(tenantDecider, tenantId);
+    if (tenant.status === 'initial' || tenant.status === 'deleted')
+      throw new NotFoundError(`no tenant ${tenantId}`);
+    const idempotencyKey = c.get('idempotencyKey');
+    const keyId = idempotencyKey
+      ? deterministicUuid('intake-key', c.get('principal').actor, idempotencyKey)
+      : randomUUID();
+    await handler.handle(
+      intakeKeyDecider,
+      { type: 'RegisterIntakeKey', data: { keyId, tenantId, name: body.name, publicKey } },
+      commandOrigin(c),
+      {},
+    );
+    c.header('location', `/v1/tenants/${tenantId}/intake-keys/${keyId}`);
+    return c.json(
+      {
+        id: keyId,
+        tenantId,
+        name: body.name,
+        algorithm: 'Ed25519',
+        publicKey,
+        // What every intake record signed with this key carries.
+        headers: { [intakeHeaders.keyId]: keyId, [intakeHeaders.signature]: 'Ed25519 signature (64 bytes)' },
+      },
+      201,
+    );
+  });
+
+  app.delete(
+    '/v1/tenants/:id/intake-keys/:keyId',
+    requireRole('platform_admin', 'tenant_admin'),
+    async (c) => {
+      const tenantId = uuidParam(c, 'id');
+      const keyId = uuidParam(c, 'keyId');
+      tenantScope(c, tenantId);
+      await handler.handle(
+        intakeKeyDecider,
+        { type: 'RevokeIntakeKey', data: { keyId, tenantId } },
+        commandOrigin(c),
+        {},
+      );
+      return c.body(null, 204);
+    },
+  );
+
+  app.post('/v1/uploads', requireScope('images:write'), async (c) => {
+    const tenant = await callerTenant(c);
+    if (tenant.status === 'suspended')
+      throw new ConflictError('the tenant is suspended and accepts no uploads');
+    const upload = await receiveUpload(
+      c.req.header('content-type'),
+      c.req.raw.body as WebReadableStream<Uint8Array> | null,
+      { ...defaultUploadLimits, maxFiles: 1, maxFields: 0, maxFileBytes: tenant.limits.maxImageBytes },
+    );
+    const [file] = upload.files;
+    if (!file || upload.fields.size > 0)
+      throw new ValidationError('send exactly one file part (the image) and no other field');
+    const stored = await uploads.put(tenant, file.bytes);
+    return c.json(
+      {
+        objectKey: stored.objectKey,
+        sha256: stored.sha256,
+        mime: stored.mime,
+        bytes: stored.bytes,
+        width: stored.width,
+        height: stored.height,
+        expiresAt: new Date(stored.expiresAt).toISOString(),
+      },
+      201,
+    );
+  });
+
+  app.get('/v1/intake/:requestId', requireScope('images:write'), async (c) => {
+    const tenant = await callerTenant(c);
+    const parsed = requestIdParam.safeParse(c.req.param('requestId'));
+    if (!parsed.success) throw new ValidationError('a request id has 1 to 200 characters');
+    return c.json(await readIntakeOutcome(pool, tenant.tenantId, parsed.data));
+  });
+
+  return app;
+}
