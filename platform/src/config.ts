@@ -28,6 +28,10 @@ export const configSchema = z.object({
     .regex(/^[A-Za-z0-9._-]*$/)
     .default(''),
   KAFKA_TOPIC_PARTITIONS: z.coerce.number().int().min(1).default(6),
+  /** Copies of each partition DeepLens's topics are created with and checked for at start-up (3 in production). */
+  KAFKA_REPLICATION_FACTOR: z.coerce.number().int().min(1).default(1),
+  /** Copies a write must reach (`acks=all`) before it counts; checked on every topic at start-up (2 in production). */
+  KAFKA_MIN_INSYNC_REPLICAS: z.coerce.number().int().min(1).default(1),
   SCHEMA_REGISTRY_URL: z.string().url().default('http://127.0.0.1:18081/apis/ccompat/v7'),
 
   DATABASE_URL: z.string().url().default('postgres://deeplens:deeplens@127.0.0.1:15432/deeplens'),

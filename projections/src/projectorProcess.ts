@@ -28,7 +28,10 @@ export async function startProjectors(
   if (!process.env.DEEPLENS_PROJECTION_TOPICS) {
     const admin = kafka.admin();
     await admin.connect();
-    await ensureEventTopics(admin, config.KAFKA_TOPIC_PARTITIONS, config.KAFKA_TOPIC_PREFIX);
+    await ensureEventTopics(admin, config.KAFKA_TOPIC_PARTITIONS, config.KAFKA_TOPIC_PREFIX, {
+      replicationFactor: config.KAFKA_REPLICATION_FACTOR,
+      minInsyncReplicas: config.KAFKA_MIN_INSYNC_REPLICAS,
+    });
     await admin.disconnect();
   }
   // The installation's topics and groups, unless a test names its own.

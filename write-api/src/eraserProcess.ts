@@ -19,7 +19,10 @@ export async function startTenantEraser(config: Config, log: Logger): Promise<{ 
   const kafka = createKafka(config, 'deeplens-tenant-eraser');
   const admin = kafka.admin();
   await admin.connect();
-  await ensureEventTopics(admin, config.KAFKA_TOPIC_PARTITIONS, config.KAFKA_TOPIC_PREFIX);
+  await ensureEventTopics(admin, config.KAFKA_TOPIC_PARTITIONS, config.KAFKA_TOPIC_PREFIX, {
+    replicationFactor: config.KAFKA_REPLICATION_FACTOR,
+    minInsyncReplicas: config.KAFKA_MIN_INSYNC_REPLICAS,
+  });
   await admin.disconnect();
   const eraser = createTenantEraser({
     groupId: `${config.KAFKA_TOPIC_PREFIX}deeplens-tenant-eraser`,

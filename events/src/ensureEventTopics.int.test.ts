@@ -1,0 +1,55 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { loadConfig } from '@deeplens/platform/config';
+import { createKafka, TopicMisconfiguredError } from '@deeplens/platform/kafka';
+import { uniqueName } from '@deeplens/platform/testing/testTopics';
+import { ensureEventTopics } from './ensureEventTopics.ts';
+import { topicsWithPrefix } from './topics.ts';
+
+describe('event topics are verified at start-up', () => {
+  it('refuses to start when a topic was pre-created with 7-day retention, naming the topic and the setting', async (t) => {
+    const kafka = createKafka(loadConfig());
+    const admin = kafka.admin();
+    await admin.connect();
+    const prefix = `${uniqueName('verify')}.`;
+    const names = Object.values(topicsWithPrefix(prefix));
+    t.after(async () => {
+      await admin.deleteTopics({ topics: names }).catch(() => undefined);
+      await admin.disconnect();
+    });
+    const image = topicsWithPrefix(prefix).image;
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: [
+        { topic: image, numPartitions: 2, configEntries: [{ name: 'retention.ms', value: '604800000' }] },
+      ],
+    });
+
+    await assert.rejects(ensureEventTopics(admin, 2, prefix), (error: Error) => {
+      assert.ok(error instanceof TopicMisconfiguredError);
+      assert.deepEqual(error.mismatches, [`${image}: retention.ms is 604800000, must be -1`]);
+      assert.match(error.message, /refusing to start/);
+      return true;
+    });
+    // The other topics were created as they must be, and pass.
+    const others = names.filter((n) => n !== image);
+    assert.ok(others.every((n) => n.startsWith(prefix)));
+    await admin.alterConfigs({
+      validateOnly: false,
+      resources: [{ type: 2, name: image, configEntries: [{ name: 'retention.ms', value: '-1' }] }],
+    });
+    await ensureEventTopics(admin, 2, prefix, { replicationFactor: 1, minInsyncReplicas: 1 });
+
+    // Partition count, replication factor and min.insync.replicas are checked against the configuration.
+    await assert.rejects(
+      ensureEventTopics(admin, 3, prefix, { replicationFactor: 3, minInsyncReplicas: 2 }),
+      (error: Error) => {
+        assert.ok(error instanceof TopicMisconfiguredError);
+        assert.ok(error.mismatches.includes(`${image}: partition count is 2, configured 3`));
+        assert.ok(error.mismatches.includes(`${image}: replication factor is 1, configured 3`));
+        assert.ok(error.mismatches.includes(`${image}: min.insync.replicas is 1, must be 2`));
+        return true;
+      },
+    );
+  });
+});
