@@ -227,6 +227,9 @@ async function assertReplaceable(client: pg.Client, mode: RecoverMode, lock = fa
 
 type PartitionEnd = { topic: string; partition: number; end: number };
 
+/** How long reading may make no progress before recovery gives up, naming the partitions left. */
+const stallMs = 120_000;
+
 /**
  * Reads every partition of `topics` from offset 0 to its end now, with a throw-away consumer
  * group, handing each decoded event to `onEvent` in partition order.
@@ -294,6 +297,18 @@ async function readLog(
     failure ??= payload.error;
     finish();
   });
+  // A partition that never delivers (not assigned, a broker gone) must not hang recovery.
+  let lastDone = -1;
+  const stall = setInterval(() => {
+    if (done !== lastDone) {
+      lastDone = done;
+      return;
+    }
+    failure ??= new UnprocessableError(
+      `no record read for ${stallMs / 1000} s; still to read: ${[...remaining.keys()].join(', ')}`,
+    );
+    finish();
+  }, stallMs);
   await consumer.connect();
   try {
     await consumer.subscribe({ topics: [...topics], fromBeginning: true });
@@ -342,6 +357,7 @@ async function readLog(
     });
     await finished;
   } finally {
+    clearInterval(stall);
     await consumer.disconnect().catch(() => undefined);
     const cleanup = kafka.admin();
     await cleanup
