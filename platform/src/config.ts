@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { z } from 'zod';
 
 /**
@@ -120,7 +121,7 @@ export class ConfigError extends Error {
 
 /** Parses the environment; a bad value fails fast with a message naming the variable. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  const parsed = configSchema.safeParse(env);
+  const parsed = configSchema.safeParse(withStackDir(env));
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
@@ -128,6 +129,21 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const config = parsed.data;
   if (config.VECTOR_STORE === 'qdrant' && !config.QDRANT_URL) config.QDRANT_URL = defaultQdrantUrl;
   return config;
+}
+
+/**
+ * `STACK_DIR` moves the whole local folder: the object store, vector index and secrets folders
+ * default to places under it (`<STACK_DIR>/data/objects`, `…/data/vectors`, `…/secrets`).
+ */
+function withStackDir(env: Record<string, string | undefined>): Record<string, string | undefined> {
+  const stackDir = env.STACK_DIR;
+  if (!stackDir) return env;
+  return {
+    ...env,
+    OBJECT_STORE_DIR: env.OBJECT_STORE_DIR ?? join(stackDir, 'data', 'objects'),
+    VECTOR_INDEX_DIR: env.VECTOR_INDEX_DIR ?? join(stackDir, 'data', 'vectors'),
+    SECRETS_DIR: env.SECRETS_DIR ?? join(stackDir, 'secrets'),
+  };
 }
 
 /** Where the local stack runs Qdrant (`npm run stack -- up`) unless `QDRANT_URL` says otherwise. */

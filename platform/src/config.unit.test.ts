@@ -25,6 +25,23 @@ describe('configuration', () => {
     assert.throws(() => loadConfig({ OBJECT_STORE: 'ftp' }), /OBJECT_STORE/);
   });
 
+  it('STACK_DIR moves the object store, vector index and secrets folders; an explicit one wins', () => {
+    const moved = loadConfig({ STACK_DIR: '/tmp/elsewhere', SECRETS_DIR: '/keys' });
+    assert.equal(moved.OBJECT_STORE_DIR, '/tmp/elsewhere/data/objects');
+    assert.equal(moved.VECTOR_INDEX_DIR, '/tmp/elsewhere/data/vectors');
+    assert.equal(moved.SECRETS_DIR, '/keys');
+    assert.equal(loadConfig({}).VECTOR_INDEX_DIR, '.stack/data/vectors');
+  });
+
+  it("VECTOR_STORE=qdrant uses the local stack's Qdrant unless QDRANT_URL names another", () => {
+    assert.equal(loadConfig({ VECTOR_STORE: 'qdrant' }).QDRANT_URL, 'http://127.0.0.1:16333');
+    assert.equal(
+      loadConfig({ VECTOR_STORE: 'qdrant', QDRANT_URL: 'http://q:6333' }).QDRANT_URL,
+      'http://q:6333',
+    );
+    assert.equal(loadConfig({}).QDRANT_URL, undefined);
+  });
+
   it('splits a broker list', () => {
     assert.deepEqual(loadConfig({ KAFKA_BROKERS: 'a:1, b:2' }).KAFKA_BROKERS, ['a:1', 'b:2']);
   });

@@ -66,10 +66,10 @@ async function up(only?: StackService): Promise<void> {
   if (only) return bringUp(only);
   // Fetch everything first (sequentially: Maven shares one local repository), then start.
   for (const service of services) await install(service);
-  // The registry keeps its schemas in PostgreSQL, so PostgreSQL comes first.
+  // The registry keeps its state in Kafka, so Kafka comes first.
   await Promise.all([
-    bringUp(postgres).then(() => bringUp(registry)),
-    bringUp(kafka),
+    bringUp(postgres),
+    bringUp(kafka).then(() => bringUp(registry)),
     bringUp(objectStore),
     unavailable.has(qdrant) ? undefined : bringUp(qdrant),
   ]);
@@ -78,7 +78,7 @@ async function up(only?: StackService): Promise<void> {
 }
 
 async function down(only?: StackService): Promise<void> {
-  // Reverse order: the registry before the database it stores schemas in.
+  // Reverse order: the registry before the Kafka it stores schemas in.
   for (const service of only ? [only] : [qdrant, objectStore, registry, kafka, postgres]) {
     const stopped = await service.stop();
     console.log(`  ${service.name.padEnd(16)} ${stopped ? 'stopped' : 'was not running'}`);

@@ -17,22 +17,27 @@ function postgresCanReach(path: string): boolean {
   return spawnSync('runuser', ['-u', 'postgres', '--', 'test', '-x', path]).status === 0;
 }
 
-export function postgresService(context: StackContext): StackService {
-  const bin = process.env.STACK_POSTGRES_BIN ?? `/usr/lib/postgresql/${versions.postgres}/bin`;
-  const asRootEarly = process.getuid?.() === 0;
+/** Where the cluster's data, sockets and log live for a stack folder. */
+export function postgresHome(context: Pick<StackContext, 'dir' | 'dataDir' | 'runDir' | 'logDir'>): {
+  data: string;
+  run: string;
+  logs: string;
+} {
   // The server runs as `postgres`, which must reach its files. A checkout under a private
   // folder (mode 0700, as CI's or mkdtemp's) cannot be reached: the cluster then lives in a
   // folder of its own under the system temp dir, named after the stack folder.
-  const home =
-    !asRootEarly || postgresCanReach(context.dir)
-      ? { data: context.dataDir, run: context.runDir, logs: context.logDir }
-      : (() => {
-          const base = join(
-            tmpdir(),
-            `deeplens-postgres-${createHash('sha256').update(context.dir).digest('hex').slice(0, 12)}`,
-          );
-          return { data: join(base, 'data'), run: join(base, 'run'), logs: join(base, 'logs') };
-        })();
+  if (process.getuid?.() !== 0 || postgresCanReach(context.dir))
+    return { data: context.dataDir, run: context.runDir, logs: context.logDir };
+  const base = join(
+    tmpdir(),
+    `deeplens-postgres-${createHash('sha256').update(context.dir).digest('hex').slice(0, 12)}`,
+  );
+  return { data: join(base, 'data'), run: join(base, 'run'), logs: join(base, 'logs') };
+}
+
+export function postgresService(context: StackContext): StackService {
+  const bin = process.env.STACK_POSTGRES_BIN ?? `/usr/lib/postgresql/${versions.postgres}/bin`;
+  const home = postgresHome(context);
   for (const dir of [home.data, home.run, home.logs]) mkdirSync(dir, { recursive: true, mode: 0o755 });
   const dataDir = join(home.data, 'postgres');
   const socketDir = join(home.run, 'postgres');

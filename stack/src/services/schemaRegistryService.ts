@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { Kafka, logLevel } from 'kafkajs';
 import { runningPid, startDetached, stopByPidFile } from '../processes.ts';
 import {
   findJava,
@@ -13,9 +14,22 @@ import {
 import type { StackService } from '../stackService.ts';
 
 /**
+ * The Kafka topics Apicurio's `kafkasql` storage keeps its state in: the journal of every
+ * change (replayed into an in-memory database at start-up), its snapshots, and its events.
+ * Created by the stack, before the registry starts, with infinite retention and no compaction:
+ * the journal is a log of operations, not of latest values, and must be kept whole.
+ */
+export const registryTopics = {
+  journal: 'deeplens.registry.journal',
+  snapshots: 'deeplens.registry.snapshots',
+  events: 'deeplens.registry.events',
+} as const;
+
+/**
  * Apicurio Registry (the ready Quarkus app from Maven Central), used through its
- * Confluent-compatible API. Schemas are stored in our PostgreSQL (database `apicurio`), so a
- * schema id written into a Kafka record stays valid across restarts — the log is kept forever.
+ * Confluent-compatible API. Its state lives in Kafka itself (`kafkasql` storage, the model of
+ * Confluent's `_schemas` topic), beside the events whose schema ids it resolves: losing
+ * PostgreSQL loses no schema, and ids stay the same after any database loss.
  */
 export function schemaRegistryService(context: StackContext): StackService {
   const home = join(context.cacheDir, `apicurio-registry-${versions.apicurio}`);
@@ -25,7 +39,6 @@ export function schemaRegistryService(context: StackContext): StackService {
   const marker = 'apicurio-registry';
   const port = context.ports.registry;
   const baseUrl = `http://${context.host}:${port}/apis/ccompat/v7`;
-  const db = new URL(context.config.DATABASE_URL);
 
   function runnerJar(): string {
     const jar = readdirSync(home).find((f) => f === 'quarkus-run.jar' || f.endsWith('-runner.jar'));
@@ -63,7 +76,7 @@ export function schemaRegistryService(context: StackContext): StackService {
       if (!existsSync(runnerJar())) throw new StackError('the Apicurio archive has no runnable jar');
     },
     async start() {
-      const jdbc = `jdbc:postgresql://${db.hostname}:${db.port || 5432}/apicurio`;
+      await createRegistryTopics(context.config.KAFKA_BROKERS);
       startDetached({
         command: findJava(),
         args: [
@@ -72,11 +85,13 @@ export function schemaRegistryService(context: StackContext): StackService {
           `-Dquarkus.http.port=${port}`,
           // The management interface would otherwise listen on 0.0.0.0:9000.
           '-Dquarkus.management.enabled=false',
-          '-Dapicurio.storage.kind=sql',
-          '-Dapicurio.storage.sql.kind=postgresql',
-          `-Dapicurio.datasource.url=${jdbc}`,
-          `-Dapicurio.datasource.username=${decodeURIComponent(db.username)}`,
-          `-Dapicurio.datasource.password=${decodeURIComponent(db.password)}`,
+          '-Dapicurio.storage.kind=kafkasql',
+          `-Dapicurio.kafkasql.bootstrap.servers=${context.config.KAFKA_BROKERS.join(',')}`,
+          `-Dapicurio.kafkasql.topic=${registryTopics.journal}`,
+          `-Dapicurio.kafkasql.snapshots.topic=${registryTopics.snapshots}`,
+          `-Dapicurio.events.kafka.topic=${registryTopics.events}`,
+          // Ours, with the settings above; the registry's own would take the broker's defaults.
+          '-Dapicurio.kafkasql.topic.auto-create=false',
           '-jar',
           runnerJar(),
         ],
@@ -102,4 +117,32 @@ export function schemaRegistryService(context: StackContext): StackService {
     },
     stop: () => stopByPidFile(pidFile, marker),
   };
+}
+
+/** Creates the registry's topics if missing (one partition: the journal is replayed in order). */
+export async function createRegistryTopics(brokers: string[]): Promise<void> {
+  const admin = new Kafka({ clientId: 'deeplens-stack', brokers, logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const replicationFactor = Math.min(3, (await admin.describeCluster()).brokers.length);
+    const missing = Object.values(registryTopics).filter((topic) => !existing.has(topic));
+    if (missing.length === 0) return;
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: missing.map((topic) => ({
+        topic,
+        numPartitions: 1,
+        replicationFactor,
+        configEntries: [
+          { name: 'retention.ms', value: '-1' },
+          { name: 'retention.bytes', value: '-1' },
+          { name: 'cleanup.policy', value: 'delete' },
+          { name: 'min.insync.replicas', value: String(Math.max(1, replicationFactor - 1)) },
+        ],
+      })),
+    });
+  } finally {
+    await admin.disconnect();
+  }
 }
