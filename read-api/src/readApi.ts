@@ -13,6 +13,7 @@ import { jsonBodyBytes, limitBody } from '@deeplens/platform/http/requestBody';
 import { responseHeaders } from '@deeplens/platform/http/responseHeaders';
 import { requestId } from '@deeplens/platform/http/requestId';
 import { readApiOpenApi } from './openApi.ts';
+import { projectionReadinessGuard } from './projectionReadinessGuard.ts';
 import type { ReadApiDependencies } from './readApiDependencies.ts';
 import type { ReadApiEnv } from './readApiEnv.ts';
 import { browseRoutes } from './routes/browseRoutes.ts';
@@ -31,6 +32,7 @@ export function createReadApi(deps: ReadApiDependencies) {
   // The largest body a read needs is one query image with its option fields; a JSON query is small.
   const maxBodyBytes = Math.min(deps.config.MAX_REQUEST_BYTES, defaultUploadLimits.maxFileBytes + 2 ** 20);
   app.use('*', limitBody(Math.min(jsonBodyBytes, maxBodyBytes), maxBodyBytes));
+  app.use('*', projectionReadinessGuard(pool));
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/metrics', (c) => metricsResponse(c, deps.config.METRICS_TOKEN));
