@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { userDecider } from '@deeplens/commands/identity/userDecider';
-import { standingTtlMs } from '@deeplens/commands/identity/credentialStanding';
+import { createCredentialStandingCheck, standingTtlMs } from '@deeplens/commands/identity/credentialStanding';
 import { userRules } from '@deeplens/commands/writeModelRules';
 import { adminEmail, adminPassword, startWriteApi } from '@deeplens/write-api/testing/writeApiHarness';
 import { startReadApi } from './testing/readApiHarness.ts';
@@ -39,6 +39,22 @@ describe('revocation of tokens already issued: role change and user disabling (n
       write.call('POST', `/v1/tenants/${tenantId}/api-keys`, { token, json: { scopes: ['search'] } });
     assert.equal((await readWith(boss)).status, 200);
     assert.equal((await mintWith(boss)).status, 201);
+
+    // What the check costs a request when its look-up is not reused (ttlMs 0): one indexed read.
+    const uncached = createCredentialStandingCheck(write.deps.pool, { ttlMs: 0 });
+    const principal = {
+      actor: `user:${userId}` as const,
+      userId,
+      tenantId,
+      role: 'tenant_admin' as const,
+      scopes: [],
+    };
+    const lookUps = 200;
+    const started = performance.now();
+    for (let i = 0; i < lookUps; i++) await uncached(principal);
+    t.diagnostic(
+      `standing look-up without the cache: ${((performance.now() - started) / lookUps).toFixed(2)} ms mean over ${lookUps}`,
+    );
 
     /** Milliseconds until both APIs refuse `token` (401), polled from the moment `change` returned. */
     async function refusedAfter(token: string, change: () => Promise<unknown>): Promise<number> {
