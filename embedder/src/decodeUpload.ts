@@ -7,6 +7,7 @@
 import sharp from 'sharp';
 import type { DecodeImageOptions } from './decodeImageRgb.ts';
 import { assertModelPixels, inspectImage, rejection } from './decodeImageRgb.ts';
+import { perceptualHash } from './perceptualHash.ts';
 
 export interface DecodeUploadOptions extends DecodeImageOptions {
   /** The thumbnail fits in `thumbnailSize × thumbnailSize`, never enlarged. */
@@ -16,6 +17,8 @@ export interface DecodeUploadOptions extends DecodeImageOptions {
 export type DecodedUpload = {
   /** What `decodeImageRgb` returns for the same bytes: `width × height × 3`, RGB, HWC. */
   pixels: Buffer;
+  /** `perceptualHash` of `pixels`: the same decode. */
+  perceptualHash: string;
   thumbnail: { data: Buffer; width: number; height: number; mime: 'image/webp' };
 };
 
@@ -58,6 +61,7 @@ export async function decodeUpload(bytes: Uint8Array, options: DecodeUploadOptio
   assertModelPixels(model.info, options);
   return {
     pixels: model.data,
+    perceptualHash: perceptualHash(model.data, options.width, options.height),
     thumbnail: {
       data: thumbnail.data,
       width: thumbnail.info.width,

@@ -25,6 +25,7 @@ import { createTestTopics } from '@deeplens/platform/testing/testTopics';
 import { buildDefaultModel } from './buildDefaultModel.ts';
 import { createEmbedderWorker } from './embedderWorker.ts';
 import { loadEmbeddingModel } from './onnxEmbeddingModel.ts';
+import { hammingDistance, isPerceptualHash } from './perceptualHash.ts';
 
 const photos = join(import.meta.dirname, '..', 'fixtures', 'photos');
 
@@ -136,6 +137,13 @@ describe('embedder worker (real Kafka, PostgreSQL, ONNX model)', () => {
       const norm = Math.hypot(...embedded.data.vector);
       assert.ok(Math.abs(norm - 1) < 1e-4, `unit length, got ${norm}`);
       assert.equal(embedded.data.modelId, model.manifest.modelId);
+      // The hash of the same decode, as search computes it for a query image of the same bytes.
+      const { perceptualHash } = embedded.data;
+      assert.ok(isPerceptualHash(perceptualHash), `a 64-bit perceptual hash, got ${perceptualHash}`);
+      const name = id === astronaut ? 'astronaut.jpg' : 'rocket.jpg';
+      const [query] = await model.describeSettled([await readFile(join(photos, name))]);
+      assert.ok(query && !(query instanceof Error));
+      assert.ok(hammingDistance(perceptualHash, query.perceptualHash) <= 2, 'the query side agrees');
       const [thumb] = byImage(id, 'ThumbnailGenerated');
       assert.ok(thumb && thumb.type === 'ThumbnailGenerated' && thumb.data.mime === 'image/webp');
       assert.ok(thumb.data.width <= 128 && thumb.data.height <= 128);

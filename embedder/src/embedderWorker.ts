@@ -265,7 +265,15 @@ export function createEmbedderWorker(options: EmbedderOptions) {
         imageDecider,
         {
           type: 'RecordImageEmbedding',
-          data: { tenantId, imageId, modelId, modelVersion, vector, ...(thumbnail ? { thumbnail } : {}) },
+          data: {
+            tenantId,
+            imageId,
+            modelId,
+            modelVersion,
+            vector,
+            perceptualHash: item.upload.perceptualHash,
+            ...(thumbnail ? { thumbnail } : {}),
+          },
         },
         origin(imageId, thumbnail ? 'embedding+thumbnail' : 'embedding'),
         imageRules,

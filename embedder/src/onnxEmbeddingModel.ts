@@ -9,6 +9,7 @@ import * as ort from 'onnxruntime-node';
 import type { DecodeImageOptions } from './decodeImageRgb.ts';
 import { decodeImageRgb } from './decodeImageRgb.ts';
 import type { ModelManifest } from './modelManifest.ts';
+import { perceptualHash } from './perceptualHash.ts';
 import type { Pooling } from './pooling.ts';
 import { DEFAULT_GEM_P, gemPool, l2Normalize } from './pooling.ts';
 
@@ -54,6 +55,11 @@ export interface EmbeddingModel {
    * good images still run as one batch.
    */
   embedSettled(images: readonly Uint8Array[]): Promise<(Float32Array | Error)[]>;
+  /**
+   * Like `embedSettled`, with each image's perceptual hash (`perceptualHash`) computed from the
+   * same decoded pixels: what search needs of a query image.
+   */
+  describeSettled(images: readonly Uint8Array[]): Promise<(ImageDescription | Error)[]>;
   /** How this model's images are decoded: `decodeImageRgb(bytes, decodeOptions)`. */
   readonly decodeOptions: DecodeImageOptions;
   /**
@@ -63,6 +69,9 @@ export interface EmbeddingModel {
   embedDecoded(pixels: readonly Buffer[]): Promise<Float32Array[]>;
   close(): Promise<void>;
 }
+
+/** An image as search compares it: its descriptor and its 64-bit perceptual hash (16 hex digits). */
+export type ImageDescription = { vector: Float32Array; perceptualHash: string };
 
 export async function loadEmbeddingModel(
   manifest: ModelManifest,
@@ -163,18 +172,26 @@ export async function loadEmbeddingModel(
     );
   }
 
-  async function runSettled(images: readonly Uint8Array[]): Promise<(Float32Array | Error)[]> {
+  async function runSettled(images: readonly Uint8Array[]): Promise<(ImageDescription | Error)[]> {
     const decoded = await Promise.allSettled(images.map(decode));
     const good = decoded.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
     const vectors = good.length > 0 ? await infer(good) : [];
     let next = 0;
     return decoded.map((r) =>
       r.status === 'fulfilled'
-        ? vectors[next++]!
+        ? { vector: vectors[next++]!, perceptualHash: perceptualHash(r.value, width, height) }
         : r.reason instanceof Error
           ? r.reason
           : new Error(String(r.reason)),
     );
+  }
+
+  async function describeSettled(images: readonly Uint8Array[]): Promise<(ImageDescription | Error)[]> {
+    const results: (ImageDescription | Error)[] = [];
+    for (let start = 0; start < images.length; start += maxBatchSize) {
+      results.push(...(await runSettled(images.slice(start, start + maxBatchSize))));
+    }
+    return results;
   }
 
   return {
@@ -190,12 +207,10 @@ export async function loadEmbeddingModel(
       return vectors;
     },
     async embedSettled(images) {
-      const results: (Float32Array | Error)[] = [];
-      for (let start = 0; start < images.length; start += maxBatchSize) {
-        results.push(...(await runSettled(images.slice(start, start + maxBatchSize))));
-      }
-      return results;
+      const results = await describeSettled(images);
+      return results.map((r) => (r instanceof Error ? r : r.vector));
     },
+    describeSettled,
     decodeOptions,
     async embedDecoded(pixels) {
       const vectors: Float32Array[] = [];

@@ -45,7 +45,14 @@ export function vectorFromBytes(bytes: Uint8Array): Float32Array {
 /** The Avro value of an event, ready for its type in `eventSchemas`. */
 export function toAvro(event: DeepLensEvent): AvroEventValue {
   if (event.type === 'ImageEmbedded') {
-    return { metadata: event.metadata, data: { ...event.data, vector: vectorToBytes(event.data.vector) } };
+    return {
+      metadata: event.metadata,
+      data: {
+        ...event.data,
+        vector: vectorToBytes(event.data.vector),
+        perceptualHash: event.data.perceptualHash ?? null,
+      },
+    };
   }
   return { metadata: event.metadata, data: event.data };
 }

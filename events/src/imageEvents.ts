@@ -33,6 +33,11 @@ export type ImageEmbedded = Event<
     modelVersion: string;
     dim: number;
     vector: Float32Array;
+    /**
+     * 64-bit DCT perceptual hash (16 hex digits) of the pixels the vector was computed from;
+     * absent (null when decoded) in events written before embedders computed it.
+     */
+    perceptualHash?: string | null;
   }
 >;
 

@@ -74,6 +74,8 @@ export type ImageRow = {
   thumbnail_width: number | null;
   thumbnail_height: number | null;
   thumbnail_mime: string | null;
+  /** The 64-bit perceptual hash (16 hex digits) of the image's last embedding that carried one. */
+  perceptual_hash: string | null;
   version: number;
   uploaded_at: number;
   updated_at: number;
@@ -109,6 +111,7 @@ export const imageRowSchema = z.object({
   thumbnail_width: z.number().nullable(),
   thumbnail_height: z.number().nullable(),
   thumbnail_mime: z.string().nullable(),
+  perceptual_hash: z.string().nullable(),
   version: z.number(),
   uploaded_at: z.number(),
   updated_at: z.number(),
@@ -146,6 +149,7 @@ export function evolveImageRow(row: ImageRow | undefined, event: ImageEvent): Im
       thumbnail_width: null,
       thumbnail_height: null,
       thumbnail_mime: null,
+      perceptual_hash: null,
       version,
       uploaded_at: at,
       updated_at: at,
@@ -156,7 +160,11 @@ export function evolveImageRow(row: ImageRow | undefined, event: ImageEvent): Im
   const next = { ...row, version, updated_at: at };
   switch (event.type) {
     case 'ImageEmbedded':
-      return { ...next, status: 'embedded' };
+      return {
+        ...next,
+        status: 'embedded',
+        perceptual_hash: event.data.perceptualHash ?? row.perceptual_hash,
+      };
     case 'ImageEmbeddingFailed':
       return {
         ...next,
@@ -202,7 +210,7 @@ async function applyImageEvents(tx: Transaction, schema: string, events: ImageEv
   const existing = await tx.any(sql.type(imageRowSchema)`
     select image_id, status, object_key, sha256, mime, bytes, width, height, filename, tags, attributes,
       source, failure_reason, failure_retriable, failed_at, thumbnail_key, thumbnail_width,
-      thumbnail_height, thumbnail_mime, version, uploaded_at, updated_at, deleted_at
+      thumbnail_height, thumbnail_mime, perceptual_hash, version, uploaded_at, updated_at, deleted_at
     from ${images} where image_id = any(${sql.array(ids, 'text')})`);
   const rows = new Map<string, ImageRow>(existing.map((r) => [r.image_id, r]));
   const changed = new Set<string>();
@@ -248,16 +256,17 @@ export async function upsertImageRows(tx: Transaction, schema: string, rows: Ima
   await tx.query(sql.unsafe`
     insert into ${sql.identifier([schema, 'images'])} (image_id, status, object_key, sha256, mime, bytes, width,
       height, filename, tags, attributes, source, failure_reason, failure_retriable, failed_at, thumbnail_key,
-      thumbnail_width, thumbnail_height, thumbnail_mime, version, uploaded_at, updated_at, deleted_at)
+      thumbnail_width, thumbnail_height, thumbnail_mime, perceptual_hash, version, uploaded_at, updated_at,
+      deleted_at)
     select x.image_id, x.status, x.object_key, x.sha256, x.mime, x.bytes, x.width, x.height, x.filename,
       array(select jsonb_array_elements_text(x.tags)), x.attributes, x.source, x.failure_reason,
       x.failure_retriable, ${fromEpochMs(sql.fragment`x.failed_at`)}, x.thumbnail_key, x.thumbnail_width, x.thumbnail_height,
-      x.thumbnail_mime, x.version, ${fromEpochMs(sql.fragment`x.uploaded_at`)}, ${fromEpochMs(sql.fragment`x.updated_at`)}, ${fromEpochMs(sql.fragment`x.deleted_at`)}
+      x.thumbnail_mime, x.perceptual_hash, x.version, ${fromEpochMs(sql.fragment`x.uploaded_at`)}, ${fromEpochMs(sql.fragment`x.updated_at`)}, ${fromEpochMs(sql.fragment`x.deleted_at`)}
     from jsonb_to_recordset(${sql.jsonb(rows)}) as x(image_id text, status text, object_key text, sha256 text,
       mime text, bytes bigint, width int, height int, filename text, tags jsonb, attributes jsonb, source text,
       failure_reason text, failure_retriable boolean, failed_at bigint, thumbnail_key text, thumbnail_width int,
-      thumbnail_height int, thumbnail_mime text, version int, uploaded_at bigint, updated_at bigint,
-      deleted_at bigint)
+      thumbnail_height int, thumbnail_mime text, perceptual_hash text, version int, uploaded_at bigint,
+      updated_at bigint, deleted_at bigint)
     on conflict (image_id) do update set status = excluded.status, object_key = excluded.object_key,
       sha256 = excluded.sha256, mime = excluded.mime, bytes = excluded.bytes, width = excluded.width,
       height = excluded.height, filename = excluded.filename, tags = excluded.tags,
@@ -265,7 +274,7 @@ export async function upsertImageRows(tx: Transaction, schema: string, rows: Ima
       failure_retriable = excluded.failure_retriable, failed_at = excluded.failed_at,
       thumbnail_key = excluded.thumbnail_key, thumbnail_width = excluded.thumbnail_width,
       thumbnail_height = excluded.thumbnail_height, thumbnail_mime = excluded.thumbnail_mime,
-      version = excluded.version, uploaded_at = excluded.uploaded_at, updated_at = excluded.updated_at,
+      perceptual_hash = excluded.perceptual_hash, version = excluded.version, uploaded_at = excluded.uploaded_at, updated_at = excluded.updated_at,
       deleted_at = excluded.deleted_at`);
 }
 

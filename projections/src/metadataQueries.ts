@@ -38,6 +38,8 @@ export type ImageView = {
   attributes: Record<string, string>;
   source: string;
   thumbnail: { objectKey: string; width: number; height: number; mime: string } | null;
+  /** 64-bit DCT perceptual hash (16 hex digits), once an embedder computed it. */
+  perceptualHash: string | null;
   embeddings: ImageEmbedding[];
   version: number;
   uploadedAt: number;
@@ -148,7 +150,8 @@ const usageRow = z.object({ images: z.number(), bytes: z.number(), updated_at: z
 const existsRow = z.object({ exists: z.boolean() });
 const imageColumns = sql.fragment`i.image_id, i.status, i.object_key, i.sha256, i.mime, i.bytes, i.width, i.height,
   i.filename, i.tags, i.attributes, i.source, i.failure_reason, i.failure_retriable, i.failed_at, i.thumbnail_key,
-  i.thumbnail_width, i.thumbnail_height, i.thumbnail_mime, i.version, i.uploaded_at, i.updated_at`;
+  i.thumbnail_width, i.thumbnail_height, i.thumbnail_mime, i.perceptual_hash, i.version, i.uploaded_at,
+  i.updated_at`;
 
 /** PostgreSQL's answer when a schema or table does not exist (an unknown or erased tenant). */
 function isMissingRelation(error: unknown): boolean {
@@ -243,6 +246,7 @@ export function createMetadataQueries(pool: DatabasePool) {
               height: r.thumbnail_height ?? 0,
               mime: r.thumbnail_mime ?? 'image/webp',
             },
+      perceptualHash: r.perceptual_hash,
       embeddings,
       version: r.version,
       uploadedAt: r.uploaded_at,

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { z } from 'zod';
 import { sql } from '@deeplens/platform/database';
 import { createTestDatabase } from '@deeplens/platform/testing/testDatabase';
 import { ensurePlatformSchema, ensureTenantSchema, tableExists } from './metadataSchema.ts';
@@ -31,5 +32,30 @@ describe('read-model schema creation', () => {
         assert.ok(await tableExists(tx, tenant, 'image_embeddings'));
       });
     }
+  });
+
+  it("adds the images' perceptual_hash column to a tenant schema created before it, once", async (t) => {
+    const db = await createTestDatabase(t);
+    const tenant = `tenant_${'0'.repeat(31)}2`;
+    const hasColumn = () =>
+      db.pool.oneFirst(sql.type(z.object({ exists: z.boolean() }))`
+        select exists (select from information_schema.columns
+          where table_schema = ${tenant} and table_name = 'images' and column_name = 'perceptual_hash') as exists`);
+    await db.pool.transaction((tx) => ensureTenantSchema(tx, tenant));
+    assert.ok(await hasColumn(), 'a new schema has the column');
+    // As a schema created by the previous version of the projection.
+    await db.pool.query(
+      sql.unsafe`alter table ${sql.identifier([tenant, 'images'])} drop column perceptual_hash`,
+    );
+    assert.equal(await hasColumn(), false);
+    const results = await Promise.allSettled(
+      [0, 1, 2].map(() => db.pool.transaction((tx) => ensureTenantSchema(tx, tenant))),
+    );
+    assert.deepEqual(
+      results.flatMap((r) => (r.status === 'rejected' ? [String(r.reason)] : [])),
+      [],
+      'concurrent batches migrate it in turn',
+    );
+    assert.ok(await hasColumn(), 'the old schema has the column now');
   });
 });

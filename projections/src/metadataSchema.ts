@@ -112,9 +112,25 @@ export async function ensurePlatformSchema(tx: Transaction, schema: string): Pro
   await tx.query(sql.unsafe`create index if not exists api_keys_tenant on ${s('api_keys')} (tenant_id)`);
 }
 
+/** Whether a tenant's schema has all its tables and the images' latest column. */
+async function tenantSchemaCurrent(tx: Transaction, schema: string): Promise<boolean> {
+  return tx.oneFirst(sql.type(existsRow)`
+    select to_regclass(${`"${schema}"."image_embeddings"`}) is not null and exists (
+      select from pg_catalog.pg_attribute
+      where attrelid = to_regclass(${`"${schema}"."images"`}) and attname = 'perceptual_hash'
+        and not attisdropped) as exists`);
+}
+
 export async function ensureTenantSchema(tx: Transaction, schema: string): Promise<void> {
   const s = (table: string) => sql.identifier([schema, table]);
-  if (!(await mustCreateSchema(tx, schema, 'image_embeddings'))) return;
+  if (await tenantSchemaCurrent(tx, schema)) return;
+  if (!(await mustCreateSchema(tx, schema, 'image_embeddings'))) {
+    // A schema created before the images' perceptual hash (issue 15): add the column once;
+    // concurrent batches take turns on the schema's lock and the second one skips.
+    await tx.query(sql.unsafe`select pg_advisory_xact_lock(hashtext(${schema}))`);
+    await tx.query(sql.unsafe`alter table ${s('images')} add column if not exists perceptual_hash text`);
+    return;
+  }
   await tx.query(sql.unsafe`create schema if not exists ${sql.identifier([schema])}`);
   await tx.query(sql.unsafe`
     create table if not exists ${s('images')} (
@@ -138,6 +154,8 @@ export async function ensureTenantSchema(tx: Transaction, schema: string): Promi
       thumbnail_width int,
       thumbnail_height int,
       thumbnail_mime text,
+      -- 64-bit DCT perceptual hash, 16 hex digits: search's second signal for near-duplicates.
+      perceptual_hash text,
       -- The image aggregate's version: an event at or below it was applied already.
       version int not null,
       uploaded_at timestamptz not null,

@@ -231,6 +231,11 @@ export const readApiOpenApi = {
           attributes: { type: 'object', additionalProperties: { type: 'string' } },
           thumbnailUrl: { type: ['string', 'null'] },
           contentUrl: { type: 'string' },
+          rankedBy: {
+            enum: ['perceptual-hash', 'descriptor'],
+            description:
+              'perceptual-hash: its perceptual hash matched the query image (an edited copy), so it was ranked first; descriptor: ranked by similarity alone',
+          },
         },
       },
       SearchResult: {

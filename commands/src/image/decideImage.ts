@@ -34,15 +34,26 @@ export function decideImage(command: ImageCommand, state: ImageState): ImageEven
   const { tenantId, imageId } = state;
   switch (command.type) {
     case 'RecordImageEmbedding': {
-      const { modelId, modelVersion, vector, thumbnail } = command.data;
+      const { modelId, modelVersion, vector, perceptualHash, thumbnail } = command.data;
       const drafts: EventDraft<ImageEvent>[] = [];
       if (!hasEmbedding(state, modelId, modelVersion)) {
         if (vector.length === 0 || !vector.every(Number.isFinite)) {
           throw new ValidationError('An embedding is a non-empty vector of finite numbers');
         }
+        if (perceptualHash !== undefined && !/^[0-9a-f]{16}$/.test(perceptualHash)) {
+          throw new ValidationError('A perceptual hash is 16 lowercase hex digits (64 bits)');
+        }
         drafts.push({
           type: 'ImageEmbedded',
-          data: { tenantId, imageId, modelId, modelVersion, dim: vector.length, vector },
+          data: {
+            tenantId,
+            imageId,
+            modelId,
+            modelVersion,
+            dim: vector.length,
+            vector,
+            ...(perceptualHash === undefined ? {} : { perceptualHash }),
+          },
         });
       }
       if (thumbnail && !state.thumbnails.includes(thumbnail.objectKey)) {

@@ -157,6 +157,20 @@ describe('RecordImageEmbedding', () => {
     given([uploaded]).when(recordEmbedding).then([embedded]);
   });
 
+  it('records the perceptual hash of the same decode with the vector', () => {
+    const perceptualHash = '8f3a00c4e1d2b697';
+    given([uploaded])
+      .when({ ...recordEmbedding, data: { ...recordEmbedding.data, perceptualHash } })
+      .then([{ ...embedded, data: { ...embedded.data, perceptualHash } }]);
+  });
+
+  it('refuses a perceptual hash that is not 64 bits in hex, recording nothing', () => {
+    for (const perceptualHash of ['8f3a00c4e1d2b6', '8F3A00C4E1D2B697', '8f3a00c4e1d2b69z'])
+      given([uploaded])
+        .when({ ...recordEmbedding, data: { ...recordEmbedding.data, perceptualHash } })
+        .then(ValidationError);
+  });
+
   it('records another model version as a new embedding', () => {
     given([uploaded, embedded])
       .when({ ...recordEmbedding, data: { ...recordEmbedding.data, modelVersion: '2.0.0' } })

@@ -45,6 +45,8 @@ export type RecordImageEmbedding = Command<
     modelId: string;
     modelVersion: string;
     vector: Float32Array;
+    /** The 64-bit perceptual hash of the same decoded pixels, 16 hex digits. */
+    perceptualHash?: string;
     thumbnail?: ThumbnailDraft;
   }
 >;

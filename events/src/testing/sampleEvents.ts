@@ -152,6 +152,7 @@ export const sampleEvents: { readonly [T in DeepLensEventType]: EventOfType<T> }
       modelVersion: '1.0.0',
       dim: 4,
       vector: Float32Array.from([0.125, -1.5, 3.1415927, 1e-7]),
+      perceptualHash: '8f3a00c4e1d2b697',
     },
     metadata: sampleMetadata(imageId, 2),
   },

@@ -2,6 +2,11 @@ import type { Context } from 'hono';
 import { Hono } from 'hono';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { z } from 'zod';
+import {
+  defaultFusion,
+  fuseNearDuplicateRanking,
+  type RankedBy,
+} from '@deeplens/embedder/nearDuplicateRanking';
 import type { ImageView } from '@deeplens/projections/metadataQueries';
 import type { ModelRef } from '@deeplens/projections/vectorQueries';
 import { NotFoundError, UnprocessableError, ValidationError } from '@deeplens/platform/errors';
@@ -76,7 +81,19 @@ export type HitView = {
   attributes: Record<string, string>;
   thumbnailUrl: string | null;
   contentUrl: string;
+  /**
+   * What put the hit at its rank: `perceptual-hash` when its perceptual hash matched the query's
+   * (an edited copy of the same picture, lifted above the descriptor's order), else `descriptor`.
+   */
+  rankedBy: RankedBy;
 };
+
+/**
+ * How many hits to ask the index for: the descriptor's top `defaultFusion.depth` are the
+ * candidates the perceptual hash may lift, whatever `k` the caller wants back.
+ */
+const candidatesFor = (k: number, queryHash: string | null | undefined) =>
+  queryHash ? Math.max(k, defaultFusion.depth) : k;
 
 function parseModel(model: string | undefined, fallback: ModelRef): ModelRef {
   if (!model) return fallback;
@@ -89,24 +106,39 @@ export function searchRoutes(deps: ReadApiDependencies) {
   const { metadata, vectors } = deps;
   const app = new Hono<ReadApiEnv>();
 
-  /** Hits as the API shows them; a hit whose metadata is gone (deleted meanwhile) is left out. */
-  async function present(tenantId: string, hits: VectorHit[]): Promise<HitView[]> {
+  /**
+   * The first `k` hits as the API shows them, the descriptor's order fused with the perceptual
+   * hash (`fuseNearDuplicateRanking`) when the query has one; a hit whose metadata is gone
+   * (deleted meanwhile) is left out.
+   */
+  async function present(
+    tenantId: string,
+    hits: VectorHit[],
+    k: number,
+    queryHash: string | null | undefined,
+  ): Promise<HitView[]> {
     const images = await Promise.all(hits.map((h) => metadata.getImage(tenantId, h.id)));
-    return hits.flatMap((hit, i) => {
+    const found = hits.flatMap((hit, i) => {
       const image: ImageView | undefined = images[i];
-      if (!image) return [];
-      return [
-        {
-          imageId: hit.id,
-          score: Math.round(hit.score * 1e6) / 1e6,
-          filename: image.filename,
-          tags: image.tags,
-          attributes: image.attributes,
-          thumbnailUrl: image.thumbnail ? `/v1/images/${hit.id}/thumbnail` : null,
-          contentUrl: `/v1/images/${hit.id}/content`,
-        },
-      ];
+      return image ? [{ hit, image, perceptualHash: image.perceptualHash }] : [];
     });
+    return fuseNearDuplicateRanking(queryHash, found)
+      .slice(0, k)
+      .map(({ hit, image, rankedBy }) => ({
+        imageId: hit.id,
+        score: Math.round(hit.score * 1e6) / 1e6,
+        filename: image.filename,
+        tags: image.tags,
+        attributes: image.attributes,
+        thumbnailUrl: image.thumbnail ? `/v1/images/${hit.id}/thumbnail` : null,
+        contentUrl: `/v1/images/${hit.id}/content`,
+        rankedBy,
+      }));
+  }
+
+  /** The stored perceptual hash of the tenant's image (null before an embedder computed it). */
+  async function storedHash(tenantId: string, imageId: string): Promise<string | null> {
+    return (await metadata.getImage(tenantId, imageId))?.perceptualHash ?? null;
   }
 
   async function embedQueryImage(c: Context<ReadApiEnv>, model: ModelRef) {
@@ -136,9 +168,10 @@ export function searchRoutes(deps: ReadApiDependencies) {
         },
       );
     }
-    const [vector] = await queryModel.embedSettled([file.bytes]);
-    if (!vector || vector instanceof Error)
-      throw vector ?? new UnprocessableError('the query image could not be embedded');
+    // Descriptor and perceptual hash from one decode, as the embedder makes them.
+    const [described] = await queryModel.describeSettled([file.bytes]);
+    if (!described || described instanceof Error)
+      throw described ?? new UnprocessableError('the query image could not be embedded');
     const fields = Object.fromEntries(upload.fields);
     const parsed = z
       .object({ ...options, filter: z.string().optional() })
@@ -166,7 +199,8 @@ export function searchRoutes(deps: ReadApiDependencies) {
       filter = checked.data;
     }
     return {
-      vector,
+      vector: described.vector,
+      perceptualHash: described.perceptualHash,
       search: { k: parsed.data.k, threshold: parsed.data.threshold, filter } as VectorSearchOptions,
     };
   }
@@ -177,20 +211,32 @@ export function searchRoutes(deps: ReadApiDependencies) {
     const multipart = /^multipart\/form-data\b/i.test(c.req.header('content-type') ?? '');
     let model = deps.defaultModel;
     let hits: VectorHit[];
+    let k: number;
+    let queryHash: string | null = null;
     if (multipart) {
       model = parseModel(c.req.query('model'), deps.defaultModel);
       const query = await embedQueryImage(c, model);
-      hits = await vectors.search(tenantId, model, query.vector, query.search);
+      k = query.search.k;
+      queryHash = query.perceptualHash;
+      hits = await vectors.search(tenantId, model, query.vector, {
+        ...query.search,
+        k: candidatesFor(k, queryHash),
+      });
     } else {
       const body = await jsonBody(c, jsonSearch);
       model = parseModel(body.model, deps.defaultModel);
+      k = body.k;
       const search: VectorSearchOptions = {
         k: body.k,
         ...(body.threshold !== undefined ? { threshold: body.threshold } : {}),
         ...(body.filter ? { filter: body.filter } : {}),
       };
       if (body.imageId) {
-        const found = await vectors.similarTo(tenantId, model, body.imageId, search);
+        queryHash = await storedHash(tenantId, body.imageId);
+        const found = await vectors.similarTo(tenantId, model, body.imageId, {
+          ...search,
+          k: candidatesFor(k, queryHash),
+        });
         if (!found)
           throw new NotFoundError(
             `image ${body.imageId} has no vector for ${model.modelId}@${model.modelVersion} (not found, or not indexed yet)`,
@@ -211,7 +257,7 @@ export function searchRoutes(deps: ReadApiDependencies) {
         );
       }
     }
-    const presented = await present(tenantId, hits);
+    const presented = await present(tenantId, hits, k, queryHash);
     searchLatency.observe(
       { kind: multipart ? 'image' : 'id-or-vector' },
       (performance.now() - started) / 1000,
@@ -238,13 +284,14 @@ export function searchRoutes(deps: ReadApiDependencies) {
         : Array.isArray(query.data.tag)
           ? query.data.tag
           : [query.data.tag];
+    const queryHash = await storedHash(tenantId, imageId);
     const hits = await vectors.similarTo(tenantId, model, imageId, {
-      k: query.data.k,
+      k: candidatesFor(query.data.k, queryHash),
       ...(query.data.threshold !== undefined ? { threshold: query.data.threshold } : {}),
       ...(tags ? { filter: { tags } } : {}),
     });
     if (!hits) throw new NotFoundError(`image ${imageId} not found or not indexed yet`);
-    const presented = await present(tenantId, hits);
+    const presented = await present(tenantId, hits, query.data.k, queryHash);
     searchLatency.observe({ kind: 'similar' }, (performance.now() - started) / 1000);
     searchResults.observe(presented.length);
     return c.json({ model, hits: presented });

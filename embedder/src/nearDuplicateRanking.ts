@@ -1,0 +1,54 @@
+/**
+ * How search fuses its two signals for near-duplicates: the global descriptor ranks the
+ * candidates, and among its top `depth` a candidate whose perceptual hash is within
+ * `maxHammingDistance` of the query's is ranked first (nearest hash first, then the
+ * descriptor's order). The hash is exact on colour, blur, re-encoding and overlays, where the
+ * descriptor slips; it says nothing on crops, padding or flips, where the descriptor holds.
+ * The defaults are chosen on the development set (`bench/quality.ts`, docs/search-quality.md).
+ */
+import { hammingDistance, isPerceptualHash } from './perceptualHash.ts';
+
+export type FusionOptions = {
+  /** How many of the descriptor's best candidates the hash may lift to the top. */
+  depth: number;
+  /** A candidate at most this many bits from the query's hash counts as the same picture. */
+  maxHammingDistance: number;
+};
+
+export const defaultFusion: FusionOptions = { depth: 10, maxHammingDistance: 10 };
+
+/** What put a hit where it is: the hash match, or the descriptor's similarity alone. */
+export type RankedBy = 'perceptual-hash' | 'descriptor';
+
+export type FusionCandidate = { perceptualHash?: string | null | undefined };
+
+export type Fused<T> = T & { rankedBy: RankedBy; hammingDistance: number | null };
+
+/**
+ * `candidates` in the descriptor's order, best first, re-ranked. Without a query hash (or
+ * candidates without one) the order is the descriptor's.
+ */
+export function fuseNearDuplicateRanking<T extends FusionCandidate>(
+  queryHash: string | null | undefined,
+  candidates: readonly T[],
+  options: FusionOptions = defaultFusion,
+): Fused<T>[] {
+  const distances = candidates.map((c) =>
+    isPerceptualHash(queryHash) && isPerceptualHash(c.perceptualHash)
+      ? hammingDistance(queryHash, c.perceptualHash)
+      : null,
+  );
+  const lifted: number[] = [];
+  for (let i = 0; i < Math.min(options.depth, candidates.length); i++) {
+    const d = distances[i];
+    if (d !== null && d !== undefined && d <= options.maxHammingDistance) lifted.push(i);
+  }
+  lifted.sort((a, b) => distances[a]! - distances[b]! || a - b);
+  const liftedSet = new Set(lifted);
+  const order = [...lifted, ...[...candidates.keys()].filter((i) => !liftedSet.has(i))];
+  return order.map((i) => ({
+    ...candidates[i]!,
+    rankedBy: liftedSet.has(i) ? 'perceptual-hash' : 'descriptor',
+    hammingDistance: distances[i] ?? null,
+  }));
+}
