@@ -5,6 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import * as Minio from 'minio';
 import type { Config } from './config.ts';
+import { isDependencyUnavailable } from './dependencyFailures.ts';
 import { DeepLensError, NotFoundError, UnavailableError, ValidationError } from './errors.ts';
 
 export interface StoredObject {
@@ -133,7 +134,10 @@ export function storageError(error: unknown): DeepLensError {
   if (code === 'NoSuchKey' || code === 'NotFound' || code === 'NoSuchBucket') {
     return new NotFoundError('no such object', { cause: error });
   }
-  if (typeof code === 'string' && (storageUnreachableCodes.has(code) || storageBusyCodes.has(code))) {
+  if (
+    (typeof code === 'string' && (storageUnreachableCodes.has(code) || storageBusyCodes.has(code))) ||
+    isDependencyUnavailable(error)
+  ) {
     return new UnavailableError('object storage is unavailable', { cause: error });
   }
   return new ObjectStorageError('object storage refused the request or did not answer as S3', {
