@@ -1,6 +1,6 @@
 import { loadConfig, type Config } from './config.ts';
 import { createLogger, type Logger } from './logger.ts';
-import { startMetricsServer } from './metrics.ts';
+import { startHealthServer } from './healthServer.ts';
 import { startTelemetry } from './telemetry.ts';
 
 /**
@@ -42,9 +42,13 @@ export async function runProcess(name: string, start: ProcessStarter): Promise<v
   await runUntilSignalled(log, async () => {
     const telemetry = await startTelemetry(name, config);
     const metrics = config.METRICS_PORT
-      ? await startMetricsServer(config.METRICS_HOST, config.METRICS_PORT)
+      ? await startHealthServer(config.METRICS_HOST, config.METRICS_PORT)
       : undefined;
-    if (metrics) log.info('metrics', { url: `http://${config.METRICS_HOST}:${config.METRICS_PORT}/metrics` });
+    if (metrics)
+      log.info('metrics and readiness', {
+        url: `http://${config.METRICS_HOST}:${config.METRICS_PORT}/metrics`,
+        readyz: `http://${config.METRICS_HOST}:${config.METRICS_PORT}/readyz`,
+      });
     const running = await start(config, log);
     return {
       stop: async () => {
