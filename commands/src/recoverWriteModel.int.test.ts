@@ -252,6 +252,11 @@ describe('write-model recovery from the log (Kafka + PostgreSQL)', () => {
 
     // --- the write model is lost (its bookkeeping row stays: the tables come back anyway) -------
     await pool.query(sql.unsafe`drop schema write cascade`);
+    await assert.rejects(
+      recover('verify'),
+      UnprocessableError,
+      'nothing to verify, and verify creates nothing',
+    );
     const recovered = await recover('recover');
     assert.equal(recovered.records, outboxBefore.total, 'every event in the log was read');
     assert.equal(recovered.duplicates, 0);

@@ -79,12 +79,20 @@ export type RecoveryResult = {
  * it with an error naming `topic:partition:offset`; nothing is ever skipped.
  */
 export async function recoverWriteModel(options: RecoverOptions): Promise<RecoveryResult> {
-  await ensureDatabase(options.databaseUrl);
-  await ensureWriteModelSchema(options.databaseUrl);
+  // Verifying changes nothing: it neither creates the database nor applies migrations.
+  if (options.mode !== 'verify') {
+    await ensureDatabase(options.databaseUrl);
+    await ensureWriteModelSchema(options.databaseUrl);
+  }
   const client = new pg.Client({ connectionString: options.databaseUrl });
   await client.connect();
   try {
     if (options.mode !== 'verify') await assertReplaceable(client, options.mode);
+    else if (!(await writeModelPresent(client))) {
+      throw new UnprocessableError(
+        'there is no write model to verify (its tables are missing): recover first',
+      );
+    }
     const startedAt = await dbNow(client);
     const named = options.topics ?? topicsWithPrefix(options.topicPrefix ?? '');
     const topics = [named.tenant, named.identity, named.image];
@@ -167,17 +175,21 @@ async function ensureWriteModelSchema(databaseUrl: string): Promise<void> {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {
-    const { rows } = await client.query<{ present: boolean }>(
-      `select to_regclass('write.aggregates') is not null and to_regclass('write.usage_stripes') is not null
-          and to_regclass('write.unique_reservations') is not null and to_regclass('write.outbox') is not null as present`,
-    );
-    if (rows[0]?.present) return;
+    if (await writeModelPresent(client)) return;
     await client.query(`drop schema if exists write cascade`);
     await client.query(`delete from public.schema_migrations where component = 'write-model'`);
   } finally {
     await client.end();
   }
   await runMigrations(databaseUrl, 'write-model', writeModelMigrations);
+}
+
+async function writeModelPresent(client: pg.Client): Promise<boolean> {
+  const { rows } = await client.query<{ present: boolean }>(
+    `select to_regclass('write.aggregates') is not null and to_regclass('write.usage_stripes') is not null
+        and to_regclass('write.unique_reservations') is not null and to_regclass('write.outbox') is not null as present`,
+  );
+  return rows[0]?.present === true;
 }
 
 async function dbNow(client: pg.Client): Promise<Date> {
