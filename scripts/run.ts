@@ -266,14 +266,24 @@ function prettyLogLine(line: string): string {
   return `${paint(2, clock)} ${coloured} ${msg}${rest ? ` ${paint(2, rest)}` : ''}`;
 }
 
+type ReadyzBody = { reasons?: { reason: string; state?: string }[] };
+
 async function waitUntilReady(label: string, url: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+  let deadline = Date.now() + timeoutMs;
+  let said = '';
   while (Date.now() < deadline) {
     if (shuttingDown) return;
-    const ok = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2_000) })
-      .then((r) => r.ok)
-      .catch(() => false);
-    if (ok) return;
+    // 503 with reasons: a projection replaying the log (waited for, however long) or halted.
+    const answer: { ok: boolean; body: ReadyzBody } = await fetch(`${url}/readyz`, {
+      signal: AbortSignal.timeout(2_000),
+    })
+      .then(async (r) => ({ ok: r.ok, body: (await r.json().catch(() => ({}))) as ReadyzBody }))
+      .catch(() => ({ ok: false, body: {} }));
+    if (answer.ok) return;
+    const reasons = answer.body.reasons ?? [];
+    const text = reasons.map((r) => r.reason).join('; ');
+    if (text && text !== said) say(`${label} not ready yet: ${(said = text)}`);
+    if (reasons.some((r) => r.state === 'replaying')) deadline = Math.max(deadline, Date.now() + 30_000);
     await sleep(500);
   }
   const owner =
