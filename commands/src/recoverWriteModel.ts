@@ -325,7 +325,10 @@ async function readLog(
   try {
     await consumer.subscribe({ topics: [...topics], fromBeginning: true });
     await consumer.run({
-      autoCommit: false,
+      // Offsets are committed to the throw-away group only so that a consumer that lost its
+      // membership under load resumes where it was rather than at 0 (the fold would skip what
+      // it re-read as republished events, but would re-read it).
+      autoCommitInterval: 5_000,
       partitionsConsumedConcurrently: 3,
       eachBatch: async (payload) => {
         const { batch } = payload;
@@ -354,6 +357,8 @@ async function readLog(
             }
             onEvent(event, position);
             done++;
+            // A long batch on a busy machine must not cost the group membership.
+            if (done % 2_000 === 0) await payload.heartbeat();
             if (offset >= end - 1) remaining.delete(key);
           }
           if (Number(batch.lastOffset()) >= end - 1) remaining.delete(key);
