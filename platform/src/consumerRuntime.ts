@@ -33,15 +33,23 @@ export type ConsumerBatch<T> = {
   lastOffset: number;
 };
 
-/** Thrown by a handler to name the record that failed (else the batch's first is named). */
+/**
+ * Thrown by a handler to name the record that failed (else the batch's first is named). A
+ * handler that applies several partitions' batches together names the partition too: the
+ * batches of the other partitions are then retried, not halted.
+ */
 export class RecordFailedError extends Error {
   override readonly name = 'RecordFailedError';
+  readonly topic: string | undefined;
+  readonly partition: number | undefined;
   constructor(
     message: string,
     readonly offset: number,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; topic?: string; partition?: number },
   ) {
     super(message, options);
+    this.topic = options?.topic;
+    this.partition = options?.partition;
   }
 }
 
@@ -193,13 +201,20 @@ export async function startConsumerRuntime<T>(options: ConsumerRuntimeOptions<T>
   /** Runs `work`, retrying a retriable failure with backoff; answers the last error if it never worked. */
   async function withRetries(
     work: () => Promise<void>,
+    where?: { topic: string; partition: number },
   ): Promise<{ error: unknown; retriable: boolean } | undefined> {
     for (let attempt = 1; ; attempt++) {
       try {
         await work();
         return undefined;
       } catch (error) {
-        if (error instanceof StopConsuming || !isRetriable(error)) return { error, retriable: false };
+        const elsewhere =
+          error instanceof RecordFailedError &&
+          where !== undefined &&
+          error.topic !== undefined &&
+          (error.topic !== where.topic || error.partition !== where.partition);
+        if (error instanceof StopConsuming || (!elsewhere && !isRetriable(error)))
+          return { error, retriable: false };
         if (attempt >= maxAttempts || abort.signal.aborted) return { error, retriable: true };
         consumerErrors.inc({ consumer: name, kind: 'retry' });
         const delay = Math.min(backoff.maxMs, backoff.initialMs * 2 ** (attempt - 1));
@@ -333,7 +348,7 @@ export async function startConsumerRuntime<T>(options: ConsumerRuntimeOptions<T>
 
       if (covered >= from) {
         const whole: ConsumerBatch<T> = { topic, partition, records, skipped, lastOffset: covered };
-        const failure = await withRetries(() => options.handle(whole));
+        const failure = await withRetries(() => options.handle(whole), { topic, partition });
         if (failure?.error instanceof StopConsuming) {
           log.info('stopping', { reason: failure.error.message });
           abort.abort();
