@@ -6,6 +6,7 @@ import sharp from 'sharp';
 import { createDeepLensClient, type DeepLensClient } from '@deeplens/client/deepLensClient';
 import { DeepLensApiError } from '@deeplens/client/clientErrors';
 import { startDeepLens, type RunningDeepLens } from '@deeplens/platform/testing/deeplensProcesses';
+import { dropQdrantCollections } from '@deeplens/projections/qdrantVectorIndex';
 
 const photosDir = join(import.meta.dirname, '..', '..', 'embedder', 'fixtures', 'photos');
 
@@ -48,120 +49,149 @@ async function status(promise: Promise<unknown>): Promise<number> {
   }
 }
 
+/** Each journey runs on the embedded index and, when `QDRANT_URL` names a server, on Qdrant. */
+const vectorStores = [
+  { store: 'embedded', env: {}, skip: false },
+  {
+    store: 'qdrant',
+    env: { VECTOR_STORE: 'qdrant', QDRANT_URL: process.env.QDRANT_URL ?? '' },
+    skip: process.env.QDRANT_URL ? false : 'QDRANT_URL is not set: no Qdrant to test against',
+  },
+] as const;
+
 describe('DeepLens end to end: two tenants, real photos, search with edited copies', () => {
-  it('finds each original first from an edited copy, by upload and by id, with filters and no cross-tenant hit', async (t) => {
-    const deeplens = await startDeepLens(t);
-    const admin = createDeepLensClient({ writeUrl: deeplens.writeUrl, readUrl: deeplens.readUrl });
-    await admin.signIn({ email: deeplens.admin.email, password: deeplens.admin.password });
-    const a = await tenant(deeplens, admin, 'alpha');
-    const b = await tenant(deeplens, admin, 'bravo');
+  for (const { store, env, skip } of vectorStores)
+    it(
+      `finds each original first from an edited copy, by upload and by id, with filters and no cross-tenant hit (vector store: ${store})`,
+      { skip },
+      async (t) => {
+        const deeplens = await startDeepLens(t, { env });
+        if (store === 'qdrant') {
+          const namespace = deeplens.env.DEEPLENS_VECTOR_NAMESPACE!;
+          t.after(() =>
+            dropQdrantCollections(
+              { url: env.QDRANT_URL, apiKey: process.env.QDRANT_API_KEY },
+              `${namespace}_g`,
+            ),
+          );
+        }
+        const admin = createDeepLensClient({ writeUrl: deeplens.writeUrl, readUrl: deeplens.readUrl });
+        await admin.signIn({ email: deeplens.admin.email, password: deeplens.admin.password });
+        const a = await tenant(deeplens, admin, 'alpha');
+        const b = await tenant(deeplens, admin, 'bravo');
 
-    const names = (await readdir(photosDir)).filter((f) => f.endsWith('.jpg')).sort();
-    const photos = await Promise.all(
-      names.map(async (name) => ({ name, bytes: await readFile(join(photosDir, name)) })),
-    );
-    // Alpha holds photos 0–11, bravo 6–17: six pictures are in both tenants.
-    const alphaPhotos = photos
-      .slice(0, 12)
-      .map((p, i) => ({ ...p, tags: ['alpha', i % 2 === 0 ? 'even' : 'odd'] }));
-    const bravoPhotos = photos.slice(6, 18).map((p) => ({ ...p, tags: ['bravo'] }));
-    const alphaIds = await upload(a.client, alphaPhotos);
-    const bravoIds = await upload(b.client, bravoPhotos);
-    await a.client.waitUntilIndexed(alphaIds, 180_000);
-    await b.client.waitUntilIndexed(bravoIds, 180_000);
+        const names = (await readdir(photosDir)).filter((f) => f.endsWith('.jpg')).sort();
+        const photos = await Promise.all(
+          names.map(async (name) => ({ name, bytes: await readFile(join(photosDir, name)) })),
+        );
+        // Alpha holds photos 0–11, bravo 6–17: six pictures are in both tenants.
+        const alphaPhotos = photos
+          .slice(0, 12)
+          .map((p, i) => ({ ...p, tags: ['alpha', i % 2 === 0 ? 'even' : 'odd'] }));
+        const bravoPhotos = photos.slice(6, 18).map((p) => ({ ...p, tags: ['bravo'] }));
+        const alphaIds = await upload(a.client, alphaPhotos);
+        const bravoIds = await upload(b.client, bravoPhotos);
+        await a.client.waitUntilIndexed(alphaIds, 180_000);
+        await b.client.waitUntilIndexed(bravoIds, 180_000);
 
-    const edits: [string, (image: sharp.Sharp, w: number, h: number) => sharp.Sharp][] = [
-      [
-        '75% centre crop',
-        (img, w, h) =>
-          img.extract({
-            left: Math.round(w * 0.125),
-            top: Math.round(h * 0.125),
-            width: Math.round(w * 0.75),
-            height: Math.round(h * 0.75),
-          }),
-      ],
-      ['brightness ×1.4', (img) => img.modulate({ brightness: 1.4 })],
-      ['mirror', (img) => img.flop()],
-    ];
-    let byUploadTop1 = 0;
-    let queries = 0;
-    const alphaSet = new Set(alphaIds);
-    // Photos 6–9 are in both tenants: their hits must still be alpha's own.
-    for (const index of [0, 3, 6, 9]) {
-      const original = alphaPhotos[index]!;
-      const { width = 0, height = 0 } = await sharp(original.bytes).metadata();
-      for (const [name, edit] of edits) {
-        const edited = await edit(sharp(original.bytes), width, height).jpeg({ quality: 85 }).toBuffer();
-        const result = await a.client.searchByImage(edited, {
-          k: 5,
-          filename: 'query.jpg',
+        const edits: [string, (image: sharp.Sharp, w: number, h: number) => sharp.Sharp][] = [
+          [
+            '75% centre crop',
+            (img, w, h) =>
+              img.extract({
+                left: Math.round(w * 0.125),
+                top: Math.round(h * 0.125),
+                width: Math.round(w * 0.75),
+                height: Math.round(h * 0.75),
+              }),
+          ],
+          ['brightness ×1.4', (img) => img.modulate({ brightness: 1.4 })],
+          ['mirror', (img) => img.flop()],
+        ];
+        let byUploadTop1 = 0;
+        let queries = 0;
+        const alphaSet = new Set(alphaIds);
+        // Photos 6–9 are in both tenants: their hits must still be alpha's own.
+        for (const index of [0, 3, 6, 9]) {
+          const original = alphaPhotos[index]!;
+          const { width = 0, height = 0 } = await sharp(original.bytes).metadata();
+          for (const [name, edit] of edits) {
+            const edited = await edit(sharp(original.bytes), width, height).jpeg({ quality: 85 }).toBuffer();
+            const result = await a.client.searchByImage(edited, {
+              k: 5,
+              filename: 'query.jpg',
+              type: 'image/jpeg',
+            });
+            queries++;
+            if (result.hits[0]?.imageId === alphaIds[index]) byUploadTop1++;
+            else
+              console.log(
+                `by upload: ${original.name} (${name}) ranked ${result.hits.findIndex((h) => h.imageId === alphaIds[index]) + 1}`,
+              );
+            for (const hit of result.hits)
+              assert.ok(alphaSet.has(hit.imageId), `hit ${hit.imageId} is alpha's own`);
+          }
+        }
+        assert.ok(
+          byUploadTop1 / queries >= 0.9,
+          `by upload: ${byUploadTop1}/${queries} edited copies found their original first`,
+        );
+
+        // By id: an edited copy stored in the tenant finds its original first.
+        const original = alphaPhotos[6]!;
+        const mirrored = await sharp(original.bytes).flop().jpeg({ quality: 80 }).toBuffer();
+        const [mirroredId] = await upload(a.client, [
+          { name: 'mirrored.jpg', bytes: mirrored, tags: ['alpha', 'copy'] },
+        ]);
+        await a.client.waitUntilIndexed([mirroredId!], 120_000);
+        const similar = await a.client.similar(mirroredId!, { k: 3 });
+        assert.equal(similar.hits[0]?.imageId, alphaIds[6], 'the mirrored copy finds its original first');
+        const byIdSearch = await a.client.searchById(mirroredId!, { k: 3 });
+        assert.equal(byIdSearch.hits[0]?.imageId, alphaIds[6]);
+
+        // Filters: only images with the tag come back.
+        const filtered = await a.client.searchById(alphaIds[0]!, { k: 10, filter: { tags: ['odd'] } });
+        assert.ok(filtered.hits.length > 0);
+        for (const hit of filtered.hits)
+          assert.ok(hit.tags.includes('odd'), `${hit.imageId} carries the filter's tag`);
+
+        // Bravo sees only bravo's images, even for a picture both tenants hold.
+        const bravoSet = new Set(bravoIds);
+        const bravoHits = await b.client.searchByImage(photos[7]!.bytes, {
+          filename: 'q.jpg',
           type: 'image/jpeg',
         });
-        queries++;
-        if (result.hits[0]?.imageId === alphaIds[index]) byUploadTop1++;
-        else
-          console.log(
-            `by upload: ${original.name} (${name}) ranked ${result.hits.findIndex((h) => h.imageId === alphaIds[index]) + 1}`,
-          );
-        for (const hit of result.hits)
-          assert.ok(alphaSet.has(hit.imageId), `hit ${hit.imageId} is alpha's own`);
-      }
-    }
-    assert.ok(
-      byUploadTop1 / queries >= 0.9,
-      `by upload: ${byUploadTop1}/${queries} edited copies found their original first`,
+        assert.equal(
+          bravoHits.hits[0]?.imageId,
+          bravoIds[1],
+          'bravo finds its own copy of the shared picture',
+        );
+        for (const hit of bravoHits.hits) assert.ok(bravoSet.has(hit.imageId));
+        // Another tenant's image id answers 404, never its data.
+        assert.equal(await status(b.client.getImage(alphaIds[0]!)), 404);
+        assert.equal(await status(b.client.similar(alphaIds[0]!)), 404);
+        assert.equal(await status(b.client.content(alphaIds[0]!)), 404);
+        assert.equal(await status(b.client.searchById(alphaIds[0]!)), 404);
+
+        // Browsing, thumbnails, content, usage, duplicates.
+        const page = await a.client.listImages({ limit: 5, tag: 'alpha' });
+        assert.equal(page.items.length, 5);
+        assert.ok(page.nextCursor);
+        const thumbnail = await a.client.thumbnail(alphaIds[0]!);
+        assert.equal((await sharp(thumbnail).metadata()).format, 'webp');
+        const content = await a.client.content(alphaIds[0]!);
+        assert.deepEqual(Buffer.from(content.bytes), alphaPhotos[0]!.bytes);
+        const usage = await a.client.usage();
+        assert.equal(usage.images, 13);
+        const duplicates = await a.client.duplicates({ threshold: 0.9 });
+        assert.ok(
+          duplicates.groups.some(
+            (g) =>
+              g.images.some((i) => i.imageId === mirroredId) &&
+              g.images.some((i) => i.imageId === alphaIds[6]),
+          ),
+          'the mirrored copy and its original form a duplicate group',
+        );
+      },
     );
-
-    // By id: an edited copy stored in the tenant finds its original first.
-    const original = alphaPhotos[6]!;
-    const mirrored = await sharp(original.bytes).flop().jpeg({ quality: 80 }).toBuffer();
-    const [mirroredId] = await upload(a.client, [
-      { name: 'mirrored.jpg', bytes: mirrored, tags: ['alpha', 'copy'] },
-    ]);
-    await a.client.waitUntilIndexed([mirroredId!], 120_000);
-    const similar = await a.client.similar(mirroredId!, { k: 3 });
-    assert.equal(similar.hits[0]?.imageId, alphaIds[6], 'the mirrored copy finds its original first');
-    const byIdSearch = await a.client.searchById(mirroredId!, { k: 3 });
-    assert.equal(byIdSearch.hits[0]?.imageId, alphaIds[6]);
-
-    // Filters: only images with the tag come back.
-    const filtered = await a.client.searchById(alphaIds[0]!, { k: 10, filter: { tags: ['odd'] } });
-    assert.ok(filtered.hits.length > 0);
-    for (const hit of filtered.hits)
-      assert.ok(hit.tags.includes('odd'), `${hit.imageId} carries the filter's tag`);
-
-    // Bravo sees only bravo's images, even for a picture both tenants hold.
-    const bravoSet = new Set(bravoIds);
-    const bravoHits = await b.client.searchByImage(photos[7]!.bytes, {
-      filename: 'q.jpg',
-      type: 'image/jpeg',
-    });
-    assert.equal(bravoHits.hits[0]?.imageId, bravoIds[1], 'bravo finds its own copy of the shared picture');
-    for (const hit of bravoHits.hits) assert.ok(bravoSet.has(hit.imageId));
-    // Another tenant's image id answers 404, never its data.
-    assert.equal(await status(b.client.getImage(alphaIds[0]!)), 404);
-    assert.equal(await status(b.client.similar(alphaIds[0]!)), 404);
-    assert.equal(await status(b.client.content(alphaIds[0]!)), 404);
-    assert.equal(await status(b.client.searchById(alphaIds[0]!)), 404);
-
-    // Browsing, thumbnails, content, usage, duplicates.
-    const page = await a.client.listImages({ limit: 5, tag: 'alpha' });
-    assert.equal(page.items.length, 5);
-    assert.ok(page.nextCursor);
-    const thumbnail = await a.client.thumbnail(alphaIds[0]!);
-    assert.equal((await sharp(thumbnail).metadata()).format, 'webp');
-    const content = await a.client.content(alphaIds[0]!);
-    assert.deepEqual(Buffer.from(content.bytes), alphaPhotos[0]!.bytes);
-    const usage = await a.client.usage();
-    assert.equal(usage.images, 13);
-    const duplicates = await a.client.duplicates({ threshold: 0.9 });
-    assert.ok(
-      duplicates.groups.some(
-        (g) =>
-          g.images.some((i) => i.imageId === mirroredId) && g.images.some((i) => i.imageId === alphaIds[6]),
-      ),
-      'the mirrored copy and its original form a duplicate group',
-    );
-  });
 });

@@ -66,10 +66,10 @@ async function up(only?: StackService): Promise<void> {
   if (only) return bringUp(only);
   // Fetch everything first (sequentially: Maven shares one local repository), then start.
   for (const service of services) await install(service);
-  // The registry keeps its state in Kafka, so Kafka comes first.
+  // The registry keeps its state in Kafka, so Kafka comes first (and PostgreSQL, where a stack
+  // from before kept the registry's schemas, for their one-time move).
   await Promise.all([
-    bringUp(postgres),
-    bringUp(kafka).then(() => bringUp(registry)),
+    Promise.all([bringUp(postgres), bringUp(kafka)]).then(() => bringUp(registry)),
     bringUp(objectStore),
     unavailable.has(qdrant) ? undefined : bringUp(qdrant),
   ]);

@@ -1,8 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
-import { runningPid, startDetached, stopByPidFile } from '../processes.ts';
+import pg from 'pg';
+import { runningPid, startDetached, stopByPidFile, waitUntil } from '../processes.ts';
 import {
   findJava,
   isNonEmptyDir,
@@ -39,6 +41,106 @@ export function schemaRegistryService(context: StackContext): StackService {
   const marker = 'apicurio-registry';
   const port = context.ports.registry;
   const baseUrl = `http://${context.host}:${port}/apis/ccompat/v7`;
+  const db = new URL(context.config.DATABASE_URL);
+
+  const migratedMarker = join(context.dataDir, 'schema-registry-kafkasql');
+
+  /**
+   * A stack from before the registry kept its state in Kafka has its schemas in PostgreSQL
+   * (database `apicurio`). The first time the kafkasql registry runs, empty, they are exported
+   * by a registry started briefly on that database and imported with their ids (content ids are
+   * the Confluent-API schema ids), so every record already in Kafka still decodes.
+   */
+  async function migrateFromSqlStorage(): Promise<void> {
+    if (existsSync(migratedMarker)) return;
+    const pid = runningPid(pidFile, marker);
+    if (pid === undefined || !readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('storage.kind=kafkasql'))
+      return; // an older registry still running on SQL: nothing to do until it is restarted
+    const done = () => writeFileSync(migratedMarker, `${new Date().toISOString()}\n`);
+    const stored = await countSqlSchemas();
+    const live = `http://${context.host}:${port}`;
+    const artifacts = (await (await fetch(`${live}/apis/registry/v3/search/artifacts?limit=1`)).json()) as {
+      count: number;
+    };
+    if (stored === 0 || artifacts.count > 0) return done();
+    console.log(`  schema-registry  moving ${stored} schemas from PostgreSQL into Kafka (once)…`);
+    const tempPort = await freeLoopbackPort();
+    const temp = `http://${context.host}:${tempPort}`;
+    const tempPidFile = join(context.runDir, 'schema-registry-migration.pid');
+    startDetached({
+      command: findJava(),
+      args: [
+        `-Dquarkus.http.host=${context.host}`,
+        `-Dquarkus.http.port=${tempPort}`,
+        '-Dquarkus.management.enabled=false',
+        '-Dapicurio.storage.kind=sql',
+        '-Dapicurio.storage.sql.kind=postgresql',
+        `-Dapicurio.datasource.url=jdbc:postgresql://${db.hostname}:${db.port || 5432}/apicurio`,
+        `-Dapicurio.datasource.username=${decodeURIComponent(db.username)}`,
+        `-Dapicurio.datasource.password=${decodeURIComponent(db.password)}`,
+        '-jar',
+        runnerJar(),
+      ],
+      cwd: home,
+      logFile: join(context.logDir, 'schema-registry-migration.log'),
+      pidFile: tempPidFile,
+    });
+    try {
+      const up = await waitUntil(
+        async () => (await fetch(`${temp}/apis/ccompat/v7/config`)).ok,
+        240_000,
+        1000,
+      );
+      if (!up) throw new StackError('the registry on the old PostgreSQL store did not start; see its log');
+      const before = await schemaIdsBySubject(`${temp}/apis/ccompat/v7`);
+      const exported = await fetch(`${temp}/apis/registry/v3/admin/export`);
+      if (!exported.ok) throw new StackError(`export from the SQL store failed: ${exported.status}`);
+      const imported = await fetch(`${live}/apis/registry/v3/admin/import`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/zip',
+          'X-Registry-Preserve-GlobalId': 'true',
+          'X-Registry-Preserve-ContentId': 'true',
+        },
+        body: Buffer.from(await exported.arrayBuffer()),
+      });
+      if (!imported.ok)
+        throw new StackError(
+          `import into the kafkasql store failed: ${imported.status} ${await imported.text()}`,
+        );
+      const after = await schemaIdsBySubject(baseUrl);
+      for (const [subject, id] of before) {
+        if (after.get(subject) !== id)
+          throw new StackError(`after the move, ${subject} has schema id ${after.get(subject)}, not ${id}`);
+      }
+      done();
+      console.log(`  schema-registry  ${before.size} subjects moved, schema ids unchanged`);
+    } finally {
+      await stopByPidFile(tempPidFile, marker);
+    }
+  }
+
+  async function countSqlSchemas(): Promise<number> {
+    const client = new pg.Client({
+      host: db.hostname,
+      port: Number(db.port || 5432),
+      user: decodeURIComponent(db.username),
+      password: decodeURIComponent(db.password),
+      database: 'apicurio',
+    });
+    try {
+      await client.connect();
+      const table = await client.query<{ exists: boolean }>(
+        `select to_regclass('public.content') is not null as exists`,
+      );
+      if (!table.rows[0]?.exists) return 0;
+      return Number((await client.query<{ n: string }>('select count(*) as n from content')).rows[0]?.n ?? 0);
+    } catch {
+      return 0; // no such database: a stack that never ran the SQL store
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
 
   function runnerJar(): string {
     const jar = readdirSync(home).find((f) => f === 'quarkus-run.jar' || f.endsWith('-runner.jar'));
@@ -114,6 +216,7 @@ export function schemaRegistryService(context: StackContext): StackService {
       });
       if (!response.ok)
         throw new StackError(`could not set the global compatibility rule: ${response.status}`);
+      await migrateFromSqlStorage();
     },
     stop: () => stopByPidFile(pidFile, marker),
   };
@@ -145,4 +248,28 @@ export async function createRegistryTopics(brokers: string[]): Promise<void> {
   } finally {
     await admin.disconnect();
   }
+}
+
+/** Each subject's latest schema id, through the Confluent-compatible API. */
+async function schemaIdsBySubject(ccompat: string): Promise<Map<string, number>> {
+  const subjects = (await (await fetch(`${ccompat}/subjects`)).json()) as string[];
+  const ids = new Map<string, number>();
+  for (const subject of subjects) {
+    const latest = await fetch(`${ccompat}/subjects/${encodeURIComponent(subject)}/versions/latest`);
+    ids.set(subject, ((await latest.json()) as { id: number }).id);
+  }
+  return ids;
+}
+
+function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
+    });
+  });
 }
