@@ -683,16 +683,22 @@ describe('attacks on both APIs: tokens, tenant isolation, keys, sessions, brute 
           assert.equal(writeBefore.status, 404, `${name}: works before (no such image)`);
           await change();
           const changed = performance.now();
+          // Measured: how soon after the change a request that starts is refused by both APIs.
+          // (The bound itself is asserted below, on a request sent one second after.)
           for (;;) {
+            const sent = performance.now() - changed;
             const answers = await probe(headers);
-            if (answers.every((r) => r.status === 401)) break;
-            assert.ok(
-              performance.now() - changed < 1_000,
-              `${name}: ${answers.map((r) => r.status).join('/')}`,
-            );
+            if (answers.every((r) => r.status === 401)) {
+              bounds[name] = Math.round(sent);
+              break;
+            }
+            for (const answer of answers) await answer.body?.cancel();
+            if (performance.now() - changed > 1_000) {
+              bounds[name] = Infinity;
+              break;
+            }
             await sleep(20);
           }
-          bounds[name] = Math.round(performance.now() - changed);
           await sleep(Math.max(0, changed + 1_000 - performance.now()));
           for (const response of await probe(headers)) await problem(response, 401, 'unauthenticated');
         }
@@ -788,7 +794,9 @@ describe('attacks on both APIs: tokens, tenant isolation, keys, sessions, brute 
         await endsWithin('tenant deletion', { authorization: `Bearer ${charlie.user.token}` }, async () => {
           assert.equal((await platform('DELETE', `/v1/tenants/${charlie.id}`)).status, 202);
         });
-        t.diagnostic(`revocation took effect on both APIs after (ms): ${JSON.stringify(bounds)}`);
+        t.diagnostic(
+          `first request refused on both APIs, sent this many ms after the change: ${JSON.stringify(bounds)}`,
+        );
       },
     );
 
@@ -879,6 +887,7 @@ describe('attacks on both APIs: tokens, tenant isolation, keys, sessions, brute 
         const delta = await tenant('delta', []);
         const statuses: number[] = [];
         let refusal: Response | undefined;
+        const burst = performance.now();
         for (let batch = 0; batch < 15; batch++) {
           const answers = await Promise.all(
             Array.from({ length: 10 }, () => delta.user.read('GET', '/v1/images?limit=1')),
@@ -896,7 +905,12 @@ describe('attacks on both APIs: tokens, tenant isolation, keys, sessions, brute 
           }
         }
         const ok = statuses.filter((s) => s === 200).length;
-        assert.ok(ok >= 60 && ok <= 70, `${ok} of 150 reads let through on a 60/minute plan`);
+        // The burst, plus what refills (one a second) while the burst lasts.
+        const refilled = Math.ceil((performance.now() - burst) / 1000);
+        assert.ok(
+          ok >= 60 && ok <= 60 + refilled,
+          `${ok} of 150 reads let through in ${refilled} s at 60/minute`,
+        );
         assert.equal(statuses.filter((s) => s !== 200 && s !== 429).length, 0, statuses.join(','));
         assert.ok(refusal);
         assert.ok(Number(refusal.headers.get('retry-after')) > 0);
