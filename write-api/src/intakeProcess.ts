@@ -1,6 +1,5 @@
 /** Starts the intake consumer process (records from event-producing integrations). */
-import { intakeEnvelopeSchema } from '@deeplens/events/eventSchemas';
-import { subjectOf, topicsWithPrefix } from '@deeplens/events/topics';
+import { topicsWithPrefix } from '@deeplens/events/topics';
 import { createCommandHandler, writeModelMigrations } from '@deeplens/commands/commandHandler';
 import { createEventSerde, registrySchemaStore } from '@deeplens/events/eventSerde';
 import { ensureEventTopics } from '@deeplens/events/ensureEventTopics';
@@ -16,6 +15,7 @@ import { tenantDecider } from '@deeplens/commands/tenant/tenantDecider';
 import { createSecretBox, loadSecretsKey } from '@deeplens/platform/secrets';
 import { createTenantStorageResolver } from '@deeplens/platform/tenantStorage';
 import { createIntakeConsumer } from './intakeConsumer.ts';
+import { registerIntakeSubject } from './intakeSubjects.ts';
 import { createIntakeUploads } from './intakeUploads.ts';
 
 /** How often unregistered uploads past their expiry are deleted. */
@@ -44,11 +44,11 @@ export async function startIntake(config: Config, log: Logger): Promise<{ stop: 
     maxPixels: config.IMAGE_MAX_PIXELS,
   });
   const handler = createCommandHandler({ pool });
-  const store = registrySchemaStore(createSchemaRegistry(config), config.SCHEMA_REGISTRY_URL);
+  const registry = createSchemaRegistry(config);
+  const store = registrySchemaStore(registry, config.SCHEMA_REGISTRY_URL);
   const intakeTopic = topicsWithPrefix(config.KAFKA_TOPIC_PREFIX).intake;
-  // The intake subject exists before any integration produces (TopicRecordNameStrategy, the
-  // real topic's name), so a stock client that does not auto-register finds it.
-  await store.register(subjectOf(intakeTopic, intakeEnvelopeSchema.recordName), intakeEnvelopeSchema.schema);
+  // The intake subject exists before any integration produces (see intakeSubjects.ts).
+  await registerIntakeSubject(registry, config.SCHEMA_REGISTRY_URL, intakeTopic);
   const consumer = createIntakeConsumer({
     groupId: `${config.KAFKA_TOPIC_PREFIX}deeplens-intake`,
     topic: intakeTopic,
