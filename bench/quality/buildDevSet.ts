@@ -145,7 +145,7 @@ export async function loadOriginals(): Promise<DevImage[]> {
 }
 
 /** The folder of an edit's copies, named after the edit and a hash of its code. */
-function editDir(edit: NearDuplicateEdit): string {
+export function editDir(edit: NearDuplicateEdit): string {
   const version = createHash('sha256').update(edit.apply.toString()).digest('hex').slice(0, 8);
   return join(devSetDir, 'edits', `${edit.name.replace(/[^A-Za-z0-9]+/g, '_')}-${version}`);
 }

@@ -15,7 +15,7 @@ export type FusionOptions = {
   maxHammingDistance: number;
 };
 
-export const defaultFusion: FusionOptions = { depth: 10, maxHammingDistance: 10 };
+export const defaultFusion: FusionOptions = { depth: 20, maxHammingDistance: 10 };
 
 /** What put a hit where it is: the hash match, or the descriptor's similarity alone. */
 export type RankedBy = 'perceptual-hash' | 'descriptor';
