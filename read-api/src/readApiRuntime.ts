@@ -4,7 +4,7 @@ import { buildDefaultModel } from '@deeplens/embedder/buildDefaultModel';
 import { loadModelManifest, type ModelManifest } from '@deeplens/embedder/modelManifest';
 import { loadEmbeddingModel, type EmbeddingModel } from '@deeplens/embedder/onnxEmbeddingModel';
 import { createMetadataQueries } from '@deeplens/projections/metadataQueries';
-import { vectorIndexOpener } from '@deeplens/projections/projectionRuntime';
+import { loadProjectorEnv, vectorIndexOpener } from '@deeplens/projections/projectionRuntime';
 import { createVectorQueries } from '@deeplens/projections/vectorQueries';
 import { createTokenVerifier } from '@deeplens/platform/auth/accessTokens';
 import { loadOrCreateSigningKey, toPublicSigningKey } from '@deeplens/platform/auth/signingKey';
@@ -42,7 +42,12 @@ export async function createReadApiDependencies(config: Config, log: Logger): Pr
     config,
     pool,
     metadata: createMetadataQueries(pool),
-    vectors: createVectorQueries({ pool, openIndex: vectorIndexOpener(config), log }),
+    // The projectors' namespace: with Qdrant, the read side must search the collections they fill.
+    vectors: createVectorQueries({
+      pool,
+      openIndex: vectorIndexOpener(config, loadProjectorEnv().DEEPLENS_VECTOR_NAMESPACE),
+      log,
+    }),
     writeModel: createCommandHandler({ pool }),
     // Loaded on the first query image, so an API that only searches by id starts fast.
     queryModel: () => (model ??= loadEmbeddingModel(manifest, { maxInputPixels: config.IMAGE_MAX_PIXELS })),
