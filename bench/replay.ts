@@ -264,7 +264,11 @@ try {
           ]
         : []),
       '',
-      '- The synthetic vectors (`moreImages`: sin(31·i + 7·j)) all lie in one 2-d plane, which costs the vector projection the same as real ones but makes the HNSW graph trivial to build: the graph-build row is not representative. The index build for realistic descriptors is in `bench/search.ts` (100 k clustered).',
+      ...(vectorCount > 0
+        ? [
+            '- The synthetic vectors (`moreImages`: sin(31·i + 7·j)) all lie in one 2-d plane, which costs the vector projection the same as real ones but makes the HNSW graph trivial to build: the graph-build row is not representative. The index build for realistic descriptors is in `bench/search.ts` (100 k clustered).',
+          ]
+        : []),
       '',
     ].join('\n'),
   );
