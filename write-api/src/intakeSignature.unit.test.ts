@@ -41,7 +41,7 @@ describe('intake signature', () => {
   it('fails for any other byte, a signature of the whole value, or a short signature', () => {
     const signature = Buffer.from(documented.signature, 'hex');
     const changed = Buffer.from(value);
-    changed[changed.length - 1] ^= 1;
+    changed.writeUInt8(changed.readUInt8(changed.length - 1) ^ 1, changed.length - 1);
     assert.equal(verifyIntakeSignature(changed, signature, publicKey), false);
     const overWhole = sign(null, value, privateKey); // the magic byte included: not what is signed
     assert.equal(verifyIntakeSignature(value, overWhole, publicKey), false);
