@@ -16,6 +16,7 @@ const benchmarks: { file: string; args: string[] }[] = [
   { file: 'search.ts', args: ['100000', 'clustered'] },
   // The worst case for a graph index, at a size that keeps the whole run under 30 minutes.
   { file: 'search.ts', args: ['20000', 'random'] },
+  { file: 'scaling.ts', args: [] },
   { file: 'kafka.ts', args: [] },
   { file: 'replay.ts', args: [] },
 ];

@@ -52,6 +52,12 @@ export class RamVectors {
     this.get(slot).fill(0);
     this.#ids[slot] = undefined;
     this.#free.push(slot);
+    if (this.count === 0) {
+      // Everything moved into the graph (or was removed): the memory goes back.
+      this.#chunks.length = 0;
+      this.#ids.length = 0;
+      this.#free.length = 0;
+    }
   }
 
   /**
