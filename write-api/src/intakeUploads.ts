@@ -1,3 +1,4 @@
+import * as Minio from 'minio';
 import { z } from 'zod';
 import type { ProvisionedTenant } from '@deeplens/commands/tenant/tenantState';
 import type { RegisterImageRecord } from '@deeplens/events/intakeRecords';
@@ -6,10 +7,59 @@ import { ValidationError } from '@deeplens/platform/errors';
 import { inspectImage, type InspectedImage } from '@deeplens/platform/images/inspectImage';
 import type { Logger } from '@deeplens/platform/logger';
 import { sha256Hex } from '@deeplens/platform/objectStore';
+import type { Config } from '@deeplens/platform/config';
+import type { SecretBox } from '@deeplens/platform/secrets';
 import type { TenantStorage } from '@deeplens/platform/tenantStorage';
 
 /** How long bytes put with `POST /v1/uploads` wait for an intake record that registers them. */
 export const uploadLifetimeMs = 24 * 60 * 60 * 1000;
+
+/** How long a presigned PUT URL stays valid. */
+export const presignedUrlSeconds = 15 * 60;
+
+export type PresignTarget = {
+  presignPut: (bucket: string, key: string, expirySeconds: number) => Promise<string>;
+};
+
+/**
+ * Presigning for the tenant's S3 storage: its own bucket when it brought one, else DeepLens's
+ * store when that is S3; none on the filesystem store.
+ */
+export function s3PresignTargets(
+  config: Pick<Config, 'OBJECT_STORE' | 'S3_ENDPOINT' | 'S3_REGION' | 'S3_ACCESS_KEY' | 'S3_SECRET_KEY'>,
+  secrets: SecretBox,
+): (tenant: ProvisionedTenant) => PresignTarget | undefined {
+  const client = (settings: { endpoint: string; region: string; accessKey: string; secretKey: string }) => {
+    const url = new URL(settings.endpoint);
+    const minio = new Minio.Client({
+      endPoint: url.hostname,
+      port: url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80,
+      useSSL: url.protocol === 'https:',
+      accessKey: settings.accessKey,
+      secretKey: settings.secretKey,
+      region: settings.region,
+      pathStyle: true,
+    });
+    return {
+      presignPut: (bucket: string, key: string, expirySeconds: number) =>
+        minio.presignedPutObject(bucket, key, expirySeconds),
+    };
+  };
+  const own =
+    config.OBJECT_STORE === 's3'
+      ? client({
+          endpoint: config.S3_ENDPOINT,
+          region: config.S3_REGION,
+          accessKey: config.S3_ACCESS_KEY,
+          secretKey: config.S3_SECRET_KEY,
+        })
+      : undefined;
+  return (tenant) => {
+    if (!tenant.storage) return own;
+    const { endpoint, region, accessKeyId, encryptedSecret } = tenant.storage;
+    return client({ endpoint, region, accessKey: accessKeyId, secretKey: secrets.open(encryptedSecret) });
+  };
+}
 
 /** What intake learned of an object by reading it, never by taking the sender's word. */
 export type VerifiedUpload = InspectedImage & { sha256: string; bytes: number };
@@ -42,6 +92,8 @@ export function createIntakeUploads(options: {
   storageOf: StorageOf;
   maxPixels: number;
   clock?: () => number;
+  /** Where a tenant's storage is S3, how to presign a PUT into it. */
+  presignTarget?: (tenant: ProvisionedTenant) => PresignTarget | undefined;
 }) {
   const { pool, storageOf } = options;
   const clock = options.clock ?? Date.now;
@@ -111,6 +163,12 @@ export function createIntakeUploads(options: {
       const differences = (Object.keys(claimed) as (keyof typeof claimed)[]).filter(
         (field) => claimed[field] !== actual[field],
       );
+      // Objects are content addressed: bytes under another sha256's key would corrupt every
+      // later image that shares that address.
+      if (record.objectKey !== storage.keyOf(actual.sha256))
+        throw new ValidationError(
+          `the object ${record.objectKey} does not hold the bytes its key names (sha256 ${actual.sha256})`,
+        );
       if (differences.length > 0) {
         throw new ValidationError(
           `the record does not describe the object ${record.objectKey}: ${differences
@@ -120,6 +178,34 @@ export function createIntakeUploads(options: {
         );
       }
       return actual;
+    },
+
+    /**
+     * A presigned PUT URL for bytes the integration sends straight to the tenant's S3 storage
+     * (its own bucket, or DeepLens's when that is S3): the object key is the content address
+     * of the sha256 it announces; intake checks the bytes when a record registers them.
+     * Undefined where the storage is DeepLens's filesystem.
+     */
+    async presign(
+      tenant: ProvisionedTenant,
+      announced: { sha256: string; mime: string; bytes: number },
+    ): Promise<{ objectKey: string; url: string; expiresAt: number } | undefined> {
+      const target = options.presignTarget?.(tenant);
+      if (!target) return undefined;
+      const storage = storageOf(tenant);
+      if (!readyBuckets.has(storage.bucket)) {
+        await storage.store.ensureBucket(storage.bucket);
+        readyBuckets.add(storage.bucket);
+      }
+      const objectKey = storage.keyOf(announced.sha256);
+      const url = await target.presignPut(storage.bucket, objectKey, presignedUrlSeconds);
+      const expiresAt = clock() + uploadLifetimeMs;
+      await pool.query(sql.unsafe`
+        insert into write.intake_uploads (tenant_id, object_key, sha256, mime, bytes, width, height, expires_at)
+        values (${tenant.tenantId}, ${objectKey}, ${announced.sha256}, ${announced.mime}, ${announced.bytes}, 0, 0,
+          to_timestamp(${expiresAt}::float8 / 1000))
+        on conflict (tenant_id, object_key) do update set expires_at = excluded.expires_at`);
+      return { objectKey, url, expiresAt };
     },
 
     /** The upload was registered: it no longer expires. */

@@ -292,6 +292,41 @@ export const writeApiOpenApi = {
         },
       },
     },
+    '/v1/uploads/presigned': {
+      post: {
+        summary:
+          "A presigned S3 PUT URL for one image's bytes, where the tenant's storage is S3 (409 on a filesystem store)",
+        parameters: [idempotencyKey],
+        requestBody: json({
+          type: 'object',
+          required: ['sha256', 'mime', 'bytes'],
+          properties: {
+            sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+            mime: {
+              enum: ['image/jpeg', 'image/png', 'image/webp', 'image/gif', 'image/avif', 'image/tiff'],
+            },
+            bytes: { type: 'integer', minimum: 1 },
+          },
+        }),
+        responses: {
+          201: {
+            description: 'PUT the bytes to url before urlExpiresAt; register objectKey before expiresAt',
+            ...json({
+              type: 'object',
+              required: ['objectKey', 'method', 'url', 'urlExpiresAt', 'expiresAt'],
+              properties: {
+                objectKey: { type: 'string' },
+                method: { const: 'PUT' },
+                url: { type: 'string', format: 'uri' },
+                urlExpiresAt: { type: 'string', format: 'date-time' },
+                expiresAt: { type: 'string', format: 'date-time' },
+              },
+            }),
+          },
+          ...errors,
+        },
+      },
+    },
     '/v1/intake/{requestId}': {
       parameters: [
         { name: 'requestId', in: 'path', required: true, schema: { type: 'string', maxLength: 200 } },

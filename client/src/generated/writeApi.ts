@@ -810,6 +810,73 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/uploads/presigned': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** A presigned S3 PUT URL for one image's bytes, where the tenant's storage is S3 (409 on a filesystem store) */
+    post: {
+      parameters: {
+        query?: never;
+        header?: {
+          /** @description A retry with the same key gets the first answer. */
+          'Idempotency-Key'?: components['parameters']['IdempotencyKey'];
+        };
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: {
+        content: {
+          'application/json': {
+            sha256: string;
+            /** @enum {unknown} */
+            mime: 'image/jpeg' | 'image/png' | 'image/webp' | 'image/gif' | 'image/avif' | 'image/tiff';
+            bytes: number;
+          };
+        };
+      };
+      responses: {
+        /** @description PUT the bytes to url before urlExpiresAt; register objectKey before expiresAt */
+        201: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              objectKey: string;
+              /** @constant */
+              method: 'PUT';
+              /** Format: uri */
+              url: string;
+              /** Format: date-time */
+              urlExpiresAt: string;
+              /** Format: date-time */
+              expiresAt: string;
+            };
+          };
+        };
+        400: components['responses']['Problem'];
+        401: components['responses']['Problem'];
+        404: components['responses']['Problem'];
+        409: components['responses']['Problem'];
+        413: components['responses']['Problem'];
+        415: components['responses']['Problem'];
+        422: components['responses']['Problem'];
+        429: components['responses']['Problem'];
+        503: components['responses']['Problem'];
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/v1/intake/{requestId}': {
     parameters: {
       query?: never;

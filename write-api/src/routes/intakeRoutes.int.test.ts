@@ -5,7 +5,10 @@ import { z } from 'zod';
 import { sql } from '@deeplens/platform/database';
 import { sha256Hex } from '@deeplens/platform/objectStore';
 import { makeJpeg } from '@deeplens/platform/testing/hostileImages';
+import { tenantDecider } from '@deeplens/commands/tenant/tenantDecider';
+import { createTenantStorageResolver } from '@deeplens/platform/tenantStorage';
 import { recordAccepted, recordRejected } from '../intakeOutcomes.ts';
+import { createIntakeUploads } from '../intakeUploads.ts';
 import {
   adminEmail,
   adminPassword,
@@ -180,5 +183,82 @@ describe('intake over HTTP: keys, uploads, outcomes', () => {
     );
     await problem(await outcome(other.token), 404, 'not_found');
     await problem(await outcome(acme.token, 'x'.repeat(201)), 400);
+  });
+
+  it('presigns a PUT into S3 storage; intake reads what was put and refuses bytes under another address', async (t) => {
+    const api = await startWriteApi(t, { OBJECT_STORE: 's3' });
+    const acme = await tenantWithOwner(api, 'intake-presign-acme');
+    const storageOf = createTenantStorageResolver(api.config, api.deps.objects, api.deps.secrets);
+    const tenant = await api.deps.handler.load(tenantDecider, acme.tenantId);
+    assert.ok(tenant.status === 'active');
+    const storage = storageOf(tenant);
+    t.after(() => storage.store.deleteBucket(storage.bucket).catch(() => undefined));
+    const uploads = createIntakeUploads({
+      pool: api.deps.pool,
+      storageOf,
+      maxPixels: api.config.IMAGE_MAX_PIXELS,
+    });
+
+    const presign = async (bytes: Buffer) => {
+      const response = await api.call('POST', '/v1/uploads/presigned', {
+        token: acme.token,
+        json: { sha256: sha256Hex(bytes), mime: 'image/jpeg', bytes: bytes.length },
+      });
+      assert.equal(response.status, 201, await response.clone().text());
+      return (await response.json()) as { objectKey: string; url: string; method: string };
+    };
+    const jpeg = await makeJpeg(40, 30, 3);
+    const target = await presign(jpeg);
+    assert.equal(target.method, 'PUT');
+    const put = await fetch(target.url, { method: 'PUT', body: jpeg });
+    assert.equal(put.status, 200, await put.text());
+    const record = {
+      objectKey: target.objectKey,
+      sha256: sha256Hex(jpeg),
+      mime: 'image/jpeg',
+      bytes: jpeg.length,
+      width: 40,
+      height: 30,
+      filename: 'direct.jpg',
+      tags: [],
+      attributes: {},
+    };
+    assert.deepEqual(await uploads.verify(tenant, record), {
+      sha256: sha256Hex(jpeg),
+      bytes: jpeg.length,
+      mime: 'image/jpeg',
+      width: 40,
+      height: 30,
+    });
+
+    // Other bytes PUT under the presigned address: they are not what the key names.
+    const other = await makeJpeg(40, 30, 4);
+    const misplaced = await presign(jpeg);
+    await fetch(misplaced.url, { method: 'PUT', body: other });
+    await assert.rejects(
+      uploads.verify(tenant, { ...record, sha256: sha256Hex(other), bytes: other.length }),
+      /does not hold the bytes its key names/,
+    );
+
+    await problem(
+      await api.call('POST', '/v1/uploads/presigned', {
+        token: acme.token,
+        json: { sha256: 'x', mime: 'image/jpeg', bytes: 1 },
+      }),
+      400,
+    );
+  });
+
+  it('answers a filesystem install’s presign request with a conflict that names POST /v1/uploads', async (t) => {
+    const api = await startWriteApi(t);
+    const acme = await tenantWithOwner(api, 'intake-presign-fs');
+    const body = await problem(
+      await api.call('POST', '/v1/uploads/presigned', {
+        token: acme.token,
+        json: { sha256: 'a'.repeat(64), mime: 'image/jpeg', bytes: 10 },
+      }),
+      409,
+    );
+    assert.match(body.detail ?? '', /POST \/v1\/uploads/);
   });
 });

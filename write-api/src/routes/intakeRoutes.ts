@@ -6,15 +6,22 @@ import { intakeKeyDecider } from '@deeplens/commands/identity/intakeKeyDecider';
 import { tenantDecider } from '@deeplens/commands/tenant/tenantDecider';
 import type { ProvisionedTenant } from '@deeplens/commands/tenant/tenantState';
 import { intakeHeaders } from '@deeplens/events/intakeRecords';
-import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '@deeplens/platform/errors';
+import {
+  ConflictError,
+  ForbiddenError,
+  NotFoundError,
+  PayloadTooLargeError,
+  ValidationError,
+} from '@deeplens/platform/errors';
 import { requireRole, requireScope, tenantScope } from '@deeplens/platform/http/authenticate';
 import { defaultUploadLimits, receiveUpload } from '@deeplens/platform/http/receiveUpload';
 import { jsonBody, uuidParam } from '@deeplens/platform/http/requestBody';
 import { deterministicUuid, randomUUID } from '@deeplens/platform/ids';
+import { supportedImageTypes } from '@deeplens/platform/images/inspectImage';
 import { createTenantStorageResolver } from '@deeplens/platform/tenantStorage';
 import { commandOrigin } from '../commandOrigin.ts';
 import { readIntakeOutcome } from '../intakeOutcomes.ts';
-import { createIntakeUploads } from '../intakeUploads.ts';
+import { createIntakeUploads, presignedUrlSeconds, s3PresignTargets } from '../intakeUploads.ts';
 import type { WriteApiDependencies } from '../writeApiDependencies.ts';
 import type { WriteApiEnv } from '../writeApiEnv.ts';
 
@@ -32,6 +39,14 @@ const intakeKeyBody = z
   .strict();
 
 const requestIdParam = z.string().min(1).max(200);
+
+const presignBody = z
+  .object({
+    sha256: z.string().regex(/^[0-9a-f]{64}$/, 'lower-case hex SHA-256'),
+    mime: z.enum(supportedImageTypes),
+    bytes: z.number().int().positive(),
+  })
+  .strict();
 
 /** The integration's public key as one canonical SPKI PEM; a private key is refused, not used. */
 function publicKeyPem(body: z.infer<typeof intakeKeyBody>): string {
@@ -67,6 +82,7 @@ export function intakeRoutes(deps: WriteApiDependencies) {
     storageOf: createTenantStorageResolver(config, deps.objects, deps.secrets),
     maxPixels: config.IMAGE_MAX_PIXELS,
     clock: deps.clock,
+    presignTarget: s3PresignTargets(config, deps.secrets),
   });
   const app = new Hono<WriteApiEnv>();
 
@@ -154,6 +170,30 @@ export function intakeRoutes(deps: WriteApiDependencies) {
         width: stored.width,
         height: stored.height,
         expiresAt: new Date(stored.expiresAt).toISOString(),
+      },
+      201,
+    );
+  });
+
+  app.post('/v1/uploads/presigned', requireScope('images:write'), async (c) => {
+    const tenant = await callerTenant(c);
+    if (tenant.status === 'suspended')
+      throw new ConflictError('the tenant is suspended and accepts no uploads');
+    const body = await jsonBody(c, presignBody);
+    if (body.bytes > tenant.limits.maxImageBytes)
+      throw new PayloadTooLargeError(`the plan takes images up to ${tenant.limits.maxImageBytes} bytes`, {
+        detail: { limit: tenant.limits.maxImageBytes },
+      });
+    const presigned = await uploads.presign(tenant, body);
+    if (!presigned)
+      throw new ConflictError("this tenant's storage is not S3: send the bytes with POST /v1/uploads");
+    return c.json(
+      {
+        objectKey: presigned.objectKey,
+        method: 'PUT',
+        url: presigned.url,
+        urlExpiresAt: new Date(deps.clock() + presignedUrlSeconds * 1000).toISOString(),
+        expiresAt: new Date(presigned.expiresAt).toISOString(),
       },
       201,
     );
