@@ -125,6 +125,11 @@ export type SearchHit = {
   attributes: Record<string, string>;
   thumbnailUrl: string | null;
   contentUrl: string;
+  /**
+   * `perceptual-hash`: an edited copy of the query image, ranked first; `descriptor`: ranked by
+   * similarity alone. Absent from servers older than it.
+   */
+  rankedBy?: 'perceptual-hash' | 'descriptor';
 };
 
 export type SearchResult = {

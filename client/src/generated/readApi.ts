@@ -445,6 +445,11 @@ export interface components {
       };
       thumbnailUrl?: string | null;
       contentUrl?: string;
+      /**
+       * @description perceptual-hash: its perceptual hash matched the query image (an edited copy), so it was ranked first; descriptor: ranked by similarity alone
+       * @enum {unknown}
+       */
+      rankedBy?: 'perceptual-hash' | 'descriptor';
     };
     SearchResult: {
       model?: {
