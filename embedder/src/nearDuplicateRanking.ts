@@ -6,7 +6,7 @@
  * descriptor slips; it says nothing on crops, padding or flips, where the descriptor holds.
  * The defaults are chosen on the development set (`bench/quality.ts`, docs/search-quality.md).
  */
-import { hammingDistance, isPerceptualHash } from './perceptualHash.ts';
+import { hammingDistance, isInformativeHash, isPerceptualHash } from './perceptualHash.ts';
 
 export type FusionOptions = {
   /** How many of the descriptor's best candidates the hash may lift to the top. */
@@ -33,10 +33,11 @@ export function fuseNearDuplicateRanking<T extends FusionCandidate>(
   candidates: readonly T[],
   options: FusionOptions = defaultFusion,
 ): Fused<T>[] {
+  // A flat picture's hash is nearly all zeros, whatever the picture: it matches nothing.
+  const usable = (hash: string | null | undefined): hash is string =>
+    isPerceptualHash(hash) && isInformativeHash(hash);
   const distances = candidates.map((c) =>
-    isPerceptualHash(queryHash) && isPerceptualHash(c.perceptualHash)
-      ? hammingDistance(queryHash, c.perceptualHash)
-      : null,
+    usable(queryHash) && usable(c.perceptualHash) ? hammingDistance(queryHash, c.perceptualHash) : null,
   );
   const lifted: number[] = [];
   for (let i = 0; i < Math.min(options.depth, candidates.length); i++) {

@@ -2,9 +2,15 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { fuseNearDuplicateRanking } from './nearDuplicateRanking.ts';
 
-const query = '0000000000000000';
-/** A hash `bits` bits away from the query. */
-const away = (bits: number) => (2n ** BigInt(bits) - 1n).toString(16).padStart(16, '0');
+/** A hash as real pictures have them: 32 of the 64 bits set. */
+const query = 'ffffffff00000000';
+/** A hash as balanced as the query, `bits` (even) bits away from it. */
+const away = (bits: number) => {
+  const half = bits / 2;
+  const upper = (0xffffffff - (2 ** half - 1)).toString(16).padStart(8, '0');
+  const lower = (2 ** half - 1).toString(16).padStart(8, '0');
+  return upper + lower;
+};
 
 describe('fuseNearDuplicateRanking', () => {
   const candidates = [
@@ -12,7 +18,7 @@ describe('fuseNearDuplicateRanking', () => {
     { id: 'b', perceptualHash: away(12) },
     { id: 'c', perceptualHash: away(4) },
     { id: 'd', perceptualHash: null },
-    { id: 'e', perceptualHash: away(1) },
+    { id: 'e', perceptualHash: away(2) },
   ];
 
   it('ranks first the candidates within the threshold, nearest hash first, then the descriptor order', () => {
@@ -20,7 +26,7 @@ describe('fuseNearDuplicateRanking', () => {
     assert.deepEqual(
       fused.map((c) => [c.id, c.rankedBy, c.hammingDistance]),
       [
-        ['e', 'perceptual-hash', 1],
+        ['e', 'perceptual-hash', 2],
         ['c', 'perceptual-hash', 4],
         ['b', 'perceptual-hash', 12],
         ['a', 'descriptor', 30],
@@ -34,6 +40,21 @@ describe('fuseNearDuplicateRanking', () => {
     assert.deepEqual(
       fused.map((c) => c.id),
       ['c', 'a', 'b', 'd', 'e'],
+    );
+  });
+
+  it('never lifts on the hash of a flat picture, nearly all zeros whatever the picture', () => {
+    const flat = '0000000000000000';
+    const fused = fuseNearDuplicateRanking(flat, [{ id: 'a' }, { id: 'b', perceptualHash: flat }], {
+      depth: 10,
+      maxHammingDistance: 10,
+    });
+    assert.deepEqual(
+      fused.map((c) => [c.id, c.rankedBy]),
+      [
+        ['a', 'descriptor'],
+        ['b', 'descriptor'],
+      ],
     );
   });
 

@@ -85,3 +85,14 @@ export function hammingDistance(a: string, b: string): number {
     popcount32(Number.parseInt(a.slice(8, 16), 16) ^ Number.parseInt(b.slice(8, 16), 16))
   );
 }
+
+/**
+ * Whether a hash says anything about its image. Thresholding at the median sets 32 of the 64
+ * bits; a flat picture (one colour, an empty page) has coefficients of 0 that tie with the
+ * median, and its hash is nearly all zeros, the same for every flat picture.
+ */
+export function isInformativeHash(hash: string): boolean {
+  const ones =
+    popcount32(Number.parseInt(hash.slice(0, 8), 16)) + popcount32(Number.parseInt(hash.slice(8, 16), 16));
+  return ones >= 24 && ones <= 40;
+}
