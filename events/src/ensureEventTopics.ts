@@ -1,4 +1,5 @@
-import type { Admin } from 'kafkajs';
+import type { Admin, Kafka } from 'kafkajs';
+import type { Config } from '@deeplens/platform/config';
 import { ensureTopics, verifyTopics, type TopicGuarantees, type TopicSpec } from '@deeplens/platform/kafka';
 import { topicsWithPrefix } from './topics.ts';
 
@@ -33,4 +34,28 @@ export async function ensureEventTopics(
   await verifyTopics(admin, specs, guarantees ?? { replicationFactor: 1, minInsyncReplicas: 1 }, {
     checkGuarantees: guarantees !== undefined,
   });
+}
+
+/**
+ * A process's start-up: creates and verifies the installation's topics (its prefix and
+ * partition count) with the replication factor and `min.insync.replicas` it is configured for,
+ * so no process can create a topic with fewer copies than the others check for.
+ */
+export async function ensureInstallationTopics(
+  kafka: Kafka,
+  config: Pick<
+    Config,
+    'KAFKA_TOPIC_PARTITIONS' | 'KAFKA_TOPIC_PREFIX' | 'KAFKA_REPLICATION_FACTOR' | 'KAFKA_MIN_INSYNC_REPLICAS'
+  >,
+): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await ensureEventTopics(admin, config.KAFKA_TOPIC_PARTITIONS, config.KAFKA_TOPIC_PREFIX, {
+      replicationFactor: config.KAFKA_REPLICATION_FACTOR,
+      minInsyncReplicas: config.KAFKA_MIN_INSYNC_REPLICAS,
+    });
+  } finally {
+    await admin.disconnect();
+  }
 }

@@ -1,6 +1,6 @@
 /** Starts the projector process: metadata, usage and vector projections. */
 import { createEventSerde, registrySchemaStore } from '@deeplens/events/eventSerde';
-import { ensureEventTopics } from '@deeplens/events/ensureEventTopics';
+import { ensureInstallationTopics } from '@deeplens/events/ensureEventTopics';
 import type { Config } from '@deeplens/platform/config';
 import { createDatabasePool } from '@deeplens/platform/database';
 import { createKafka } from '@deeplens/platform/kafka';
@@ -25,15 +25,7 @@ export async function startProjectors(
   const env = loadProjectorEnv();
   await runMigrations(config.DATABASE_URL, 'projections', projectionMigrations);
   const kafka = createKafka(config, 'deeplens-projector');
-  if (!process.env.DEEPLENS_PROJECTION_TOPICS) {
-    const admin = kafka.admin();
-    await admin.connect();
-    await ensureEventTopics(admin, config.KAFKA_TOPIC_PARTITIONS, config.KAFKA_TOPIC_PREFIX, {
-      replicationFactor: config.KAFKA_REPLICATION_FACTOR,
-      minInsyncReplicas: config.KAFKA_MIN_INSYNC_REPLICAS,
-    });
-    await admin.disconnect();
-  }
+  if (!process.env.DEEPLENS_PROJECTION_TOPICS) await ensureInstallationTopics(kafka, config);
   // The installation's topics and groups, unless a test names its own.
   const named = topicsWithPrefix(config.KAFKA_TOPIC_PREFIX);
   const projectionTopics = process.env.DEEPLENS_PROJECTION_TOPICS

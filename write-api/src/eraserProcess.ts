@@ -2,7 +2,7 @@
 import { topicsWithPrefix } from '@deeplens/events/topics';
 import { createCommandHandler, writeModelMigrations } from '@deeplens/commands/commandHandler';
 import { createEventSerde, registrySchemaStore } from '@deeplens/events/eventSerde';
-import { ensureEventTopics } from '@deeplens/events/ensureEventTopics';
+import { ensureInstallationTopics } from '@deeplens/events/ensureEventTopics';
 import type { Config } from '@deeplens/platform/config';
 import { createDatabasePool } from '@deeplens/platform/database';
 import { createKafka } from '@deeplens/platform/kafka';
@@ -17,13 +17,7 @@ export async function startTenantEraser(config: Config, log: Logger): Promise<{ 
   await runMigrations(config.DATABASE_URL, 'write-model', writeModelMigrations);
   const pool = await createDatabasePool(config);
   const kafka = createKafka(config, 'deeplens-tenant-eraser');
-  const admin = kafka.admin();
-  await admin.connect();
-  await ensureEventTopics(admin, config.KAFKA_TOPIC_PARTITIONS, config.KAFKA_TOPIC_PREFIX, {
-    replicationFactor: config.KAFKA_REPLICATION_FACTOR,
-    minInsyncReplicas: config.KAFKA_MIN_INSYNC_REPLICAS,
-  });
-  await admin.disconnect();
+  await ensureInstallationTopics(kafka, config);
   const eraser = createTenantEraser({
     groupId: `${config.KAFKA_TOPIC_PREFIX}deeplens-tenant-eraser`,
     topic: topicsWithPrefix(config.KAFKA_TOPIC_PREFIX).tenant,

@@ -2,7 +2,7 @@
 import { topicsWithPrefix } from '@deeplens/events/topics';
 import { createCommandHandler, writeModelMigrations } from '@deeplens/commands/commandHandler';
 import { createEventSerde, registrySchemaStore } from '@deeplens/events/eventSerde';
-import { ensureEventTopics } from '@deeplens/events/ensureEventTopics';
+import { ensureInstallationTopics } from '@deeplens/events/ensureEventTopics';
 import type { Config } from '@deeplens/platform/config';
 import { createDatabasePool } from '@deeplens/platform/database';
 import { createKafka } from '@deeplens/platform/kafka';
@@ -25,10 +25,7 @@ export async function startIntake(config: Config, log: Logger): Promise<{ stop: 
   await runMigrations(config.DATABASE_URL, 'write-model', writeModelMigrations);
   const pool = await createDatabasePool(config);
   const kafka = createKafka(config, 'deeplens-intake');
-  const admin = kafka.admin();
-  await admin.connect();
-  await ensureEventTopics(admin, config.KAFKA_TOPIC_PARTITIONS, config.KAFKA_TOPIC_PREFIX);
-  await admin.disconnect();
+  await ensureInstallationTopics(kafka, config);
   const objects = createObjectStore(config);
   const secrets = createSecretBox(
     await loadSecretsKey(

@@ -1,6 +1,6 @@
 /** Starts the outbox relay process. */
 import { createEventSerde, registrySchemaStore } from '@deeplens/events/eventSerde';
-import { ensureEventTopics } from '@deeplens/events/ensureEventTopics';
+import { ensureInstallationTopics } from '@deeplens/events/ensureEventTopics';
 import { writeModelMigrations } from '@deeplens/commands/commandHandler';
 import type { Config } from '@deeplens/platform/config';
 import { createKafka } from '@deeplens/platform/kafka';
@@ -12,10 +12,7 @@ import { createOutboxRelay } from './outboxRelay.ts';
 export async function startOutboxRelay(config: Config, log: Logger): Promise<{ stop: () => Promise<void> }> {
   await runMigrations(config.DATABASE_URL, 'write-model', writeModelMigrations);
   const kafka = createKafka(config, 'deeplens-outbox-relay');
-  const admin = kafka.admin();
-  await admin.connect();
-  await ensureEventTopics(admin, config.KAFKA_TOPIC_PARTITIONS, config.KAFKA_TOPIC_PREFIX);
-  await admin.disconnect();
+  await ensureInstallationTopics(kafka, config);
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   const serde = createEventSerde(
