@@ -63,6 +63,12 @@ export type EmbeddedVectorIndexOptions = {
   exactScanLimit?: number;
   /** Threads a graph build uses (in its worker thread); default all cores. */
   buildThreads?: number;
+  /**
+   * After a failed graph build (the worker crashed, ran out of memory, or failed to save), the
+   * collection's next build waits this long, doubling with each failure in a row up to
+   * `maxMs`; meanwhile its points are searched exactly. Default 1 s, at most 5 minutes.
+   */
+  buildRetry?: { initialMs: number; maxMs: number };
 };
 
 // M = 16, ef_add 128, ef 128 over int8 vectors, candidates re-scored in f32: recall@10 and the
@@ -83,6 +89,13 @@ export const defaultExactScanLimit = 10_000;
 
 /** Where a point's f32 vector is: `ram` slot until the graph holds the point, then `disk` slot. */
 type StoredPoint = { label: bigint; payload: VectorPayload; ram: number; disk: number };
+
+export type GraphBuildRetry = {
+  /** Builds of the collection that failed in a row (0 after a build that landed). */
+  failures: number;
+  /** How long until the next build may start (0: whenever one is due). */
+  waitMs: number;
+};
 
 export type GraphStatus = {
   /** Points in the searchable graph. */
@@ -117,6 +130,9 @@ class Collection {
   building: Map<bigint, string> | undefined;
   /** Labels in the graph (or in the build in flight) whose points were removed or replaced. */
   dead: bigint[] = [];
+  /** Graph builds failed in a row, and when (epoch ms) the next may start. */
+  buildFailures = 0;
+  retryAt = 0;
   disposed = false;
   readonly scratch: Float32Array;
 
@@ -287,6 +303,7 @@ export class EmbeddedVectorIndex implements VectorIndex {
   readonly #exactScanLimit: number;
   readonly #followIntervalMs: number;
   readonly #builder: GraphBuilder;
+  readonly #buildRetry: { initialMs: number; maxMs: number };
   /** This instance's working folder: graph files and the vector files of graphed points. */
   readonly #work: string;
   #files = 0;
@@ -312,6 +329,7 @@ export class EmbeddedVectorIndex implements VectorIndex {
     this.#exactScanLimit = options.exactScanLimit ?? defaultExactScanLimit;
     this.#followIntervalMs = options.followIntervalMs ?? 200;
     this.#builder = new GraphBuilder(options.buildThreads);
+    this.#buildRetry = options.buildRetry ?? { initialMs: 1000, maxMs: 5 * 60_000 };
     this.#work = join(this.#dir, `.work-${process.pid}-${randomUUID().slice(0, 8)}`);
   }
 
@@ -490,6 +508,15 @@ export class EmbeddedVectorIndex implements VectorIndex {
     };
   }
 
+  /** Whether the collection's graph builds are failing, and when the next may start. */
+  graphBuildRetry(collection: string): GraphBuildRetry {
+    const c = this.#collections.get(collection);
+    return {
+      failures: c?.buildFailures ?? 0,
+      waitMs: c ? Math.max(0, c.retryAt - Date.now()) : 0,
+    };
+  }
+
   /**
    * Starts the graph builds searches would start, and resolves once no build is running: after
    * it, every collection over the exact-scan limit has a graph holding all its points (unless
@@ -554,10 +581,11 @@ export class EmbeddedVectorIndex implements VectorIndex {
    * Starts a build in the worker when the collection is over the exact-scan limit and enough
    * points wait: the first graph at once, later ones once the waiting points reach the limit or
    * 5% of the graph (until then an exact scan of them costs less than a build). `all` builds
-   * whatever waits.
+   * whatever waits. After a failed build, none starts before the collection's back-off ends.
    */
   #maybeBuild(c: Collection, all = false): void {
     if (c.building || c.disposed || this.#closed || c.pending.size === 0) return;
+    if (Date.now() < c.retryAt) return;
     if (!c.graph && c.points.size <= this.#exactScanLimit) return;
     if (c.graph && !all && c.pending.size < Math.max(this.#exactScanLimit, 0.05 * c.graphed)) return;
     // Many dead labels in the graph (removed points) cost recall: then a build starts afresh.
@@ -600,13 +628,22 @@ export class EmbeddedVectorIndex implements VectorIndex {
         },
       })
       .then(
-        (size) => this.#switchGraph(c, out, size),
+        (size) => {
+          c.buildFailures = 0;
+          c.retryAt = 0;
+          this.#switchGraph(c, out, size);
+        },
         () => {
-          // The points wait for the next build; nothing searched was lost.
+          // The points wait for the next build, searched exactly meanwhile: nothing searched
+          // was lost. A worker that keeps failing is not restarted in a loop: each failure in a
+          // row doubles the wait before the next attempt.
           rmSync(out, { force: true });
           for (const id of c.building?.values() ?? []) c.pending.add(id);
           c.building = undefined;
           c.dead.push(...dead);
+          const { initialMs, maxMs } = this.#buildRetry;
+          c.retryAt = Date.now() + Math.min(maxMs, initialMs * 2 ** Math.min(30, c.buildFailures));
+          c.buildFailures++;
         },
       )
       .finally(() => this.#builds.delete(build));

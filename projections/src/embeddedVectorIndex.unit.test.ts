@@ -184,4 +184,75 @@ describe('embedded vector index search', () => {
     assert.equal(again[0]?.id, id(42));
     assert.deepEqual(await reopened.get('c', [id(42)]), [stored]);
   });
+  it('survives a graph build worker that dies: the writer goes on, searches stay exact, builds retry with a growing back-off', async (t) => {
+    const fault = 'DEEPLENS_FAULT_GRAPH_WORKER';
+    t.after(() => delete process.env[fault]);
+    const index = await openEmbeddedVectorIndex({
+      dir: await folder(t),
+      exactScanLimit: 50,
+      buildRetry: { initialMs: 1500, maxMs: 60_000 },
+    });
+    t.after(() => index.close());
+    const all = vectors(300, 5);
+    const stored = new Map<string, Float32Array>();
+    await index.upsert(
+      'c',
+      all.slice(0, 200).map((v, n) => pointOf(n, v)),
+    );
+    all.slice(0, 200).forEach((v, n) => stored.set(id(n), v));
+    const exactAnswers = async () => {
+      for (let n = 0; n < 20; n++) {
+        const hits = await index.search('c', all[n]!, { k: 5 });
+        assert.deepEqual(
+          hits.map((h) => h.id),
+          exactTop(stored, all[n]!, 5),
+        );
+      }
+    };
+    const waitForRetry = async () => {
+      while (index.graphBuildRetry('c').waitMs > 0) await new Promise((r) => setTimeout(r, 50));
+    };
+
+    // 1. The worker thread exits in the middle of the build (as on a fatal error).
+    process.env[fault] = 'exit';
+    await index.search('c', all[0]!, { k: 1 });
+    assert.equal(index.graphStatus('c').building, 200, 'the first search started a build');
+    await index.settleGraphs();
+    assert.deepEqual(index.graphStatus('c'), { graphed: 0, building: 0, pending: 200 });
+    let retry = index.graphBuildRetry('c');
+    assert.equal(retry.failures, 1);
+    assert.ok(retry.waitMs > 0 && retry.waitMs <= 1500, `waits ${retry.waitMs} ms before the next build`);
+    // The writer carries on, and searches (exact meanwhile) start no build during the back-off.
+    await index.upsert(
+      'c',
+      all.slice(200, 250).map((v, i) => pointOf(200 + i, v)),
+    );
+    all.slice(200, 250).forEach((v, i) => stored.set(id(200 + i), v));
+    await index.commit({ n: 1 });
+    await exactAnswers();
+    assert.deepEqual(index.graphStatus('c'), { graphed: 0, building: 0, pending: 250 });
+
+    // 2. Once the back-off is over a search retries; this worker dies of an uncaught exception.
+    await waitForRetry();
+    process.env[fault] = 'throw';
+    await index.search('c', all[0]!, { k: 1 });
+    assert.equal(index.graphStatus('c').building, 250, 'retried after the back-off');
+    await index.settleGraphs();
+    retry = index.graphBuildRetry('c');
+    assert.equal(retry.failures, 2);
+    assert.ok(retry.waitMs > 1500 && retry.waitMs <= 3000, `the back-off doubled: ${retry.waitMs} ms`);
+    await exactAnswers();
+
+    // 3. A healthy worker: the next build lands and the failures are forgotten.
+    delete process.env[fault];
+    await waitForRetry();
+    await index.settleGraphs();
+    assert.deepEqual(index.graphStatus('c'), { graphed: 250, building: 0, pending: 0 });
+    assert.deepEqual(index.graphBuildRetry('c'), { failures: 0, waitMs: 0 });
+    for (let n = 0; n < 250; n += 31) {
+      const hits = await index.search('c', all[n]!, { k: 1 });
+      assert.equal(hits[0]?.id, id(n), `point ${n} found in the graph`);
+    }
+    await index.close();
+  });
 });

@@ -14,6 +14,12 @@ let dim = 0;
 let threads = 1;
 let quantization: GraphQuantization = 'i8';
 
+/**
+ * For the failure tests: `DEEPLENS_FAULT_GRAPH_WORKER=exit` ends this thread on a job's first
+ * batch (as a fatal error would), `throw` raises an uncaught exception there (as a bug would).
+ */
+const fault = process.env.DEEPLENS_FAULT_GRAPH_WORKER;
+
 function reply(message: GraphBuildReply): void {
   parentPort!.postMessage(message);
 }
@@ -31,6 +37,11 @@ parentPort!.on('message', (message: GraphBuildRequest) => {
         reply({ type: 'more' });
         return;
       case 'add':
+        if (fault === 'exit') process.exit(70);
+        if (fault === 'throw')
+          queueMicrotask(() => {
+            throw new Error('graph build worker: injected fault');
+          });
         if (message.keys.length > 0)
           index!.add(message.keys, graphInput(message.vectors, dim, quantization), threads);
         reply({ type: 'more' });

@@ -86,8 +86,12 @@ export class GraphBuilder {
 
   #run(job: GraphBuildJob): Promise<number> {
     const worker = this.#start();
+    // Held while a job runs, so that its outcome (even the worker's exit) is always delivered;
+    // an idle worker does not keep the process alive.
+    worker.ref();
     return new Promise<number>((resolve, reject) => {
       const finish = (error: Error | undefined, size = 0) => {
+        worker.unref();
         worker.off('message', onMessage);
         worker.off('error', onError);
         worker.off('exit', onExit);
