@@ -82,6 +82,12 @@ export const configSchema = z.object({
   SECRETS_DIR: z.string().default('.stack/secrets'),
   /** Base64 of 32 random bytes; encrypts tenant storage credentials at rest. */
   SECRETS_KEY: z.string().optional(),
+  /**
+   * Base64 of 32 random bytes; wraps every per-subject data key (crypto-shredding of personal
+   * data). Required in production, and to be backed up: without it no personal data in the log
+   * can be read. A local run generates one into `SECRETS_DIR/data-key-master.key`.
+   */
+  DATA_KEY_MASTER_KEY: z.string().optional(),
 
   /** A model manifest (JSON) to embed with instead of the default converted MobileNetV2. */
   EMBEDDER_MODEL_MANIFEST: z.string().optional(),
