@@ -222,4 +222,53 @@ describe('consumer runtime against the stack broker', () => {
     assert.deepEqual(applied, [0, 1, 2]);
     assert.equal(await committedOffset(kafka, groupId, topic), 3);
   });
+
+  it('gives a record whose dependency stays down back to Kafka instead of dead-lettering it (whenRetriesRunOut: redeliver)', async (t) => {
+    const kafka = createKafka(loadConfig());
+    const topic = uniqueName('runtime-redeliver');
+    const dlq = `${topic}.dlq`;
+    const groupId = uniqueName('runtime-redeliver-group');
+    await createTestTopics(t, kafka, [
+      { topic, partitions: 1 },
+      { topic: dlq, partitions: 1 },
+    ]);
+    await produce(kafka, t, topic, [
+      JSON.stringify({ n: 0, fail: 'permanent' }),
+      JSON.stringify({ n: 1 }),
+      JSON.stringify({ n: 2, fail: 'retriable' }),
+      JSON.stringify({ n: 3 }),
+    ]);
+    const applied: number[] = [];
+    let attemptsAt2 = 0;
+    const runtime = await startConsumerRuntime({
+      ...runtimeOptions(kafka, topic, groupId, async (batch) => {
+        for (const { value } of batch.records) {
+          if (value.fail === 'permanent') throw new Error(`record ${value.n} is refused`);
+          // The store stays down for more attempts than one delivery makes (maxAttempts 2).
+          if (value.fail === 'retriable' && ++attemptsAt2 < 5)
+            throw Object.assign(new Error('store unavailable'), { retriable: true });
+        }
+        applied.push(...batch.records.map((r) => r.value.n));
+      }),
+      onFailure: 'dead-letter',
+      deadLetterTopic: dlq,
+      maxAttempts: 2,
+      whenRetriesRunOut: 'redeliver',
+    });
+    t.after(() => runtime.stop());
+
+    await until(
+      'every record done',
+      async () => (await committedOffset(kafka, groupId, topic)) === 4,
+      60_000,
+    );
+    assert.ok(attemptsAt2 >= 5, 'record 2 was delivered again after its attempts ran out');
+    assert.deepEqual([...new Set(applied)].sort(), [1, 2, 3]);
+    assert.equal(applied.filter((n) => n === 1).length, 1, 'what preceded the failing record was not redone');
+    const dlqAdmin = kafka.admin();
+    await dlqAdmin.connect();
+    t.after(() => dlqAdmin.disconnect());
+    const [end] = await dlqAdmin.fetchTopicOffsets(dlq);
+    assert.equal(Number(end?.high), 1, 'only the refused record was dead-lettered, once');
+  });
 });

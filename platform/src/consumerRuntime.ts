@@ -84,6 +84,13 @@ export type ConsumerRuntimeOptions<T> = {
   deadLetterTopic?: string;
   /** Attempts at a retriable failure before it counts as a failure (default 5). */
   maxAttempts?: number;
+  /**
+   * What a retriable failure still failing after `maxAttempts` does: `redeliver` gives the
+   * records from the failing one on back to Kafka (a dependency that stays down is not the
+   * record's fault; always so under `halt`), `fail` treats it as the record's failure, i.e.
+   * dead-letters it (the default under `dead-letter`).
+   */
+  whenRetriesRunOut?: 'redeliver' | 'fail';
   /** Backoff between attempts: doubles from `initialMs` up to `maxMs` (defaults 200 ms, 5 s). */
   backoff?: { initialMs: number; maxMs: number };
   isRetriable?: (error: unknown) => boolean;
@@ -140,6 +147,7 @@ export async function startConsumerRuntime<T>(options: ConsumerRuntimeOptions<T>
   const isRetriable = options.isRetriable ?? isRetriableError;
   const maxAttempts = options.maxAttempts ?? 5;
   const backoff = options.backoff ?? { initialMs: 200, maxMs: 5000 };
+  const redeliverRetriable = options.onFailure === 'halt' || options.whenRetriesRunOut === 'redeliver';
   const skip = new Set([...(options.skip ?? [])].map((s) => s.trim()));
   if (
     (options.onFailure === 'dead-letter' || options.onUndecodable === 'dead-letter') &&
@@ -308,6 +316,8 @@ export async function startConsumerRuntime<T>(options: ConsumerRuntimeOptions<T>
       const records: ConsumedRecord<T>[] = [];
       const skipped: SkippedRecord[] = [];
       let haltAt: HaltedPartition | undefined;
+      // A dependency that stayed down: thrown once what precedes the failing record is resolved.
+      let redeliver: { error: unknown } | undefined;
       let covered = from - 1;
       for (const message of messages) {
         const offset = Number(message.offset);
@@ -376,6 +386,8 @@ export async function startConsumerRuntime<T>(options: ConsumerRuntimeOptions<T>
                 )
               : { error: undefined, retriable: false };
           covered = prefix ? from - 1 : offset - 1;
+        } else if (failure?.retriable && redeliverRetriable) {
+          throw failure.error;
         } else if (failure) {
           // Dead-letter: one by one, so only the records that fail leave the log's path.
           for (const record of records) {
@@ -386,6 +398,11 @@ export async function startConsumerRuntime<T>(options: ConsumerRuntimeOptions<T>
               abort.abort();
               options.onStopped?.();
               return;
+            }
+            if (one?.retriable && redeliverRetriable) {
+              redeliver = { error: one.error };
+              covered = record.offset - 1;
+              break;
             }
             if (one) {
               const message = messages.find((m) => Number(m.offset) === record.offset)!;
@@ -410,6 +427,7 @@ export async function startConsumerRuntime<T>(options: ConsumerRuntimeOptions<T>
         { group: options.groupId, topic, partition: String(partition) },
         Math.max(0, Number(batch.highWatermark) - 1 - covered),
       );
+      if (redeliver) throw redeliver.error;
       await payload.heartbeat();
     },
   });
