@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import kafkajs from 'kafkajs';
 import { freePort } from '@deeplens/platform/testing/freePort';
+import { createRegistryTopics, registryTopics } from './services/schemaRegistryService.ts';
 
 const repoRoot = join(import.meta.dirname, '..', '..');
 
@@ -64,6 +65,19 @@ describe('local stack: three-broker Kafka', () => {
     t.after(() => admin.disconnect());
     const cluster = await admin.describeCluster();
     assert.deepEqual(cluster.brokers.map((b) => b.port).sort(), [base, base + 2, base + 4]);
+
+    // Right after a cold start, as `up` does next: the registry's topics are created and have
+    // leaders (a broker that does not know a new topic yet is waited for, not an error).
+    await createRegistryTopics([`127.0.0.1:${base + 4}`]);
+    const journal = await admin.fetchTopicMetadata({ topics: Object.values(registryTopics) });
+    assert.deepEqual(
+      journal.topics.map((t) => [t.partitions.length, t.partitions.every((p) => p.leader >= 0)]),
+      [
+        [1, true],
+        [1, true],
+        [1, true],
+      ],
+    );
     await admin.createTopics({ topics: [{ topic: 'replicated', numPartitions: 3 }], waitForLeaders: true });
     const [topic] = (await admin.fetchTopicMetadata({ topics: ['replicated'] })).topics;
     assert.deepEqual(

@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
+import { KafkaNotReadyError, retryKafka } from '../kafkaRetry.ts';
 import { runningPid, startDetached, stopByPidFile, waitUntil } from '../processes.ts';
 import {
   findJava,
@@ -222,29 +223,66 @@ export function schemaRegistryService(context: StackContext): StackService {
   };
 }
 
-/** Creates the registry's topics if missing (one partition: the journal is replayed in order). */
-export async function createRegistryTopics(brokers: string[]): Promise<void> {
+/**
+ * Creates the registry's topics if missing (one partition: the journal is replayed in order)
+ * and waits until each has a leader. A Kafka that has just started may not yet know a topic it
+ * has just created ("This server does not host this topic-partition"): retriable errors are
+ * retried until the topics are ready, so a cold `up` does not fail on them.
+ */
+export async function createRegistryTopics(brokers: string[], timeoutMs = 120_000): Promise<void> {
   const admin = new Kafka({ clientId: 'deeplens-stack', brokers, logLevel: logLevel.NOTHING }).admin();
-  await admin.connect();
+  const topics = Object.values(registryTopics);
+  const deadline = Date.now() + timeoutMs;
+  const left = () => Math.max(1000, deadline - Date.now());
   try {
-    const existing = new Set(await admin.listTopics());
-    const replicationFactor = Math.min(3, (await admin.describeCluster()).brokers.length);
-    const missing = Object.values(registryTopics).filter((topic) => !existing.has(topic));
-    if (missing.length === 0) return;
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: missing.map((topic) => ({
-        topic,
-        numPartitions: 1,
-        replicationFactor,
-        configEntries: [
-          { name: 'retention.ms', value: '-1' },
-          { name: 'retention.bytes', value: '-1' },
-          { name: 'cleanup.policy', value: 'delete' },
-          { name: 'min.insync.replicas', value: String(Math.max(1, replicationFactor - 1)) },
-        ],
-      })),
-    });
+    await retryKafka(() => admin.connect(), { timeoutMs: left() });
+    await retryKafka(
+      async () => {
+        const existing = new Set(await admin.listTopics());
+        const replicationFactor = Math.min(3, (await admin.describeCluster()).brokers.length);
+        const missing = topics.filter((topic) => !existing.has(topic));
+        if (missing.length === 0) return;
+        await admin.createTopics({
+          waitForLeaders: true,
+          topics: missing.map((topic) => ({
+            topic,
+            numPartitions: 1,
+            replicationFactor,
+            configEntries: [
+              { name: 'retention.ms', value: '-1' },
+              { name: 'retention.bytes', value: '-1' },
+              { name: 'cleanup.policy', value: 'delete' },
+              { name: 'min.insync.replicas', value: String(Math.max(1, replicationFactor - 1)) },
+            ],
+          })),
+        });
+      },
+      { timeoutMs: left() },
+    );
+    // Every broker must know the topics (metadata reaches the others a moment after creation).
+    const { brokers: nodes } = await retryKafka(() => admin.describeCluster(), { timeoutMs: left() });
+    for (const node of nodes) {
+      await retryKafka(
+        async () => {
+          const one = new Kafka({
+            clientId: 'deeplens-stack',
+            brokers: [`${node.host}:${node.port}`],
+            logLevel: logLevel.NOTHING,
+            retry: { retries: 0 },
+          }).admin();
+          await one.connect();
+          try {
+            const metadata = await one.fetchTopicMetadata({ topics });
+            const leaderless = metadata.topics.filter((t) => t.partitions.some((p) => p.leader < 0));
+            if (leaderless.length > 0)
+              throw new KafkaNotReadyError(`no leader yet for ${leaderless.map((t) => t.name).join(', ')}`);
+          } finally {
+            await one.disconnect();
+          }
+        },
+        { timeoutMs: left() },
+      );
+    }
   } finally {
     await admin.disconnect();
   }
