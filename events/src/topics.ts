@@ -8,6 +8,7 @@ export const topics = {
   intake: 'deeplens.intake.v1',
   intakeRejections: 'deeplens.intake-rejections.v1',
   embedderDlq: 'deeplens.embedder.dlq.v1',
+  intakeDlq: 'deeplens.intake.dlq.v1',
 } as const;
 
 export type Topic = (typeof topics)[keyof typeof topics];
