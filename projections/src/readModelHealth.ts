@@ -15,6 +15,10 @@ const expectedTables: Readonly<Record<string, readonly (readonly [string, string
     ['usage', 'image_sizes'],
   ],
   vectors: [['vector_status', 'image_vectors']],
+  history: [
+    ['history', 'image_events'],
+    ['history', 'images'],
+  ],
 };
 
 const nameRow = z.object({ name: z.string() });

@@ -18,6 +18,7 @@ import type { ReadApiDependencies } from './readApiDependencies.ts';
 import type { ReadApiEnv } from './readApiEnv.ts';
 import { browseRoutes } from './routes/browseRoutes.ts';
 import { duplicateRoutes } from './routes/duplicateRoutes.ts';
+import { historyRoutes } from './routes/historyRoutes.ts';
 import { searchRoutes } from './routes/searchRoutes.ts';
 
 /** The read API: similarity search and browsing over the projections. */
@@ -77,6 +78,7 @@ export function createReadApi(deps: ReadApiDependencies) {
   app.route('/', searchRoutes(deps));
   app.route('/', duplicateRoutes(deps));
   app.route('/', browseRoutes(deps));
+  app.route('/', historyRoutes(deps));
   return app;
 }
 
