@@ -7,6 +7,7 @@ import type { DatabasePool } from '@deeplens/platform/database';
 import type { Logger } from '@deeplens/platform/logger';
 import type { VectorIndex } from '@deeplens/platform/vectorIndex';
 import { openEmbeddedVectorIndex } from './embeddedVectorIndex.ts';
+import { imageHistoryProjection } from './imageHistoryProjection.ts';
 import { metadataProjection } from './metadataProjection.ts';
 import type { ProjectionDefinition, ProjectionDependencies } from './projection.ts';
 import { createQdrantVectorIndex, dropQdrantNamespace } from './qdrantVectorIndex.ts';
@@ -21,6 +22,7 @@ export const projectionDefinitions: Readonly<Record<string, ProjectionDefinition
   [metadataProjection.name]: metadataProjection,
   [usageProjection.name]: usageProjection,
   [vectorProjection.name]: vectorProjection,
+  [imageHistoryProjection.name]: imageHistoryProjection,
 };
 
 /**
@@ -30,9 +32,9 @@ export const projectionDefinitions: Readonly<Record<string, ProjectionDefinition
 const projectorEnvSchema = z.object({
   DEEPLENS_PROJECTIONS: z
     .string()
-    .default('metadata,usage,vectors')
+    .default('metadata,usage,vectors,history')
     .transform((s) => s.split(',').map((p) => p.trim()))
-    .pipe(z.array(z.enum(['metadata', 'usage', 'vectors']))),
+    .pipe(z.array(z.enum(['metadata', 'usage', 'vectors', 'history']))),
   DEEPLENS_PROJECTION_TOPICS: z
     .string()
     .optional()
