@@ -5,9 +5,10 @@
  * search p50/p99 at k = 10, recall@10 against an exact search of the same vectors, and disk.
  * Before the table, the exact-scan limit is measured: where a SIMD scan of the collection
  * stops being faster than a graph search (Qdrant's `full_scan_threshold`).
- *   npx tsx bench/scaling.ts [--sizes 10000,100000,1000000] [--distribution clustered|random] [--queries 200]
+ *   npx tsx bench/scaling.ts [--sizes 10000,100000,1000000] [--distribution clustered|random] [--queries 200] [--ef 128,512]
  * Each size runs in a process of its own, so its memory is its own; `--no-crossover` skips the
- * exact-scan limit's measurement.
+ * exact-scan limit's measurement. `--ef` lists search-time candidate list sizes (HNSW `ef`, also
+ * how many candidates are re-scored in f32) to measure on the same graph, the default first.
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -19,6 +20,7 @@ import { parseArgs } from 'node:util';
 import { BatchMatches, exactSearch, MetricKind } from 'usearch';
 import {
   defaultExactScanLimit,
+  defaultHnsw,
   openEmbeddedVectorIndex,
   type EmbeddedVectorIndex,
 } from '@deeplens/projections/embeddedVectorIndex';
@@ -33,10 +35,13 @@ const { values } = parseArgs({
     queries: { type: 'string', default: '200' },
     one: { type: 'string' },
     'no-crossover': { type: 'boolean', default: false },
+    ef: { type: 'string', default: '' },
   },
 });
 const distribution = values.distribution as Distribution;
 const queryCount = Number(values.queries);
+/** Search-time ef values to measure on each graph; empty: the index's default only. */
+const efs = values.ef ? values.ef.split(',').map(Number) : [];
 const k = 10;
 const gib = 2 ** 30;
 const memoryBarBytes = 4 * gib;
@@ -54,6 +59,8 @@ type Measured = {
   p99: number;
   recall: number;
   worst: number;
+  /** Per extra `--ef` value: the same searches with that candidate list. */
+  byEf: { ef: number; p50: number; p99: number; recall: number; worst: number }[];
   diskBytes: number;
   walBytes: number;
 };
@@ -148,29 +155,38 @@ async function measure(n: number): Promise<Measured> {
     throw new Error(`the graph holds ${status.graphed} of ${n} points`);
 
   // Search by image id, as the read side does: the stored vector, k + 1 hits, itself left out.
-  const latencies: number[] = [];
-  let foundTotal = 0;
-  let worst = 1;
-  for (let round = 0; round < 3; round++) {
-    for (let q = 0; q < queryCount; q++) {
-      const query = queries.subarray(q * dim, (q + 1) * dim);
-      const began = performance.now();
-      const hits = (await index.search(collection, query, { k: k + 1 }))
-        .filter((h) => h.id !== ids[q])
-        .slice(0, k);
-      latencies.push(performance.now() - began);
-      if (round > 0) continue;
-      const expected = new Set(
-        truth[q]!.filter((t) => t.row !== q)
-          .slice(0, k)
-          .map((t) => ids[t.row]),
-      );
-      const recall = hits.filter((h) => expected.has(h.id)).length / k;
-      foundTotal += recall * k;
-      worst = Math.min(worst, recall);
+  const searches = async () => {
+    const latencies: number[] = [];
+    let foundTotal = 0;
+    let worst = 1;
+    for (let round = 0; round < 3; round++) {
+      for (let q = 0; q < queryCount; q++) {
+        const query = queries.subarray(q * dim, (q + 1) * dim);
+        const began = performance.now();
+        const hits = (await index.search(collection, query, { k: k + 1 }))
+          .filter((h) => h.id !== ids[q])
+          .slice(0, k);
+        latencies.push(performance.now() - began);
+        if (round > 0) continue;
+        const expected = new Set(
+          truth[q]!.filter((t) => t.row !== q)
+            .slice(0, k)
+            .map((t) => ids[t.row]),
+        );
+        const recall = hits.filter((h) => expected.has(h.id)).length / k;
+        foundTotal += recall * k;
+        worst = Math.min(worst, recall);
+      }
     }
+    const { p50, p99 } = latencySummary(latencies.slice(queryCount));
+    return { p50, p99, recall: foundTotal / (queryCount * k), worst };
+  };
+  const byDefault = await searches();
+  const byEf = [];
+  for (const ef of efs) {
+    index.setExpansionSearch(ef);
+    byEf.push({ ef, ...(await searches()) });
   }
-  const latency = latencySummary(latencies.slice(queryCount));
   const rssDelta = rss() - baseline;
   const unmapped = mappedNotResident();
   const walBytes = readdirSync(dir)
@@ -187,10 +203,8 @@ async function measure(n: number): Promise<Measured> {
     rssDelta,
     mappedNotResident: unmapped,
     peakRssDelta: Math.max(peak, process.memoryUsage.rss()) - baseline,
-    p50: latency.p50,
-    p99: latency.p99,
-    recall: foundTotal / (queryCount * k),
-    worst,
+    ...byDefault,
+    byEf,
     diskBytes,
     walBytes,
   };
@@ -242,6 +256,7 @@ function runSize(n: number): Promise<Measured> {
         distribution,
         '--queries',
         String(queryCount),
+        ...(values.ef ? ['--ef', values.ef] : []),
       ],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
@@ -318,6 +333,14 @@ for (const size of values.sizes.split(',').map(Number)) {
       bar: '≥ 0.98',
       verdict: m.recall >= 0.98 ? 'pass' : 'miss',
     },
+    ...m.byEf.map((e) => ({
+      measure: `${m.n}: with ef = ${e.ef} (candidates re-scored): search p50 / p99; recall@10 (worst ${e.worst.toFixed(1)})`,
+      value: `${ms(e.p50)} / ${ms(e.p99)}; ${e.recall.toFixed(4)}`,
+      limit: 'exact search, same vectors (1.0)',
+      ratio: e.recall.toFixed(4),
+      bar: '≥ 0.98',
+      verdict: e.recall >= 0.98 ? 'pass' : 'miss',
+    })),
     {
       measure: `${m.n}: disk (log ${gb(m.walBytes)}; the rest: graph + f32 vector file)`,
       value: gb(m.diskBytes),
@@ -326,7 +349,7 @@ for (const size of values.sizes.split(',').map(Number)) {
   );
 }
 await report(`Vector index scaling (${distribution}, ${dim}-d, one tenant)`, rows, [
-  `Embedded index with its defaults: exact SIMD scan up to ${defaultExactScanLimit} points, above that an int8 HNSW graph (M = 16, ef_construction = 128, ef = 128) built in a worker thread, its candidates re-scored with the f32 originals read from a file; points not yet in the graph kept in RAM and scanned exactly.`,
+  `Embedded index with its defaults: exact SIMD scan up to ${defaultExactScanLimit} points, above that an ${defaultHnsw.quantization} HNSW graph (M = ${defaultHnsw.connectivity}, ef_construction = ${defaultHnsw.expansionAdd}, ef = ${defaultHnsw.expansionSearch}) built in a worker thread, its candidates re-scored with the f32 originals read from a file; points not yet in the graph kept in RAM and scanned exactly.`,
   'Each size in its own process: vectors generated 10 % at a time (or 10 k), upserted 500 per call, committed to the log every 10 k, then the graph brought up to date (`settleGraphs`) before the next 10 %. Memory: RSS after the build and the searches minus RSS before opening the index (after a GC), plus the part of the mapped graph file not resident; the peak is sampled every 100 ms.',
   `Search: ${queryCount} queries (stored vectors, k + 1 asked, the query itself left out) × 3 rounds, the first one not timed; recall against usearch \`exactSearch\` over every vector.`,
 ]);

@@ -73,7 +73,7 @@ export type EmbeddedVectorIndexOptions = {
 
 // M = 16, ef_add 128, ef 128 over int8 vectors, candidates re-scored in f32: recall@10 and the
 // memory per vector are in `bench/scaling.ts`'s table (docs/benchmarks.md).
-const defaultHnsw: HnswParameters = {
+export const defaultHnsw: Readonly<HnswParameters> = {
   connectivity: 16,
   expansionAdd: 128,
   expansionSearch: 128,
@@ -506,6 +506,15 @@ export class EmbeddedVectorIndex implements VectorIndex {
       building: c?.building?.size ?? 0,
       pending: c?.pending.size ?? 0,
     };
+  }
+
+  /**
+   * The graph's candidate list at search time (HNSW `ef`), which is also how many candidates
+   * are re-scored in f32: a search-time knob, for measurements (`bench/scaling.ts --ef`).
+   */
+  setExpansionSearch(ef: number): void {
+    if (!Number.isInteger(ef) || ef < 1) throw new RangeError(`ef must be a positive integer, got ${ef}`);
+    this.#hnsw.expansionSearch = ef;
   }
 
   /** Whether the collection's graph builds are failing, and when the next may start. */
