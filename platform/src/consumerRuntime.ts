@@ -68,7 +68,10 @@ export type ConsumerRuntimeOptions<T> = {
   groupId: string;
   topics: readonly string[];
   log: Logger;
-  /** The one serde, e.g. `(value) => serde.decodeEvent(value)`. A non-retriable throw = undecodable. */
+  /**
+   * The one serde, e.g. `(value) => serde.decodeEvent(value)`. A non-retriable throw = undecodable.
+   * A record without a value (a tombstone) comes as an empty buffer, `message.value` null.
+   */
   decode: (value: Buffer, message: KafkaMessage, topic: string) => Promise<T>;
   /** Records not accepted are passed over without being decoded (not this consumer's business). */
   accept?: (message: KafkaMessage, topic: string) => boolean;
@@ -329,14 +332,12 @@ export async function startConsumerRuntime<T>(options: ConsumerRuntimeOptions<T>
           // Not this consumer's business.
         } else {
           let value: T | undefined;
-          const failure = message.value
-            ? await withRetries(async () => {
-                value = await options.decode(message.value!, message, topic);
-              })
-            : { error: new Error('a record without a value'), retriable: false };
+          const failure = await withRetries(async () => {
+            value = await options.decode(message.value ?? Buffer.alloc(0), message, topic);
+          });
           if (failure?.retriable) throw failure.error; // the registry is down: Kafka redelivers
           if (failure) {
-            const reason = `undecodable: ${describe(failure.error)}`;
+            const reason = `undecodable: ${message.value ? '' : 'a record without a value: '}${describe(failure.error)}`;
             if (options.onUndecodable === 'dead-letter') await deadLetter(topic, partition, message, reason);
             else {
               haltAt = { topic, partition, offset, reason };

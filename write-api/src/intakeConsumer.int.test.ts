@@ -46,12 +46,21 @@ import { createOutboxRelay } from './outboxRelay.ts';
 
 const admin = { actor: 'user:admin' } as const;
 
+type Uploads = Parameters<typeof createIntakeConsumer>[0]['uploads'];
+
 /** A tenant with an API key (whose hash is on the identity topic) and an intake key, a consumer, a producer. */
-async function startIntake(t: TestContext) {
+async function startIntake(
+  t: TestContext,
+  faults: { uploads?: (real: Uploads) => Uploads; maxAttempts?: number } = {},
+) {
   const { pool, config } = await createWriteModelDatabase(t);
   const kafka = createKafka(config, 'intake-test');
   const topic = uniqueName('intake');
-  await createTestTopics(t, kafka, [{ topic, partitions: 1 }]);
+  const deadLetterTopic = `${topic}.dlq`;
+  await createTestTopics(t, kafka, [
+    { topic, partitions: 1 },
+    { topic: deadLetterTopic, partitions: 1 },
+  ]);
   const store = registrySchemaStore(createSchemaRegistry(config), config.SCHEMA_REGISTRY_URL);
   const serde = createEventSerde(store);
   const handler = createCommandHandler({ pool });
@@ -110,9 +119,11 @@ async function startIntake(t: TestContext) {
     handler,
     serde,
     log: createLogger({ test: 'intake' }, 'error'),
-    uploads,
+    uploads: faults.uploads ? faults.uploads(uploads) : uploads,
     topic,
+    deadLetterTopic,
     groupId: uniqueName('intake-group'),
+    ...(faults.maxAttempts ? { maxAttempts: faults.maxAttempts } : {}),
   });
   await consumer.start();
   t.after(() => consumer.stop());
@@ -148,7 +159,7 @@ async function startIntake(t: TestContext) {
   });
 
   /** Sends a value as it is, with the given headers. */
-  const sendRaw = (value: Buffer, headers: Record<string, string | Buffer>) =>
+  const sendRaw = (value: Buffer | null, headers: Record<string, string | Buffer>) =>
     producer.send({ topic, acks: -1, messages: [{ key: tenantId, value, headers }] });
 
   async function waitForRecords(count: number): Promise<void> {
@@ -176,6 +187,8 @@ async function startIntake(t: TestContext) {
   return {
     pool,
     config,
+    topic,
+    deadLetterTopic,
     tenant,
     objects,
     uploads,
@@ -485,6 +498,57 @@ describe('intake consumer', () => {
       ['genuine.jpg'],
       'only the record signed with the private key registered an image',
     );
+  });
+
+  it('dead-letters a record whose handling fails for no reason of its own, gives one whose storage stays down back to Kafka, and rejects one without a value', async (t) => {
+    let storageFailures = 0;
+    const intake = await startIntake(t, {
+      maxAttempts: 2,
+      uploads: (real) => ({
+        registered: (tenantId, objectKey) => real.registered(tenantId, objectKey),
+        verify: async (tenant, record) => {
+          if (record.filename === 'poison.jpg') throw new TypeError('a bug met this record');
+          // The tenant's storage is down for more attempts than one delivery makes.
+          if (record.filename === 'flaky.jpg' && storageFailures++ < 5)
+            throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+          return real.verify(tenant, record);
+        },
+      }),
+    });
+    await intake.integration.submit('poison', intake.register('poison.jpg'));
+    await intake.sendRaw(null, {});
+    await intake.integration.submit('flaky', intake.register('flaky.jpg'));
+    await intake.integration.submit('after', intake.register('after.jpg'));
+    await intake.waitForRecords(3);
+
+    assert.deepEqual(
+      (await intake.images()).map((i) => i.filename),
+      ['after.jpg', 'flaky.jpg'],
+      'the records after the poison one are applied; the one whose storage was down too',
+    );
+    assert.ok(storageFailures > 2, `redelivered after its ${storageFailures} failed attempts`);
+    assert.deepEqual(intake.consumer.counts, { accepted: 2, rejected: 1 });
+    const rejections = await intake.rejections();
+    assert.deepEqual(
+      rejections.map((r) => [r.requestId, r.tenantId, r.code, r.offset]),
+      [[null, intake.tenantId, 'validation_failed', 1]],
+      'a record without a value is rejected like any malformed one',
+    );
+    assert.match(rejections[0]!.reason, /has no value/);
+    assert.deepEqual(await readIntakeOutcome(intake.pool, intake.tenantId, 'poison'), {
+      requestId: 'poison',
+      status: 'pending',
+    });
+
+    const dead = await readWholeTopics(intake.kafka, [intake.deadLetterTopic]);
+    assert.equal(dead.length, 1, 'only the poison record is dead-lettered');
+    const headers = dead[0]!.headers.map((h) => h.toString());
+    assert.ok(
+      headers.some((h) => /TypeError: a bug met this record/.test(h)),
+      'with its reason',
+    );
+    assert.ok(headers.includes(`${intake.topic}:0:0`), 'and where it came from');
+    assert.ok(headers.includes(intake.keyId), 'the original headers are kept');
   });
 
   it('verifies the bytes sent: a map in the producer’s key order, older and newer writer schemas', async (t) => {

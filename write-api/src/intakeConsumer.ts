@@ -1,32 +1,12 @@
-import { createHash } from 'node:crypto';
-import type { Consumer, EachMessagePayload, Kafka } from 'kafkajs';
-import { intakeKeyDecider } from '@deeplens/commands/identity/intakeKeyDecider';
-import type { RegisteredIntakeKey } from '@deeplens/commands/identity/intakeKeyState';
-import { imageDecider } from '@deeplens/commands/image/imageDecider';
-import { appendToOutbox, type CommandHandler } from '@deeplens/commands/commandHandler';
-import { readTenantUsage } from '@deeplens/commands/usageStripes';
-import { tenantDecider } from '@deeplens/commands/tenant/tenantDecider';
-import { imageRules } from '@deeplens/commands/writeModelRules';
-import { intakeSigningPayload } from '@deeplens/events/eventCodec';
+import type { Kafka } from 'kafkajs';
+import type { CommandHandler } from '@deeplens/commands/commandHandler';
 import type { EventSerde } from '@deeplens/events/eventSerde';
-import { intakeHeaders, type IntakeEnvelope, type IntakeRejected } from '@deeplens/events/intakeRecords';
 import { topics } from '@deeplens/events/topics';
+import { startConsumerRuntime, type ConsumerRuntime } from '@deeplens/platform/consumerRuntime';
 import type { DatabasePool } from '@deeplens/platform/database';
-import {
-  DeepLensError,
-  NotFoundError,
-  UnauthenticatedError,
-  ValidationError,
-} from '@deeplens/platform/errors';
-import { deterministicUuid } from '@deeplens/platform/ids';
 import type { Logger } from '@deeplens/platform/logger';
-import { deadLetters, eventsApplied } from '@deeplens/platform/metrics';
-import { SpanKind, traceContextOf, withSpan } from '@deeplens/platform/telemetry';
-import { recordAccepted, recordRejected } from './intakeOutcomes.ts';
-import { verifyIntakeSignature } from './intakeSignature.ts';
+import { createIntakeHandler } from './intakeHandler.ts';
 import type { IntakeUploads } from './intakeUploads.ts';
-
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export type IntakeConsumerOptions = {
   kafka: Kafka;
@@ -37,258 +17,48 @@ export type IntakeConsumerOptions = {
   /** Checks the object a `RegisterImage` names by reading it (`createIntakeUploads`). */
   uploads: Pick<IntakeUploads, 'verify' | 'registered'>;
   topic?: string;
+  /** Where a record whose handling fails for no reason of its own goes (a bug, not a refusal). */
+  deadLetterTopic?: string;
   groupId?: string;
   clock?: () => number;
+  /** Attempts at a transient failure before the record is given back to Kafka (runtime default 5). */
+  maxAttempts?: number;
 };
-
-const unauthenticated = () =>
-  // One answer for every failure, so a forger learns nothing about which part was wrong.
-  new UnauthenticatedError(
-    `the intake record is not signed by an active intake key of its tenant (headers ${intakeHeaders.keyId}, ${intakeHeaders.signature})`,
-  );
-
-function headerBytes(headers: EachMessagePayload['message']['headers'], name: string): Buffer | undefined {
-  const value = headers?.[name];
-  const first = Array.isArray(value) ? value[0] : value;
-  if (first === undefined) return undefined;
-  return Buffer.isBuffer(first) ? first : Buffer.from(first);
-}
 
 /**
  * Runs intake records from event-producing integrations through the same deciders as the HTTP
- * API. A record that is malformed, unauthorised or refused by a decider becomes an
- * `IntakeRejected` event with the reason, and the consumer carries on. A transient failure
- * (PostgreSQL down) is thrown, so Kafka redelivers the record; the record's request id is its
- * idempotency key and a rejection's event id derives from the record's offset, so a
- * redelivered record changes nothing twice.
+ * API, on the consumer runtime (`intakeHandler.ts` holds the decisions). The records are
+ * foreign: a malformed, unauthorised or refused one becomes an `IntakeRejected` event with the
+ * reason, visible to its tenant, and the consumer carries on; one whose handling fails for no
+ * reason of its own goes to the intake dead-letter topic. A transient failure (PostgreSQL or
+ * storage down) is retried with backoff and then given back to Kafka, never dead-lettered.
  */
 export function createIntakeConsumer(options: IntakeConsumerOptions) {
-  const topic = options.topic ?? topics.intake;
-  const clock = options.clock ?? Date.now;
-  const { pool, handler, serde, log } = options;
-  let consumer: Consumer | undefined;
-  let accepted = 0;
-  let rejected = 0;
-
-  /**
-   * Checks the signature over the record's bytes, before anything is decoded: the key named in
-   * the headers must be an active intake key, and its public key must verify the value.
-   */
-  async function authenticate(
-    message: EachMessagePayload['message'],
-    value: Buffer,
-  ): Promise<RegisteredIntakeKey> {
-    const keyId = headerBytes(message.headers, intakeHeaders.keyId)?.toString('utf8');
-    const signature = headerBytes(message.headers, intakeHeaders.signature);
-    if (!keyId || !signature || keyId.length > 200) throw unauthenticated();
-    const key = await handler.load(intakeKeyDecider, keyId);
-    if (key.status !== 'active' || !verifyIntakeSignature(value, signature, key.publicKey)) {
-      throw unauthenticated();
-    }
-    return key;
-  }
-
-  async function apply(
-    envelope: IntakeEnvelope,
-    key: RegisteredIntakeKey,
-    value: Buffer,
-    source: string,
-  ): Promise<string | null> {
-    const origin = {
-      actor: `system:intake-key:${key.keyId}` as const,
-      correlationId: envelope.requestId,
-      causationId: source,
-      idempotency: {
-        scope: `intake:${envelope.tenantId}`,
-        key: envelope.requestId,
-        fingerprint: createHash('sha256').update(intakeSigningPayload(value)).digest('hex'),
-      },
-    };
-    const { tenantId } = envelope;
-    const { command } = envelope;
-    switch (command.type) {
-      case 'RegisterImage': {
-        const tenant = await handler.load(tenantDecider, tenantId);
-        if (tenant.status === 'initial' || tenant.status === 'deleted')
-          throw new NotFoundError(`no tenant ${tenantId}`);
-        // What the object really is, read from the tenant's storage: never the sender's word.
-        const verified = await options.uploads.verify(tenant, command.data);
-        // Derived from the request id, so a redelivered record names the same image.
-        const imageId = deterministicUuid('intake-image', tenantId, envelope.requestId);
-        await handler.handle(
-          imageDecider,
-          {
-            type: 'UploadImage',
-            data: {
-              ...command.data,
-              sha256: verified.sha256,
-              mime: verified.mime,
-              bytes: verified.bytes,
-              width: verified.width,
-              height: verified.height,
-              tenantId,
-              imageId,
-              source: 'intake',
-              tenant: { status: tenant.status, limits: tenant.limits },
-              usage: await readTenantUsage(pool, tenantId),
-            },
-          },
-          origin,
-          imageRules,
-        );
-        await options.uploads.registered(tenantId, command.data.objectKey);
-        return imageId;
-      }
-      case 'UpdateImageMetadata': {
-        const { imageId, tags, attributes } = command.data;
-        await handler.handle(
-          imageDecider,
-          {
-            type: 'UpdateImageMetadata',
-            data: { tenantId, imageId, ...(tags ? { tags } : {}), ...(attributes ? { attributes } : {}) },
-          },
-          origin,
-          imageRules,
-        );
-        return imageId;
-      }
-      case 'DeleteImage':
-        await handler.handle(
-          imageDecider,
-          { type: 'DeleteImage', data: { tenantId, imageId: command.data.imageId } },
-          origin,
-          imageRules,
-        );
-        return command.data.imageId;
-      default: {
-        const unknown: never = command;
-        throw new ValidationError(`unknown intake command ${String((unknown as { type: unknown }).type)}`);
-      }
-    }
-  }
-
-  async function reject(
-    payload: EachMessagePayload,
-    envelope: IntakeEnvelope | undefined,
-    key: RegisteredIntakeKey | undefined,
-    error: DeepLensError,
-  ): Promise<void> {
-    const { partition, message } = payload;
-    const position = `${payload.topic}:${partition}:${message.offset}`;
-    // The verified key's tenant, else the record's; an undecodable, unverified record is
-    // filed under the tenant its Kafka key claims (it is keyed by tenant), if it names one.
-    const claimed = message.key?.toString('utf8');
-    const tenantId =
-      key?.tenantId ?? envelope?.tenantId ?? (claimed && uuidPattern.test(claimed) ? claimed : null);
-    // Keyed by tenant, so one tenant's rejections share a partition and keep their order.
-    const aggregateId = tenantId ?? position;
-    const event: IntakeRejected = {
-      type: 'IntakeRejected',
-      data: {
-        requestId: envelope?.requestId ?? null,
-        tenantId,
-        reason: error.message,
-        code: error.code,
-        topic: payload.topic,
-        partition,
-        offset: Number(message.offset),
-      },
-      metadata: {
-        // Derived from the record's position: a redelivery appends the same event, which the outbox ignores.
-        eventId: deterministicUuid('intake-rejection', position),
-        aggregateId,
-        aggregateVersion: 1,
-        tenantId,
-        occurredAt: clock(),
-        correlationId: envelope?.requestId ?? position,
-        causationId: position,
-        actor: 'system:intake',
-      },
-    };
-    await pool.transaction(async (tx) => {
-      await appendToOutbox(tx, event, 'intake');
-      if (tenantId && envelope)
-        await recordRejected(tx, {
-          tenantId,
-          requestId: envelope.requestId,
-          code: error.code,
-          reason: error.message,
-        });
-    });
-    handler.outboxSignal.appended();
-    rejected++;
-    deadLetters.inc({ consumer: 'intake' });
-    log.warn('intake record rejected', {
-      code: error.code,
-      reason: error.message,
-      requestId: envelope?.requestId,
-      tenantId,
-      offset: message.offset,
-    });
-  }
-
-  function eachMessage(payload: EachMessagePayload): Promise<void> {
-    return withSpan(
-      'intake record',
-      {
-        kind: SpanKind.CONSUMER,
-        parent: traceContextOf(payload.message.headers),
-        attributes: { 'messaging.kafka.offset': payload.message.offset },
-      },
-      () => handleRecord(payload),
-    );
-  }
-
-  async function handleRecord(payload: EachMessagePayload): Promise<void> {
-    const source = `${payload.topic}:${payload.partition}:${payload.message.offset}`;
-    const { message } = payload;
-    let envelope: IntakeEnvelope | undefined;
-    let key: RegisteredIntakeKey | undefined;
-    try {
-      if (!message.value) throw new ValidationError('the intake record has no value');
-      intakeSigningPayload(message.value); // the framing, before any key is looked up
-      key = await authenticate(message, message.value);
-      try {
-        envelope = await serde.decodeIntakeEnvelope(message.value);
-      } catch (error) {
-        if (error instanceof DeepLensError) throw error;
-        throw new ValidationError(
-          `the intake record is not a valid IntakeEnvelope: ${(error as Error).message}`,
-          { cause: error },
-        );
-      }
-      if (envelope.tenantId !== key.tenantId) throw unauthenticated();
-      const imageId = await apply(envelope, key, message.value, source);
-      await recordAccepted(pool, {
-        tenantId: envelope.tenantId,
-        requestId: envelope.requestId,
-        command: envelope.command.type,
-        imageId,
-      });
-      accepted++;
-      eventsApplied.inc({ consumer: 'intake' });
-    } catch (error) {
-      // A decider's or our own refusal is final for this record; anything else is transient.
-      if (error instanceof DeepLensError && !error.retriable) await reject(payload, envelope, key, error);
-      else throw error;
-    }
-  }
-
+  const intake = createIntakeHandler(options);
+  let runtime: ConsumerRuntime | undefined;
   return {
     async start(): Promise<void> {
-      consumer = options.kafka.consumer({
+      runtime = await startConsumerRuntime({
+        name: 'intake',
+        kafka: options.kafka,
         groupId: options.groupId ?? 'deeplens-intake',
-        retry: { retries: 10 },
+        topics: [options.topic ?? topics.intake],
+        log: options.log,
+        decode: intake.read,
+        handle: intake.handle,
+        // Every refusal is a rejection already; what is left failing is poison, not ours to halt on.
+        onUndecodable: 'dead-letter',
+        onFailure: 'dead-letter',
+        deadLetterTopic: options.deadLetterTopic ?? topics.intakeDlq,
+        whenRetriesRunOut: 'redeliver',
+        ...(options.maxAttempts ? { maxAttempts: options.maxAttempts } : {}),
       });
-      await consumer.connect();
-      await consumer.subscribe({ topic, fromBeginning: true });
-      await consumer.run({ eachMessage });
     },
     async stop(): Promise<void> {
-      await consumer?.disconnect();
+      await runtime?.stop();
     },
     get counts() {
-      return { accepted, rejected };
+      return { ...intake.counts };
     },
   };
 }

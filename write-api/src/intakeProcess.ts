@@ -43,12 +43,14 @@ export async function startIntake(config: Config, log: Logger): Promise<{ stop: 
   const handler = createCommandHandler({ pool });
   const registry = createSchemaRegistry(config);
   const store = registrySchemaStore(registry, config.SCHEMA_REGISTRY_URL);
-  const intakeTopic = topicsWithPrefix(config.KAFKA_TOPIC_PREFIX).intake;
+  const named = topicsWithPrefix(config.KAFKA_TOPIC_PREFIX);
+  const intakeTopic = named.intake;
   // The intake subject exists before any integration produces (see intakeSubjects.ts).
   await registerIntakeSubject(registry, config.SCHEMA_REGISTRY_URL, intakeTopic);
   const consumer = createIntakeConsumer({
     groupId: `${config.KAFKA_TOPIC_PREFIX}deeplens-intake`,
     topic: intakeTopic,
+    deadLetterTopic: named.intakeDlq,
     kafka,
     pool,
     handler,
