@@ -7,10 +7,11 @@ import type { DatabasePool } from '@deeplens/platform/database';
 import type { Logger } from '@deeplens/platform/logger';
 import type { VectorIndex } from '@deeplens/platform/vectorIndex';
 import { openEmbeddedVectorIndex } from './embeddedVectorIndex.ts';
+import { activeGeneration } from './generations.ts';
 import { imageHistoryProjection } from './imageHistoryProjection.ts';
 import { metadataProjection } from './metadataProjection.ts';
 import type { ProjectionDefinition, ProjectionDependencies } from './projection.ts';
-import { createQdrantVectorIndex, dropQdrantNamespace } from './qdrantVectorIndex.ts';
+import { createQdrantVectorIndex, dropQdrantNamespace, pointQdrantAliases } from './qdrantVectorIndex.ts';
 import { usageProjection } from './usageProjection.ts';
 import { vectorProjection } from './vectorProjection.ts';
 
@@ -72,20 +73,36 @@ export function vectorGenerationDir(config: Pick<Config, 'VECTOR_INDEX_DIR'>, ge
   return resolve(config.VECTOR_INDEX_DIR, `g${generation}`);
 }
 
-/** Opens generation `generation` of the configured vector store. */
+/**
+ * Opens generation `generation` of the configured vector store. With Qdrant and `isActive`, the
+ * writer of the active generation (the live projector, also right after following a switch)
+ * points the stable aliases `<namespace>__<model>@<version>` at its collections.
+ */
 export function vectorIndexOpener(
   config: VectorConfig,
   namespace = 'deeplens',
+  isActive?: (generation: number) => Promise<boolean>,
 ): (generation: number, mode: 'writer' | 'follower') => Promise<VectorIndex> {
   if (config.VECTOR_STORE === 'qdrant') {
     if (!config.QDRANT_URL) throw new Error('VECTOR_STORE=qdrant needs QDRANT_URL');
     const url = config.QDRANT_URL;
-    return async (generation) =>
-      createQdrantVectorIndex({
+    return async (generation, mode) => {
+      const physical = `${namespace}_g${generation}`;
+      const aliased = mode === 'writer' && (await isActive?.(generation)) === true;
+      if (aliased)
+        await pointQdrantAliases({
+          url,
+          apiKey: config.QDRANT_API_KEY,
+          namespace: physical,
+          alias: namespace,
+        });
+      return createQdrantVectorIndex({
         url,
         apiKey: config.QDRANT_API_KEY,
-        namespace: `${namespace}_g${generation}`,
+        namespace: physical,
+        alias: aliased ? namespace : undefined,
       });
+    };
   }
   return (generation, mode) =>
     openEmbeddedVectorIndex({ dir: vectorGenerationDir(config, generation), mode });
@@ -101,7 +118,11 @@ export function createProjectionDependencies(
   return {
     pool,
     log,
-    openVectorIndex: vectorIndexOpener(config, namespace),
+    openVectorIndex: vectorIndexOpener(
+      config,
+      namespace,
+      async (generation) => (await activeGeneration(pool, vectorProjection.name)) === generation,
+    ),
     dropVectorIndex: async (generation) => {
       if (config.VECTOR_STORE === 'qdrant') {
         await dropQdrantNamespace({

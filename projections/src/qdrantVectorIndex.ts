@@ -23,6 +23,12 @@ export type QdrantVectorIndexOptions = {
   batchSize?: number;
   /** Scalar (int8) quantization of stored vectors; searches re-score candidates with the originals. */
   quantization?: 'int8';
+  /**
+   * Given to the writer of the ACTIVE generation: each collection it creates gets the stable
+   * alias `<alias>__<model>@<version>` (unless one exists), the name readers outside DeepLens use.
+   * A rebuild's switch re-points every alias at once (`pointQdrantAliases`).
+   */
+  alias?: string;
 };
 
 type StoredPayload = {
@@ -91,28 +97,42 @@ export function createQdrantVectorIndex(options: QdrantVectorIndexOptions): Vect
     let ready = known.get(name);
     if (!ready) {
       ready = (async () => {
-        if (await exists(name)) return;
-        try {
-          await client.createCollection(name, {
-            vectors: { size: dim, distance: 'Cosine' },
-            // Graphs per tenant only: no search ever crosses tenants.
-            hnsw_config: tenantIndex ? { payload_m: 16, m: 0 } : undefined,
-            quantization_config:
-              options.quantization === 'int8'
-                ? { scalar: { type: 'int8', quantile: 0.99, always_ram: true } }
-                : undefined,
-          });
-        } catch (error) {
-          if (!(await exists(name))) throw error; // else: created concurrently
+        if (!(await exists(name))) {
+          try {
+            await client.createCollection(name, {
+              vectors: { size: dim, distance: 'Cosine' },
+              // Graphs per tenant only: no search ever crosses tenants.
+              hnsw_config: tenantIndex ? { payload_m: 16, m: 0 } : undefined,
+              quantization_config:
+                options.quantization === 'int8'
+                  ? { scalar: { type: 'int8', quantile: 0.99, always_ram: true } }
+                  : undefined,
+            });
+          } catch (error) {
+            if (!(await exists(name))) throw error; // else: created concurrently
+          }
         }
         if (!tenantIndex) return;
-        await client.createPayloadIndex(name, {
-          field_name: 'tenant',
-          field_schema: { type: 'keyword', is_tenant: true },
-          wait: true,
-        });
+        // Also for a collection that exists: a crash may have come between creating it and
+        // its payload indexes (creating an index that exists is a no-op).
+        const { payload_schema: indexed } = await client.getCollection(name);
+        if (!indexed.tenant)
+          await client.createPayloadIndex(name, {
+            field_name: 'tenant',
+            field_schema: { type: 'keyword', is_tenant: true },
+            wait: true,
+          });
         for (const field of payloadFields)
-          await client.createPayloadIndex(name, { field_name: field, field_schema: 'keyword', wait: true });
+          if (!indexed[field])
+            await client.createPayloadIndex(name, { field_name: field, field_schema: 'keyword', wait: true });
+        if (options.alias !== undefined) {
+          const alias = `${options.alias}__${name.slice(prefix.length)}`;
+          const { aliases } = await client.getAliases();
+          if (!aliases.some((a) => a.alias_name === alias))
+            await client.updateCollectionAliases({
+              actions: [{ create_alias: { collection_name: name, alias_name: alias } }],
+            });
+        }
       })();
       ready.catch(() => known.delete(name));
       known.set(name, ready);
@@ -466,4 +486,47 @@ export async function dropQdrantCollections(
   for (const { name } of collections) {
     if (name.startsWith(prefix)) await client.deleteCollection(name);
   }
+}
+
+/**
+ * Points the stable aliases `<alias>__<model>@<version>` (and `<alias>__images`) at the
+ * collections of `namespace` — a generation — in ONE alias request, which Qdrant applies
+ * atomically: a reader of an alias sees the old generation or the new one, never a mix or a
+ * gap. Aliases of collections the generation lacks are removed. Idempotent.
+ */
+export async function pointQdrantAliases(
+  options: Pick<QdrantVectorIndexOptions, 'url' | 'apiKey' | 'namespace'> & { alias: string },
+): Promise<void> {
+  const client = new QdrantClient({ url: options.url, apiKey: options.apiKey, checkCompatibility: false });
+  const from = `${options.namespace}__`;
+  const to = `${options.alias}__`;
+  const { collections } = await client.getCollections();
+  const groups = collections
+    .map((c) => c.name)
+    .filter((n) => n.startsWith(from) && n !== `${from}state`)
+    .map((n) => n.slice(from.length));
+  const { aliases } = await client.getAliases();
+  const current = new Map(
+    aliases.filter((a) => a.alias_name.startsWith(to)).map((a) => [a.alias_name, a.collection_name]),
+  );
+  const actions: Schemas['AliasOperations'][] = [];
+  for (const [alias] of current)
+    if (!groups.includes(alias.slice(to.length))) actions.push({ delete_alias: { alias_name: alias } });
+  for (const group of groups)
+    if (current.get(`${to}${group}`) !== `${from}${group}`)
+      actions.push({ create_alias: { alias_name: `${to}${group}`, collection_name: `${from}${group}` } });
+  if (actions.length > 0) await client.updateCollectionAliases({ actions });
+}
+
+/** The stable aliases under `alias` and the collection each names (`<alias>__model@1` → `<alias>_g3__model@1`). */
+export async function qdrantAliases(
+  options: Pick<QdrantVectorIndexOptions, 'url' | 'apiKey'> & { alias: string },
+): Promise<Map<string, string>> {
+  const client = new QdrantClient({ url: options.url, apiKey: options.apiKey, checkCompatibility: false });
+  const { aliases } = await client.getAliases();
+  return new Map(
+    aliases
+      .filter((a) => a.alias_name.startsWith(`${options.alias}__`))
+      .map((a) => [a.alias_name, a.collection_name]),
+  );
 }
