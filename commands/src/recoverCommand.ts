@@ -1,6 +1,6 @@
 /** `recover`'s command line, run and report, shared by `recoverMain.ts` and the CLI. */
 import { parseArgs } from 'node:util';
-import { createProgressBar } from '@deeplens/cli/progressBar';
+import { createProgressBar } from '@deeplens/platform/progressBar';
 import { createEventSerde, registrySchemaStore } from '@deeplens/events/eventSerde';
 import { loadConfig } from '@deeplens/platform/config';
 import { DeepLensError } from '@deeplens/platform/errors';
@@ -61,7 +61,9 @@ export async function runRecover(
   const serde = createEventSerde(
     registrySchemaStore(createSchemaRegistry(config), config.SCHEMA_REGISTRY_URL),
   );
-  const bar = createProgressBar(io.stderr, options.mode === 'verify' ? 'verifying' : 'recovering');
+  const bar = createProgressBar(io.stderr, options.mode === 'verify' ? 'verifying' : 'recovering', {
+    plainEveryMs: 5_000,
+  });
   const started = performance.now();
   try {
     const result = await recoverWriteModel({

@@ -1,15 +1,22 @@
 import { z } from 'zod';
 import { sql, type DatabasePool } from '@deeplens/platform/database';
+import { readSchema } from './generationScope.ts';
 import { imageRowSchema } from './metadataProjection.ts';
-import { tenantSchemaBase } from './metadataSchema.ts';
+import { tenantSchemaBase as activeTenantSchema } from './metadataSchema.ts';
 
 /**
  * The read side's queries over the metadata, usage and vector-status read models. Every
  * tenant-scoped function takes the tenant id first and reads only that tenant's schema, so
  * another tenant's image is simply not found. Names are the active generation's (the plain
  * schema names); a rebuild's switch renames schemas in one transaction, so a query sees
- * either the old or the new read model, never a mix.
+ * either the old or the new read model, never a mix. Inside `withGenerations` (a platform
+ * admin reading a point-in-time snapshot) the selected generation's schemas are read instead;
+ * sign-in lookups (API keys, users) always read the active one.
  */
+
+/** The tenant's schema this read looks at (the active one, or a selected snapshot's). */
+const tenantSchemaBase = (tenantId: string) => readSchema(activeTenantSchema(tenantId), 'metadata');
+const vectorStatus = (table: string) => sql.identifier([readSchema('vector_status', 'vectors'), table]);
 
 export type ImageStatus = 'uploaded' | 'embedded' | 'indexed' | 'failed';
 
@@ -177,13 +184,13 @@ function decodeCursor(cursor: string): { uploadedAt: number; imageId: string } {
 export function createMetadataQueries(pool: DatabasePool) {
   async function vectorStatusExists(): Promise<boolean> {
     return pool.oneFirst(sql.type(existsRow)`
-      select to_regclass('vector_status.image_vectors') is not null as exists`);
+      select to_regclass(${`"${readSchema('vector_status', 'vectors')}".image_vectors`}) is not null as exists`);
   }
 
   async function embeddingsOf(tenantId: string, imageIds: string[]): Promise<Map<string, ImageEmbedding[]>> {
     const schema = tenantSchemaBase(tenantId);
     const indexed = (await vectorStatusExists())
-      ? sql.fragment`(select v.indexed_at from vector_status.image_vectors v
+      ? sql.fragment`(select v.indexed_at from ${vectorStatus('image_vectors')} v
           where v.tenant_id = ${tenantId} and v.image_id = e.image_id
             and v.model_id = e.model_id and v.model_version = e.model_version)`
       : sql.fragment`null::timestamptz`;
@@ -283,7 +290,7 @@ export function createMetadataQueries(pool: DatabasePool) {
       if (options.tag !== undefined) conditions.push(sql.fragment`i.tags @> array[${options.tag}]::text[]`);
       if (options.status !== undefined) {
         const indexed = (await vectorStatusExists())
-          ? sql.fragment`exists (select 1 from vector_status.image_vectors v
+          ? sql.fragment`exists (select 1 from ${vectorStatus('image_vectors')} v
               where v.tenant_id = ${tenantId} and v.image_id = i.image_id)`
           : sql.fragment`false`;
         const embedded = sql.fragment`exists (select 1 from ${sql.identifier([schema, 'image_embeddings'])} e
@@ -324,7 +331,7 @@ export function createMetadataQueries(pool: DatabasePool) {
       try {
         const r = await pool.maybeOne(sql.type(tenantRow)`
           select tenant_id, slug, name, plan, limits, status, suspended_reason, storage, provisioned_at, updated_at
-          from platform.tenants where tenant_id = ${tenantId} and status <> 'deleted'`);
+          from ${sql.identifier([readSchema('platform', 'metadata'), 'tenants'])} where tenant_id = ${tenantId} and status <> 'deleted'`);
         return r
           ? {
               tenantId: r.tenant_id,
@@ -353,10 +360,12 @@ export function createMetadataQueries(pool: DatabasePool) {
     async getUsage(tenantId: string): Promise<TenantUsageView | undefined> {
       try {
         const known = await pool.oneFirst(sql.type(existsRow)`
-          select exists (select 1 from platform.tenants where tenant_id = ${tenantId} and status <> 'deleted') as exists`);
+          select exists (select 1 from ${sql.identifier([readSchema('platform', 'metadata'), 'tenants'])}
+            where tenant_id = ${tenantId} and status <> 'deleted') as exists`);
         if (!known) return undefined;
         const row = await pool.maybeOne(sql.type(usageRow)`
-          select images, bytes, updated_at from usage.tenant_usage where tenant_id = ${tenantId}`);
+          select images, bytes, updated_at from ${sql.identifier([readSchema('usage', 'usage'), 'tenant_usage'])}
+          where tenant_id = ${tenantId}`);
         return {
           tenantId,
           images: row?.images ?? 0,

@@ -3,14 +3,20 @@ import {
   abandonGeneration,
   acquireGenerationLock,
   markGenerationDropped,
+  markGenerationSnapshot,
+  resumeSnapshot,
+  retireSnapshot,
   startBuildingGeneration,
   switchGeneration,
+  type GenerationBound,
 } from './generations.ts';
 import type { HaltedPartition } from '@deeplens/platform/consumerRuntime';
 import { checkpointKey, type Projection, type ProjectionDefinition } from './projection.ts';
 import { projectionGroupId, type ProjectionRuntimeOptions } from './projectionService.ts';
 import { logEnd } from './logEnd.ts';
 import { startProjectorRunner } from './projectorRunner.ts';
+import { boundedProjection, resolveBound, type UntilArgument } from './rebuildBound.ts';
+import { rebuildProgressMetrics } from './rebuildMetrics.ts';
 
 export { logEnd };
 
@@ -22,7 +28,17 @@ export type RebuildOptions = ProjectionRuntimeOptions & {
   dropAfterMs?: number;
   /** Called right after the switch's transaction committed (tests measure around it). */
   onSwitched?: (generation: number) => void;
+  /**
+   * A point-in-time rebuild: the generation is built only up to this bound and kept beside the
+   * active one as a `snapshot` (never switched to) until `promoteSnapshot` or `dropSnapshot`.
+   */
+  until?: UntilArgument;
+  /** Progress while replaying (also published as `deeplens_projection_rebuild_*` metrics). */
+  onProgress?: (progress: RebuildProgress) => void;
 };
+
+/** Records done (sum of checkpoints + 1, capped at the end) of the total to reach (sum of end offsets). */
+export type RebuildProgress = { done: number; total: number; elapsedMs: number };
 
 export type RebuildResult = {
   projection: string;
@@ -34,6 +50,8 @@ export type RebuildResult = {
   seconds: number;
   /** From the start of the rebuild to caught up. */
   totalSeconds: number;
+  /** A point-in-time rebuild: the bound it was built to (the generation is a snapshot, not switched). */
+  until?: GenerationBound;
 };
 
 /**
@@ -63,9 +81,19 @@ export async function waitUntilReached(
   ends: Map<string, number>,
   pollMs = 100,
   halted?: () => HaltedPartition[],
+  onPoll?: (done: number, total: number) => void,
 ): Promise<void> {
   for (;;) {
     const checkpoints = await projection.checkpoints();
+    if (onPoll) {
+      let done = 0;
+      let total = 0;
+      for (const [key, end] of ends) {
+        total += end;
+        done += Math.min(end, (checkpoints.get(key) ?? -1) + 1);
+      }
+      onPoll(done, total);
+    }
     const pending = [...ends]
       .filter(([key, end]) => (checkpoints.get(key) ?? -1) < end - 1)
       .map(([key]) => key);
@@ -83,26 +111,81 @@ export async function waitUntilReached(
  * live one (which keeps serving and keeps being updated), and once it has caught up with the
  * log it is switched to atomically; the old generation is dropped `dropAfterMs` later. The live
  * projector service notices the switch and carries on with the new generation.
+ *
+ * With `until`, the generation is built only up to that bound (records after it, on each
+ * partition, are not applied) and kept as a `snapshot` beside the live one: nothing is switched.
  */
 export async function rebuildProjection(
   definition: ProjectionDefinition,
   options: RebuildOptions,
 ): Promise<RebuildResult> {
   const { deps } = options;
-  const log = options.log.child({ projection: definition.name, rebuild: true });
+  // Resolved before anything is created: a bad bound changes nothing.
+  const bound = options.until ? await resolveBound(options.kafka, options.topics, options.until) : undefined;
   const generation = await startBuildingGeneration(deps.pool, definition.name);
-  log.info('rebuilding', { generation });
+  return buildGeneration(definition, generation, options, { fresh: true, bound });
+}
+
+/**
+ * Promotes a snapshot (a point-in-time generation): it catches up with the log from its bound
+ * (the read side never serves the past as the present), is switched to, and the previous
+ * active generation is dropped. A promotion that fails drops the half-caught-up generation.
+ */
+export async function promoteSnapshot(
+  definition: ProjectionDefinition,
+  generation: number,
+  options: RebuildOptions,
+): Promise<RebuildResult> {
+  await resumeSnapshot(options.deps.pool, definition.name, generation);
+  return buildGeneration(definition, generation, options, { fresh: false });
+}
+
+/** Drops a snapshot generation: its schemas, vector index and checkpoints. */
+export async function dropSnapshot(
+  definition: ProjectionDefinition,
+  generation: number,
+  options: Pick<RebuildOptions, 'deps' | 'databaseUrl'>,
+): Promise<void> {
+  await retireSnapshot(options.deps.pool, definition.name, generation);
   const lock = await acquireGenerationLock(options.databaseUrl, definition.name, generation);
-  let switched = false;
+  try {
+    await definition.drop(options.deps, generation);
+    await markGenerationDropped(options.deps.pool, definition.name, generation);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function buildGeneration(
+  definition: ProjectionDefinition,
+  generation: number,
+  options: RebuildOptions,
+  how: { fresh: boolean; bound?: GenerationBound },
+): Promise<RebuildResult> {
+  const { deps } = options;
+  const { bound } = how;
+  const log = options.log.child({ projection: definition.name, rebuild: true });
+  log.info(how.fresh ? 'rebuilding' : 'promoting', {
+    generation,
+    ...(bound ? { until: bound.label } : {}),
+  });
+  const lock = await acquireGenerationLock(options.databaseUrl, definition.name, generation);
+  let settled = false;
   let previous: number | undefined;
   let records = 0;
   let seconds = 0;
   let totalSeconds = 0;
+  const started = performance.now();
+  const onPoll = (done: number, total: number) => {
+    const progress = { done, total, elapsedMs: performance.now() - started };
+    rebuildProgressMetrics(progress, { projection: definition.name });
+    options.onProgress?.(progress);
+  };
   try {
-    const projection = await definition.open(deps, generation);
+    const opened = await definition.open(deps, generation);
     try {
-      await projection.truncate();
-      const started = performance.now();
+      if (how.fresh) await opened.truncate();
+      const projection = bound ? boundedProjection(opened, bound.ends) : opened;
       const runner = await startProjectorRunner({
         kafka: options.kafka,
         serde: options.serde,
@@ -121,27 +204,37 @@ export async function rebuildProjection(
         skip: options.skip,
       });
       try {
-        // Under continuous ingest the log's end keeps moving, so "caught up" means: reached
-        // where the log ended when we looked. A second, short round brings the lag at the
-        // switch down to what the live projector has anyway.
         const halted = () => runner.halted();
-        await waitUntilReached(projection, await logEnd(options.kafka, options.topics), 25, halted);
-        await waitUntilReached(projection, await logEnd(options.kafka, options.topics), 20, halted);
+        if (bound) {
+          await waitUntilReached(projection, new Map(Object.entries(bound.ends)), 25, halted, onPoll);
+        } else {
+          // Under continuous ingest the log's end keeps moving, so "caught up" means: reached
+          // where the log ended when we looked. A second, short round brings the lag at the
+          // switch down to what the live projector has anyway.
+          await waitUntilReached(projection, await logEnd(options.kafka, options.topics), 25, halted, onPoll);
+          await waitUntilReached(projection, await logEnd(options.kafka, options.topics), 20, halted, onPoll);
+        }
         totalSeconds = (performance.now() - started) / 1000;
         seconds = (performance.now() - (runner.firstBatchAt ?? started)) / 1000;
         records = runner.applied;
-        previous = await switchGeneration(deps.pool, definition, generation);
-        switched = true;
-        log.info('switched', { generation, previous, records, seconds });
-        options.onSwitched?.(generation);
+        if (bound) {
+          await markGenerationSnapshot(deps.pool, definition.name, generation, bound);
+          settled = true;
+          log.info('built a snapshot as of its bound', { generation, until: bound.label, records, seconds });
+        } else {
+          previous = await switchGeneration(deps.pool, definition, generation);
+          settled = true;
+          log.info('switched', { generation, previous, records, seconds });
+          options.onSwitched?.(generation);
+        }
       } finally {
         await runner.stop();
       }
     } finally {
-      await projection.close();
+      await opened.close();
     }
   } catch (error) {
-    if (!switched) {
+    if (!settled) {
       await abandonGeneration(deps.pool, definition.name, generation);
       await definition.drop(deps, generation).catch(() => undefined);
       await markGenerationDropped(deps.pool, definition.name, generation).catch(() => undefined);
@@ -163,5 +256,13 @@ export async function rebuildProjection(
     }
     log.info('dropped the previous generation', { previous });
   }
-  return { projection: definition.name, generation, previous, records, seconds, totalSeconds };
+  return {
+    projection: definition.name,
+    generation,
+    previous,
+    records,
+    seconds,
+    totalSeconds,
+    ...(bound ? { until: bound } : {}),
+  };
 }

@@ -7,6 +7,7 @@ import {
   type VectorSearchOptions,
 } from '@deeplens/platform/vectorIndex';
 import { activeGeneration } from './generations.ts';
+import { selectedGeneration } from './generationScope.ts';
 import { vectorProjectionName } from './vectorProjection.ts';
 
 export type ModelRef = { modelId: string; modelVersion: string };
@@ -25,6 +26,8 @@ export type VectorQueriesOptions = {
  * the vector projection's ACTIVE generation: after a rebuild's switch the new generation is
  * opened, and only once it is open does it replace the old one, so searches keep answering
  * through the switch (the old generation is dropped only after the rebuild's grace period).
+ * Inside `withGenerations` a selected snapshot generation is read instead (opened on first use
+ * and kept open; the caller checked that it exists).
  */
 export function createVectorQueries(options: VectorQueriesOptions) {
   const pollIntervalMs = options.pollIntervalMs ?? 1000;
@@ -55,7 +58,19 @@ export function createVectorQueries(options: VectorQueriesOptions) {
   }, pollIntervalMs);
   timer.unref();
 
+  const snapshots = new Map<number, Promise<VectorIndex>>();
+
   async function indexNow(): Promise<VectorIndex | undefined> {
+    const selected = selectedGeneration(vectorProjectionName);
+    if (selected !== undefined) {
+      let opening = snapshots.get(selected);
+      if (!opening) {
+        opening = options.openIndex(selected, 'follower');
+        snapshots.set(selected, opening);
+        opening.catch(() => snapshots.delete(selected));
+      }
+      return opening;
+    }
     if (!current) await refresh();
     return current?.index;
   }
@@ -67,6 +82,12 @@ export function createVectorQueries(options: VectorQueriesOptions) {
     try {
       return await work(index);
     } catch (error) {
+      const selected = selectedGeneration(vectorProjectionName);
+      if (selected !== undefined) {
+        // A snapshot dropped meanwhile: open it afresh next time (and fail if it is gone).
+        snapshots.delete(selected);
+        throw error;
+      }
       await refresh();
       if (!current || current.index === index) throw error;
       return work(current.index);
@@ -114,6 +135,7 @@ export function createVectorQueries(options: VectorQueriesOptions) {
       clearInterval(timer);
       await refreshing?.catch(() => undefined);
       await current?.index.close();
+      for (const opening of snapshots.values()) await (await opening.catch(() => undefined))?.close();
     },
   };
 }

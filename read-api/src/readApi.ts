@@ -12,6 +12,7 @@ import { rateLimit } from '@deeplens/platform/http/rateLimit';
 import { jsonBodyBytes, limitBody } from '@deeplens/platform/http/requestBody';
 import { responseHeaders } from '@deeplens/platform/http/responseHeaders';
 import { requestId } from '@deeplens/platform/http/requestId';
+import { generationSelection } from './generationSelection.ts';
 import { readApiOpenApi } from './openApi.ts';
 import { projectionReadinessGuard } from './projectionReadinessGuard.ts';
 import type { ReadApiDependencies } from './readApiDependencies.ts';
@@ -75,6 +76,8 @@ export function createReadApi(deps: ReadApiDependencies) {
       },
     }),
   );
+  // A platform admin may read a point-in-time snapshot generation (DeepLens-Generation).
+  app.use('/v1/*', generationSelection(pool));
   app.route('/', searchRoutes(deps));
   app.route('/', duplicateRoutes(deps));
   app.route('/', browseRoutes(deps));
