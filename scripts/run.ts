@@ -28,6 +28,7 @@ import { parseArgs } from 'node:util';
 import { DeepLensApiError } from '@deeplens/client/clientErrors';
 import { createDeepLensClient } from '@deeplens/client/deepLensClient';
 import { loadConfig, type Config } from '@deeplens/platform/config';
+import { loadWebConfig, webUrl as webAddress } from '@deeplens/web/webConfig';
 
 const repoRoot = resolve(import.meta.dirname, '..');
 const usage = `usage: npm run up [-- --all-in-one] [--no-stack] [--raw-logs]
@@ -106,12 +107,17 @@ async function main(): Promise<void> {
   const config = loadConfig();
   if (!options['no-stack']) await runStep('stack', ['stack/src/main.ts', 'up']);
   await runStep('model', ['embedder/src/buildDefaultModel.ts']);
+  // The web interface's app, built when missing or older than its sources.
+  await runStep('web', ['web/src/buildWeb.ts']);
   const admin = await settleAdmin(config);
 
   const writeUrl = `http://${reachable(config.WRITE_API_HOST)}:${config.WRITE_API_PORT}`;
   const readUrl = `http://${reachable(config.READ_API_HOST)}:${config.READ_API_PORT}`;
   await assertPortFree('WRITE_API_PORT', config.WRITE_API_HOST, config.WRITE_API_PORT, writeUrl);
   await assertPortFree('READ_API_PORT', config.READ_API_HOST, config.READ_API_PORT, readUrl);
+  const web = loadWebConfig();
+  const webUrl = webAddress(web);
+  await assertPortFree('WEB_PORT', web.host, web.port, webUrl);
 
   const env = {
     BOOTSTRAP_ADMIN_EMAIL: admin.email,
@@ -135,11 +141,12 @@ async function main(): Promise<void> {
     await waitUntilReady('write API', writeUrl, 180_000);
     for (const p of rest) supervise(p);
   }
+  supervise({ name: 'web', main: 'web/src/main.ts', env: {} });
   await waitUntilReady('write API', writeUrl, 180_000);
   await waitUntilReady('read API', readUrl, 180_000);
   if (shuttingDown) return;
   const adminWorks = await checkAdminSignIn(writeUrl, readUrl, admin);
-  printBanner({ writeUrl, readUrl, admin, adminWorks, config });
+  printBanner({ writeUrl, readUrl, webUrl, admin, adminWorks, config });
 }
 
 /** A set-up step run to completion with its output shown; a failure stops `up`. */
@@ -312,6 +319,7 @@ async function checkAdminSignIn(writeUrl: string, readUrl: string, admin: Admin)
 function printBanner(info: {
   writeUrl: string;
   readUrl: string;
+  webUrl: string;
   admin: Admin;
   adminWorks: boolean;
   config: Config;
@@ -334,6 +342,7 @@ function printBanner(info: {
     paint(1, `DeepLens is up (${mode}); Ctrl-C stops everything.`),
     `  write API   ${writeUrl}   (OpenAPI: ${writeUrl}/openapi.json)`,
     `  read API    ${readUrl}   (OpenAPI: ${readUrl}/openapi.json)`,
+    `  web UI      ${info.webUrl}   (sign in as below, or as any user; docs/web.md)`,
     `  admin       ${admin.email}   (${where})`,
     ...(info.adminWorks
       ? []
