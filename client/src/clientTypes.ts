@@ -105,6 +105,40 @@ export type Image = {
 
 export type ImagePage = { items: Image[]; nextCursor: string | null };
 
+/** A field an event changed. */
+export type HistoryChange<T> = { before: T; after: T };
+
+/** One event of an image's history (`GET /v1/images/{id}/history`). */
+export type ImageHistoryEvent = {
+  /** The image's version after the event: 1, 2, 3 … in log order. */
+  version: number;
+  eventId: string;
+  type:
+    | 'ImageUploaded'
+    | 'ImageEmbedded'
+    | 'ImageEmbeddingFailed'
+    | 'ThumbnailGenerated'
+    | 'ImageMetadataUpdated'
+    | 'ImageDeleted';
+  occurredAt: string;
+  /** Who caused it: a user, an API key, an intake key, or one of DeepLens's processes. */
+  actor: { kind: 'user' | 'apiKey' | 'intake' | 'system'; id: string | null };
+  correlationId: string;
+  causationId: string | null;
+  /** Only what the event changed. */
+  changes: {
+    status?: HistoryChange<'uploaded' | 'embedded' | 'failed' | 'deleted' | null>;
+    tags?: HistoryChange<string[] | null>;
+    attributes?: HistoryChange<Record<string, string> | null>;
+  };
+  /** What the event says besides (an embedding's model and dim, an upload's file facts, …). */
+  details: Record<string, unknown>;
+  /** `topic:partition:offset` of the event in Kafka. */
+  logPosition: string;
+};
+
+export type ImageHistoryPage = { imageId: string; items: ImageHistoryEvent[]; nextCursor: string | null };
+
 export type ListImagesOptions = { cursor?: string; limit?: number; tag?: string; status?: ImageStatus };
 
 export type SearchFilter = { tags?: string[]; attributes?: Record<string, string> };

@@ -7,6 +7,8 @@ import type {
   Credentials,
   DuplicateGroups,
   Image,
+  ImageHistoryEvent,
+  ImageHistoryPage,
   ImagePage,
   IssuedApiKey,
   ListImagesOptions,
@@ -264,6 +266,35 @@ export function createDeepLensClient(options: DeepLensClientOptions) {
         yield* page.items;
         cursor = page.nextCursor ?? undefined;
       } while (cursor !== undefined);
+    },
+
+    /** One page of an image's history in log order; pass `nextCursor` back for the next. */
+    async imageHistoryPage(
+      imageId: string,
+      page: { cursor?: string; limit?: number } = {},
+    ): Promise<ImageHistoryPage> {
+      return (await expectData(
+        'GET /v1/images/{id}/history',
+        read.GET('/v1/images/{id}/history', { params: { path: { id: imageId }, query: page } }),
+      )) as ImageHistoryPage;
+    },
+
+    /**
+     * Every event of an image in log order (who, when, correlation id, what changed), page
+     * after page. A deleted image keeps its history until its tenant is erased.
+     */
+    async imageHistory(imageId: string): Promise<ImageHistoryEvent[]> {
+      const events: ImageHistoryEvent[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await client.imageHistoryPage(imageId, {
+          limit: 500,
+          ...(cursor === undefined ? {} : { cursor }),
+        });
+        events.push(...page.items);
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor !== undefined);
+      return events;
     },
 
     /**

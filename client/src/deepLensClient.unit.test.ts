@@ -91,6 +91,40 @@ describe('createDeepLensClient', () => {
     assert.deepEqual(retries, [0]);
   });
 
+  it('reads an image’s whole history, following nextCursor', async () => {
+    const id = '00000000-0000-4000-8000-000000000001';
+    const event = (version: number) => ({
+      version,
+      eventId: `e${version}`,
+      type: 'ImageMetadataUpdated',
+      occurredAt: new Date(version).toISOString(),
+      actor: { kind: 'user', id: 'u' },
+      correlationId: `c${version}`,
+      causationId: null,
+      changes: {},
+      details: {},
+      logPosition: `deeplens.image.v1:0:${version}`,
+    });
+    const asked: string[] = [];
+    const app = server();
+    app.get('/v1/images/:id/history', (c) => {
+      asked.push(c.req.url.slice(c.req.url.indexOf('?')));
+      const after = c.req.query('cursor') === undefined ? 0 : 2;
+      return c.json({
+        imageId: c.req.param('id'),
+        items: after === 0 ? [event(1), event(2)] : [event(3)],
+        nextCursor: after === 0 ? 'next' : null,
+      });
+    });
+    const client = createDeepLensClient({ ...urls, token: 't', fetch: (r) => app.fetch(r) });
+    const history = await client.imageHistory(id);
+    assert.deepEqual(
+      history.map((e) => e.version),
+      [1, 2, 3],
+    );
+    assert.deepEqual(asked, ['?limit=500', '?limit=500&cursor=next']);
+  });
+
   it('sends a bearer token, else the API key', async () => {
     const seen: (string | null)[] = [];
     const fetch = async (request: Request) => {

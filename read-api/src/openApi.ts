@@ -1,16 +1,10 @@
 /** The read API's OpenAPI 3.1 document, served at `/openapi.json`. */
-const problem = { $ref: '#/components/responses/Problem' };
-const errors = {
-  400: problem,
-  401: problem,
-  403: problem,
-  404: problem,
-  413: problem,
-  415: problem,
-  422: problem,
-  429: problem,
-  503: problem,
-};
+import {
+  commonProblemResponses as errors,
+  problemComponents,
+  storageProblemResponses,
+} from '@deeplens/platform/http/openApiProblems';
+
 const json = (schema: object) => ({ content: { 'application/json': { schema } } });
 const imageId = { name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } };
 const searchOptions = {
@@ -18,6 +12,12 @@ const searchOptions = {
   threshold: { type: 'number', minimum: -1, maximum: 1, description: 'lowest cosine similarity of a hit' },
   filter: { $ref: '#/components/schemas/Filter' },
   model: { type: 'string', description: 'modelId@version; the embedder’s model when absent' },
+  rerank: {
+    enum: ['geometric', 'none'],
+    default: 'geometric',
+    description:
+      'geometric: the top candidates of a search by image or id are verified with local features and a verified one is ranked first; none: the descriptor and perceptual hash alone',
+  },
 };
 
 export const readApiOpenApi = {
@@ -53,6 +53,7 @@ export const readApiOpenApi = {
                   k: { type: 'integer' },
                   threshold: { type: 'number' },
                   filter: { type: 'string', description: 'JSON of Filter' },
+                  rerank: searchOptions.rerank,
                 },
               },
             },
@@ -107,6 +108,7 @@ export const readApiOpenApi = {
           { name: 'threshold', in: 'query', schema: { type: 'number' } },
           { name: 'tag', in: 'query', schema: { type: 'string' } },
           { name: 'model', in: 'query', schema: { type: 'string' } },
+          { name: 'rerank', in: 'query', schema: searchOptions.rerank },
         ],
         responses: {
           200: { description: 'Ranked hits', ...json({ $ref: '#/components/schemas/SearchResult' }) },
@@ -118,14 +120,46 @@ export const readApiOpenApi = {
       get: {
         summary: 'The WebP thumbnail',
         parameters: [imageId],
-        responses: { 200: { description: 'image/webp', content: { 'image/webp': {} } }, ...errors },
+        responses: {
+          200: { description: 'image/webp', content: { 'image/webp': {} } },
+          ...errors,
+          ...storageProblemResponses,
+        },
       },
     },
     '/v1/images/{id}/content': {
       get: {
         summary: 'The original bytes',
         parameters: [imageId],
-        responses: { 200: { description: 'The image', content: { 'image/*': {} } }, ...errors },
+        responses: {
+          200: { description: 'The image', content: { 'image/*': {} } },
+          ...errors,
+          ...storageProblemResponses,
+        },
+      },
+    },
+    '/v1/images/{id}/history': {
+      get: {
+        summary: 'Every event of an image in log order: who, when, the correlation id and what changed',
+        description:
+          'Served from the history projection. A deleted image keeps its history until its tenant is erased; another tenant’s image answers 404 as an unknown one does. Costs one request unit, like a listing.',
+        parameters: [
+          imageId,
+          {
+            name: 'cursor',
+            in: 'query',
+            schema: { type: 'string' },
+            description: 'the previous page’s nextCursor',
+          },
+          { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500, default: 50 } },
+        ],
+        responses: {
+          200: {
+            description: 'A page of the history',
+            ...json({ $ref: '#/components/schemas/ImageHistoryPage' }),
+          },
+          ...errors,
+        },
       },
     },
     '/v1/duplicates': {
@@ -194,26 +228,10 @@ export const readApiOpenApi = {
       bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
       apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
     },
-    responses: {
-      Problem: {
-        description: 'RFC 9457 problem details',
-        content: {
-          'application/problem+json': {
-            schema: {
-              type: 'object',
-              properties: {
-                type: { type: 'string' },
-                title: { type: 'string' },
-                status: { type: 'integer' },
-                detail: { type: 'string' },
-                code: { type: 'string' },
-              },
-            },
-          },
-        },
-      },
-    },
+    headers: problemComponents.headers,
+    responses: problemComponents.responses,
     schemas: {
+      ...problemComponents.schemas,
       Filter: {
         type: 'object',
         properties: {
@@ -232,9 +250,19 @@ export const readApiOpenApi = {
           thumbnailUrl: { type: ['string', 'null'] },
           contentUrl: { type: 'string' },
           rankedBy: {
-            enum: ['perceptual-hash', 'descriptor'],
+            enum: ['geometric', 'perceptual-hash', 'descriptor'],
             description:
-              'perceptual-hash: its perceptual hash matched the query image (an edited copy), so it was ranked first; descriptor: ranked by similarity alone',
+              'geometric: its local features verified it as the same picture as the query (most inliers first); perceptual-hash: its perceptual hash matched the query image (an edited copy), so it was ranked first; descriptor: ranked by similarity alone',
+          },
+          verified: {
+            type: 'boolean',
+            description:
+              'geometric verification found the same picture (a crop, frame, overlay or re-encoding of it)',
+          },
+          inliers: {
+            type: 'integer',
+            minimum: 0,
+            description: 'keypoint matches one similarity transform explains; 0 when not compared',
           },
         },
       },
@@ -246,6 +274,101 @@ export const readApiOpenApi = {
             properties: { modelId: { type: 'string' }, modelVersion: { type: 'string' } },
           },
           hits: { type: 'array', items: { $ref: '#/components/schemas/Hit' } },
+        },
+      },
+      ImageHistoryPage: {
+        type: 'object',
+        required: ['imageId', 'items', 'nextCursor'],
+        properties: {
+          imageId: { type: 'string', format: 'uuid' },
+          items: { type: 'array', items: { $ref: '#/components/schemas/ImageHistoryEvent' } },
+          nextCursor: { type: ['string', 'null'] },
+        },
+      },
+      ImageHistoryEvent: {
+        type: 'object',
+        required: [
+          'version',
+          'eventId',
+          'type',
+          'occurredAt',
+          'actor',
+          'correlationId',
+          'causationId',
+          'changes',
+          'details',
+          'logPosition',
+        ],
+        properties: {
+          version: {
+            type: 'integer',
+            description: 'the image’s version after the event: 1, 2, 3 … in log order',
+          },
+          eventId: { type: 'string' },
+          type: {
+            enum: [
+              'ImageUploaded',
+              'ImageEmbedded',
+              'ImageEmbeddingFailed',
+              'ThumbnailGenerated',
+              'ImageMetadataUpdated',
+              'ImageDeleted',
+            ],
+          },
+          occurredAt: { type: 'string', format: 'date-time' },
+          actor: {
+            type: 'object',
+            required: ['kind', 'id'],
+            properties: {
+              kind: { enum: ['user', 'apiKey', 'intake', 'system'] },
+              id: {
+                type: ['string', 'null'],
+                description: 'the user, API key or intake key id; the process for system (embedder, …)',
+              },
+            },
+          },
+          correlationId: {
+            type: 'string',
+            description: 'the X-Request-Id of the request, or the intake requestId',
+          },
+          causationId: { type: ['string', 'null'] },
+          changes: {
+            type: 'object',
+            description: 'only what the event changed, each as before and after',
+            properties: {
+              status: { $ref: '#/components/schemas/HistoryStatusChange' },
+              tags: { $ref: '#/components/schemas/HistoryTagsChange' },
+              attributes: { $ref: '#/components/schemas/HistoryAttributesChange' },
+            },
+          },
+          details: {
+            type: 'object',
+            description:
+              'what the event says besides: the upload’s filename, mime, bytes, width, height, sha256 and source; an embedding’s model (id@version), dim and perceptualHash (never the vector); a failure’s model, reason and retriable; a thumbnail’s width, height and mime; a deletion’s bytes',
+            additionalProperties: true,
+          },
+          logPosition: { type: 'string', description: 'topic:partition:offset of the event in Kafka' },
+        },
+      },
+      HistoryStatusChange: {
+        type: 'object',
+        properties: {
+          before: { enum: ['uploaded', 'embedded', 'failed', 'deleted', null] },
+          after: { enum: ['uploaded', 'embedded', 'failed', 'deleted', null] },
+        },
+      },
+      HistoryTagsChange: {
+        type: 'object',
+        properties: {
+          before: { type: ['array', 'null'], items: { type: 'string' } },
+          after: { type: ['array', 'null'], items: { type: 'string' } },
+        },
+      },
+      HistoryAttributesChange: {
+        type: 'object',
+        properties: {
+          before: { type: ['object', 'null'], additionalProperties: { type: 'string' } },
+          after: { type: ['object', 'null'], additionalProperties: { type: 'string' } },
         },
       },
       Image: {

@@ -1,16 +1,12 @@
 /** The write API's OpenAPI 3.1 document, served at `/openapi.json`. */
-const problem = { $ref: '#/components/responses/Problem' };
-const errors = {
-  400: problem,
-  401: problem,
-  404: problem,
-  409: problem,
-  413: problem,
-  415: problem,
-  422: problem,
-  429: problem,
-  503: problem,
-};
+import {
+  commonProblemResponses,
+  problemComponents,
+  problemResponse as problem,
+  storageProblemResponses,
+} from '@deeplens/platform/http/openApiProblems';
+
+const errors = { ...commonProblemResponses, 409: problem };
 const idempotencyKey = { $ref: '#/components/parameters/IdempotencyKey' };
 const json = (schema: object) => ({ content: { 'application/json': { schema } } });
 const uuidPath = (name: string) => ({
@@ -289,6 +285,7 @@ export const writeApiOpenApi = {
             }),
           },
           ...errors,
+          ...storageProblemResponses,
         },
       },
     },
@@ -324,6 +321,7 @@ export const writeApiOpenApi = {
             }),
           },
           ...errors,
+          ...storageProblemResponses,
         },
       },
     },
@@ -376,6 +374,7 @@ export const writeApiOpenApi = {
         responses: {
           202: { description: 'Accepted', ...json({ $ref: '#/components/schemas/AcceptedImages' }) },
           ...errors,
+          ...storageProblemResponses,
         },
       },
     },
@@ -414,27 +413,10 @@ export const writeApiOpenApi = {
         description: 'A retry with the same key gets the first answer.',
       },
     },
-    responses: {
-      Problem: {
-        description: 'RFC 9457 problem details',
-        content: {
-          'application/problem+json': {
-            schema: {
-              type: 'object',
-              properties: {
-                type: { type: 'string' },
-                title: { type: 'string' },
-                status: { type: 'integer' },
-                detail: { type: 'string' },
-                code: { type: 'string' },
-                instance: { type: 'string' },
-              },
-            },
-          },
-        },
-      },
-    },
+    headers: problemComponents.headers,
+    responses: problemComponents.responses,
     schemas: {
+      ...problemComponents.schemas,
       Tokens: {
         type: 'object',
         properties: {

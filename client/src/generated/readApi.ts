@@ -58,11 +58,12 @@ export interface paths {
         401: components['responses']['Problem'];
         403: components['responses']['Problem'];
         404: components['responses']['Problem'];
-        413: components['responses']['Problem'];
+        408: components['responses']['RequestTimeout'];
+        413: components['responses']['ContentTooLarge'];
         415: components['responses']['Problem'];
         422: components['responses']['Problem'];
-        429: components['responses']['Problem'];
-        503: components['responses']['Problem'];
+        429: components['responses']['TooManyRequests'];
+        503: components['responses']['ServiceUnavailable'];
       };
     };
     delete?: never;
@@ -109,11 +110,12 @@ export interface paths {
         401: components['responses']['Problem'];
         403: components['responses']['Problem'];
         404: components['responses']['Problem'];
-        413: components['responses']['Problem'];
+        408: components['responses']['RequestTimeout'];
+        413: components['responses']['ContentTooLarge'];
         415: components['responses']['Problem'];
         422: components['responses']['Problem'];
-        429: components['responses']['Problem'];
-        503: components['responses']['Problem'];
+        429: components['responses']['TooManyRequests'];
+        503: components['responses']['ServiceUnavailable'];
       };
     };
     put?: never;
@@ -156,11 +158,12 @@ export interface paths {
         401: components['responses']['Problem'];
         403: components['responses']['Problem'];
         404: components['responses']['Problem'];
-        413: components['responses']['Problem'];
+        408: components['responses']['RequestTimeout'];
+        413: components['responses']['ContentTooLarge'];
         415: components['responses']['Problem'];
         422: components['responses']['Problem'];
-        429: components['responses']['Problem'];
-        503: components['responses']['Problem'];
+        429: components['responses']['TooManyRequests'];
+        503: components['responses']['ServiceUnavailable'];
       };
     };
     put?: never;
@@ -208,11 +211,12 @@ export interface paths {
         401: components['responses']['Problem'];
         403: components['responses']['Problem'];
         404: components['responses']['Problem'];
-        413: components['responses']['Problem'];
+        408: components['responses']['RequestTimeout'];
+        413: components['responses']['ContentTooLarge'];
         415: components['responses']['Problem'];
         422: components['responses']['Problem'];
-        429: components['responses']['Problem'];
-        503: components['responses']['Problem'];
+        429: components['responses']['TooManyRequests'];
+        503: components['responses']['ServiceUnavailable'];
       };
     };
     put?: never;
@@ -255,11 +259,13 @@ export interface paths {
         401: components['responses']['Problem'];
         403: components['responses']['Problem'];
         404: components['responses']['Problem'];
-        413: components['responses']['Problem'];
+        408: components['responses']['RequestTimeout'];
+        413: components['responses']['ContentTooLarge'];
         415: components['responses']['Problem'];
         422: components['responses']['Problem'];
-        429: components['responses']['Problem'];
-        503: components['responses']['Problem'];
+        429: components['responses']['TooManyRequests'];
+        502: components['responses']['BadGateway'];
+        503: components['responses']['ServiceUnavailable'];
       };
     };
     put?: never;
@@ -302,11 +308,68 @@ export interface paths {
         401: components['responses']['Problem'];
         403: components['responses']['Problem'];
         404: components['responses']['Problem'];
-        413: components['responses']['Problem'];
+        408: components['responses']['RequestTimeout'];
+        413: components['responses']['ContentTooLarge'];
         415: components['responses']['Problem'];
         422: components['responses']['Problem'];
-        429: components['responses']['Problem'];
-        503: components['responses']['Problem'];
+        429: components['responses']['TooManyRequests'];
+        502: components['responses']['BadGateway'];
+        503: components['responses']['ServiceUnavailable'];
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/images/{id}/history': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Every event of an image in log order: who, when, the correlation id and what changed
+     * @description Served from the history projection. A deleted image keeps its history until its tenant is erased; another tenant’s image answers 404 as an unknown one does. Costs one request unit, like a listing.
+     */
+    get: {
+      parameters: {
+        query?: {
+          /** @description the previous page’s nextCursor */
+          cursor?: string;
+          limit?: number;
+        };
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description A page of the history */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ImageHistoryPage'];
+          };
+        };
+        400: components['responses']['Problem'];
+        401: components['responses']['Problem'];
+        403: components['responses']['Problem'];
+        404: components['responses']['Problem'];
+        408: components['responses']['RequestTimeout'];
+        413: components['responses']['ContentTooLarge'];
+        415: components['responses']['Problem'];
+        422: components['responses']['Problem'];
+        429: components['responses']['TooManyRequests'];
+        503: components['responses']['ServiceUnavailable'];
       };
     };
     put?: never;
@@ -357,11 +420,12 @@ export interface paths {
         401: components['responses']['Problem'];
         403: components['responses']['Problem'];
         404: components['responses']['Problem'];
-        413: components['responses']['Problem'];
+        408: components['responses']['RequestTimeout'];
+        413: components['responses']['ContentTooLarge'];
         415: components['responses']['Problem'];
         422: components['responses']['Problem'];
-        429: components['responses']['Problem'];
-        503: components['responses']['Problem'];
+        429: components['responses']['TooManyRequests'];
+        503: components['responses']['ServiceUnavailable'];
       };
     };
     put?: never;
@@ -409,11 +473,12 @@ export interface paths {
         401: components['responses']['Problem'];
         403: components['responses']['Problem'];
         404: components['responses']['Problem'];
-        413: components['responses']['Problem'];
+        408: components['responses']['RequestTimeout'];
+        413: components['responses']['ContentTooLarge'];
         415: components['responses']['Problem'];
         422: components['responses']['Problem'];
-        429: components['responses']['Problem'];
-        503: components['responses']['Problem'];
+        429: components['responses']['TooManyRequests'];
+        503: components['responses']['ServiceUnavailable'];
       };
     };
     put?: never;
@@ -428,6 +493,22 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
   schemas: {
+    Problem: {
+      /** @description `urn:deeplens:problem:<code>` */
+      type: string;
+      title: string;
+      status: number;
+      detail?: string;
+      instance?: string;
+      /** @description Our reason code, stable across releases */
+      code: string;
+      /** @description Whether the same request may succeed later */
+      retriable?: boolean;
+      /** @description The `X-Request-Id` of the request */
+      requestId?: string;
+      /** @description With 429 and 503: also sent as `Retry-After` */
+      retryAfterSeconds?: number;
+    };
     Filter: {
       tags?: string[];
       attributes?: {
@@ -457,6 +538,66 @@ export interface components {
         modelVersion?: string;
       };
       hits?: components['schemas']['Hit'][];
+    };
+    ImageHistoryPage: {
+      /** Format: uuid */
+      imageId: string;
+      items: components['schemas']['ImageHistoryEvent'][];
+      nextCursor: string | null;
+    };
+    ImageHistoryEvent: {
+      /** @description the image’s version after the event: 1, 2, 3 … in log order */
+      version: number;
+      eventId: string;
+      /** @enum {unknown} */
+      type:
+        | 'ImageUploaded'
+        | 'ImageEmbedded'
+        | 'ImageEmbeddingFailed'
+        | 'ThumbnailGenerated'
+        | 'ImageMetadataUpdated'
+        | 'ImageDeleted';
+      /** Format: date-time */
+      occurredAt: string;
+      actor: {
+        /** @enum {unknown} */
+        kind: 'user' | 'apiKey' | 'intake' | 'system';
+        /** @description the user, API key or intake key id; the process for system (embedder, …) */
+        id: string | null;
+      };
+      /** @description the X-Request-Id of the request, or the intake requestId */
+      correlationId: string;
+      causationId: string | null;
+      /** @description only what the event changed, each as before and after */
+      changes: {
+        status?: components['schemas']['HistoryStatusChange'];
+        tags?: components['schemas']['HistoryTagsChange'];
+        attributes?: components['schemas']['HistoryAttributesChange'];
+      };
+      /** @description what the event says besides: the upload’s filename, mime, bytes, width, height, sha256 and source; an embedding’s model (id@version), dim and perceptualHash (never the vector); a failure’s model, reason and retriable; a thumbnail’s width, height and mime; a deletion’s bytes */
+      details: {
+        [key: string]: unknown;
+      };
+      /** @description topic:partition:offset of the event in Kafka */
+      logPosition: string;
+    };
+    HistoryStatusChange: {
+      /** @enum {unknown} */
+      before?: 'uploaded' | 'embedded' | 'failed' | 'deleted' | null;
+      /** @enum {unknown} */
+      after?: 'uploaded' | 'embedded' | 'failed' | 'deleted' | null;
+    };
+    HistoryTagsChange: {
+      before?: string[] | null;
+      after?: string[] | null;
+    };
+    HistoryAttributesChange: {
+      before?: {
+        [key: string]: string;
+      } | null;
+      after?: {
+        [key: string]: string;
+      } | null;
     };
     Image: {
       /** Format: uuid */
@@ -492,19 +633,73 @@ export interface components {
         [name: string]: unknown;
       };
       content: {
-        'application/problem+json': {
-          type?: string;
-          title?: string;
-          status?: number;
-          detail?: string;
-          code?: string;
-        };
+        'application/problem+json': components['schemas']['Problem'];
+      };
+    };
+    /** @description The body is larger than the route accepts, refused before it is parsed: 16 KiB on `/v1/auth/*`, 1 MiB for JSON, MAX_REQUEST_BYTES for multipart; an uploaded file over the plan’s image size */
+    ContentTooLarge: {
+      headers: {
+        [name: string]: unknown;
+      };
+      content: {
+        'application/problem+json': components['schemas']['Problem'];
+      };
+    };
+    /** @description The request (headers and body) did not arrive within HTTP_REQUEST_TIMEOUT_SECONDS; the server answers without a body and closes the connection */
+    RequestTimeout: {
+      headers: {
+        [name: string]: unknown;
+      };
+      content?: never;
+    };
+    /** @description The tenant’s request units for this window are spent (or, on sign-in, too many attempts from this address or for this account); retry after `Retry-After` seconds */
+    TooManyRequests: {
+      headers: {
+        'Retry-After': components['headers']['Retry-After'];
+        'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+        'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+        'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+        'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+        [name: string]: unknown;
+      };
+      content: {
+        'application/problem+json': components['schemas']['Problem'];
+      };
+    };
+    /** @description The tenant’s object storage answered, but not as S3 does, or refused DeepLens (credentials, access): retrying will not help until its settings are fixed (code `storage_error`) */
+    BadGateway: {
+      headers: {
+        [name: string]: unknown;
+      };
+      content: {
+        'application/problem+json': components['schemas']['Problem'];
+      };
+    };
+    /** @description A dependency is unreachable or busy (object storage, database, Kafka), or the read model is being rebuilt from the log; retry after `Retry-After` seconds */
+    ServiceUnavailable: {
+      headers: {
+        'Retry-After': components['headers']['Retry-After'];
+        [name: string]: unknown;
+      };
+      content: {
+        'application/problem+json': components['schemas']['Problem'];
       };
     };
   };
   parameters: never;
   requestBodies: never;
-  headers: never;
+  headers: {
+    /** @description Seconds to wait before retrying (RFC 9110) */
+    'Retry-After': number;
+    /** @description Request units the tenant’s plan allows per window (IETF draft-ietf-httpapi-ratelimit-headers); a search by upload or a duplicate scan costs more than one */
+    'RateLimit-Limit': number;
+    /** @description Request units left in the current window */
+    'RateLimit-Remaining': number;
+    /** @description Seconds until units are available again */
+    'RateLimit-Reset': number;
+    /** @description The quota policy: `<limit>;w=<window seconds>`, e.g. `600;w=60` */
+    'RateLimit-Policy': string;
+  };
   pathItems: never;
 }
 export type $defs = Record<string, never>;

@@ -48,13 +48,15 @@ export interface paths {
         };
         400: components['responses']['Problem'];
         401: components['responses']['Problem'];
+        403: components['responses']['Problem'];
         404: components['responses']['Problem'];
+        408: components['responses']['RequestTimeout'];
         409: components['responses']['Problem'];
-        413: components['responses']['Problem'];
+        413: components['responses']['ContentTooLarge'];
         415: components['responses']['Problem'];
         422: components['responses']['Problem'];
-        429: components['responses']['Problem'];
-        503: components['responses']['Problem'];
+        429: components['responses']['TooManyRequests'];
+        503: components['responses']['ServiceUnavailable'];
       };
     };
     delete?: never;
@@ -99,13 +101,15 @@ export interface paths {
         };
         400: components['responses']['Problem'];
         401: components['responses']['Problem'];
+        403: components['responses']['Problem'];
         404: components['responses']['Problem'];
+        408: components['responses']['RequestTimeout'];
         409: components['responses']['Problem'];
-        413: components['responses']['Problem'];
+        413: components['responses']['ContentTooLarge'];
         415: components['responses']['Problem'];
         422: components['responses']['Problem'];
-        429: components['responses']['Problem'];
-        503: components['responses']['Problem'];
+        429: components['responses']['TooManyRequests'];
+        503: components['responses']['ServiceUnavailable'];
       };
     };
     delete?: never;
@@ -148,13 +152,15 @@ export interface paths {
         };
         400: components['responses']['Problem'];
         401: components['responses']['Problem'];
+        403: components['responses']['Problem'];
         404: components['responses']['Problem'];
+        408: components['responses']['RequestTimeout'];
         409: components['responses']['Problem'];
-        413: components['responses']['Problem'];
+        413: components['responses']['ContentTooLarge'];
         415: components['responses']['Problem'];
         422: components['responses']['Problem'];
-        429: components['responses']['Problem'];
-        503: components['responses']['Problem'];
+        429: components['responses']['TooManyRequests'];
+        503: components['responses']['ServiceUnavailable'];
       };
     };
     delete?: never;
@@ -239,13 +245,15 @@ export interface paths {
         };
         400: components['responses']['Problem'];
         401: components['responses']['Problem'];
+        403: components['responses']['Problem'];
         404: components['responses']['Problem'];
+        408: components['responses']['RequestTimeout'];
         409: components['responses']['Problem'];
-        413: components['responses']['Problem'];
+        413: components['responses']['ContentTooLarge'];
         415: components['responses']['Problem'];
         422: components['responses']['Problem'];
-        429: components['responses']['Problem'];
-        503: components['responses']['Problem'];
+        429: components['responses']['TooManyRequests'];
+        503: components['responses']['ServiceUnavailable'];
       };
     };
     delete?: never;
@@ -297,13 +305,15 @@ export interface paths {
         };
         400: components['responses']['Problem'];
         401: components['responses']['Problem'];
+        403: components['responses']['Problem'];
         404: components['responses']['Problem'];
+        408: components['responses']['RequestTimeout'];
         409: components['responses']['Problem'];
-        413: components['responses']['Problem'];
+        413: components['responses']['ContentTooLarge'];
         415: components['responses']['Problem'];
         422: components['responses']['Problem'];
-        429: components['responses']['Problem'];
-        503: components['responses']['Problem'];
+        429: components['responses']['TooManyRequests'];
+        503: components['responses']['ServiceUnavailable'];
       };
     };
     delete?: never;
@@ -344,13 +354,15 @@ export interface paths {
         };
         400: components['responses']['Problem'];
         401: components['responses']['Problem'];
+        403: components['responses']['Problem'];
         404: components['responses']['Problem'];
+        408: components['responses']['RequestTimeout'];
         409: components['responses']['Problem'];
-        413: components['responses']['Problem'];
+        413: components['responses']['ContentTooLarge'];
         415: components['responses']['Problem'];
         422: components['responses']['Problem'];
-        429: components['responses']['Problem'];
-        503: components['responses']['Problem'];
+        429: components['responses']['TooManyRequests'];
+        503: components['responses']['ServiceUnavailable'];
       };
     };
     put?: never;
@@ -379,13 +391,15 @@ export interface paths {
         };
         400: components['responses']['Problem'];
         401: components['responses']['Problem'];
+        403: components['responses']['Problem'];
         404: components['responses']['Problem'];
+        408: components['responses']['RequestTimeout'];
         409: components['responses']['Problem'];
-        413: components['responses']['Problem'];
+        413: components['responses']['ContentTooLarge'];
         415: components['responses']['Problem'];
         422: components['responses']['Problem'];
-        429: components['responses']['Problem'];
-        503: components['responses']['Problem'];
+        429: components['responses']['TooManyRequests'];
+        503: components['responses']['ServiceUnavailable'];
       };
     };
     options?: never;
@@ -427,13 +441,15 @@ export interface paths {
         };
         400: components['responses']['Problem'];
         401: components['responses']['Problem'];
+        403: components['responses']['Problem'];
         404: components['responses']['Problem'];
+        408: components['responses']['RequestTimeout'];
         409: components['responses']['Problem'];
-        413: components['responses']['Problem'];
+        413: components['responses']['ContentTooLarge'];
         415: components['responses']['Problem'];
         422: components['responses']['Problem'];
-        429: components['responses']['Problem'];
-        503: components['responses']['Problem'];
+        429: components['responses']['TooManyRequests'];
+        503: components['responses']['ServiceUnavailable'];
       };
     };
     trace?: never;
@@ -483,13 +499,15 @@ export interface paths {
         };
         400: components['responses']['Problem'];
         401: components['responses']['Problem'];
+        403: components['responses']['Problem'];
         404: components['responses']['Problem'];
+        408: components['responses']['RequestTimeout'];
         409: components['responses']['Problem'];
-        413: components['responses']['Problem'];
+        413: components['responses']['ContentTooLarge'];
         415: components['responses']['Problem'];
         422: components['responses']['Problem'];
-        429: components['responses']['Problem'];
-        503: components['responses']['Problem'];
+        429: components['responses']['TooManyRequests'];
+        503: components['responses']['ServiceUnavailable'];
       };
     };
     post?: never;
@@ -545,13 +563,15 @@ export interface paths {
         };
         400: components['responses']['Problem'];
         401: components['responses']['Problem'];
+        403: components['responses']['Problem'];
         404: components['responses']['Problem'];
+        408: components['responses']['RequestTimeout'];
         409: components['responses']['Problem'];
-        413: components['responses']['Problem'];
+        413: components['responses']['ContentTooLarge'];
         415: components['responses']['Problem'];
         422: components['responses']['Problem'];
-        429: components['responses']['Problem'];
-        503: components['responses']['Problem'];
+        429: components['responses']['TooManyRequests'];
+        503: components['responses']['ServiceUnavailable'];
       };
     };
     delete?: never;
@@ -598,13 +618,15 @@ export interface paths {
         };
         400: components['responses']['Problem'];
         401: components['responses']['Problem'];
+        403: components['responses']['Problem'];
         404: components['responses']['Problem'];
+        408: components['responses']['RequestTimeout'];
         409: components['responses']['Problem'];
-        413: components['responses']['Problem'];
+        413: components['responses']['ContentTooLarge'];
         415: components['responses']['Problem'];
         422: components['responses']['Problem'];
-        429: components['responses']['Problem'];
-        503: components['responses']['Problem'];
+        429: components['responses']['TooManyRequests'];
+        503: components['responses']['ServiceUnavailable'];
       };
     };
     options?: never;
@@ -679,13 +701,15 @@ export interface paths {
         };
         400: components['responses']['Problem'];
         401: components['responses']['Problem'];
+        403: components['responses']['Problem'];
         404: components['responses']['Problem'];
+        408: components['responses']['RequestTimeout'];
         409: components['responses']['Problem'];
-        413: components['responses']['Problem'];
+        413: components['responses']['ContentTooLarge'];
         415: components['responses']['Problem'];
         422: components['responses']['Problem'];
-        429: components['responses']['Problem'];
-        503: components['responses']['Problem'];
+        429: components['responses']['TooManyRequests'];
+        503: components['responses']['ServiceUnavailable'];
       };
     };
     delete?: never;
@@ -732,13 +756,15 @@ export interface paths {
         };
         400: components['responses']['Problem'];
         401: components['responses']['Problem'];
+        403: components['responses']['Problem'];
         404: components['responses']['Problem'];
+        408: components['responses']['RequestTimeout'];
         409: components['responses']['Problem'];
-        413: components['responses']['Problem'];
+        413: components['responses']['ContentTooLarge'];
         415: components['responses']['Problem'];
         422: components['responses']['Problem'];
-        429: components['responses']['Problem'];
-        503: components['responses']['Problem'];
+        429: components['responses']['TooManyRequests'];
+        503: components['responses']['ServiceUnavailable'];
       };
     };
     options?: never;
@@ -795,13 +821,16 @@ export interface paths {
         };
         400: components['responses']['Problem'];
         401: components['responses']['Problem'];
+        403: components['responses']['Problem'];
         404: components['responses']['Problem'];
+        408: components['responses']['RequestTimeout'];
         409: components['responses']['Problem'];
-        413: components['responses']['Problem'];
+        413: components['responses']['ContentTooLarge'];
         415: components['responses']['Problem'];
         422: components['responses']['Problem'];
-        429: components['responses']['Problem'];
-        503: components['responses']['Problem'];
+        429: components['responses']['TooManyRequests'];
+        502: components['responses']['BadGateway'];
+        503: components['responses']['ServiceUnavailable'];
       };
     };
     delete?: never;
@@ -862,13 +891,16 @@ export interface paths {
         };
         400: components['responses']['Problem'];
         401: components['responses']['Problem'];
+        403: components['responses']['Problem'];
         404: components['responses']['Problem'];
+        408: components['responses']['RequestTimeout'];
         409: components['responses']['Problem'];
-        413: components['responses']['Problem'];
+        413: components['responses']['ContentTooLarge'];
         415: components['responses']['Problem'];
         422: components['responses']['Problem'];
-        429: components['responses']['Problem'];
-        503: components['responses']['Problem'];
+        429: components['responses']['TooManyRequests'];
+        502: components['responses']['BadGateway'];
+        503: components['responses']['ServiceUnavailable'];
       };
     };
     delete?: never;
@@ -919,13 +951,15 @@ export interface paths {
         };
         400: components['responses']['Problem'];
         401: components['responses']['Problem'];
+        403: components['responses']['Problem'];
         404: components['responses']['Problem'];
+        408: components['responses']['RequestTimeout'];
         409: components['responses']['Problem'];
-        413: components['responses']['Problem'];
+        413: components['responses']['ContentTooLarge'];
         415: components['responses']['Problem'];
         422: components['responses']['Problem'];
-        429: components['responses']['Problem'];
-        503: components['responses']['Problem'];
+        429: components['responses']['TooManyRequests'];
+        503: components['responses']['ServiceUnavailable'];
       };
     };
     put?: never;
@@ -979,13 +1013,16 @@ export interface paths {
         };
         400: components['responses']['Problem'];
         401: components['responses']['Problem'];
+        403: components['responses']['Problem'];
         404: components['responses']['Problem'];
+        408: components['responses']['RequestTimeout'];
         409: components['responses']['Problem'];
-        413: components['responses']['Problem'];
+        413: components['responses']['ContentTooLarge'];
         415: components['responses']['Problem'];
         422: components['responses']['Problem'];
-        429: components['responses']['Problem'];
-        503: components['responses']['Problem'];
+        429: components['responses']['TooManyRequests'];
+        502: components['responses']['BadGateway'];
+        503: components['responses']['ServiceUnavailable'];
       };
     };
     delete?: never;
@@ -1030,13 +1067,15 @@ export interface paths {
         };
         400: components['responses']['Problem'];
         401: components['responses']['Problem'];
+        403: components['responses']['Problem'];
         404: components['responses']['Problem'];
+        408: components['responses']['RequestTimeout'];
         409: components['responses']['Problem'];
-        413: components['responses']['Problem'];
+        413: components['responses']['ContentTooLarge'];
         415: components['responses']['Problem'];
         422: components['responses']['Problem'];
-        429: components['responses']['Problem'];
-        503: components['responses']['Problem'];
+        429: components['responses']['TooManyRequests'];
+        503: components['responses']['ServiceUnavailable'];
       };
     };
     options?: never;
@@ -1074,13 +1113,15 @@ export interface paths {
         };
         400: components['responses']['Problem'];
         401: components['responses']['Problem'];
+        403: components['responses']['Problem'];
         404: components['responses']['Problem'];
+        408: components['responses']['RequestTimeout'];
         409: components['responses']['Problem'];
-        413: components['responses']['Problem'];
+        413: components['responses']['ContentTooLarge'];
         415: components['responses']['Problem'];
         422: components['responses']['Problem'];
-        429: components['responses']['Problem'];
-        503: components['responses']['Problem'];
+        429: components['responses']['TooManyRequests'];
+        503: components['responses']['ServiceUnavailable'];
       };
     };
     trace?: never;
@@ -1089,6 +1130,22 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
   schemas: {
+    Problem: {
+      /** @description `urn:deeplens:problem:<code>` */
+      type: string;
+      title: string;
+      status: number;
+      detail?: string;
+      instance?: string;
+      /** @description Our reason code, stable across releases */
+      code: string;
+      /** @description Whether the same request may succeed later */
+      retriable?: boolean;
+      /** @description The `X-Request-Id` of the request */
+      requestId?: string;
+      /** @description With 429 and 503: also sent as `Retry-After` */
+      retryAfterSeconds?: number;
+    };
     Tokens: {
       access_token?: string;
       /** @constant */
@@ -1138,14 +1195,56 @@ export interface components {
         [name: string]: unknown;
       };
       content: {
-        'application/problem+json': {
-          type?: string;
-          title?: string;
-          status?: number;
-          detail?: string;
-          code?: string;
-          instance?: string;
-        };
+        'application/problem+json': components['schemas']['Problem'];
+      };
+    };
+    /** @description The body is larger than the route accepts, refused before it is parsed: 16 KiB on `/v1/auth/*`, 1 MiB for JSON, MAX_REQUEST_BYTES for multipart; an uploaded file over the plan’s image size */
+    ContentTooLarge: {
+      headers: {
+        [name: string]: unknown;
+      };
+      content: {
+        'application/problem+json': components['schemas']['Problem'];
+      };
+    };
+    /** @description The request (headers and body) did not arrive within HTTP_REQUEST_TIMEOUT_SECONDS; the server answers without a body and closes the connection */
+    RequestTimeout: {
+      headers: {
+        [name: string]: unknown;
+      };
+      content?: never;
+    };
+    /** @description The tenant’s request units for this window are spent (or, on sign-in, too many attempts from this address or for this account); retry after `Retry-After` seconds */
+    TooManyRequests: {
+      headers: {
+        'Retry-After': components['headers']['Retry-After'];
+        'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+        'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+        'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+        'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+        [name: string]: unknown;
+      };
+      content: {
+        'application/problem+json': components['schemas']['Problem'];
+      };
+    };
+    /** @description The tenant’s object storage answered, but not as S3 does, or refused DeepLens (credentials, access): retrying will not help until its settings are fixed (code `storage_error`) */
+    BadGateway: {
+      headers: {
+        [name: string]: unknown;
+      };
+      content: {
+        'application/problem+json': components['schemas']['Problem'];
+      };
+    };
+    /** @description A dependency is unreachable or busy (object storage, database, Kafka), or the read model is being rebuilt from the log; retry after `Retry-After` seconds */
+    ServiceUnavailable: {
+      headers: {
+        'Retry-After': components['headers']['Retry-After'];
+        [name: string]: unknown;
+      };
+      content: {
+        'application/problem+json': components['schemas']['Problem'];
       };
     };
   };
@@ -1154,7 +1253,18 @@ export interface components {
     IdempotencyKey: string;
   };
   requestBodies: never;
-  headers: never;
+  headers: {
+    /** @description Seconds to wait before retrying (RFC 9110) */
+    'Retry-After': number;
+    /** @description Request units the tenant’s plan allows per window (IETF draft-ietf-httpapi-ratelimit-headers); a search by upload or a duplicate scan costs more than one */
+    'RateLimit-Limit': number;
+    /** @description Request units left in the current window */
+    'RateLimit-Remaining': number;
+    /** @description Seconds until units are available again */
+    'RateLimit-Reset': number;
+    /** @description The quota policy: `<limit>;w=<window seconds>`, e.g. `600;w=60` */
+    'RateLimit-Policy': string;
+  };
   pathItems: never;
 }
 export type $defs = Record<string, never>;
