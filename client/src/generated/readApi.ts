@@ -33,6 +33,12 @@ export interface paths {
             filter?: components['schemas']['Filter'];
             /** @description modelId@version; the embedder’s model when absent */
             model?: string;
+            /**
+             * @description geometric: the top candidates of a search by image or id are verified with local features and a verified one is ranked first; none: the descriptor and perceptual hash alone
+             * @default geometric
+             * @enum {unknown}
+             */
+            rerank?: 'geometric' | 'none';
           };
           'multipart/form-data': {
             /** Format: binary */
@@ -41,6 +47,12 @@ export interface paths {
             threshold?: number;
             /** @description JSON of Filter */
             filter?: string;
+            /**
+             * @description geometric: the top candidates of a search by image or id are verified with local features and a verified one is ranked first; none: the descriptor and perceptual hash alone
+             * @default geometric
+             * @enum {unknown}
+             */
+            rerank?: 'geometric' | 'none';
           };
         };
       };
@@ -189,6 +201,7 @@ export interface paths {
           threshold?: number;
           tag?: string;
           model?: string;
+          rerank?: 'geometric' | 'none';
         };
         header?: never;
         path: {
@@ -527,10 +540,14 @@ export interface components {
       thumbnailUrl?: string | null;
       contentUrl?: string;
       /**
-       * @description perceptual-hash: its perceptual hash matched the query image (an edited copy), so it was ranked first; descriptor: ranked by similarity alone
+       * @description geometric: its local features verified it as the same picture as the query (most inliers first); perceptual-hash: its perceptual hash matched the query image (an edited copy), so it was ranked first; descriptor: ranked by similarity alone
        * @enum {unknown}
        */
-      rankedBy?: 'perceptual-hash' | 'descriptor';
+      rankedBy?: 'geometric' | 'perceptual-hash' | 'descriptor';
+      /** @description geometric verification found the same picture (a crop, frame, overlay or re-encoding of it) */
+      verified?: boolean;
+      /** @description keypoint matches one similarity transform explains; 0 when not compared */
+      inliers?: number;
     };
     SearchResult: {
       model?: {
