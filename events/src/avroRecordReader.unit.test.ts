@@ -39,7 +39,12 @@ describe('compiled Avro record readers (the decode fast path)', () => {
       const reader = compileRecordReader(eventSchemas[type].type, ['data.vector']);
       if (!reader) continue;
       const event = sampleEvents[type];
-      const { metadata, data } = reader(encodeEvent(event));
+      const { metadata, data } = reader(encodeEvent(event)) as {
+        metadata: unknown;
+        data: Record<string, unknown>;
+      };
+      // `fromAvro` drops an empty seal of personal data (`personalData.ts`); a raw reader keeps it.
+      if (data.personalData === null) delete data.personalData;
       assert.deepEqual({ type, data, metadata }, avscDecode(event), type);
     }
     assert.ok(compileRecordReader(eventSchemas.ImageEmbedded.type, ['data.vector']));

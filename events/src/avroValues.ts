@@ -3,6 +3,7 @@ import { assertNever } from './assertNever.ts';
 import type { DeepLensEvent, DeepLensEventType, EventOfType } from './domainEvent.ts';
 import type { EventMetadata } from './event.ts';
 import type { IntakeCommand, IntakeEnvelope } from './intakeRecords.ts';
+import { carriesPersonalData } from './personalData.ts';
 
 /**
  * The one place where TypeScript values and Avro values differ:
@@ -51,9 +52,13 @@ export function toAvro(event: DeepLensEvent): AvroEventValue {
         ...event.data,
         vector: vectorToBytes(event.data.vector),
         perceptualHash: event.data.perceptualHash ?? null,
+        localFeatures: event.data.localFeatures ? Buffer.from(event.data.localFeatures) : null,
       },
     };
   }
+  // Personal data travels sealed in Kafka (`personalData.ts`); a plain encoding has no seal.
+  if (carriesPersonalData(event.type))
+    return { metadata: event.metadata, data: { ...event.data, personalData: null } };
   return { metadata: event.metadata, data: event.data };
 }
 
@@ -64,6 +69,8 @@ export function fromAvro<T extends DeepLensEventType>(eventType: T, value: unkno
     throw new Error(`Not an Avro value of ${eventType}`);
   }
   const data = plain.data;
+  // Sealed personal data (`personalData.ts`) is opened by the serde; an empty seal is no field.
+  if (data.personalData === null) delete data.personalData;
   if (eventType === 'ImageEmbedded') {
     if (!Buffer.isBuffer(data.vector)) throw new Error('ImageEmbedded.data.vector must be bytes');
     data.vector = vectorFromBytes(data.vector);

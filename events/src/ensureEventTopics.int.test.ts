@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { loadConfig } from '@deeplens/platform/config';
 import { createKafka, TopicMisconfiguredError } from '@deeplens/platform/kafka';
+import { dataKeysTopic } from '@deeplens/platform/kafkaDataKeyStore';
 import { uniqueName } from '@deeplens/platform/testing/testTopics';
 import { ensureEventTopics } from './ensureEventTopics.ts';
 import { topicsWithPrefix } from './topics.ts';
@@ -13,8 +14,9 @@ describe('event topics are verified at start-up', () => {
     await admin.connect();
     const prefix = `${uniqueName('verify')}.`;
     const names = Object.values(topicsWithPrefix(prefix));
+    const keyTopic = `${prefix}${dataKeysTopic}`;
     t.after(async () => {
-      await admin.deleteTopics({ topics: names }).catch(() => undefined);
+      await admin.deleteTopics({ topics: [...names, keyTopic] }).catch(() => undefined);
       await admin.disconnect();
     });
     const image = topicsWithPrefix(prefix).image;
@@ -39,6 +41,15 @@ describe('event topics are verified at start-up', () => {
       resources: [{ type: 2, name: image, configEntries: [{ name: 'retention.ms', value: '-1' }] }],
     });
     await ensureEventTopics(admin, 2, prefix, { replicationFactor: 1, minInsyncReplicas: 1 });
+    const keyConfig = await admin.describeConfigs({
+      includeSynonyms: false,
+      resources: [{ type: 2, name: keyTopic, configNames: ['cleanup.policy'] }],
+    });
+    assert.equal(
+      keyConfig.resources[0]?.configEntries[0]?.configValue,
+      'compact',
+      'the data-key topic is compacted',
+    );
 
     // Partition count, replication factor and min.insync.replicas are checked against the configuration.
     await assert.rejects(

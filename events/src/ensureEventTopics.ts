@@ -1,6 +1,7 @@
 import type { Admin, Kafka } from 'kafkajs';
 import type { Config } from '@deeplens/platform/config';
 import { ensureTopics, verifyTopics, type TopicGuarantees, type TopicSpec } from '@deeplens/platform/kafka';
+import { dataKeysTopic, dataKeysTopicConfig } from '@deeplens/platform/kafkaDataKeyStore';
 import { topicsWithPrefix } from './topics.ts';
 
 /**
@@ -18,6 +19,8 @@ export const logOfRecordConfig: ReadonlyArray<{ name: string; value: string }> =
  * every one of them: retention, cleanup policy, partition count and, when `guarantees` are
  * given, replication factor and `min.insync.replicas`. A mismatch throws
  * `TopicMisconfiguredError` naming the topic and the setting: the process refuses to start.
+ * The data-key topic (crypto-shredding) is created and verified with them: one partition,
+ * compacted, so an erasure's tombstone removes the key.
  */
 export async function ensureEventTopics(
   admin: Admin,
@@ -30,6 +33,7 @@ export async function ensureEventTopics(
     partitions,
     configEntries: [...logOfRecordConfig],
   }));
+  specs.push({ topic: `${prefix}${dataKeysTopic}`, partitions: 1, configEntries: [...dataKeysTopicConfig] });
   await ensureTopics(admin, specs, guarantees);
   await verifyTopics(admin, specs, guarantees ?? { replicationFactor: 1, minInsyncReplicas: 1 }, {
     checkGuarantees: guarantees !== undefined,

@@ -1,6 +1,9 @@
 import type { Type as AvroType } from 'avsc';
 import { registerAvroSchema, type SchemaRegistry } from '@deeplens/platform/schemaRegistry';
+import type { DataKeyStore } from '@deeplens/platform/dataKeys';
+import { installationDataKeyStore } from '@deeplens/platform/kafkaDataKeyStore';
 import { UnavailableError, ValidationError } from '@deeplens/platform/errors';
+import type { AvroEventValue } from './avroValues.ts';
 import type { DeepLensEvent, DeepLensEventType } from './domainEvent.ts';
 import { decodeEvent, decodeIntakeEnvelope } from './eventCodec.ts';
 import {
@@ -11,6 +14,7 @@ import {
   type RecordSchema,
 } from './eventSchemas.ts';
 import type { IntakeEnvelope } from './intakeRecords.ts';
+import { carriesPersonalData, openPersonalData, sealPersonalData } from './personalData.ts';
 
 const magicByte = 0;
 const headerLength = 5;
@@ -59,8 +63,15 @@ export function unframe(message: Buffer): { schemaId: number; payload: Buffer } 
  * Turns events into registry-framed Avro and back. Each event type is registered once under
  * its topic-record subject; decoding reads with today's schema through the writer's schema,
  * so records written by an older schema version still decode (new fields take defaults).
+ *
+ * It is also where personal data is sealed and opened (crypto-shredding, `personalData.ts`):
+ * framing an event that carries some encrypts it under its subjects' data keys, and decoding
+ * opens it, or shows the subject as erased once a key is destroyed. Without `dataKeys` it uses
+ * the installation's store (`installationDataKeyStore`, started from the environment on first
+ * need), so no process can publish personal data in clear by omission.
  */
-export function createEventSerde(store: SchemaStore) {
+export function createEventSerde(store: SchemaStore, options: { dataKeys?: DataKeyStore } = {}) {
+  const dataKeys = options.dataKeys ?? installationDataKeyStore();
   const idBySubject = new Map<string, Promise<number>>();
   const writerById = new Map<number, Promise<{ recordName: string; type: AvroType }>>();
 
@@ -93,7 +104,14 @@ export function createEventSerde(store: SchemaStore) {
     schemaIdOf: (eventType: DeepLensEventType) => schemaIdOf(eventSchemaOf(eventType)),
     /** Frames an event already encoded as plain Avro (as the outbox stores it). */
     async frameEncoded(eventType: DeepLensEventType, avroBinary: Buffer): Promise<Buffer> {
-      return frame(await schemaIdOf(eventSchemaOf(eventType)), avroBinary);
+      const schema = eventSchemaOf(eventType);
+      if (!carriesPersonalData(eventType)) return frame(await schemaIdOf(schema), avroBinary);
+      const sealed = await sealPersonalData(
+        eventType,
+        schema.type.fromBuffer(avroBinary) as AvroEventValue,
+        dataKeys,
+      );
+      return frame(await schemaIdOf(schema), schema.type.toBuffer(sealed));
     },
     async decodeEvent(message: Buffer): Promise<DeepLensEvent> {
       const { schemaId, payload } = unframe(message);
@@ -101,7 +119,8 @@ export function createEventSerde(store: SchemaStore) {
       const eventType = eventTypeOfRecordName(writer.recordName);
       if (!eventType)
         throw new ValidationError(`schema ${schemaId} (${writer.recordName}) is not a DeepLens event`);
-      return decodeEvent(eventType, payload, writer.type);
+      const event = decodeEvent(eventType, payload, writer.type);
+      return carriesPersonalData(eventType) ? openPersonalData(event, dataKeys) : event;
     },
     async encodeIntakeEnvelope(avroBinary: Buffer): Promise<Buffer> {
       return frame(await schemaIdOf(intakeEnvelopeSchema), avroBinary);

@@ -2,6 +2,7 @@ import type { Kafka } from 'kafkajs';
 import { z } from 'zod';
 import type { CommandHandler } from '@deeplens/commands/commandHandler';
 import { apiKeyDecider } from '@deeplens/commands/identity/apiKeyDecider';
+import { eraseTenantPersonalData } from '@deeplens/commands/identity/erasePersonalData';
 import { userDecider } from '@deeplens/commands/identity/userDecider';
 import { imageDecider } from '@deeplens/commands/image/imageDecider';
 import { apiKeyRules, imageRules, userRules } from '@deeplens/commands/writeModelRules';
@@ -9,6 +10,8 @@ import type { DeepLensEvent } from '@deeplens/events/domainEvent';
 import type { EventSerde } from '@deeplens/events/eventSerde';
 import { topics } from '@deeplens/events/topics';
 import { startConsumerRuntime, type ConsumerRuntime } from '@deeplens/platform/consumerRuntime';
+import type { DataKeyStore } from '@deeplens/platform/dataKeys';
+import { installationDataKeyStore } from '@deeplens/platform/kafkaDataKeyStore';
 import { sql, type DatabasePool } from '@deeplens/platform/database';
 import type { Logger } from '@deeplens/platform/logger';
 import type { ObjectStore } from '@deeplens/platform/objectStore';
@@ -16,8 +19,9 @@ import type { ObjectStore } from '@deeplens/platform/objectStore';
 const aggregateIds = z.object({ aggregate_type: z.string(), aggregate_id: z.string() });
 
 /**
- * Erasure after `TenantDeleted`: revokes the tenant's API keys, disables its users, deletes its
- * images (each `ImageDeleted` takes its vector out of the index; the metadata projection drops
+ * Erasure after `TenantDeleted`: revokes the tenant's API keys, disables its users, destroys
+ * its data key (its name and its users' e-mails and password hashes in the log read as erased
+ * from then on), deletes its images (each `ImageDeleted` takes its vector out of the index; the metadata projection drops
  * the tenant's schema on `TenantDeleted`) and removes its bucket. Every step is idempotent, so
  * a redelivered event or a crash half-way is finished by the next run.
  */
@@ -29,6 +33,8 @@ export function createTenantEraser(options: {
   log: Logger;
   /** Removes the tenant's objects (its bucket in DeepLens's own storage). */
   eraseObjects: (tenantId: string) => Promise<void>;
+  /** Where the tenant's data key is destroyed (crypto-shredding); the installation's by default. */
+  dataKeys?: DataKeyStore;
   groupId?: string;
   topic?: string;
 }) {
@@ -67,6 +73,7 @@ export function createTenantEraser(options: {
           imageRules,
         );
     }
+    await eraseTenantPersonalData(pool, options.dataKeys ?? installationDataKeyStore(), tenantId);
     await options.eraseObjects(tenantId);
     log.info('tenant erased', { tenantId, keysUsersImages: owned.length });
   }
