@@ -24,6 +24,7 @@ import { s3ObjectStore } from '@deeplens/platform/objectStore';
 import { createTestTopics } from '@deeplens/platform/testing/testTopics';
 import { buildDefaultModel } from './buildDefaultModel.ts';
 import { createEmbedderWorker } from './embedderWorker.ts';
+import { decodeLocalFeatures, verifyGeometry } from './localFeatures.ts';
 import { loadEmbeddingModel } from './onnxEmbeddingModel.ts';
 import { hammingDistance, isPerceptualHash } from './perceptualHash.ts';
 
@@ -141,9 +142,16 @@ describe('embedder worker (real Kafka, PostgreSQL, ONNX model)', () => {
       const { perceptualHash } = embedded.data;
       assert.ok(isPerceptualHash(perceptualHash), `a 64-bit perceptual hash, got ${perceptualHash}`);
       const name = id === astronaut ? 'astronaut.jpg' : 'rocket.jpg';
-      const [query] = await model.describeSettled([await readFile(join(photos, name))]);
+      const [query] = await model.describeSettled([await readFile(join(photos, name))], {
+        localFeatures: true,
+      });
       assert.ok(query && !(query instanceof Error));
       assert.ok(hammingDistance(perceptualHash, query.perceptualHash) <= 2, 'the query side agrees');
+      // Local features of the same decode travel in the event; the query's verify against them.
+      const stored = decodeLocalFeatures(embedded.data.localFeatures);
+      const asked = decodeLocalFeatures(query.localFeatures);
+      assert.ok(stored && asked && stored.count > 100, `local features in the event (${stored?.count ?? 0})`);
+      assert.ok(verifyGeometry(asked, stored) >= 100, 'the same picture verifies geometrically');
       const [thumb] = byImage(id, 'ThumbnailGenerated');
       assert.ok(thumb && thumb.type === 'ThumbnailGenerated' && thumb.data.mime === 'image/webp');
       assert.ok(thumb.data.width <= 128 && thumb.data.height <= 128);

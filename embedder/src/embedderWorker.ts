@@ -22,6 +22,7 @@ import type { TenantStorage, TenantWithStorage } from '@deeplens/platform/tenant
 import type { DecodedUpload } from './decodeUpload.ts';
 import { decodeUpload } from './decodeUpload.ts';
 import { createInferenceBatcher } from './inferenceBatcher.ts';
+import { extractLocalFeatures } from './localFeatures.ts';
 import type { EmbeddingModel } from './onnxEmbeddingModel.ts';
 
 export type EmbedderOptions = {
@@ -46,8 +47,11 @@ export type EmbedderOptions = {
 
 type Job = { message: KafkaMessage; partition: number; event: ImageUploaded };
 type Fetched = { job: Job; bytes: Buffer; storage: TenantStorage };
-/** An upload decoded once, for the model and the thumbnail, or the reason it cannot be. */
-type DecodedOk = { job: Job; storage: TenantStorage; upload: DecodedUpload };
+/**
+ * An upload decoded once, for the model, the local features and the thumbnail, or the reason
+ * it cannot be. Without `localFeatures` (OpenCV failed on it) the embedding is still recorded.
+ */
+type DecodedOk = { job: Job; storage: TenantStorage; upload: DecodedUpload; localFeatures?: Buffer };
 type Decoded = DecodedOk | { job: Job; rejected: Error };
 
 /** A failure that will not get better by trying again: the image is recorded as failed. */
@@ -134,7 +138,19 @@ export function createEmbedderWorker(options: EmbedderOptions) {
         ...model.decodeOptions,
         thumbnailSize: options.thumbnailSize,
       });
-      return { job: fetched.job, storage: fetched.storage, upload };
+      const { grey } = upload;
+      const localFeatures = grey
+        ? await extractLocalFeatures(grey.data, grey.width, grey.height).catch((error: unknown) => {
+            log.warn('local features failed', { imageId: fetched.job.event.data.imageId, error });
+            return undefined;
+          })
+        : undefined;
+      return {
+        job: fetched.job,
+        storage: fetched.storage,
+        upload,
+        ...(localFeatures ? { localFeatures } : {}),
+      };
     } catch (error) {
       return { job: fetched.job, rejected: error instanceof Error ? error : new Error(String(error)) };
     }
@@ -272,6 +288,7 @@ export function createEmbedderWorker(options: EmbedderOptions) {
             modelVersion,
             vector,
             perceptualHash: item.upload.perceptualHash,
+            ...(item.localFeatures ? { localFeatures: item.localFeatures } : {}),
             ...(thumbnail ? { thumbnail } : {}),
           },
         },

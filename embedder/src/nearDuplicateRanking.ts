@@ -53,3 +53,43 @@ export function fuseNearDuplicateRanking<T extends FusionCandidate>(
     hammingDistance: distances[i] ?? null,
   }));
 }
+
+/**
+ * Geometric verification on top of the fusion: the first `depth` candidates (in the fused
+ * order) are compared with the query by their local features (`verifyGeometry`), and one whose
+ * matches a single similarity transform explains at least `minInliers` times is the same
+ * picture, `verified`, ranked first (most inliers first). Chosen on the development set
+ * (`bench/quality.ts`, docs/search-quality.md).
+ */
+export type VerificationRanking = { depth: number; minInliers: number };
+
+export const defaultVerificationRanking: VerificationRanking = { depth: 10, minInliers: 15 };
+
+export type Verified<T> = Omit<T, 'rankedBy'> & {
+  rankedBy: RankedBy | 'geometric';
+  verified: boolean;
+  /** Matches the transform explains; null when not compared (beyond `depth`, or no features). */
+  inliers: number | null;
+};
+
+/**
+ * `fused` (best first) re-ranked by `inliersOf` (null: cannot compare), which is called for the
+ * first `depth` candidates only.
+ */
+export function promoteVerified<T extends { rankedBy: RankedBy }>(
+  fused: readonly T[],
+  inliersOf: (candidate: T, index: number) => number | null,
+  options: VerificationRanking = defaultVerificationRanking,
+): Verified<T>[] {
+  const inliers = fused.map((c, i) => (i < options.depth ? inliersOf(c, i) : null));
+  const verified = [...fused.keys()].filter((i) => (inliers[i] ?? -1) >= options.minInliers);
+  verified.sort((a, b) => inliers[b]! - inliers[a]! || a - b);
+  const verifiedSet = new Set(verified);
+  const order = [...verified, ...[...fused.keys()].filter((i) => !verifiedSet.has(i))];
+  return order.map((i) => ({
+    ...fused[i]!,
+    rankedBy: verifiedSet.has(i) ? 'geometric' : fused[i]!.rankedBy,
+    verified: verifiedSet.has(i),
+    inliers: inliers[i] ?? null,
+  }));
+}

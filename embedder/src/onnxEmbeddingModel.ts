@@ -9,6 +9,8 @@ import * as ort from 'onnxruntime-node';
 import type { DecodeImageOptions } from './decodeImageRgb.ts';
 import { decodeImageRgb } from './decodeImageRgb.ts';
 import type { ModelManifest } from './modelManifest.ts';
+import { decodeForSearch } from './decodeUpload.ts';
+import { extractLocalFeatures } from './localFeatures.ts';
 import { perceptualHash } from './perceptualHash.ts';
 import type { Pooling } from './pooling.ts';
 import { DEFAULT_GEM_P, gemPool, l2Normalize } from './pooling.ts';
@@ -57,9 +59,13 @@ export interface EmbeddingModel {
   embedSettled(images: readonly Uint8Array[]): Promise<(Float32Array | Error)[]>;
   /**
    * Like `embedSettled`, with each image's perceptual hash (`perceptualHash`) computed from the
-   * same decoded pixels: what search needs of a query image.
+   * same decoded pixels, and with `localFeatures: true` its local features (`localFeatures.ts`)
+   * from the same decode: what search needs of a query image.
    */
-  describeSettled(images: readonly Uint8Array[]): Promise<(ImageDescription | Error)[]>;
+  describeSettled(
+    images: readonly Uint8Array[],
+    options?: { localFeatures?: boolean },
+  ): Promise<(ImageDescription | Error)[]>;
   /** How this model's images are decoded: `decodeImageRgb(bytes, decodeOptions)`. */
   readonly decodeOptions: DecodeImageOptions;
   /**
@@ -70,8 +76,11 @@ export interface EmbeddingModel {
   close(): Promise<void>;
 }
 
-/** An image as search compares it: its descriptor and its 64-bit perceptual hash (16 hex digits). */
-export type ImageDescription = { vector: Float32Array; perceptualHash: string };
+/**
+ * An image as search compares it: its descriptor, its 64-bit perceptual hash (16 hex digits)
+ * and, when asked for, its local features (the blob `extractLocalFeatures` writes).
+ */
+export type ImageDescription = { vector: Float32Array; perceptualHash: string; localFeatures?: Buffer };
 
 export async function loadEmbeddingModel(
   manifest: ModelManifest,
@@ -172,24 +181,54 @@ export async function loadEmbeddingModel(
     );
   }
 
-  async function runSettled(images: readonly Uint8Array[]): Promise<(ImageDescription | Error)[]> {
-    const decoded = await Promise.allSettled(images.map(decode));
-    const good = decoded.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  /** One decode per image: the model's pixels and their hash, and the local features if asked for. */
+  async function decodeDescribed(
+    image: Uint8Array,
+    localFeatures: boolean,
+  ): Promise<{ pixels: Buffer; perceptualHash: string; localFeatures?: Buffer }> {
+    if (!localFeatures) {
+      const pixels = await decode(image);
+      return { pixels, perceptualHash: perceptualHash(pixels, width, height) };
+    }
+    const decoded = await decodeForSearch(image, decodeOptions);
+    const grey = decoded.grey!;
+    return {
+      pixels: decoded.pixels,
+      perceptualHash: decoded.perceptualHash,
+      localFeatures: await extractLocalFeatures(grey.data, grey.width, grey.height),
+    };
+  }
+
+  async function runSettled(
+    images: readonly Uint8Array[],
+    localFeatures: boolean,
+  ): Promise<(ImageDescription | Error)[]> {
+    const decoded = await Promise.allSettled(images.map((image) => decodeDescribed(image, localFeatures)));
+    const good = decoded.flatMap((r) => (r.status === 'fulfilled' ? [r.value.pixels] : []));
     const vectors = good.length > 0 ? await infer(good) : [];
     let next = 0;
     return decoded.map((r) =>
       r.status === 'fulfilled'
-        ? { vector: vectors[next++]!, perceptualHash: perceptualHash(r.value, width, height) }
+        ? {
+            vector: vectors[next++]!,
+            perceptualHash: r.value.perceptualHash,
+            ...(r.value.localFeatures ? { localFeatures: r.value.localFeatures } : {}),
+          }
         : r.reason instanceof Error
           ? r.reason
           : new Error(String(r.reason)),
     );
   }
 
-  async function describeSettled(images: readonly Uint8Array[]): Promise<(ImageDescription | Error)[]> {
+  async function describeSettled(
+    images: readonly Uint8Array[],
+    options: { localFeatures?: boolean } = {},
+  ): Promise<(ImageDescription | Error)[]> {
     const results: (ImageDescription | Error)[] = [];
     for (let start = 0; start < images.length; start += maxBatchSize) {
-      results.push(...(await runSettled(images.slice(start, start + maxBatchSize))));
+      results.push(
+        ...(await runSettled(images.slice(start, start + maxBatchSize), options.localFeatures ?? false)),
+      );
     }
     return results;
   }

@@ -38,6 +38,11 @@ export type ImageEmbedded = Event<
      * absent (null when decoded) in events written before embedders computed it.
      */
     perceptualHash?: string | null;
+    /**
+     * Local features of the same decode for geometric verification (the blob of
+     * `embedder/src/localFeatures.ts`); absent (null when decoded) in older events.
+     */
+    localFeatures?: Uint8Array | null;
   }
 >;
 

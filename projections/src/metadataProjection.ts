@@ -215,6 +215,7 @@ async function applyImageEvents(tx: Transaction, schema: string, events: ImageEv
   const rows = new Map<string, ImageRow>(existing.map((r) => [r.image_id, r]));
   const changed = new Set<string>();
   const newEmbeddings: EmbeddingRow[] = [];
+  const newFeatures = new Map<string, Uint8Array>();
   for (const event of events) {
     const next = evolveImageRow(rows.get(event.data.imageId), event);
     if (!next) continue;
@@ -228,6 +229,7 @@ async function applyImageEvents(tx: Transaction, schema: string, events: ImageEv
         dim: event.data.dim,
         embedded_at: event.metadata.occurredAt,
       });
+      if (event.data.localFeatures) newFeatures.set(event.data.imageId, event.data.localFeatures);
     }
   }
   if (changed.size === 0) return;
@@ -246,8 +248,25 @@ async function applyImageEvents(tx: Transaction, schema: string, events: ImageEv
         as x(image_id text, model_id text, model_version text, dim int, embedded_at bigint)
       on conflict do nothing`);
   }
+  const features = [...newFeatures].filter(([id]) => rows.get(id)!.status !== 'deleted');
+  if (features.length > 0) {
+    await tx.query(sql.unsafe`
+      insert into ${sql.identifier([schema, 'image_features'])} (image_id, features)
+      select x.image_id, decode(x.features, 'base64')
+      from unnest(${sql.array(
+        features.map(([id]) => id),
+        'text',
+      )}, ${sql.array(
+        features.map(([, blob]) => Buffer.from(blob).toString('base64')),
+        'text',
+      )}) as x(image_id, features)
+      on conflict (image_id) do update set features = excluded.features`);
+  }
   if (deleted.length > 0) {
     await tx.query(sql.unsafe`delete from ${embeddings} where image_id = any(${sql.array(deleted, 'text')})`);
+    await tx.query(
+      sql.unsafe`delete from ${sql.identifier([schema, 'image_features'])} where image_id = any(${sql.array(deleted, 'text')})`,
+    );
   }
 }
 

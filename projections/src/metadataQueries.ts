@@ -276,6 +276,42 @@ export function createMetadataQueries(pool: DatabasePool) {
       }
     },
 
+    /**
+     * What search shows of its hits, in ONE query: the rows of those of `imageIds` that exist
+     * (unknown, deleted or another tenant's are left out), with the local features of those in
+     * `featuresOf` (null when the image has none, or its schema predates them).
+     */
+    async getSearchHits(
+      tenantId: string,
+      imageIds: readonly string[],
+      featuresOf: readonly string[] = [],
+    ): Promise<Map<string, SearchHitRow>> {
+      const schema = tenantSchemaBase(tenantId);
+      const read = (withFeatures: boolean) =>
+        pool.any(sql.type(searchHitRow)`
+          select i.image_id, i.filename, i.tags, i.attributes, i.thumbnail_key is not null as has_thumbnail,
+            i.perceptual_hash, ${
+              withFeatures
+                ? sql.fragment`(select f.features from ${sql.identifier([schema, 'image_features'])} f
+                    where f.image_id = i.image_id and f.image_id = any(${sql.array([...featuresOf], 'text')}))`
+                : sql.fragment`null::bytea`
+            } as features
+          from ${sql.identifier([schema, 'images'])} i
+          where i.image_id = any(${sql.array([...imageIds], 'text')}) and i.status <> 'deleted'`);
+      let rows;
+      try {
+        rows = await read(featuresOf.length > 0);
+      } catch (error) {
+        if (!isMissingRelation(error)) throw error;
+        // No such tenant, or a schema from before the features table (added on its next batch).
+        rows = await read(false).catch((again: unknown) => {
+          if (isMissingRelation(again)) return [];
+          throw again;
+        });
+      }
+      return new Map(rows.map((r) => [r.image_id, r]));
+    },
+
     /** The tenant's images, newest first, `limit` at a time (keyset pagination). */
     async listImages(tenantId: string, options: ListImagesOptions = {}): Promise<ImagePage> {
       const limit = Math.min(500, Math.max(1, options.limit ?? 50));
@@ -446,3 +482,17 @@ function toApiKey(r: z.infer<typeof apiKeyRow>): ApiKeyView {
 }
 
 export type MetadataQueries = ReturnType<typeof createMetadataQueries>;
+
+const searchHitRow = z.object({
+  image_id: z.string(),
+  filename: z.string(),
+  tags: z.array(z.string()),
+  attributes: z.record(z.string()),
+  has_thumbnail: z.boolean(),
+  perceptual_hash: z.string().nullable(),
+  /** The blob of embedder/src/localFeatures.ts. */
+  features: z.instanceof(Buffer).nullable(),
+});
+
+/** An image as a search hit shows it (`getSearchHits`). */
+export type SearchHitRow = z.infer<typeof searchHitRow>;

@@ -115,7 +115,8 @@ export async function ensurePlatformSchema(tx: Transaction, schema: string): Pro
 /** Whether a tenant's schema has all its tables and the images' latest column. */
 async function tenantSchemaCurrent(tx: Transaction, schema: string): Promise<boolean> {
   return tx.oneFirst(sql.type(existsRow)`
-    select to_regclass(${`"${schema}"."image_embeddings"`}) is not null and exists (
+    select to_regclass(${`"${schema}"."image_embeddings"`}) is not null
+      and to_regclass(${`"${schema}"."image_features"`}) is not null and exists (
       select from pg_catalog.pg_attribute
       where attrelid = to_regclass(${`"${schema}"."images"`}) and attname = 'perceptual_hash'
         and not attisdropped) as exists`);
@@ -129,6 +130,7 @@ export async function ensureTenantSchema(tx: Transaction, schema: string): Promi
     // concurrent batches take turns on the schema's lock and the second one skips.
     await tx.query(sql.unsafe`select pg_advisory_xact_lock(hashtext(${schema}))`);
     await tx.query(sql.unsafe`alter table ${s('images')} add column if not exists perceptual_hash text`);
+    await createImageFeatures(tx, schema);
     return;
   }
   await tx.query(sql.unsafe`create schema if not exists ${sql.identifier([schema])}`);
@@ -176,5 +178,19 @@ export async function ensureTenantSchema(tx: Transaction, schema: string): Promi
       dim int not null,
       embedded_at timestamptz not null,
       primary key (image_id, model_id, model_version)
+    )`);
+  await createImageFeatures(tx, schema);
+}
+
+/**
+ * Local features per image (ORB keypoints and descriptors, embedder/src/localFeatures.ts, about
+ * 18 KiB): what search's geometric verification compares, read with the hits' rows. Its own
+ * table so the images' rows stay small for listings and the projection's upserts.
+ */
+async function createImageFeatures(tx: Transaction, schema: string): Promise<void> {
+  await tx.query(sql.unsafe`
+    create table if not exists ${sql.identifier([schema, 'image_features'])} (
+      image_id text primary key,
+      features bytea not null
     )`);
 }

@@ -34,7 +34,7 @@ export function decideImage(command: ImageCommand, state: ImageState): ImageEven
   const { tenantId, imageId } = state;
   switch (command.type) {
     case 'RecordImageEmbedding': {
-      const { modelId, modelVersion, vector, perceptualHash, thumbnail } = command.data;
+      const { modelId, modelVersion, vector, perceptualHash, localFeatures, thumbnail } = command.data;
       const drafts: EventDraft<ImageEvent>[] = [];
       if (!hasEmbedding(state, modelId, modelVersion)) {
         if (vector.length === 0 || !vector.every(Number.isFinite)) {
@@ -42,6 +42,9 @@ export function decideImage(command: ImageCommand, state: ImageState): ImageEven
         }
         if (perceptualHash !== undefined && !/^[0-9a-f]{16}$/.test(perceptualHash)) {
           throw new ValidationError('A perceptual hash is 16 lowercase hex digits (64 bits)');
+        }
+        if (localFeatures !== undefined && localFeatures.byteLength > 65_536) {
+          throw new ValidationError('Local features are at most 64 KiB');
         }
         drafts.push({
           type: 'ImageEmbedded',
@@ -53,6 +56,7 @@ export function decideImage(command: ImageCommand, state: ImageState): ImageEven
             dim: vector.length,
             vector,
             ...(perceptualHash === undefined ? {} : { perceptualHash }),
+            ...(localFeatures === undefined ? {} : { localFeatures }),
           },
         });
       }

@@ -47,6 +47,8 @@ export type RecordImageEmbedding = Command<
     vector: Float32Array;
     /** The 64-bit perceptual hash of the same decoded pixels, 16 hex digits. */
     perceptualHash?: string;
+    /** Local features of the same decode (embedder/src/localFeatures.ts), at most 64 KiB. */
+    localFeatures?: Uint8Array;
     thumbnail?: ThumbnailDraft;
   }
 >;

@@ -2,12 +2,14 @@ import type { Context } from 'hono';
 import { Hono } from 'hono';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { z } from 'zod';
+import { decodeLocalFeatures, type LocalFeatures, verifyGeometry } from '@deeplens/embedder/localFeatures';
 import {
   defaultFusion,
   fuseNearDuplicateRanking,
+  promoteVerified,
   type RankedBy,
 } from '@deeplens/embedder/nearDuplicateRanking';
-import type { ImageView } from '@deeplens/projections/metadataQueries';
+import type { SearchHitRow } from '@deeplens/projections/metadataQueries';
 import type { ModelRef } from '@deeplens/projections/vectorQueries';
 import { NotFoundError, UnprocessableError, ValidationError } from '@deeplens/platform/errors';
 import { requireScope, tenantScope } from '@deeplens/platform/http/authenticate';
@@ -34,7 +36,10 @@ const options = {
     .string()
     .regex(/^[\w.-]{1,128}@[\w.-]{1,128}$/, 'modelId@version')
     .optional(),
+  /** `geometric` (the default for a query image or id): verify the top candidates with local features. */
+  rerank: z.enum(['geometric', 'none']).optional(),
 };
+type Rerank = 'geometric' | 'none';
 /** The smallest normal float32: below it a component loses precision, or becomes 0. */
 const float32MinNormal = 2 ** -126;
 
@@ -82,18 +87,24 @@ export type HitView = {
   thumbnailUrl: string | null;
   contentUrl: string;
   /**
-   * What put the hit at its rank: `perceptual-hash` when its perceptual hash matched the query's
+   * What put the hit at its rank: `geometric` when its local features verified it (ranked
+   * first, most inliers first), `perceptual-hash` when its perceptual hash matched the query's
    * (an edited copy of the same picture, lifted above the descriptor's order), else `descriptor`.
    */
-  rankedBy: RankedBy;
+  rankedBy: RankedBy | 'geometric';
+  /** Whether geometric verification found the same picture (a crop, frame or overlay of it). */
+  verified: boolean;
+  /** Keypoint matches one similarity transform explains; 0 when not compared. */
+  inliers: number;
 };
 
 /**
  * How many hits to ask the index for: the descriptor's top `defaultFusion.depth` are the
- * candidates the perceptual hash may lift, whatever `k` the caller wants back.
+ * candidates the perceptual hash may lift and the geometric verification may confirm, whatever
+ * `k` the caller wants back.
  */
-const candidatesFor = (k: number, queryHash: string | null | undefined) =>
-  queryHash ? Math.max(k, defaultFusion.depth) : k;
+const candidatesFor = (k: number, queryHash: string | null | undefined, features: LocalFeatures | null) =>
+  queryHash || features ? Math.max(k, defaultFusion.depth) : k;
 
 function parseModel(model: string | undefined, fallback: ModelRef): ModelRef {
   if (!model) return fallback;
@@ -107,38 +118,64 @@ export function searchRoutes(deps: ReadApiDependencies) {
   const app = new Hono<ReadApiEnv>();
 
   /**
-   * The first `k` hits as the API shows them, the descriptor's order fused with the perceptual
-   * hash (`fuseNearDuplicateRanking`) when the query has one; a hit whose metadata is gone
-   * (deleted meanwhile) is left out.
+   * The first `k` hits as the API shows them, read with ONE metadata query: the descriptor's
+   * order fused with the perceptual hash (`fuseNearDuplicateRanking`) when the query has one,
+   * then the fused top candidates verified geometrically (`promoteVerified`) when the query has
+   * local features; a hit whose metadata is gone (deleted meanwhile) is left out.
    */
   async function present(
     tenantId: string,
     hits: VectorHit[],
     k: number,
-    queryHash: string | null | undefined,
+    query: { hash: string | null; features: LocalFeatures | null },
   ): Promise<HitView[]> {
-    const images = await Promise.all(hits.map((h) => metadata.getImage(tenantId, h.id)));
-    const found = hits.flatMap((hit, i) => {
-      const image: ImageView | undefined = images[i];
-      return image ? [{ hit, image, perceptualHash: image.perceptualHash }] : [];
+    // The fused top `depth` lie within the descriptor's top `defaultFusion.depth`: only their
+    // features are read.
+    const featuresOf = query.features ? hits.slice(0, defaultFusion.depth).map((h) => h.id) : [];
+    const rows = await metadata.getSearchHits(
+      tenantId,
+      hits.map((h) => h.id),
+      featuresOf,
+    );
+    const found = hits.flatMap((hit) => {
+      const image: SearchHitRow | undefined = rows.get(hit.id);
+      return image ? [{ hit, image, perceptualHash: image.perceptual_hash }] : [];
     });
-    return fuseNearDuplicateRanking(queryHash, found)
-      .slice(0, k)
-      .map(({ hit, image, rankedBy }) => ({
-        imageId: hit.id,
-        score: Math.round(hit.score * 1e6) / 1e6,
-        filename: image.filename,
-        tags: image.tags,
-        attributes: image.attributes,
-        thumbnailUrl: image.thumbnail ? `/v1/images/${hit.id}/thumbnail` : null,
-        contentUrl: `/v1/images/${hit.id}/content`,
-        rankedBy,
-      }));
+    const fused = fuseNearDuplicateRanking(query.hash, found);
+    const queryFeatures = query.features;
+    const ranked = queryFeatures
+      ? promoteVerified(fused, ({ image }) => {
+          const stored = decodeLocalFeatures(image.features);
+          return stored ? verifyGeometry(queryFeatures, stored) : null;
+        })
+      : fused.map((f) => ({ ...f, verified: false, inliers: null }));
+    return ranked.slice(0, k).map(({ hit, image, rankedBy, verified, inliers }) => ({
+      imageId: hit.id,
+      score: Math.round(hit.score * 1e6) / 1e6,
+      filename: image.filename,
+      tags: image.tags,
+      attributes: image.attributes,
+      thumbnailUrl: image.has_thumbnail ? `/v1/images/${hit.id}/thumbnail` : null,
+      contentUrl: `/v1/images/${hit.id}/content`,
+      rankedBy,
+      verified,
+      inliers: inliers ?? 0,
+    }));
   }
 
-  /** The stored perceptual hash of the tenant's image (null before an embedder computed it). */
-  async function storedHash(tenantId: string, imageId: string): Promise<string | null> {
-    return (await metadata.getImage(tenantId, imageId))?.perceptualHash ?? null;
+  /**
+   * The stored perceptual hash (null before an embedder computed it) and, for `geometric`, the
+   * local features of the tenant's image: what a search by its id compares.
+   */
+  async function storedQuery(
+    tenantId: string,
+    imageId: string,
+    rerank: Rerank,
+  ): Promise<{ hash: string | null; features: LocalFeatures | null }> {
+    const row = (
+      await metadata.getSearchHits(tenantId, [imageId], rerank === 'geometric' ? [imageId] : [])
+    ).get(imageId);
+    return { hash: row?.perceptual_hash ?? null, features: decodeLocalFeatures(row?.features) };
   }
 
   async function embedQueryImage(c: Context<ReadApiEnv>, model: ModelRef) {
@@ -168,10 +205,6 @@ export function searchRoutes(deps: ReadApiDependencies) {
         },
       );
     }
-    // Descriptor and perceptual hash from one decode, as the embedder makes them.
-    const [described] = await queryModel.describeSettled([file.bytes]);
-    if (!described || described instanceof Error)
-      throw described ?? new UnprocessableError('the query image could not be embedded');
     const fields = Object.fromEntries(upload.fields);
     const parsed = z
       .object({ ...options, filter: z.string().optional() })
@@ -182,6 +215,13 @@ export function searchRoutes(deps: ReadApiDependencies) {
         detail: { errors: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) },
       });
     }
+    const rerank: Rerank = parsed.data.rerank ?? 'geometric';
+    // Descriptor, perceptual hash and local features from one decode, as the embedder makes them.
+    const [described] = await queryModel.describeSettled([file.bytes], {
+      localFeatures: rerank === 'geometric',
+    });
+    if (!described || described instanceof Error)
+      throw described ?? new UnprocessableError('the query image could not be embedded');
     let filter: z.infer<typeof filterSchema> | undefined;
     if (parsed.data.filter !== undefined) {
       const raw: unknown = (() => {
@@ -201,6 +241,7 @@ export function searchRoutes(deps: ReadApiDependencies) {
     return {
       vector: described.vector,
       perceptualHash: described.perceptualHash,
+      features: decodeLocalFeatures(described.localFeatures),
       search: { k: parsed.data.k, threshold: parsed.data.threshold, filter } as VectorSearchOptions,
     };
   }
@@ -212,15 +253,15 @@ export function searchRoutes(deps: ReadApiDependencies) {
     let model = deps.defaultModel;
     let hits: VectorHit[];
     let k: number;
-    let queryHash: string | null = null;
+    let query: { hash: string | null; features: LocalFeatures | null } = { hash: null, features: null };
     if (multipart) {
       model = parseModel(c.req.query('model'), deps.defaultModel);
-      const query = await embedQueryImage(c, model);
-      k = query.search.k;
-      queryHash = query.perceptualHash;
-      hits = await vectors.search(tenantId, model, query.vector, {
-        ...query.search,
-        k: candidatesFor(k, queryHash),
+      const described = await embedQueryImage(c, model);
+      k = described.search.k;
+      query = { hash: described.perceptualHash, features: described.features };
+      hits = await vectors.search(tenantId, model, described.vector, {
+        ...described.search,
+        k: candidatesFor(k, query.hash, query.features),
       });
     } else {
       const body = await jsonBody(c, jsonSearch);
@@ -232,10 +273,10 @@ export function searchRoutes(deps: ReadApiDependencies) {
         ...(body.filter ? { filter: body.filter } : {}),
       };
       if (body.imageId) {
-        queryHash = await storedHash(tenantId, body.imageId);
+        query = await storedQuery(tenantId, body.imageId, body.rerank ?? 'geometric');
         const found = await vectors.similarTo(tenantId, model, body.imageId, {
           ...search,
-          k: candidatesFor(k, queryHash),
+          k: candidatesFor(k, query.hash, query.features),
         });
         if (!found)
           throw new NotFoundError(
@@ -257,7 +298,7 @@ export function searchRoutes(deps: ReadApiDependencies) {
         );
       }
     }
-    const presented = await present(tenantId, hits, k, queryHash);
+    const presented = await present(tenantId, hits, k, query);
     searchLatency.observe(
       { kind: multipart ? 'image' : 'id-or-vector' },
       (performance.now() - started) / 1000,
@@ -284,14 +325,14 @@ export function searchRoutes(deps: ReadApiDependencies) {
         : Array.isArray(query.data.tag)
           ? query.data.tag
           : [query.data.tag];
-    const queryHash = await storedHash(tenantId, imageId);
+    const stored = await storedQuery(tenantId, imageId, query.data.rerank ?? 'geometric');
     const hits = await vectors.similarTo(tenantId, model, imageId, {
-      k: candidatesFor(query.data.k, queryHash),
+      k: candidatesFor(query.data.k, stored.hash, stored.features),
       ...(query.data.threshold !== undefined ? { threshold: query.data.threshold } : {}),
       ...(tags ? { filter: { tags } } : {}),
     });
     if (!hits) throw new NotFoundError(`image ${imageId} not found or not indexed yet`);
-    const presented = await present(tenantId, hits, query.data.k, queryHash);
+    const presented = await present(tenantId, hits, query.data.k, stored);
     searchLatency.observe({ kind: 'similar' }, (performance.now() - started) / 1000);
     searchResults.observe(presented.length);
     return c.json({ model, hits: presented });
