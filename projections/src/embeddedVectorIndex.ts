@@ -36,8 +36,15 @@ export type HnswParameters = {
   connectivity: number;
   /** Candidate list size while inserting (HNSW `efConstruction`). */
   expansionAdd: number;
-  /** Candidate list size while searching (HNSW `ef`); also how many candidates are re-scored. */
+  /**
+   * Candidate list size while searching (HNSW `ef`): the first one tried when a graph's `ef` is
+   * calibrated after each build (`graphCalibration.ts`), which may raise it for that graph.
+   */
   expansionSearch: number;
+  /** How many of a search's candidates (the graph's best first) are re-scored in f32. */
+  rescore: number;
+  /** The recall@10 a graph's calibrated `ef` reaches on a sample of its own points. */
+  recallTarget: number;
   /** How the graph holds its vectors; the f32 originals re-score its candidates either way. */
   quantization: GraphQuantization;
 };
@@ -71,14 +78,20 @@ export type EmbeddedVectorIndexOptions = {
   buildRetry?: { initialMs: number; maxMs: number };
 };
 
-// M = 16, ef_add 128, ef 128 over int8 vectors, candidates re-scored in f32: recall@10 and the
-// memory per vector are in `bench/scaling.ts`'s table (docs/benchmarks.md).
+// M = 16, ef_add 128, ef from 128 (calibrated per graph to recall@10 ≥ 0.99 on a sample) over
+// int8 vectors, the best 128 candidates re-scored in f32: recall@10, latency and the memory per
+// vector are in `bench/scaling.ts`'s table (docs/benchmarks.md).
 export const defaultHnsw: Readonly<HnswParameters> = {
   connectivity: 16,
   expansionAdd: 128,
   expansionSearch: 128,
+  rescore: 128,
+  recallTarget: 0.99,
   quantization: 'i8',
 };
+
+/** Sample queries per calibration: each costs one exhaustive walk of the graph in the worker. */
+const calibrationQueries = 16;
 
 /**
  * Where a SIMD scan of 1792-d f32 vectors stops being faster than a search of the int8 graph,
@@ -130,6 +143,8 @@ class Collection {
   building: Map<bigint, string> | undefined;
   /** Labels in the graph (or in the build in flight) whose points were removed or replaced. */
   dead: bigint[] = [];
+  /** The graph's calibrated search-time `ef` (none before the first calibrated build). */
+  ef: number | undefined;
   /** Graph builds failed in a row, and when (epoch ms) the next may start. */
   buildFailures = 0;
   retryAt = 0;
@@ -266,7 +281,15 @@ type Manifest = { seq: number; snapshot: boolean };
 type SnapshotFile = {
   state: VectorIndexState | null;
   /** `graph`: the collection's graph file is in the snapshot, holding the points marked in it. */
-  collections: { name: string; file: string; dim: number; nextLabel: string; graph?: boolean }[];
+  collections: {
+    name: string;
+    file: string;
+    dim: number;
+    nextLabel: string;
+    graph?: boolean;
+    /** The graph's calibrated search-time `ef`. */
+    ef?: number;
+  }[];
 };
 
 /** A snapshot's point: id, label, payload and whether the snapshot's graph holds it. */
@@ -304,6 +327,8 @@ export class EmbeddedVectorIndex implements VectorIndex {
   readonly #followIntervalMs: number;
   readonly #builder: GraphBuilder;
   readonly #buildRetry: { initialMs: number; maxMs: number };
+  /** Set by `setExpansionSearch`: one `ef` for every graph instead of the calibrated ones. */
+  #forcedEf: number | undefined;
   /** This instance's working folder: graph files and the vector files of graphed points. */
   readonly #work: string;
   #files = 0;
@@ -421,14 +446,12 @@ export class EmbeddedVectorIndex implements VectorIndex {
 
     const admits = (id: string) => (candidates ? candidates.has(id) : true);
     const matching = candidates?.size ?? c.points.size;
-    // Widen the candidate list by how much of the collection the filter keeps (at least 2×),
-    // and re-score at least ef of the graph's candidates with the f32 originals.
+    // The graph's calibrated ef, widened by how much of the collection the filter keeps (at
+    // least 2×); the best `rescore` matching candidates are re-scored with the f32 originals.
+    const widen = Math.max(2, (2 * c.points.size) / Math.max(1, matching));
     const fetch = Math.min(
       c.graphSize,
-      Math.max(
-        this.#hnsw.expansionSearch,
-        Math.ceil(options.k * Math.max(2, (2 * c.points.size) / Math.max(1, matching))),
-      ),
+      Math.max(this.#forcedEf ?? c.ef ?? this.#hnsw.expansionSearch, Math.ceil(options.k * widen)),
     );
     const [keys, , counts] = c.graph.search(
       graphInput(query, c.dim, this.#hnsw.quantization),
@@ -437,7 +460,8 @@ export class EmbeddedVectorIndex implements VectorIndex {
     );
     const scored: Scored[] = [];
     const found = Number(counts[0] ?? 0);
-    for (let i = 0; i < found; i++) {
+    const rescore = Math.max(this.#hnsw.rescore, options.k);
+    for (let i = 0; i < found && scored.length < rescore; i++) {
       const id = c.idByLabel.get(keys[i]!);
       const point = id === undefined ? undefined : c.points.get(id);
       // A label of a removed or replaced point, or a point the filter keeps out.
@@ -509,12 +533,17 @@ export class EmbeddedVectorIndex implements VectorIndex {
   }
 
   /**
-   * The graph's candidate list at search time (HNSW `ef`), which is also how many candidates
-   * are re-scored in f32: a search-time knob, for measurements (`bench/scaling.ts --ef`).
+   * One search-time candidate list (HNSW `ef`) for every graph, instead of each graph's
+   * calibrated one: for measurements (`bench/scaling.ts --ef`).
    */
   setExpansionSearch(ef: number): void {
     if (!Number.isInteger(ef) || ef < 1) throw new RangeError(`ef must be a positive integer, got ${ef}`);
-    this.#hnsw.expansionSearch = ef;
+    this.#forcedEf = ef;
+  }
+
+  /** The search-time `ef` a collection's graph was calibrated to (undefined: no graph yet). */
+  graphExpansion(collection: string): number | undefined {
+    return this.#collections.get(collection)?.ef;
   }
 
   /** Whether the collection's graph builds are failing, and when the next may start. */
@@ -619,6 +648,13 @@ export class EmbeddedVectorIndex implements VectorIndex {
         base: fresh ? undefined : c.graphFile,
         remove: fresh ? new BigUint64Array(0) : BigUint64Array.from(dead),
         out,
+        calibration: {
+          queries: calibrationQueries,
+          k: 10,
+          target: this.#hnsw.recallTarget,
+          from: this.#hnsw.expansionSearch,
+          rescore: this.#hnsw.rescore,
+        },
         // Vectors are copied a batch at a time, as the worker asks: a point removed meanwhile is
         // left out (its slot may already hold another point's vector).
         next: () => {
@@ -637,10 +673,10 @@ export class EmbeddedVectorIndex implements VectorIndex {
         },
       })
       .then(
-        (size) => {
+        ({ size, ef }) => {
           c.buildFailures = 0;
           c.retryAt = 0;
-          this.#switchGraph(c, out, size);
+          this.#switchGraph(c, out, size, ef);
         },
         () => {
           // The points wait for the next build, searched exactly meanwhile: nothing searched
@@ -660,7 +696,7 @@ export class EmbeddedVectorIndex implements VectorIndex {
   }
 
   /** The build landed: searches use its graph; the points it holds keep their vector on disk. */
-  #switchGraph(c: Collection, file: string, size: number): void {
+  #switchGraph(c: Collection, file: string, size: number, ef: number | undefined): void {
     const building = c.building ?? new Map<bigint, string>();
     c.building = undefined;
     if (c.disposed) {
@@ -673,6 +709,7 @@ export class EmbeddedVectorIndex implements VectorIndex {
     c.graph = graph;
     c.graphFile = file;
     c.graphSize = size;
+    c.ef = ef;
     c.disk ??= new DiskVectors(join(this.#work, `vectors-${c.number}.f32`), c.dim);
     for (const [label, id] of building) {
       const point = c.points.get(id);
@@ -823,7 +860,14 @@ export class EmbeddedVectorIndex implements VectorIndex {
       }
       writeDurably(join(tmp, `${base}.json`), Buffer.from(JSON.stringify(meta)));
       if (graph) linkOrCopy(c.graphFile!, join(tmp, `${base}.usearch`));
-      file.collections.push({ name, file: base, dim: c.dim, nextLabel: c.nextLabel.toString(), graph });
+      file.collections.push({
+        name,
+        file: base,
+        dim: c.dim,
+        nextLabel: c.nextLabel.toString(),
+        graph,
+        ...(graph && c.ef !== undefined ? { ef: c.ef } : {}),
+      });
     }
     writeDurably(join(tmp, 'snapshot.json'), Buffer.from(JSON.stringify(file)));
     rmSync(finalPath, { recursive: true, force: true });
@@ -866,6 +910,7 @@ export class EmbeddedVectorIndex implements VectorIndex {
         c.graph.view(graphFile);
         c.graphFile = graphFile;
         c.graphSize = c.graph.size();
+        c.ef = entry.ef;
       }
       const fd = openSync(vectorsPath, 'r');
       try {

@@ -184,6 +184,50 @@ describe('embedded vector index search', () => {
     assert.equal(again[0]?.id, id(42));
     assert.deepEqual(await reopened.get('c', [id(42)]), [stored]);
   });
+  it("calibrates each graph's ef on its own points: raised where the greedy walk gets lost (uniform random vectors), recall kept", async (t) => {
+    // A deliberately weak graph (M = 4, ef_add 16, ef from 8) over uniform random 256-d vectors.
+    const wide = 256;
+    let a = 11;
+    const uniform = () => {
+      a = (a + 0x6d2b79f5) >>> 0;
+      let x = Math.imul(a ^ (a >>> 15), a | 1);
+      x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
+      return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+    };
+    const gaussian = () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
+    const n = 3000;
+    const all = Array.from({ length: n }, () => Float32Array.from({ length: wide }, gaussian));
+    const hnsw = { connectivity: 4, expansionAdd: 16, expansionSearch: 8 };
+    const index = await openEmbeddedVectorIndex({ dir: await folder(t), exactScanLimit: 100, hnsw });
+    t.after(() => index.close());
+    await index.upsert(
+      'c',
+      all.map((v, i) => pointOf(i, v)),
+    );
+    await index.settleGraphs();
+    assert.equal(index.graphStatus('c').graphed, n);
+    const ef = index.graphExpansion('c');
+    assert.ok(ef !== undefined && ef > hnsw.expansionSearch, `ef raised from 8 to ${ef}`);
+
+    const stored = new Map(all.map((v, i) => [id(i), v] as const));
+    const recall = async () => {
+      let found = 0;
+      for (let q = 0; q < 40; q++) {
+        const query = all[q * 70]!;
+        const expected = new Set(exactTop(stored, query, 10));
+        const hits = await index.search('c', query, { k: 10 });
+        found += hits.filter((h) => expected.has(h.id)).length;
+      }
+      return found / 400;
+    };
+    const calibrated = await recall();
+    assert.ok(calibrated >= 0.95, `recall@10 with the calibrated ef ${ef}: ${calibrated}`);
+    // The same graph searched with the uncalibrated ef misses: the calibration is what helps.
+    index.setExpansionSearch(hnsw.expansionSearch);
+    const uncalibrated = await recall();
+    assert.ok(uncalibrated < calibrated, `ef 8: ${uncalibrated}, calibrated: ${calibrated}`);
+  });
+
   it('survives a graph build worker that dies: the writer goes on, searches stay exact, builds retry with a growing back-off', async (t) => {
     const fault = 'DEEPLENS_FAULT_GRAPH_WORKER';
     t.after(() => delete process.env[fault]);

@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { UnavailableError } from '@deeplens/platform/errors';
 import type { HnswParameters } from './embeddedVectorIndex.ts';
+import type { Calibration } from './graphCalibration.ts';
 
 export type GraphBuildRequest =
   | {
@@ -13,12 +14,23 @@ export type GraphBuildRequest =
       base: string | undefined;
       /** Labels to take out of `base` (points removed or replaced since it was built). */
       remove: BigUint64Array;
+      /** How to choose the graph's search-time `ef` once built; none: not chosen. */
+      calibration: Calibration | undefined;
     }
   | { type: 'add'; keys: BigUint64Array; vectors: Float32Array }
   | { type: 'end'; out: string };
 
 export type GraphBuildReply =
-  { type: 'more' } | { type: 'built'; size: number } | { type: 'failed'; message: string };
+  | { type: 'more' }
+  | { type: 'built'; size: number; ef: number | undefined }
+  | { type: 'failed'; message: string };
+
+export type GraphBuildResult = {
+  /** Vectors in the saved graph. */
+  size: number;
+  /** The calibrated search-time `ef` (`graphCalibration.ts`), when the job asked for one. */
+  ef: number | undefined;
+};
 
 export type GraphBuildJob = {
   dim: number;
@@ -26,6 +38,7 @@ export type GraphBuildJob = {
   base: string | undefined;
   remove: BigUint64Array;
   out: string;
+  calibration?: Calibration;
   /** The next batch of unit vectors (rows of `dim`) and their labels; undefined when done. */
   next(): { keys: BigUint64Array; vectors: Float32Array } | undefined;
 };
@@ -50,8 +63,8 @@ export class GraphBuilder {
     this.#threads = threads;
   }
 
-  /** Runs `job` after the jobs before it; answers the number of vectors in the saved graph. */
-  build(job: GraphBuildJob): Promise<number> {
+  /** Runs `job` after the jobs before it; answers the saved graph's size and calibrated `ef`. */
+  build(job: GraphBuildJob): Promise<GraphBuildResult> {
     const run = this.#queue.then(() => this.#run(job));
     this.#queue = run.catch(() => undefined);
     return run;
@@ -84,19 +97,19 @@ export class GraphBuilder {
     return (this.#worker = worker);
   }
 
-  #run(job: GraphBuildJob): Promise<number> {
+  #run(job: GraphBuildJob): Promise<GraphBuildResult> {
     const worker = this.#start();
     // Held while a job runs, so that its outcome (even the worker's exit) is always delivered;
     // an idle worker does not keep the process alive.
     worker.ref();
-    return new Promise<number>((resolve, reject) => {
-      const finish = (error: Error | undefined, size = 0) => {
+    return new Promise<GraphBuildResult>((resolve, reject) => {
+      const finish = (error: Error | undefined, result: GraphBuildResult = { size: 0, ef: undefined }) => {
         worker.unref();
         worker.off('message', onMessage);
         worker.off('error', onError);
         worker.off('exit', onExit);
         if (error) reject(error);
-        else resolve(size);
+        else resolve(result);
       };
       const onError = (error: Error) =>
         finish(new UnavailableError('the graph build worker failed', { cause: error }));
@@ -105,7 +118,7 @@ export class GraphBuilder {
       const onMessage = (reply: GraphBuildReply) => {
         try {
           if (reply.type === 'failed') finish(new UnavailableError(`graph build failed: ${reply.message}`));
-          else if (reply.type === 'built') finish(undefined, reply.size);
+          else if (reply.type === 'built') finish(undefined, { size: reply.size, ef: reply.ef });
           else if (!ended) {
             const batch = job.next();
             if (batch)
@@ -134,6 +147,7 @@ export class GraphBuilder {
         threads: this.#threads,
         base: job.base,
         remove: job.remove,
+        calibration: job.calibration,
       });
     });
   }
