@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { fuseNearDuplicateRanking } from './nearDuplicateRanking.ts';
+import { fuseNearDuplicateRanking, promoteVerified } from './nearDuplicateRanking.ts';
 
 /** A hash as real pictures have them: 32 of the 64 bits set. */
 const query = 'ffffffff00000000';
@@ -70,5 +70,46 @@ describe('fuseNearDuplicateRanking', () => {
       );
       assert.ok(fused.every((c) => c.rankedBy === 'descriptor'));
     }
+  });
+});
+
+describe('promoteVerified', () => {
+  const fused = ['a', 'b', 'c', 'd', 'e'].map((id) => ({ id, rankedBy: 'descriptor' as const }));
+  const inliers: Record<string, number | null> = { a: 3, b: 40, c: null, d: 90, e: 500 };
+
+  it('ranks first the verified candidates within depth, most inliers first, the rest in fused order', () => {
+    const asked: string[] = [];
+    const ranked = promoteVerified(
+      fused,
+      (c) => {
+        asked.push(c.id);
+        return inliers[c.id] ?? null;
+      },
+      { depth: 4, minInliers: 15 },
+    );
+    assert.deepEqual(asked, ['a', 'b', 'c', 'd'], 'only the first depth candidates are compared');
+    assert.deepEqual(
+      ranked.map((c) => c.id),
+      ['d', 'b', 'a', 'c', 'e'],
+    );
+    assert.deepEqual(
+      ranked.map((c) => [c.verified, c.inliers, c.rankedBy]),
+      [
+        [true, 90, 'geometric'],
+        [true, 40, 'geometric'],
+        [false, 3, 'descriptor'],
+        [false, null, 'descriptor'],
+        [false, null, 'descriptor'],
+      ],
+    );
+  });
+
+  it('keeps the fused order when nothing reaches the threshold', () => {
+    const ranked = promoteVerified(fused, () => 14, { depth: 10, minInliers: 15 });
+    assert.deepEqual(
+      ranked.map((c) => c.id),
+      ['a', 'b', 'c', 'd', 'e'],
+    );
+    assert.ok(ranked.every((c) => !c.verified && c.inliers === 14));
   });
 });
