@@ -14,7 +14,7 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BatchMatches, exactSearch, MetricKind } from 'usearch';
@@ -59,6 +59,8 @@ type Measured = {
   p99: number;
   recall: number;
   worst: number;
+  /** The graph's calibrated search-time ef. */
+  ef: number | undefined;
   /** Per extra `--ef` value: the same searches with that candidate list. */
   byEf: { ef: number; p50: number; p99: number; recall: number; worst: number }[];
   diskBytes: number;
@@ -148,6 +150,12 @@ async function measure(n: number): Promise<Measured> {
     await index.settleGraphs();
     graphSeconds += (performance.now() - graphStart) / 1000;
     buildSeconds += (performance.now() - began) / 1000;
+    // Progress on stderr, so a run stopped early still tells how far it got and at what cost.
+    console.error(
+      `[${new Date().toISOString()}] ${start + rows}/${n}: build ${buildSeconds.toFixed(1)} s (graph ${graphSeconds.toFixed(1)} s), generate ${generateSeconds.toFixed(1)} s, RSS delta ${((process.memoryUsage.rss() - baseline) / gib).toFixed(2)} GiB, peak ${((peak - baseline) / gib).toFixed(2)} GiB, ef ${index.graphExpansion(collection) ?? '-'}, load ${loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' / ')}`,
+    );
   }
   clearInterval(sampler);
   const status = index.graphStatus(collection);
@@ -204,6 +212,7 @@ async function measure(n: number): Promise<Measured> {
     mappedNotResident: unmapped,
     peakRssDelta: Math.max(peak, process.memoryUsage.rss()) - baseline,
     ...byDefault,
+    ef: index.graphExpansion(collection),
     byEf,
     diskBytes,
     walBytes,
@@ -326,7 +335,7 @@ for (const size of values.sizes.split(',').map(Number)) {
       bar: 'informative',
     },
     {
-      measure: `${m.n}: recall@10 (mean over ${queryCount} queries; worst ${m.worst.toFixed(1)})`,
+      measure: `${m.n}: recall@10 (mean over ${queryCount} queries; worst ${m.worst.toFixed(1)}; calibrated ef ${m.ef ?? 'none: exact scan'})`,
       value: m.recall.toFixed(4),
       limit: 'exact search, same vectors (1.0)',
       ratio: m.recall.toFixed(4),
@@ -349,7 +358,7 @@ for (const size of values.sizes.split(',').map(Number)) {
   );
 }
 await report(`Vector index scaling (${distribution}, ${dim}-d, one tenant)`, rows, [
-  `Embedded index with its defaults: exact SIMD scan up to ${defaultExactScanLimit} points, above that an ${defaultHnsw.quantization} HNSW graph (M = ${defaultHnsw.connectivity}, ef_construction = ${defaultHnsw.expansionAdd}, ef = ${defaultHnsw.expansionSearch}) built in a worker thread, its candidates re-scored with the f32 originals read from a file; points not yet in the graph kept in RAM and scanned exactly.`,
+  `Embedded index with its defaults: exact SIMD scan up to ${defaultExactScanLimit} points, above that an ${defaultHnsw.quantization} HNSW graph (M = ${defaultHnsw.connectivity}, ef_construction = ${defaultHnsw.expansionAdd}; search-time ef calibrated after each build, from ${defaultHnsw.expansionSearch} up, to recall@10 ≥ ${defaultHnsw.recallTarget} on 16 of the graph's own points) built in a worker thread, its best ${defaultHnsw.rescore} candidates re-scored with the f32 originals read from a file; points not yet in the graph kept in RAM and scanned exactly.`,
   'Each size in its own process: vectors generated 10 % at a time (or 10 k), upserted 500 per call, committed to the log every 10 k, then the graph brought up to date (`settleGraphs`) before the next 10 %. Memory: RSS after the build and the searches minus RSS before opening the index (after a GC), plus the part of the mapped graph file not resident; the peak is sampled every 100 ms.',
   `Search: ${queryCount} queries (stored vectors, k + 1 asked, the query itself left out) × 3 rounds, the first one not timed; recall against usearch \`exactSearch\` over every vector.`,
 ]);
