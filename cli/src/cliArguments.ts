@@ -30,6 +30,7 @@ export type CliCommand =
   | { name: 'similar'; imageId: string; k: number; threshold?: number; tag?: string }
   | { name: 'duplicates'; threshold?: number }
   | { name: 'status'; imageId: string }
+  | { name: 'history'; imageId: string }
   | { name: 'usage'; tenantId?: string }
   | { name: 'recover'; mode: 'recover' | 'force' | 'verify' };
 
@@ -91,6 +92,7 @@ const commandSpecs = {
   },
   duplicates: { args: [], options: { threshold: { type: 'string' } } },
   status: { args: ['imageId'], options: {} },
+  history: { args: ['imageId'], options: {} },
   usage: { args: [], options: { tenant: { type: 'string' } } },
   recover: { args: [], options: { force: { type: 'boolean' }, verify: { type: 'boolean' } } },
 } satisfies Record<string, { args: string[]; options: Options }>;
@@ -113,6 +115,7 @@ export const cliUsage = `usage: npm run deeplens -- <command> [options]
   similar <imageId> [--k 10] [--threshold 0.8] [--tag t]
   duplicates [--threshold 0.95]
   status <imageId>
+  history <imageId>                every event of the image in log order: who, when, what changed
   usage [--tenant <id>]
   recover [--force | --verify]     operators: rebuild the write model from the Kafka log (no sign-in;
                                    reads DATABASE_URL, KAFKA_BROKERS…); see docs/recovery.md
@@ -277,6 +280,7 @@ export function parseCliArguments(argv: string[]): CliInvocation {
     case 'duplicates':
       return { command: { name, ...optional('threshold', threshold(text('threshold'))) }, global };
     case 'status':
+    case 'history':
       return { command: { name, imageId: requiredUuid(first, '<imageId>') }, global };
     case 'usage':
       return { command: { name, ...optional('tenantId', uuid(text('tenant'), '--tenant')) }, global };

@@ -9,6 +9,7 @@ import { connect, resolveEndpoints } from './cliConnection.ts';
 import { PartialFailure } from './cliErrors.ts';
 import { forgetCredentials, loadCredentials, saveCredentials } from './credentialsStore.ts';
 import { formatBytes, formatHitsTable } from './formatTable.ts';
+import { formatHistory } from './historyLines.ts';
 import { findImportableFiles, importableTypes, importFiles, type ImportOutcome } from './importFolder.ts';
 import { createProgressBar, formatDuration } from './progressBar.ts';
 
@@ -263,6 +264,14 @@ export async function runCommand(command: CliCommand, context: CliContext): Prom
       const image = await client.getImage(command.imageId);
       if (global.json) return json(image);
       for (const line of describeImage(image)) out(line);
+      return;
+    }
+
+    case 'history': {
+      const { client } = await connectFor();
+      const events = await client.imageHistory(command.imageId);
+      if (global.json) return json(events);
+      for (const line of formatHistory(events)) out(line);
       return;
     }
 
