@@ -10,9 +10,13 @@ import { dropQdrantCollections } from '@deeplens/projections/qdrantVectorIndex';
 
 const photosDir = join(import.meta.dirname, '..', '..', 'embedder', 'fixtures', 'photos');
 
-/** A tenant with a signed-in tenant user, through the typed client as an integration would. */
+/**
+ * A tenant with a signed-in tenant user, through the typed client as an integration would. On
+ * the pro plan (600 request units a minute on each API): the journey measures search, not the
+ * free plan's 60 a minute, which its polling and searches would spend.
+ */
 async function tenant(deeplens: RunningDeepLens, admin: DeepLensClient, slug: string) {
-  const created = await admin.createTenant({ slug, name: slug });
+  const created = await admin.createTenant({ slug, name: slug, plan: 'pro' });
   await admin.createUser({
     email: `user@${slug}.test`,
     password: `${slug} password!`,
@@ -137,6 +141,57 @@ describe('DeepLens end to end: two tenants, real photos, search with edited copi
           `by upload: ${byUploadTop1}/${queries} edited copies found their original first`,
         );
 
+        // Geometric verification: a watermarked copy and an off-centre crop come back verified
+        // and first (the hits carry `verified` and the inlier count).
+        {
+          const original = alphaPhotos[3]!;
+          const { width = 0, height = 0 } = await sharp(original.bytes).metadata();
+          const text = Buffer.from(
+            `<svg width="${width}" height="${height}"><text x="${width / 10}" y="${height / 2}" font-size="${Math.round(height / 7)}" fill="white" fill-opacity="0.5">© DeepLens 2026</text></svg>`,
+          );
+          const copies: [string, Buffer][] = [
+            [
+              'watermark',
+              await sharp(original.bytes)
+                .composite([{ input: text }])
+                .jpeg({ quality: 85 })
+                .toBuffer(),
+            ],
+            [
+              'off-centre crop 60%',
+              await sharp(original.bytes)
+                .extract({
+                  left: Math.round(width * 0.4),
+                  top: 0,
+                  width: Math.round(width * 0.6),
+                  height: Math.round(height * 0.6),
+                })
+                .jpeg({ quality: 85 })
+                .toBuffer(),
+            ],
+          ];
+          for (const [name, bytes] of copies) {
+            const result = await a.client.searchByImage(bytes, {
+              k: 5,
+              filename: 'query.jpg',
+              type: 'image/jpeg',
+            });
+            // The typed client's SearchHit predates these two fields; the answer carries them.
+            const [first, second] = result.hits as unknown as {
+              imageId: string;
+              verified: boolean;
+              inliers: number;
+            }[];
+            assert.equal(first?.imageId, alphaIds[3], `${name}: the original first`);
+            assert.equal(first.verified, true, `${name}: verified`);
+            assert.ok(first.inliers >= 15, `${name}: ${first.inliers} inliers`);
+            t.diagnostic(
+              `${name}: ${first.inliers} inliers, search by upload took ${result.tookMs} ms in the read API`,
+            );
+            assert.ok(second === undefined || (!second.verified && typeof second.inliers === 'number'));
+          }
+        }
+
         // By id: an edited copy stored in the tenant finds its original first.
         const original = alphaPhotos[6]!;
         const mirrored = await sharp(original.bytes).flop().jpeg({ quality: 80 }).toBuffer();
@@ -172,6 +227,36 @@ describe('DeepLens end to end: two tenants, real photos, search with edited copi
         assert.equal(await status(b.client.similar(alphaIds[0]!)), 404);
         assert.equal(await status(b.client.content(alphaIds[0]!)), 404);
         assert.equal(await status(b.client.searchById(alphaIds[0]!)), 404);
+
+        // The history of an image, from the history projection: the upload (by the user), then
+        // the embedder's embedding and thumbnail; another tenant gets 404.
+        const historyOfFirst = async () => {
+          for (const deadline = Date.now() + 60_000; ;) {
+            const events = await a.client.imageHistory(alphaIds[0]!).catch((error: unknown) => {
+              if (error instanceof DeepLensApiError && error.status === 404) return [];
+              throw error;
+            });
+            if (events.some((e) => e.type === 'ImageEmbedded')) return events;
+            assert.ok(Date.now() < deadline, 'the history shows the embedding');
+            await new Promise((resolve) => setTimeout(resolve, 250));
+          }
+        };
+        const history = await historyOfFirst();
+        assert.deepEqual(history[0] && [history[0].version, history[0].type, history[0].actor.kind], [
+          1,
+          'ImageUploaded',
+          'user',
+        ]);
+        assert.deepEqual(history[0]!.changes.tags, { before: null, after: ['alpha', 'even'] });
+        const embedded = history.find((e) => e.type === 'ImageEmbedded')!;
+        assert.deepEqual(embedded.actor, { kind: 'system', id: 'embedder' });
+        assert.deepEqual(embedded.changes.status, { before: 'uploaded', after: 'embedded' });
+        assert.deepEqual(
+          history.map((e) => e.version),
+          history.map((_, i) => i + 1),
+          'every version once, in order',
+        );
+        assert.equal(await status(b.client.imageHistory(alphaIds[0]!)), 404);
 
         // Browsing, thumbnails, content, usage, duplicates.
         const page = await a.client.listImages({ limit: 5, tag: 'alpha' });
