@@ -8,11 +8,10 @@
 import { join } from 'node:path';
 import { createCommandHandler } from '@deeplens/commands/commandHandler';
 import { readTenantUsage } from '@deeplens/commands/usageStripes';
-import { imageDecider } from '@deeplens/commands/image/imageDecider';
 import { limitsOf } from '@deeplens/commands/tenant/plans';
 import { tenantDecider } from '@deeplens/commands/tenant/tenantDecider';
 import { createWriteModelDatabase } from '@deeplens/commands/testing/writeModelDatabase';
-import { imageRules, tenantRules } from '@deeplens/commands/writeModelRules';
+import { imageAggregate, tenantAggregate } from '@deeplens/commands/writeModelRules';
 import { buildDefaultModel } from '@deeplens/embedder/buildDefaultModel';
 import { createEmbedderWorker } from '@deeplens/embedder/embedderWorker';
 import { loadEmbeddingModel } from '@deeplens/embedder/onnxEmbeddingModel';
@@ -67,13 +66,12 @@ try {
   const storageOf = createTenantStorageResolver(config, objects, secrets);
   const tenantId = randomUUID();
   await handler.handle(
-    tenantDecider,
+    tenantAggregate,
     {
       type: 'ProvisionTenant',
       data: { tenantId, slug: `bench-${tenantId}`, name: 'Bench', plan: 'enterprise' },
     },
     { actor: 'system:bench' },
-    tenantRules,
   );
   const tenant = await handler.load(tenantDecider, tenantId);
   if (tenant.status !== 'active') throw new Error('tenant not active');
@@ -94,7 +92,7 @@ try {
     const objectKey = storage.keyOf(sha256);
     await objects.put(storage.bucket, objectKey, bytes, 'image/jpeg');
     await handler.handle(
-      imageDecider,
+      imageAggregate,
       {
         type: 'UploadImage',
         data: {
@@ -115,7 +113,6 @@ try {
         },
       },
       { actor: 'system:bench' },
-      imageRules,
     );
   }
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });

@@ -11,12 +11,11 @@ import {
 } from '@deeplens/platform/errors';
 import { createCommandHandler } from './commandHandler.ts';
 import { readTenantUsage } from './usageStripes.ts';
-import { imageDecider } from './image/imageDecider.ts';
 import type { UploadImage } from './image/imageCommands.ts';
 import { limitsOf } from './tenant/plans.ts';
 import { tenantDecider } from './tenant/tenantDecider.ts';
 import { createWriteModelDatabase } from './testing/writeModelDatabase.ts';
-import { imageRules, tenantRules } from './writeModelRules.ts';
+import { imageAggregate, tenantAggregate, tenantRules } from './writeModelRules.ts';
 
 const admin = { actor: 'user:admin' } as const;
 const count = z.object({ n: z.number() });
@@ -60,7 +59,7 @@ describe('command handler and write model (PostgreSQL)', () => {
     const { pool } = await createWriteModelDatabase(t);
     const handler = createCommandHandler({ pool });
     const tenantId = randomUUID();
-    const result = await handler.handle(tenantDecider, provision(tenantId), admin, tenantRules);
+    const result = await handler.handle(tenantAggregate, provision(tenantId), admin);
 
     assert.deepEqual(result.eventTypes, ['TenantProvisioned']);
     assert.equal(result.version, 1);
@@ -79,7 +78,7 @@ describe('command handler and write model (PostgreSQL)', () => {
     const { pool } = await createWriteModelDatabase(t);
     const handler = createCommandHandler({ pool });
     const tenantId = randomUUID();
-    await handler.handle(tenantDecider, provision(tenantId), admin, tenantRules);
+    await handler.handle(tenantAggregate, provision(tenantId), admin);
 
     for (let round = 0; round < 6; round++) {
       const { version, status } = await handler.load(tenantDecider, tenantId);
@@ -89,7 +88,9 @@ describe('command handler and write model (PostgreSQL)', () => {
           ? { type: 'SuspendTenant' as const, data: { tenantId, reason: `reason ${n}` } }
           : { type: 'ReactivateTenant' as const, data: { tenantId } };
       const outcomes = await Promise.allSettled(
-        [1, 2].map((n) => handler.handle(tenantDecider, command(n), { ...admin, expectedVersion: version })),
+        [1, 2].map((n) =>
+          handler.handle(tenantAggregate, command(n), { ...admin, expectedVersion: version }),
+        ),
       );
       const won = outcomes.filter((o) => o.status === 'fulfilled');
       const lost = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected');
@@ -109,17 +110,17 @@ describe('command handler and write model (PostgreSQL)', () => {
     const tenantId = randomUUID();
     const origin = { ...admin, idempotency: { scope: 'platform', key: 'create-acme' } };
     const [first, second] = await Promise.all([
-      handler.handle(tenantDecider, provision(tenantId), origin, tenantRules),
-      handler.handle(tenantDecider, provision(tenantId), origin, tenantRules),
+      handler.handle(tenantAggregate, provision(tenantId), origin),
+      handler.handle(tenantAggregate, provision(tenantId), origin),
     ]);
-    const third = await handler.handle(tenantDecider, provision(tenantId), origin, tenantRules);
+    const third = await handler.handle(tenantAggregate, provision(tenantId), origin);
     assert.deepEqual(second.eventIds, first.eventIds);
     assert.deepEqual(third.eventIds, first.eventIds);
     assert.equal(third.replayed, true);
     assert.equal(await pool.oneFirst(sql.type(count)`select count(*)::int8 as n from write.outbox`), 1);
 
     await assert.rejects(
-      handler.handle(tenantDecider, provision(randomUUID()), origin, tenantRules),
+      handler.handle(tenantAggregate, provision(randomUUID()), origin),
       UnprocessableError,
       'the same key for a different request is refused',
     );
@@ -129,9 +130,9 @@ describe('command handler and write model (PostgreSQL)', () => {
     const { pool } = await createWriteModelDatabase(t);
     const handler = createCommandHandler({ pool });
     const first = randomUUID();
-    await handler.handle(tenantDecider, provision(first, 'acme'), admin, tenantRules);
+    await handler.handle(tenantAggregate, provision(first, 'acme'), admin);
     await assert.rejects(
-      handler.handle(tenantDecider, provision(randomUUID(), 'acme'), admin, tenantRules),
+      handler.handle(tenantAggregate, provision(randomUUID(), 'acme'), admin),
       ConflictError,
     );
     assert.equal(
@@ -140,14 +141,32 @@ describe('command handler and write model (PostgreSQL)', () => {
       'the refused tenant left nothing',
     );
 
-    await handler.handle(
-      tenantDecider,
-      { type: 'DeleteTenant', data: { tenantId: first } },
-      admin,
-      tenantRules,
-    );
-    const again = await handler.handle(tenantDecider, provision(randomUUID(), 'acme'), admin, tenantRules);
+    await handler.handle(tenantAggregate, { type: 'DeleteTenant', data: { tenantId: first } }, admin);
+    const again = await handler.handle(tenantAggregate, provision(randomUUID(), 'acme'), admin);
     assert.equal(again.version, 1);
+  });
+
+  it('takes the rules from the decider they are bound to; an unbound decider must bring exactly those', async (t) => {
+    const { pool } = await createWriteModelDatabase(t);
+    const handler = createCommandHandler({ pool });
+    const tenantId = randomUUID();
+    // Forgetting the rules does not compile (the reservation of the slug would be skipped):
+    const forgetful = () =>
+      // @ts-expect-error a decider that has rules cannot be handled without them
+      handler.handle(tenantDecider, provision(tenantId, 'bound'), admin);
+    assert.equal(typeof forgetful, 'function');
+    await assert.rejects(
+      handler.handle(tenantDecider, provision(tenantId, 'bound'), admin, {}),
+      /the tenant decider was given rules other than its own/,
+    );
+    assert.equal((await handler.load(tenantAggregate, tenantId)).status, 'initial', 'nothing was decided');
+
+    await handler.handle(tenantDecider, provision(tenantId, 'bound'), admin, tenantRules);
+    await assert.rejects(
+      handler.handle(tenantAggregate, provision(randomUUID(), 'bound'), admin),
+      ConflictError,
+      "the bound decider's reservation holds without being passed",
+    );
   });
 
   it('never lets concurrent uploads exceed the plan image limit', async (t) => {
@@ -158,7 +177,7 @@ describe('command handler and write model (PostgreSQL)', () => {
     // Every upload read the same, stale usage: only the write model's guard can stop the fourth.
     const upload = (i: number) => uploadCommand(tenantId, i, limits);
     const outcomes = await Promise.allSettled(
-      Array.from({ length: 8 }, (_, i) => handler.handle(imageDecider, upload(i), admin, imageRules)),
+      Array.from({ length: 8 }, (_, i) => handler.handle(imageAggregate, upload(i), admin)),
     );
     const accepted = outcomes.filter((o) => o.status === 'fulfilled').length;
     assert.equal(accepted, 3);
@@ -170,9 +189,9 @@ describe('command handler and write model (PostgreSQL)', () => {
     const { pool } = await createWriteModelDatabase(t);
     const handler = createCommandHandler({ pool });
     const tenantId = randomUUID();
-    await handler.handle(tenantDecider, provision(tenantId), admin, tenantRules);
+    await handler.handle(tenantAggregate, provision(tenantId), admin);
     const upload = (i: number, limits: ReturnType<typeof limitsOf>) =>
-      handler.handle(imageDecider, uploadCommand(tenantId, i, limits), admin, imageRules);
+      handler.handle(imageAggregate, uploadCommand(tenantId, i, limits), admin);
     const before = limitsOf('free');
     for (let i = 0; i < 12; i += 1) await upload(i, before);
     const granted = await pool.oneFirst(sql.type(count)`
@@ -181,10 +200,9 @@ describe('command handler and write model (PostgreSQL)', () => {
 
     const after = { ...limitsOf('enterprise'), maxImages: 14 };
     await handler.handle(
-      tenantDecider,
+      tenantAggregate,
       { type: 'ChangeTenantPlan', data: { tenantId, plan: 'enterprise', limits: after } },
       admin,
-      tenantRules,
     );
     // Uploads that still carry the old limits (read before the change) are held to the new ones.
     const outcomes = await Promise.allSettled(Array.from({ length: 6 }, (_, i) => upload(100 + i, before)));

@@ -28,6 +28,26 @@ export type WriteModelRules<Cmd, Evt> = {
   usage?: (event: Evt, command?: Cmd) => UsageChange | undefined;
 };
 
+/**
+ * A decider bound to its write-model rules (emmett style): the command handler takes the rules
+ * from it, so no call can forget them or pass another aggregate's.
+ */
+export type WriteModelDecider<State, Cmd, Evt> = Decider<State, Cmd, Evt> & {
+  readonly rules: WriteModelRules<Cmd, Evt>;
+};
+
+// Each decider's rules, as bound: a decider handed over unbound must come with these very rules.
+const boundRules = new WeakMap<object, WriteModelRules<never, never>>();
+
+/** Binds a decider to its rules once; pass the result to `handle` and `load`. */
+export function withRules<State, Cmd, Evt>(
+  decider: Decider<State, Cmd, Evt>,
+  rules: WriteModelRules<Cmd, Evt>,
+): WriteModelDecider<State, Cmd, Evt> {
+  boundRules.set(decider, rules);
+  return Object.freeze({ ...decider, rules });
+}
+
 /** Who asked, and why: becomes the events' actor, correlation and causation ids. */
 export type CommandOrigin = {
   actor: Actor;
@@ -104,12 +124,35 @@ export function createCommandHandler({
     return { ...(row.response as CommandResult), replayed: true };
   }
 
+  /** Decides `request` with the decider's own rules (reservations, usage and limits). */
+  function handle<S extends StateWithVersion, C extends Command<string, unknown>, E extends DomainEvent>(
+    decider: WriteModelDecider<S, C, E>,
+    request: Pick<C, 'type' | 'data'>,
+    origin: CommandOrigin,
+  ): Promise<CommandResult>;
+  /**
+   * @deprecated Pass the decider bound to its rules (`withRules`, e.g. `imageAggregate`). An
+   * unbound decider must come with exactly the rules it was bound to, or the call throws.
+   */
   function handle<S extends StateWithVersion, C extends Command<string, unknown>, E extends DomainEvent>(
     decider: Decider<S, C, E>,
     request: Pick<C, 'type' | 'data'>,
     origin: CommandOrigin,
-    rules: WriteModelRules<C, E> = {},
+    rules: WriteModelRules<C, E>,
+  ): Promise<CommandResult>;
+  function handle<S extends StateWithVersion, C extends Command<string, unknown>, E extends DomainEvent>(
+    decider: Decider<S, C, E> | WriteModelDecider<S, C, E>,
+    request: Pick<C, 'type' | 'data'>,
+    origin: CommandOrigin,
+    given?: WriteModelRules<C, E>,
   ): Promise<CommandResult> {
+    const own = 'rules' in decider ? decider.rules : boundRules.get(decider);
+    if (own && given && (given.reservations !== own.reservations || given.usage !== own.usage)) {
+      return Promise.reject(
+        new Error(`the ${decider.aggregateType} decider was given rules other than its own`),
+      );
+    }
+    const rules = (own ?? given ?? {}) as WriteModelRules<C, E>;
     return withSpan(
       `command ${request.type}`,
       { attributes: { 'deeplens.aggregate': decider.aggregateType } },

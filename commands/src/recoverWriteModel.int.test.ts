@@ -15,17 +15,14 @@ import { createTestTopics, uniqueName } from '@deeplens/platform/testing/testTop
 import { createOutboxRelay } from '@deeplens/write-api/outboxRelay';
 import { createApiKeyResolver } from './apiKeyLookup.ts';
 import { createCommandHandler, type CommandOrigin } from './commandHandler.ts';
-import { apiKeyDecider } from './identity/apiKeyDecider.ts';
 import type { UserState } from './identity/userState.ts';
 import { userDecider } from './identity/userDecider.ts';
-import { imageDecider } from './image/imageDecider.ts';
 import type { UploadImage } from './image/imageCommands.ts';
 import { recoverWriteModel, type RecoverMode } from './recoverWriteModel.ts';
 import { limitsOf } from './tenant/plans.ts';
-import { tenantDecider } from './tenant/tenantDecider.ts';
 import { createWriteModelDatabase } from './testing/writeModelDatabase.ts';
 import { readTenantUsage } from './usageStripes.ts';
-import { apiKeyRules, imageRules, tenantRules, userRules } from './writeModelRules.ts';
+import { apiKeyAggregate, imageAggregate, tenantAggregate, userAggregate } from './writeModelRules.ts';
 
 const admin: CommandOrigin = { actor: 'user:admin' };
 const row = z.object({ row: z.string() });
@@ -92,19 +89,17 @@ describe('write-model recovery from the log (Kafka + PostgreSQL)', () => {
     const [alpha, beta, gamma, delta] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
     const provision = (tenantId: string, slug: string) =>
       handler.handle(
-        tenantDecider,
+        tenantAggregate,
         { type: 'ProvisionTenant', data: { tenantId, slug, name: slug, plan: 'free' } },
         admin,
-        tenantRules,
       );
     await provision(alpha, 'alpha');
     await provision(beta, 'beta');
     await provision(gamma, 'gamma');
     await handler.handle(
-      tenantDecider,
+      tenantAggregate,
       { type: 'ChangeTenantPlan', data: { tenantId: alpha, plan: 'pro' } },
       admin,
-      tenantRules,
     );
 
     const password = 'correct horse battery staple';
@@ -117,26 +112,23 @@ describe('write-model recovery from the log (Kafka + PostgreSQL)', () => {
     ) =>
       hashPassword(password).then((passwordHash) =>
         handler.handle(
-          userDecider,
+          userAggregate,
           { type: 'RegisterUser', data: { userId, tenantId, email, passwordHash, role } },
           admin,
-          userRules,
         ),
       );
     await register(users.root, null, 'root@example.com', 'platform_admin');
     await register(users.alice, alpha, 'Alice@Example.com', 'tenant_admin');
     await register(users.bob, beta, 'bob@example.com', 'tenant_admin');
     await handler.handle(
-      userDecider,
+      userAggregate,
       { type: 'ChangeUserRole', data: { userId: users.bob, role: 'tenant_user' } },
       admin,
-      userRules,
     );
     await handler.handle(
-      userDecider,
+      userAggregate,
       { type: 'DisableUser', data: { userId: users.bob, reason: 'left' } },
       admin,
-      userRules,
     );
 
     const keys = { alpha: generateApiKey(), beta: generateApiKey(), revoked: generateApiKey() };
@@ -146,7 +138,7 @@ describe('write-model recovery from the log (Kafka + PostgreSQL)', () => {
       [alpha, keys.revoked],
     ] as const) {
       await handler.handle(
-        apiKeyDecider,
+        apiKeyAggregate,
         {
           type: 'IssueApiKey',
           data: {
@@ -158,14 +150,12 @@ describe('write-model recovery from the log (Kafka + PostgreSQL)', () => {
           },
         },
         admin,
-        apiKeyRules,
       );
     }
     await handler.handle(
-      apiKeyDecider,
+      apiKeyAggregate,
       { type: 'RevokeApiKey', data: { keyId: keys.revoked.keyId, tenantId: alpha, reason: 'rotated' } },
       admin,
-      apiKeyRules,
     );
 
     const upload = (tenantId: string, n: number, bytes = 1000 + n): Pick<UploadImage, 'type' | 'data'> => ({
@@ -191,12 +181,12 @@ describe('write-model recovery from the log (Kafka + PostgreSQL)', () => {
     for (let n = 0; n < 8; n++) {
       const tenantId = n < 5 ? alpha : beta;
       const command = upload(tenantId, n);
-      await handler.handle(imageDecider, command, admin, imageRules);
+      await handler.handle(imageAggregate, command, admin);
       images.push({ tenantId, imageId: command.data.imageId });
     }
     const [first, second, third] = images as [(typeof images)[0], (typeof images)[0], (typeof images)[0]];
     await handler.handle(
-      imageDecider,
+      imageAggregate,
       {
         type: 'RecordImageEmbedding',
         data: {
@@ -213,28 +203,20 @@ describe('write-model recovery from the log (Kafka + PostgreSQL)', () => {
         },
       },
       { actor: 'system:embedder' },
-      imageRules,
     );
     await handler.handle(
-      imageDecider,
+      imageAggregate,
       { type: 'UpdateImageMetadata', data: { ...second, tags: ['b', 'c'], attributes: { shelf: '2' } } },
       admin,
-      imageRules,
     );
-    await handler.handle(imageDecider, { type: 'DeleteImage', data: third }, admin, imageRules);
+    await handler.handle(imageAggregate, { type: 'DeleteImage', data: third }, admin);
 
     await handler.handle(
-      tenantDecider,
+      tenantAggregate,
       { type: 'SuspendTenant', data: { tenantId: beta, reason: 'unpaid' } },
       admin,
-      tenantRules,
     );
-    await handler.handle(
-      tenantDecider,
-      { type: 'DeleteTenant', data: { tenantId: gamma } },
-      admin,
-      tenantRules,
-    );
+    await handler.handle(tenantAggregate, { type: 'DeleteTenant', data: { tenantId: gamma } }, admin);
     await provision(delta, 'gamma');
 
     for (let i = 0; (await outboxCounts(pool)).unpublished > 0; i++) {
@@ -290,7 +272,7 @@ describe('write-model recovery from the log (Kafka + PostgreSQL)', () => {
     // Taken slugs stay taken ('gamma' now by delta); the command side carries on.
     await assert.rejects(provision(randomUUID(), 'alpha'), ConflictError);
     await assert.rejects(provision(randomUUID(), 'gamma'), ConflictError);
-    await handler.handle(imageDecider, upload(alpha, 100, 5000), admin, imageRules);
+    await handler.handle(imageAggregate, upload(alpha, 100, 5000), admin);
     const alphaUploads = images.filter((i) => i.tenantId === alpha);
     assert.deepEqual(await readTenantUsage(pool, alpha), {
       images: alphaUploads.length - 1 + 1,

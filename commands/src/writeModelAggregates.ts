@@ -1,17 +1,19 @@
 import type { DomainEvent } from '@deeplens/events/domainEvent';
-import type { WriteModelRules } from './commandHandler.ts';
+import type { WriteModelDecider, WriteModelRules } from './commandHandler.ts';
 import type { Decider } from './decider.ts';
-import { apiKeyDecider } from './identity/apiKeyDecider.ts';
-import { intakeKeyDecider } from './identity/intakeKeyDecider.ts';
-import { userDecider } from './identity/userDecider.ts';
-import { imageDecider } from './image/imageDecider.ts';
-import { tenantDecider } from './tenant/tenantDecider.ts';
-import { apiKeyRules, imageRules, tenantRules, userRules } from './writeModelRules.ts';
+import {
+  apiKeyAggregate,
+  imageAggregate,
+  intakeKeyAggregate,
+  tenantAggregate,
+  userAggregate,
+} from './writeModelRules.ts';
 
 /**
  * An aggregate as the write model keeps it: its decider (state, `evolve`) and the rules the
- * command handler applies beside it (uniqueness reservations, usage). The handler is given the
- * pair per command; recovery finds it per event, through `writeModelAggregateOf`.
+ * command handler applies beside it (uniqueness reservations, usage). The handler takes the
+ * rules from the bound decider (`writeModelRules.ts`); recovery finds the pair per event,
+ * through `writeModelAggregateOf`.
  */
 export type WriteModelAggregate = {
   decider: Decider<{ version: number }, never, DomainEvent>;
@@ -19,17 +21,16 @@ export type WriteModelAggregate = {
 };
 
 function aggregate<S extends { version: number }, C, E extends DomainEvent>(
-  decider: Decider<S, C, E>,
-  rules: WriteModelRules<C, E>,
+  decider: WriteModelDecider<S, C, E>,
 ): WriteModelAggregate {
-  return { decider, rules } as unknown as WriteModelAggregate;
+  return { decider, rules: decider.rules } as unknown as WriteModelAggregate;
 }
 
-const tenant = aggregate(tenantDecider, tenantRules);
-const user = aggregate(userDecider, userRules);
-const apiKey = aggregate(apiKeyDecider, apiKeyRules);
-const intakeKey = aggregate(intakeKeyDecider, {});
-const image = aggregate(imageDecider, imageRules);
+const tenant = aggregate(tenantAggregate);
+const user = aggregate(userAggregate);
+const apiKey = aggregate(apiKeyAggregate);
+const intakeKey = aggregate(intakeKeyAggregate);
+const image = aggregate(imageAggregate);
 
 /**
  * Which aggregate folds each domain event. A new event must be listed here: a unit test

@@ -1,11 +1,16 @@
 import type { IdentityEvent } from '@deeplens/events/identityEvents';
 import type { ImageEvent } from '@deeplens/events/imageEvents';
 import type { TenantEvent } from '@deeplens/events/tenantEvents';
-import type { WriteModelRules } from './commandHandler.ts';
+import { withRules, type WriteModelRules } from './commandHandler.ts';
 import type { ApiKeyCommand } from './identity/apiKeyCommands.ts';
+import { apiKeyDecider } from './identity/apiKeyDecider.ts';
+import { intakeKeyDecider } from './identity/intakeKeyDecider.ts';
 import type { UserCommand } from './identity/userCommands.ts';
+import { userDecider } from './identity/userDecider.ts';
 import type { ImageCommand } from './image/imageCommands.ts';
+import { imageDecider } from './image/imageDecider.ts';
 import type { TenantCommand } from './tenant/tenantCommands.ts';
+import { tenantDecider } from './tenant/tenantDecider.ts';
 
 /**
  * A slug names one tenant; an erased tenant gives its slug back. A new plan takes back the
@@ -55,3 +60,14 @@ export const imageRules: WriteModelRules<ImageCommand, ImageEvent> = {
     return undefined;
   },
 };
+
+/**
+ * The write model's aggregates: each decider bound to its rules once, so
+ * `handler.handle(imageAggregate, command, origin)` cannot forget them.
+ */
+export const tenantAggregate = withRules(tenantDecider, tenantRules);
+export const userAggregate = withRules(userDecider, userRules);
+export const apiKeyAggregate = withRules(apiKeyDecider, apiKeyRules);
+/** Intake keys reserve nothing and count against no limit. */
+export const intakeKeyAggregate = withRules(intakeKeyDecider, {});
+export const imageAggregate = withRules(imageDecider, imageRules);

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { userDecider } from '@deeplens/commands/identity/userDecider';
 import { createCredentialStandingCheck, standingTtlMs } from '@deeplens/commands/identity/credentialStanding';
-import { userRules } from '@deeplens/commands/writeModelRules';
+import { userAggregate } from '@deeplens/commands/writeModelRules';
 import { adminEmail, adminPassword, startWriteApi } from '@deeplens/write-api/testing/writeApiHarness';
 import { startReadApi } from './testing/readApiHarness.ts';
 
@@ -71,10 +70,9 @@ describe('revocation of tokens already issued: role change and user disabling (n
 
     const demoted = await refusedAfter(boss, () =>
       write.deps.handler.handle(
-        userDecider,
+        userAggregate,
         { type: 'ChangeUserRole', data: { userId, role: 'tenant_user' } },
         origin,
-        userRules,
       ),
     );
     t.diagnostic(`role change: refused on both APIs after ${demoted.toFixed(0)} ms`);
@@ -90,7 +88,7 @@ describe('revocation of tokens already issued: role change and user disabling (n
     assert.equal((await mintWith(worker)).status, 403);
 
     const disabled = await refusedAfter(worker, () =>
-      write.deps.handler.handle(userDecider, { type: 'DisableUser', data: { userId } }, origin, userRules),
+      write.deps.handler.handle(userAggregate, { type: 'DisableUser', data: { userId } }, origin),
     );
     t.diagnostic(`user disabled: refused on both APIs after ${disabled.toFixed(0)} ms`);
     assert.ok(disabled <= standingTtlMs + 250, `${disabled} ms`);

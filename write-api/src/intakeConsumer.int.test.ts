@@ -15,11 +15,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it, type TestContext } from 'node:test';
 import { z } from 'zod';
 import { createCommandHandler } from '@deeplens/commands/commandHandler';
-import { apiKeyDecider } from '@deeplens/commands/identity/apiKeyDecider';
-import { intakeKeyDecider } from '@deeplens/commands/identity/intakeKeyDecider';
 import { tenantDecider } from '@deeplens/commands/tenant/tenantDecider';
 import { createWriteModelDatabase } from '@deeplens/commands/testing/writeModelDatabase';
-import { apiKeyRules, tenantRules } from '@deeplens/commands/writeModelRules';
+import { apiKeyAggregate, intakeKeyAggregate, tenantAggregate } from '@deeplens/commands/writeModelRules';
 import { decodeEvent, encodeIntakeEnvelope } from '@deeplens/events/eventCodec';
 import { avroTypeOf, intakeEnvelopeSchema } from '@deeplens/events/eventSchemas';
 import { createEventSerde, frame, registrySchemaStore } from '@deeplens/events/eventSerde';
@@ -75,14 +73,13 @@ async function startIntake(
 
   const tenantId = randomUUID();
   await handler.handle(
-    tenantDecider,
+    tenantAggregate,
     { type: 'ProvisionTenant', data: { tenantId, slug: `intake-${tenantId}`, name: 'Intake', plan: 'free' } },
     admin,
-    tenantRules,
   );
   const apiKeySecret = `dl_intake01_${randomUUID()}`;
   await handler.handle(
-    apiKeyDecider,
+    apiKeyAggregate,
     {
       type: 'IssueApiKey',
       data: {
@@ -94,12 +91,11 @@ async function startIntake(
       },
     },
     admin,
-    apiKeyRules,
   );
   const { publicKey, privateKey } = generateKeyPairSync('ed25519');
   const keyId = randomUUID();
   await handler.handle(
-    intakeKeyDecider,
+    intakeKeyAggregate,
     {
       type: 'RegisterIntakeKey',
       data: {
@@ -110,7 +106,6 @@ async function startIntake(
       },
     },
     admin,
-    {},
   );
 
   const consumer = createIntakeConsumer({

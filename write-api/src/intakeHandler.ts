@@ -2,11 +2,10 @@ import { createHash } from 'node:crypto';
 import type { KafkaMessage } from 'kafkajs';
 import { intakeKeyDecider } from '@deeplens/commands/identity/intakeKeyDecider';
 import type { RegisteredIntakeKey } from '@deeplens/commands/identity/intakeKeyState';
-import { imageDecider } from '@deeplens/commands/image/imageDecider';
 import { appendToOutbox, type CommandHandler } from '@deeplens/commands/commandHandler';
 import { readTenantUsage } from '@deeplens/commands/usageStripes';
 import { tenantDecider } from '@deeplens/commands/tenant/tenantDecider';
-import { imageRules } from '@deeplens/commands/writeModelRules';
+import { imageAggregate } from '@deeplens/commands/writeModelRules';
 import { intakeSigningPayload } from '@deeplens/events/eventCodec';
 import type { EventSerde } from '@deeplens/events/eventSerde';
 import { intakeHeaders, type IntakeEnvelope, type IntakeRejected } from '@deeplens/events/intakeRecords';
@@ -154,7 +153,7 @@ export function createIntakeHandler(options: IntakeHandlerOptions): IntakeHandle
         // Derived from the request id, so a redelivered record names the same image.
         const imageId = deterministicUuid('intake-image', tenantId, envelope.requestId);
         await handler.handle(
-          imageDecider,
+          imageAggregate,
           {
             type: 'UploadImage',
             data: {
@@ -172,7 +171,6 @@ export function createIntakeHandler(options: IntakeHandlerOptions): IntakeHandle
             },
           },
           origin,
-          imageRules,
         );
         await options.uploads.registered(tenantId, command.data.objectKey);
         return imageId;
@@ -180,22 +178,20 @@ export function createIntakeHandler(options: IntakeHandlerOptions): IntakeHandle
       case 'UpdateImageMetadata': {
         const { imageId, tags, attributes } = command.data;
         await handler.handle(
-          imageDecider,
+          imageAggregate,
           {
             type: 'UpdateImageMetadata',
             data: { tenantId, imageId, ...(tags ? { tags } : {}), ...(attributes ? { attributes } : {}) },
           },
           origin,
-          imageRules,
         );
         return imageId;
       }
       case 'DeleteImage':
         await handler.handle(
-          imageDecider,
+          imageAggregate,
           { type: 'DeleteImage', data: { tenantId, imageId: command.data.imageId } },
           origin,
-          imageRules,
         );
         return command.data.imageId;
       default: {

@@ -4,9 +4,8 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { createCommandHandler } from '@deeplens/commands/commandHandler';
-import { tenantDecider } from '@deeplens/commands/tenant/tenantDecider';
 import { createWriteModelDatabase } from '@deeplens/commands/testing/writeModelDatabase';
-import { tenantRules } from '@deeplens/commands/writeModelRules';
+import { tenantAggregate } from '@deeplens/commands/writeModelRules';
 import { ensureEventTopics } from '@deeplens/events/ensureEventTopics';
 import { createEventSerde, registrySchemaStore } from '@deeplens/events/eventSerde';
 import { endOffsets, readEvents, type ReadEvent } from '@deeplens/events/testing/readEvents';
@@ -33,20 +32,19 @@ async function appendTenantHistories(
     await Promise.all(
       ids.slice(start, start + 10).map(async (tenantId) => {
         await handler.handle(
-          tenantDecider,
+          tenantAggregate,
           {
             type: 'ProvisionTenant',
             data: { tenantId, slug: `t-${tenantId}`, name: 'Relay test', plan: 'free' },
           },
           origin,
-          tenantRules,
         );
         for (let i = 1; i < eventsPerTenant; i++) {
           const command =
             i % 2 === 1
               ? ({ type: 'SuspendTenant', data: { tenantId, reason: `pause ${i}` } } as const)
               : ({ type: 'ReactivateTenant', data: { tenantId } } as const);
-          await handler.handle(tenantDecider, command, origin, tenantRules);
+          await handler.handle(tenantAggregate, command, origin);
         }
       }),
     );

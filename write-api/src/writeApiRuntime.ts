@@ -1,7 +1,6 @@
 import { join } from 'node:path';
 import { createCommandHandler, writeModelMigrations } from '@deeplens/commands/commandHandler';
-import { userDecider } from '@deeplens/commands/identity/userDecider';
-import { userRules } from '@deeplens/commands/writeModelRules';
+import { userAggregate } from '@deeplens/commands/writeModelRules';
 import { createTokenIssuer, createTokenVerifier } from '@deeplens/platform/auth/accessTokens';
 import { hashPassword } from '@deeplens/platform/auth/passwords';
 import { createSignInThrottle } from '@deeplens/platform/auth/signInThrottle';
@@ -79,7 +78,7 @@ export async function ensurePlatformAdmin(
     select aggregate_id from write.unique_reservations where kind = 'user_email' and value = ${normalised}`);
   if (taken) return 'exists';
   await deps.handler.handle(
-    userDecider,
+    userAggregate,
     {
       type: 'RegisterUser',
       data: {
@@ -91,7 +90,6 @@ export async function ensurePlatformAdmin(
       },
     },
     { actor: 'system:bootstrap', idempotency: { scope: 'bootstrap', key: normalised } },
-    userRules,
   );
   return 'created';
 }

@@ -2,11 +2,10 @@ import { getConnInfo } from '@hono/node-server/conninfo';
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import { findApiKeyByPrefix } from '@deeplens/commands/apiKeyLookup';
-import { apiKeyDecider } from '@deeplens/commands/identity/apiKeyDecider';
 import { userDecider } from '@deeplens/commands/identity/userDecider';
 import type { RegisteredUser } from '@deeplens/commands/identity/userState';
 import { tenantDecider } from '@deeplens/commands/tenant/tenantDecider';
-import { apiKeyRules, userRules } from '@deeplens/commands/writeModelRules';
+import { apiKeyAggregate, userAggregate } from '@deeplens/commands/writeModelRules';
 import { generateApiKey, parseApiKey, verifyApiKeySecret } from '@deeplens/platform/auth/apiKeys';
 import { hashPassword, verifyPassword } from '@deeplens/platform/auth/passwords';
 import type { Principal, Role } from '@deeplens/platform/auth/principal';
@@ -228,7 +227,7 @@ export function identityRoutes(deps: WriteApiDependencies) {
     } else {
       try {
         await handler.handle(
-          userDecider,
+          userAggregate,
           {
             type: 'RegisterUser',
             data: {
@@ -240,7 +239,6 @@ export function identityRoutes(deps: WriteApiDependencies) {
             },
           },
           commandOrigin(c),
-          userRules,
         );
       } catch (error) {
         // Taken by another tenant between the check and the write.
@@ -263,7 +261,7 @@ export function identityRoutes(deps: WriteApiDependencies) {
       throw new ValidationError('expiresAt must be in the future', { detail: { expiresAt: body.expiresAt } });
     const generated = generateApiKey();
     await handler.handle(
-      apiKeyDecider,
+      apiKeyAggregate,
       {
         type: 'IssueApiKey',
         data: {
@@ -277,7 +275,6 @@ export function identityRoutes(deps: WriteApiDependencies) {
         },
       },
       commandOrigin(c),
-      apiKeyRules,
     );
     c.header('location', `/v1/tenants/${tenantId}/api-keys/${generated.keyId}`);
     return c.json(
@@ -302,10 +299,9 @@ export function identityRoutes(deps: WriteApiDependencies) {
       const keyId = uuidParam(c, 'keyId');
       tenantScope(c, tenantId);
       await handler.handle(
-        apiKeyDecider,
+        apiKeyAggregate,
         { type: 'RevokeApiKey', data: { keyId, tenantId } },
         commandOrigin(c),
-        apiKeyRules,
       );
       return c.body(null, 204);
     },

@@ -5,7 +5,7 @@ import { readTenantUsage } from '@deeplens/commands/usageStripes';
 import { imageDecider } from '@deeplens/commands/image/imageDecider';
 import { tenantDecider } from '@deeplens/commands/tenant/tenantDecider';
 import type { ProvisionedTenant } from '@deeplens/commands/tenant/tenantState';
-import { imageRules } from '@deeplens/commands/writeModelRules';
+import { imageAggregate } from '@deeplens/commands/writeModelRules';
 import {
   ConflictError,
   ForbiddenError,
@@ -174,7 +174,7 @@ export function imageRoutes(deps: WriteApiDependencies) {
       await storage.store.put(storage.bucket, objectKey, file.bytes, image.mime);
       try {
         await handler.handle(
-          imageDecider,
+          imageAggregate,
           {
             type: 'UploadImage',
             data: {
@@ -199,7 +199,6 @@ export function imageRoutes(deps: WriteApiDependencies) {
             index,
             `${image.sha256}:${JSON.stringify([file.filename, meta.tags, meta.attributes])}`,
           ),
-          imageRules,
         );
       } catch (error) {
         // Refused after all (a concurrent upload took the last of the quota): drop the bytes
@@ -236,10 +235,9 @@ export function imageRoutes(deps: WriteApiDependencies) {
     if (body.tags === undefined && body.attributes === undefined)
       throw new ValidationError('give tags, attributes or both');
     const result = await handler.handle(
-      imageDecider,
+      imageAggregate,
       { type: 'UpdateImageMetadata', data: { tenantId: tenant.tenantId, imageId, ...body } },
       commandOrigin(c),
-      imageRules,
     );
     const state = await handler.load(imageDecider, imageId);
     if (state.status === 'initial') throw new NotFoundError(`no image ${imageId}`);
@@ -250,10 +248,9 @@ export function imageRoutes(deps: WriteApiDependencies) {
     const tenant = await callerTenant(c);
     const imageId = uuidParam(c, 'id');
     await handler.handle(
-      imageDecider,
+      imageAggregate,
       { type: 'DeleteImage', data: { tenantId: tenant.tenantId, imageId } },
       commandOrigin(c),
-      imageRules,
     );
     return c.json({ id: imageId, status: 'deleted' }, 202);
   });

@@ -2,7 +2,6 @@ import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
-import { intakeKeyDecider } from '@deeplens/commands/identity/intakeKeyDecider';
 import { tenantDecider } from '@deeplens/commands/tenant/tenantDecider';
 import type { ProvisionedTenant } from '@deeplens/commands/tenant/tenantState';
 import { intakeHeaders } from '@deeplens/events/intakeRecords';
@@ -24,6 +23,7 @@ import { readIntakeOutcome } from '../intakeOutcomes.ts';
 import { createIntakeUploads, presignedUrlSeconds, s3PresignTargets } from '../intakeUploads.ts';
 import type { WriteApiDependencies } from '../writeApiDependencies.ts';
 import type { WriteApiEnv } from '../writeApiEnv.ts';
+import { intakeKeyAggregate } from '@deeplens/commands/writeModelRules';
 
 const intakeKeyBody = z
   .object({
@@ -111,10 +111,9 @@ export function intakeRoutes(deps: WriteApiDependencies) {
       ? deterministicUuid('intake-key', c.get('principal').actor, idempotencyKey)
       : randomUUID();
     await handler.handle(
-      intakeKeyDecider,
+      intakeKeyAggregate,
       { type: 'RegisterIntakeKey', data: { keyId, tenantId, name: body.name, publicKey } },
       commandOrigin(c),
-      {},
     );
     c.header('location', `/v1/tenants/${tenantId}/intake-keys/${keyId}`);
     return c.json(
@@ -139,10 +138,9 @@ export function intakeRoutes(deps: WriteApiDependencies) {
       const keyId = uuidParam(c, 'keyId');
       tenantScope(c, tenantId);
       await handler.handle(
-        intakeKeyDecider,
+        intakeKeyAggregate,
         { type: 'RevokeIntakeKey', data: { keyId, tenantId } },
         commandOrigin(c),
-        {},
       );
       return c.body(null, 204);
     },

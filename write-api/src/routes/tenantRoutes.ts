@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { tenantDecider } from '@deeplens/commands/tenant/tenantDecider';
 import type { ProvisionedTenant, TenantState } from '@deeplens/commands/tenant/tenantState';
-import { tenantRules } from '@deeplens/commands/writeModelRules';
+import { tenantAggregate } from '@deeplens/commands/writeModelRules';
 import { requireRole } from '@deeplens/platform/http/authenticate';
 import { isAllowedStorageEndpoint } from '@deeplens/platform/tenantStorage';
 import { NotFoundError, ValidationError } from '@deeplens/platform/errors';
@@ -128,7 +128,7 @@ export function tenantRoutes(deps: WriteApiDependencies) {
     const key = c.get('idempotencyKey');
     const tenantId = key ? deterministicUuid('tenant', c.get('principal').actor, key) : randomUUID();
     await handler.handle(
-      tenantDecider,
+      tenantAggregate,
       {
         type: 'ProvisionTenant',
         data: {
@@ -140,7 +140,6 @@ export function tenantRoutes(deps: WriteApiDependencies) {
         },
       },
       commandOrigin(c),
-      tenantRules,
     );
     const state = existing(await handler.load(tenantDecider, tenantId), tenantId);
     c.header('location', `/v1/tenants/${tenantId}`);
@@ -158,28 +157,25 @@ export function tenantRoutes(deps: WriteApiDependencies) {
     existing(await handler.load(tenantDecider, tenantId), tenantId);
     if (body.plan) {
       await handler.handle(
-        tenantDecider,
+        tenantAggregate,
         {
           type: 'ChangeTenantPlan',
           data: { tenantId, plan: body.plan, ...(body.limits ? { limits: body.limits } : {}) },
         },
         commandOrigin(c, 0),
-        tenantRules,
       );
     }
     if (body.status === 'suspended') {
       await handler.handle(
-        tenantDecider,
+        tenantAggregate,
         { type: 'SuspendTenant', data: { tenantId, reason: body.reason! } },
         commandOrigin(c, 1),
-        tenantRules,
       );
     } else if (body.status === 'active') {
       await handler.handle(
-        tenantDecider,
+        tenantAggregate,
         { type: 'ReactivateTenant', data: { tenantId } },
         commandOrigin(c, 1),
-        tenantRules,
       );
     }
     return c.json(tenantView(existing(await handler.load(tenantDecider, tenantId), tenantId)));
@@ -196,7 +192,7 @@ export function tenantRoutes(deps: WriteApiDependencies) {
     }
     existing(await handler.load(tenantDecider, tenantId), tenantId);
     await handler.handle(
-      tenantDecider,
+      tenantAggregate,
       {
         type: 'ConfigureTenantStorage',
         data: {
@@ -211,7 +207,6 @@ export function tenantRoutes(deps: WriteApiDependencies) {
         },
       },
       commandOrigin(c),
-      tenantRules,
     );
     return c.json(tenantView(existing(await handler.load(tenantDecider, tenantId), tenantId)).storage);
   });
@@ -219,12 +214,7 @@ export function tenantRoutes(deps: WriteApiDependencies) {
   app.delete('/:id', async (c) => {
     const tenantId = uuidParam(c, 'id');
     existing(await handler.load(tenantDecider, tenantId), tenantId);
-    await handler.handle(
-      tenantDecider,
-      { type: 'DeleteTenant', data: { tenantId } },
-      commandOrigin(c),
-      tenantRules,
-    );
+    await handler.handle(tenantAggregate, { type: 'DeleteTenant', data: { tenantId } }, commandOrigin(c));
     return c.json(
       { id: tenantId, status: 'deleted', erasure: 'images, vectors, objects and keys are being removed' },
       202,
