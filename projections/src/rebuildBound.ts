@@ -22,6 +22,11 @@ export function parseUntil(text: string): UntilArgument {
     if (Number.isNaN(at.getTime())) throw new ValidationError(`--until ${value} is not a valid time`);
     return { kind: 'time', at, label: at.toISOString() };
   }
+  if (/^\d{4}-\d{2}-\d{2}([T ]|$)/.test(value)) {
+    throw new ValidationError(
+      `--until ${value}: a time needs its zone, e.g. 2026-12-04T01:00:00Z or 2026-12-04T02:00:00+01:00`,
+    );
+  }
   const ends = new Map<string, number>();
   for (const part of value
     .split(',')
@@ -43,9 +48,12 @@ export function parseUntil(text: string): UntilArgument {
 }
 
 /** Renders a bound the way `--until` takes it back. */
-export function formatBound(ends: ReadonlyMap<string, number> | Record<string, number>): string {
+export function formatBound(ends: Map<string, number> | Record<string, number>): string {
   const entries = ends instanceof Map ? [...ends] : Object.entries(ends);
-  return entries.map(([key, end]) => `${key}:${end}`).join(',');
+  return entries
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([key, end]) => `${key}:${end}`)
+    .join(',');
 }
 
 /**
