@@ -141,6 +141,57 @@ describe('DeepLens end to end: two tenants, real photos, search with edited copi
           `by upload: ${byUploadTop1}/${queries} edited copies found their original first`,
         );
 
+        // Geometric verification: a watermarked copy and an off-centre crop come back verified
+        // and first (the hits carry `verified` and the inlier count).
+        {
+          const original = alphaPhotos[3]!;
+          const { width = 0, height = 0 } = await sharp(original.bytes).metadata();
+          const text = Buffer.from(
+            `<svg width="${width}" height="${height}"><text x="${width / 10}" y="${height / 2}" font-size="${Math.round(height / 7)}" fill="white" fill-opacity="0.5">© DeepLens 2026</text></svg>`,
+          );
+          const copies: [string, Buffer][] = [
+            [
+              'watermark',
+              await sharp(original.bytes)
+                .composite([{ input: text }])
+                .jpeg({ quality: 85 })
+                .toBuffer(),
+            ],
+            [
+              'off-centre crop 60%',
+              await sharp(original.bytes)
+                .extract({
+                  left: Math.round(width * 0.4),
+                  top: 0,
+                  width: Math.round(width * 0.6),
+                  height: Math.round(height * 0.6),
+                })
+                .jpeg({ quality: 85 })
+                .toBuffer(),
+            ],
+          ];
+          for (const [name, bytes] of copies) {
+            const result = await a.client.searchByImage(bytes, {
+              k: 5,
+              filename: 'query.jpg',
+              type: 'image/jpeg',
+            });
+            // The typed client's SearchHit predates these two fields; the answer carries them.
+            const [first, second] = result.hits as unknown as {
+              imageId: string;
+              verified: boolean;
+              inliers: number;
+            }[];
+            assert.equal(first?.imageId, alphaIds[3], `${name}: the original first`);
+            assert.equal(first.verified, true, `${name}: verified`);
+            assert.ok(first.inliers >= 15, `${name}: ${first.inliers} inliers`);
+            t.diagnostic(
+              `${name}: ${first.inliers} inliers, search by upload took ${(result as unknown as { tookMs: number }).tookMs} ms in the read API`,
+            );
+            assert.ok(second === undefined || (!second.verified && typeof second.inliers === 'number'));
+          }
+        }
+
         // By id: an edited copy stored in the tenant finds its original first.
         const original = alphaPhotos[6]!;
         const mirrored = await sharp(original.bytes).flop().jpeg({ quality: 80 }).toBuffer();
