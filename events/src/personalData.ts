@@ -20,6 +20,7 @@ import type { DeepLensEvent, DeepLensEventType, EventOfType } from './domainEven
  * - `UserRegistered.email`, `.passwordHash` — the user's key and, for a tenant's user, the
  *   tenant's: erasing the user or the whole tenant shreds them.
  * - `ApiKeyIssued.name`, `.secretHash` — the tenant's key (an API key belongs to its tenant).
+ * - `IntakeKeyRegistered.name` — the tenant's key (a label, like an API key's name).
  * - `TenantProvisioned.name` — the tenant's key (an organisation's, often a person's, name).
  */
 type PersonalData<T extends DeepLensEventType> = {
@@ -44,6 +45,11 @@ export const personalDataOf: { readonly [T in DeepLensEventType]?: PersonalData<
     fields: ['name', 'secretHash'],
     subjects: ({ tenantId }) => [tenantSubject(tenantId)],
     erased: () => ({ name: '', secretHash: '' }),
+  },
+  IntakeKeyRegistered: {
+    fields: ['name'],
+    subjects: ({ tenantId }) => [tenantSubject(tenantId)],
+    erased: () => ({ name: '' }),
   },
   TenantProvisioned: {
     fields: ['name'],

@@ -1,17 +1,19 @@
 import assert from 'node:assert/strict';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import avro from 'avsc';
 import type { Kafka } from 'kafkajs';
 import { z } from 'zod';
 import { createCommandHandler, type CommandOrigin } from '@deeplens/commands/commandHandler';
-import { apiKeyDecider } from '@deeplens/commands/identity/apiKeyDecider';
 import { eraseUserPersonalData } from '@deeplens/commands/identity/erasePersonalData';
-import { userDecider } from '@deeplens/commands/identity/userDecider';
 import { recoverWriteModel } from '@deeplens/commands/recoverWriteModel';
-import { tenantDecider } from '@deeplens/commands/tenant/tenantDecider';
 import { createWriteModelDatabase } from '@deeplens/commands/testing/writeModelDatabase';
-import { apiKeyRules, tenantRules, userRules } from '@deeplens/commands/writeModelRules';
+import {
+  apiKeyAggregate,
+  intakeKeyAggregate,
+  tenantAggregate,
+  userAggregate,
+} from '@deeplens/commands/writeModelRules';
 import { ensureEventTopics } from '@deeplens/events/ensureEventTopics';
 import { createEventSerde, registrySchemaStore } from '@deeplens/events/eventSerde';
 import { erasedEmail } from '@deeplens/events/personalData';
@@ -155,10 +157,9 @@ describe('crypto-shredding: erasure leaves no personal data readable in any topi
       [keptTenant, `Kept Tenant ${mark}`, `kept-${mark}`],
     ] as const) {
       await handler.handle(
-        tenantDecider,
+        tenantAggregate,
         { type: 'ProvisionTenant', data: { tenantId, slug, name, plan: 'free' } },
         admin,
-        tenantRules,
       );
     }
     const passwordHashes = new Map<string, string>();
@@ -166,7 +167,7 @@ describe('crypto-shredding: erasure leaves no personal data readable in any topi
       const passwordHash = await hashPassword(`pw-${person.userId}`);
       passwordHashes.set(person.userId, passwordHash);
       await handler.handle(
-        userDecider,
+        userAggregate,
         {
           type: 'RegisterUser',
           data: {
@@ -176,11 +177,10 @@ describe('crypto-shredding: erasure leaves no personal data readable in any topi
           },
         },
         admin,
-        userRules,
       );
     }
     await handler.handle(
-      apiKeyDecider,
+      apiKeyAggregate,
       {
         type: 'IssueApiKey',
         data: {
@@ -193,11 +193,27 @@ describe('crypto-shredding: erasure leaves no personal data readable in any topi
         },
       },
       admin,
-      apiKeyRules,
+    );
+    const intakeKeyName = `ada-integration-${mark}`;
+    await handler.handle(
+      intakeKeyAggregate,
+      {
+        type: 'RegisterIntakeKey',
+        data: {
+          keyId: randomUUID(),
+          tenantId: erasedTenant,
+          name: intakeKeyName,
+          publicKey: generateKeyPairSync('ed25519')
+            .publicKey.export({ type: 'spki', format: 'pem' })
+            .toString(),
+        },
+      },
+      admin,
     );
     await drained();
 
     const needles = [
+      intakeKeyName,
       people.ada.email,
       people.grace.email,
       tenantName,
@@ -222,12 +238,7 @@ describe('crypto-shredding: erasure leaves no personal data readable in any topi
 
     // --- erasure: one platform user by itself, one tenant through the eraser ------------------
     await eraseUserPersonalData(pool, dataKeys, people.grace.userId);
-    await handler.handle(
-      tenantDecider,
-      { type: 'DeleteTenant', data: { tenantId: erasedTenant } },
-      admin,
-      tenantRules,
-    );
+    await handler.handle(tenantAggregate, { type: 'DeleteTenant', data: { tenantId: erasedTenant } }, admin);
     const eraser = createTenantEraser({
       kafka,
       pool,
@@ -242,7 +253,7 @@ describe('crypto-shredding: erasure leaves no personal data readable in any topi
 
     // --- a stock scan of every topic: raw bytes and registry + avsc decoding ------------------
     const after = await readAll(kafka, [...eventTopics, keyTopic]);
-    assert.ok(after.filter((r) => r.topic !== keyTopic).length >= 9, 'the scan saw the events');
+    assert.ok(after.filter((r) => r.topic !== keyTopic).length >= 10, 'the scan saw the events');
     for (const record of after) {
       const text = record.value ? await stockDecode(config.SCHEMA_REGISTRY_URL, record.value) : '';
       for (const needle of needles) {

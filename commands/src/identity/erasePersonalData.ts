@@ -27,7 +27,7 @@ export async function eraseUserPersonalData(
 
 /**
  * Crypto-shredding of a tenant: its data key is destroyed, which takes with it its name, its
- * API keys' names and secret hashes, and its users' e-mails and password hashes (theirs are
+ * API keys' names and secret hashes, its intake keys' names, and its users' e-mails and password hashes (theirs are
  * sealed under the tenant's key and the user's together); the write model follows.
  */
 export async function eraseTenantPersonalData(
@@ -43,6 +43,9 @@ export async function eraseTenantPersonalData(
     await tx.query(sql.unsafe`
       update write.aggregates set state = state || jsonb_build_object('secretHash', ''), updated_at = now()
       where aggregate_type = 'apiKey' and tenant_id = ${tenantId}`);
+    await tx.query(sql.unsafe`
+      update write.aggregates set state = state || jsonb_build_object('name', ''), updated_at = now()
+      where aggregate_type = 'intakeKey' and tenant_id = ${tenantId}`);
     await tx.query(sql.unsafe`
       update write.aggregates
       set state = state || jsonb_build_object('email', 'erased:' || aggregate_id, 'passwordHash', ''), updated_at = now()
