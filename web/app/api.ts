@@ -2,6 +2,7 @@ import createClient, { type Middleware } from 'openapi-fetch';
 import { DeepLensApiError, problemOf } from '@deeplens/client/clientErrors';
 import type {
   ApiKeyScope,
+  DuplicateGroups,
   Image,
   ImagePage,
   IssuedApiKey,
@@ -131,6 +132,12 @@ export const api = {
         params: { path: { id: tenantId, keyId }, header: command(options.idempotencyKey) },
       }),
     );
+  },
+  async duplicates(query: { threshold?: number; limit?: number } = {}): Promise<DuplicateGroups> {
+    return (await expectData(
+      'GET /v1/duplicates',
+      read.GET('/v1/duplicates', { params: { query } }),
+    )) as DuplicateGroups;
   },
   async usage(tenantId: string): Promise<Usage> {
     return (await expectData(

@@ -3,6 +3,7 @@ import { useCallback, useEffect, useState } from 'preact/hooks';
 import { currentSession, signOut, type Session } from './api.ts';
 import { navigate, onLinkClick, parseRoute, useLocation } from './router.ts';
 import { BrowseScreen } from './screens/browse.tsx';
+import { DuplicatesScreen } from './screens/duplicates.tsx';
 import { ImageScreen } from './screens/image.tsx';
 import { KeysScreen } from './screens/keys.tsx';
 import { SearchScreen } from './screens/search.tsx';
@@ -14,6 +15,7 @@ const screens = [
   { path: '/search', label: 'Search', route: 'search' },
   { path: '/browse', label: 'Browse', route: 'browse' },
   { path: '/upload', label: 'Upload', route: 'upload' },
+  { path: '/duplicates', label: 'Duplicates', route: 'duplicates' },
   { path: '/keys', label: 'API keys & usage', route: 'keys' },
 ] as const;
 
@@ -50,6 +52,7 @@ function App() {
       upload: 'Upload',
       image: 'Image',
       keys: 'API keys & usage',
+      duplicates: 'Near-duplicates',
       notFound: 'Not found',
     };
     document.title = `${titles[route.name] ?? ''} · DeepLens`;
@@ -115,6 +118,7 @@ function App() {
         )}
         {route.name === 'upload' && <UploadScreen onUnauthorized={signedOut} />}
         {route.name === 'image' && <ImageScreen key={route.id} id={route.id} onUnauthorized={signedOut} />}
+        {route.name === 'duplicates' && <DuplicatesScreen onUnauthorized={signedOut} />}
         {route.name === 'keys' && <KeysScreen session={session} onUnauthorized={signedOut} />}
         {route.name === 'notFound' && (
           <section>

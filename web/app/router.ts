@@ -8,6 +8,7 @@ export type Route =
   | { name: 'upload' }
   | { name: 'image'; id: string }
   | { name: 'keys' }
+  | { name: 'duplicates' }
   | { name: 'notFound' };
 
 export function parseRoute(pathname: string): Route {
@@ -16,6 +17,7 @@ export function parseRoute(pathname: string): Route {
   if (pathname === '/browse') return { name: 'browse' };
   if (pathname === '/upload') return { name: 'upload' };
   if (pathname === '/keys') return { name: 'keys' };
+  if (pathname === '/duplicates') return { name: 'duplicates' };
   const image = /^\/images\/([A-Za-z0-9_-]{1,100})$/.exec(pathname);
   if (image) return { name: 'image', id: image[1]! };
   return { name: 'notFound' };

@@ -8,7 +8,8 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -218,20 +219,28 @@ describe('the web interface in Chromium', () => {
       assert.ok(cookie.value.length >= 40, 'the session id is long and random');
       assert.doesNotMatch(cookie.value, /^eyJ/, 'the cookie names a session; it is not a token');
 
-      // Upload: a few photos, a file that is not an image, and one the API refuses (in words).
+      // Upload a folder: four photos, a low-quality copy of the first (a near-duplicate), a file that
+      // is not an image, and one the API refuses (in words).
+      const folder = await mkdtemp(join(tmpdir(), 'deeplens-web-'));
+      t.after(() => rm(folder, { recursive: true, force: true }));
+      const photosFolder = join(folder, 'holiday');
+      await mkdir(photosFolder);
+      for (const o of originals) await writeFile(join(photosFolder, o.name), o.bytes);
+      const copyName = 'low-quality-copy.jpg';
+      const degrade = nearDuplicateEdits.find((e) => e.name === 'JPEG quality 15')!;
+      await writeFile(join(photosFolder, copyName), await degrade.apply(originals[0]!.bytes));
+      await writeFile(join(photosFolder, 'notes.txt'), 'not a picture');
+      await writeFile(join(photosFolder, 'broken.jpg'), 'this is no JPEG at all');
       await page.getByRole('link', { name: 'Upload' }).click();
       await page.getByRole('heading', { name: 'Upload images' }).waitFor();
       await page.getByLabel('Tags for these uploads (comma-separated)').fill('trip');
-      await page.setInputFiles('#file-picker', [
-        ...originals.map((o) => ({ name: o.name, mimeType: 'image/jpeg', buffer: o.bytes })),
-        { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('not a picture') },
-        { name: 'broken.jpg', mimeType: 'image/jpeg', buffer: Buffer.from('this is no JPEG at all') },
-      ]);
+      await page.setInputFiles('#folder-picker', photosFolder);
       await until(
         page,
         "document.querySelectorAll('[data-testid=upload-row][data-state=queued], [data-testid=upload-row][data-state=uploading]').length === 0",
       );
-      assert.equal(await page.locator('[data-testid=upload-row][data-state=accepted]').count(), 4);
+      assert.equal(await page.locator('[data-testid=upload-row][data-state=accepted]').count(), 5);
+      assert.match(await page.locator('.uploads').innerText(), /holiday\/astronaut\.jpg|holiday\/\w+\.jpg/);
       const skipped = page.locator('[data-testid=upload-row][data-state=skipped]');
       assert.match(await skipped.innerText(), /notes\.txt[\s\S]*not an image file/);
       const refused = page.locator('[data-testid=upload-row][data-state=refused]');
@@ -243,7 +252,7 @@ describe('the web interface in Chromium', () => {
       await page.getByRole('heading', { name: 'Your images' }).waitFor();
       await until(
         page,
-        "document.querySelectorAll('[data-testid=image-tile][data-status=indexed]').length === 4",
+        "document.querySelectorAll('[data-testid=image-tile][data-status=indexed]').length === 5",
         300_000,
       );
       for (const { name } of originals)
@@ -254,7 +263,7 @@ describe('the web interface in Chromium', () => {
       await page.getByText('No images match').waitFor();
       await page.getByLabel('Tag').fill('trip');
       await page.getByRole('button', { name: 'Filter' }).click();
-      await until(page, "document.querySelectorAll('[data-testid=image-tile]').length === 4");
+      await until(page, "document.querySelectorAll('[data-testid=image-tile]').length === 5");
       await shoot(page, 'browse');
 
       // Search: drop an edited copy of one photo; its original comes first.
@@ -263,16 +272,36 @@ describe('the web interface in Chromium', () => {
       const edited = await edit.apply(target.bytes);
       await page.getByRole('link', { name: 'Search', exact: true }).click();
       await page.getByRole('heading', { name: 'Search by image' }).waitFor();
-      const searchStarted = Date.now();
+      // When the first hit enters the page, against when the search's answer arrived.
+      await page.evaluate(`(() => {
+        new MutationObserver((_, observer) => {
+          if (!document.querySelector('[data-testid=hit]')) return;
+          window.firstHitShownAt = performance.now();
+          observer.disconnect();
+        }).observe(document.body, { childList: true, subtree: true });
+      })()`);
       await dropFile(page, { name: 'edited.jpg', bytes: edited, type: 'image/jpeg' });
       const firstHit = page.locator('[data-testid=hit]').first();
       await firstHit.waitFor();
-      const searchMs = Date.now() - searchStarted;
       assert.match(await firstHit.innerText(), new RegExp(target.name.replace('.', '\\.')));
       assert.match(await firstHit.locator('.score').innerText(), /^0\.\d{3}|^1\.000/);
-      console.log(`web: drop → first hit shown in ${searchMs} ms (API and rendering, loaded machine)`);
+      const timing = await page.evaluate<{ started: number; answered: number; shown: number }>(`(() => {
+        const search = performance.getEntriesByType('resource').filter((e) => e.name.endsWith('/api/read/v1/search')).pop();
+        return { started: search.startTime, answered: search.responseEnd, shown: window.firstHitShownAt };
+      })()`);
+      const apiMs = Math.round(timing.answered - timing.started);
+      const renderMs = Math.round(timing.shown - timing.answered);
+      console.log(
+        `web: search answered through the gateway in ${apiMs} ms; first hit in the page ${renderMs} ms later`,
+      );
+      assert.ok(renderMs >= 0 && renderMs < 1_000, `rendering the hits took ${renderMs} ms`);
       await until(page, thumbnailsLoaded);
       await shoot(page, 'search');
+      // Options apply once committed: k = 1 leaves the original alone.
+      await page.getByLabel('Results (k)').fill('1');
+      await page.getByLabel('Results (k)').press('Tab');
+      await until(page, "document.querySelectorAll('[data-testid=hit]').length === 1");
+      assert.match(await firstHit.innerText(), new RegExp(target.name.replace('.', '\\.')));
 
       // The image's page: open the hit, edit its tags, see them kept after a reload.
       await firstHit.locator('a').click();
@@ -299,7 +328,7 @@ describe('the web interface in Chromium', () => {
       // API keys: create one (the secret shown once, copied), revoke it; usage against the plan.
       await page.getByRole('link', { name: 'API keys & usage' }).click();
       await page.getByRole('heading', { name: 'API keys & usage' }).waitFor();
-      await page.getByLabel('Usage').getByText('4', { exact: true }).waitFor();
+      await page.getByLabel('Usage').getByText('5', { exact: true }).waitFor();
       await page.getByLabel('Name', { exact: true }).fill('importer');
       await page.getByRole('button', { name: 'Create key' }).click();
       const secret = await page.getByTestId('secret').innerText();
@@ -320,6 +349,29 @@ describe('the web interface in Chromium', () => {
       assert.equal(await page.getByTestId('secret').count(), 0, 'the secret is gone from the page');
       assert.equal(await keySignIn(), 401, 'the revoked key no longer signs in');
 
+      // Duplicates: the low-quality copy and its original side by side; keep the original only.
+      await page.getByRole('link', { name: 'Duplicates' }).click();
+      await page.getByRole('heading', { name: 'Near-duplicates' }).waitFor();
+      await page.getByLabel('Minimum similarity').fill('0.8');
+      await page.getByLabel('Minimum similarity').press('Tab');
+      const group = page
+        .getByTestId('duplicate-group')
+        .filter({ hasText: copyName })
+        .filter({ hasText: originals[0]!.name });
+      await group.waitFor();
+      await until(page, thumbnailsLoaded);
+      await shoot(page, 'duplicates');
+      await group
+        .getByRole('listitem')
+        .filter({ hasText: originals[0]!.name })
+        .getByRole('button', { name: 'Keep only this one' })
+        .click();
+      await page
+        .getByRole('status')
+        .filter({ hasText: `Deleted 1 extra: ${copyName}.` })
+        .waitFor();
+      assert.equal(await page.getByTestId('duplicate-group').filter({ hasText: copyName }).count(), 0);
+
       // CSRF: the session cookie alone does not make a write; neither does another origin.
       const alphaCookie = await cookieOf(alphaContext, web);
       const patch = (extra: Record<string, string>) =>
@@ -337,6 +389,17 @@ describe('the web interface in Chromium', () => {
       assert.equal(noCookie.status, 401);
       const sneaky = await fetch(`${web}/api/read/v1/../metrics`, { headers: { cookie: alphaCookie } });
       assert.ok(sneaky.status === 404, `a path outside /v1 is not forwarded (${sneaky.status})`);
+      // The extra deleted on the duplicates screen is gone from the listing.
+      const copyGone = Date.now() + 60_000;
+      for (;;) {
+        const listing = await fetch(`${web}/api/read/v1/images?limit=100`, {
+          headers: { cookie: alphaCookie },
+        });
+        const { items } = (await listing.json()) as { items: { filename: string }[] };
+        if (!items.some((i) => i.filename === copyName)) break;
+        assert.ok(Date.now() < copyGone, 'the deleted copy leaves the listing');
+        await sleep(1_000);
+      }
       // The image is untouched by the refused writes.
       const stillTagged = await fetch(`${web}/api/read/v1/images/${imageId}`, {
         headers: { cookie: alphaCookie },

@@ -136,7 +136,7 @@ export function DropZone({
               class="visually-hidden"
               type="file"
               multiple
-              {...{ webkitdirectory: '' }}
+              {...{ webkitdirectory: true }}
               onChange={(e) => {
                 const files = [...(e.currentTarget.files ?? [])];
                 e.currentTarget.value = '';
@@ -148,5 +148,46 @@ export function DropZone({
       </div>
       {children}
     </div>
+  );
+}
+
+/**
+ * An input whose value counts once committed (Enter, or leaving the field): what is typed is
+ * kept as it is meanwhile, so a re-render while a search runs never undoes a keystroke.
+ */
+export function CommitInput({
+  id,
+  value,
+  onCommit,
+  type = 'text',
+  min,
+  max,
+  step,
+}: {
+  id: string;
+  value: string;
+  onCommit: (text: string) => void;
+  type?: 'text' | 'number';
+  min?: number;
+  max?: number;
+  step?: number;
+}) {
+  const [draft, setDraft] = useState(value);
+  const [committed, setCommitted] = useState(value);
+  if (committed !== value) {
+    // The committed value changed (normalised by the parent): show it.
+    setCommitted(value);
+    setDraft(value);
+  }
+  const common = {
+    id,
+    value: draft,
+    onInput: (e: { currentTarget: HTMLInputElement }) => setDraft(e.currentTarget.value),
+    onChange: (e: { currentTarget: HTMLInputElement }) => onCommit(e.currentTarget.value),
+  };
+  return type === 'number' ? (
+    <input type="number" min={min} max={max} step={step} {...common} />
+  ) : (
+    <input type="text" {...common} />
   );
 }

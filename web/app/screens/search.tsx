@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { SearchHit, SearchResult } from '@deeplens/client/clientTypes';
 import { api, describeError, isUnauthorized } from '../api.ts';
-import { DropZone, Thumbnail, useFileDrop } from './common.tsx';
+import { CommitInput, DropZone, Thumbnail, useFileDrop } from './common.tsx';
 
 /** A hit as the read API may send it: `verified` where geometric verification ran. */
 type Hit = SearchHit & { verified?: boolean };
@@ -75,26 +75,26 @@ export function SearchScreen({ onUnauthorized }: { onUnauthorized: () => void })
         <fieldset class="filters">
           <legend>Options</legend>
           <label for="k">Results (k)</label>
-          <input
+          <CommitInput
             id="k"
             type="number"
             min={1}
             max={100}
-            value={k}
-            onChange={(e) => setK(Math.min(100, Math.max(1, Number(e.currentTarget.value) || 12)))}
+            value={String(k)}
+            onCommit={(text) => setK(Math.min(100, Math.max(1, Math.round(Number(text)) || 12)))}
           />
           <label for="threshold">Minimum score</label>
-          <input
+          <CommitInput
             id="threshold"
             type="number"
             min={0}
             max={1}
             step={0.05}
-            value={threshold}
-            onChange={(e) => setThreshold(Math.min(1, Math.max(0, Number(e.currentTarget.value) || 0)))}
+            value={String(threshold)}
+            onCommit={(text) => setThreshold(Math.min(1, Math.max(0, Number(text) || 0)))}
           />
           <label for="tag-filter">Only with tag</label>
-          <input id="tag-filter" type="text" value={tag} onChange={(e) => setTag(e.currentTarget.value)} />
+          <CommitInput id="tag-filter" value={tag} onCommit={(text) => setTag(text.trim())} />
         </fieldset>
       </div>
       <div aria-live="polite" class="status-line">
