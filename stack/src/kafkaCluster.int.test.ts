@@ -1,63 +1,14 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import kafkajs from 'kafkajs';
-import { freePort } from '@deeplens/platform/testing/freePort';
+import { retryKafka, waitForTopicsOnEveryBroker } from './kafkaRetry.ts';
 import { createRegistryTopics, registryTopics } from './services/schemaRegistryService.ts';
-
-const repoRoot = join(import.meta.dirname, '..', '..');
-
-function runStack(env: Record<string, string>, args: string[]): Promise<void> {
-  return new Promise((done, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'stack/src/main.ts', ...args], {
-      cwd: repoRoot,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
-    child.on('error', reject);
-    child.on('exit', (code) =>
-      code === 0 ? done() : reject(new Error(`stack ${args.join(' ')} exited ${code}`)),
-    );
-  });
-}
-
-function canListen(port: number): Promise<boolean> {
-  return new Promise((done) => {
-    const server = createServer();
-    server.once('error', () => done(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => done(true)));
-  });
-}
-
-/** A base port whose next five are free too (the three nodes' broker and controller ports). */
-async function freePortRun(): Promise<number> {
-  for (;;) {
-    const base = await freePort();
-    const rest = await Promise.all([1, 2, 3, 4, 5].map((i) => canListen(base + i)));
-    if (rest.every(Boolean)) return base;
-  }
-}
+import { startPrivateKafkaCluster } from './testing/privateKafkaCluster.ts';
 
 describe('local stack: three-broker Kafka', () => {
   it('up --brokers 3 runs a KRaft cluster whose topics get replication factor 3 and min.insync.replicas 2', async (t) => {
-    const base = await freePortRun();
-    const dir = await mkdtemp(join(tmpdir(), 'deeplens-kafka-cluster-'));
-    const env = {
-      STACK_DIR: dir,
-      STACK_CACHE_DIR:
-        process.env.STACK_CACHE_DIR ?? resolve(repoRoot, process.env.STACK_DIR ?? '.stack', 'cache'),
-      KAFKA_BROKERS: `127.0.0.1:${base}`,
-      STACK_KAFKA_HEAP: '256m',
-    };
-    t.after(async () => {
-      await runStack(env, ['down', 'kafka']);
-      await rm(dir, { recursive: true, force: true });
-    });
-    await runStack(env, ['up', 'kafka', '--brokers', '3']);
+    const cluster3 = await startPrivateKafkaCluster(t);
+    const base = Number(cluster3.brokers[0]!.split(':')[1]);
 
     const { Kafka, logLevel, ConfigResourceTypes } = kafkajs;
     const admin = new Kafka({ brokers: [`127.0.0.1:${base + 2}`], logLevel: logLevel.NOTHING }).admin();
@@ -78,7 +29,11 @@ describe('local stack: three-broker Kafka', () => {
         [1, true],
       ],
     );
-    await admin.createTopics({ topics: [{ topic: 'replicated', numPartitions: 3 }], waitForLeaders: true });
+    // KafkaJS's createTopics gives up when a broker does not know the new topic yet: retried.
+    await retryKafka(() =>
+      admin.createTopics({ topics: [{ topic: 'replicated', numPartitions: 3 }], waitForLeaders: true }),
+    );
+    await waitForTopicsOnEveryBroker(admin, ['replicated']);
     const [topic] = (await admin.fetchTopicMetadata({ topics: ['replicated'] })).topics;
     assert.deepEqual(
       topic!.partitions.map((p) => p.replicas.length),

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Kafka, logLevel, type Admin } from 'kafkajs';
 
 /**
  * Whether a Kafka client error is one a fresh broker answers while it settles — a topic's
@@ -41,4 +42,40 @@ export async function retryKafka<T>(
 export class KafkaNotReadyError extends Error {
   override readonly name = 'KafkaNotReadyError';
   readonly retriable = true;
+}
+
+/**
+ * Waits until every broker of the cluster (`admin`'s) answers metadata for `topics` with a
+ * leader for each partition: right after creation only the controller may know them.
+ */
+export async function waitForTopicsOnEveryBroker(
+  admin: Admin,
+  topics: string[],
+  timeoutMs = 60_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const left = () => Math.max(1000, deadline - Date.now());
+  const { brokers } = await retryKafka(() => admin.describeCluster(), { timeoutMs: left() });
+  for (const node of brokers) {
+    await retryKafka(
+      async () => {
+        const one = new Kafka({
+          clientId: 'deeplens-stack',
+          brokers: [`${node.host}:${node.port}`],
+          logLevel: logLevel.NOTHING,
+          retry: { retries: 0 },
+        }).admin();
+        await one.connect();
+        try {
+          const metadata = await one.fetchTopicMetadata({ topics });
+          const leaderless = metadata.topics.filter((t) => t.partitions.some((p) => p.leader < 0));
+          if (leaderless.length > 0)
+            throw new KafkaNotReadyError(`no leader yet for ${leaderless.map((t) => t.name).join(', ')}`);
+        } finally {
+          await one.disconnect();
+        }
+      },
+      { timeoutMs: left() },
+    );
+  }
 }

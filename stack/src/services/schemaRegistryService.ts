@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
-import { KafkaNotReadyError, retryKafka } from '../kafkaRetry.ts';
+import { retryKafka, waitForTopicsOnEveryBroker } from '../kafkaRetry.ts';
 import { runningPid, startDetached, stopByPidFile, waitUntil } from '../processes.ts';
 import {
   findJava,
@@ -260,29 +260,7 @@ export async function createRegistryTopics(brokers: string[], timeoutMs = 120_00
       { timeoutMs: left() },
     );
     // Every broker must know the topics (metadata reaches the others a moment after creation).
-    const { brokers: nodes } = await retryKafka(() => admin.describeCluster(), { timeoutMs: left() });
-    for (const node of nodes) {
-      await retryKafka(
-        async () => {
-          const one = new Kafka({
-            clientId: 'deeplens-stack',
-            brokers: [`${node.host}:${node.port}`],
-            logLevel: logLevel.NOTHING,
-            retry: { retries: 0 },
-          }).admin();
-          await one.connect();
-          try {
-            const metadata = await one.fetchTopicMetadata({ topics });
-            const leaderless = metadata.topics.filter((t) => t.partitions.some((p) => p.leader < 0));
-            if (leaderless.length > 0)
-              throw new KafkaNotReadyError(`no leader yet for ${leaderless.map((t) => t.name).join(', ')}`);
-          } finally {
-            await one.disconnect();
-          }
-        },
-        { timeoutMs: left() },
-      );
-    }
+    await waitForTopicsOnEveryBroker(admin, topics, left());
   } finally {
     await admin.disconnect();
   }

@@ -1,0 +1,79 @@
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { TestContext } from 'node:test';
+import { freePort } from '@deeplens/platform/testing/freePort';
+
+const repoRoot = join(import.meta.dirname, '..', '..', '..');
+
+/** Runs `npm run stack -- <args>` (the stack's own entry point) with `env`; rejects on failure. */
+export function runStack(env: Record<string, string>, args: string[]): Promise<void> {
+  return new Promise((done, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'stack/src/main.ts', ...args], {
+      cwd: repoRoot,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    child.on('error', reject);
+    child.on('exit', (code) =>
+      code === 0 ? done() : reject(new Error(`stack ${args.join(' ')} exited ${code}`)),
+    );
+  });
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((done) => {
+    const server = createServer();
+    server.once('error', () => done(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => done(true)));
+  });
+}
+
+/** A base port whose next five are free too (the three nodes' broker and controller ports). */
+async function freePortRun(): Promise<number> {
+  for (;;) {
+    const base = await freePort();
+    const rest = await Promise.all([1, 2, 3, 4, 5].map((i) => canListen(base + i)));
+    if (rest.every(Boolean)) return base;
+  }
+}
+
+export type PrivateKafkaCluster = {
+  /** `127.0.0.1:<port>` of nodes 1, 2 and 3. */
+  brokers: string[];
+  /** The pid of node `node` (1-based) as the stack recorded it. */
+  pidOf(node: number): number;
+};
+
+/**
+ * A three-broker KRaft cluster of the test's own (`up kafka --brokers 3` in a temporary
+ * STACK_DIR, free ports), stopped and removed when the test ends. Shares the stack's cache.
+ */
+export async function startPrivateKafkaCluster(t: Pick<TestContext, 'after'>): Promise<PrivateKafkaCluster> {
+  const base = await freePortRun();
+  const dir = await mkdtemp(join(tmpdir(), 'deeplens-kafka-cluster-'));
+  const env = {
+    STACK_DIR: dir,
+    STACK_CACHE_DIR:
+      process.env.STACK_CACHE_DIR ?? resolve(repoRoot, process.env.STACK_DIR ?? '.stack', 'cache'),
+    KAFKA_BROKERS: `127.0.0.1:${base}`,
+    STACK_KAFKA_HEAP: '256m',
+  };
+  t.after(async () => {
+    await runStack(env, ['down', 'kafka']);
+    await rm(dir, { recursive: true, force: true });
+  });
+  await runStack(env, ['up', 'kafka', '--brokers', '3']);
+  return {
+    brokers: [base, base + 2, base + 4].map((port) => `127.0.0.1:${port}`),
+    pidOf: (node) =>
+      Number(
+        readFileSync(join(dir, 'run', `kafka-${node}.pid`), 'utf8')
+          .trim()
+          .split('\n')[0],
+      ),
+  };
+}
