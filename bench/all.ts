@@ -19,6 +19,7 @@ const benchmarks: { file: string; args: string[] }[] = [
   { file: 'scaling.ts', args: [] },
   { file: 'kafka.ts', args: [] },
   { file: 'replay.ts', args: [] },
+  { file: 'qdrant.ts', args: ['--n', '100000', '--dim', '256'] },
 ];
 
 function runBenchmark(file: string, args: string[]): Promise<number> {
