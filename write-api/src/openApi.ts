@@ -105,6 +105,14 @@ export const writeApiOpenApi = {
         responses: { 201: { description: 'Created' }, ...errors },
       },
     },
+    '/v1/users/{id}': {
+      parameters: [uuidPath('id')],
+      delete: {
+        summary:
+          'Disable and erase a user (platform admin: any; tenant admin: own tenant): their data key is destroyed, so their e-mail and password hash in the log read as erased',
+        responses: { 204: { description: 'Erased' }, ...errors },
+      },
+    },
     '/v1/tenants': {
       post: {
         summary: 'Provision a tenant (platform admin)',

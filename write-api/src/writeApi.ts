@@ -17,6 +17,7 @@ import { identityRoutes } from './routes/identityRoutes.ts';
 import { imageRoutes } from './routes/imageRoutes.ts';
 import { intakeRoutes } from './routes/intakeRoutes.ts';
 import { tenantRoutes } from './routes/tenantRoutes.ts';
+import { userErasureRoutes } from './routes/userErasureRoutes.ts';
 import type { WriteApiDependencies } from './writeApiDependencies.ts';
 import type { WriteApiEnv } from './writeApiEnv.ts';
 
@@ -78,6 +79,7 @@ export function createWriteApi(deps: WriteApiDependencies) {
   app.use('/v1/*', httpIdempotency(pool, deps.secrets));
 
   app.route('/', identity.securedRoutes);
+  app.route('/', userErasureRoutes(deps));
   app.route('/', intakeRoutes(deps));
   app.route('/v1/tenants', tenantRoutes(deps));
   app.route('/v1/images', imageRoutes(deps));
