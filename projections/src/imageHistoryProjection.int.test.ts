@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import type { ImageEvent } from '@deeplens/events/imageEvents';
 import { createEventSerde, registrySchemaStore } from '@deeplens/events/eventSerde';
@@ -35,7 +36,7 @@ async function dumpHistory(pool: DatabasePool): Promise<Record<string, string[]>
 }
 
 describe('image history projection', () => {
-  it('holds every image event of the live tenants once, none of the erased one; a rebuild and a replay from -1 change nothing', async (t) => {
+  it('holds every image event of the live tenants once, none of the erased one; a rebuild and a replay from -1 change nothing; a dropped one heals', async (t) => {
     const db = await createProjectionDatabase(t);
     const config = loadConfig();
     // The synthetic log has users and tenant names: sealed on the way in, opened by the projection.
@@ -121,5 +122,19 @@ describe('image history projection', () => {
     }
     assert.deepEqual(await dumpHistory(db.pool), whole, 'a replay past the checkpoint adds nothing');
     assert.deepEqual(await failuresOf(db.pool), []);
+
+    // A dropped read model comes back at the next start (readModelHealth), not empty.
+    await db.pool.query(sql.unsafe`drop schema history cascade`);
+    const healing = startProjectionService(imageHistoryProjection, { ...runtime, pollIntervalMs: 200 });
+    try {
+      for (const deadline = Date.now() + 120_000; ;) {
+        const dump = await dumpHistory(db.pool).catch(() => undefined);
+        if (JSON.stringify(dump) === JSON.stringify(whole)) break;
+        assert.ok(Date.now() < deadline, 'the dropped history comes back as it was');
+        await sleep(200);
+      }
+    } finally {
+      await healing.stop();
+    }
   });
 });
