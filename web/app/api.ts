@@ -7,10 +7,14 @@ import type {
   ImagePage,
   IssuedApiKey,
   ListImagesOptions,
+  Plan,
+  Role,
   SearchOptions,
   SearchResult,
   SimilarOptions,
+  Tenant,
   Usage,
+  User,
 } from '@deeplens/client/clientTypes';
 import type { paths as ReadApiPaths } from '@deeplens/client/generated/readApi';
 import type { paths as WriteApiPaths } from '@deeplens/client/generated/writeApi';
@@ -138,6 +142,49 @@ export const api = {
       'GET /v1/duplicates',
       read.GET('/v1/duplicates', { params: { query } }),
     )) as DuplicateGroups;
+  },
+  async createUser(
+    user: { email: string; password: string; role: Role; tenantId?: string | null },
+    options: { idempotencyKey?: string } = {},
+  ): Promise<User> {
+    return (await expectData(
+      'POST /v1/users',
+      write.POST('/v1/users', { params: { header: command(options.idempotencyKey) }, body: user }),
+    )) as User;
+  },
+  async createTenant(
+    tenant: { slug: string; name: string; plan?: Plan },
+    options: { idempotencyKey?: string } = {},
+  ): Promise<Tenant> {
+    return (await expectData(
+      'POST /v1/tenants',
+      write.POST('/v1/tenants', { params: { header: command(options.idempotencyKey) }, body: tenant }),
+    )) as Tenant;
+  },
+  async getTenant(id: string): Promise<Tenant> {
+    return (await expectData(
+      'GET /v1/tenants/{id}',
+      write.GET('/v1/tenants/{id}', { params: { path: { id } } }),
+    )) as Tenant;
+  },
+  async setTenantStatus(
+    id: string,
+    change: { status: 'active' } | { status: 'suspended'; reason: string },
+    options: { idempotencyKey?: string } = {},
+  ): Promise<Tenant> {
+    return (await expectData(
+      'PATCH /v1/tenants/{id}',
+      write.PATCH('/v1/tenants/{id}', {
+        params: { path: { id }, header: command(options.idempotencyKey) },
+        body: change,
+      }),
+    )) as Tenant;
+  },
+  async deleteTenant(id: string, options: { idempotencyKey?: string } = {}): Promise<void> {
+    await expectData(
+      'DELETE /v1/tenants/{id}',
+      write.DELETE('/v1/tenants/{id}', { params: { path: { id }, header: command(options.idempotencyKey) } }),
+    );
   },
   async usage(tenantId: string): Promise<Usage> {
     return (await expectData(

@@ -2,6 +2,7 @@ import { render } from 'preact';
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import { currentSession, signOut, type Session } from './api.ts';
 import { navigate, onLinkClick, parseRoute, useLocation } from './router.ts';
+import { AdminScreen } from './screens/admin.tsx';
 import { BrowseScreen } from './screens/browse.tsx';
 import { DuplicatesScreen } from './screens/duplicates.tsx';
 import { ImageScreen } from './screens/image.tsx';
@@ -17,6 +18,7 @@ const screens = [
   { path: '/upload', label: 'Upload', route: 'upload' },
   { path: '/duplicates', label: 'Duplicates', route: 'duplicates' },
   { path: '/keys', label: 'API keys & usage', route: 'keys' },
+  { path: '/admin', label: 'Admin', route: 'admin' },
 ] as const;
 
 function App() {
@@ -53,6 +55,7 @@ function App() {
       image: 'Image',
       keys: 'API keys & usage',
       duplicates: 'Near-duplicates',
+      admin: 'Administration',
       notFound: 'Not found',
     };
     document.title = `${titles[route.name] ?? ''} · DeepLens`;
@@ -84,13 +87,15 @@ function App() {
         </a>
         <nav aria-label="Main">
           <ul>
-            {screens.map((s) => (
-              <li key={s.path}>
-                <a href={s.path} aria-current={route.name === s.route ? 'page' : undefined}>
-                  {s.label}
-                </a>
-              </li>
-            ))}
+            {screens
+              .filter((s) => s.route !== 'admin' || session.role.endsWith('_admin'))
+              .map((s) => (
+                <li key={s.path}>
+                  <a href={s.path} aria-current={route.name === s.route ? 'page' : undefined}>
+                    {s.label}
+                  </a>
+                </li>
+              ))}
           </ul>
         </nav>
         <div class="who">
@@ -118,6 +123,7 @@ function App() {
         )}
         {route.name === 'upload' && <UploadScreen onUnauthorized={signedOut} />}
         {route.name === 'image' && <ImageScreen key={route.id} id={route.id} onUnauthorized={signedOut} />}
+        {route.name === 'admin' && <AdminScreen session={session} onUnauthorized={signedOut} />}
         {route.name === 'duplicates' && <DuplicatesScreen onUnauthorized={signedOut} />}
         {route.name === 'keys' && <KeysScreen session={session} onUnauthorized={signedOut} />}
         {route.name === 'notFound' && (

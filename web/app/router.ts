@@ -9,6 +9,7 @@ export type Route =
   | { name: 'image'; id: string }
   | { name: 'keys' }
   | { name: 'duplicates' }
+  | { name: 'admin' }
   | { name: 'notFound' };
 
 export function parseRoute(pathname: string): Route {
@@ -18,6 +19,7 @@ export function parseRoute(pathname: string): Route {
   if (pathname === '/upload') return { name: 'upload' };
   if (pathname === '/keys') return { name: 'keys' };
   if (pathname === '/duplicates') return { name: 'duplicates' };
+  if (pathname === '/admin') return { name: 'admin' };
   const image = /^\/images\/([A-Za-z0-9_-]{1,100})$/.exec(pathname);
   if (image) return { name: 'image', id: image[1]! };
   return { name: 'notFound' };

@@ -430,6 +430,44 @@ describe('the web interface in Chromium', () => {
         );
       await bravoContext.close();
 
+      // The platform admin provisions a tenant, suspends and reactivates it, gives it a user, deletes it.
+      const adminContext = await browser.newContext({ viewport: desktop });
+      const adminPage = await adminContext.newPage();
+      adminPage.setDefaultTimeout(60_000);
+      watch(adminPage, 'admin', seen);
+      await signIn(adminPage, web, deeplens.admin.email, deeplens.admin.password);
+      await adminPage.getByRole('link', { name: 'Admin' }).click();
+      await adminPage.getByRole('heading', { name: 'Administration' }).waitFor();
+      await adminPage.getByLabel('Slug').fill('charlie');
+      await adminPage.getByLabel('Name', { exact: true }).fill('Charlie & Co');
+      await adminPage.getByRole('button', { name: 'Provision' }).click();
+      await adminPage.getByRole('status').filter({ hasText: 'Tenant charlie provisioned' }).waitFor();
+      const tenantCard = adminPage.getByTestId('tenant');
+      const charlieId = (await tenantCard.locator('.mono').innerText()).trim();
+      assert.match(charlieId, /^[0-9a-f-]{36}$/);
+      await tenantCard.getByLabel('Reason').fill('unpaid invoice');
+      await tenantCard.getByRole('button', { name: 'Suspend' }).click();
+      await tenantCard.getByText('suspended', { exact: true }).waitFor();
+      await tenantCard.getByRole('button', { name: 'Reactivate' }).click();
+      await tenantCard.getByText('active', { exact: true }).waitFor();
+      await adminPage.getByLabel('E-mail').fill('first@charlie.test');
+      await adminPage.getByLabel('Password').fill(password);
+      await adminPage.getByLabel('Tenant id').last().fill(charlieId);
+      await adminPage.getByRole('button', { name: 'Create user' }).click();
+      await adminPage.getByRole('status').filter({ hasText: 'User first@charlie.test created' }).waitFor();
+      await shoot(adminPage, 'admin');
+      await tenantCard.getByRole('button', { name: 'Delete tenant…' }).click();
+      await tenantCard.getByRole('button', { name: 'Yes, delete' }).click();
+      await adminPage.getByRole('status').filter({ hasText: 'Tenant charlie deleted' }).waitFor();
+      assert.equal(
+        await admin.getTenant(charlieId).then(
+          () => 200,
+          (e: { status?: number }) => e.status,
+        ),
+        404,
+      );
+      await adminContext.close();
+
       // Sign out: back to the sign-in page, and the old cookie opens nothing any more.
       await page.getByRole('button', { name: 'Sign out' }).click();
       await page.getByRole('heading', { name: 'Sign in to DeepLens' }).waitFor();
