@@ -3,6 +3,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { SchemaValidationError } from 'slonik';
 import { z } from 'zod';
 import { sql } from './database.ts';
 import { runMigrations } from './migrations.ts';
@@ -26,6 +27,34 @@ describe('PostgreSQL through slonik', () => {
     assert.equal(
       await pool.oneFirst(sql.type(z.object({ n: z.number() }))`select count(*)::int8 as n from t`),
       0,
+    );
+  });
+
+  it('checks every typed row against its schema at run time', async (t) => {
+    const { pool } = await createTestDatabase(t);
+    await assert.rejects(
+      pool.one(sql.type(z.object({ answer: z.string() }))`select 42::int8 as answer`),
+      (error: unknown) => {
+        assert.ok(error instanceof SchemaValidationError, String(error));
+        assert.match(JSON.stringify(error.issues), /Expected string, received number/);
+        return true;
+      },
+      'a number where the schema says string is refused',
+    );
+    const row = await pool.one(
+      sql.type(
+        z.object({ answer: z.number().transform((n) => n * 2), label: z.string().default('none') }),
+      )`select 21::int8 as answer, null::text as ignored`,
+    );
+    assert.deepEqual(
+      row,
+      { answer: 42, label: 'none' },
+      'the parsed row: transforms, defaults, no extra columns',
+    );
+    assert.deepEqual(
+      await pool.one(sql.unsafe`select 1 as one, 'x' as other`),
+      { one: 1, other: 'x' },
+      'sql.unsafe rows pass as they are',
     );
   });
 

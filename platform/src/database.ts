@@ -1,8 +1,34 @@
-import { createPool, createTypeParserPreset, sql, type DatabasePool } from 'slonik';
+import {
+  createPool,
+  createTypeParserPreset,
+  SchemaValidationError,
+  sql,
+  type DatabasePool,
+  type Interceptor,
+  type QueryResultRow,
+} from 'slonik';
 import type { Config } from './config.ts';
 
 export { sql };
 export type { DatabasePool };
+
+/**
+ * Checks every row of a `sql.type(schema)` query against its zod schema at run time and
+ * answers the parsed row (defaults and transforms applied, unknown columns dropped). A row
+ * that does not match throws slonik's `SchemaValidationError`, naming the query and the
+ * issues: the types a query claims are then facts, not hopes. `sql.unsafe` rows pass as they
+ * are.
+ */
+export const resultParserInterceptor: Interceptor = {
+  name: 'deeplens-result-parser',
+  transformRow: (context, query, row) => {
+    const parser = context.resultParser;
+    if (!parser) return row;
+    const parsed = parser.safeParse(row);
+    if (!parsed.success) throw new SchemaValidationError(query, row, parsed.error.issues);
+    return parsed.data as QueryResultRow;
+  },
+};
 
 /**
  * A slonik pool. Type parsers keep `int8` as JS numbers (our counters and offsets stay far
@@ -20,6 +46,7 @@ export async function createDatabasePool(
     // transaction) per query and PostgreSQL's cached plans dropped. DeepLens keeps no session
     // state on pooled connections (session locks and LISTEN use their own clients).
     resetConnection: () => Promise.resolve(),
+    interceptors: [resultParserInterceptor],
     typeParsers: [
       ...createTypeParserPreset().filter((p) => p.name !== 'int8' && p.name !== 'timestamptz'),
       { name: 'int8', parse: (value) => Number.parseInt(value, 10) },
