@@ -23,7 +23,7 @@ import {
   startWriteApi,
   type WriteApiHarness,
 } from '@deeplens/write-api/testing/writeApiHarness';
-import { createReadApi } from '../readApi.ts';
+import { createReadApi, readCostOf } from '../readApi.ts';
 import { startReadApi } from '../testing/readApiHarness.ts';
 
 type HistoryItem = {
@@ -291,6 +291,11 @@ describe('GET /v1/images/{id}/history (write API → outbox → Kafka → histor
       );
       assert.equal(past.status, 200);
       assert.deepEqual(await past.json(), { imageId, items: [], nextCursor: null });
+
+      // It costs what a listing costs: one request unit (the token bucket refills too fast at
+      // 600 a minute to see one unit go between two requests, so the cost function is asked).
+      assert.equal(readCostOf('GET', `/v1/images/${imageId}/history`, undefined), 1);
+      assert.equal(readCostOf('GET', '/v1/images', undefined), 1);
 
       // A rebuild of the projection from offset 0 answers the same history.
       await rebuildProjection(imageHistoryProjection, { ...runtime, dropAfterMs: 200 });
