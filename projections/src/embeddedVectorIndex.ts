@@ -71,6 +71,14 @@ export type EmbeddedVectorIndexOptions = {
   /** Threads a graph build uses (in its worker thread); default all cores. */
   buildThreads?: number;
   /**
+   * A writer keeps at most this many bytes of waiting vectors (points in no graph) per
+   * collection in RAM; past it, further ones go to the instance's vector file, read back by a
+   * search (one by one, as re-scoring does) or a graph build. A projector replaying millions
+   * of vectors is not searched, so its memory stays bounded. Default 1 GiB. A follower keeps
+   * them all in RAM: it serves searches, and builds graphs as it catches up.
+   */
+  writerRamBytes?: number;
+  /**
    * After a failed graph build (the worker crashed, ran out of memory, or failed to save), the
    * collection's next build waits this long, doubling with each failure in a row up to
    * `maxMs`; meanwhile its points are searched exactly. Default 1 s, at most 5 minutes.
@@ -139,6 +147,10 @@ class Collection {
   graphSize = 0;
   /** Points stored but in no graph and in no build. */
   readonly pending = new Set<string>();
+  /** Points in no graph (waiting, or in the build in flight) whose vector is in the file. */
+  readonly spilled = new Set<string>();
+  /** Waiting vectors past this many in RAM go to the file (writer only). */
+  ramLimit = Infinity;
   /** Labels (and their ids) of the build in flight. */
   building: Map<bigint, string> | undefined;
   /** Labels in the graph (or in the build in flight) whose points were removed or replaced. */
@@ -154,9 +166,16 @@ class Collection {
   constructor(
     readonly dim: number,
     readonly number: number,
+    /** Where this instance keeps the collection's vector file. */
+    readonly diskPath: string,
   ) {
     this.ram = new RamVectors(dim);
     this.scratch = new Float32Array(dim);
+  }
+
+  /** The collection's vector file, created on first use. */
+  ensureDisk(): DiskVectors {
+    return (this.disk ??= new DiskVectors(this.diskPath, this.dim));
   }
 
   get graphed(): number {
@@ -170,8 +189,18 @@ class Collection {
     this.remove(id);
     // Labels are never reused: a replaced point gets a fresh one in the graph.
     const label = this.nextLabel++;
-    const ram = this.ram.add(id, (slot) => normalizeInto(vector, slot));
-    this.points.set(id, { label, payload, ram, disk: -1 });
+    if (this.ram.count >= this.ramLimit) {
+      this.points.set(id, {
+        label,
+        payload,
+        ram: -1,
+        disk: this.ensureDisk().write(normalizeInto(vector, this.scratch)),
+      });
+      this.spilled.add(id);
+    } else {
+      const ram = this.ram.add(id, (slot) => normalizeInto(vector, slot));
+      this.points.set(id, { label, payload, ram, disk: -1 });
+    }
     this.idByLabel.set(label, id);
     this.indexPayload(id, payload);
     this.pending.add(id);
@@ -190,6 +219,7 @@ class Collection {
     if (!point) return;
     if (point.ram >= 0) this.ram.free(point.ram);
     if (point.disk >= 0) this.disk!.free(point.disk);
+    this.spilled.delete(id);
     if (!this.pending.delete(id)) {
       // In the graph, or about to be: taken out of it by the next build.
       this.dead.push(point.label);
@@ -198,6 +228,21 @@ class Collection {
     this.points.delete(id);
     this.idByLabel.delete(point.label);
     this.unindexPayload(id, point.payload);
+  }
+
+  /** Whether the point is in the searchable graph (its vector in the file, and not spilled). */
+  inGraph(id: string, point: StoredPoint): boolean {
+    return point.disk >= 0 && !this.spilled.has(id);
+  }
+
+  /**
+   * The ids of (at least) the k points in no graph most similar to `query`: an exact SIMD scan
+   * of those in RAM, plus every spilled one (scored exactly by the caller).
+   */
+  scanUngraphed(query: Float32Array, k: number): string[] {
+    const ids = this.ram.scan(query, k);
+    for (const id of this.spilled) ids.push(id);
+    return ids;
   }
 
   /** The point's unit vector: in RAM, or read into `out` from the vector file. */
@@ -327,6 +372,7 @@ export class EmbeddedVectorIndex implements VectorIndex {
   readonly #followIntervalMs: number;
   readonly #builder: GraphBuilder;
   readonly #buildRetry: { initialMs: number; maxMs: number };
+  readonly #writerRamBytes: number;
   /** Set by `setExpansionSearch`: one `ef` for every graph instead of the calibrated ones. */
   #forcedEf: number | undefined;
   /** This instance's working folder: graph files and the vector files of graphed points. */
@@ -355,6 +401,7 @@ export class EmbeddedVectorIndex implements VectorIndex {
     this.#followIntervalMs = options.followIntervalMs ?? 200;
     this.#builder = new GraphBuilder(options.buildThreads);
     this.#buildRetry = options.buildRetry ?? { initialMs: 1000, maxMs: 5 * 60_000 };
+    this.#writerRamBytes = options.writerRamBytes ?? 2 ** 30;
     this.#work = join(this.#dir, `.work-${process.pid}-${randomUUID().slice(0, 8)}`);
   }
 
@@ -440,7 +487,7 @@ export class EmbeddedVectorIndex implements VectorIndex {
     if (!c.graph) {
       // No graph yet (the collection is small, or its first graph is being built): every
       // vector is in RAM, scanned exactly.
-      const ids = candidates ?? c.ram.scan(query, options.k);
+      const ids = candidates ?? c.scanUngraphed(query, options.k);
       return this.#hits(c, this.#score(c, query, ids), options.k, threshold);
     }
 
@@ -465,13 +512,13 @@ export class EmbeddedVectorIndex implements VectorIndex {
       const id = c.idByLabel.get(keys[i]!);
       const point = id === undefined ? undefined : c.points.get(id);
       // A label of a removed or replaced point, or a point the filter keeps out.
-      if (!point || point.label !== keys[i] || point.disk < 0 || !admits(id!)) continue;
+      if (!point || point.label !== keys[i] || !c.inGraph(id!, point) || !admits(id!)) continue;
       scored.push({ id: id!, score: dot(c.vector(point), query) });
     }
     // The points not in the graph yet are in RAM: scanned exactly, so they are always found.
     const unGraphed = candidates
       ? [...c.pending, ...(c.building?.values() ?? [])].filter(admits)
-      : c.ram.scan(query, options.k);
+      : c.scanUngraphed(query, options.k);
     scored.push(...this.#score(c, query, unGraphed));
     const hits = this.#hits(c, scored, options.k, threshold);
     const reachable = Math.min(options.k, matching);
@@ -636,7 +683,7 @@ export class EmbeddedVectorIndex implements VectorIndex {
       labels.push(point.label);
     }
     c.pending.clear();
-    if (fresh) for (const point of c.points.values()) if (point.disk >= 0) labels.push(point.label);
+    if (fresh) for (const [id, point] of c.points) if (c.inGraph(id, point)) labels.push(point.label);
     const dead = c.dead;
     c.dead = [];
     const out = join(this.#work, `graph-${c.number}-${this.#files++}.usearch`);
@@ -710,11 +757,14 @@ export class EmbeddedVectorIndex implements VectorIndex {
     c.graphFile = file;
     c.graphSize = size;
     c.ef = ef;
-    c.disk ??= new DiskVectors(join(this.#work, `vectors-${c.number}.f32`), c.dim);
+    const disk = c.ensureDisk();
     for (const [label, id] of building) {
       const point = c.points.get(id);
-      if (!point || point.label !== label || point.ram < 0) continue;
-      point.disk = c.disk.write(c.ram.get(point.ram));
+      if (!point || point.label !== label) continue;
+      // A spilled point's vector is in the file already.
+      c.spilled.delete(id);
+      if (point.ram < 0) continue;
+      point.disk = disk.write(c.ram.get(point.ram));
       c.ram.free(point.ram);
       point.ram = -1;
     }
@@ -773,6 +823,13 @@ export class EmbeddedVectorIndex implements VectorIndex {
     this.#walOffset = end;
   }
 
+  #newCollection(dim: number): Collection {
+    const number = this.#collectionNumber++;
+    const c = new Collection(dim, number, join(this.#work, `vectors-${number}.f32`));
+    if (this.#writer) c.ramLimit = Math.max(1, Math.floor(this.#writerRamBytes / (dim * 4)));
+    return c;
+  }
+
   #applyFrame(operations: WalOperation[], state: VectorIndexState): void {
     for (const operation of operations) this.#apply(operation);
     this.#state = state;
@@ -783,10 +840,7 @@ export class EmbeddedVectorIndex implements VectorIndex {
       case 'upsert': {
         let c = this.#collections.get(operation.collection);
         if (!c)
-          this.#collections.set(
-            operation.collection,
-            (c = new Collection(operation.vector.length, this.#collectionNumber++)),
-          );
+          this.#collections.set(operation.collection, (c = this.#newCollection(operation.vector.length)));
         c.upsert(operation.id, operation.vector, operation.payload);
         return;
       }
@@ -846,7 +900,7 @@ export class EmbeddedVectorIndex implements VectorIndex {
         const rows = new Float32Array(batch.buffer, batch.byteOffset, 256 * c.dim);
         let inBatch = 0;
         for (const [id, point] of c.points) {
-          meta.push([id, point.label.toString(), point.payload, graph && point.disk >= 0 ? 1 : 0]);
+          meta.push([id, point.label.toString(), point.payload, graph && c.inGraph(id, point) ? 1 : 0]);
           rows.set(c.vector(point), inBatch++ * c.dim);
           if (inBatch === 256) {
             writeSync(fd, batch);
@@ -893,17 +947,25 @@ export class EmbeddedVectorIndex implements VectorIndex {
   #loadSnapshot(path: string): void {
     const file = JSON.parse(readFileSync(join(path, 'snapshot.json'), 'utf8')) as SnapshotFile;
     for (const entry of file.collections) {
-      const c = new Collection(entry.dim, this.#collectionNumber++);
+      const c = this.#newCollection(entry.dim);
       const meta = JSON.parse(readFileSync(join(path, `${entry.file}.json`), 'utf8')) as SnapshotPoint[];
       const vectorsPath = join(path, `${entry.file}.vectors`);
       const graphed = entry.graph === true;
+      // Which points keep their vector in the file: the graph's, and the waiting ones past a
+      // writer's RAM limit (spilled); the others are read into RAM.
+      let waiting = 0;
+      const inFile = meta.map((m) => {
+        if (graphed && m[3] === 1) return true;
+        return waiting++ >= c.ramLimit;
+      });
+      if (inFile.some(Boolean)) {
+        // Those keep their vectors in a copy of the snapshot's vector file (slot = position).
+        copyFileSync(vectorsPath, c.diskPath, constants.COPYFILE_FICLONE);
+        const free = inFile.flatMap((kept, i) => (kept ? [] : [i]));
+        c.disk = new DiskVectors(c.diskPath, entry.dim, meta.length, free);
+      }
       if (graphed) {
-        // The graph's points keep their vectors in a copy of the snapshot's vector file (slot =
-        // position); the snapshot's graph file is linked into the working folder and mapped.
-        const vectors = join(this.#work, `vectors-${c.number}.f32`);
-        copyFileSync(vectorsPath, vectors, constants.COPYFILE_FICLONE);
-        const free = meta.flatMap((m, i) => (m[3] === 1 ? [] : [i]));
-        c.disk = new DiskVectors(vectors, entry.dim, meta.length, free);
+        // The snapshot's graph file is linked into the working folder and mapped.
         const graphFile = join(this.#work, `graph-${c.number}-${this.#files++}.usearch`);
         linkOrCopy(join(path, `${entry.file}.usearch`), graphFile);
         c.graph = createGraphIndex(entry.dim, this.#hnsw);
@@ -917,7 +979,11 @@ export class EmbeddedVectorIndex implements VectorIndex {
         meta.forEach(([id, label, payload, inGraph], i) => {
           const point: StoredPoint = { label: BigInt(label), payload, ram: -1, disk: -1 };
           if (graphed && inGraph === 1) point.disk = i;
-          else {
+          else if (inFile[i]) {
+            point.disk = i;
+            c.spilled.add(id);
+            c.pending.add(id);
+          } else {
             point.ram = c.ram.add(id, (slot) => {
               readSync(
                 fd,

@@ -228,6 +228,60 @@ describe('embedded vector index search', () => {
     assert.ok(uncalibrated < calibrated, `ef 8: ${uncalibrated}, calibrated: ${calibrated}`);
   });
 
+  it('a writer keeps at most writerRamBytes of waiting vectors in RAM: the rest wait in its file, found exactly, graphed and snapshotted alike', async (t) => {
+    const dir = await folder(t);
+    // 50 vectors of 32 floats in RAM; the other 250 go to the file.
+    const options = { dir, exactScanLimit: 1000, writerRamBytes: 50 * dim * 4 };
+    const all = vectors(300, 7);
+    const stored = new Map(all.map((v, n) => [id(n), v] as const));
+    const exactAnswers = async (index: Awaited<ReturnType<typeof openEmbeddedVectorIndex>>) => {
+      for (let n = 0; n < 300; n += 23) {
+        const hits = await index.search('c', all[n]!, { k: 5 });
+        assert.deepEqual(
+          hits.map((h) => h.id),
+          exactTop(stored, all[n]!, 5),
+          `query ${n}`,
+        );
+      }
+    };
+    const writer = await openEmbeddedVectorIndex(options);
+    await writer.upsert(
+      'c',
+      all.map((v, n) => pointOf(n, v)),
+    );
+    await exactAnswers(writer);
+    const [spilled] = await writer.get('c', [id(299)]);
+    assert.ok(Math.abs(spilled!.vector[0]! - all[299]![0]! / Math.hypot(...all[299]!)) < 1e-6);
+    const filtered = await writer.search('c', all[201]!, { k: 3, filter: { tags: ['odd'] } });
+    assert.equal(filtered[0]?.id, id(201));
+    await writer.commit({ n: 1 });
+    await writer.close();
+
+    // Reopened from its snapshot with a graph now due: waiting vectors past the limit stay in
+    // the file, and the graph built from them holds every point.
+    const reopened = await openEmbeddedVectorIndex({ ...options, exactScanLimit: 50 });
+    t.after(() => reopened.close());
+    assert.deepEqual(reopened.graphStatus('c'), { graphed: 0, building: 0, pending: 300 });
+    await exactAnswers(reopened);
+    await reopened.settleGraphs();
+    assert.deepEqual(reopened.graphStatus('c'), { graphed: 300, building: 0, pending: 0 });
+    for (let n = 0; n < 300; n += 13) {
+      const hits = await reopened.search('c', all[n]!, { k: 1 });
+      assert.equal(hits[0]?.id, id(n), `point ${n} found in the graph`);
+    }
+    await reopened.delete('c', [id(250)]);
+    stored.delete(id(250));
+    await reopened.commit({ n: 2 });
+    await reopened.close();
+    const again = await openEmbeddedVectorIndex({ ...options, exactScanLimit: 50 });
+    t.after(() => again.close());
+    assert.deepEqual(again.graphStatus('c'), { graphed: 299, building: 0, pending: 0 });
+    assert.equal((await again.ids('c')).length, 299);
+    const hits = await again.search('c', all[77]!, { k: 1 });
+    assert.equal(hits[0]?.id, id(77));
+    await again.close();
+  });
+
   it('survives a graph build worker that dies: the writer goes on, searches stay exact, builds retry with a growing back-off', async (t) => {
     const fault = 'DEEPLENS_FAULT_GRAPH_WORKER';
     t.after(() => delete process.env[fault]);
