@@ -211,6 +211,7 @@ export function createCommandHandler({
       await pool.transaction(async (tx) => {
         if (events.length > 0) {
           const tenantId = events[0]!.metadata.tenantId;
+          // sql.unsafe: writes; only the row count is read, so there is no row to type.
           const stored =
             state.version === 0
               ? await tx.query(sql.unsafe`
@@ -238,6 +239,7 @@ export function createCommandHandler({
           }
         }
         if (idempotency) {
+          // sql.unsafe: a write that returns no rows, so there is no row to type.
           await tx.query(sql.unsafe`
             insert into write.idempotency_keys (scope, key, request_hash, response)
             values (${idempotency.scope}, ${idempotency.key}, ${requestHash}, ${sql.jsonb(result)})`);
@@ -283,6 +285,7 @@ export async function appendToOutbox(
   headers: Record<string, string> = {},
 ): Promise<void> {
   const { eventId, aggregateId, aggregateVersion, tenantId } = event.metadata;
+  // sql.unsafe: a write that returns no rows, so there is no row to type.
   await tx.query(sql.unsafe`
     insert into write.outbox
       (event_id, event_type, topic, message_key, aggregate_type, aggregate_id, aggregate_version,
@@ -295,11 +298,13 @@ export async function appendToOutbox(
 
 async function reserve(tx: Queryable, reservation: Reservation, aggregateId: string): Promise<void> {
   if (reservation.release) {
+    // sql.unsafe: a write that returns no rows, so there is no row to type.
     await tx.query(sql.unsafe`
       delete from write.unique_reservations
       where kind = ${reservation.kind} and value = ${reservation.value} and aggregate_id = ${aggregateId}`);
     return;
   }
+  // sql.unsafe: a write; only its row count is read, so there is no row to type.
   const claimed = await tx.query(sql.unsafe`
     insert into write.unique_reservations (kind, value, aggregate_id)
     values (${reservation.kind}, ${reservation.value}, ${aggregateId})
