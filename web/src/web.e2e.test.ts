@@ -74,8 +74,16 @@ async function until(page: Page, expression: string, timeoutMs = 60_000): Promis
   }
 }
 
-/** A screenshot at desktop width and one at phone width, into docs/ui/. */
+/** A screenshot at desktop width and one at phone width, into docs/ui/; every field labelled. */
 async function shoot(page: Page, name: string): Promise<void> {
+  const unlabelled = await page.evaluate<string[]>(`[
+    ...[...document.querySelectorAll('input, select, textarea')]
+      .filter((e) => e.labels.length === 0 && !e.getAttribute('aria-label'))
+      .map((e) => 'field ' + (e.id || e.outerHTML)),
+    ...[...document.querySelectorAll('img')].filter((e) => !e.alt).map((e) => 'image ' + e.src),
+    ...[...document.querySelectorAll('button')].filter((e) => !e.innerText.trim()).map((e) => 'button ' + e.outerHTML),
+  ]`);
+  assert.deepEqual(unlabelled, [], `${name}: every field, image and button has a name`);
   await page.evaluate('document.fonts.ready.then(() => true)');
   await page.screenshot({ path: join(screenshotsDir, `${name}-desktop.png`), fullPage: true });
   await page.setViewportSize(phone);
