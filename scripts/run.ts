@@ -1,7 +1,7 @@
 /**
  * DeepLens with one command:
  *
- *   npm run up [-- --all-in-one] [--no-stack] [--raw-logs]
+ *   npm run up [-- --all-in-one] [--replicas N] [--no-stack] [--raw-logs]
  *
  * 1. brings the local stack up (`npm run stack -- up`; skipped with --no-stack, e.g. when the
  *    configuration points at external services),
@@ -10,7 +10,9 @@
  *    else `admin@deeplens.local` with a random password kept in `<SECRETS_DIR>/admin.json` (0600),
  * 4. starts every DeepLens process, each as a child process (`node --import tsx <x>/src/main.ts`)
  *    whose output is prefixed with its name and which is restarted with backoff if it dies — or,
- *    with --all-in-one, all of them in one process (`scripts/allInOne.ts`),
+ *    with --all-in-one, all of them in one process (`scripts/allInOne.ts`); with --replicas N,
+ *    N instances each of the embedder, the projectors and the read API (read APIs on
+ *    consecutive ports from READ_API_PORT), side by side,
  * 5. waits until both APIs answer `/readyz`, then prints where they listen and what to do next.
  *
  * Ctrl-C (or SIGTERM) stops everything: SIGTERM to each process, a wait, then exit. So does a
@@ -31,25 +33,31 @@ import { loadConfig, type Config } from '@deeplens/platform/config';
 import { loadWebConfig, webUrl as webAddress } from '@deeplens/web/webConfig';
 
 const repoRoot = resolve(import.meta.dirname, '..');
-const usage = `usage: npm run up [-- --all-in-one] [--no-stack] [--raw-logs]
+const usage = `usage: npm run up [-- --all-in-one] [--replicas N] [--no-stack] [--raw-logs]
 
   --all-in-one   run every DeepLens process inside one Node.js process
+  --replicas N   N instances each of the embedder, projectors and read API (1-8; read APIs on
+                 READ_API_PORT, READ_API_PORT + 1, …)
   --no-stack     do not start the local stack (the configuration points at running services)
   --raw-logs     print the processes' JSON log lines as they are`;
 
-/** Every DeepLens process and its composition root, in start order. */
-const processes = [
+/** Every DeepLens process and its composition root, in start order (`scaled`: runs `--replicas` times). */
+const processes: readonly { name: string; main: string; scaled?: boolean }[] = [
   { name: 'write-api', main: 'write-api/src/main.ts' },
   { name: 'relay', main: 'write-api/src/relayMain.ts' },
   { name: 'intake', main: 'write-api/src/intakeMain.ts' },
   { name: 'eraser', main: 'write-api/src/eraserMain.ts' },
-  { name: 'embedder', main: 'embedder/src/main.ts' },
-  { name: 'projectors', main: 'projections/src/main.ts' },
-  { name: 'read-api', main: 'read-api/src/main.ts' },
-] as const;
+  // Instances share the work through their Kafka consumer group.
+  { name: 'embedder', main: 'embedder/src/main.ts', scaled: true },
+  // One writer per projection generation (an advisory lock): the others stand by and take over.
+  { name: 'projectors', main: 'projections/src/main.ts', scaled: true },
+  // Stateless over the read models: each on its own port.
+  { name: 'read-api', main: 'read-api/src/main.ts', scaled: true },
+];
 
 const optionSpec = {
   'all-in-one': { type: 'boolean', default: false },
+  replicas: { type: 'string', default: '1' },
   'no-stack': { type: 'boolean', default: false },
   'raw-logs': { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
@@ -67,6 +75,11 @@ try {
 if (options.help) {
   console.log(usage);
   process.exit(0);
+}
+const replicas = Number(options.replicas);
+if (!Number.isInteger(replicas) || replicas < 1 || replicas > 8 || (replicas > 1 && options['all-in-one'])) {
+  console.error(`up: --replicas takes a whole number from 1 to 8, and not with --all-in-one\n\n${usage}`);
+  process.exit(2);
 }
 
 const color = process.stdout.isTTY && !process.env['NO_COLOR'];
@@ -113,8 +126,13 @@ async function main(): Promise<void> {
 
   const writeUrl = `http://${reachable(config.WRITE_API_HOST)}:${config.WRITE_API_PORT}`;
   const readUrl = `http://${reachable(config.READ_API_HOST)}:${config.READ_API_PORT}`;
+  const readUrls = Array.from(
+    { length: replicas },
+    (_, i) => `http://${reachable(config.READ_API_HOST)}:${config.READ_API_PORT + i}`,
+  );
   await assertPortFree('WRITE_API_PORT', config.WRITE_API_HOST, config.WRITE_API_PORT, writeUrl);
-  await assertPortFree('READ_API_PORT', config.READ_API_HOST, config.READ_API_PORT, readUrl);
+  for (const [i, url] of readUrls.entries())
+    await assertPortFree('READ_API_PORT', config.READ_API_HOST, config.READ_API_PORT + i, url);
   const web = loadWebConfig();
   const webUrl = webAddress(web);
   await assertPortFree('WEB_PORT', web.host, web.port, webUrl);
@@ -130,23 +148,29 @@ async function main(): Promise<void> {
     const metricsBase = process.env['METRICS_PORT'] ? Number(process.env['METRICS_PORT']) : undefined;
     let nextMetricsPort = metricsBase;
     // The write API first: it migrates the write model the others share.
-    const [first, ...rest] = processes.map((p) => ({
-      ...p,
-      env: {
-        ...env,
-        ...(metricsBase !== undefined ? { METRICS_PORT: String(nextMetricsPort!++) } : {}),
-      },
-    }));
+    const instances = processes.flatMap((p) =>
+      Array.from({ length: p.scaled ? replicas : 1 }, (_, i) => ({
+        name: i === 0 ? p.name : `${p.name}#${i + 1}`,
+        main: p.main,
+        env: {
+          ...env,
+          ...(metricsBase !== undefined ? { METRICS_PORT: String(nextMetricsPort!++) } : {}),
+          ...(p.name === 'read-api' ? { READ_API_PORT: String(config.READ_API_PORT + i) } : {}),
+        },
+      })),
+    );
+    const [first, ...rest] = instances;
     supervise(first!);
     await waitUntilReady('write API', writeUrl, 180_000);
     for (const p of rest) supervise(p);
   }
   supervise({ name: 'web', main: 'web/src/main.ts', env: {} });
   await waitUntilReady('write API', writeUrl, 180_000);
-  await waitUntilReady('read API', readUrl, 180_000);
+  for (const [i, url] of readUrls.entries())
+    await waitUntilReady(i === 0 ? 'read API' : `read API #${i + 1}`, url, 180_000);
   if (shuttingDown) return;
   const adminWorks = await checkAdminSignIn(writeUrl, readUrl, admin);
-  printBanner({ writeUrl, readUrl, webUrl, admin, adminWorks, config });
+  printBanner({ writeUrl, readUrl, readUrls, webUrl, admin, adminWorks, config });
 }
 
 /** A set-up step run to completion with its output shown; a failure stops `up`. */
@@ -319,6 +343,7 @@ async function checkAdminSignIn(writeUrl: string, readUrl: string, admin: Admin)
 function printBanner(info: {
   writeUrl: string;
   readUrl: string;
+  readUrls: string[];
   webUrl: string;
   admin: Admin;
   adminWorks: boolean;
@@ -336,12 +361,16 @@ function printBanner(info: {
     admin.source === 'environment'
       ? 'printenv BOOTSTRAP_ADMIN_PASSWORD'
       : `node -p "require('./${relative(repoRoot, admin.file!)}').password"`;
-  const mode = options['all-in-one'] ? 'all in one process' : `${processes.length} processes`;
+  const count = processes.reduce((n, p) => n + (p.scaled ? replicas : 1), 0);
+  const mode = options['all-in-one']
+    ? 'all in one process'
+    : `${count} processes${replicas > 1 ? `, ${replicas} of each worker` : ''}`;
   const lines = [
     '',
     paint(1, `DeepLens is up (${mode}); Ctrl-C stops everything.`),
     `  write API   ${writeUrl}   (OpenAPI: ${writeUrl}/openapi.json)`,
     `  read API    ${readUrl}   (OpenAPI: ${readUrl}/openapi.json)`,
+    ...info.readUrls.slice(1).map((url, i) => `  read API #${i + 2} ${url}`),
     `  web UI      ${info.webUrl}   (sign in as below, or as any user; docs/web.md)`,
     `  admin       ${admin.email}   (${where})`,
     ...(info.adminWorks
