@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
-import { imageDecider } from '@deeplens/commands/image/imageDecider';
-import { imageRules } from '@deeplens/commands/writeModelRules';
+import { imageAggregate } from '@deeplens/commands/writeModelRules';
 import { createEventSerde, registrySchemaStore } from '@deeplens/events/eventSerde';
 import { topicsWithPrefix } from '@deeplens/events/topics';
 import { createKafka } from '@deeplens/platform/kafka';
@@ -144,7 +143,7 @@ describe('GET /v1/images/{id}/history (write API → outbox → Kafka → histor
       };
       const embed = (modelVersion: string) =>
         write.deps.handler.handle(
-          imageDecider,
+          imageAggregate,
           {
             type: 'RecordImageEmbedding',
             data: {
@@ -157,7 +156,6 @@ describe('GET /v1/images/{id}/history (write API → outbox → Kafka → histor
             },
           },
           { actor: 'system:embedder', causationId: imageId },
-          imageRules,
         );
       await embed('1.0.0');
       const tagRequestId = `retag-${randomUUID()}`;
