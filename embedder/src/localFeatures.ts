@@ -14,7 +14,7 @@
  */
 import { createRequire } from 'node:module';
 
-/** The greyscale copy's longest side, in pixels (never enlarged). */
+/** The greyscale copy's longest side, in pixels (never enlarged: measured, see docs/search-quality.md). */
 export const LOCAL_FEATURE_SIZE = 512;
 /** Keypoints ORB keeps per image, strongest first. */
 export const LOCAL_FEATURE_COUNT = 500;

@@ -182,7 +182,8 @@ describe('DeepLens end to end: two tenants, real photos, search with edited copi
               verified: boolean;
               inliers: number;
             }[];
-            assert.equal(first?.imageId, alphaIds[3], `${name}: the original first`);
+            assert.ok(first, `${name}: a hit`);
+            assert.equal(first.imageId, alphaIds[3], `${name}: the original first`);
             assert.equal(first.verified, true, `${name}: verified`);
             assert.ok(first.inliers >= 15, `${name}: ${first.inliers} inliers`);
             t.diagnostic(
