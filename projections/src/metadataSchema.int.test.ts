@@ -58,4 +58,24 @@ describe('read-model schema creation', () => {
     );
     assert.ok(await hasColumn(), 'the old schema has the column now');
   });
+
+  it('adds the image_features table to a tenant schema created before it, once', async (t) => {
+    const db = await createTestDatabase(t);
+    const tenant = `tenant_${'0'.repeat(31)}3`;
+    const hasTable = () => db.pool.transaction((tx) => tableExists(tx, tenant, 'image_features'));
+    await db.pool.transaction((tx) => ensureTenantSchema(tx, tenant));
+    assert.ok(await hasTable(), 'a new schema has the table');
+    // As a schema created by the previous version of the projection.
+    await db.pool.query(sql.unsafe`drop table ${sql.identifier([tenant, 'image_features'])}`);
+    assert.equal(await hasTable(), false);
+    const results = await Promise.allSettled(
+      [0, 1, 2].map(() => db.pool.transaction((tx) => ensureTenantSchema(tx, tenant))),
+    );
+    assert.deepEqual(
+      results.flatMap((r) => (r.status === 'rejected' ? [String(r.reason)] : [])),
+      [],
+      'concurrent batches migrate it in turn',
+    );
+    assert.ok(await hasTable(), 'the old schema has the table now');
+  });
 });
