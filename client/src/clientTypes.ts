@@ -160,10 +160,15 @@ export type SearchHit = {
   thumbnailUrl: string | null;
   contentUrl: string;
   /**
+   * `geometric`: local features verified it as the query's picture (most inliers first);
    * `perceptual-hash`: an edited copy of the query image, ranked first; `descriptor`: ranked by
    * similarity alone. Absent from servers older than it.
    */
-  rankedBy?: 'perceptual-hash' | 'descriptor';
+  rankedBy?: 'geometric' | 'perceptual-hash' | 'descriptor';
+  /** Geometric verification found the same picture (a crop, frame, overlay or re-encoding). */
+  verified?: boolean;
+  /** Keypoint matches one similarity transform explains; 0 when not compared. */
+  inliers?: number;
 };
 
 export type SearchResult = {

@@ -69,6 +69,9 @@ export async function startKafkaDataKeyStore(options: {
     idleTimeoutMillis: 1_000,
     allowExitOnIdle: true,
   });
+  // An idle connection ended by the server (a restart, a dropped database) is replaced on the
+  // next query; without a listener its 'error' event would end the process.
+  pool.on('error', () => {});
 
   const client = await pool.connect();
   try {

@@ -4,6 +4,7 @@ import type {
   ApiKeyScope,
   DuplicateGroups,
   Image,
+  ImageHistoryPage,
   ImagePage,
   IssuedApiKey,
   ListImagesOptions,
@@ -72,6 +73,12 @@ export const api = {
       'GET /v1/images/{id}',
       read.GET('/v1/images/{id}', { params: { path: { id } } }),
     )) as Image;
+  },
+  async imageHistory(id: string, page: { cursor?: string; limit?: number } = {}): Promise<ImageHistoryPage> {
+    return (await expectData(
+      'GET /v1/images/{id}/history',
+      read.GET('/v1/images/{id}/history', { params: { path: { id }, query: page } }),
+    )) as ImageHistoryPage;
   },
   async similar(id: string, options: SimilarOptions = {}): Promise<SearchResult> {
     return (await expectData(

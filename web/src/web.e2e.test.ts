@@ -326,6 +326,10 @@ describe('the web interface in Chromium', () => {
         assert.ok(Date.now() < tagsKept, 'the new tags are shown after a reload');
         await sleep(1_000);
       }
+      // Its history from the log: the upload, the embedding and the tag edit, in words.
+      const history = page.getByRole('list', { name: 'History' });
+      await history.getByText('ImageUploaded').waitFor();
+      await history.getByText(/tags: .*→ trip, favourite/).waitFor();
       await page.getByRole('list', { name: 'Similar images' }).waitFor();
       await until(
         page,

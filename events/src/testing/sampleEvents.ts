@@ -90,6 +90,11 @@ export const sampleEvents: { readonly [T in DeepLensEventType]: EventOfType<T> }
     data: { userId, tenantId, reason: 'left the company' },
     metadata: sampleMetadata(userId, 3),
   },
+  UserErased: {
+    type: 'UserErased',
+    data: { userId, tenantId },
+    metadata: sampleMetadata(userId, 4),
+  },
   ApiKeyIssued: {
     type: 'ApiKeyIssued',
     data: {
@@ -153,6 +158,7 @@ export const sampleEvents: { readonly [T in DeepLensEventType]: EventOfType<T> }
       dim: 4,
       vector: Float32Array.from([0.125, -1.5, 3.1415927, 1e-7]),
       perceptualHash: '8f3a00c4e1d2b697',
+      localFeatures: null,
     },
     metadata: sampleMetadata(imageId, 2),
   },

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import type { Image, SearchHit } from '@deeplens/client/clientTypes';
+import type { Image, ImageHistoryEvent, SearchHit } from '@deeplens/client/clientTypes';
 import { api, describeError, formatBytes, isUnauthorized, viaGateway } from '../api.ts';
 import { navigate } from '../router.ts';
 import { StatusBadge, Thumbnail } from './common.tsx';
@@ -13,10 +13,32 @@ const parseTags = (text: string) => [
   ),
 ];
 
-/** One image: the picture, its metadata, editable tags and attributes, look-alikes, delete. */
+const describeValue = (value: unknown): string => {
+  if (value === null || value === undefined) return '—';
+  if (Array.isArray(value)) return value.join(', ') || '(none)';
+  if (typeof value === 'object')
+    return (
+      Object.entries(value as Record<string, string>)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(', ') || '(none)'
+    );
+  return typeof value === 'string' ? value : JSON.stringify(value);
+};
+
+/** What one history entry changed, in words. */
+function describeChanges(event: ImageHistoryEvent): string {
+  const parts = Object.entries(event.changes).map(
+    ([field, change]) => `${field}: ${describeValue(change.before)} → ${describeValue(change.after)}`,
+  );
+  return parts.join('; ') || '';
+}
+
+/** One image: the picture, its metadata, editable tags and attributes, look-alikes, history, delete. */
 export function ImageScreen({ id, onUnauthorized }: { id: string; onUnauthorized: () => void }) {
   const [image, setImage] = useState<Image | null>();
   const [similar, setSimilar] = useState<SearchHit[]>();
+  const [history, setHistory] = useState<ImageHistoryEvent[]>();
+  const [historyVersion, setHistoryVersion] = useState(0);
   const [tags, setTags] = useState('');
   const [attributes, setAttributes] = useState('');
   const [message, setMessage] = useState<{ text: string; error?: boolean }>();
@@ -69,6 +91,14 @@ export function ImageScreen({ id, onUnauthorized }: { id: string; onUnauthorized
       .catch(fail);
   }, [id, indexed]);
 
+  // The image's history from the log (the history projection); read again after each save.
+  useEffect(() => {
+    api
+      .imageHistory(id, { limit: 100 })
+      .then((page) => setHistory(page.items))
+      .catch(fail);
+  }, [id, historyVersion, image?.status]);
+
   async function save(event: Event) {
     event.preventDefault();
     const attributeMap: Record<string, string> = {};
@@ -93,6 +123,7 @@ export function ImageScreen({ id, onUnauthorized }: { id: string; onUnauthorized
       setImage((old) => (old ? { ...old, tags: nextTags, attributes: attributeMap } : old));
       setTags(nextTags.join(', '));
       setMessage({ text: 'Saved.' });
+      setTimeout(() => setHistoryVersion((v) => v + 1), 1_000);
     } catch (e) {
       fail(e);
     } finally {
@@ -202,6 +233,24 @@ export function ImageScreen({ id, onUnauthorized }: { id: string; onUnauthorized
                   <span class="score">{hit.score.toFixed(3)}</span>
                 </span>
               </a>
+            </li>
+          ))}
+        </ol>
+      )}
+      <h2>History</h2>
+      {history === undefined && <p class="muted">Loading…</p>}
+      {history && history.length === 0 && <p class="muted">Nothing recorded yet.</p>}
+      {history && history.length > 0 && (
+        <ol class="history" aria-label="History">
+          {history.map((event) => (
+            <li key={event.eventId}>
+              <time dateTime={event.occurredAt}>{new Date(event.occurredAt).toLocaleString()}</time>{' '}
+              <strong>{event.type}</strong>{' '}
+              <span class="muted">
+                by {event.actor.kind}
+                {event.actor.id ? ` ${event.actor.id.slice(0, 8)}` : ''}
+              </span>
+              {describeChanges(event) && <span class="changes"> — {describeChanges(event)}</span>}
             </li>
           ))}
         </ol>
