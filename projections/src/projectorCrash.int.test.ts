@@ -51,8 +51,10 @@ function runProjector(
   const exited = new Promise<number | null>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error('the projector process did not exit within 60 s'));
-    }, 60_000);
+      reject(new Error('the projector process did not exit within 180 s'));
+      // Generous: on a loaded CI machine the child's start-up alone (tsx, migrations, four
+      // projections joining their groups) can take most of a minute before the fault is reached.
+    }, 180_000);
     child.on('error', reject);
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
