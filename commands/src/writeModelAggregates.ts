@@ -47,6 +47,7 @@ const aggregateByEventType: { readonly [T in DomainEvent['type']]?: WriteModelAg
   UserRegistered: user,
   UserRoleChanged: user,
   UserDisabled: user,
+  UserErased: user,
   ApiKeyIssued: apiKey,
   ApiKeyRevoked: apiKey,
   IntakeKeyRegistered: intakeKey,

@@ -22,6 +22,7 @@ const eventTypeSet: { readonly [T in DeepLensEventType]: true } = {
   UserRegistered: true,
   UserRoleChanged: true,
   UserDisabled: true,
+  UserErased: true,
   ApiKeyIssued: true,
   ApiKeyRevoked: true,
   IntakeKeyRegistered: true,

@@ -18,6 +18,13 @@ export type UserDisabled = Event<
   { userId: string; tenantId: string | null; reason: string | null }
 >;
 
+/**
+ * The user's data key was destroyed (crypto-shredding): their e-mail and password hash read as
+ * erased in the log from now on, and every copy outside it (write model, read models) is to be
+ * overwritten with the erased placeholders. Carries no personal data. The user stays disabled.
+ */
+export type UserErased = Event<'UserErased', { userId: string; tenantId: string | null }>;
+
 /** Carries the secret's SHA-256 (lower-case hex), never the secret. */
 export type ApiKeyIssued = Event<
   'ApiKeyIssued',
@@ -56,7 +63,7 @@ export type IntakeKeyRevoked = Event<
 /** Intake keys are their own aggregate on `deeplens.identity.v1`, apart from users and API keys. */
 export type IntakeKeyEvent = IntakeKeyRegistered | IntakeKeyRevoked;
 
-export type UserEvent = UserRegistered | UserRoleChanged | UserDisabled;
+export type UserEvent = UserRegistered | UserRoleChanged | UserDisabled | UserErased;
 export type ApiKeyEvent = ApiKeyIssued | ApiKeyRevoked;
 /** Users and API keys share the `deeplens.identity.v1` topic; each is its own aggregate. */
 export type IdentityEvent = UserEvent | ApiKeyEvent;

@@ -23,6 +23,7 @@ const topicByEventType: { readonly [T in DeepLensEventType]: Topic } = {
   UserRegistered: topics.identity,
   UserRoleChanged: topics.identity,
   UserDisabled: topics.identity,
+  UserErased: topics.identity,
   ApiKeyIssued: topics.identity,
   ApiKeyRevoked: topics.identity,
   IntakeKeyRegistered: topics.identity,

@@ -3,6 +3,7 @@ import { assertNever } from '@deeplens/events/assertNever';
 import type { DeepLensEventType } from '@deeplens/events/domainEvent';
 import type { IdentityEvent } from '@deeplens/events/identityEvents';
 import type { ImageEvent } from '@deeplens/events/imageEvents';
+import { erasedEmail, erasedName } from '@deeplens/events/personalData';
 import type { TenantEvent } from '@deeplens/events/tenantEvents';
 import { sql } from '@deeplens/platform/database';
 import {
@@ -35,6 +36,7 @@ const identityEventTypes = [
   'UserRegistered',
   'UserRoleChanged',
   'UserDisabled',
+  'UserErased',
   'ApiKeyIssued',
   'ApiKeyRevoked',
 ] as const satisfies readonly IdentityEvent['type'][];
@@ -347,9 +349,10 @@ async function applyTenantEvent(
     case 'TenantDeleted': {
       // Erasure: the tenant's images, users and keys go; the row stays as a tombstone (id,
       // slug, status) so late events of other topics for this tenant are recognised and dropped.
+      // Its name is personal data: the tombstone shows what a rebuild after the erasure shows.
       const updated = await tx.query(sql.unsafe`
-        update ${tenants} set status = 'deleted', suspended_reason = null, storage = null, version = ${version},
-          updated_at = ${atTs}, deleted_at = ${atTs}
+        update ${tenants} set status = 'deleted', name = ${erasedName}, suspended_reason = null, storage = null,
+          version = ${version}, updated_at = ${atTs}, deleted_at = ${atTs}
         where ${guard}`);
       if (updated.rowCount === 0) return;
       const schema = context.schema(tenantSchemaBase(event.data.tenantId));
@@ -395,6 +398,13 @@ async function applyIdentityEvent(
       await tx.query(sql.unsafe`
         update ${users} set disabled = true, disabled_reason = ${event.data.reason}, version = ${version},
           updated_at = ${atTs}
+        where user_id = ${event.data.userId} and version < ${version}`);
+      return;
+    case 'UserErased':
+      // The live row's e-mail and hash are overwritten with what a rebuild from the log shows.
+      await tx.query(sql.unsafe`
+        update ${users} set email = ${erasedEmail(event.data.userId)}, password_hash = '', disabled = true,
+          version = ${version}, updated_at = ${atTs}
         where user_id = ${event.data.userId} and version < ${version}`);
       return;
     case 'ApiKeyIssued': {

@@ -212,6 +212,48 @@ describe('crypto-shredding: erasure leaves no personal data readable in any topi
     );
     await drained();
 
+    // A live metadata read model, fed from before the erasure with the writer's keys (no rebuild).
+    const live = await createProjectionDatabase(t);
+    const liveLog = {
+      kafka,
+      serde,
+      topics: { tenant: named.tenant, identity: named.identity, image: named.image },
+      list: [named.tenant, named.identity, named.image],
+      groupPrefix: uniqueName('erasure-live'),
+      producer,
+    };
+    const liveService = startProjectionService(projectionDefinitions.metadata!, {
+      kafka,
+      serde,
+      deps: live.deps,
+      databaseUrl: live.url,
+      topics: liveLog.list,
+      groupPrefix: liveLog.groupPrefix,
+      log: live.log,
+      pollIntervalMs: 200,
+    });
+    t.after(() => liveService.stop());
+    await waitForCaughtUp(live.pool, liveLog, ['metadata'], 120_000);
+    /** How many rows of any table of the live read-model database hold `needle`, per table. */
+    const liveRowsHolding = async (needle: string): Promise<string[]> => {
+      const tables = await live.pool.any(sql.type(z.object({ schema: z.string(), table: z.string() }))`
+        select table_schema as schema, table_name as table from information_schema.tables
+        where table_type = 'BASE TABLE' and table_schema not in ('pg_catalog', 'information_schema')`);
+      const holding: string[] = [];
+      for (const { schema, table } of tables) {
+        const { n } = await live.pool.one(sql.type(z.object({ n: z.number() }))`
+          select count(*)::int8 as n from ${sql.identifier([schema, table])} as r
+          where strpos(r::text, ${needle}) > 0`);
+        if (n > 0) holding.push(`${schema}.${table}`);
+      }
+      return holding;
+    };
+    const graceHash = passwordHashes.get(people.grace.userId)!;
+    // Before: the live read model holds them in clear, so the scan below can see them.
+    assert.ok((await liveRowsHolding(people.grace.email)).includes('platform.users'));
+    assert.ok((await liveRowsHolding(graceHash)).includes('platform.users'));
+    assert.ok((await liveRowsHolding(tenantName)).includes('platform.tenants'));
+
     const needles = [
       intakeKeyName,
       people.ada.email,
@@ -237,7 +279,8 @@ describe('crypto-shredding: erasure leaves no personal data readable in any topi
     }
 
     // --- erasure: one platform user by itself, one tenant through the eraser ------------------
-    await eraseUserPersonalData(pool, dataKeys, people.grace.userId);
+    await eraseUserPersonalData(pool, dataKeys, handler, people.grace.userId);
+    await eraseUserPersonalData(pool, dataKeys, handler, people.grace.userId); // a second time: a no-op
     await handler.handle(tenantAggregate, { type: 'DeleteTenant', data: { tenantId: erasedTenant } }, admin);
     const eraser = createTenantEraser({
       kafka,
@@ -250,6 +293,30 @@ describe('crypto-shredding: erasure leaves no personal data readable in any topi
     });
     await eraser.erase(erasedTenant, 'test');
     await drained();
+
+    // --- the live read model (no rebuild): UserErased and TenantDeleted overwrote the copies ---
+    const erasedEvents = await pool.any(sql.type(z.object({ aggregate_id: z.string() }))`
+      select aggregate_id from write.outbox where event_type = 'UserErased'`);
+    assert.deepEqual(erasedEvents, [{ aggregate_id: people.grace.userId }], 'one UserErased, for grace');
+    await waitForCaughtUp(live.pool, liveLog, ['metadata'], 120_000);
+    for (const needle of needles) {
+      assert.deepEqual(await liveRowsHolding(needle), [], `${needle} still in the live read model`);
+    }
+    const liveGrace = await live.pool.one(sql.type(
+      z.object({ email: z.string(), password_hash: z.string(), disabled: z.boolean() }),
+    )`
+      select email, password_hash, disabled from platform.users where user_id = ${people.grace.userId}`);
+    assert.deepEqual(liveGrace, {
+      email: erasedEmail(people.grace.userId),
+      password_hash: '',
+      disabled: true,
+    });
+    const liveTenant = await live.pool.one(sql.type(z.object({ name: z.string(), status: z.string() }))`
+      select name, status from platform.tenants where tenant_id = ${erasedTenant}`);
+    assert.deepEqual(liveTenant, { name: 'erased', status: 'deleted' });
+    const liveKept = await live.pool.one(sql.type(z.object({ email: z.string() }))`
+      select email from platform.users where user_id = ${people.kept.userId}`);
+    assert.equal(liveKept.email, people.kept.email, 'a kept user still reads in clear in the live model');
 
     // --- a stock scan of every topic: raw bytes and registry + avsc decoding ------------------
     const after = await readAll(kafka, [...eventTopics, keyTopic]);

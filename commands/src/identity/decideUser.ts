@@ -41,6 +41,10 @@ export function decideUser(command: UserCommand, state: UserState): UserEvent[] 
       return emit(context, state, [
         { type: 'UserDisabled', data: { userId, tenantId, reason: command.data.reason ?? null } },
       ]);
+    case 'EraseUser':
+      // Erasing twice changes nothing: the second DELETE finds the user already erased.
+      if (state.erased) return [];
+      return emit(context, state, [{ type: 'UserErased', data: { userId, tenantId } }]);
     default:
       return assertNever(command, 'user command');
   }

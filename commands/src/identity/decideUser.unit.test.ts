@@ -1,5 +1,7 @@
+import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { UserEvent } from '@deeplens/events/identityEvents';
+import { erasedEmail } from '@deeplens/events/personalData';
 import { ConflictError, NotFoundError, ValidationError } from '@deeplens/platform/errors';
 import { deciderSpec } from '../testing/deciderSpec.ts';
 import { testContext, testMetadata } from '../testing/testContext.ts';
@@ -121,5 +123,50 @@ describe('DisableUser', () => {
 
   it('refuses an unknown user', () => {
     given([]).when(disable).then(NotFoundError);
+  });
+});
+
+describe('EraseUser', () => {
+  const erase: UserCommand = { type: 'EraseUser', data: { userId }, metadata };
+  const erased: UserEvent = {
+    type: 'UserErased',
+    data: { userId, tenantId },
+    metadata: testMetadata(userId, 3, tenantId),
+  };
+
+  it('records the erasure of a disabled user', () => {
+    given([registered, disabled]).when(erase).then([erased]);
+  });
+
+  it('records the erasure of an active user, which leaves it disabled', () => {
+    given([registered])
+      .when(erase)
+      .then([{ ...erased, metadata: testMetadata(userId, 2, tenantId) }]);
+    given([registered, { ...erased, metadata: testMetadata(userId, 2, tenantId) }])
+      .when(changeRole('tenant_admin'))
+      .then(ConflictError);
+  });
+
+  it('is a no-op on an erased user: a second erasure emits nothing', () => {
+    given([registered, disabled, erased]).when(erase).then([]);
+    given([registered, disabled, erased]).when(disable).then([]);
+  });
+
+  it('refuses an unknown user', () => {
+    given([]).when(erase).then(NotFoundError);
+  });
+
+  it('leaves the erased placeholders in the state, not the e-mail or hash', () => {
+    const state = [registered, disabled, erased].reduce(userDecider.evolve, userDecider.initialState());
+    assert.deepStrictEqual(state, {
+      status: 'disabled',
+      version: 3,
+      userId,
+      tenantId,
+      email: erasedEmail(userId),
+      passwordHash: '',
+      role: 'tenant_user',
+      erased: true,
+    });
   });
 });

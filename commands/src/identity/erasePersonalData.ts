@@ -1,17 +1,23 @@
 import { tenantSubject, userSubject, type DataKeyStore } from '@deeplens/platform/dataKeys';
 import { sql, type DatabasePool } from '@deeplens/platform/database';
 import { erasedEmail, erasedName } from '@deeplens/events/personalData';
+import type { CommandHandler, CommandOrigin } from '../commandHandler.ts';
+import { userAggregate } from '../writeModelRules.ts';
 
 /**
  * Crypto-shredding of one user: the user's data key is destroyed (a tombstone on the key
  * topic), so every e-mail and password hash of theirs in the log reads as erased; then the
- * write model's copy is made to say what a recovery from the log now says. Both steps are
- * idempotent: an erasure cut short is finished by running it again.
+ * write model's copy is made to say what a recovery from the log now says; last, `UserErased`
+ * is appended (through the decider), so the read models overwrite their copies too. Every step
+ * is idempotent and the event comes only after the key is gone: an erasure cut short at any
+ * line is finished by running it again, and a second run emits nothing.
  */
 export async function eraseUserPersonalData(
   pool: DatabasePool,
   dataKeys: DataKeyStore,
+  handler: Pick<CommandHandler, 'handle'>,
   userId: string,
+  origin: CommandOrigin = { actor: 'system:user-erasure' },
 ): Promise<void> {
   await dataKeys.destroy(userSubject(userId));
   await pool.transaction(async (tx) => {
@@ -23,6 +29,7 @@ export async function eraseUserPersonalData(
       update write.unique_reservations set value = ${erasedEmail(userId)}
       where kind = 'user_email' and aggregate_id = ${userId}`);
   });
+  await handler.handle(userAggregate, { type: 'EraseUser', data: { userId } }, origin);
 }
 
 /**

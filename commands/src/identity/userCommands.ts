@@ -19,4 +19,7 @@ export type ChangeUserRole = Command<'ChangeUserRole', { userId: string; role: U
 
 export type DisableUser = Command<'DisableUser', { userId: string; reason?: string }>;
 
-export type UserCommand = RegisterUser | ChangeUserRole | DisableUser;
+/** Records that the user's data key is destroyed; issued by the erasure after the key is gone. */
+export type EraseUser = Command<'EraseUser', { userId: string }>;
+
+export type UserCommand = RegisterUser | ChangeUserRole | DisableUser | EraseUser;

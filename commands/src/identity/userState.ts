@@ -1,5 +1,6 @@
 import { assertNever } from '@deeplens/events/assertNever';
 import type { UserEvent, UserRole } from '@deeplens/events/identityEvents';
+import { erasedEmail } from '@deeplens/events/personalData';
 
 export type RegisteredUser = {
   status: 'active' | 'disabled';
@@ -10,6 +11,8 @@ export type RegisteredUser = {
   /** The memory-hard hash sign-in verifies against (never the password). */
   passwordHash: string;
   role: UserRole;
+  /** Set by `UserErased`: the data key is destroyed, the e-mail and hash are placeholders. */
+  erased?: true;
 };
 
 export type UserState = { status: 'initial'; version: number } | RegisteredUser;
@@ -30,6 +33,15 @@ export function evolveUser(state: UserState, event: UserEvent): UserState {
       return { ...state, version, role: event.data.role };
     case 'UserDisabled':
       return { ...state, version, status: 'disabled' };
+    case 'UserErased':
+      return {
+        ...state,
+        version,
+        status: 'disabled',
+        email: erasedEmail(state.userId),
+        passwordHash: '',
+        erased: true,
+      };
     default:
       return assertNever(event, 'user event');
   }

@@ -32,6 +32,16 @@ describe('DELETE /v1/users/{id}: disable and erase', () => {
     assert.deepEqual(state, { email: `erased:${id}`, hash: '' });
 
     assert.equal((await api.call('DELETE', `/v1/users/${id}`, { token })).status, 204, 'again: still erased');
+    // The read models learn of it from exactly one UserErased, after UserDisabled, with no e-mail in it.
+    const events = await api.deps.pool.any(sql.type(
+      z.object({ event_type: z.string(), payload: z.instanceof(Buffer) }),
+    )`
+      select event_type, payload from write.outbox where aggregate_id = ${id} order by aggregate_version`);
+    assert.deepEqual(
+      events.map((e) => e.event_type),
+      ['UserRegistered', 'UserDisabled', 'UserErased'],
+    );
+    assert.ok(!events[2]!.payload.includes(email), 'UserErased carries no e-mail');
     assert.equal((await api.call('DELETE', `/v1/users/${randomUUID()}`, { token })).status, 404);
     assert.equal((await api.call('DELETE', '/v1/users/not-a-uuid', { token })).status, 400);
     assert.equal((await api.call('DELETE', `/v1/users/${id}`)).status, 401);

@@ -14,7 +14,8 @@ import type { WriteApiEnv } from '../writeApiEnv.ts';
 /**
  * `DELETE /v1/users/{id}`: disable-and-erase. The user is disabled (their sessions and tokens
  * end), then their data key is destroyed, so their e-mail and password hash read as erased
- * everywhere in the log, and the write model's copy follows. Repeating it is harmless.
+ * everywhere in the log, the write model's copy follows, and `UserErased` tells the read
+ * models to overwrite theirs. Repeating it is harmless.
  */
 export function userErasureRoutes(
   deps: Pick<WriteApiDependencies, 'pool' | 'handler'>,
@@ -40,7 +41,7 @@ export function userErasureRoutes(
         commandOrigin(c),
       );
     }
-    await eraseUserPersonalData(deps.pool, dataKeys, userId);
+    await eraseUserPersonalData(deps.pool, dataKeys, deps.handler, userId, commandOrigin(c));
     return c.body(null, 204);
   });
   return app;
