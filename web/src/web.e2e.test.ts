@@ -162,8 +162,9 @@ describe('the web interface in Chromium', () => {
       await admin.signIn(deeplens.admin);
       const users = { alpha: 'owner@alpha.test', bravo: 'viewer@bravo.test' };
       const password = 'correct horse battery staple';
-      const alphaTenant = await admin.createTenant({ slug: 'alpha', name: 'Alpha' });
-      const bravoTenant = await admin.createTenant({ slug: 'bravo', name: 'Bravo' });
+      // On the pro plan: the walk measures the screens, not the free plan's 60 units a minute.
+      const alphaTenant = await admin.createTenant({ slug: 'alpha', name: 'Alpha', plan: 'pro' });
+      const bravoTenant = await admin.createTenant({ slug: 'bravo', name: 'Bravo', plan: 'pro' });
       await admin.createUser({
         email: users.alpha,
         password,
