@@ -40,6 +40,7 @@ function runProjector(
       DEEPLENS_VECTOR_NAMESPACE: db.vectorNamespace,
       DEEPLENS_PROJECTION_TOPICS: log.list.join(','),
       DEEPLENS_PROJECTION_GROUP_PREFIX: log.groupPrefix,
+      DEEPLENS_PROJECTIONS: names.join(','),
       LOG_LEVEL: 'error',
       // Small batches: many of them, so each crash lands in the middle of the replay.
       DEEPLENS_PROJECTION_MAX_BATCH_BYTES: '32768',
@@ -82,13 +83,15 @@ describe('projector crash safety', () => {
         });
         await produceEvents(log, events);
 
-        // Each run SIGKILLs itself at a different point: inside the metadata transaction before its
-        // commit; between the vector index's commit and the vector status transaction; inside the
-        // usage transaction; after the vector index applied a batch but before it committed.
+        // Each run SIGKILLs itself at a different point: inside the usage transaction; inside the
+        // metadata transaction before its commit; between the vector index's commit and the vector
+        // status transaction; after the vector index applied a batch but before it committed.
+        // Fastest projection first: a fault is only reached while its projection still has
+        // records to apply, and usage catches up long before the others (on Qdrant especially).
         for (const fault of [
+          'usage.beforeCommit:2',
           'metadata.beforeCommit:3',
           'vectors.afterIndexCommit:2',
-          'usage.beforeCommit:2',
           'vectors.beforeIndexCommit:2',
         ]) {
           const run = runProjector(t, db, log, { DEEPLENS_FAULT_PROJECTOR_KILL: fault });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { createEventSerde, registrySchemaStore } from '@deeplens/events/eventSerde';
 import { endOffsets, readEvents } from '@deeplens/events/testing/readEvents';
-import { topics } from '@deeplens/events/topics';
+import { topicsWithPrefix } from '@deeplens/events/topics';
 import { loadConfig } from '@deeplens/platform/config';
 import { createKafka } from '@deeplens/platform/kafka';
 import { s3ObjectStore } from '@deeplens/platform/objectStore';
@@ -43,7 +43,11 @@ describe('write API as a process, with the outbox relay, S3 storage and Kafka', 
       BOOTSTRAP_ADMIN_EMAIL: 'admin@e2e.test',
       BOOTSTRAP_ADMIN_PASSWORD: 'an e2e admin password',
       LOG_LEVEL: 'warn',
+      // Its own topics: this run's data keys (wrapped by this run's master key, in SECRETS_DIR)
+      // must not meet keys other runs left on a shared broker for the same bootstrap admin.
+      KAFKA_TOPIC_PREFIX: `wae${port}.`,
     };
+    const topics = topicsWithPrefix(env.KAFKA_TOPIC_PREFIX);
     const config = loadConfig();
     const kafka = createKafka(config, 'write-api-e2e');
     const serde = createEventSerde(
