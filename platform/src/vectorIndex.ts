@@ -68,6 +68,11 @@ export interface VectorIndex {
    */
   commit(state: VectorIndexState): Promise<void>;
   committedState(): Promise<VectorIndexState | undefined>;
+  /**
+   * A read-only follower reads the commits that landed since it last looked (it also does so on
+   * a timer); stores that answer from the server itself have nothing to catch up.
+   */
+  refresh?(): void;
   close(): Promise<void>;
 }
 

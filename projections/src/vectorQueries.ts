@@ -109,7 +109,14 @@ export function createVectorQueries(options: VectorQueriesOptions) {
     /** An image's stored vector (unit length), to search by image id. */
     vectorOf(tenantId: string, model: ModelRef, imageId: string): Promise<Float32Array | undefined> {
       const collection = vectorCollectionName(tenantId, model.modelId, model.modelVersion);
-      return read(undefined, async (index) => (await index.get(collection, [imageId]))[0]?.vector);
+      return read(undefined, async (index) => {
+        const stored = (await index.get(collection, [imageId]))[0]?.vector;
+        if (stored || !index.refresh) return stored;
+        // The read model may say `indexed` a moment before this follower's timer reads the commit
+        // that made it so: catch up now rather than answer 404 for an indexed image.
+        index.refresh();
+        return (await index.get(collection, [imageId]))[0]?.vector;
+      });
     },
 
     /** Images similar to one of the tenant's images (itself excluded); undefined if it has no vector. */
