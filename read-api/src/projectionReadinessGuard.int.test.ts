@@ -14,14 +14,45 @@ describe('read API while a projection rebuilds', () => {
     const db = await createTestDatabase(t);
     const app = new Hono();
     app.onError(problemErrorHandler(createLogger({ test: 'guard' }, 'error')));
-    app.use('*', projectionReadinessGuard(db.pool, { cacheMs: 0 }));
+    app.use('*', projectionReadinessGuard(db.pool, { cacheMs: 0, projections: ['metadata', 'usage'] }));
     app.get('/readyz', (c) => c.json({ status: 'ready' }));
     app.get('/v1/images', (c) => c.json({ items: [] }));
+    const reasonsOf = async (response: Response) =>
+      ((await response.json()) as { reasons: { projection: string; state: string; reason: string }[] })
+        .reasons;
 
-    // No projector has recorded anything yet (no table): nothing to hold back.
-    assert.equal((await app.request('/v1/images')).status, 200);
+    // No projector has recorded anything yet (no table, as after PostgreSQL was re-created):
+    // nothing is known to be whole, so nothing is served.
+    const noTable = await app.request('/v1/images');
+    assert.equal(noTable.status, 503);
+    assert.equal(noTable.headers.get('retry-after'), '5');
+    const noTableReady = await app.request('/readyz');
+    assert.equal(noTableReady.status, 503);
+    assert.deepEqual(
+      (await reasonsOf(noTableReady)).map((r) => [r.projection, r.state]),
+      [
+        ['metadata', 'unreported'],
+        ['usage', 'unreported'],
+      ],
+    );
     await runMigrations(db.url, 'projections', projectionMigrations);
+    // The table, but no row for a projection the read API depends on: still not ready.
+    await setProjectionReadiness(db.pool, 'metadata', 'caught-up', null);
+    const noRow = await app.request('/readyz');
+    assert.equal(noRow.status, 503);
+    const [usage, ...others] = await reasonsOf(noRow);
+    assert.deepEqual(others, []);
+    assert.equal(usage?.projection, 'usage');
+    assert.match(usage?.reason ?? '', /usage: its projector has not reported yet/);
+    const noRowRead = await app.request('/v1/images');
+    assert.equal(noRowRead.status, 503);
+    assert.match(
+      ((await noRowRead.json()) as { detail: string }).detail,
+      /usage: its projector has not reported/,
+    );
+    await setProjectionReadiness(db.pool, 'usage', 'caught-up', null);
     assert.equal((await app.request('/readyz')).status, 200);
+    assert.equal((await app.request('/v1/images')).status, 200);
 
     await setProjectionReadiness(db.pool, 'metadata', 'replaying', 'replaying the log: 120 records to go');
     const read = await app.request('/v1/images');

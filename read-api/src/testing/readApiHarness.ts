@@ -4,8 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { serve } from '@hono/node-server';
-import { projectionMigrations } from '@deeplens/projections/projectionRuntime';
+import { projectionDefinitions, projectionMigrations } from '@deeplens/projections/projectionRuntime';
 import type { Config } from '@deeplens/platform/config';
+import { createDatabasePool, sql } from '@deeplens/platform/database';
 import { createLogger } from '@deeplens/platform/logger';
 import { runMigrations } from '@deeplens/platform/migrations';
 import { createReadApi } from '../readApi.ts';
@@ -30,6 +31,19 @@ export async function startReadApi(
     ...overrides,
   };
   await runMigrations(config.DATABASE_URL, 'projections', projectionMigrations);
+  // No projector runs beside this read API unless the test starts one (which then records its
+  // own state): the read models are as whole as the log they were given, so each projection
+  // reads as caught up to the read API's readiness guard until it says otherwise.
+  const pool = await createDatabasePool(config);
+  try {
+    for (const projection of Object.keys(projectionDefinitions)) {
+      await pool.query(sql.unsafe`
+        insert into projections.readiness (projection, state) values (${projection}, 'caught-up')
+        on conflict (projection) do nothing`);
+    }
+  } finally {
+    await pool.end();
+  }
   const deps = await createReadApiDependencies(config, createLogger({ test: 'read-api' }, 'error'));
   const server = serve({ fetch: createReadApi(deps).fetch, hostname: '127.0.0.1', port: 0 });
   await new Promise((resolve) => server.once('listening', resolve));
