@@ -1,4 +1,5 @@
 import type { Event } from './event.ts';
+import type { StorageMoveEvent } from './storageMoveEvents.ts';
 
 export type TenantPlan = 'free' | 'pro' | 'enterprise';
 
@@ -47,4 +48,5 @@ export type TenantEvent =
   | TenantStorageConfigured
   | TenantSuspended
   | TenantReactivated
-  | TenantDeleted;
+  | TenantDeleted
+  | StorageMoveEvent;

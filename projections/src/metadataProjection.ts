@@ -31,6 +31,7 @@ const tenantEventTypes = [
   'TenantSuspended',
   'TenantReactivated',
   'TenantDeleted',
+  'StorageMoveStarted',
 ] as const satisfies readonly TenantEvent['type'][];
 const identityEventTypes = [
   'UserRegistered',
@@ -365,6 +366,18 @@ async function applyTenantEvent(
         where tenant_id = ${event.data.tenantId}`);
       return;
     }
+    case 'StorageMoveStarted':
+      // A move to DeepLens's own storage: the tenant brings none any more (else the target's
+      // TenantStorageConfigured of the same decision follows). Progress is not projected here.
+      if (event.data.toPlatform)
+        await tx.query(sql.unsafe`
+          update ${tenants} set storage = null, version = ${version}, updated_at = ${atTs} where ${guard}`);
+      return;
+    case 'StorageMoveProgressed':
+    case 'StorageMoveVerified':
+    case 'StorageMoveCompleted':
+    case 'StorageMoveFailed':
+      return;
     default:
       return assertNever(event, 'tenant event');
   }

@@ -4,6 +4,7 @@ import { ConflictError, NotFoundError, ValidationError } from '@deeplens/platfor
 import type { CommandContext } from '../commandContext.ts';
 import { emitEvents, type EventDraft } from '../emitEvents.ts';
 import { limitsOf } from './plans.ts';
+import { assertNoStorageMoveRunning, decideStorageMove } from './storageMove.ts';
 import type { TenantCommand } from './tenantCommands.ts';
 import type { ProvisionedTenant, TenantState } from './tenantState.ts';
 
@@ -44,6 +45,7 @@ export function decideTenant(command: TenantCommand, state: TenantState): Tenant
     case 'ConfigureTenantStorage': {
       const { tenantId, ...storage } = command.data;
       assertValidStorage(storage);
+      assertNoStorageMoveRunning(tenant);
       if (tenant.storage && sameStorage(storage, tenant.storage)) return [];
       return emit(context, tenant, [{ type: 'TenantStorageConfigured', data: { tenantId, ...storage } }]);
     }
@@ -60,6 +62,12 @@ export function decideTenant(command: TenantCommand, state: TenantState): Tenant
       return emit(context, tenant, [
         { type: 'TenantDeleted', data: { tenantId: tenant.tenantId, slug: tenant.slug } },
       ]);
+    case 'StartStorageMove':
+    case 'RecordStorageMoveProgress':
+    case 'VerifyStorageMove':
+    case 'CompleteStorageMove':
+    case 'FailStorageMove':
+      return emit(context, tenant, decideStorageMove(command, tenant));
     default:
       return assertNever(command, 'tenant command');
   }

@@ -1,5 +1,6 @@
 import type { TenantLimits, TenantPlan, TenantStorage } from '@deeplens/events/tenantEvents';
 import type { Command } from '../command.ts';
+import type { StorageMoveCommand } from './storageMove.ts';
 
 export type ProvisionTenant = Command<
   'ProvisionTenant',
@@ -36,4 +37,5 @@ export type TenantCommand =
   | ConfigureTenantStorage
   | SuspendTenant
   | ReactivateTenant
-  | DeleteTenant;
+  | DeleteTenant
+  | StorageMoveCommand;

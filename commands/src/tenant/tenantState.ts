@@ -1,5 +1,6 @@
 import { assertNever } from '@deeplens/events/assertNever';
 import type { TenantEvent, TenantLimits, TenantPlan, TenantStorage } from '@deeplens/events/tenantEvents';
+import { evolveStorageMove, type StorageMove } from './storageMove.ts';
 
 export type TenantStatus = 'active' | 'suspended' | 'deleted';
 
@@ -13,6 +14,8 @@ export type ProvisionedTenant = {
   limits: TenantLimits;
   storage: TenantStorage | null;
   suspendedReason: string | null;
+  /** The last storage move, if any (docs/storage-moves.md). */
+  storageMove?: StorageMove | null;
 };
 
 export type TenantState = { status: 'initial'; version: number } | ProvisionedTenant;
@@ -55,6 +58,12 @@ export function evolveTenant(state: TenantState, event: TenantEvent): TenantStat
       return { ...state, version, status: 'active', suspendedReason: null };
     case 'TenantDeleted':
       return { ...state, version, status: 'deleted' };
+    case 'StorageMoveStarted':
+    case 'StorageMoveProgressed':
+    case 'StorageMoveVerified':
+    case 'StorageMoveCompleted':
+    case 'StorageMoveFailed':
+      return evolveStorageMove({ ...state, version }, event);
     default:
       return assertNever(event, 'tenant event');
   }

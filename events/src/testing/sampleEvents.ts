@@ -69,6 +69,47 @@ export const sampleEvents: { readonly [T in DeepLensEventType]: EventOfType<T> }
     data: { tenantId, slug: 'acme' },
     metadata: sampleMetadata(tenantId, 6),
   },
+  StorageMoveStarted: {
+    type: 'StorageMoveStarted',
+    data: {
+      tenantId,
+      moveId: '5b0c2f43-2d7e-4f0a-9a55-3a1f6f9c0d11',
+      toPlatform: true,
+      from: 's3 https://s3.eu-west-1.amazonaws.com acme-images/deeplens/',
+      to: 'platform',
+    },
+    metadata: sampleMetadata(tenantId, 4),
+  },
+  StorageMoveProgressed: {
+    type: 'StorageMoveProgressed',
+    data: {
+      tenantId,
+      moveId: '5b0c2f43-2d7e-4f0a-9a55-3a1f6f9c0d11',
+      cursor: '0b7e5a1c-8f43-4d2e-9c1a-2f6e7d8c9b0a',
+      objects: 50,
+      bytes: 6_291_456,
+    },
+    metadata: sampleMetadata(tenantId, 5),
+  },
+  StorageMoveVerified: {
+    type: 'StorageMoveVerified',
+    data: { tenantId, moveId: '5b0c2f43-2d7e-4f0a-9a55-3a1f6f9c0d11', objects: 120, bytes: 15_728_640 },
+    metadata: sampleMetadata(tenantId, 6),
+  },
+  StorageMoveCompleted: {
+    type: 'StorageMoveCompleted',
+    data: { tenantId, moveId: '5b0c2f43-2d7e-4f0a-9a55-3a1f6f9c0d11' },
+    metadata: sampleMetadata(tenantId, 7),
+  },
+  StorageMoveFailed: {
+    type: 'StorageMoveFailed',
+    data: {
+      tenantId,
+      moveId: '5b0c2f43-2d7e-4f0a-9a55-3a1f6f9c0d11',
+      reason: 'images/ab/ab12… is in neither storage',
+    },
+    metadata: sampleMetadata(tenantId, 7),
+  },
   UserRegistered: {
     type: 'UserRegistered',
     data: {
