@@ -51,6 +51,10 @@ export const configSchema = z.object({
   /** Qdrant's HTTP address; with `VECTOR_STORE=qdrant` and none set, the local stack's (`127.0.0.1:16333`). */
   QDRANT_URL: z.string().url().optional(),
   QDRANT_API_KEY: z.string().optional(),
+  /** Copies of each shard of a new Qdrant collection: 2 on a cluster of three (a node may be down), 1 on one node. */
+  QDRANT_REPLICATION_FACTOR: z.coerce.number().int().min(1).default(1),
+  /** Shards of a new Qdrant collection: at least the cluster's node count, to spread it over them. */
+  QDRANT_SHARDS: z.coerce.number().int().min(1).default(1),
 
   WRITE_API_HOST: z.string().default('127.0.0.1'),
   WRITE_API_PORT: port(8080),

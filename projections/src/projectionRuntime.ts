@@ -66,7 +66,8 @@ export function loadProjectorEnv(env: Record<string, string | undefined> = proce
   return parsed.data;
 }
 
-type VectorConfig = Pick<Config, 'VECTOR_STORE' | 'VECTOR_INDEX_DIR' | 'QDRANT_URL' | 'QDRANT_API_KEY'>;
+type VectorConfig = Pick<Config, 'VECTOR_STORE' | 'VECTOR_INDEX_DIR' | 'QDRANT_URL' | 'QDRANT_API_KEY'> &
+  Partial<Pick<Config, 'QDRANT_REPLICATION_FACTOR' | 'QDRANT_SHARDS'>>;
 
 /** The folder of one generation of the embedded vector index. */
 export function vectorGenerationDir(config: Pick<Config, 'VECTOR_INDEX_DIR'>, generation: number): string {
@@ -101,6 +102,8 @@ export function vectorIndexOpener(
         apiKey: config.QDRANT_API_KEY,
         namespace: physical,
         alias: aliased ? namespace : undefined,
+        replicationFactor: config.QDRANT_REPLICATION_FACTOR,
+        shards: config.QDRANT_SHARDS,
       });
     };
   }

