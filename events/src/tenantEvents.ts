@@ -23,14 +23,30 @@ export type TenantStorage = {
   encryptedSecret: string;
 };
 
+/**
+ * Where an enterprise tenant's metadata read model lives: a dedicated PostgreSQL database on the
+ * configured server of this name (`default`: the read-model database's own server; others:
+ * keys of `TENANT_DATABASE_URLS`). Never a URL: credentials stay in configuration. `null` (and
+ * absent, in events written before the field existed): a schema of the shared database.
+ */
+export type TenantDatabaseTarget = string | null;
+
 export type TenantProvisioned = Event<
   'TenantProvisioned',
-  { tenantId: string; slug: string; name: string; plan: TenantPlan; limits: TenantLimits }
+  {
+    tenantId: string;
+    slug: string;
+    name: string;
+    plan: TenantPlan;
+    limits: TenantLimits;
+    databaseTarget?: TenantDatabaseTarget;
+  }
 >;
 
+/** `databaseTarget`: the tenant moves to a dedicated database there; null: it stays where it is. */
 export type TenantPlanChanged = Event<
   'TenantPlanChanged',
-  { tenantId: string; plan: TenantPlan; limits: TenantLimits }
+  { tenantId: string; plan: TenantPlan; limits: TenantLimits; databaseTarget?: TenantDatabaseTarget }
 >;
 
 export type TenantStorageConfigured = Event<'TenantStorageConfigured', { tenantId: string } & TenantStorage>;

@@ -37,6 +37,26 @@ export const configSchema = z.object({
 
   DATABASE_URL: z.string().url().default('postgres://deeplens:deeplens@127.0.0.1:15432/deeplens'),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).default(10),
+  /**
+   * Servers for enterprise tenants' dedicated metadata databases, by name (JSON object name →
+   * postgres URL); tenant events name a server, never a URL. `default` is DATABASE_URL's server.
+   */
+  TENANT_DATABASE_URLS: z
+    .string()
+    .default('{}')
+    .transform((text, ctx) => {
+      try {
+        return z
+          .record(z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/), z.string().url())
+          .parse(JSON.parse(text));
+      } catch {
+        ctx.addIssue({
+          code: 'custom',
+          message: 'TENANT_DATABASE_URLS must be a JSON object of name → postgres URL',
+        });
+        return z.NEVER;
+      }
+    }),
 
   OBJECT_STORE: z.enum(['fs', 's3']).default('fs'),
   OBJECT_STORE_DIR: z.string().default('.stack/data/objects'),

@@ -1,5 +1,5 @@
 import { assertNever } from '@deeplens/events/assertNever';
-import type { TenantEvent, TenantLimits, TenantStorage } from '@deeplens/events/tenantEvents';
+import type { TenantEvent, TenantLimits, TenantPlan, TenantStorage } from '@deeplens/events/tenantEvents';
 import { ConflictError, NotFoundError, ValidationError } from '@deeplens/platform/errors';
 import type { CommandContext } from '../commandContext.ts';
 import { emitEvents, type EventDraft } from '../emitEvents.ts';
@@ -18,13 +18,17 @@ export function decideTenant(command: TenantCommand, state: TenantState): Tenant
   const { data } = command;
   if (command.type === 'ProvisionTenant') {
     if (state.status !== 'initial') throw new ConflictError(`Tenant ${data.tenantId} already exists`);
-    const { tenantId, slug, name, plan, limits = limitsOf(plan), storage } = command.data;
+    const { tenantId, slug, name, plan, limits = limitsOf(plan), storage, databaseTarget } = command.data;
     if (slug.trim() === '' || name.trim() === '') {
       throw new ValidationError('A tenant needs a slug and a name');
     }
     assertValidLimits(limits);
+    if (databaseTarget !== undefined) assertDedicatedDatabase(plan, databaseTarget);
     const drafts: Array<EventDraft<TenantEvent>> = [
-      { type: 'TenantProvisioned', data: { tenantId, slug, name, plan, limits } },
+      {
+        type: 'TenantProvisioned',
+        data: { tenantId, slug, name, plan, limits, ...(databaseTarget ? { databaseTarget } : {}) },
+      },
     ];
     if (storage) {
       assertValidStorage(storage);
@@ -37,10 +41,28 @@ export function decideTenant(command: TenantCommand, state: TenantState): Tenant
   const { metadata: context } = command;
   switch (command.type) {
     case 'ChangeTenantPlan': {
-      const { tenantId, plan, limits = limitsOf(plan) } = command.data;
+      const { tenantId, plan, limits = limitsOf(plan), databaseTarget } = command.data;
       assertValidLimits(limits);
-      if (plan === tenant.plan && sameLimits(limits, tenant.limits)) return [];
-      return emit(context, tenant, [{ type: 'TenantPlanChanged', data: { tenantId, plan, limits } }]);
+      const current = tenant.databaseTarget ?? null;
+      if (current !== null && plan !== 'enterprise') {
+        throw new ConflictError('A tenant on a dedicated database stays on the enterprise plan', {
+          detail: { tenantId, databaseTarget: current },
+        });
+      }
+      if (databaseTarget !== undefined) assertDedicatedDatabase(plan, databaseTarget);
+      if (databaseTarget !== undefined && current !== null && databaseTarget !== current) {
+        throw new ConflictError('Moving a dedicated database to another server is not supported', {
+          detail: { tenantId, databaseTarget: current },
+        });
+      }
+      const move = databaseTarget !== undefined && current === null ? databaseTarget : null;
+      if (plan === tenant.plan && sameLimits(limits, tenant.limits) && move === null) return [];
+      return emit(context, tenant, [
+        {
+          type: 'TenantPlanChanged',
+          data: { tenantId, plan, limits, ...(move ? { databaseTarget: move } : {}) },
+        },
+      ]);
     }
     case 'ConfigureTenantStorage': {
       const { tenantId, ...storage } = command.data;
@@ -100,6 +122,18 @@ function assertValidLimits(limits: TenantLimits): void {
   }
   if (limits.maxImageBytes > limits.maxBytes) {
     throw new ValidationError('maxImageBytes cannot exceed maxBytes', { detail: { limits } });
+  }
+}
+
+/** A dedicated database is an enterprise option, on a server named by configuration. */
+function assertDedicatedDatabase(plan: TenantPlan, databaseTarget: string): void {
+  if (plan !== 'enterprise') {
+    throw new ValidationError('A dedicated database is an option of the enterprise plan', {
+      detail: { plan },
+    });
+  }
+  if (!/^[a-z][a-z0-9_-]{0,62}$/.test(databaseTarget)) {
+    throw new ValidationError(`Not a database server name: ${databaseTarget}`);
   }
 }
 

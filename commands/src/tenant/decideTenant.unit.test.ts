@@ -262,3 +262,56 @@ describe('a deleted tenant', () => {
     });
   }
 });
+
+describe('a dedicated database (enterprise)', () => {
+  const enterprise = plans.enterprise;
+  const dedicated: TenantEvent = {
+    type: 'TenantProvisioned',
+    data: {
+      tenantId,
+      slug: 'acme',
+      name: 'Acme',
+      plan: 'enterprise',
+      limits: enterprise,
+      databaseTarget: 'default',
+    },
+    metadata: testMetadata(tenantId, 1, tenantId),
+  };
+  const provisionOn = (plan: 'free' | 'enterprise', databaseTarget: string): TenantCommand => ({
+    type: 'ProvisionTenant',
+    data: { tenantId, slug: 'acme', name: 'Acme', plan, databaseTarget },
+    metadata,
+  });
+  const moveTo = (plan: 'pro' | 'enterprise', databaseTarget?: string): TenantCommand => ({
+    type: 'ChangeTenantPlan',
+    data: { tenantId, plan, ...(databaseTarget ? { databaseTarget } : {}) },
+    metadata,
+  });
+
+  it('is given on provisioning an enterprise tenant, naming a configured server', () => {
+    given([]).when(provisionOn('enterprise', 'default')).then([dedicated]);
+  });
+
+  it('is refused below the enterprise plan, and for a name that is not a server name', () => {
+    given([]).when(provisionOn('free', 'default')).then(ValidationError);
+    given([]).when(provisionOn('enterprise', 'postgres://u:p@db/x')).then(ValidationError);
+  });
+
+  it('moves a shared tenant on its change to enterprise', () => {
+    given([provisioned])
+      .when(moveTo('enterprise', 'eu'))
+      .then([
+        {
+          type: 'TenantPlanChanged',
+          data: { tenantId, plan: 'enterprise', limits: enterprise, databaseTarget: 'eu' },
+          metadata: testMetadata(tenantId, 2, tenantId),
+        },
+      ]);
+  });
+
+  it('keeps a dedicated tenant where it is: the same server again is a no-op, another or a lower plan a conflict', () => {
+    given([dedicated]).when(moveTo('enterprise', 'default')).then([]);
+    given([dedicated]).when(moveTo('enterprise', 'eu')).then(ConflictError);
+    given([dedicated]).when(moveTo('pro')).then(ConflictError);
+  });
+});

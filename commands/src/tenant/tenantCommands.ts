@@ -14,12 +14,20 @@ export type ProvisionTenant = Command<
     limits?: TenantLimits;
     /** Bring-your-own storage, its secret already encrypted by the handler. */
     storage?: TenantStorage;
+    /** Enterprise: a dedicated metadata database on this configured server (checked by the handler). */
+    databaseTarget?: string;
   }
 >;
 
 export type ChangeTenantPlan = Command<
   'ChangeTenantPlan',
-  { tenantId: string; plan: TenantPlan; limits?: TenantLimits }
+  {
+    tenantId: string;
+    plan: TenantPlan;
+    limits?: TenantLimits;
+    /** Enterprise: move the tenant's metadata to a dedicated database on this configured server. */
+    databaseTarget?: string;
+  }
 >;
 
 /** The handler encrypts the secret before the command is built; the decider never sees plaintext. */

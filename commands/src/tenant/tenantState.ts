@@ -14,6 +14,8 @@ export type ProvisionedTenant = {
   limits: TenantLimits;
   storage: TenantStorage | null;
   suspendedReason: string | null;
+  /** The configured server of the tenant's dedicated metadata database; null or absent: shared. */
+  databaseTarget?: string | null;
   /** The last storage move, if any (docs/storage-moves.md). */
   storageMove?: StorageMove | null;
 };
@@ -27,7 +29,7 @@ export function initialTenantState(): TenantState {
 export function evolveTenant(state: TenantState, event: TenantEvent): TenantState {
   const version = event.metadata.aggregateVersion;
   if (event.type === 'TenantProvisioned') {
-    const { tenantId, slug, name, plan, limits } = event.data;
+    const { tenantId, slug, name, plan, limits, databaseTarget = null } = event.data;
     return {
       status: 'active',
       version,
@@ -38,12 +40,19 @@ export function evolveTenant(state: TenantState, event: TenantEvent): TenantStat
       limits,
       storage: null,
       suspendedReason: null,
+      databaseTarget,
     };
   }
   if (state.status === 'initial') return { ...state, version };
   switch (event.type) {
     case 'TenantPlanChanged':
-      return { ...state, version, plan: event.data.plan, limits: event.data.limits };
+      return {
+        ...state,
+        version,
+        plan: event.data.plan,
+        limits: event.data.limits,
+        databaseTarget: event.data.databaseTarget ?? state.databaseTarget ?? null,
+      };
     case 'TenantStorageConfigured': {
       const { endpoint, bucket, region, prefix, accessKeyId, encryptedSecret } = event.data;
       return {

@@ -37,12 +37,17 @@ const limits = {
 export const sampleEvents: { readonly [T in DeepLensEventType]: EventOfType<T> } = {
   TenantProvisioned: {
     type: 'TenantProvisioned',
-    data: { tenantId, slug: 'acme', name: 'Acme Inc.', plan: 'pro', limits },
+    data: { tenantId, slug: 'acme', name: 'Acme Inc.', plan: 'pro', limits, databaseTarget: null },
     metadata: sampleMetadata(tenantId, 1),
   },
   TenantPlanChanged: {
     type: 'TenantPlanChanged',
-    data: { tenantId, plan: 'enterprise', limits: { ...limits, maxImages: 10_000_000 } },
+    data: {
+      tenantId,
+      plan: 'enterprise',
+      limits: { ...limits, maxImages: 10_000_000 },
+      databaseTarget: 'default',
+    },
     metadata: sampleMetadata(tenantId, 2),
   },
   TenantStorageConfigured: {

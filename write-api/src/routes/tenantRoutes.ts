@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { tenantDecider } from '@deeplens/commands/tenant/tenantDecider';
 import type { ProvisionedTenant, TenantState } from '@deeplens/commands/tenant/tenantState';
 import { tenantAggregate } from '@deeplens/commands/writeModelRules';
+import type { Config } from '@deeplens/platform/config';
 import { requireRole } from '@deeplens/platform/http/authenticate';
 import { isAllowedStorageEndpoint } from '@deeplens/platform/tenantStorage';
 import { NotFoundError, ValidationError } from '@deeplens/platform/errors';
@@ -22,6 +23,15 @@ const limits = z
   })
   .strict();
 
+/** Enterprise: the tenant's metadata in a dedicated database, on a server named by configuration. */
+const isolation = {
+  isolation: z.enum(['shared', 'dedicated']).optional(),
+  databaseTarget: z
+    .string()
+    .regex(/^[a-z][a-z0-9_-]{0,62}$/)
+    .optional(),
+};
+
 const provisionBody = z
   .object({
     slug: z
@@ -30,8 +40,13 @@ const provisionBody = z
     name: z.string().trim().min(1).max(200),
     plan: plan.default('free'),
     limits: limits.optional(),
+    ...isolation,
   })
-  .strict();
+  .strict()
+  .refine((b) => b.isolation === 'dedicated' || b.databaseTarget === undefined, {
+    message: 'a database server goes with isolation "dedicated"',
+    path: ['databaseTarget'],
+  });
 
 const patchBody = z
   .object({
@@ -40,8 +55,21 @@ const patchBody = z
     limits: limits.optional(),
     status: z.enum(['active', 'suspended']).optional(),
     reason: z.string().trim().min(1).max(500).optional(),
+    ...isolation,
   })
   .strict()
+  .refine((b) => b.isolation !== 'dedicated' || b.plan !== undefined, {
+    message: 'a dedicated database goes with a plan',
+    path: ['plan'],
+  })
+  .refine((b) => b.isolation === 'dedicated' || b.databaseTarget === undefined, {
+    message: 'a database server goes with isolation "dedicated"',
+    path: ['databaseTarget'],
+  })
+  .refine((b) => b.isolation !== 'shared', {
+    message: 'moving a tenant back to the shared database is not supported',
+    path: ['isolation'],
+  })
   .refine((b) => b.status !== 'suspended' || b.reason !== undefined, {
     message: 'suspending needs a reason',
     path: ['reason'],
@@ -88,6 +116,7 @@ export function tenantView(state: ProvisionedTenant) {
     status,
     storage,
     suspendedReason,
+    databaseTarget,
     version,
   } = state;
   return {
@@ -98,6 +127,8 @@ export function tenantView(state: ProvisionedTenant) {
     limits: currentLimits,
     status,
     ...(suspendedReason ? { suspendedReason } : {}),
+    isolation: databaseTarget ? ('dedicated' as const) : ('shared' as const),
+    ...(databaseTarget ? { databaseTarget } : {}),
     storage: storage
       ? {
           endpoint: storage.endpoint,
@@ -109,6 +140,21 @@ export function tenantView(state: ProvisionedTenant) {
       : null,
     version,
   };
+}
+
+/** The configured server a dedicated tenant's database goes to (`default`: DATABASE_URL's). */
+function databaseTargetOf(
+  config: Pick<Config, 'TENANT_DATABASE_URLS'>,
+  body: { isolation?: 'shared' | 'dedicated'; databaseTarget?: string },
+): { databaseTarget?: string } {
+  if (body.isolation !== 'dedicated') return {};
+  const target = body.databaseTarget ?? 'default';
+  if (target !== 'default' && !Object.hasOwn(config.TENANT_DATABASE_URLS, target)) {
+    throw new ValidationError(`No database server named ${target} is configured`, {
+      detail: { databaseTarget: target },
+    });
+  }
+  return { databaseTarget: target };
 }
 
 function existing(state: TenantState, tenantId: string): ProvisionedTenant {
@@ -137,6 +183,7 @@ export function tenantRoutes(deps: WriteApiDependencies) {
           name: body.name,
           plan: body.plan,
           ...(body.limits ? { limits: body.limits } : {}),
+          ...databaseTargetOf(deps.config, body),
         },
       },
       commandOrigin(c),
@@ -160,7 +207,12 @@ export function tenantRoutes(deps: WriteApiDependencies) {
         tenantAggregate,
         {
           type: 'ChangeTenantPlan',
-          data: { tenantId, plan: body.plan, ...(body.limits ? { limits: body.limits } : {}) },
+          data: {
+            tenantId,
+            plan: body.plan,
+            ...(body.limits ? { limits: body.limits } : {}),
+            ...databaseTargetOf(deps.config, body),
+          },
         },
         commandOrigin(c, 0),
       );
