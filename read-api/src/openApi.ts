@@ -20,6 +20,15 @@ const searchOptions = {
   },
 };
 
+/**
+ * Admin-only request headers on every read: a platform admin reads a point-in-time snapshot
+ * generation (built by `rebuildMain.ts <projection> --until …`) beside the live one.
+ */
+const snapshotHeaders = [
+  { $ref: '#/components/parameters/GenerationHeader' },
+  { $ref: '#/components/parameters/TenantHeader' },
+];
+
 export const readApiOpenApi = {
   openapi: '3.1.0',
   info: {
@@ -30,6 +39,7 @@ export const readApiOpenApi = {
   security: [{ bearer: [] }, { apiKey: [] }],
   paths: {
     '/v1/search': {
+      parameters: snapshotHeaders,
       post: {
         summary: 'Search the caller’s images by a query image, an image id or a vector',
         requestBody: {
@@ -66,6 +76,7 @@ export const readApiOpenApi = {
       },
     },
     '/v1/images': {
+      parameters: snapshotHeaders,
       get: {
         summary: 'List the caller’s images (cursor pagination)',
         parameters: [
@@ -90,6 +101,7 @@ export const readApiOpenApi = {
       },
     },
     '/v1/images/{id}': {
+      parameters: snapshotHeaders,
       get: {
         summary: 'An image: status (uploaded → embedded → indexed, or failed with a reason) and metadata',
         parameters: [imageId],
@@ -100,6 +112,7 @@ export const readApiOpenApi = {
       },
     },
     '/v1/images/{id}/similar': {
+      parameters: snapshotHeaders,
       get: {
         summary: 'Images similar to this one',
         parameters: [
@@ -117,6 +130,7 @@ export const readApiOpenApi = {
       },
     },
     '/v1/images/{id}/thumbnail': {
+      parameters: snapshotHeaders,
       get: {
         summary: 'The WebP thumbnail',
         parameters: [imageId],
@@ -128,6 +142,7 @@ export const readApiOpenApi = {
       },
     },
     '/v1/images/{id}/content': {
+      parameters: snapshotHeaders,
       get: {
         summary: 'The original bytes',
         parameters: [imageId],
@@ -139,6 +154,7 @@ export const readApiOpenApi = {
       },
     },
     '/v1/images/{id}/history': {
+      parameters: snapshotHeaders,
       get: {
         summary: 'Every event of an image in log order: who, when, the correlation id and what changed',
         description:
@@ -163,6 +179,7 @@ export const readApiOpenApi = {
       },
     },
     '/v1/duplicates': {
+      parameters: snapshotHeaders,
       get: {
         summary: 'Groups of near-duplicate images',
         parameters: [
@@ -202,6 +219,7 @@ export const readApiOpenApi = {
       },
     },
     '/v1/tenants/{id}/usage': {
+      parameters: snapshotHeaders,
       get: {
         summary: 'Images and bytes stored, with the plan’s limits',
         parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } }],
@@ -230,6 +248,25 @@ export const readApiOpenApi = {
     },
     headers: problemComponents.headers,
     responses: problemComponents.responses,
+    parameters: {
+      GenerationHeader: {
+        name: 'DeepLens-Generation',
+        in: 'header',
+        required: false,
+        schema: { type: 'string' },
+        examples: { perProjection: { value: 'metadata:7, vectors:4' }, bare: { value: '7' } },
+        description:
+          'Platform admins only: read these generations instead of the active ones — `<projection>:<generation>, …` (projections metadata, usage, vectors) or one bare number (every projection with a snapshot of that number). Anyone else sending it gets 403 problem+json; an unknown, dropped or still-building generation 404; a malformed value 400.',
+      },
+      TenantHeader: {
+        name: 'DeepLens-Tenant',
+        in: 'header',
+        required: false,
+        schema: { type: 'string', format: 'uuid' },
+        description:
+          'Platform admins only, and only with DeepLens-Generation: the tenant whose snapshot to read (a platform admin belongs to no tenant), with the admin’s read and search scopes only; ignored without DeepLens-Generation; not a tenant id: 400. Anyone else sending DeepLens-Generation gets 403.',
+      },
+    },
     schemas: {
       ...problemComponents.schemas,
       Filter: {

@@ -6,7 +6,12 @@ export interface paths {
   '/v1/search': {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Platform admins only: read these generations instead of the active ones — `<projection>:<generation>, …` (projections metadata, usage, vectors) or one bare number (every projection with a snapshot of that number). Anyone else sending it gets 403 problem+json; an unknown, dropped or still-building generation 404; a malformed value 400. */
+        'DeepLens-Generation'?: components['parameters']['GenerationHeader'];
+        /** @description Platform admins only, and only with DeepLens-Generation: the tenant whose snapshot to read (a platform admin belongs to no tenant), with the admin’s read and search scopes only; ignored without DeepLens-Generation; not a tenant id: 400. Anyone else sending DeepLens-Generation gets 403. */
+        'DeepLens-Tenant'?: components['parameters']['TenantHeader'];
+      };
       path?: never;
       cookie?: never;
     };
@@ -16,7 +21,12 @@ export interface paths {
     post: {
       parameters: {
         query?: never;
-        header?: never;
+        header?: {
+          /** @description Platform admins only: read these generations instead of the active ones — `<projection>:<generation>, …` (projections metadata, usage, vectors) or one bare number (every projection with a snapshot of that number). Anyone else sending it gets 403 problem+json; an unknown, dropped or still-building generation 404; a malformed value 400. */
+          'DeepLens-Generation'?: components['parameters']['GenerationHeader'];
+          /** @description Platform admins only, and only with DeepLens-Generation: the tenant whose snapshot to read (a platform admin belongs to no tenant), with the admin’s read and search scopes only; ignored without DeepLens-Generation; not a tenant id: 400. Anyone else sending DeepLens-Generation gets 403. */
+          'DeepLens-Tenant'?: components['parameters']['TenantHeader'];
+        };
         path?: never;
         cookie?: never;
       };
@@ -87,7 +97,12 @@ export interface paths {
   '/v1/images': {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Platform admins only: read these generations instead of the active ones — `<projection>:<generation>, …` (projections metadata, usage, vectors) or one bare number (every projection with a snapshot of that number). Anyone else sending it gets 403 problem+json; an unknown, dropped or still-building generation 404; a malformed value 400. */
+        'DeepLens-Generation'?: components['parameters']['GenerationHeader'];
+        /** @description Platform admins only, and only with DeepLens-Generation: the tenant whose snapshot to read (a platform admin belongs to no tenant), with the admin’s read and search scopes only; ignored without DeepLens-Generation; not a tenant id: 400. Anyone else sending DeepLens-Generation gets 403. */
+        'DeepLens-Tenant'?: components['parameters']['TenantHeader'];
+      };
       path?: never;
       cookie?: never;
     };
@@ -100,7 +115,12 @@ export interface paths {
           tag?: string;
           status?: 'uploaded' | 'embedded' | 'indexed' | 'failed';
         };
-        header?: never;
+        header?: {
+          /** @description Platform admins only: read these generations instead of the active ones — `<projection>:<generation>, …` (projections metadata, usage, vectors) or one bare number (every projection with a snapshot of that number). Anyone else sending it gets 403 problem+json; an unknown, dropped or still-building generation 404; a malformed value 400. */
+          'DeepLens-Generation'?: components['parameters']['GenerationHeader'];
+          /** @description Platform admins only, and only with DeepLens-Generation: the tenant whose snapshot to read (a platform admin belongs to no tenant), with the admin’s read and search scopes only; ignored without DeepLens-Generation; not a tenant id: 400. Anyone else sending DeepLens-Generation gets 403. */
+          'DeepLens-Tenant'?: components['parameters']['TenantHeader'];
+        };
         path?: never;
         cookie?: never;
       };
@@ -141,7 +161,12 @@ export interface paths {
   '/v1/images/{id}': {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Platform admins only: read these generations instead of the active ones — `<projection>:<generation>, …` (projections metadata, usage, vectors) or one bare number (every projection with a snapshot of that number). Anyone else sending it gets 403 problem+json; an unknown, dropped or still-building generation 404; a malformed value 400. */
+        'DeepLens-Generation'?: components['parameters']['GenerationHeader'];
+        /** @description Platform admins only, and only with DeepLens-Generation: the tenant whose snapshot to read (a platform admin belongs to no tenant), with the admin’s read and search scopes only; ignored without DeepLens-Generation; not a tenant id: 400. Anyone else sending DeepLens-Generation gets 403. */
+        'DeepLens-Tenant'?: components['parameters']['TenantHeader'];
+      };
       path?: never;
       cookie?: never;
     };
@@ -149,7 +174,12 @@ export interface paths {
     get: {
       parameters: {
         query?: never;
-        header?: never;
+        header?: {
+          /** @description Platform admins only: read these generations instead of the active ones — `<projection>:<generation>, …` (projections metadata, usage, vectors) or one bare number (every projection with a snapshot of that number). Anyone else sending it gets 403 problem+json; an unknown, dropped or still-building generation 404; a malformed value 400. */
+          'DeepLens-Generation'?: components['parameters']['GenerationHeader'];
+          /** @description Platform admins only, and only with DeepLens-Generation: the tenant whose snapshot to read (a platform admin belongs to no tenant), with the admin’s read and search scopes only; ignored without DeepLens-Generation; not a tenant id: 400. Anyone else sending DeepLens-Generation gets 403. */
+          'DeepLens-Tenant'?: components['parameters']['TenantHeader'];
+        };
         path: {
           id: string;
         };
@@ -189,7 +219,12 @@ export interface paths {
   '/v1/images/{id}/similar': {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Platform admins only: read these generations instead of the active ones — `<projection>:<generation>, …` (projections metadata, usage, vectors) or one bare number (every projection with a snapshot of that number). Anyone else sending it gets 403 problem+json; an unknown, dropped or still-building generation 404; a malformed value 400. */
+        'DeepLens-Generation'?: components['parameters']['GenerationHeader'];
+        /** @description Platform admins only, and only with DeepLens-Generation: the tenant whose snapshot to read (a platform admin belongs to no tenant), with the admin’s read and search scopes only; ignored without DeepLens-Generation; not a tenant id: 400. Anyone else sending DeepLens-Generation gets 403. */
+        'DeepLens-Tenant'?: components['parameters']['TenantHeader'];
+      };
       path?: never;
       cookie?: never;
     };
@@ -203,7 +238,12 @@ export interface paths {
           model?: string;
           rerank?: 'geometric' | 'none';
         };
-        header?: never;
+        header?: {
+          /** @description Platform admins only: read these generations instead of the active ones — `<projection>:<generation>, …` (projections metadata, usage, vectors) or one bare number (every projection with a snapshot of that number). Anyone else sending it gets 403 problem+json; an unknown, dropped or still-building generation 404; a malformed value 400. */
+          'DeepLens-Generation'?: components['parameters']['GenerationHeader'];
+          /** @description Platform admins only, and only with DeepLens-Generation: the tenant whose snapshot to read (a platform admin belongs to no tenant), with the admin’s read and search scopes only; ignored without DeepLens-Generation; not a tenant id: 400. Anyone else sending DeepLens-Generation gets 403. */
+          'DeepLens-Tenant'?: components['parameters']['TenantHeader'];
+        };
         path: {
           id: string;
         };
@@ -243,7 +283,12 @@ export interface paths {
   '/v1/images/{id}/thumbnail': {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Platform admins only: read these generations instead of the active ones — `<projection>:<generation>, …` (projections metadata, usage, vectors) or one bare number (every projection with a snapshot of that number). Anyone else sending it gets 403 problem+json; an unknown, dropped or still-building generation 404; a malformed value 400. */
+        'DeepLens-Generation'?: components['parameters']['GenerationHeader'];
+        /** @description Platform admins only, and only with DeepLens-Generation: the tenant whose snapshot to read (a platform admin belongs to no tenant), with the admin’s read and search scopes only; ignored without DeepLens-Generation; not a tenant id: 400. Anyone else sending DeepLens-Generation gets 403. */
+        'DeepLens-Tenant'?: components['parameters']['TenantHeader'];
+      };
       path?: never;
       cookie?: never;
     };
@@ -251,7 +296,12 @@ export interface paths {
     get: {
       parameters: {
         query?: never;
-        header?: never;
+        header?: {
+          /** @description Platform admins only: read these generations instead of the active ones — `<projection>:<generation>, …` (projections metadata, usage, vectors) or one bare number (every projection with a snapshot of that number). Anyone else sending it gets 403 problem+json; an unknown, dropped or still-building generation 404; a malformed value 400. */
+          'DeepLens-Generation'?: components['parameters']['GenerationHeader'];
+          /** @description Platform admins only, and only with DeepLens-Generation: the tenant whose snapshot to read (a platform admin belongs to no tenant), with the admin’s read and search scopes only; ignored without DeepLens-Generation; not a tenant id: 400. Anyone else sending DeepLens-Generation gets 403. */
+          'DeepLens-Tenant'?: components['parameters']['TenantHeader'];
+        };
         path: {
           id: string;
         };
@@ -292,7 +342,12 @@ export interface paths {
   '/v1/images/{id}/content': {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Platform admins only: read these generations instead of the active ones — `<projection>:<generation>, …` (projections metadata, usage, vectors) or one bare number (every projection with a snapshot of that number). Anyone else sending it gets 403 problem+json; an unknown, dropped or still-building generation 404; a malformed value 400. */
+        'DeepLens-Generation'?: components['parameters']['GenerationHeader'];
+        /** @description Platform admins only, and only with DeepLens-Generation: the tenant whose snapshot to read (a platform admin belongs to no tenant), with the admin’s read and search scopes only; ignored without DeepLens-Generation; not a tenant id: 400. Anyone else sending DeepLens-Generation gets 403. */
+        'DeepLens-Tenant'?: components['parameters']['TenantHeader'];
+      };
       path?: never;
       cookie?: never;
     };
@@ -300,7 +355,12 @@ export interface paths {
     get: {
       parameters: {
         query?: never;
-        header?: never;
+        header?: {
+          /** @description Platform admins only: read these generations instead of the active ones — `<projection>:<generation>, …` (projections metadata, usage, vectors) or one bare number (every projection with a snapshot of that number). Anyone else sending it gets 403 problem+json; an unknown, dropped or still-building generation 404; a malformed value 400. */
+          'DeepLens-Generation'?: components['parameters']['GenerationHeader'];
+          /** @description Platform admins only, and only with DeepLens-Generation: the tenant whose snapshot to read (a platform admin belongs to no tenant), with the admin’s read and search scopes only; ignored without DeepLens-Generation; not a tenant id: 400. Anyone else sending DeepLens-Generation gets 403. */
+          'DeepLens-Tenant'?: components['parameters']['TenantHeader'];
+        };
         path: {
           id: string;
         };
@@ -341,7 +401,12 @@ export interface paths {
   '/v1/images/{id}/history': {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Platform admins only: read these generations instead of the active ones — `<projection>:<generation>, …` (projections metadata, usage, vectors) or one bare number (every projection with a snapshot of that number). Anyone else sending it gets 403 problem+json; an unknown, dropped or still-building generation 404; a malformed value 400. */
+        'DeepLens-Generation'?: components['parameters']['GenerationHeader'];
+        /** @description Platform admins only, and only with DeepLens-Generation: the tenant whose snapshot to read (a platform admin belongs to no tenant), with the admin’s read and search scopes only; ignored without DeepLens-Generation; not a tenant id: 400. Anyone else sending DeepLens-Generation gets 403. */
+        'DeepLens-Tenant'?: components['parameters']['TenantHeader'];
+      };
       path?: never;
       cookie?: never;
     };
@@ -356,7 +421,12 @@ export interface paths {
           cursor?: string;
           limit?: number;
         };
-        header?: never;
+        header?: {
+          /** @description Platform admins only: read these generations instead of the active ones — `<projection>:<generation>, …` (projections metadata, usage, vectors) or one bare number (every projection with a snapshot of that number). Anyone else sending it gets 403 problem+json; an unknown, dropped or still-building generation 404; a malformed value 400. */
+          'DeepLens-Generation'?: components['parameters']['GenerationHeader'];
+          /** @description Platform admins only, and only with DeepLens-Generation: the tenant whose snapshot to read (a platform admin belongs to no tenant), with the admin’s read and search scopes only; ignored without DeepLens-Generation; not a tenant id: 400. Anyone else sending DeepLens-Generation gets 403. */
+          'DeepLens-Tenant'?: components['parameters']['TenantHeader'];
+        };
         path: {
           id: string;
         };
@@ -396,7 +466,12 @@ export interface paths {
   '/v1/duplicates': {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Platform admins only: read these generations instead of the active ones — `<projection>:<generation>, …` (projections metadata, usage, vectors) or one bare number (every projection with a snapshot of that number). Anyone else sending it gets 403 problem+json; an unknown, dropped or still-building generation 404; a malformed value 400. */
+        'DeepLens-Generation'?: components['parameters']['GenerationHeader'];
+        /** @description Platform admins only, and only with DeepLens-Generation: the tenant whose snapshot to read (a platform admin belongs to no tenant), with the admin’s read and search scopes only; ignored without DeepLens-Generation; not a tenant id: 400. Anyone else sending DeepLens-Generation gets 403. */
+        'DeepLens-Tenant'?: components['parameters']['TenantHeader'];
+      };
       path?: never;
       cookie?: never;
     };
@@ -407,7 +482,12 @@ export interface paths {
           threshold?: number;
           limit?: number;
         };
-        header?: never;
+        header?: {
+          /** @description Platform admins only: read these generations instead of the active ones — `<projection>:<generation>, …` (projections metadata, usage, vectors) or one bare number (every projection with a snapshot of that number). Anyone else sending it gets 403 problem+json; an unknown, dropped or still-building generation 404; a malformed value 400. */
+          'DeepLens-Generation'?: components['parameters']['GenerationHeader'];
+          /** @description Platform admins only, and only with DeepLens-Generation: the tenant whose snapshot to read (a platform admin belongs to no tenant), with the admin’s read and search scopes only; ignored without DeepLens-Generation; not a tenant id: 400. Anyone else sending DeepLens-Generation gets 403. */
+          'DeepLens-Tenant'?: components['parameters']['TenantHeader'];
+        };
         path?: never;
         cookie?: never;
       };
@@ -452,7 +532,12 @@ export interface paths {
   '/v1/tenants/{id}/usage': {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Platform admins only: read these generations instead of the active ones — `<projection>:<generation>, …` (projections metadata, usage, vectors) or one bare number (every projection with a snapshot of that number). Anyone else sending it gets 403 problem+json; an unknown, dropped or still-building generation 404; a malformed value 400. */
+        'DeepLens-Generation'?: components['parameters']['GenerationHeader'];
+        /** @description Platform admins only, and only with DeepLens-Generation: the tenant whose snapshot to read (a platform admin belongs to no tenant), with the admin’s read and search scopes only; ignored without DeepLens-Generation; not a tenant id: 400. Anyone else sending DeepLens-Generation gets 403. */
+        'DeepLens-Tenant'?: components['parameters']['TenantHeader'];
+      };
       path?: never;
       cookie?: never;
     };
@@ -460,7 +545,12 @@ export interface paths {
     get: {
       parameters: {
         query?: never;
-        header?: never;
+        header?: {
+          /** @description Platform admins only: read these generations instead of the active ones — `<projection>:<generation>, …` (projections metadata, usage, vectors) or one bare number (every projection with a snapshot of that number). Anyone else sending it gets 403 problem+json; an unknown, dropped or still-building generation 404; a malformed value 400. */
+          'DeepLens-Generation'?: components['parameters']['GenerationHeader'];
+          /** @description Platform admins only, and only with DeepLens-Generation: the tenant whose snapshot to read (a platform admin belongs to no tenant), with the admin’s read and search scopes only; ignored without DeepLens-Generation; not a tenant id: 400. Anyone else sending DeepLens-Generation gets 403. */
+          'DeepLens-Tenant'?: components['parameters']['TenantHeader'];
+        };
         path: {
           id: string;
         };
@@ -703,7 +793,12 @@ export interface components {
       };
     };
   };
-  parameters: never;
+  parameters: {
+    /** @description Platform admins only: read these generations instead of the active ones — `<projection>:<generation>, …` (projections metadata, usage, vectors) or one bare number (every projection with a snapshot of that number). Anyone else sending it gets 403 problem+json; an unknown, dropped or still-building generation 404; a malformed value 400. */
+    GenerationHeader: string;
+    /** @description Platform admins only, and only with DeepLens-Generation: the tenant whose snapshot to read (a platform admin belongs to no tenant), with the admin’s read and search scopes only; ignored without DeepLens-Generation; not a tenant id: 400. Anyone else sending DeepLens-Generation gets 403. */
+    TenantHeader: string;
+  };
   requestBodies: never;
   headers: {
     /** @description Seconds to wait before retrying (RFC 9110) */
