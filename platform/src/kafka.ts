@@ -1,29 +1,150 @@
 import {
   Kafka,
   logLevel,
+  Partitioners,
   type Admin,
   type ConfigResourceTypes,
   type ITopicConfig,
   type logCreator,
+  type Message,
+  type Producer,
+  type ProducerBatch,
+  type ProducerConfig,
+  type RecordMetadata,
+  type TopicMessages,
 } from 'kafkajs';
 import type { Config } from './config.ts';
 
 // `ConfigResourceTypes.TOPIC`: kafkajs is CommonJS and its enum is no named ESM export.
 const topicResource = 2 as ConfigResourceTypes;
 
-/** A kafkajs client for the configured brokers; kafkajs's own logging is kept to errors. */
+/**
+ * A kafkajs client for the configured brokers; kafkajs's own logging is kept to errors. Its
+ * producers are guarded (`guardProducer`): a send resolves only when every record has a
+ * broker's acknowledgement.
+ */
 export function createKafka(
   config: Pick<Config, 'KAFKA_BROKERS' | 'KAFKA_CLIENT_ID'>,
   clientId?: string,
 ): Kafka {
   process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
-  return new Kafka({
+  const kafka = new Kafka({
     clientId: clientId ?? config.KAFKA_CLIENT_ID,
     brokers: config.KAFKA_BROKERS,
     logLevel: logLevel.ERROR,
     logCreator: quietLogCreator,
     retry: { initialRetryTime: 100, retries: 8 },
   });
+  const producer = kafka.producer.bind(kafka);
+  kafka.producer = (producerConfig?: ProducerConfig) => guardProducer(producer, producerConfig);
+  return kafka;
+}
+
+/** How many times a guarded send re-sends records kafkajs left unsent before it fails (retriable). */
+const maxResends = 5;
+
+/** Records a guarded send could not get acknowledged: nothing was lost silently, the caller retries. */
+export class KafkaRecordsUnsentError extends Error {
+  override readonly name = 'KafkaRecordsUnsentError';
+  readonly retriable = true;
+}
+
+/**
+ * A kafkajs producer whose `send`/`sendBatch` resolve only once every record's partition has an
+ * acknowledgement in the answer.
+ *
+ * kafkajs 2.2 (tulios/kafkajs#1303) can resolve a send without having sent some records: a send
+ * groups its records by partition leader and sends one request per broker; when a request fails
+ * (its broker died), the retry groups the records again by the refreshed leaders but sends only
+ * to brokers that have not answered yet in that call. A partition whose leadership moved to a
+ * broker that had already answered is skipped, and the call resolves with no answer for it —
+ * an acknowledged send whose records are not in Kafka. (Found by the broker-kill test:
+ * stack/src/brokerKill.int.test.ts.)
+ *
+ * The guard remembers which partition the partitioner chose for each record (and that
+ * partition's leader then) and, after kafkajs resolves, sends the records of every partition
+ * missing from the answer again, to the same partition, until all are answered. The idempotent
+ * producer's sequence for a skipped partition was rolled back when its request failed, so if
+ * the failed request did reach the log the broker answers the re-send as a duplicate: no copy.
+ */
+export function guardProducer(
+  createProducer: (config?: ProducerConfig) => Producer,
+  config: ProducerConfig = {},
+): Producer {
+  const chosen = new WeakMap<Message, { partition: number; leader: number }>();
+  const createPartitioner = config.createPartitioner ?? Partitioners.DefaultPartitioner;
+  const producer = createProducer({
+    ...config,
+    createPartitioner: () => {
+      const partitioner = createPartitioner();
+      return (args) => {
+        const partition = partitioner(args);
+        const leader = args.partitionMetadata.find((p) => p.partitionId === partition)?.leader ?? -1;
+        chosen.set(args.message, { partition, leader });
+        return partition;
+      };
+    },
+  });
+  const sendBatch = producer.sendBatch.bind(producer);
+
+  async function guardedSendBatch(batch: ProducerBatch): Promise<RecordMetadata[]> {
+    const answers: RecordMetadata[] = [];
+    let pending: TopicMessages[] = batch.topicMessages ?? [];
+    for (let resends = 0; ; resends++) {
+      const answered = await sendBatch({ ...batch, topicMessages: pending });
+      answers.push(...answered);
+      // acks=0: the brokers answer nothing, there is nothing to check.
+      if (batch.acks === 0) return answers;
+      if (resends > 0)
+        warn('kafka: the re-sent records are acknowledged', { answered: answered.map(describeAnswer) });
+      const done = new Set(answered.map((a) => `${a.topicName}\0${a.partition}`));
+      const unsent: TopicMessages[] = [];
+      const skipped: { topic: string; partition?: number; records: number; leaderWhenGrouped?: number }[] =
+        [];
+      for (const { topic, messages } of pending) {
+        const left = messages.filter((m) => {
+          const partition = chosen.get(m)?.partition;
+          return partition === undefined || !done.has(`${topic}\0${partition}`);
+        });
+        if (left.length === 0) continue;
+        unsent.push({ topic, messages: left.map((m) => ({ ...m, partition: chosen.get(m)?.partition })) });
+        for (const partition of new Set(left.map((m) => chosen.get(m)?.partition))) {
+          const records = left.filter((m) => chosen.get(m)?.partition === partition);
+          skipped.push({
+            topic,
+            partition,
+            records: records.length,
+            leaderWhenGrouped: chosen.get(records[0]!)?.leader,
+          });
+        }
+      }
+      if (unsent.length === 0) return answers;
+      if (resends >= maxResends)
+        throw new KafkaRecordsUnsentError(
+          `kafka: records left unsent after ${resends} re-sends: ${skipped
+            .map((s) => `${s.topic}[${s.partition}] ${s.records} records`)
+            .join(', ')}`,
+        );
+      warn('kafka: a send resolved without an answer for some partitions; sending their records again', {
+        skipped,
+        answered: answered.map(describeAnswer),
+      });
+      pending = unsent;
+    }
+  }
+
+  producer.sendBatch = guardedSendBatch;
+  producer.send = ({ topic, messages, ...options }) =>
+    guardedSendBatch({ ...options, topicMessages: [{ topic, messages }] });
+  return producer;
+}
+
+const describeAnswer = (a: RecordMetadata) => `${a.topicName}[${a.partition}]@${a.baseOffset}`;
+
+function warn(message: string, fields: Record<string, unknown>): void {
+  process.stderr.write(
+    `${JSON.stringify({ time: new Date().toISOString(), level: 'warn', msg: message, ...fields })}\n`,
+  );
 }
 
 // Errors kafkajs logs and then retries by itself while a broker elects leaders or loads groups.

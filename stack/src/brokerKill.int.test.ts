@@ -43,12 +43,10 @@ describe(
   () => {
     it(
       'loses nothing, applies nothing twice, ingest resumes within the retry budget, searches keep answering',
-      {
-        // Found by this test: 1–2 of ~300 acknowledged images missing from the log after the kill
-        // (KafkaJS resolving a send with an ack a deposed leader later truncated; upstream
-        // tulios/kafkajs#1303, fix proposed in #1798). Reported, not failing the run until fixed.
-        todo: 'KafkaJS can lose an acknowledged record when a broker dies (tulios/kafkajs#1303)',
-      },
+      // Found by this test: 1–2 of ~300 acknowledged images were missing from the log after the
+      // kill — kafkajs resolving a send that skipped the partitions whose leadership moved to a
+      // broker that had already answered (tulios/kafkajs#1303). createKafka's producers now
+      // re-send those (platform/src/kafka.ts, guardProducer).
       async (t) => {
         const kafkaCluster = await startPrivateKafkaCluster(t);
         const config = { ...loadConfig(), KAFKA_BROKERS: kafkaCluster.brokers };
