@@ -1,6 +1,7 @@
 import type { Config } from './config.ts';
 import { ObjectStorageError, s3ObjectStore, type ObjectStore } from './objectStore.ts';
 import type { SecretBox } from './secrets.ts';
+import { withStorageMoves, type StorageMoveOfTenant } from './storageMoveStorage.ts';
 
 /** What storage resolution needs to know of a tenant (its write-model state has this shape). */
 export type TenantWithStorage = {
@@ -14,6 +15,8 @@ export type TenantWithStorage = {
     accessKeyId: string;
     encryptedSecret: string;
   } | null;
+  /** The tenant's last storage move: reads fall back to its source until it completes. */
+  storageMove?: StorageMoveOfTenant | null;
 };
 
 /**
@@ -63,7 +66,18 @@ export function thumbnailObjectKey(sha256: string, size: number, prefix = ''): s
   return prefix ? `${prefix.replace(/\/+$/, '')}/${base}` : base;
 }
 
-export function createTenantStorageResolver(config: Config, defaultStore: ObjectStore, secrets: SecretBox) {
+export function createTenantStorageResolver(
+  config: Config,
+  defaultStore: ObjectStore,
+  secrets: SecretBox,
+): (tenant: TenantWithStorage) => TenantStorage {
+  return withStorageMoves(
+    ownStorageResolver(config, defaultStore, secrets),
+    ownStorageResolver(config, defaultStore, secrets),
+  );
+}
+
+function ownStorageResolver(config: Config, defaultStore: ObjectStore, secrets: SecretBox) {
   const byoStores = new Map<string, { version: number; storage: TenantStorage }>();
   return (tenant: TenantWithStorage): TenantStorage => {
     if (!tenant.storage) {
