@@ -58,13 +58,26 @@ export const configSchema = z.object({
       }
     }),
 
-  OBJECT_STORE: z.enum(['fs', 's3']).default('fs'),
+  /** Where DeepLens keeps image bytes: `fs` (a folder), `s3`, `azure` (Blob Storage) or `path` (a confined, fsync'd folder: local disk or NFS). */
+  OBJECT_STORE: z.enum(['fs', 's3', 'azure', 'path']).default('fs'),
   OBJECT_STORE_DIR: z.string().default('.stack/data/objects'),
   S3_ENDPOINT: z.string().url().default('http://127.0.0.1:18333'),
   S3_REGION: z.string().default('us-east-1'),
   S3_ACCESS_KEY: z.string().default('deeplens'),
   S3_SECRET_KEY: z.string().default('deeplens-local-secret'),
   S3_BUCKET_PREFIX: z.string().default('deeplens-'),
+  /** Azure Blob Storage (`OBJECT_STORE=azure`); the defaults are the local stack's Azurite and its well-known development account. */
+  AZURE_STORAGE_ACCOUNT: z
+    .string()
+    .regex(/^[a-z0-9]{3,24}$/)
+    .default('devstoreaccount1'),
+  AZURE_STORAGE_KEY: z
+    .string()
+    .default('Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=='),
+  /** A SAS token for the account, used instead of the key when set. */
+  AZURE_SAS_TOKEN: z.string().optional(),
+  /** The Blob service URL; `https://<account>.blob.core.windows.net` when unset. */
+  AZURE_BLOB_ENDPOINT: z.string().url().default('http://127.0.0.1:10000/devstoreaccount1'),
 
   VECTOR_STORE: z.enum(['embedded', 'qdrant']).default('embedded'),
   VECTOR_INDEX_DIR: z.string().default('.stack/data/vectors'),
@@ -131,6 +144,8 @@ export const configSchema = z.object({
   METRICS_TOKEN: z.string().min(16).optional(),
   /** Longest time to receive a whole request (headers and body), seconds: a stalled body gets 408. */
   HTTP_REQUEST_TIMEOUT_SECONDS: z.coerce.number().int().min(1).default(30),
+  /** The folder under which a tenant's `path` storage may lie (a local disk or NFS mount); none allowed when unset. */
+  TENANT_STORAGE_PATH_ROOT: z.string().optional(),
   /** Storage endpoints a tenant may be given (comma-separated origins, e.g. https://s3.eu.example); none when empty. */
   TENANT_STORAGE_ALLOWED_ENDPOINTS: z
     .string()

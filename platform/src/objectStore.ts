@@ -1,11 +1,13 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import * as Minio from 'minio';
+import { azureAccountEndpoint, azureObjectStore, type AzureSettings } from './azureObjectStore.ts';
 import type { Config } from './config.ts';
 import { isDependencyUnavailable } from './dependencyFailures.ts';
+import { pathObjectStore } from './pathObjectStore.ts';
 import { DeepLensError, NotFoundError, UnavailableError, ValidationError } from './errors.ts';
 
 export interface StoredObject {
@@ -23,6 +25,8 @@ export interface ObjectStore {
   get(bucket: string, key: string): Promise<Readable>;
   stat(bucket: string, key: string): Promise<StoredObject | undefined>;
   delete(bucket: string, key: string): Promise<void>;
+  /** The keys in a bucket that start with `prefix` (none when the bucket does not exist). */
+  list(bucket: string, prefix?: string): AsyncIterable<string>;
   /** Removes the bucket and everything in it (tenant erasure). */
   deleteBucket(bucket: string): Promise<void>;
 }
@@ -30,7 +34,8 @@ export interface ObjectStore {
 const bucketPattern = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 const keyPattern = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,511}$/;
 
-function checkName(bucket: string, key?: string): void {
+/** Refuses a bucket name S3 would not take and a key that is not a plain relative path. */
+export function checkName(bucket: string, key?: string): void {
   if (!bucketPattern.test(bucket)) throw new ValidationError(`invalid bucket name: ${bucket}`);
   if (
     key !== undefined &&
@@ -87,6 +92,20 @@ export function fileSystemObjectStore(directory: string): ObjectStore {
       const path = pathOf(bucket, key);
       await rm(path, { force: true });
       await rm(contentTypeFile(path), { force: true });
+    },
+    async *list(bucket, prefix = '') {
+      const base = pathOf(bucket);
+      const entries = await readdir(base, { recursive: true, withFileTypes: true }).catch(
+        (error: NodeJS.ErrnoException) => {
+          if (error.code === 'ENOENT') return [];
+          throw error;
+        },
+      );
+      for (const entry of entries) {
+        if (!entry.isFile() || /\.(content-type|tmp)$/.test(entry.name)) continue;
+        const key = relative(base, join(entry.parentPath, entry.name)).split(sep).join('/');
+        if (key.startsWith(prefix)) yield key;
+      }
     },
     async deleteBucket(bucket) {
       await rm(pathOf(bucket), { recursive: true, force: true });
@@ -191,13 +210,26 @@ export function s3ObjectStore(settings: S3Settings): ObjectStore {
         };
       } catch (error) {
         const code = (error as { code?: string }).code;
-        if (code === 'NotFound' || code === 'NoSuchKey') return undefined;
+        if (code === 'NotFound' || code === 'NoSuchKey' || code === 'NoSuchBucket') return undefined;
         return unavailable(error);
       }
     },
     async delete(bucket, key) {
       checkName(bucket, key);
       await client.removeObject(bucket, key).catch(unavailable);
+    },
+    async *list(bucket, prefix = '') {
+      checkName(bucket);
+      if (!(await client.bucketExists(bucket).catch(unavailable))) return;
+      try {
+        for await (const item of client.listObjectsV2(bucket, prefix, true) as AsyncIterable<{
+          name?: string;
+        }>) {
+          if (typeof item.name === 'string') yield item.name;
+        }
+      } catch (error) {
+        unavailable(error);
+      }
     },
     async deleteBucket(bucket) {
       checkName(bucket);
@@ -212,16 +244,38 @@ export function s3ObjectStore(settings: S3Settings): ObjectStore {
   };
 }
 
-/** The object store the configuration names: the local filesystem by default, S3 when `OBJECT_STORE=s3`. */
+/**
+ * The object store the configuration names: the local filesystem by default, S3 when
+ * `OBJECT_STORE=s3`, Azure Blob Storage when `OBJECT_STORE=azure`, and the confined, fsync'd
+ * path store over `OBJECT_STORE_DIR` (a local disk or an NFS mount) when `OBJECT_STORE=path`.
+ */
 export function createObjectStore(config: Config): ObjectStore {
-  return config.OBJECT_STORE === 's3'
-    ? s3ObjectStore({
+  switch (config.OBJECT_STORE) {
+    case 's3':
+      return s3ObjectStore({
         endpoint: config.S3_ENDPOINT,
         region: config.S3_REGION,
         accessKey: config.S3_ACCESS_KEY,
         secretKey: config.S3_SECRET_KEY,
-      })
-    : fileSystemObjectStore(config.OBJECT_STORE_DIR);
+      });
+    case 'azure':
+      return azureObjectStore(platformAzureSettings(config));
+    case 'path':
+      return pathObjectStore({ root: config.OBJECT_STORE_DIR, path: '.' });
+    case 'fs':
+      return fileSystemObjectStore(config.OBJECT_STORE_DIR);
+  }
+}
+
+/** DeepLens's own Azure account (`AZURE_*`): a SAS token when one is set, else the account key. */
+export function platformAzureSettings(config: Config): AzureSettings {
+  return {
+    endpoint: config.AZURE_BLOB_ENDPOINT ?? azureAccountEndpoint(config.AZURE_STORAGE_ACCOUNT),
+    account: config.AZURE_STORAGE_ACCOUNT,
+    credential: config.AZURE_SAS_TOKEN
+      ? { kind: 'sasToken', token: config.AZURE_SAS_TOKEN }
+      : { kind: 'sharedKey', accountKey: config.AZURE_STORAGE_KEY },
+  };
 }
 
 /** The content address of some bytes: their SHA-256, hex. */
