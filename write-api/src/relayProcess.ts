@@ -8,6 +8,7 @@ import type { Logger } from '@deeplens/platform/logger';
 import { runMigrations } from '@deeplens/platform/migrations';
 import { createSchemaRegistry } from '@deeplens/platform/schemaRegistry';
 import { createOutboxRelay } from './outboxRelay.ts';
+import { relayReadiness } from './relayReadiness.ts';
 
 export async function startOutboxRelay(config: Config, log: Logger): Promise<{ stop: () => Promise<void> }> {
   await runMigrations(config.DATABASE_URL, 'write-model', writeModelMigrations);
@@ -22,14 +23,21 @@ export async function startOutboxRelay(config: Config, log: Logger): Promise<{ s
   // Fault injection for the crash tests: die by SIGKILL after N batches are in Kafka but not yet marked.
   const killAfter = Number(process.env.DEEPLENS_FAULT_RELAY_KILL_AFTER_PUBLISH ?? 0);
   let batches = 0;
+  // Never skips: a batch it cannot publish is retried; /readyz says why when retrying cannot help.
+  const readiness = relayReadiness();
   const relay = createOutboxRelay({
     topicPrefix: config.KAFKA_TOPIC_PREFIX,
     databaseUrl: config.DATABASE_URL,
     producer,
     serde,
-    afterPublish:
-      killAfter > 0 ? () => void (++batches >= killAfter && process.kill(process.pid, 'SIGKILL')) : undefined,
-    onError: (error) => log.error('relay error; retrying', { error }),
+    afterPublish: () => {
+      readiness.onPublished();
+      if (killAfter > 0 && ++batches >= killAfter) process.kill(process.pid, 'SIGKILL');
+    },
+    onError: (error) => {
+      readiness.onError(error);
+      log.error('relay error; retrying', { error });
+    },
   });
   relay.start();
   return {
