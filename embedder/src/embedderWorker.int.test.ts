@@ -165,7 +165,7 @@ describe('embedder worker (real Kafka, PostgreSQL, ONNX model)', () => {
 });
 
 describe('embedder worker: poison records and storage outages', () => {
-  it('sends an undecodable record and an image whose storage stays down to the dead-letter topic, and carries on', async (t) => {
+  it('dead-letters an undecodable record with its reason; an image whose storage is down is retried and redelivered, never dead-lettered, and embedded once storage is back', async (t) => {
     const api = await startWriteApi(t);
     const { config, deps } = api;
     const admin = await api.signIn(adminEmail, adminPassword);
@@ -200,6 +200,10 @@ describe('embedder worker: poison records and storage outages', () => {
     const storage = healthy((await deps.handler.load(tenantDecider, tenant.id)) as never);
     await storage.store.ensureBucket(storage.bucket);
     await storage.store.put(storage.bucket, 'images/ok', photo, 'image/jpeg');
+    await storage.store.put(storage.bucket, 'images/stranded', photo, 'image/jpeg');
+    // The stranded image's reads go to the dead endpoint until the outage ends.
+    let outage = true;
+    let strandedReads = 0;
 
     const uploaded = (imageId: string, objectKey: string): ImageUploaded => ({
       type: 'ImageUploaded',
@@ -282,8 +286,11 @@ describe('embedder worker: poison records and storage outages', () => {
               ...healthy(t2),
               store: {
                 ...healthy(t2).store,
-                get: (bucket, key) =>
-                  key === 'images/stranded' ? down.get(bucket, key) : healthy(t2).store.get(bucket, key),
+                get: (bucket, key) => {
+                  if (key !== 'images/stranded' || !outage) return healthy(t2).store.get(bucket, key);
+                  strandedReads++;
+                  return down.get(bucket, key);
+                },
               },
             }
           : healthy(t2),
@@ -295,33 +302,52 @@ describe('embedder worker: poison records and storage outages', () => {
       topic,
       dlqTopic,
       groupId: uniqueName('embedder-poison'),
+      backoff: { initialMs: 20, maxMs: 100 },
     });
     await worker.start();
     t.after(() => worker.stop());
 
-    const deadline = Date.now() + 60_000;
-    while ((worker.counts.deadLettered < 2 || worker.counts.embedded < 1) && Date.now() < deadline)
-      await sleep(100);
+    const until = async (what: string, condition: () => boolean) => {
+      const deadline = Date.now() + 90_000;
+      while (!condition()) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+        await sleep(50);
+      }
+    };
+    // Each delivery makes maxAttempts (2) reads: a third read is the record delivered again.
+    await until('the stranded record redelivered', () => strandedReads >= 3);
+    assert.equal(worker.counts.embedded, 1, 'the good image is embedded meanwhile');
+    assert.equal(worker.counts.deadLettered, 1, 'only the undecodable record is dead-lettered');
+    outage = false;
+    await until('the stranded image embedded', () => worker.counts.embedded >= 2);
     assert.deepEqual(
-      [worker.counts.deadLettered, worker.counts.embedded],
-      [2, 1],
-      'two dead letters; the good image still embedded',
+      [worker.counts.deadLettered, worker.counts.embedded, worker.counts.failed],
+      [1, 2, 0],
+      'one dead letter; both images embedded once',
     );
 
-    const reasons: string[] = [];
     const reader = kafka.consumer({ groupId: uniqueName('dlq-reader') });
     await reader.connect();
     t.after(() => reader.disconnect());
     await reader.subscribe({ topic: dlqTopic, fromBeginning: true });
+    const headers: Record<string, string>[] = [];
     await new Promise<void>((resolve) => {
       void reader.run({
         eachMessage: async ({ message }) => {
-          reasons.push(String(message.headers?.['dlq-reason']));
-          if (reasons.length === 2) resolve();
+          headers.push(
+            Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)])),
+          );
+          resolve();
         },
       });
     });
-    assert.match(reasons[0]!, /undecodable/);
-    assert.match(reasons[1]!, /object storage kept failing/);
+    const topicAdmin = kafka.admin();
+    await topicAdmin.connect();
+    t.after(() => topicAdmin.disconnect());
+    const [end] = await topicAdmin.fetchTopicOffsets(dlqTopic);
+    assert.equal(Number(end?.high), 1, 'one record on the dead-letter topic, once');
+    assert.match(headers[0]!['dlq-reason']!, /undecodable/);
+    assert.equal(headers[0]!['dlq-source'], `${topic}:0:0`);
+    assert.equal(headers[0]!['event-type'], 'ImageUploaded', 'the record keeps its own headers');
   });
 });

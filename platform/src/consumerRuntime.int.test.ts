@@ -271,4 +271,55 @@ describe('consumer runtime against the stack broker', () => {
     const [end] = await dlqAdmin.fetchTopicOffsets(dlq);
     assert.equal(Number(end?.high), 1, 'only the refused record was dead-lettered, once');
   });
+
+  it('hands a fetched batch over in slices of maxRecordsPerBatch; an undecodable record dead-lettered before a redelivered one is not dead-lettered again', async (t) => {
+    const kafka = createKafka(loadConfig());
+    const topic = uniqueName('runtime-slices');
+    const dlq = `${topic}.dlq`;
+    const groupId = uniqueName('runtime-slices-group');
+    await createTestTopics(t, kafka, [
+      { topic, partitions: 1 },
+      { topic: dlq, partitions: 1 },
+    ]);
+    await produce(kafka, t, topic, [
+      'not JSON',
+      JSON.stringify({ n: 0, fail: 'retriable' }),
+      ...[1, 2, 3, 4].map((n) => JSON.stringify({ n })),
+    ]);
+    const handed: number[][] = [];
+    let attemptsAt0 = 0;
+    const runtime = await startConsumerRuntime({
+      ...runtimeOptions(kafka, topic, groupId, async (batch) => {
+        // The store stays down for more attempts than one delivery makes (maxAttempts 2).
+        if (batch.records.some((r) => r.value.fail === 'retriable') && ++attemptsAt0 < 4)
+          throw Object.assign(new Error('store unavailable'), { retriable: true });
+        handed.push(batch.records.map((r) => r.value.n));
+      }),
+      onFailure: 'dead-letter',
+      onUndecodable: 'dead-letter',
+      deadLetterTopic: dlq,
+      maxAttempts: 2,
+      whenRetriesRunOut: 'redeliver',
+      maxRecordsPerBatch: 2,
+    });
+    t.after(() => runtime.stop());
+
+    await until(
+      'every record done',
+      async () => (await committedOffset(kafka, groupId, topic)) === 6,
+      60_000,
+    );
+    assert.ok(attemptsAt0 >= 4, 'record 0 was delivered again after its attempts ran out');
+    assert.deepEqual(handed.flat().sort(), [0, 1, 2, 3, 4], 'each record applied once');
+    assert.ok(
+      handed.every((records) => records.length <= 2),
+      `at most 2 records at once: ${JSON.stringify(handed)}`,
+    );
+    assert.equal(runtime.deadLettered, 1);
+    const dlqAdmin = kafka.admin();
+    await dlqAdmin.connect();
+    t.after(() => dlqAdmin.disconnect());
+    const [end] = await dlqAdmin.fetchTopicOffsets(dlq);
+    assert.equal(Number(end?.high), 1, 'the undecodable record was dead-lettered once');
+  });
 });

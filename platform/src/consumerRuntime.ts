@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Consumer, IHeaders, Kafka, KafkaMessage, Producer } from 'kafkajs';
+import type { Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import type { Logger } from './logger.ts';
 import { consumerErrors, consumerHalted, consumerLag, deadLetters, eventsApplied } from './metrics.ts';
 import { clearNotReady, reportNotReady } from './readiness.ts';
@@ -111,6 +111,13 @@ export type ConsumerRuntimeOptions<T> = {
   maxBytesPerPartition?: number;
   maxBytes?: number;
   maxWaitTimeInMs?: number;
+  /**
+   * At most this many records (accepted, not skipped) handed to `handle` at once: a fetched batch
+   * is handed over in slices, each committed (and a heartbeat sent) before the next, so a
+   * handler whose records take long (the embedder's inference) keeps its commits and heartbeats
+   * frequent. Default: the whole fetched batch.
+   */
+  maxRecordsPerBatch?: number;
   /** How long the group waits for a silent member (a killed process); kafkajs's default is 30 s. */
   sessionTimeoutMs?: number;
 };
@@ -120,6 +127,8 @@ export type ConsumerRuntime = {
   readonly done: number;
   /** `performance.now()` when the first batch arrived. */
   readonly firstBatchAt: number | undefined;
+  /** Records sent to the dead-letter topic since start. */
+  readonly deadLettered: number;
   /** Partitions halted now. */
   halted(): HaltedPartition[];
   stop(): Promise<void>;
@@ -173,6 +182,7 @@ export async function startConsumerRuntime<T>(options: ConsumerRuntimeOptions<T>
   const abort = new AbortController();
   let ready: Promise<void> = Promise.resolve();
   let done = 0;
+  let deadLettered = 0;
   let firstBatchAt: number | undefined;
   let stopping: Promise<void> | undefined;
   const readinessKey = (key: string) => `consumer ${name} ${key}`;
@@ -257,6 +267,7 @@ export async function startConsumerRuntime<T>(options: ConsumerRuntimeOptions<T>
         },
       ],
     });
+    deadLettered++;
     deadLetters.inc({ consumer: name });
     consumerErrors.inc({ consumer: name, kind: 'dead-letter' });
     log.warn('record dead-lettered', { topic, partition, offset: Number(message.offset), reason });
@@ -296,6 +307,159 @@ export async function startConsumerRuntime<T>(options: ConsumerRuntimeOptions<T>
     }
   }
 
+  /**
+   * Decodes and hands over consecutive records of one partition (a whole fetched batch, or a
+   * slice of it), commits what is done; answers false when the partition stops here (halted,
+   * or the handler asked to stop). Throws to give the rest back to Kafka.
+   */
+  async function consumeSlice(payload: EachBatchPayload, messages: KafkaMessage[]): Promise<boolean> {
+    const { batch } = payload;
+    const { topic, partition } = batch;
+    const key = partitionKey(topic, partition);
+    const from = next.get(key) ?? 0;
+    const startedAt = Date.now();
+
+    // Decode up to the first record that halts the partition.
+    const records: ConsumedRecord<T>[] = [];
+    const skipped: SkippedRecord[] = [];
+    let haltAt: HaltedPartition | undefined;
+    // A dependency that stayed down: thrown once what precedes the failing record is resolved.
+    let redeliver: { error: unknown } | undefined;
+    let covered = from - 1;
+    for (const message of messages) {
+      const offset = Number(message.offset);
+      if (skip.has(`${key}:${offset}`)) {
+        skipped.push({ topic, partition, offset, value: message.value });
+        consumerErrors.inc({ consumer: name, kind: 'skip' });
+        log.warn('record skipped by the operator (--skip)', { topic, partition, offset });
+      } else if (options.accept && !options.accept(message, topic)) {
+        // Not this consumer's business.
+      } else {
+        let value: T | undefined;
+        const failure = await withRetries(async () => {
+          value = await options.decode(message.value ?? Buffer.alloc(0), message, topic);
+        });
+        if (failure?.retriable) throw failure.error; // the registry is down: Kafka redelivers
+        if (failure) {
+          const reason = `undecodable: ${message.value ? '' : 'a record without a value: '}${describe(failure.error)}`;
+          if (options.onUndecodable === 'dead-letter') await deadLetter(topic, partition, message, reason);
+          else {
+            haltAt = { topic, partition, offset, reason };
+            break;
+          }
+        } else {
+          records.push({
+            topic,
+            partition,
+            offset,
+            key: message.key,
+            headers: message.headers,
+            value: value!,
+          });
+        }
+      }
+      covered = offset;
+    }
+
+    if (covered >= from) {
+      const whole: ConsumerBatch<T> = { topic, partition, records, skipped, lastOffset: covered };
+      const failure = await withRetries(() => options.handle(whole), { topic, partition });
+      if (failure?.error instanceof StopConsuming) {
+        log.info('stopping', { reason: failure.error.message });
+        abort.abort();
+        options.onStopped?.();
+        return false;
+      }
+      if (failure?.retriable && redeliverRetriable) {
+        // A dependency that stays down is not the record's fault: Kafka redelivers the batch.
+        // What precedes its first record is done (passed over, or dead-lettered as undecodable).
+        covered = (records[0]?.offset ?? from) - 1;
+        redeliver = { error: failure.error };
+      } else if (failure && options.onFailure === 'halt') {
+        const offset =
+          failure.error instanceof RecordFailedError ? failure.error.offset : (records[0]?.offset ?? from);
+        haltAt = { topic, partition, offset, reason: `not applied: ${describe(failure.error)}` };
+        // Nothing of the batch was applied: apply what comes before the failing record.
+        const before = records.filter((r) => r.offset < offset);
+        const prefix =
+          offset > from
+            ? await withRetries(() =>
+                options.handle({
+                  topic,
+                  partition,
+                  records: before,
+                  skipped: skipped.filter((s) => s.offset < offset),
+                  lastOffset: offset - 1,
+                }),
+              )
+            : { error: undefined, retriable: false };
+        covered = prefix ? from - 1 : offset - 1;
+      } else if (failure) {
+        // Dead-letter: one by one, so only the records that fail leave the log's path.
+        for (const record of records) {
+          const one = await withRetries(() =>
+            options.handle({ topic, partition, records: [record], skipped: [], lastOffset: record.offset }),
+          );
+          if (one?.error instanceof StopConsuming) {
+            abort.abort();
+            options.onStopped?.();
+            return false;
+          }
+          if (one?.retriable && redeliverRetriable) {
+            redeliver = { error: one.error };
+            covered = record.offset - 1;
+            break;
+          }
+          if (one) {
+            const message = messages.find((m) => Number(m.offset) === record.offset)!;
+            await deadLetter(topic, partition, message, describe(one.error));
+          }
+        }
+      }
+      if (covered >= from) {
+        next.set(key, covered + 1);
+        done += messages.filter((m) => Number(m.offset) <= covered).length;
+        observe(
+          topic,
+          partition,
+          records.filter((r) => r.offset <= covered),
+          startedAt,
+        );
+        payload.resolveOffset(String(covered));
+      }
+    }
+    if (haltAt) await halt(haltAt);
+    consumerLag.set(
+      { group: options.groupId, topic, partition: String(partition) },
+      Math.max(0, Number(batch.highWatermark) - 1 - covered),
+    );
+    if (redeliver) throw redeliver.error;
+    await payload.heartbeat();
+    return haltAt === undefined;
+  }
+
+  /** A fetched batch in slices of at most `maxRecordsPerBatch` records to hand over. */
+  function slicesOf(topic: string, partition: number, messages: KafkaMessage[]): KafkaMessage[][] {
+    const most = options.maxRecordsPerBatch;
+    if (!most) return [messages];
+    const slices: KafkaMessage[][] = [];
+    let slice: KafkaMessage[] = [];
+    let handed = 0;
+    for (const message of messages) {
+      slice.push(message);
+      const passedOver =
+        skip.has(`${partitionKey(topic, partition)}:${message.offset}`) ||
+        (options.accept !== undefined && !options.accept(message, topic));
+      if (!passedOver && ++handed === most) {
+        slices.push(slice);
+        slice = [];
+        handed = 0;
+      }
+    }
+    if (slice.length > 0) slices.push(slice);
+    return slices;
+  }
+
   await consumer.connect();
   await consumer.subscribe({ topics: [...options.topics], fromBeginning: true });
   await consumer.run({
@@ -306,130 +470,15 @@ export async function startConsumerRuntime<T>(options: ConsumerRuntimeOptions<T>
       const { batch } = payload;
       await ready;
       if (abort.signal.aborted || !payload.isRunning() || payload.isStale()) return;
-      const { topic, partition } = batch;
-      const key = partitionKey(topic, partition);
+      const key = partitionKey(batch.topic, batch.partition);
       if (halted.has(key)) return;
-      const from = next.get(key) ?? 0;
-      const messages = batch.messages.filter((m) => Number(m.offset) >= from);
+      const messages = batch.messages.filter((m) => Number(m.offset) >= (next.get(key) ?? 0));
       if (messages.length === 0) return;
       firstBatchAt ??= performance.now();
-      const startedAt = Date.now();
-
-      // Decode up to the first record that halts the partition.
-      const records: ConsumedRecord<T>[] = [];
-      const skipped: SkippedRecord[] = [];
-      let haltAt: HaltedPartition | undefined;
-      // A dependency that stayed down: thrown once what precedes the failing record is resolved.
-      let redeliver: { error: unknown } | undefined;
-      let covered = from - 1;
-      for (const message of messages) {
-        const offset = Number(message.offset);
-        if (skip.has(`${key}:${offset}`)) {
-          skipped.push({ topic, partition, offset, value: message.value });
-          consumerErrors.inc({ consumer: name, kind: 'skip' });
-          log.warn('record skipped by the operator (--skip)', { topic, partition, offset });
-        } else if (options.accept && !options.accept(message, topic)) {
-          // Not this consumer's business.
-        } else {
-          let value: T | undefined;
-          const failure = await withRetries(async () => {
-            value = await options.decode(message.value ?? Buffer.alloc(0), message, topic);
-          });
-          if (failure?.retriable) throw failure.error; // the registry is down: Kafka redelivers
-          if (failure) {
-            const reason = `undecodable: ${message.value ? '' : 'a record without a value: '}${describe(failure.error)}`;
-            if (options.onUndecodable === 'dead-letter') await deadLetter(topic, partition, message, reason);
-            else {
-              haltAt = { topic, partition, offset, reason };
-              break;
-            }
-          } else {
-            records.push({
-              topic,
-              partition,
-              offset,
-              key: message.key,
-              headers: message.headers,
-              value: value!,
-            });
-          }
-        }
-        covered = offset;
+      for (const slice of slicesOf(batch.topic, batch.partition, messages)) {
+        if (abort.signal.aborted || !payload.isRunning() || payload.isStale()) return;
+        if (!(await consumeSlice(payload, slice))) return;
       }
-
-      if (covered >= from) {
-        const whole: ConsumerBatch<T> = { topic, partition, records, skipped, lastOffset: covered };
-        const failure = await withRetries(() => options.handle(whole), { topic, partition });
-        if (failure?.error instanceof StopConsuming) {
-          log.info('stopping', { reason: failure.error.message });
-          abort.abort();
-          options.onStopped?.();
-          return;
-        }
-        if (failure && options.onFailure === 'halt') {
-          // A dependency that stays down is not the record's fault: Kafka redelivers the batch.
-          if (failure.retriable) throw failure.error;
-          const offset =
-            failure.error instanceof RecordFailedError ? failure.error.offset : (records[0]?.offset ?? from);
-          haltAt = { topic, partition, offset, reason: `not applied: ${describe(failure.error)}` };
-          // Nothing of the batch was applied: apply what comes before the failing record.
-          const before = records.filter((r) => r.offset < offset);
-          const prefix =
-            offset > from
-              ? await withRetries(() =>
-                  options.handle({
-                    topic,
-                    partition,
-                    records: before,
-                    skipped: skipped.filter((s) => s.offset < offset),
-                    lastOffset: offset - 1,
-                  }),
-                )
-              : { error: undefined, retriable: false };
-          covered = prefix ? from - 1 : offset - 1;
-        } else if (failure?.retriable && redeliverRetriable) {
-          throw failure.error;
-        } else if (failure) {
-          // Dead-letter: one by one, so only the records that fail leave the log's path.
-          for (const record of records) {
-            const one = await withRetries(() =>
-              options.handle({ topic, partition, records: [record], skipped: [], lastOffset: record.offset }),
-            );
-            if (one?.error instanceof StopConsuming) {
-              abort.abort();
-              options.onStopped?.();
-              return;
-            }
-            if (one?.retriable && redeliverRetriable) {
-              redeliver = { error: one.error };
-              covered = record.offset - 1;
-              break;
-            }
-            if (one) {
-              const message = messages.find((m) => Number(m.offset) === record.offset)!;
-              await deadLetter(topic, partition, message, describe(one.error));
-            }
-          }
-        }
-        if (covered >= from) {
-          next.set(key, covered + 1);
-          done += messages.filter((m) => Number(m.offset) <= covered).length;
-          observe(
-            topic,
-            partition,
-            records.filter((r) => r.offset <= covered),
-            startedAt,
-          );
-          payload.resolveOffset(String(covered));
-        }
-      }
-      if (haltAt) await halt(haltAt);
-      consumerLag.set(
-        { group: options.groupId, topic, partition: String(partition) },
-        Math.max(0, Number(batch.highWatermark) - 1 - covered),
-      );
-      if (redeliver) throw redeliver.error;
-      await payload.heartbeat();
     },
   });
 
@@ -439,6 +488,9 @@ export async function startConsumerRuntime<T>(options: ConsumerRuntimeOptions<T>
     },
     get firstBatchAt() {
       return firstBatchAt;
+    },
+    get deadLettered() {
+      return deadLettered;
     },
     halted: () => [...halted.values()],
     stop() {
