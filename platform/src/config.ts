@@ -156,6 +156,10 @@ export const configSchema = z.object({
         .map((e) => e.trim())
         .filter((e) => e !== ''),
     ),
+  /** Images a storage move copies and records per batch (docs/storage-moves.md). */
+  STORAGE_MOVE_BATCH_SIZE: z.coerce.number().int().min(1).max(1000).default(50),
+  /** How long after a storage move starts its final verification waits for uploads that resolved the old storage, ms. */
+  STORAGE_MOVE_SETTLE_MS: z.coerce.number().int().min(0).default(5000),
 });
 
 export type Config = z.infer<typeof configSchema>;

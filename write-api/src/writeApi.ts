@@ -16,13 +16,21 @@ import { writeApiOpenApi } from './openApi.ts';
 import { identityRoutes } from './routes/identityRoutes.ts';
 import { imageRoutes } from './routes/imageRoutes.ts';
 import { intakeRoutes } from './routes/intakeRoutes.ts';
+import { storageMoveRoutes } from './routes/storageMoveRoutes.ts';
 import { tenantRoutes } from './routes/tenantRoutes.ts';
 import { userErasureRoutes } from './routes/userErasureRoutes.ts';
+import { storageMoveCopierOf, type StorageMoveCopier } from './storageMoveCopier.ts';
 import type { WriteApiDependencies } from './writeApiDependencies.ts';
 import type { WriteApiEnv } from './writeApiEnv.ts';
 
-/** The write API: every command of DeepLens over HTTP. Composed here; served by `main.ts`. */
-export function createWriteApi(deps: WriteApiDependencies) {
+/**
+ * The write API: every command of DeepLens over HTTP. Composed here; served by `main.ts`.
+ * `storageMoves` copies tenants' objects in the background when their storage moves.
+ */
+export function createWriteApi(
+  deps: WriteApiDependencies,
+  storageMoves: StorageMoveCopier = storageMoveCopierOf(deps),
+) {
   const { pool, handler, log, clock } = deps;
   const app = new Hono<WriteApiEnv>();
   app.onError(problemErrorHandler(log));
@@ -81,6 +89,8 @@ export function createWriteApi(deps: WriteApiDependencies) {
   app.route('/', identity.securedRoutes);
   app.route('/', userErasureRoutes(deps));
   app.route('/', intakeRoutes(deps));
+  // Before the tenant routes, whose platform-admin check would otherwise stop a tenant admin.
+  app.route('/v1/tenants', storageMoveRoutes(deps, storageMoves));
   app.route('/v1/tenants', tenantRoutes(deps));
   app.route('/v1/images', imageRoutes(deps));
   return app;

@@ -3,6 +3,7 @@ import { serve } from '@hono/node-server';
 import type { Config } from '@deeplens/platform/config';
 import { apiServerOptions } from '@deeplens/platform/http/serverTimeouts';
 import type { Logger } from '@deeplens/platform/logger';
+import { storageMoveCopierOf } from './storageMoveCopier.ts';
 import { createWriteApi } from './writeApi.ts';
 import { createWriteApiDependencies, ensurePlatformAdmin } from './writeApiRuntime.ts';
 
@@ -16,7 +17,10 @@ export async function startWriteApi(config: Config, log: Logger): Promise<{ stop
     );
     log.info('platform admin', { email: config.BOOTSTRAP_ADMIN_EMAIL, outcome });
   }
-  const app = createWriteApi(deps);
+  const storageMoves = storageMoveCopierOf(deps);
+  const app = createWriteApi(deps, storageMoves);
+  // Moves a crash or a restart interrupted go on from their recorded cursor.
+  storageMoves.resumeAll().catch((error: unknown) => log.error('resuming storage moves failed', { error }));
   const server = serve(
     {
       fetch: app.fetch,
@@ -29,6 +33,7 @@ export async function startWriteApi(config: Config, log: Logger): Promise<{ stop
   return {
     stop: async () => {
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await storageMoves.stop();
       await deps.pool.end();
     },
   };

@@ -1,0 +1,145 @@
+import { Hono } from 'hono';
+import { z } from 'zod';
+import type { StorageMove } from '@deeplens/commands/tenant/storageMove';
+import { tenantDecider } from '@deeplens/commands/tenant/tenantDecider';
+import type { ProvisionedTenant } from '@deeplens/commands/tenant/tenantState';
+import { tenantAggregate } from '@deeplens/commands/writeModelRules';
+import { sql } from '@deeplens/platform/database';
+import { NotFoundError, ValidationError } from '@deeplens/platform/errors';
+import { requireRole, tenantScope } from '@deeplens/platform/http/authenticate';
+import { jsonBody, uuidParam } from '@deeplens/platform/http/requestBody';
+import { deterministicUuid, randomUUID } from '@deeplens/platform/ids';
+import { isAllowedStorageEndpoint } from '@deeplens/platform/tenantStorage';
+import { commandOrigin } from '../commandOrigin.ts';
+import type { StorageMoveCopier } from '../storageMoveCopier.ts';
+import type { WriteApiDependencies } from '../writeApiDependencies.ts';
+import type { WriteApiEnv } from '../writeApiEnv.ts';
+
+/** A key prefix that stays inside itself: no `.` or `..` segment, no leading `/`, no `//`. */
+function isPlainPrefix(prefix: string): boolean {
+  if (prefix === '') return true;
+  return prefix
+    .replace(/\/$/, '')
+    .split('/')
+    .every((segment) => segment !== '' && segment !== '.' && segment !== '..');
+}
+
+/** The target: DeepLens's own storage, or an S3-compatible bucket as `PUT …/storage` takes it. */
+const moveBody = z.union([
+  z.object({ kind: z.literal('platform') }).strict(),
+  z
+    .object({
+      kind: z.literal('s3').optional(),
+      endpoint: z
+        .string()
+        .url()
+        .refine((u) => /^https?:/.test(u), 'an http(s) URL'),
+      bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/),
+      region: z.string().min(1).max(64).default('us-east-1'),
+      prefix: z
+        .string()
+        .max(200)
+        .regex(/^[A-Za-z0-9._/-]*$/)
+        .refine(isPlainPrefix, 'path segments without "." or "..", and no leading "/"')
+        .default(''),
+      accessKeyId: z.string().min(1).max(256),
+      secretAccessKey: z.string().min(1).max(512),
+    })
+    .strict(),
+]);
+
+const countRow = z.object({ n: z.number() });
+
+/** The move as the API shows it: descriptions and figures, never a credential. */
+function moveView(move: StorageMove, total: number) {
+  return {
+    moveId: move.moveId,
+    status: move.status,
+    from: move.fromDescription,
+    to: move.toDescription,
+    objects: move.objects,
+    bytes: move.bytes,
+    // Objects of the tenant's active images and thumbnails now (uploads during a move add to it).
+    totalObjects: Math.max(total, move.objects),
+    startedAt: new Date(move.startedAt).toISOString(),
+    finishedAt: move.finishedAt === null ? null : new Date(move.finishedAt).toISOString(),
+    ...(move.reason ? { reason: move.reason } : {}),
+  };
+}
+
+/**
+ * `POST /v1/tenants/{id}/storage/move` starts moving the tenant's objects to another storage
+ * (202; the copier runs in the background), `GET` shows the last move and its progress. Platform
+ * admins, or the tenant's own admins (another tenant's id answers 404).
+ */
+export function storageMoveRoutes(deps: WriteApiDependencies, copier: StorageMoveCopier) {
+  const { handler, pool, secrets } = deps;
+  const app = new Hono<WriteApiEnv>();
+  app.use('/:id/storage/move', requireRole('platform_admin', 'tenant_admin'));
+
+  async function tenantOf(tenantId: string): Promise<ProvisionedTenant> {
+    const state = await handler.load(tenantDecider, tenantId);
+    if (state.status === 'initial' || state.status === 'deleted')
+      throw new NotFoundError(`no tenant ${tenantId}`);
+    return state;
+  }
+
+  async function view(tenantId: string) {
+    const move = (await tenantOf(tenantId)).storageMove;
+    if (!move) throw new NotFoundError(`tenant ${tenantId} has never moved its storage`);
+    const total = await pool.oneFirst(sql.type(countRow)`
+      select coalesce(sum(1 + jsonb_array_length(coalesce(state->'thumbnails', '[]'::jsonb))), 0)::int8 as n
+      from write.aggregates
+      where aggregate_type = 'image' and tenant_id = ${tenantId} and state->>'status' = 'active'`);
+    return moveView(move, total);
+  }
+
+  app.post('/:id/storage/move', async (c) => {
+    const tenantId = tenantScope(c, uuidParam(c, 'id'));
+    const body = await jsonBody(c, moveBody);
+    if (body.kind !== 'platform') {
+      // The APIs and the embedder will send requests wherever this points: only where allowed.
+      if (!isAllowedStorageEndpoint(body.endpoint, deps.config.TENANT_STORAGE_ALLOWED_ENDPOINTS)) {
+        throw new ValidationError('this storage endpoint is not allowed here', {
+          detail: { endpoint: body.endpoint, allowed: deps.config.TENANT_STORAGE_ALLOWED_ENDPOINTS },
+        });
+      }
+    }
+    await tenantOf(tenantId);
+    const key = c.get('idempotencyKey');
+    const moveId = key ? deterministicUuid('storage-move', c.get('principal').actor, key) : randomUUID();
+    await handler.handle(
+      tenantAggregate,
+      {
+        type: 'StartStorageMove',
+        data: {
+          tenantId,
+          moveId,
+          target:
+            body.kind === 'platform'
+              ? null
+              : {
+                  endpoint: body.endpoint,
+                  bucket: body.bucket,
+                  region: body.region,
+                  prefix: body.prefix,
+                  accessKeyId: body.accessKeyId,
+                  // Sealed here: the decider, the events and the log only ever see ciphertext.
+                  encryptedSecret: secrets.seal(body.secretAccessKey),
+                },
+        },
+      },
+      commandOrigin(c),
+    );
+    copier.start(tenantId);
+    c.header('location', `/v1/tenants/${tenantId}/storage/move`);
+    return c.json(await view(tenantId), 202);
+  });
+
+  app.get('/:id/storage/move', async (c) => {
+    const tenantId = tenantScope(c, uuidParam(c, 'id'));
+    return c.json(await view(tenantId));
+  });
+
+  return app;
+}
