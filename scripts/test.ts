@@ -5,7 +5,7 @@
  * Extra arguments are file filters: `npm run test:unit -- deciders` runs matching files only.
  */
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { loadConfig } from '@deeplens/platform/config';
 
@@ -50,9 +50,29 @@ if (needsStack && !env.QDRANT_URL) {
   else console.warn(`test: no Qdrant at ${qdrantUrl}; the tests against Qdrant are skipped`);
 }
 
-const result = spawnSync(
-  process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files],
-  { cwd: root, stdio: 'inherit', env },
+// Tests that start a three-broker Kafka cluster of their own (stack/src/testing/privateKafkaCluster.ts:
+// broker kill, cluster config) run after the others, one at a time, so their three JVMs do not
+// compete with the rest of the suite; DEEPLENS_CLUSTER=0 skips them.
+const isClusterTest = (f: string) =>
+  readFileSync(join(root, f), 'utf8').includes('startPrivateKafkaCluster(');
+const runTests = (selected: string[], concurrency: number) =>
+  selected.length === 0
+    ? 0
+    : (spawnSync(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          '--test',
+          `--test-concurrency=${concurrency}`,
+          '--test-reporter=spec',
+          ...selected,
+        ],
+        { cwd: root, stdio: 'inherit', env },
+      ).status ?? 1);
+const status = runTests(
+  files.filter((f) => !isClusterTest(f)),
+  2,
 );
-process.exit(result.status ?? 1);
+const clusterStatus = runTests(files.filter(isClusterTest), 1);
+process.exit(status || clusterStatus);
