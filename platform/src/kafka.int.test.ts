@@ -38,4 +38,34 @@ describe('kafkajs against the stack broker', () => {
     const expected = Array.from({ length: perKey }, (_, i) => i);
     for (const key of keys) assert.deepEqual(seen.get(key), expected, `records of ${key} in order`);
   });
+
+  it('sends a record to the partition its caller names exactly once (the producer guard knows it was answered)', async (t) => {
+    const kafka = createKafka(loadConfig());
+    const topic = uniqueName('named-partition');
+    await createTestTopics(t, kafka, [{ topic, partitions: 3 }]);
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    t.after(() => producer.disconnect());
+
+    const answers = await producer.send({
+      topic,
+      acks: -1,
+      messages: [
+        { partition: 2, key: 'named', value: 'one' },
+        { key: 'chosen', value: 'two' },
+      ],
+    });
+
+    assert.ok(answers.some((a) => a.partition === 2));
+    const admin = kafka.admin();
+    await admin.connect();
+    t.after(() => admin.disconnect());
+    const offsets = await admin.fetchTopicOffsets(topic);
+    const records = offsets.reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
+    assert.equal(records, 2, `each record once: ${JSON.stringify(offsets)}`);
+    assert.ok(
+      Number(offsets.find((p) => p.partition === 2)?.high) >= 1,
+      'the named partition holds its record',
+    );
+  });
 });

@@ -86,6 +86,8 @@ export function guardProducer(
     },
   });
   const sendBatch = producer.sendBatch.bind(producer);
+  // A record sent to a partition the caller named (or re-sent by this guard) skips the partitioner.
+  const partitionOf = (m: Message) => m.partition ?? chosen.get(m)?.partition;
 
   async function guardedSendBatch(batch: ProducerBatch): Promise<RecordMetadata[]> {
     const answers: RecordMetadata[] = [];
@@ -103,13 +105,13 @@ export function guardProducer(
         [];
       for (const { topic, messages } of pending) {
         const left = messages.filter((m) => {
-          const partition = chosen.get(m)?.partition;
+          const partition = partitionOf(m);
           return partition === undefined || !done.has(`${topic}\0${partition}`);
         });
         if (left.length === 0) continue;
-        unsent.push({ topic, messages: left.map((m) => ({ ...m, partition: chosen.get(m)?.partition })) });
-        for (const partition of new Set(left.map((m) => chosen.get(m)?.partition))) {
-          const records = left.filter((m) => chosen.get(m)?.partition === partition);
+        unsent.push({ topic, messages: left.map((m) => ({ ...m, partition: partitionOf(m) })) });
+        for (const partition of new Set(left.map(partitionOf))) {
+          const records = left.filter((m) => partitionOf(m) === partition);
           skipped.push({
             topic,
             partition,
