@@ -13,14 +13,27 @@ export type TenantLimits = {
   requestsPerMinute: number;
 };
 
-/** Bring-your-own S3-compatible storage; `encryptedSecret` is ciphertext, never the secret. */
+/** The kinds of storage a tenant may bring (absent in events from before kinds: `s3`). */
+export type TenantStorageKind = 's3' | 'azure' | 'path';
+
+/**
+ * Bring-your-own storage, one flat record for every kind (the Avro record grew optional fields,
+ * so events from before kinds read as S3); `encryptedSecret` is ciphertext, never the secret.
+ * - `s3`: `endpoint`, `bucket`, `region`, `prefix`, `accessKeyId`, `encryptedSecret` (the secret key);
+ * - `azure`: `endpoint` (the Blob service URL), `bucket` (the container), `prefix`, `accessKeyId`
+ *   (the account name), `credential` and `encryptedSecret` (the account key or SAS token), `region` '';
+ * - `path`: `path` (a folder under the operator's `TENANT_STORAGE_PATH_ROOT`), `prefix`; the rest ''.
+ */
 export type TenantStorage = {
+  kind?: TenantStorageKind;
   endpoint: string;
   bucket: string;
   region: string;
   prefix: string;
   accessKeyId: string;
   encryptedSecret: string;
+  credential?: 'sharedKey' | 'sasToken' | null;
+  path?: string | null;
 };
 
 /**

@@ -1,5 +1,7 @@
+import { azureObjectStore } from './azureObjectStore.ts';
 import type { Config } from './config.ts';
 import { ObjectStorageError, s3ObjectStore, type ObjectStore } from './objectStore.ts';
+import { pathObjectStore } from './pathObjectStore.ts';
 import type { SecretBox } from './secrets.ts';
 import { withStorageMoves, type StorageMoveOfTenant } from './storageMoveStorage.ts';
 
@@ -7,13 +9,20 @@ import { withStorageMoves, type StorageMoveOfTenant } from './storageMoveStorage
 export type TenantWithStorage = {
   tenantId: string;
   version: number;
+  /** The tenant's own storage (see `TenantStorage` in events/tenantEvents.ts for each kind's fields). */
   storage: {
+    /** Absent: S3 (recorded before kinds). */
+    kind?: 's3' | 'azure' | 'path';
     endpoint: string;
     bucket: string;
     region: string;
     prefix: string;
     accessKeyId: string;
     encryptedSecret: string;
+    /** Azure: what `encryptedSecret` holds. */
+    credential?: 'sharedKey' | 'sasToken' | null;
+    /** Path: the folder under `TENANT_STORAGE_PATH_ROOT`. */
+    path?: string | null;
   } | null;
   /** The tenant's last storage move: reads fall back to its source until it completes. */
   storageMove?: StorageMoveOfTenant | null;
@@ -90,23 +99,63 @@ function ownStorageResolver(config: Config, defaultStore: ObjectStore, secrets: 
     }
     const cached = byoStores.get(tenant.tenantId);
     if (cached && cached.version === tenant.version) return cached.storage;
-    const { endpoint, region, accessKeyId, encryptedSecret, bucket, prefix } = tenant.storage;
-    // Set before the allow-list existed, or since taken off it: not called.
-    if (!isAllowedStorageEndpoint(endpoint, config.TENANT_STORAGE_ALLOWED_ENDPOINTS)) {
-      throw new ObjectStorageError("the tenant's storage endpoint is not allowed by this installation");
-    }
+    const { prefix } = tenant.storage;
     const storage: TenantStorage = {
-      store: s3ObjectStore({
-        endpoint,
-        region,
-        accessKey: accessKeyId,
-        secretKey: secrets.open(encryptedSecret),
-      }),
-      bucket,
+      ...ownStore(config, secrets, tenant.tenantId, tenant.storage),
       keyOf: (sha) => imageObjectKey(sha, prefix),
       thumbnailKeyOf: (sha, size) => thumbnailObjectKey(sha, size, prefix),
     };
     byoStores.set(tenant.tenantId, { version: tenant.version, storage });
     return storage;
+  };
+}
+
+/**
+ * The store and bucket of a tenant's own storage, by kind: S3 and Azure only at an allowed
+ * endpoint, with the secret unsealed here, in memory; a path only under the operator's root.
+ */
+export function ownStore(
+  config: Pick<Config, 'TENANT_STORAGE_ALLOWED_ENDPOINTS' | 'TENANT_STORAGE_PATH_ROOT' | 'S3_BUCKET_PREFIX'>,
+  secrets: SecretBox,
+  tenantId: string,
+  storage: NonNullable<TenantWithStorage['storage']>,
+): { store: ObjectStore; bucket: string } {
+  const kind = storage.kind ?? 's3';
+  if (kind === 'path') {
+    // Configured before the root was taken away: not reachable, and not a 5xx of ours.
+    if (!config.TENANT_STORAGE_PATH_ROOT || !storage.path)
+      throw new ObjectStorageError('path storage is not enabled by this installation');
+    return {
+      store: pathObjectStore({ root: config.TENANT_STORAGE_PATH_ROOT, path: storage.path }),
+      bucket: tenantBucket(config, tenantId),
+    };
+  }
+  const { endpoint, region, accessKeyId, encryptedSecret, bucket } = storage;
+  // Set before the allow-list existed, or since taken off it: not called.
+  if (!isAllowedStorageEndpoint(endpoint, config.TENANT_STORAGE_ALLOWED_ENDPOINTS)) {
+    throw new ObjectStorageError("the tenant's storage endpoint is not allowed by this installation");
+  }
+  if (kind === 'azure') {
+    const secret = secrets.open(encryptedSecret);
+    return {
+      store: azureObjectStore({
+        endpoint,
+        account: accessKeyId,
+        credential:
+          storage.credential === 'sasToken'
+            ? { kind: 'sasToken', token: secret }
+            : { kind: 'sharedKey', accountKey: secret },
+      }),
+      bucket,
+    };
+  }
+  return {
+    store: s3ObjectStore({
+      endpoint,
+      region,
+      accessKey: accessKeyId,
+      secretKey: secrets.open(encryptedSecret),
+    }),
+    bucket,
   };
 }

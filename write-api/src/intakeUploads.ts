@@ -56,6 +56,8 @@ export function s3PresignTargets(
       : undefined;
   return (tenant) => {
     if (!tenant.storage) return own;
+    // Azure and path storage take bytes through `POST /v1/uploads` only.
+    if ((tenant.storage.kind ?? 's3') !== 's3') return undefined;
     const { endpoint, region, accessKeyId, encryptedSecret } = tenant.storage;
     return client({ endpoint, region, accessKey: accessKeyId, secretKey: secrets.open(encryptedSecret) });
   };

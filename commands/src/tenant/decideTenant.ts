@@ -6,7 +6,7 @@ import { emitEvents, type EventDraft } from '../emitEvents.ts';
 import { limitsOf } from './plans.ts';
 import { assertNoStorageMoveRunning, decideStorageMove } from './storageMove.ts';
 import type { TenantCommand } from './tenantCommands.ts';
-import type { ProvisionedTenant, TenantState } from './tenantState.ts';
+import { normalizedStorage, type ProvisionedTenant, type TenantState } from './tenantState.ts';
 
 /**
  * The tenant's rules. A deleted tenant answers every command but ProvisionTenant with
@@ -32,7 +32,7 @@ export function decideTenant(command: TenantCommand, state: TenantState): Tenant
     ];
     if (storage) {
       assertValidStorage(storage);
-      drafts.push({ type: 'TenantStorageConfigured', data: { tenantId, ...storage } });
+      drafts.push({ type: 'TenantStorageConfigured', data: { tenantId, ...normalizedStorage(storage) } });
     }
     return emit(command.metadata, { tenantId, version: state.version }, drafts);
   }
@@ -65,10 +65,11 @@ export function decideTenant(command: TenantCommand, state: TenantState): Tenant
       ]);
     }
     case 'ConfigureTenantStorage': {
-      const { tenantId, ...storage } = command.data;
-      assertValidStorage(storage);
+      const { tenantId, ...given } = command.data;
+      assertValidStorage(given);
       assertNoStorageMoveRunning(tenant);
-      if (tenant.storage && sameStorage(storage, tenant.storage)) return [];
+      const storage = normalizedStorage(given);
+      if (tenant.storage && sameStorage(storage, normalizedStorage(tenant.storage))) return [];
       return emit(context, tenant, [{ type: 'TenantStorageConfigured', data: { tenantId, ...storage } }]);
     }
     case 'SuspendTenant':
@@ -137,13 +138,34 @@ function assertDedicatedDatabase(plan: TenantPlan, databaseTarget: string): void
   }
 }
 
+/**
+ * Each kind's rules of shape: S3 and Azure name a URL, a bucket or container, an account and a
+ * sealed secret (Azure also whether it is the key or a SAS token); a path is relative, without
+ * `..`, and carries no secret. Whether the path is inside the operator's root is the handler's.
+ */
 function assertValidStorage(storage: TenantStorage): void {
+  const kind = storage.kind ?? 's3';
+  if (kind === 'path') {
+    const path = storage.path ?? '';
+    if (path === '' || path.startsWith('/') || path.split('/').some((part) => part === '..'))
+      throw new ValidationError('A storage path is relative to the storage root, without ".."');
+    if (storage.encryptedSecret !== '' || storage.accessKeyId !== '' || storage.endpoint !== '')
+      throw new ValidationError('A path storage carries no endpoint or credentials');
+    return;
+  }
+  if (kind !== 's3' && kind !== 'azure') throw new ValidationError(`Unknown storage kind: ${String(kind)}`);
   if (!URL.canParse(storage.endpoint))
     throw new ValidationError(`Storage endpoint is not a URL: ${storage.endpoint}`);
-  const empty = (['bucket', 'region', 'accessKeyId', 'encryptedSecret'] as const).filter(
-    (k) => storage[k] === '',
-  );
+  const needed =
+    kind === 's3'
+      ? (['bucket', 'region', 'accessKeyId', 'encryptedSecret'] as const)
+      : (['bucket', 'accessKeyId', 'encryptedSecret'] as const);
+  const empty = needed.filter((k) => storage[k] === '');
   if (empty.length > 0) throw new ValidationError(`Storage needs ${empty.join(', ')}`);
+  if (kind === 'azure' && storage.credential !== 'sharedKey' && storage.credential !== 'sasToken')
+    throw new ValidationError('Azure storage needs a credential: sharedKey or sasToken');
+  if (kind === 's3' && (storage.credential ?? null) !== null)
+    throw new ValidationError('S3 storage takes an access key, not an Azure credential');
 }
 
 function sameLimits(a: TenantLimits, b: TenantLimits): boolean {
@@ -162,6 +184,9 @@ function sameStorage(a: TenantStorage, b: TenantStorage): boolean {
     a.region === b.region &&
     a.prefix === b.prefix &&
     a.accessKeyId === b.accessKeyId &&
-    a.encryptedSecret === b.encryptedSecret
+    a.encryptedSecret === b.encryptedSecret &&
+    a.kind === b.kind &&
+    a.credential === b.credential &&
+    a.path === b.path
   );
 }

@@ -18,6 +18,9 @@ const storage: TenantStorage = {
   prefix: 'images/',
   accessKeyId: 'AKIA1',
   encryptedSecret: 'v1:ciphertext',
+  kind: 's3',
+  credential: null,
+  path: null,
 };
 
 const provisioned: TenantEvent = {
@@ -313,5 +316,81 @@ describe('a dedicated database (enterprise)', () => {
     given([dedicated]).when(moveTo('enterprise', 'default')).then([]);
     given([dedicated]).when(moveTo('enterprise', 'eu')).then(ConflictError);
     given([dedicated]).when(moveTo('pro')).then(ConflictError);
+  });
+});
+
+describe('storage kinds (issue #20)', () => {
+  const azure: TenantStorage = {
+    kind: 'azure',
+    endpoint: 'https://acme.blob.core.windows.net',
+    bucket: 'acme-images',
+    region: '',
+    prefix: '',
+    accessKeyId: 'acme',
+    encryptedSecret: 'v1:sealed-key',
+    credential: 'sharedKey',
+    path: null,
+  };
+  const path: TenantStorage = {
+    kind: 'path',
+    endpoint: '',
+    bucket: '',
+    region: '',
+    prefix: '',
+    accessKeyId: '',
+    encryptedSecret: '',
+    credential: null,
+    path: 'acme/images',
+  };
+  const configured = (s: TenantStorage, version = 2): TenantEvent => ({
+    type: 'TenantStorageConfigured',
+    data: { tenantId, ...s },
+    metadata: testMetadata(tenantId, version, tenantId),
+  });
+
+  it('records Azure storage with its sealed credential, and a path', () => {
+    given([provisioned])
+      .when(configureStorage(azure))
+      .then([configured(azure)]);
+    given([provisioned])
+      .when(configureStorage(path))
+      .then([configured(path)]);
+  });
+
+  it('spells out the kind of S3 storage given without one (the shape from before kinds)', () => {
+    const { kind: _kind, credential: _credential, path: _path, ...old } = storage;
+    given([provisioned])
+      .when(configureStorage(old))
+      .then([configured(storage)]);
+    given([provisioned, configured(storage)])
+      .when(configureStorage(old))
+      .then([]);
+  });
+
+  it('a change of kind over the same fields is a change', () => {
+    given([provisioned, configured(azure)])
+      .when(configureStorage({ ...azure, credential: 'sasToken' }))
+      .then([configured({ ...azure, credential: 'sasToken' }, 3)]);
+  });
+
+  it('refuses Azure without a credential kind or secret, a path with ".." or absolute, a path with a secret, an unknown kind', () => {
+    given([provisioned])
+      .when(configureStorage({ ...azure, credential: null }))
+      .then(ValidationError);
+    given([provisioned])
+      .when(configureStorage({ ...azure, encryptedSecret: '' }))
+      .then(ValidationError);
+    given([provisioned])
+      .when(configureStorage({ ...path, path: '../other-tenant' }))
+      .then(ValidationError);
+    given([provisioned])
+      .when(configureStorage({ ...path, path: '/etc' }))
+      .then(ValidationError);
+    given([provisioned])
+      .when(configureStorage({ ...path, encryptedSecret: 'v1:x' }))
+      .then(ValidationError);
+    given([provisioned])
+      .when(configureStorage({ ...azure, kind: 'ftp' as unknown as 's3' }))
+      .then(ValidationError);
   });
 });

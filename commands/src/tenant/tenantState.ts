@@ -26,6 +26,22 @@ export function initialTenantState(): TenantState {
   return { status: 'initial', version: 0 };
 }
 
+/** A storage with its kind spelled out (events and states from before kinds are S3). */
+export function normalizedStorage(storage: TenantStorage): TenantStorage {
+  const { endpoint, bucket, region, prefix, accessKeyId, encryptedSecret } = storage;
+  return {
+    kind: storage.kind ?? 's3',
+    endpoint,
+    bucket,
+    region,
+    prefix,
+    accessKeyId,
+    encryptedSecret,
+    credential: storage.credential ?? null,
+    path: storage.path ?? null,
+  };
+}
+
 export function evolveTenant(state: TenantState, event: TenantEvent): TenantState {
   const version = event.metadata.aggregateVersion;
   if (event.type === 'TenantProvisioned') {
@@ -54,11 +70,12 @@ export function evolveTenant(state: TenantState, event: TenantEvent): TenantStat
         databaseTarget: event.data.databaseTarget ?? state.databaseTarget ?? null,
       };
     case 'TenantStorageConfigured': {
-      const { endpoint, bucket, region, prefix, accessKeyId, encryptedSecret } = event.data;
+      const { tenantId: _tenantId, ...configured } = event.data;
       return {
         ...state,
         version,
-        storage: { endpoint, bucket, region, prefix, accessKeyId, encryptedSecret },
+        // As recorded: an event from before kinds has none, and reads as S3.
+        storage: configured,
       };
     }
     case 'TenantSuspended':

@@ -5,13 +5,13 @@ import type { ProvisionedTenant, TenantState } from '@deeplens/commands/tenant/t
 import { tenantAggregate } from '@deeplens/commands/writeModelRules';
 import type { Config } from '@deeplens/platform/config';
 import { requireRole } from '@deeplens/platform/http/authenticate';
-import { isAllowedStorageEndpoint } from '@deeplens/platform/tenantStorage';
 import { NotFoundError, ValidationError } from '@deeplens/platform/errors';
 import { deterministicUuid, randomUUID } from '@deeplens/platform/ids';
 import { commandOrigin } from '../commandOrigin.ts';
 import { jsonBody, uuidParam } from '@deeplens/platform/http/requestBody';
 import type { WriteApiDependencies } from '../writeApiDependencies.ts';
 import type { WriteApiEnv } from '../writeApiEnv.ts';
+import { storageBody, storageSettings, storageView } from './tenantStorageBody.ts';
 
 const plan = z.enum(['free', 'pro', 'enterprise']);
 const limits = z
@@ -79,32 +79,6 @@ const patchBody = z
     path: ['limits'],
   });
 
-const storageBody = z
-  .object({
-    endpoint: z
-      .string()
-      .url()
-      .refine((u) => /^https?:/.test(u), 'an http(s) URL'),
-    bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/),
-    region: z.string().min(1).max(64).default('us-east-1'),
-    prefix: z
-      .string()
-      .max(200)
-      .regex(/^[A-Za-z0-9._/-]*$/)
-      .refine(isPlainPrefix, 'path segments without "." or "..", and no leading "/"')
-      .default(''),
-    accessKeyId: z.string().min(1).max(256),
-    secretAccessKey: z.string().min(1).max(512),
-  })
-  .strict();
-
-/** A key prefix that stays inside itself: no `.` or `..` segment, no leading `/`, no `//`. */
-function isPlainPrefix(prefix: string): boolean {
-  if (prefix === '') return true;
-  const segments = prefix.replace(/\/$/, '').split('/');
-  return segments.every((segment) => segment !== '' && segment !== '.' && segment !== '..');
-}
-
 /** The tenant as the API shows it: never the storage secret. */
 export function tenantView(state: ProvisionedTenant) {
   const {
@@ -129,15 +103,7 @@ export function tenantView(state: ProvisionedTenant) {
     ...(suspendedReason ? { suspendedReason } : {}),
     isolation: databaseTarget ? ('dedicated' as const) : ('shared' as const),
     ...(databaseTarget ? { databaseTarget } : {}),
-    storage: storage
-      ? {
-          endpoint: storage.endpoint,
-          bucket: storage.bucket,
-          region: storage.region,
-          prefix: storage.prefix,
-          accessKeyId: storage.accessKeyId,
-        }
-      : null,
+    storage: storage ? storageView(storage) : null,
     version,
   };
 }
@@ -236,28 +202,13 @@ export function tenantRoutes(deps: WriteApiDependencies) {
   app.put('/:id/storage', async (c) => {
     const tenantId = uuidParam(c, 'id');
     const body = await jsonBody(c, storageBody);
-    // The APIs and the embedder will send requests wherever this points: only where allowed.
-    if (!isAllowedStorageEndpoint(body.endpoint, deps.config.TENANT_STORAGE_ALLOWED_ENDPOINTS)) {
-      throw new ValidationError('this storage endpoint is not allowed here', {
-        detail: { endpoint: body.endpoint, allowed: deps.config.TENANT_STORAGE_ALLOWED_ENDPOINTS },
-      });
-    }
     existing(await handler.load(tenantDecider, tenantId), tenantId);
+    // Checked against this installation and sealed here: the decider, the events and the log
+    // only ever see ciphertext.
+    const storage = await storageSettings(body, tenantId, deps.config, secrets);
     await handler.handle(
       tenantAggregate,
-      {
-        type: 'ConfigureTenantStorage',
-        data: {
-          tenantId,
-          endpoint: body.endpoint,
-          bucket: body.bucket,
-          region: body.region,
-          prefix: body.prefix,
-          accessKeyId: body.accessKeyId,
-          // Sealed here: the decider, the events and the log only ever see ciphertext.
-          encryptedSecret: secrets.seal(body.secretAccessKey),
-        },
-      },
+      { type: 'ConfigureTenantStorage', data: { tenantId, ...storage } },
       commandOrigin(c),
     );
     return c.json(tenantView(existing(await handler.load(tenantDecider, tenantId), tenantId)).storage);
