@@ -185,6 +185,49 @@ export const writeApiOpenApi = {
         responses: { 200: { description: 'Storage, without its secret' }, ...errors },
       },
     },
+    '/v1/tenants/{id}/storage/move': {
+      parameters: [uuidPath('id')],
+      post: {
+        summary:
+          "Move the tenant's objects to another storage without downtime: uploads go there at once, the rest is copied and verified by sha256 in the background (docs/storage-moves.md)",
+        parameters: [idempotencyKey],
+        requestBody: json({
+          oneOf: [
+            {
+              type: 'object',
+              required: ['kind'],
+              properties: { kind: { const: 'platform' } },
+              additionalProperties: false,
+            },
+            {
+              type: 'object',
+              required: ['endpoint', 'bucket', 'accessKeyId', 'secretAccessKey'],
+              properties: {
+                kind: { const: 's3' },
+                endpoint: { type: 'string' },
+                bucket: { type: 'string' },
+                region: { type: 'string' },
+                prefix: { type: 'string' },
+                accessKeyId: { type: 'string' },
+                secretAccessKey: { type: 'string' },
+              },
+              additionalProperties: false,
+            },
+          ],
+        }),
+        responses: {
+          202: { description: 'The move started', ...json({ $ref: '#/components/schemas/StorageMove' }) },
+          ...errors,
+        },
+      },
+      get: {
+        summary: "The tenant's last storage move and its progress",
+        responses: {
+          200: { description: 'The move', ...json({ $ref: '#/components/schemas/StorageMove' }) },
+          ...errors,
+        },
+      },
+    },
     '/v1/tenants/{id}/api-keys': {
       parameters: [uuidPath('id')],
       post: {
@@ -425,6 +468,35 @@ export const writeApiOpenApi = {
     responses: problemComponents.responses,
     schemas: {
       ...problemComponents.schemas,
+      StorageMove: {
+        type: 'object',
+        required: [
+          'moveId',
+          'status',
+          'from',
+          'to',
+          'objects',
+          'bytes',
+          'totalObjects',
+          'startedAt',
+          'finishedAt',
+        ],
+        properties: {
+          moveId: { type: 'string', format: 'uuid' },
+          status: { enum: ['copying', 'verified', 'completed', 'failed'] },
+          from: { type: 'string', description: 'The source, without credentials' },
+          to: { type: 'string', description: 'The target, without credentials' },
+          objects: {
+            type: 'integer',
+            description: 'Objects copied and verified so far (all of them once verified)',
+          },
+          bytes: { type: 'integer' },
+          totalObjects: { type: 'integer', description: "Objects of the tenant's images and thumbnails now" },
+          startedAt: { type: 'string', format: 'date-time' },
+          finishedAt: { type: ['string', 'null'], format: 'date-time' },
+          reason: { type: 'string', description: 'Why the move failed' },
+        },
+      },
       Tokens: {
         type: 'object',
         properties: {

@@ -566,6 +566,111 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/tenants/{id}/storage/move': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    /** The tenant's last storage move and its progress */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description The move */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['StorageMove'];
+          };
+        };
+        400: components['responses']['Problem'];
+        401: components['responses']['Problem'];
+        403: components['responses']['Problem'];
+        404: components['responses']['Problem'];
+        408: components['responses']['RequestTimeout'];
+        409: components['responses']['Problem'];
+        413: components['responses']['ContentTooLarge'];
+        415: components['responses']['Problem'];
+        422: components['responses']['Problem'];
+        429: components['responses']['TooManyRequests'];
+        503: components['responses']['ServiceUnavailable'];
+      };
+    };
+    put?: never;
+    /** Move the tenant's objects to another storage without downtime: uploads go there at once, the rest is copied and verified by sha256 in the background (docs/storage-moves.md) */
+    post: {
+      parameters: {
+        query?: never;
+        header?: {
+          /** @description A retry with the same key gets the first answer. */
+          'Idempotency-Key'?: components['parameters']['IdempotencyKey'];
+        };
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: {
+        content: {
+          'application/json':
+            | {
+                /** @constant */
+                kind: 'platform';
+              }
+            | {
+                /** @constant */
+                kind?: 's3';
+                endpoint: string;
+                bucket: string;
+                region?: string;
+                prefix?: string;
+                accessKeyId: string;
+                secretAccessKey: string;
+              };
+        };
+      };
+      responses: {
+        /** @description The move started */
+        202: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['StorageMove'];
+          };
+        };
+        400: components['responses']['Problem'];
+        401: components['responses']['Problem'];
+        403: components['responses']['Problem'];
+        404: components['responses']['Problem'];
+        408: components['responses']['RequestTimeout'];
+        409: components['responses']['Problem'];
+        413: components['responses']['ContentTooLarge'];
+        415: components['responses']['Problem'];
+        422: components['responses']['Problem'];
+        429: components['responses']['TooManyRequests'];
+        503: components['responses']['ServiceUnavailable'];
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/v1/tenants/{id}/api-keys': {
     parameters: {
       query?: never;
@@ -1194,6 +1299,27 @@ export interface components {
       requestId?: string;
       /** @description With 429 and 503: also sent as `Retry-After` */
       retryAfterSeconds?: number;
+    };
+    StorageMove: {
+      /** Format: uuid */
+      moveId: string;
+      /** @enum {unknown} */
+      status: 'copying' | 'verified' | 'completed' | 'failed';
+      /** @description The source, without credentials */
+      from: string;
+      /** @description The target, without credentials */
+      to: string;
+      /** @description Objects copied and verified so far (all of them once verified) */
+      objects: number;
+      bytes: number;
+      /** @description Objects of the tenant's images and thumbnails now */
+      totalObjects: number;
+      /** Format: date-time */
+      startedAt: string;
+      /** Format: date-time */
+      finishedAt: string | null;
+      /** @description Why the move failed */
+      reason?: string;
     };
     Tokens: {
       access_token?: string;
