@@ -195,7 +195,9 @@ async function metadataAndRecovery(): Promise<MetadataResult> {
   const recoverPerMillion = (recoverSeconds / recovered.records) * 1_000_000;
   const recoverToRebuild = recoverSeconds / metadata.totalSeconds;
   console.log(
-    `write-model recovery: ${recovered.records} records in ${recoverSeconds.toFixed(2)} s (read ${recovered.readSeconds.toFixed(2)} s, write ${recovered.writeSeconds.toFixed(2)} s) = ${Math.round(recovered.records / recoverSeconds)} events/s, ${recovered.aggregates} aggregates; ${recoverPerMillion.toFixed(1)} s per 1 000 000 (bar < 120 s); ${recoverToRebuild.toFixed(2)} × the metadata rebuild (${metadata.totalSeconds.toFixed(2)} s from start)`,
+    `write-model recovery: ${recovered.records} records in ${recoverSeconds.toFixed(2)} s (read ${recovered.readSeconds.toFixed(2)} s, write ${recovered.writeSeconds.toFixed(2)} s) = ${Math.round(recovered.records / recoverSeconds)} events/s, ${recovered.aggregates} aggregates; ${recoverPerMillion.toFixed(1)} s per 1 000 000 (bar < 120 s); ${recoverToRebuild.toFixed(2)} × the metadata rebuild (${metadata.totalSeconds.toFixed(2)} s from start); load average ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' / ')} on ${cpus().length} CPUs`,
   );
   return {
     records: metadata.records,
