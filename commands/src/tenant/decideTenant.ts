@@ -143,7 +143,7 @@ function assertDedicatedDatabase(plan: TenantPlan, databaseTarget: string): void
  * sealed secret (Azure also whether it is the key or a SAS token); a path is relative, without
  * `..`, and carries no secret. Whether the path is inside the operator's root is the handler's.
  */
-function assertValidStorage(storage: TenantStorage): void {
+export function assertValidStorage(storage: TenantStorage): void {
   const kind = storage.kind ?? 's3';
   if (kind === 'path') {
     const path = storage.path ?? '';

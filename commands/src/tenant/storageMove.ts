@@ -4,6 +4,7 @@ import type { TenantEvent } from '@deeplens/events/tenantEvents';
 import { ConflictError, ValidationError } from '@deeplens/platform/errors';
 import type { Command } from '../command.ts';
 import type { EventDraft } from '../emitEvents.ts';
+import { assertValidStorage } from './decideTenant.ts';
 import type { ProvisionedTenant } from './tenantState.ts';
 
 /** Where a tenant's objects are: its own storage (sealed settings), or DeepLens's (`null`). */
@@ -55,10 +56,23 @@ const credentialField = /secret|sealed|encrypted|token|sharedkey|password|creden
 /** A storage as the log and the API may show it: its settings without any credential. */
 export function describeStorage(storage: StorageSettings): string {
   if (!storage) return 'platform';
-  const fields = Object.entries(storage as Record<string, unknown>)
-    .filter(([name, value]) => !credentialField.test(name) && value !== undefined && value !== null)
+  const fields = Object.entries({ ...storage, kind: storage.kind ?? 's3' } as Record<string, unknown>)
+    .filter(
+      ([name, value]) => !credentialField.test(name) && value !== undefined && value !== null && value !== '',
+    )
     .map(([name, value]) => `${name}=${String(value)}`);
   return fields.sort().join(' ');
+}
+
+/**
+ * Where a storage keeps objects, whatever credentials reach it: two settings of one place
+ * (a key rotated, the secret sealed again, an S3 setting from before kinds) are one place. A
+ * move onto the place it copies from would release what it just copied.
+ */
+export function storagePlace(storage: StorageSettings): string {
+  if (!storage) return 'platform';
+  const prefix = storage.prefix.replace(/\/+$/, '');
+  return JSON.stringify([storage.kind ?? 's3', storage.endpoint, storage.bucket, prefix, storage.path ?? '']);
 }
 
 /** Whether a move runs: writes already go to the target, reads fall back to the source. */
@@ -97,18 +111,18 @@ export function decideStorageMove(
         });
       }
       if (tenant.status === 'deleted') throw new ConflictError('the tenant is deleted');
-      if (target) assertStorageSettings(target);
+      if (target) assertValidStorage(target);
       const to = describeStorage(target);
       const current = describeStorage(tenant.storage);
+      const samePlace = storagePlace(target) === storagePlace(tenant.storage);
       const restart = move?.status === 'failed';
-      if (restart && to !== current) {
+      if (restart && !samePlace) {
         throw new ConflictError(
           `the last storage move failed (${move.reason ?? 'no reason'}); only its target (${current}) may be started again`,
           { detail: { moveId: move.moveId } },
         );
       }
-      if (!restart && to === current)
-        throw new ConflictError("the tenant's objects are already in that storage");
+      if (!restart && samePlace) throw new ConflictError("the tenant's objects are already in that storage");
       const from = restart ? move.fromDescription : current;
       const drafts: Array<EventDraft<TenantEvent>> = [
         { type: 'StorageMoveStarted', data: { tenantId, moveId, toPlatform: target === null, from, to } },
@@ -164,13 +178,6 @@ function runningMove(move: StorageMove | null, moveId: string, status: StorageMo
 function assertFigures(objects: number, bytes: number): void {
   if (!Number.isSafeInteger(objects) || objects < 0 || !Number.isSafeInteger(bytes) || bytes < 0)
     throw new ValidationError('object and byte counts are non-negative integers');
-}
-
-function assertStorageSettings(target: NonNullable<StorageSettings>): void {
-  const empty = Object.entries(target as Record<string, unknown>)
-    .filter(([name, value]) => value === '' && name !== 'prefix')
-    .map(([name]) => name);
-  if (empty.length > 0) throw new ValidationError(`Storage needs ${empty.join(', ')}`);
 }
 
 /** The tenant after one of its move's events (`version` already set by the caller). */

@@ -117,6 +117,12 @@ describe('StartStorageMove', () => {
     given([provisioned, onByo])
       .when(start({ ...byo, encryptedSecret: 'v1:other' }))
       .then(ConflictError, /already in that storage/);
+    // Another key to the same bucket and prefix, or the setting written before storage kinds.
+    given([provisioned, onByo])
+      .when(
+        start({ ...byo, kind: 's3', accessKeyId: 'AKIA2', prefix: 'images', credential: null, path: null }),
+      )
+      .then(ConflictError, /already in that storage/);
   });
 
   it('refuses to configure storage outright while a move runs', () => {
