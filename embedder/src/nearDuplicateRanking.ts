@@ -61,7 +61,16 @@ export function fuseNearDuplicateRanking<T extends FusionCandidate>(
  * picture, `verified`, ranked first (most inliers first). Chosen on the development set
  * (`bench/quality.ts`, docs/search-quality.md).
  */
-export type VerificationRanking = { depth: number; minInliers: number };
+export type VerificationRanking = {
+  depth: number;
+  minInliers: number;
+  /**
+   * Stop comparing once a candidate has at least this many inliers: the candidates after it (in
+   * the fused order) are not compared (`inliers: null`), which saves most of the cost when the
+   * original is near the top. Undefined: compare all `depth`.
+   */
+  stopAt?: number;
+};
 
 export const defaultVerificationRanking: VerificationRanking = { depth: 10, minInliers: 15 };
 
@@ -74,14 +83,19 @@ export type Verified<T> = Omit<T, 'rankedBy'> & {
 
 /**
  * `fused` (best first) re-ranked by `inliersOf` (null: cannot compare), which is called for the
- * first `depth` candidates only.
+ * first `depth` candidates only, in order (and no further once one reaches `stopAt`).
  */
 export function promoteVerified<T extends { rankedBy: RankedBy }>(
   fused: readonly T[],
   inliersOf: (candidate: T, index: number) => number | null,
   options: VerificationRanking = defaultVerificationRanking,
 ): Verified<T>[] {
-  const inliers = fused.map((c, i) => (i < options.depth ? inliersOf(c, i) : null));
+  const inliers: (number | null)[] = fused.map(() => null);
+  for (let i = 0; i < Math.min(options.depth, fused.length); i++) {
+    const n = inliersOf(fused[i]!, i);
+    inliers[i] = n;
+    if (options.stopAt !== undefined && n !== null && n >= options.stopAt) break;
+  }
   const verified = [...fused.keys()].filter((i) => (inliers[i] ?? -1) >= options.minInliers);
   verified.sort((a, b) => inliers[b]! - inliers[a]! || a - b);
   const verifiedSet = new Set(verified);

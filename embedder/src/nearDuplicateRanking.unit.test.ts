@@ -112,4 +112,27 @@ describe('promoteVerified', () => {
     );
     assert.ok(ranked.every((c) => !c.verified && c.inliers === 14));
   });
+
+  it('stops comparing once a candidate reaches stopAt; the later ones are not compared', () => {
+    const asked: string[] = [];
+    const ranked = promoteVerified(
+      fused,
+      (c) => {
+        asked.push(c.id);
+        return inliers[c.id] ?? null;
+      },
+      { depth: 5, minInliers: 15, stopAt: 30 },
+    );
+    assert.deepEqual(asked, ['a', 'b'], 'b has 40 ≥ 30 inliers: c, d and e are not compared');
+    assert.deepEqual(
+      ranked.map((c) => [c.id, c.verified, c.inliers]),
+      [
+        ['b', true, 40],
+        ['a', false, 3],
+        ['c', false, null],
+        ['d', false, null],
+        ['e', false, null],
+      ],
+    );
+  });
 });
