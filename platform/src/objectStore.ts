@@ -118,6 +118,27 @@ export interface S3Settings {
   region: string;
   accessKey: string;
   secretKey: string;
+  /**
+   * How long one call may wait for an answer, and a download for its next bytes, before it fails
+   * as unavailable (retriable). The `minio` client sets no timeout of its own, so a connection
+   * that a restarting server accepted and never answered would hold its caller for ever.
+   */
+  timeoutMs?: number;
+}
+
+const defaultS3TimeoutMs = 30_000;
+
+/** `work`, or an UnavailableError when it has not settled within `ms` (the work is abandoned). */
+export function withinDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new UnavailableError(`object storage did not answer ${what} within ${ms} ms`)),
+      ms,
+    );
+  });
+  work.catch(() => undefined); // settled after the deadline: nobody is waiting for it
+  return Promise.race([work, expired]).finally(() => clearTimeout(timer));
 }
 
 /**
@@ -180,11 +201,14 @@ export function s3ObjectStore(settings: S3Settings): ObjectStore {
   const unavailable = (error: unknown): never => {
     throw storageError(error);
   };
+  const timeoutMs = settings.timeoutMs ?? defaultS3TimeoutMs;
+  const answer = <T>(work: Promise<T>, what: string) => withinDeadline(work, timeoutMs, what);
   return {
     async ensureBucket(bucket) {
       checkName(bucket);
       try {
-        if (!(await client.bucketExists(bucket))) await client.makeBucket(bucket, settings.region);
+        if (!(await answer(client.bucketExists(bucket), 'bucketExists')))
+          await answer(client.makeBucket(bucket, settings.region), 'makeBucket');
       } catch (error) {
         // Two processes creating the same bucket at once: the loser sees it exists.
         if ((error as { code?: string }).code !== 'BucketAlreadyOwnedByYou') unavailable(error);
@@ -192,18 +216,25 @@ export function s3ObjectStore(settings: S3Settings): ObjectStore {
     },
     async put(bucket, key, body, contentType) {
       checkName(bucket, key);
-      await client
-        .putObject(bucket, key, body, body.length, { 'Content-Type': contentType })
-        .catch(unavailable);
+      await answer(
+        client.putObject(bucket, key, body, body.length, { 'Content-Type': contentType }),
+        'putObject',
+      ).catch(unavailable);
     },
     async get(bucket, key) {
       checkName(bucket, key);
-      return client.getObject(bucket, key).catch(unavailable);
+      const stream = await answer(client.getObject(bucket, key), 'getObject').catch(unavailable);
+      // A download that stops sending fails like a call that never answered.
+      const idle = stream as Readable & { setTimeout?: (ms: number, onTimeout: () => void) => unknown };
+      idle.setTimeout?.(timeoutMs, () =>
+        stream.destroy(new UnavailableError(`object storage stopped sending for ${timeoutMs} ms`)),
+      );
+      return stream;
     },
     async stat(bucket, key) {
       checkName(bucket, key);
       try {
-        const info = await client.statObject(bucket, key);
+        const info = await answer(client.statObject(bucket, key), 'statObject');
         return {
           size: info.size,
           contentType: String(info.metaData['content-type'] ?? 'application/octet-stream'),
@@ -216,11 +247,11 @@ export function s3ObjectStore(settings: S3Settings): ObjectStore {
     },
     async delete(bucket, key) {
       checkName(bucket, key);
-      await client.removeObject(bucket, key).catch(unavailable);
+      await answer(client.removeObject(bucket, key), 'removeObject').catch(unavailable);
     },
     async *list(bucket, prefix = '') {
       checkName(bucket);
-      if (!(await client.bucketExists(bucket).catch(unavailable))) return;
+      if (!(await answer(client.bucketExists(bucket), 'bucketExists').catch(unavailable))) return;
       try {
         for await (const item of client.listObjectsV2(bucket, prefix, true) as AsyncIterable<{
           name?: string;
@@ -233,13 +264,14 @@ export function s3ObjectStore(settings: S3Settings): ObjectStore {
     },
     async deleteBucket(bucket) {
       checkName(bucket);
-      if (!(await client.bucketExists(bucket).catch(unavailable))) return;
+      if (!(await answer(client.bucketExists(bucket), 'bucketExists').catch(unavailable))) return;
       const keys: string[] = [];
       for await (const item of client.listObjectsV2(bucket, '', true) as AsyncIterable<{ name?: string }>) {
         if (typeof item.name === 'string') keys.push(item.name);
       }
-      if (keys.length > 0) await client.removeObjects(bucket, keys).catch(unavailable);
-      await client.removeBucket(bucket).catch(unavailable);
+      if (keys.length > 0)
+        await answer(client.removeObjects(bucket, keys), 'removeObjects').catch(unavailable);
+      await answer(client.removeBucket(bucket), 'removeBucket').catch(unavailable);
     },
   };
 }
