@@ -5,48 +5,18 @@ import { tenantDecider } from '@deeplens/commands/tenant/tenantDecider';
 import type { ProvisionedTenant } from '@deeplens/commands/tenant/tenantState';
 import { tenantAggregate } from '@deeplens/commands/writeModelRules';
 import { sql } from '@deeplens/platform/database';
-import { NotFoundError, ValidationError } from '@deeplens/platform/errors';
+import { NotFoundError } from '@deeplens/platform/errors';
 import { requireRole, tenantScope } from '@deeplens/platform/http/authenticate';
 import { jsonBody, uuidParam } from '@deeplens/platform/http/requestBody';
 import { deterministicUuid, randomUUID } from '@deeplens/platform/ids';
-import { isAllowedStorageEndpoint } from '@deeplens/platform/tenantStorage';
 import { commandOrigin } from '../commandOrigin.ts';
 import type { StorageMoveCopier } from '../storageMoveCopier.ts';
 import type { WriteApiDependencies } from '../writeApiDependencies.ts';
 import type { WriteApiEnv } from '../writeApiEnv.ts';
+import { storageBody, storageSettings } from './tenantStorageBody.ts';
 
-/** A key prefix that stays inside itself: no `.` or `..` segment, no leading `/`, no `//`. */
-function isPlainPrefix(prefix: string): boolean {
-  if (prefix === '') return true;
-  return prefix
-    .replace(/\/$/, '')
-    .split('/')
-    .every((segment) => segment !== '' && segment !== '.' && segment !== '..');
-}
-
-/** The target: DeepLens's own storage, or an S3-compatible bucket as `PUT …/storage` takes it. */
-const moveBody = z.union([
-  z.object({ kind: z.literal('platform') }).strict(),
-  z
-    .object({
-      kind: z.literal('s3').optional(),
-      endpoint: z
-        .string()
-        .url()
-        .refine((u) => /^https?:/.test(u), 'an http(s) URL'),
-      bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/),
-      region: z.string().min(1).max(64).default('us-east-1'),
-      prefix: z
-        .string()
-        .max(200)
-        .regex(/^[A-Za-z0-9._/-]*$/)
-        .refine(isPlainPrefix, 'path segments without "." or "..", and no leading "/"')
-        .default(''),
-      accessKeyId: z.string().min(1).max(256),
-      secretAccessKey: z.string().min(1).max(512),
-    })
-    .strict(),
-]);
+/** The target: DeepLens's own storage, or any storage `PUT …/storage` takes (same body). */
+const moveBody = z.union([z.object({ kind: z.literal('platform') }).strict(), storageBody]);
 
 const countRow = z.object({ n: z.number() });
 
@@ -97,38 +67,15 @@ export function storageMoveRoutes(deps: WriteApiDependencies, copier: StorageMov
   app.post('/:id/storage/move', async (c) => {
     const tenantId = tenantScope(c, uuidParam(c, 'id'));
     const body = await jsonBody(c, moveBody);
-    if (body.kind !== 'platform') {
-      // The APIs and the embedder will send requests wherever this points: only where allowed.
-      if (!isAllowedStorageEndpoint(body.endpoint, deps.config.TENANT_STORAGE_ALLOWED_ENDPOINTS)) {
-        throw new ValidationError('this storage endpoint is not allowed here', {
-          detail: { endpoint: body.endpoint, allowed: deps.config.TENANT_STORAGE_ALLOWED_ENDPOINTS },
-        });
-      }
-    }
     await tenantOf(tenantId);
+    // Checked and sealed as for PUT …/storage: the allow-list, the path root, the credential.
+    const target =
+      body.kind === 'platform' ? null : await storageSettings(body, tenantId, deps.config, secrets);
     const key = c.get('idempotencyKey');
     const moveId = key ? deterministicUuid('storage-move', c.get('principal').actor, key) : randomUUID();
     await handler.handle(
       tenantAggregate,
-      {
-        type: 'StartStorageMove',
-        data: {
-          tenantId,
-          moveId,
-          target:
-            body.kind === 'platform'
-              ? null
-              : {
-                  endpoint: body.endpoint,
-                  bucket: body.bucket,
-                  region: body.region,
-                  prefix: body.prefix,
-                  accessKeyId: body.accessKeyId,
-                  // Sealed here: the decider, the events and the log only ever see ciphertext.
-                  encryptedSecret: secrets.seal(body.secretAccessKey),
-                },
-        },
-      },
+      { type: 'StartStorageMove', data: { tenantId, moveId, target } },
       commandOrigin(c),
     );
     copier.start(tenantId);
