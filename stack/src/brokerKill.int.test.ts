@@ -224,32 +224,35 @@ describe(
           }
         })();
 
-        // Tenant histories of ten events each (provisioned, then suspended and reactivated in turn).
-        const appending = (async () => {
-          while (ingesting) {
-            const tenantId = randomUUID();
-            await handler.handle(
-              tenantAggregate,
-              {
-                type: 'ProvisionTenant',
-                data: { tenantId, slug: `t-${tenantId}`, name: 'Kill', plan: 'free' },
-              },
-              origin,
-            );
-            histories.set(tenantId, 1);
-            for (let version = 2; version <= 10 && ingesting; version++) {
+        // Tenant histories of ten events each (provisioned, then suspended and reactivated in turn),
+        // four writers at once so the relay's batches span partitions and so brokers.
+        const appending = Promise.all(
+          [1, 2, 3, 4].map(async () => {
+            while (ingesting) {
+              const tenantId = randomUUID();
               await handler.handle(
                 tenantAggregate,
-                version % 2 === 0
-                  ? { type: 'SuspendTenant', data: { tenantId, reason: `pause ${version}` } }
-                  : { type: 'ReactivateTenant', data: { tenantId } },
+                {
+                  type: 'ProvisionTenant',
+                  data: { tenantId, slug: `t-${tenantId}`, name: 'Kill', plan: 'free' },
+                },
                 origin,
               );
-              histories.set(tenantId, version);
+              histories.set(tenantId, 1);
+              for (let version = 2; version <= 10 && ingesting; version++) {
+                await handler.handle(
+                  tenantAggregate,
+                  version % 2 === 0
+                    ? { type: 'SuspendTenant', data: { tenantId, reason: `pause ${version}` } }
+                    : { type: 'ReactivateTenant', data: { tenantId } },
+                  origin,
+                );
+                histories.set(tenantId, version);
+              }
+              await sleep(50);
             }
-            await sleep(50);
-          }
-        })();
+          }),
+        );
 
         // Searches all along (they read the vector index, never Kafka): none may fail.
         const vectors = createVectorQueries({
