@@ -287,11 +287,8 @@ export function pathObjectStore(settings: PathStoreSettings): ObjectStore {
       const base = await checkedFolder();
       try {
         await rm(join(base, bucket), { recursive: true, force: true });
-        // The marker goes with the last bucket: nothing of the tenant is left in its folder.
-        // (DeepLens's own folder keeps it: it holds every tenant's bucket.)
-        const left = await readdir(base);
-        if (!settings.initialize && left.every((name) => name === storageMarker))
-          await rm(join(base, storageMarker), { force: true });
+        // The marker stays (it holds no data of the tenant's): a second erasure, or one while
+        // the mount is away, can then tell an emptied folder from a missing mount.
         await fsyncDirectory(base);
       } catch (error) {
         throw pathStoreError(error, 'delete the bucket');

@@ -15,6 +15,9 @@ import { installationDataKeyStore } from '@deeplens/platform/kafkaDataKeyStore';
 import { sql, type DatabasePool } from '@deeplens/platform/database';
 import type { Logger } from '@deeplens/platform/logger';
 import type { ObjectStore } from '@deeplens/platform/objectStore';
+import type { Config } from '@deeplens/platform/config';
+import type { SecretBox } from '@deeplens/platform/secrets';
+import { ownStore, tenantBucket, type TenantWithStorage } from '@deeplens/platform/tenantStorage';
 
 const aggregateIds = z.object({ aggregate_type: z.string(), aggregate_id: z.string() });
 
@@ -22,7 +25,8 @@ const aggregateIds = z.object({ aggregate_type: z.string(), aggregate_id: z.stri
  * Erasure after `TenantDeleted`: revokes the tenant's API keys, disables its users, destroys
  * its data key (its name and its users' e-mails and password hashes in the log read as erased
  * from then on), deletes its images (each `ImageDeleted` takes its vector out of the index; the metadata projection drops
- * the tenant's schema on `TenantDeleted`) and removes its bucket. Every step is idempotent, so
+ * the tenant's schema on `TenantDeleted`) and removes its objects, in DeepLens's storage and in
+ * the storage it brought. Every step is idempotent, so
  * a redelivered event or a crash half-way is finished by the next run.
  */
 export function createTenantEraser(options: {
@@ -31,7 +35,7 @@ export function createTenantEraser(options: {
   handler: CommandHandler;
   serde: EventSerde;
   log: Logger;
-  /** Removes the tenant's objects (its bucket in DeepLens's own storage). */
+  /** Removes the tenant's objects (`tenantObjectsEraser`: DeepLens's bucket and the storage it brought). */
   eraseObjects: (tenantId: string) => Promise<void>;
   /** Where the tenant's data key is destroyed (crypto-shredding); the installation's by default. */
   dataKeys?: DataKeyStore;
@@ -110,4 +114,46 @@ export function createTenantEraser(options: {
 /** For objects: what a store needs to erase one tenant's bucket. */
 export function bucketEraser(store: ObjectStore, bucketOf: (tenantId: string) => string) {
   return (tenantId: string) => store.deleteBucket(bucketOf(tenantId));
+}
+
+const tenantStorageRow = z.object({
+  storage: z.record(z.unknown()).nullable(),
+  moveSource: z.record(z.unknown()).nullable(),
+});
+
+/**
+ * Erases a tenant's objects wherever they are: its bucket in DeepLens's own storage, and in
+ * storage it brought (and the source of a move not released) everything DeepLens put there —
+ * a path store's bucket folder with its marker; in an S3 bucket or Azure container, every
+ * object under the tenant's prefix in `images/` and `thumbnails/` (the bucket or container is
+ * the tenant's and may hold other things, so it stays). Idempotent: a second run finds nothing.
+ */
+export function tenantObjectsEraser(options: {
+  pool: DatabasePool;
+  config: Pick<Config, 'S3_BUCKET_PREFIX' | 'TENANT_STORAGE_ALLOWED_ENDPOINTS' | 'TENANT_STORAGE_PATH_ROOT'>;
+  defaultStore: ObjectStore;
+  secrets: SecretBox;
+}) {
+  const { pool, config, defaultStore, secrets } = options;
+  return async (tenantId: string): Promise<void> => {
+    await defaultStore.deleteBucket(tenantBucket(config, tenantId));
+    const row = await pool.maybeOne(sql.type(tenantStorageRow)`
+      select state->'storage' as storage, state->'storageMove'->'from' as "moveSource"
+      from write.aggregates where aggregate_type = 'tenant' and aggregate_id = ${tenantId}`);
+    for (const storage of [row?.storage, row?.moveSource]) {
+      if (!storage) continue;
+      const own = storage as NonNullable<TenantWithStorage['storage']>;
+      const { store, bucket } = ownStore(config, secrets, tenantId, own);
+      if ((own.kind ?? 's3') === 'path') {
+        await store.deleteBucket(bucket);
+        continue;
+      }
+      const base = own.prefix ? `${own.prefix.replace(/\/+$/, '')}/` : '';
+      for (const area of ['images/', 'thumbnails/']) {
+        const keys: string[] = [];
+        for await (const key of store.list(bucket, `${base}${area}`)) keys.push(key);
+        for (const key of keys) await store.delete(bucket, key);
+      }
+    }
+  };
 }
