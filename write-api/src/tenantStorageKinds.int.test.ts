@@ -117,7 +117,7 @@ async function imageCount(api: WriteApiHarness, tenantId: string): Promise<numbe
 
 describe('tenant storage kinds (Azure Blob on Azurite, a path under the root)', () => {
   it('Azure with a shared key: sealed, never shown, uploads land in the container, erasure empties it', async (t) => {
-    const { api, tenantId, upload, configure, erase } = await setUp(t);
+    const { api, upload, configure, erase } = await setUp(t);
     const container = uniqueName('byos');
     const configured = await configure({
       kind: 'azure',
