@@ -13,6 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { uniqueName } from '@deeplens/platform/testing/testTopics';
 import type { VectorPoint } from '@deeplens/platform/vectorIndex';
 import { createQdrantVectorIndex, qdrantRetryBudget } from '@deeplens/projections/qdrantVectorIndex';
+import { vectorIndexOpener } from '@deeplens/projections/projectionRuntime';
 import { vectorIndexContract } from '@deeplens/projections/vectorIndexContract';
 import { waitUntil } from './processes.ts';
 import { startPrivateQdrantCluster, type PrivateQdrantCluster } from './testing/privateQdrantCluster.ts';
@@ -96,6 +97,38 @@ describe('three-node Qdrant: a node stopped under searches and ingest', { skip }
         ...replication,
       }),
     );
+  });
+
+  it('the projections create collections with the configured copies and shards', async () => {
+    const namespace = uniqueName('layout').replaceAll('-', '_');
+    const open = vectorIndexOpener(
+      {
+        VECTOR_STORE: 'qdrant',
+        VECTOR_INDEX_DIR: '',
+        QDRANT_URL: cluster.urls[0]!,
+        QDRANT_API_KEY: undefined,
+        QDRANT_REPLICATION_FACTOR: 2,
+        QDRANT_SHARDS: 3,
+      },
+      namespace,
+    );
+    const index = await open(1, 'writer');
+    await index.upsert(`acme__${group}`, [pointOf(1)]);
+    await index.commit({ at: 1 });
+    await index.close();
+    for (const collection of [`${namespace}_g1__${group}`, `${namespace}_g1__state`]) {
+      const response = await fetch(`${cluster.urls[1]!}/collections/${encodeURIComponent(collection)}`);
+      assert.ok(response.ok, `${collection} exists`);
+      const { result } = (await response.json()) as {
+        result: { config: { params: Record<string, unknown> } };
+      };
+      const { shard_number, replication_factor, write_consistency_factor } = result.config.params;
+      assert.deepEqual(
+        { shard_number, replication_factor, write_consistency_factor },
+        { shard_number: 3, replication_factor: 2, write_consistency_factor: 1 },
+        collection,
+      );
+    }
   });
 
   it('keeps answering from replicas, keeps ingesting, and the restarted node catches up', async (t) => {
