@@ -37,7 +37,8 @@ export type EmbedderOptions = {
  * `ImageEmbeddingFailed` with the reason) and a `ThumbnailGenerated`, recorded through the write
  * side (`embedderHandler.ts` holds the decisions, `stages/` the fetch, decode, infer and record
  * stages). Partitions are consumed side by side, their uploads sharing inference batches; each
- * hands over at most `batchSize` uploads at a time, committed once their results are recorded.
+ * hands over at most 4 × `batchSize` uploads at a time (as many as the batcher lets be in flight),
+ * committed once their results are recorded.
  * A transient failure (object storage or PostgreSQL down) is retried with backoff, then given
  * back to Kafka (never dead-lettered); an undecodable record, or one that fails for a reason of
  * its own, goes to the dead-letter topic with the reason headers and the partition moves on.
@@ -70,7 +71,7 @@ export function createEmbedderWorker(options: EmbedderOptions) {
         whenRetriesRunOut: 'redeliver',
         maxAttempts: options.maxAttempts,
         ...(options.backoff ? { backoff: options.backoff } : {}),
-        maxRecordsPerBatch: options.batchSize,
+        maxRecordsPerBatch: 4 * options.batchSize,
         // Partitions are consumed side by side so that their images fill the batches together.
         partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 6,
         maxWaitTimeInMs: options.batchWindowMs,

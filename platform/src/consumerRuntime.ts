@@ -167,6 +167,7 @@ export async function startConsumerRuntime<T>(options: ConsumerRuntimeOptions<T>
   )
     throw new Error(`consumer ${name}: dead-lettering needs a deadLetterTopic`);
   const sessionTimeout = options.sessionTimeoutMs ?? 30_000;
+  const heartbeatInterval = Math.max(500, Math.floor(sessionTimeout / 10));
   const consumer: Consumer = options.kafka.consumer({
     groupId: options.groupId,
     maxWaitTimeInMs: options.maxWaitTimeInMs ?? 250,
@@ -174,7 +175,7 @@ export async function startConsumerRuntime<T>(options: ConsumerRuntimeOptions<T>
     maxBytes: options.maxBytes ?? 32 * 2 ** 20,
     retry: { retries: 10 },
     sessionTimeout,
-    heartbeatInterval: Math.max(500, Math.floor(sessionTimeout / 10)),
+    heartbeatInterval,
   });
   let producer: Producer | undefined;
   const next = new Map<string, number>();
@@ -313,6 +314,20 @@ export async function startConsumerRuntime<T>(options: ConsumerRuntimeOptions<T>
    * or the handler asked to stop). Throws to give the rest back to Kafka.
    */
   async function consumeSlice(payload: EachBatchPayload, messages: KafkaMessage[]): Promise<boolean> {
+    // A handler may take longer than the session (inference on a loaded machine, backoff while a
+    // dependency is down): the group hears from this member meanwhile. A heartbeat that finds a
+    // rebalance is answered by the next one the consumer sends between batches.
+    const keepAlive = setInterval(() => {
+      payload.heartbeat().catch(() => undefined);
+    }, heartbeatInterval);
+    try {
+      return await consumeRecords(payload, messages);
+    } finally {
+      clearInterval(keepAlive);
+    }
+  }
+
+  async function consumeRecords(payload: EachBatchPayload, messages: KafkaMessage[]): Promise<boolean> {
     const { batch } = payload;
     const { topic, partition } = batch;
     const key = partitionKey(topic, partition);
