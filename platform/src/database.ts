@@ -36,10 +36,19 @@ export const resultParserInterceptor: Interceptor = {
  */
 export async function createDatabasePool(
   config: Pick<Config, 'DATABASE_URL' | 'DATABASE_POOL_SIZE'>,
-  options: { maximumPoolSize?: number } = {},
+  options: {
+    maximumPoolSize?: number;
+    /**
+     * Lets this pool run queries while a transaction of ANOTHER pool is open in the same async
+     * context (slonik refuses it by default): a second database written deliberately beside the
+     * first, as the metadata projection does with a tenant's dedicated database.
+     */
+    dangerouslyAllowForeignConnections?: boolean;
+  } = {},
 ): Promise<DatabasePool> {
   return createPool(config.DATABASE_URL, {
     maximumPoolSize: options.maximumPoolSize ?? config.DATABASE_POOL_SIZE,
+    dangerouslyAllowForeignConnections: options.dangerouslyAllowForeignConnections ?? false,
     connectionTimeout: 5_000,
     statementTimeout: 60_000,
     // slonik's default runs `DISCARD ALL` after every release: a second round trip (and

@@ -11,6 +11,7 @@ import {
   ensureTenantSchema,
   fromEpochMs,
   metadataSchemaBase,
+  tableExists,
   tenantSchemaBase,
 } from './metadataSchema.ts';
 import {
@@ -21,6 +22,8 @@ import {
   type GenerationContext,
 } from './postgresProjection.ts';
 import type { ProjectionDefinition, RecordedEvent, Transaction } from './projection.ts';
+import { checkpointKey } from './projection.ts';
+import { ensureDedicatedCheckpoints, type TenantDatabase, type TenantDatabases } from './tenantDatabases.ts';
 
 export const metadataProjectionName = 'metadata';
 
@@ -305,6 +308,7 @@ async function applyTenantEvent(
   context: GenerationContext,
   event: TenantEvent,
   ensured: Set<string>,
+  databases: TenantDatabases | undefined,
 ): Promise<void> {
   const tenants = sql.identifier([context.schema('platform'), 'tenants']);
   const { aggregateVersion: version, occurredAt: at } = event.metadata;
@@ -318,17 +322,27 @@ async function applyTenantEvent(
         values (${d.tenantId}, ${d.slug}, ${d.name}, ${d.plan}, ${sql.jsonb(d.limits)}, 'active', ${version},
           ${atTs}, ${atTs})
         on conflict do nothing`);
+      if (d.databaseTarget) {
+        await moveToDedicatedDatabase(tx, context, d.tenantId, d.databaseTarget, databases);
+        ensured.delete(context.schema(tenantSchemaBase(d.tenantId)));
+        return;
+      }
       const schema = context.schema(tenantSchemaBase(d.tenantId));
       await ensureTenantSchema(tx, schema);
       ensured.add(schema);
       return;
     }
-    case 'TenantPlanChanged':
-      await tx.query(sql.unsafe`
+    case 'TenantPlanChanged': {
+      const updated = await tx.query(sql.unsafe`
         update ${tenants} set plan = ${event.data.plan}, limits = ${sql.jsonb(event.data.limits)},
           version = ${version}, updated_at = ${atTs}
-        where ${guard}`);
+        where ${guard} and status <> 'deleted'`);
+      if (updated.rowCount === 1 && event.data.databaseTarget) {
+        await moveToDedicatedDatabase(tx, context, event.data.tenantId, event.data.databaseTarget, databases);
+        ensured.delete(context.schema(tenantSchemaBase(event.data.tenantId)));
+      }
       return;
+    }
     case 'TenantStorageConfigured': {
       const { tenantId: _id, ...storage } = event.data;
       await tx.query(sql.unsafe`
@@ -364,6 +378,12 @@ async function applyTenantEvent(
       await tx.query(sql.unsafe`
         delete from ${sql.identifier([context.schema('platform'), 'api_keys'])}
         where tenant_id = ${event.data.tenantId}`);
+      // Last, before this transaction commits: a crash after the drop repeats the event (its
+      // checkpoint did not move) and the drop again finds nothing.
+      const dedicated = await tx.maybeOne(sql.type(tenantDatabaseRow)`
+        delete from ${sql.identifier([context.schema('platform'), 'tenant_databases'])}
+        where tenant_id = ${event.data.tenantId} returning target, database`);
+      if (dedicated) await requireDatabases(databases).drop(dedicated);
       return;
     }
     case 'StorageMoveStarted':
@@ -381,6 +401,179 @@ async function applyTenantEvent(
     default:
       return assertNever(event, 'tenant event');
   }
+}
+
+const tenantDatabaseRow = z.object({ target: z.string(), database: z.string() });
+const embeddingCopyRow = z.object({
+  image_id: z.string(),
+  model_id: z.string(),
+  model_version: z.string(),
+  dim: z.number(),
+  embedded_at: z.number(),
+});
+const featuresCopyRow = z.object({ image_id: z.string(), features: z.instanceof(Buffer) });
+
+function requireDatabases(databases: TenantDatabases | undefined): TenantDatabases {
+  if (!databases) throw new Error('this projector has no dedicated tenant databases configured');
+  return databases;
+}
+
+/** The dedicated databases of the batch's tenants in this generation. */
+async function dedicatedDatabasesOf(
+  tx: Transaction,
+  platform: string,
+  tenantIds: string[],
+): Promise<Map<string, TenantDatabase>> {
+  if (tenantIds.length === 0) return new Map();
+  const rows = await tx.any(sql.type(tenantDatabaseRow.extend({ tenant_id: z.string() }))`
+    select tenant_id, target, database from ${sql.identifier([platform, 'tenant_databases'])}
+    where tenant_id = any(${sql.array(tenantIds, 'text')})`);
+  return new Map(rows.map((r) => [r.tenant_id, { target: r.target, database: r.database }]));
+}
+
+/**
+ * The tenant's read model moves into a database of its own (provisioned as dedicated, or its
+ * plan changed to it), holding the tenant's lock exclusively. The database is created if
+ * missing (not transactional, idempotent), its tables emptied and filled from the shared schema
+ * if there is one (images read before `TenantProvisioned`, or the whole tenant on a plan
+ * change) in one transaction of its own; then this transaction records it and drops the shared
+ * schema. A crash in between repeats all of it from the shared schema, which is still there.
+ */
+async function moveToDedicatedDatabase(
+  tx: Transaction,
+  context: GenerationContext,
+  tenantId: string,
+  target: string,
+  databases: TenantDatabases | undefined,
+): Promise<void> {
+  const registry = sql.identifier([context.schema('platform'), 'tenant_databases']);
+  const known = await tx.maybeOne(sql.type(tenantDatabaseRow)`
+    select target, database from ${registry} where tenant_id = ${tenantId}`);
+  if (known) return;
+  const dbs = requireDatabases(databases);
+  if (!dbs.hasTarget(target)) {
+    throw new Error(`No database server named ${target} is configured (TENANT_DATABASE_URLS)`);
+  }
+  const at = { target, database: dbs.nameOf(tenantId, context.generation) };
+  await dbs.ensure(at);
+  const shared = context.schema(tenantSchemaBase(tenantId));
+  const schema = tenantSchemaBase(tenantId);
+  const hasShared = await tableExists(tx, shared, 'images');
+  const hasFeatures = hasShared && (await tableExists(tx, shared, 'image_features'));
+  // Reads of the shared schema run in the shared transaction, writes in transactions of the
+  // dedicated database; until the registry row below commits, a repeat starts again from empty.
+  await dbs.transaction(at, async (dtx) => {
+    await ensureDedicatedCheckpoints(dtx);
+    await ensureTenantSchema(dtx, schema);
+    await dtx.query(sql.unsafe`
+      truncate ${sql.identifier([schema, 'images'])}, ${sql.identifier([schema, 'image_embeddings'])},
+        ${sql.identifier([schema, 'image_features'])}, deeplens.checkpoints`);
+  });
+  for (let after = ''; hasShared;) {
+    const rows = await tx.any(sql.type(imageRowSchema)`
+      select image_id, status, object_key, sha256, mime, bytes, width, height, filename, tags, attributes,
+        source, failure_reason, failure_retriable, failed_at, thumbnail_key, thumbnail_width,
+        thumbnail_height, thumbnail_mime, perceptual_hash, version, uploaded_at, updated_at, deleted_at
+      from ${sql.identifier([shared, 'images'])} where image_id > ${after} order by image_id limit 500`);
+    if (rows.length === 0) break;
+    const ids = sql.array(
+      rows.map((r) => r.image_id),
+      'text',
+    );
+    const embeddings = await tx.any(sql.type(embeddingCopyRow)`
+      select image_id, model_id, model_version, dim, embedded_at
+      from ${sql.identifier([shared, 'image_embeddings'])} where image_id = any(${ids})`);
+    const features = hasFeatures
+      ? await tx.any(sql.type(featuresCopyRow)`
+          select image_id, features from ${sql.identifier([shared, 'image_features'])} where image_id = any(${ids})`)
+      : [];
+    await dbs.transaction(at, async (dtx) => {
+      await upsertImageRows(dtx, schema, [...rows]);
+      if (embeddings.length > 0) {
+        await dtx.query(sql.unsafe`
+          insert into ${sql.identifier([schema, 'image_embeddings'])} (image_id, model_id, model_version, dim, embedded_at)
+          select x.image_id, x.model_id, x.model_version, x.dim, ${fromEpochMs(sql.fragment`x.embedded_at`)}
+          from jsonb_to_recordset(${sql.jsonb(embeddings)})
+            as x(image_id text, model_id text, model_version text, dim int, embedded_at bigint)
+          on conflict do nothing`);
+      }
+      if (features.length > 0) {
+        await dtx.query(sql.unsafe`
+          insert into ${sql.identifier([schema, 'image_features'])} (image_id, features)
+          select x.image_id, decode(x.features, 'base64')
+          from unnest(${sql.array(
+            features.map((f) => f.image_id),
+            'text',
+          )}, ${sql.array(
+            features.map((f) => f.features.toString('base64')),
+            'text',
+          )}) as x(image_id, features)
+          on conflict (image_id) do update set features = excluded.features`);
+      }
+    });
+    after = rows.at(-1)!.image_id;
+  }
+  await tx.query(sql.unsafe`
+    insert into ${registry} (tenant_id, target, database) values (${tenantId}, ${target}, ${at.database})`);
+  await tx.query(sql.unsafe`drop schema if exists ${sql.identifier([shared])} cascade`);
+}
+
+/**
+ * A dedicated tenant's image events, in ONE transaction of its database that skips records at or
+ * below that database's own checkpoints and moves them: exactly once per database, whatever
+ * the shared transaction around it does next.
+ */
+async function applyDedicatedImages(
+  databases: TenantDatabases,
+  at: TenantDatabase,
+  tenantId: string,
+  records: RecordedEvent[],
+): Promise<void> {
+  await databases.transaction(at, async (dtx) => {
+    const last = new Map<string, { topic: string; partition: number; offset: number }>();
+    for (const r of records) {
+      const key = checkpointKey(r.topic, r.partition);
+      if ((last.get(key)?.offset ?? -1) < r.offset)
+        last.set(key, { topic: r.topic, partition: r.partition, offset: r.offset });
+    }
+    const marks = [...last.values()].sort((a, b) =>
+      checkpointKey(a.topic, a.partition) < checkpointKey(b.topic, b.partition) ? -1 : 1,
+    );
+    const topics = sql.array(
+      marks.map((m) => m.topic),
+      'text',
+    );
+    const partitions = sql.array(
+      marks.map((m) => m.partition),
+      'int4',
+    );
+    await dtx.query(sql.unsafe`
+      insert into deeplens.checkpoints (topic, partition, "offset")
+      select x.topic, x.partition, -1 from unnest(${topics}, ${partitions}) as x(topic, partition)
+      on conflict do nothing`);
+    const stored = await dtx.any(sql.type(
+      z.object({ topic: z.string(), partition: z.number(), offset: z.number() }),
+    )`
+      select topic, partition, "offset" from deeplens.checkpoints
+      where (topic, partition) in (select * from unnest(${topics}, ${partitions}))
+      order by topic, partition for update`);
+    const done = new Map(stored.map((s) => [checkpointKey(s.topic, s.partition), s.offset]));
+    const fresh = records.filter((r) => r.offset > (done.get(checkpointKey(r.topic, r.partition)) ?? -1));
+    if (fresh.length === 0) return;
+    await applyImageEvents(
+      dtx,
+      tenantSchemaBase(tenantId),
+      fresh.map((r) => r.event as ImageEvent),
+    );
+    await dtx.query(sql.unsafe`
+      update deeplens.checkpoints c set "offset" = greatest(c."offset", x.offset)
+      from unnest(${topics}, ${partitions}, ${sql.array(
+        marks.map((m) => m.offset),
+        'int8',
+      )})
+        as x(topic, partition, "offset")
+      where c.topic = x.topic and c.partition = x.partition`);
+  });
 }
 
 async function applyIdentityEvent(
@@ -454,7 +647,7 @@ function tenantOf(event: TenantEvent | IdentityEvent | ImageEvent): string | nul
 export const metadataProjection: ProjectionDefinition = {
   name: metadataProjectionName,
   version: 1,
-  async open({ pool }, generation) {
+  async open({ pool, tenantDatabases: databases }, generation) {
     return postgresProjection({
       pool,
       name: metadataProjectionName,
@@ -468,28 +661,45 @@ export const metadataProjection: ProjectionDefinition = {
         await ensurePlatformSchema(tx, platform);
         const events = records.map((r) => r.event) as (TenantEvent | IdentityEvent | ImageEvent)[];
         const tenantIds = [...new Set(events.map(tenantOf).filter((id): id is string => id !== null))];
+        // An erasure, and a move into a dedicated database, hold the tenant's lock exclusively.
         await lockTenants(
           tx,
-          events.filter((e) => e.type === 'TenantDeleted').map((e) => e.data.tenantId),
+          events
+            .filter(
+              (e) =>
+                e.type === 'TenantDeleted' ||
+                ((e.type === 'TenantProvisioned' || e.type === 'TenantPlanChanged') &&
+                  !!e.data.databaseTarget),
+            )
+            .map(tenantOf)
+            .filter((id): id is string => id !== null),
           tenantIds,
         );
         const tombstoned = await deletedTenants(tx, platform, tenantIds);
         // Events of one partition come from one topic; still, keep their order within kinds.
-        const imagesByTenant = new Map<string, ImageEvent[]>();
-        for (const event of events) {
+        const imagesByTenant = new Map<string, RecordedEvent[]>();
+        for (const record of records) {
+          const event = record.event as TenantEvent | IdentityEvent | ImageEvent;
           const tenantId = tenantOf(event);
           if (tenantId !== null && tombstoned.has(tenantId) && event.type !== 'TenantDeleted') continue;
           if ((imageEventTypes as readonly string[]).includes(event.type)) {
             const list = imagesByTenant.get(tenantId!) ?? [];
-            list.push(event as ImageEvent);
+            list.push(record);
             imagesByTenant.set(tenantId!, list);
           } else if ((tenantEventTypes as readonly string[]).includes(event.type)) {
-            await applyTenantEvent(tx, context, event as TenantEvent, ensured);
+            await applyTenantEvent(tx, context, event as TenantEvent, ensured, databases);
           } else {
             await applyIdentityEvent(tx, context, event as IdentityEvent);
           }
         }
-        for (const [tenantId, imageEvents] of [...imagesByTenant].sort(([a], [b]) => (a < b ? -1 : 1))) {
+        const dedicated = await dedicatedDatabasesOf(tx, platform, [...imagesByTenant.keys()]);
+        for (const [tenantId, imageRecords] of [...imagesByTenant].sort(([a], [b]) => (a < b ? -1 : 1))) {
+          const at = dedicated.get(tenantId);
+          if (at) {
+            await applyDedicatedImages(requireDatabases(databases), at, tenantId, imageRecords);
+            continue;
+          }
+          const imageEvents = imageRecords.map((r) => r.event as ImageEvent);
           const schema = context.schema(tenantSchemaBase(tenantId));
           if (!ensured.has(schema)) {
             await ensureTenantSchema(tx, schema);
@@ -498,9 +708,15 @@ export const metadataProjection: ProjectionDefinition = {
           await applyImageEvents(tx, schema, imageEvents);
         }
       },
-      dropStorage: (p, gen, active) => dropGenerationSchemas(p, metadataSchemaBase, gen, active),
+      async dropStorage(p, gen, active) {
+        await dropGenerationSchemas(p, metadataSchemaBase, gen, active);
+        await databases?.dropGeneration(gen);
+      },
     });
   },
   activate: (tx, from, to) => renameSchemasForSwitch(tx, metadataSchemaBase, from, to),
-  drop: ({ pool }, generation) => dropGenerationSchemas(pool, metadataSchemaBase, generation),
+  async drop({ pool, tenantDatabases }, generation) {
+    await dropGenerationSchemas(pool, metadataSchemaBase, generation);
+    await tenantDatabases?.dropGeneration(generation);
+  },
 };

@@ -3,6 +3,7 @@ import { sql, type DatabasePool } from '@deeplens/platform/database';
 import { readSchema } from './generationScope.ts';
 import { imageRowSchema } from './metadataProjection.ts';
 import { tenantSchemaBase as activeTenantSchema } from './metadataSchema.ts';
+import { isMissingDatabase, type TenantDatabase, type TenantDatabases } from './tenantDatabases.ts';
 
 /**
  * The read side's queries over the metadata, usage and vector-status read models. Every
@@ -12,6 +13,10 @@ import { tenantSchemaBase as activeTenantSchema } from './metadataSchema.ts';
  * either the old or the new read model, never a mix. Inside `withGenerations` (a platform
  * admin reading a point-in-time snapshot) the selected generation's schemas are read instead;
  * sign-in lookups (API keys, users) always read the active one.
+ *
+ * An enterprise tenant on a dedicated database (`platform.tenant_databases` of the generation
+ * read) has its images read from that database's pool, under the same schema name; the
+ * vector status stays in the shared database and is read from there in a second query.
  */
 
 /** The tenant's schema this read looks at (the active one, or a selected snapshot's). */
@@ -181,24 +186,97 @@ function decodeCursor(cursor: string): { uploadedAt: number; imageId: string } {
   return { uploadedAt: parsed.data[0], imageId: parsed.data[1] };
 }
 
-export function createMetadataQueries(pool: DatabasePool) {
+const tenantDatabaseRow = z.object({ target: z.string(), database: z.string() });
+const indexedRow = z.object({
+  image_id: z.string(),
+  model_id: z.string(),
+  model_version: z.string(),
+  indexed_at: z.number().nullable(),
+});
+
+/** Where a tenant's images are read: a pool and a schema, and its dedicated database if any. */
+type TenantLocation = {
+  db: DatabasePool;
+  schema: string;
+  dedicated: TenantDatabase | undefined;
+  /** A dedicated database that does not exist (erased, or lost until the projector heals it). */
+  gone?: true;
+};
+
+export type MetadataQueriesOptions = {
+  /** Pools of enterprise tenants' dedicated databases (`tenantDatabases.ts`). */
+  tenantDatabases?: TenantDatabases;
+};
+
+export function createMetadataQueries(pool: DatabasePool, options: MetadataQueriesOptions = {}) {
+  const databases = options.tenantDatabases;
+
+  async function locate(tenantId: string): Promise<TenantLocation> {
+    let row: TenantDatabase | null = null;
+    try {
+      row = await pool.maybeOne(sql.type(tenantDatabaseRow)`
+        select target, database from ${sql.identifier([readSchema('platform', 'metadata'), 'tenant_databases'])}
+        where tenant_id = ${tenantId}`);
+    } catch (error) {
+      // A read model from before dedicated databases: every tenant is shared.
+      if (!isMissingRelation(error)) throw error;
+    }
+    if (!row) return { db: pool, schema: tenantSchemaBase(tenantId), dedicated: undefined };
+    if (!databases) throw new Error('this reader has no dedicated tenant databases configured');
+    const schema = activeTenantSchema(tenantId);
+    try {
+      return { db: await databases.pool(row), schema, dedicated: row };
+    } catch (error) {
+      if (!isMissingDatabase(error)) throw error;
+      await databases.forget(row);
+      return { db: pool, schema, dedicated: row, gone: true };
+    }
+  }
+
+  /** A dedicated database that is gone (erased, lost) reads as no images; its pool is closed. */
+  async function isGone(location: TenantLocation, error: unknown): Promise<boolean> {
+    if (isMissingRelation(error)) return true;
+    if (!location.dedicated || !isMissingDatabase(error)) return false;
+    await databases?.forget(location.dedicated);
+    return true;
+  }
+
   async function vectorStatusExists(): Promise<boolean> {
     return pool.oneFirst(sql.type(existsRow)`
       select to_regclass(${`"${readSchema('vector_status', 'vectors')}".image_vectors`}) is not null as exists`);
   }
 
-  async function embeddingsOf(tenantId: string, imageIds: string[]): Promise<Map<string, ImageEmbedding[]>> {
-    const schema = tenantSchemaBase(tenantId);
-    const indexed = (await vectorStatusExists())
-      ? sql.fragment`(select v.indexed_at from ${vectorStatus('image_vectors')} v
+  async function embeddingsOf(
+    tenantId: string,
+    location: TenantLocation,
+    imageIds: string[],
+  ): Promise<Map<string, ImageEmbedding[]>> {
+    const { db, schema } = location;
+    const hasStatus = await vectorStatusExists();
+    // In the shared database one query joins the vector status; a dedicated one cannot reach it.
+    const indexed =
+      hasStatus && !location.dedicated
+        ? sql.fragment`(select v.indexed_at from ${vectorStatus('image_vectors')} v
           where v.tenant_id = ${tenantId} and v.image_id = e.image_id
             and v.model_id = e.model_id and v.model_version = e.model_version)`
-      : sql.fragment`null::timestamptz`;
-    const rows = await pool.any(sql.type(embeddingRow)`
+        : sql.fragment`null::timestamptz`;
+    let rows = await db.any(sql.type(embeddingRow)`
       select e.image_id, e.model_id, e.model_version, e.dim, e.embedded_at, ${indexed} as indexed_at
       from ${sql.identifier([schema, 'image_embeddings'])} e
       where e.image_id = any(${sql.array(imageIds, 'text')})
       order by e.image_id, e.embedded_at, e.model_id, e.model_version`);
+    if (hasStatus && location.dedicated && rows.length > 0) {
+      const status = await pool.any(sql.type(indexedRow)`
+        select v.image_id, v.model_id, v.model_version, v.indexed_at from ${vectorStatus('image_vectors')} v
+        where v.tenant_id = ${tenantId} and v.image_id = any(${sql.array(imageIds, 'text')})`);
+      const at = new Map(
+        status.map((s) => [`${s.image_id}\n${s.model_id}\n${s.model_version}`, s.indexed_at]),
+      );
+      rows = rows.map((r) => ({
+        ...r,
+        indexed_at: at.get(`${r.image_id}\n${r.model_id}\n${r.model_version}`) ?? null,
+      }));
+    }
     const out = new Map<string, ImageEmbedding[]>();
     for (const r of rows) {
       const list = out.get(r.image_id) ?? [];
@@ -262,16 +340,23 @@ export function createMetadataQueries(pool: DatabasePool) {
   }
 
   return {
+    /** Closes the dedicated databases' pools (the shared pool is the caller's). */
+    async close(): Promise<void> {
+      await databases?.close();
+    },
+
     /** One image of the tenant, or undefined (unknown, deleted, or another tenant's). */
     async getImage(tenantId: string, imageId: string): Promise<ImageView | undefined> {
+      const location = await locate(tenantId);
+      if (location.gone) return undefined;
       try {
-        const row = await pool.maybeOne(sql.type(imageRow)`
-          select ${imageColumns} from ${sql.identifier([tenantSchemaBase(tenantId), 'images'])} i
+        const row = await location.db.maybeOne(sql.type(imageRow)`
+          select ${imageColumns} from ${sql.identifier([location.schema, 'images'])} i
           where i.image_id = ${imageId} and i.status <> 'deleted'`);
         if (!row) return undefined;
-        return toView(tenantId, row, (await embeddingsOf(tenantId, [imageId])).get(imageId) ?? []);
+        return toView(tenantId, row, (await embeddingsOf(tenantId, location, [imageId])).get(imageId) ?? []);
       } catch (error) {
-        if (isMissingRelation(error)) return undefined;
+        if (await isGone(location, error)) return undefined;
         throw error;
       }
     },
@@ -286,9 +371,11 @@ export function createMetadataQueries(pool: DatabasePool) {
       imageIds: readonly string[],
       featuresOf: readonly string[] = [],
     ): Promise<Map<string, SearchHitRow>> {
-      const schema = tenantSchemaBase(tenantId);
+      const location = await locate(tenantId);
+      if (location.gone) return new Map();
+      const { schema } = location;
       const read = (withFeatures: boolean) =>
-        pool.any(sql.type(searchHitRow)`
+        location.db.any(sql.type(searchHitRow)`
           select i.image_id, i.filename, i.tags, i.attributes, i.thumbnail_key is not null as has_thumbnail,
             i.perceptual_hash, ${
               withFeatures
@@ -302,10 +389,10 @@ export function createMetadataQueries(pool: DatabasePool) {
       try {
         rows = await read(featuresOf.length > 0);
       } catch (error) {
-        if (!isMissingRelation(error)) throw error;
+        if (!(await isGone(location, error))) throw error;
         // No such tenant, or a schema from before the features table (added on its next batch).
-        rows = await read(false).catch((again: unknown) => {
-          if (isMissingRelation(again)) return [];
+        rows = await read(false).catch(async (again: unknown) => {
+          if (await isGone(location, again)) return [];
           throw again;
         });
       }
@@ -315,7 +402,9 @@ export function createMetadataQueries(pool: DatabasePool) {
     /** The tenant's images, newest first, `limit` at a time (keyset pagination). */
     async listImages(tenantId: string, options: ListImagesOptions = {}): Promise<ImagePage> {
       const limit = Math.min(500, Math.max(1, options.limit ?? 50));
-      const schema = tenantSchemaBase(tenantId);
+      const location = await locate(tenantId);
+      if (location.gone) return { items: [], nextCursor: null };
+      const { schema } = location;
       const conditions = [sql.fragment`i.status <> 'deleted'`];
       if (options.cursor) {
         const c = decodeCursor(options.cursor);
@@ -325,10 +414,19 @@ export function createMetadataQueries(pool: DatabasePool) {
       }
       if (options.tag !== undefined) conditions.push(sql.fragment`i.tags @> array[${options.tag}]::text[]`);
       if (options.status !== undefined) {
-        const indexed = (await vectorStatusExists())
-          ? sql.fragment`exists (select 1 from ${vectorStatus('image_vectors')} v
-              where v.tenant_id = ${tenantId} and v.image_id = i.image_id)`
-          : sql.fragment`false`;
+        const hasStatus = await vectorStatusExists();
+        // A dedicated database cannot join the shared vector status: it gets the tenant's
+        // indexed ids as a parameter instead (one read of them per filtered page).
+        const indexed = !hasStatus
+          ? sql.fragment`false`
+          : location.dedicated
+            ? sql.fragment`i.image_id = any(${sql.array(
+                await pool.anyFirst(sql.type(z.object({ image_id: z.string() }))`
+                  select distinct image_id from ${vectorStatus('image_vectors')} where tenant_id = ${tenantId}`),
+                'text',
+              )})`
+            : sql.fragment`exists (select 1 from ${vectorStatus('image_vectors')} v
+              where v.tenant_id = ${tenantId} and v.image_id = i.image_id)`;
         const embedded = sql.fragment`exists (select 1 from ${sql.identifier([schema, 'image_embeddings'])} e
           where e.image_id = i.image_id)`;
         conditions.push(
@@ -342,7 +440,7 @@ export function createMetadataQueries(pool: DatabasePool) {
         );
       }
       try {
-        const rows = await pool.any(sql.type(imageRow)`
+        const rows = await location.db.any(sql.type(imageRow)`
           select ${imageColumns} from ${sql.identifier([schema, 'images'])} i
           where ${sql.join(conditions, sql.fragment` and `)}
           order by i.uploaded_at desc, i.image_id desc
@@ -350,6 +448,7 @@ export function createMetadataQueries(pool: DatabasePool) {
         const page = rows.slice(0, limit);
         const embeddings = await embeddingsOf(
           tenantId,
+          location,
           page.map((r) => r.image_id),
         );
         return {
@@ -357,7 +456,7 @@ export function createMetadataQueries(pool: DatabasePool) {
           nextCursor: rows.length > limit ? encodeCursor(page.at(-1)!) : null,
         };
       } catch (error) {
-        if (isMissingRelation(error)) return { items: [], nextCursor: null };
+        if (await isGone(location, error)) return { items: [], nextCursor: null };
         throw error;
       }
     },

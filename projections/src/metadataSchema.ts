@@ -56,7 +56,8 @@ export async function mustCreateSchema(tx: Transaction, schema: string, table: s
 /** Creates a schema's tables if missing; concurrent batches take turns (`mustCreateSchema`). */
 export async function ensurePlatformSchema(tx: Transaction, schema: string): Promise<void> {
   const s = (table: string) => sql.identifier([schema, table]);
-  if (!(await mustCreateSchema(tx, schema, 'api_keys'))) return;
+  // `tenant_databases` is the last table: a schema from before it gets it on its next batch.
+  if (!(await mustCreateSchema(tx, schema, 'tenant_databases'))) return;
   await tx.query(sql.unsafe`create schema if not exists ${sql.identifier([schema])}`);
   await tx.query(sql.unsafe`
     create table if not exists ${s('tenants')} (
@@ -110,6 +111,13 @@ export async function ensurePlatformSchema(tx: Transaction, schema: string): Pro
     )`);
   await tx.query(sql.unsafe`create unique index if not exists api_keys_prefix on ${s('api_keys')} (prefix)`);
   await tx.query(sql.unsafe`create index if not exists api_keys_tenant on ${s('api_keys')} (tenant_id)`);
+  await tx.query(sql.unsafe`
+    create table if not exists ${s('tenant_databases')} (
+      tenant_id text primary key,
+      -- A configured server's name (never a URL) and the tenant's database of this generation.
+      target text not null,
+      database text not null
+    )`);
 }
 
 /** Whether a tenant's schema has all its tables and the images' latest column. */

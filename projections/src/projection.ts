@@ -2,6 +2,7 @@ import type { DeepLensEvent, DeepLensEventType } from '@deeplens/events/domainEv
 import type { DatabasePool } from '@deeplens/platform/database';
 import type { Logger } from '@deeplens/platform/logger';
 import type { VectorIndex } from '@deeplens/platform/vectorIndex';
+import type { TenantDatabases } from './tenantDatabases.ts';
 
 /** A decoded event and where it sits in the log. */
 export type RecordedEvent = {
@@ -70,6 +71,8 @@ export type ProjectionDependencies = {
   openVectorIndex?: (generation: number, mode: 'writer' | 'follower') => Promise<VectorIndex>;
   /** Removes a generation's vector index (files or collections). */
   dropVectorIndex?: (generation: number) => Promise<void>;
+  /** Enterprise tenants' dedicated metadata databases (`tenantDatabases.ts`). */
+  tenantDatabases?: TenantDatabases;
 };
 
 /** The durable parts of a projection: how to open a generation, switch to it and drop one. */

@@ -12,6 +12,7 @@ import { imageHistoryProjection } from './imageHistoryProjection.ts';
 import { metadataProjection } from './metadataProjection.ts';
 import type { ProjectionDefinition, ProjectionDependencies } from './projection.ts';
 import { createQdrantVectorIndex, dropQdrantNamespace, pointQdrantAliases } from './qdrantVectorIndex.ts';
+import { createTenantDatabases, type TenantDatabaseConfig } from './tenantDatabases.ts';
 import { usageProjection } from './usageProjection.ts';
 import { vectorProjection } from './vectorProjection.ts';
 
@@ -113,7 +114,7 @@ export function vectorIndexOpener(
 
 /** What the projections need, from the configuration. */
 export function createProjectionDependencies(
-  config: VectorConfig,
+  config: VectorConfig & Partial<TenantDatabaseConfig>,
   pool: DatabasePool,
   log: Logger,
   namespace = 'deeplens',
@@ -121,6 +122,14 @@ export function createProjectionDependencies(
   return {
     pool,
     log,
+    ...(config.DATABASE_URL
+      ? {
+          tenantDatabases: createTenantDatabases({
+            DATABASE_URL: config.DATABASE_URL,
+            TENANT_DATABASE_URLS: config.TENANT_DATABASE_URLS ?? {},
+          }),
+        }
+      : {}),
     openVectorIndex: vectorIndexOpener(
       config,
       namespace,

@@ -77,7 +77,7 @@ export function startProjectionService(
         // itself: it is rebuilt from offset 0 (the read side answers 503 meanwhile).
         const stored = await readCheckpoints(pool, definition.name, gen);
         if ([...stored.values()].some((offset) => offset >= 0)) {
-          const gaps = await readModelGaps(pool, definition.name, gen, true);
+          const gaps = await readModelGaps(pool, definition.name, gen, true, options.deps.tenantDatabases);
           if (gaps.length > 0) {
             log.warn('the read model is missing or half gone; rebuilding it from offset 0', {
               generation: gen,

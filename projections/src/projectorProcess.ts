@@ -58,6 +58,7 @@ export async function startProjectors(
   return {
     stop: async () => {
       await Promise.all(services.map((s) => s.stop()));
+      await deps.tenantDatabases?.close();
       await pool.end();
     },
   };

@@ -22,6 +22,7 @@ export async function startReadApi(config: Config, log: Logger): Promise<{ stop:
     stop: async () => {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await deps.vectors.close();
+      await deps.metadata.close();
       await deps.pool.end();
     },
   };

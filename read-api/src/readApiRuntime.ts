@@ -5,6 +5,7 @@ import { loadModelManifest, type ModelManifest } from '@deeplens/embedder/modelM
 import { loadEmbeddingModel, type EmbeddingModel } from '@deeplens/embedder/onnxEmbeddingModel';
 import { createMetadataQueries } from '@deeplens/projections/metadataQueries';
 import { loadProjectorEnv, vectorIndexOpener } from '@deeplens/projections/projectionRuntime';
+import { createTenantDatabases } from '@deeplens/projections/tenantDatabases';
 import { createVectorQueries } from '@deeplens/projections/vectorQueries';
 import { createTokenVerifier } from '@deeplens/platform/auth/accessTokens';
 import { loadOrCreateSigningKey, toPublicSigningKey } from '@deeplens/platform/auth/signingKey';
@@ -41,7 +42,8 @@ export async function createReadApiDependencies(config: Config, log: Logger): Pr
   return {
     config,
     pool,
-    metadata: createMetadataQueries(pool),
+    // Enterprise tenants on dedicated databases are read through pools of their own.
+    metadata: createMetadataQueries(pool, { tenantDatabases: createTenantDatabases(config) }),
     // The projectors' namespace: with Qdrant, the read side must search the collections they fill.
     vectors: createVectorQueries({
       pool,

@@ -127,14 +127,13 @@ export async function createProjectionDatabase(
     { test: 'projections' },
     (process.env.TEST_LOG_LEVEL as 'warn' | undefined) ?? 'warn',
   );
-  return {
-    ...db,
-    config,
-    vectorDir,
-    vectorNamespace,
-    log,
-    deps: createProjectionDependencies(config, db.pool, log, vectorNamespace),
-  };
+  const deps = createProjectionDependencies(config, db.pool, log, vectorNamespace);
+  // Dedicated tenant databases (named after this database) go with it.
+  t.after(async () => {
+    await deps.tenantDatabases?.dropAll().catch(() => undefined);
+    await deps.tenantDatabases?.close();
+  });
+  return { ...db, config, vectorDir, vectorNamespace, log, deps };
 }
 
 /** The vector stores a test runs against: the embedded index, and Qdrant when `QDRANT_URL` names one. */
