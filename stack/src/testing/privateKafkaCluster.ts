@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { TestContext } from 'node:test';
 import { freePort } from '@deeplens/platform/testing/freePort';
+import { runningPid } from '../processes.ts';
 
 const repoRoot = join(import.meta.dirname, '..', '..', '..');
 
@@ -62,18 +63,30 @@ export async function startPrivateKafkaCluster(t: Pick<TestContext, 'after'>): P
     KAFKA_BROKERS: `127.0.0.1:${base}`,
     STACK_KAFKA_HEAP: '256m',
   };
+  const pidOf = (node: number) =>
+    Number(
+      readFileSync(join(dir, 'run', `kafka-${node}.pid`), 'utf8')
+        .trim()
+        .split('\n')[0],
+    );
   t.after(async () => {
+    // A throw-away cluster whose folder is deleted next: no controlled shutdown to wait for (with
+    // a node killed by the test, the last ones wait out their grace time for a quorum).
+    for (const node of [1, 2, 3]) {
+      // Only a node still running from this folder (a pid file outlives the node the test killed).
+      const pid = runningPid(join(dir, 'run', `kafka-${node}.pid`), join(dir, 'conf', `kafka-${node}`));
+      try {
+        if (pid !== undefined) process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone meanwhile
+      }
+    }
     await runStack(env, ['down', 'kafka']);
     await rm(dir, { recursive: true, force: true });
   });
   await runStack(env, ['up', 'kafka', '--brokers', '3']);
   return {
     brokers: [base, base + 2, base + 4].map((port) => `127.0.0.1:${port}`),
-    pidOf: (node) =>
-      Number(
-        readFileSync(join(dir, 'run', `kafka-${node}.pid`), 'utf8')
-          .trim()
-          .split('\n')[0],
-      ),
+    pidOf,
   };
 }
