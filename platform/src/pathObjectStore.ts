@@ -148,16 +148,40 @@ export interface PathStoreSettings {
 }
 
 /**
+ * Makes the folders of `relativeDir` under `base` one at a time, never through a symlink (a
+ * recursive mkdir would follow one planted in the share and create folders outside it).
+ */
+async function mkdirConfined(base: string, relativeDir: string): Promise<void> {
+  let current = base;
+  for (const segment of relativeDir.split(sep).filter((part) => part !== '' && part !== '.')) {
+    current = join(current, segment);
+    try {
+      const info = await lstat(current).catch(async (error: NodeJS.ErrnoException) => {
+        if (error.code !== 'ENOENT') throw error;
+        await mkdir(current).catch((made: NodeJS.ErrnoException) => {
+          if (made.code !== 'EEXIST') throw made;
+        });
+        return lstat(current);
+      });
+      if (!info.isDirectory())
+        throw new ObjectStorageError('a symlink or file in the storage folder stands where a folder belongs');
+    } catch (error) {
+      throw pathStoreError(error, 'mkdir');
+    }
+  }
+}
+
+/**
  * Objects as files in a folder on a local disk or an NFS mount, confined under an operator's
  * root: `<folder>/<bucket>/<key>` plus a `.content-type` file beside each. Every operation
  * checks, before it touches a file, that the folder still resolves (realpath) inside the root,
- * still carries its marker and is still on the device it was on (a mount that went away or
+ * still carries the same marker and is still on the device it was on (a mount that went away or
  * was swapped answers 503), and that no symlink leads out of it. A put is temp file, fsync,
  * rename, fsync of the folder: when it returns, the bytes are on the disk.
  */
 export function pathObjectStore(settings: PathStoreSettings): ObjectStore {
   const folder = confinedPath(settings.root, settings.path);
-  let device: number | undefined;
+  let seen: { device: number; marker: string } | undefined;
   let initialized = false;
 
   /** The folder's real path, checked; throws 503 when the mount is not as configured. */
@@ -176,15 +200,21 @@ export function pathObjectStore(settings: PathStoreSettings): ObjectStore {
       const realFolder = await realpath(folder);
       if (!isWithin(realRoot, realFolder))
         throw new ObjectStorageError('the storage folder leads outside the configured root');
-      const info = await stat(join(realFolder, storageMarker)).catch((error: NodeJS.ErrnoException) => {
+      const markerPath = join(realFolder, storageMarker);
+      const missing = (error: NodeJS.ErrnoException) => {
         if (error.code === 'ENOENT')
           throw new StorageUnavailableError('the storage folder is not mounted (its marker is missing)', {
             cause: error,
           });
         throw error;
-      });
-      if (device === undefined) device = info.dev;
-      else if (device !== info.dev)
+      };
+      const [info, content] = await Promise.all([
+        stat(markerPath).catch(missing),
+        readFile(markerPath, 'utf8').catch(missing),
+      ]);
+      // The device alone is not enough: a new mount may be given the number of one gone.
+      if (seen === undefined) seen = { device: info.dev, marker: content };
+      else if (seen.device !== info.dev || seen.marker !== content)
         throw new StorageUnavailableError('the storage folder is on another mount than before');
       return realFolder;
     } catch (error) {
@@ -198,10 +228,7 @@ export function pathObjectStore(settings: PathStoreSettings): ObjectStore {
     const base = await checkedFolder();
     const path = join(base, bucket, key);
     const parent = join(path, '..');
-    if (create)
-      await mkdir(parent, { recursive: true }).catch((error: unknown) => {
-        throw pathStoreError(error, 'mkdir');
-      });
+    if (create) await mkdirConfined(base, join(bucket, key, '..'));
     const realParent = await realpath(parent).catch((error: NodeJS.ErrnoException) => {
       if (error.code === 'ENOENT') return undefined;
       throw pathStoreError(error, 'the object folder');
@@ -225,9 +252,7 @@ export function pathObjectStore(settings: PathStoreSettings): ObjectStore {
     async ensureBucket(bucket) {
       checkName(bucket);
       const base = await checkedFolder();
-      await mkdir(join(base, bucket), { recursive: true }).catch((error: unknown) => {
-        throw pathStoreError(error, 'mkdir');
-      });
+      await mkdirConfined(base, bucket);
       const real = await realpath(join(base, bucket));
       if (!isWithin(base, real)) throw new ObjectStorageError('the bucket folder leads outside the storage');
     },
