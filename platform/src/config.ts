@@ -88,6 +88,17 @@ export const configSchema = z.object({
   QDRANT_REPLICATION_FACTOR: z.coerce.number().int().min(1).default(1),
   /** Shards of a new Qdrant collection: at least the cluster's node count, to spread it over them. */
   QDRANT_SHARDS: z.coerce.number().int().min(1).default(1),
+  /** Other nodes of the Qdrant cluster (comma-separated URLs): requests move to the next when one fails. */
+  QDRANT_FALLBACK_URLS: z
+    .string()
+    .default('')
+    .transform((s) =>
+      s
+        .split(',')
+        .map((u) => u.trim())
+        .filter((u) => u !== ''),
+    )
+    .pipe(z.array(z.string().url())),
 
   WRITE_API_HOST: z.string().default('127.0.0.1'),
   WRITE_API_PORT: port(8080),
@@ -132,7 +143,7 @@ export const configSchema = z.object({
   /** How long the embedder waits to fill a batch before running a smaller one. */
   EMBEDDER_BATCH_WINDOW_MS: z.coerce.number().int().min(0).default(50),
   EMBEDDER_INTRA_OP_THREADS: z.coerce.number().int().min(1).optional(),
-  /** Attempts at a transient failure (storage down) before the record goes to the dead-letter topic. */
+  /** Attempts at a transient failure (storage or PostgreSQL down) before Kafka redelivers the record (never dead-lettered). */
   EMBEDDER_MAX_ATTEMPTS: z.coerce.number().int().min(1).default(5),
   THUMBNAIL_MAX_SIZE: z.coerce.number().int().min(16).max(1024).default(256),
 
