@@ -68,7 +68,7 @@ export function loadProjectorEnv(env: Record<string, string | undefined> = proce
 }
 
 type VectorConfig = Pick<Config, 'VECTOR_STORE' | 'VECTOR_INDEX_DIR' | 'QDRANT_URL' | 'QDRANT_API_KEY'> &
-  Partial<Pick<Config, 'QDRANT_REPLICATION_FACTOR' | 'QDRANT_SHARDS'>>;
+  Partial<Pick<Config, 'QDRANT_REPLICATION_FACTOR' | 'QDRANT_SHARDS' | 'QDRANT_FALLBACK_URLS'>>;
 
 /** The folder of one generation of the embedded vector index. */
 export function vectorGenerationDir(config: Pick<Config, 'VECTOR_INDEX_DIR'>, generation: number): string {
@@ -105,6 +105,7 @@ export function vectorIndexOpener(
         alias: aliased ? namespace : undefined,
         replicationFactor: config.QDRANT_REPLICATION_FACTOR,
         shards: config.QDRANT_SHARDS,
+        fallbackUrls: config.QDRANT_FALLBACK_URLS,
       });
     };
   }

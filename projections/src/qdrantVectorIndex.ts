@@ -40,6 +40,11 @@ export type QdrantVectorIndexOptions = {
   replicationFactor?: number;
   /** Shards of each new collection (`QDRANT_SHARDS`; at least the cluster's node count, to spread it). */
   shards?: number;
+  /**
+   * Other nodes of the same cluster (`QDRANT_FALLBACK_URLS`): a request that fails retriably is
+   * retried on the next node, and later requests stay there — so the node in `url` may die too.
+   */
+  fallbackUrls?: readonly string[];
 };
 
 /** The retries of a request on a replicated Qdrant: server errors and refused connections, with back-off. */
@@ -51,8 +56,11 @@ function isRetriable(error: unknown): boolean {
   return typeof status === 'number' ? status >= 500 : true;
 }
 
-/** Runs `request`, again after a back-off while it fails retriably (writes are absolute, so idempotent). */
-async function retrying<T>(request: () => Promise<T>): Promise<T> {
+/**
+ * Runs `request`, again after a back-off while it fails retriably (writes are absolute, so
+ * idempotent); `beforeRetry` may move the client to another node first.
+ */
+async function retrying<T>(request: () => Promise<T>, beforeRetry: () => void): Promise<T> {
   let delay: number = qdrantRetryBudget.firstDelayMs;
   for (let attempt = 1; ; attempt++) {
     try {
@@ -61,6 +69,7 @@ async function retrying<T>(request: () => Promise<T>): Promise<T> {
       if (attempt >= qdrantRetryBudget.attempts || !isRetriable(error)) throw error;
       await new Promise((resolve) => setTimeout(resolve, delay));
       delay = Math.min(delay * 2, qdrantRetryBudget.maxDelayMs);
+      beforeRetry();
     }
   }
 }
@@ -108,12 +117,20 @@ const payloadFields = ['tags', 'attribute_pairs'] as const;
  * commit, in log order, and ends where a clean build ends.
  */
 export function createQdrantVectorIndex(options: QdrantVectorIndexOptions): VectorIndex {
-  const client = new QdrantClient({ url: options.url, apiKey: options.apiKey, checkCompatibility: false });
+  const clients = [options.url, ...(options.fallbackUrls ?? [])].map(
+    (url) => new QdrantClient({ url, apiKey: options.apiKey, checkCompatibility: false }),
+  );
+  /** The node requests go to: the first, until one fails retriably and the next takes over. */
+  let client = clients[0]!;
+  const nextNode = () => {
+    client = clients[(clients.indexOf(client) + 1) % clients.length]!;
+  };
   const batchSize = options.batchSize ?? 512;
   const replicationFactor = options.replicationFactor ?? 1;
   const replicated = replicationFactor > 1;
-  /** On one node every request goes once, as before; on a replicated cluster within the retry budget. */
-  const send = <T>(request: () => Promise<T>): Promise<T> => (replicated ? retrying(request) : request());
+  /** On one node every request goes once, as before; on a cluster within the retry budget. */
+  const send = <T>(request: () => Promise<T>): Promise<T> =>
+    replicated || clients.length > 1 ? retrying(request, nextNode) : request();
   const ordering = replicated ? 'medium' : 'strong';
   const readConsistency = replicated ? 1 : undefined;
   const layout = {

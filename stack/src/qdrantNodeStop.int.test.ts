@@ -23,6 +23,8 @@ const replication = { replicationFactor: 2, shards: 3 };
 const dim = 32;
 const tenants = ['acme', 'globex'];
 const group = 'model@1';
+/** The node killed under load: node 1, where the writer enters and the consensus started. */
+const victim = 1;
 
 /** The longest a request may take across the adapter's retries (sum of its back-offs), plus the request times. */
 const retryBudgetMs = (() => {
@@ -135,9 +137,20 @@ describe('three-node Qdrant: a node stopped under searches and ingest', { skip }
     const { urls } = cluster;
     const namespace = uniqueName('nodestop').replaceAll('-', '_');
     const physical = `${namespace}__${group}`;
-    // The writer enters through node 1, the searcher through node 2; node 3 is stopped.
-    const writer = createQdrantVectorIndex({ url: urls[0]!, namespace, ...replication });
-    const reader = createQdrantVectorIndex({ url: urls[1]!, namespace, ...replication });
+    // The writer enters through node 1, the searcher through node 2, each with the other nodes
+    // to fall back on; node 1 — the writer's node and the consensus leader — is killed.
+    const writer = createQdrantVectorIndex({
+      url: urls[0]!,
+      fallbackUrls: [urls[1]!, urls[2]!],
+      namespace,
+      ...replication,
+    });
+    const reader = createQdrantVectorIndex({
+      url: urls[1]!,
+      fallbackUrls: [urls[2]!, urls[0]!],
+      namespace,
+      ...replication,
+    });
     t.after(() => writer.close());
 
     let next = 0;
@@ -209,12 +222,12 @@ describe('three-node Qdrant: a node stopped under searches and ingest', { skip }
       const searchesBefore = searches;
       const ackedBefore = acknowledged.length;
       const killedAt = Date.now();
-      cluster.kill(3);
+      cluster.kill(victim);
       await waitForAcks(10, 'after the kill');
       const resumedAfterMs = Date.now() - killedAt;
-      await waitForAcks(190, 'with node 3 down');
-      // The kill mattered: node 1 sees node 3's replicas as no longer active.
-      const whileDown = await clusterInfo(urls[0]!, physical);
+      await waitForAcks(190, `with node ${victim} down`);
+      // The kill mattered: node 3 sees the victim's replicas as no longer active.
+      const whileDown = await clusterInfo(urls[2]!, physical);
       const deadReplicas = whileDown.remote_shards.filter((s) => s.state !== 'Active').length;
       const searchesWhileDown = searches - searchesBefore;
       const ackedWhileDown = acknowledged.length - ackedBefore;
@@ -228,16 +241,16 @@ describe('three-node Qdrant: a node stopped under searches and ingest', { skip }
       const catchUpMs = Date.now() - restartedAt;
 
       t.diagnostic(
-        `acknowledged ${acknowledged.length} points (${ackedWhileDown} while node 3 was down); ` +
+        `acknowledged ${acknowledged.length} points (${ackedWhileDown} while node ${victim} was down); ` +
           `ingest moving again ${resumedAfterMs} ms after the kill, longest stall ${longestStall} ms, ` +
           `${ingestFailures} commits failed beyond the retry budget; ${searches} searches ` +
           `(${searchesWhileDown} while down), ${searchFailures.length} failed, ${wrongAnswers.length} wrong; ` +
-          `${deadReplicas} replicas of node 3 marked down; every replica active ${catchUpMs} ms after the restart`,
+          `${deadReplicas} replicas of node ${victim} marked down; every replica active ${catchUpMs} ms after the restart`,
       );
-      assert.ok(deadReplicas > 0, 'node 3 held replicas that the cluster saw go down');
+      assert.ok(deadReplicas > 0, `node ${victim} held replicas that the cluster saw go down`);
       assert.deepEqual(searchFailures, [], 'no search failed beyond the retry budget');
       assert.deepEqual(wrongAnswers, [], 'every search found the point it looked for first');
-      assert.ok(searchesWhileDown > 0, 'searches ran while node 3 was down');
+      assert.ok(searchesWhileDown > 0, `searches ran while node ${victim} was down`);
       assert.equal(ingestFailures, 0, 'no commit failed beyond the retry budget');
       assert.ok(
         longestStall <= retryBudgetMs + 10_000,
@@ -257,11 +270,11 @@ describe('three-node Qdrant: a node stopped under searches and ingest', { skip }
       const total = [...perShard.values()].reduce((sum, counts) => sum + counts[0]!, 0);
       assert.equal(total, acknowledged.length, 'the shards hold every acknowledged point once');
 
-      // Node 3's own copies answer: with each of its partners stopped in turn, the shards they
-      // share are served by node 3 alone, and every acknowledged point is there.
+      // The victim's own copies answer: with each of its partners stopped in turn, the shards
+      // they share are served by the victim alone, and every acknowledged point is there.
       for (const [partner, via] of [
-        [1, 2],
-        [2, 1],
+        [2, 3],
+        [3, 2],
       ] as const) {
         cluster.kill(partner);
         const alone = createQdrantVectorIndex({ url: urls[via - 1]!, namespace, ...replication });
