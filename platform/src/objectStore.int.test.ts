@@ -4,9 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { text } from 'node:stream/consumers';
 import { describe, it } from 'node:test';
-import { azureObjectStore } from './azureObjectStore.ts';
+import { azureAccountSas, azureObjectStore } from './azureObjectStore.ts';
 import { loadConfig } from './config.ts';
 import {
+  createObjectStore,
   fileSystemObjectStore,
   platformAzureSettings,
   s3ObjectStore,
@@ -31,10 +32,30 @@ const adapters: [string, () => Promise<ObjectStore>][] = [
       }),
   ],
   [
-    'azure blob (shared key, Azurite of the stack)',
-    async () => azureObjectStore(platformAzureSettings(config)),
+    'azure blob as the platform default (OBJECT_STORE=azure: shared key, Azurite of the stack)',
+    async () => createObjectStore({ ...config, OBJECT_STORE: 'azure' }),
+  ],
+  [
+    'azure blob (SAS token, Azurite of the stack)',
+    async () => {
+      const settings = platformAzureSettings(config);
+      const key = settings.credential.kind === 'sharedKey' ? settings.credential.accountKey : '';
+      return azureObjectStore({
+        ...settings,
+        credential: { kind: 'sasToken', token: azureAccountSas(settings.account, key, 3600) },
+      });
+    },
   ],
   ['filesystem', async () => fileSystemObjectStore(await mkdtemp(join(tmpdir(), 'objects-')))],
+  [
+    'path store as the platform default (OBJECT_STORE=path)',
+    async () =>
+      createObjectStore({
+        ...config,
+        OBJECT_STORE: 'path',
+        OBJECT_STORE_DIR: await mkdtemp(join(tmpdir(), 'platform-path-')),
+      }),
+  ],
   [
     'path store (confined, fsync)',
     async () =>

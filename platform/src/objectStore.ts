@@ -293,7 +293,7 @@ export function createObjectStore(config: Config): ObjectStore {
     case 'azure':
       return azureObjectStore(platformAzureSettings(config));
     case 'path':
-      return pathObjectStore({ root: config.OBJECT_STORE_DIR, path: '.' });
+      return pathObjectStore({ root: config.OBJECT_STORE_DIR, path: '.', initialize: true });
     case 'fs':
       return fileSystemObjectStore(config.OBJECT_STORE_DIR);
   }
