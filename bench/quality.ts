@@ -40,7 +40,7 @@ import {
 import { type ImageDescription, loadEmbeddingModel } from '@deeplens/embedder/onnxEmbeddingModel';
 import { hammingDistance } from '@deeplens/embedder/perceptualHash';
 import { benchDir, latencySummary, ms, report, type Row, scope } from './benchSupport.ts';
-import { editDir, loadEdited, loadOriginals } from './quality/buildDevSet.ts';
+import { devSetDir, editDir, loadEdited, loadOriginals } from './quality/buildDevSet.ts';
 
 const editsArg = process.argv.indexOf('--edits');
 const onlyEdits = editsArg >= 0 ? (process.argv[editsArg + 1] ?? '').split(',').filter(Boolean) : null;
@@ -262,11 +262,21 @@ try {
 
   /** Inliers of (query, original i), computed once. */
   const inlierMemo = new Map<Query, Map<number, number>>();
+  // Inlier counts are cached on disk (they depend only on the two images' features and the
+  // verification's parameters: the file's version), shared with bench/qualityDescriptors.ts.
+  const inlierCache = join(devSetDir, 'inliers-v1.json');
+  const inlierStore: Record<string, number> = existsSync(inlierCache)
+    ? (JSON.parse(await readFile(inlierCache, 'utf8')) as Record<string, number>)
+    : {};
   const inliersOf = (q: Query, i: number): number => {
     let memo = inlierMemo.get(q);
     if (!memo) inlierMemo.set(q, (memo = new Map<number, number>()));
     let n = memo.get(i);
-    if (n === undefined) memo.set(i, (n = verifyGeometry(q.features, indexedFeatures[i]!)));
+    if (n === undefined) {
+      const key = `${userEdits.findIndex((e) => e.name === q.edit)}|${q.original}|${i}`;
+      n = inlierStore[key] ??= verifyGeometry(q.features, indexedFeatures[i]!);
+      memo.set(i, n);
+    }
     return n;
   };
   /** The fused top `defaultFusion.depth` re-ranked by verification, as search does. */
@@ -296,6 +306,7 @@ try {
     verifiedOrder(defaultVerificationRanking)(q);
     if (++verifiedCount % 500 === 0) console.log(`${verifiedCount} queries verified`);
   }
+  await writeFile(inlierCache, JSON.stringify(inlierStore));
 
   const editNames = measuredEdits.map((e) => e.name);
   const measure = (stage: Stage, subset: Query[]) => {
@@ -352,6 +363,23 @@ try {
       return `${pct(m.top1)} · ${m.wrongLifts} · ${verifiedWithoutOriginal(options)}`;
     });
     verifyGrid.push(`| ${depth} | ${cells.join(' | ')} |`);
+  }
+  // Early exit: stop comparing once a candidate has `stopAt` inliers (the cost is the number of
+  // candidates compared per query).
+  const stopAts = [undefined, 25, 40, 60, 100];
+  const stopGrid: string[] = [
+    '| stop at ≥ inliers | top-1 / MRR | wrong lifts | verified with the original left out | candidates compared per query (mean) |',
+    '| --- | --- | --- | --- | --- |',
+  ];
+  for (const stopAt of stopAts) {
+    const options = { ...defaultVerificationRanking, ...(stopAt === undefined ? {} : { stopAt }) };
+    const m = measure(verifiedStage('', options), queries);
+    let compared = 0;
+    for (const q of queries)
+      promoteVerified(fused(defaultFusion)(q), (c) => (compared++, inliersOf(q, c.i)), options);
+    stopGrid.push(
+      `| ${stopAt ?? 'never (compare all)'} | ${pct(m.top1)} / ${m.mrr.toFixed(3)} | ${m.wrongLifts} | ${verifiedWithoutOriginal(options)} | ${(compared / queries.length).toFixed(2)} |`,
+    );
   }
   // The largest inlier count of a wrong candidate, and the original's, per edit class.
   const inlierLines: string[] = [
@@ -504,6 +532,10 @@ try {
     'Verification grid (on the hash fusion): top-1 · wrong lifts · verified with the original left out of the index:',
     '',
     ...verifyGrid,
+    '',
+    `Early exit of the verification (top ${defaultVerificationRanking.depth}, ≥ ${defaultVerificationRanking.minInliers} inliers; production: ${defaultVerificationRanking.stopAt ?? 'none'}):`,
+    '',
+    ...stopGrid,
     '',
     'Inliers per edit class (top candidates compared):',
     '',
