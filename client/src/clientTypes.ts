@@ -34,10 +34,20 @@ export type Tenant = {
   plan: Plan;
   status: 'active' | 'suspended';
   limits: TenantLimits;
+  isolation?: 'shared' | 'dedicated';
+  databaseTarget?: string;
   version: number;
 };
 
-export type NewTenant = { slug: string; name: string; plan?: Plan; limits?: TenantLimits };
+export type NewTenant = {
+  slug: string;
+  name: string;
+  plan?: Plan;
+  limits?: TenantLimits;
+  /** Enterprise: the tenant's metadata in a database of its own, on a configured server. */
+  isolation?: 'shared' | 'dedicated';
+  databaseTarget?: string;
+};
 
 export type User = { id: string; email: string; role: Role; tenantId: string | null };
 

@@ -6,17 +6,27 @@ import sharp from 'sharp';
 import { createDeepLensClient, type DeepLensClient } from '@deeplens/client/deepLensClient';
 import { DeepLensApiError } from '@deeplens/client/clientErrors';
 import { startDeepLens, type RunningDeepLens } from '@deeplens/platform/testing/deeplensProcesses';
+import { z } from 'zod';
+import { sql } from '@deeplens/platform/database';
+import { tenantSchemaBase } from '@deeplens/projections/metadataSchema';
 import { dropQdrantCollections } from '@deeplens/projections/qdrantVectorIndex';
+import { dedicatedDatabases } from './testing/dedicatedDatabases.ts';
 
 const photosDir = join(import.meta.dirname, '..', '..', 'embedder', 'fixtures', 'photos');
 
 /**
  * A tenant with a signed-in tenant user, through the typed client as an integration would. On
  * the pro plan (600 request units a minute on each API): the journey measures search, not the
- * free plan's 60 a minute, which its polling and searches would spend.
+ * free plan's 60 a minute, which its polling and searches would spend. `dedicated`: on the
+ * enterprise plan with its metadata in a database of its own.
  */
-async function tenant(deeplens: RunningDeepLens, admin: DeepLensClient, slug: string) {
-  const created = await admin.createTenant({ slug, name: slug, plan: 'pro' });
+async function tenant(deeplens: RunningDeepLens, admin: DeepLensClient, slug: string, dedicated = false) {
+  const created = await admin.createTenant(
+    dedicated
+      ? { slug, name: slug, plan: 'enterprise', isolation: 'dedicated' }
+      : { slug, name: slug, plan: 'pro' },
+  );
+  assert.equal(created.isolation, dedicated ? 'dedicated' : 'shared');
   await admin.createUser({
     email: `user@${slug}.test`,
     password: `${slug} password!`,
@@ -66,7 +76,7 @@ const vectorStores = [
 describe('DeepLens end to end: two tenants, real photos, search with edited copies', () => {
   for (const { store, env, skip } of vectorStores)
     it(
-      `finds each original first from an edited copy, by upload and by id, with filters and no cross-tenant hit (vector store: ${store})`,
+      `finds each original first from an edited copy, by upload and by id, with filters and no cross-tenant hit, alpha on a dedicated database (vector store: ${store})`,
       { skip },
       async (t) => {
         const deeplens = await startDeepLens(t, { env });
@@ -81,7 +91,10 @@ describe('DeepLens end to end: two tenants, real photos, search with edited copi
         }
         const admin = createDeepLensClient({ writeUrl: deeplens.writeUrl, readUrl: deeplens.readUrl });
         await admin.signIn({ email: deeplens.admin.email, password: deeplens.admin.password });
-        const a = await tenant(deeplens, admin, 'alpha');
+        // Alpha's metadata lives in a database of its own, bravo's in the shared one: every
+        // search and every cross-tenant check below crosses that boundary.
+        const databases = dedicatedDatabases(t, deeplens);
+        const a = await tenant(deeplens, admin, 'alpha', true);
         const b = await tenant(deeplens, admin, 'bravo');
 
         const names = (await readdir(photosDir)).filter((f) => f.endsWith('.jpg')).sort();
@@ -278,6 +291,15 @@ describe('DeepLens end to end: two tenants, real photos, search with edited copi
           ),
           'the mirrored copy and its original form a duplicate group',
         );
+
+        // All of that came from alpha's own database: it holds alpha's 13 images, and it alone.
+        const [own, ...others] = await databases.list();
+        assert.ok(own && others.length === 0, "one dedicated database, alpha's");
+        const stored = await (
+          await databases.pool(own)
+        ).anyFirst(sql.type(z.object({ image_id: z.string() }))`
+          select image_id from ${sql.identifier([tenantSchemaBase(a.id), 'images'])} where status <> 'deleted'`);
+        assert.deepEqual([...stored].sort(), [...alphaIds, mirroredId!].sort());
       },
     );
 });

@@ -16,6 +16,12 @@ const uuidPath = (name: string) => ({
   schema: { type: 'string', format: 'uuid' },
 });
 
+/** Enterprise: the tenant's metadata in a dedicated database, on a configured server (`default`: DATABASE_URL's). */
+const isolationProperties = {
+  isolation: { enum: ['shared', 'dedicated'] },
+  databaseTarget: { type: 'string', pattern: '^[a-z][a-z0-9_-]{0,62}$' },
+} as const;
+
 export const writeApiOpenApi = {
   openapi: '3.1.0',
   info: {
@@ -125,6 +131,7 @@ export const writeApiOpenApi = {
             name: { type: 'string' },
             plan: { enum: ['free', 'pro', 'enterprise'] },
             limits: { $ref: '#/components/schemas/Limits' },
+            ...isolationProperties,
           },
         }),
         responses: {
@@ -152,6 +159,7 @@ export const writeApiOpenApi = {
             limits: { $ref: '#/components/schemas/Limits' },
             status: { enum: ['active', 'suspended'] },
             reason: { type: 'string' },
+            ...isolationProperties,
           },
         }),
         responses: {
@@ -524,6 +532,8 @@ export const writeApiOpenApi = {
           plan: { type: 'string' },
           status: { type: 'string' },
           limits: { $ref: '#/components/schemas/Limits' },
+          isolation: { enum: ['shared', 'dedicated'] },
+          databaseTarget: { type: 'string' },
           version: { type: 'integer' },
         },
       },

@@ -339,6 +339,9 @@ export interface paths {
             /** @enum {unknown} */
             plan?: 'free' | 'pro' | 'enterprise';
             limits?: components['schemas']['Limits'];
+            /** @enum {unknown} */
+            isolation?: 'shared' | 'dedicated';
+            databaseTarget?: string;
           };
         };
       };
@@ -475,6 +478,9 @@ export interface paths {
             /** @enum {unknown} */
             status?: 'active' | 'suspended';
             reason?: string;
+            /** @enum {unknown} */
+            isolation?: 'shared' | 'dedicated';
+            databaseTarget?: string;
           };
         };
       };
@@ -1342,6 +1348,9 @@ export interface components {
       plan?: string;
       status?: string;
       limits?: components['schemas']['Limits'];
+      /** @enum {unknown} */
+      isolation?: 'shared' | 'dedicated';
+      databaseTarget?: string;
       version?: number;
     };
     IssuedApiKey: {
