@@ -15,6 +15,8 @@ import { startDeepLens, type RunningDeepLens } from '@deeplens/platform/testing/
 import { freePort } from '@deeplens/platform/testing/freePort';
 import { makeJpeg, makePng, makeZip } from '@deeplens/platform/testing/hostileImages';
 import { readApiHostileRequests, runHostileRequests } from '@deeplens/platform/testing/hostileRequests';
+import type { TenantDatabases } from '@deeplens/projections/tenantDatabases';
+import { dedicatedDatabases } from './testing/dedicatedDatabases.ts';
 
 const photosDir = join(import.meta.dirname, '..', '..', 'embedder', 'fixtures', 'photos');
 const password = 'a long enough password';
@@ -150,6 +152,7 @@ describe('attacks on both APIs: tokens, tenant isolation, keys, sessions, brute 
   let bravo: Tenant;
   let signIns = 0;
   let notS3Url: string;
+  let databases: TenantDatabases;
 
   /** Each set-up sign-in comes from its own address, so it spends none of the attempts tested below. */
   async function signIn(
@@ -167,10 +170,16 @@ describe('attacks on both APIs: tokens, tenant isolation, keys, sessions, brute 
     );
   }
 
-  async function tenant(slug: string, photos: Buffer[], plan = 'free'): Promise<Tenant> {
+  /** `isolation: 'dedicated'`: an enterprise tenant whose metadata lives in a database of its own. */
+  async function tenant(
+    slug: string,
+    photos: Buffer[],
+    plan = 'free',
+    isolation: 'shared' | 'dedicated' = 'shared',
+  ): Promise<Tenant> {
     const admin = client(deeplens.writeUrl, `Bearer ${adminToken}`);
     const { id } = await json<{ id: string }>(
-      await admin('POST', '/v1/tenants', { slug, name: slug, plan }),
+      await admin('POST', '/v1/tenants', { slug, name: slug, plan, isolation }),
       201,
     );
     const people = {} as Pick<Tenant, 'admin' | 'user'>;
@@ -232,8 +241,12 @@ describe('attacks on both APIs: tokens, tenant isolation, keys, sessions, brute 
     const photos = await Promise.all(names.slice(0, 6).map((name) => readFile(join(photosDir, name))));
     // Plans whose request budget the suite's own traffic never exhausts: rate limits are tested
     // on tenants of their own.
-    alpha = await tenant('alpha', photos.slice(0, 3), 'enterprise');
+    // Alpha on a dedicated database, bravo on the shared one: every attack between them crosses
+    // that boundary, both ways.
+    databases = dedicatedDatabases(t, deeplens);
+    alpha = await tenant('alpha', photos.slice(0, 3), 'enterprise', 'dedicated');
     bravo = await tenant('bravo', photos.slice(3, 6), 'enterprise');
+    assert.equal((await databases.list()).length, 1, "alpha's database, and no other");
     await waitUntilIndexed(alpha.user.read, alpha.imageIds, 60_000);
     await waitUntilIndexed(bravo.user.read, bravo.imageIds, 60_000);
 
@@ -1111,5 +1124,16 @@ describe('attacks on both APIs: tokens, tenant isolation, keys, sessions, brute 
           await problem(await read('POST', '/v1/search', { vector }), 400, 'validation_failed');
       },
     );
+
+    // Last: alpha goes. Its erasure drops its dedicated database.
+    await t.test('erasing the tenant on a dedicated database drops its database', async () => {
+      const platform = client(deeplens.writeUrl, `Bearer ${adminToken}`);
+      assert.equal((await platform('DELETE', `/v1/tenants/${alpha.id}`)).status, 202);
+      for (const deadline = Date.now() + 120_000; (await databases.list()).length > 0;) {
+        assert.ok(Date.now() < deadline, "alpha's database is dropped");
+        await sleep(250);
+      }
+      await problem(await bravo.user.read('GET', `/v1/images/${alpha.imageIds[0]}`), 404);
+    });
   });
 });
