@@ -1,10 +1,15 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig } from '@deeplens/platform/config';
 import { createKafka } from '@deeplens/platform/kafka';
+import { azureObjectStore } from '@deeplens/platform/azureObjectStore';
 import { fileSystemObjectStore, s3ObjectStore } from '@deeplens/platform/objectStore';
+import { pathObjectStore } from '@deeplens/platform/pathObjectStore';
 import { startDeepLens, type RunningDeepLens } from '@deeplens/platform/testing/deeplensProcesses';
 import { imageObjectKey, tenantBucket } from '@deeplens/platform/tenantStorage';
 import { distinctImages } from '@deeplens/reliability/ingestClient';
@@ -70,19 +75,146 @@ async function moveState(
   return (await response.json()) as MoveView;
 }
 
+type Load = {
+  deeplens: RunningDeepLens;
+  tenantId: string;
+  apiKey: string;
+  /** The tenant admin's token: the tenant's own admin moves its storage. */
+  token: string;
+  /** Every image of the tenant, id → sha256 (uploads during the move are added). */
+  expected: Map<string, string>;
+  /** Images uploaded while the move runs. */
+  during: Buffer[];
+};
+
+/**
+ * Moves the tenant's storage while its images are read (bytes checked), searched and added;
+ * `whileRunning` acts on the running move. Returns the completed move once everything —
+ * including the images uploaded meanwhile — reads back with its sha256 and has a thumbnail.
+ */
+async function moveUnderLoad(
+  load: Load,
+  target: unknown,
+  whileRunning: (moveUrl: string, started: MoveView) => Promise<void> = async () => {},
+): Promise<MoveView> {
+  const { deeplens, tenantId, apiKey, token, expected } = load;
+  const probe = [...expected.keys()][0]!;
+  let running = true;
+  const failures: string[] = [];
+  let reads = 0;
+  let searches = 0;
+  const readLoop = (async () => {
+    while (running) {
+      for (const [imageId, sum] of [...expected]) {
+        const response = await fetch(`${deeplens.readUrl}/v1/images/${imageId}/content`, {
+          headers: { 'x-api-key': apiKey },
+        });
+        const bytes = Buffer.from(await response.arrayBuffer());
+        // The plan's request budget, not the move: paced below it, and a 429 is asked again.
+        await sleep(response.status === 429 ? 1000 : 250);
+        if (response.status === 429) continue;
+        reads++;
+        if (response.status !== 200)
+          failures.push(`content ${imageId}: ${response.status} ${bytes.toString()}`);
+        else if (sha256(bytes) !== sum) failures.push(`content ${imageId}: other bytes`);
+      }
+    }
+  })();
+  const searchLoop = (async () => {
+    while (running) {
+      const response = await fetch(`${deeplens.readUrl}/v1/images/${probe}/similar?k=5`, {
+        headers: { 'x-api-key': apiKey },
+      });
+      const body = await response.text();
+      await sleep(1000);
+      if (response.status === 429) continue;
+      searches++;
+      if (response.status !== 200) failures.push(`similar: ${response.status} ${body}`);
+    }
+  })();
+  let uploadedDuring = 0;
+  const uploadLoop = (async () => {
+    for (const bytes of load.during) {
+      if (!running) break;
+      expected.set(await upload(deeplens, apiKey, bytes), sha256(bytes));
+      uploadedDuring++;
+      await sleep(300);
+    }
+  })();
+
+  const moveUrl = `${deeplens.writeUrl}/v1/tenants/${tenantId}/storage/move`;
+  let final: MoveView | undefined;
+  const stopLoads = async () => {
+    running = false;
+    await Promise.allSettled([readLoop, searchLoop, uploadLoop]);
+  };
+  try {
+    const accepted = await fetch(moveUrl, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(target),
+    });
+    const started = (await accepted.json()) as MoveView;
+    assert.equal(accepted.status, 202, JSON.stringify(started));
+    await whileRunning(moveUrl, started);
+
+    for (const deadline = Date.now() + 300_000; Date.now() < deadline; await sleep(500)) {
+      final = await moveState(deeplens, tenantId, token);
+      if (final && (final.status === 'completed' || final.status === 'failed')) break;
+    }
+    assert.equal(final?.status, 'completed', JSON.stringify(final));
+    await uploadLoop;
+  } finally {
+    await stopLoads();
+  }
+  await uploadLoop;
+
+  assert.deepEqual(failures.slice(0, 10), [], `${failures.length} failed reads or searches`);
+  assert.ok(reads > expected.size && searches > 3, `reads ${reads}, searches ${searches} went on`);
+  assert.ok(uploadedDuring > 0, 'uploads went on during the move');
+  await waitUntilAllIndexed(deeplens.readUrl, apiKey, expected.size, 240_000);
+  for (const [imageId, sum] of expected) {
+    const content = await fetch(`${deeplens.readUrl}/v1/images/${imageId}/content`, {
+      headers: { 'x-api-key': apiKey },
+    });
+    assert.equal(content.status, 200);
+    assert.equal(sha256(Buffer.from(await content.arrayBuffer())), sum, `image ${imageId} bytes`);
+    const thumbnail = await fetch(`${deeplens.readUrl}/v1/images/${imageId}/thumbnail`, {
+      headers: { 'x-api-key': apiKey },
+    });
+    assert.equal(thumbnail.status, 200, `thumbnail of ${imageId}`);
+    await thumbnail.arrayBuffer();
+  }
+  // Verified figures: at least every original there before the move, and a thumbnail each.
+  assert.ok(final.objects >= (expected.size - uploadedDuring) * 2, `verified ${final.objects} objects`);
+  return final;
+}
+
+async function signIn(deeplens: RunningDeepLens, email: string, password: string): Promise<string> {
+  const response = await fetch(`${deeplens.writeUrl}/v1/auth/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ grant_type: 'password', email, password }),
+  });
+  return ((await response.json()) as { access_token: string }).access_token;
+}
+
 describe('moving a tenant storage', () => {
-  it('S3 → the platform fs store under continuous uploads, reads and searches, with a crash of the write API mid-move: nothing lost, every byte checked', async (t) => {
+  it('S3 → the platform fs store (the write API killed mid-move) → a path store; another tenant S3 → Azure: under continuous uploads, reads and searches, nothing lost, every byte checked', async (t) => {
     const config = loadConfig();
     const prefix = `t${randomBytes(4).toString('hex')}.`;
     removeTopicsAfter(t, prefix);
+    const pathRoot = await mkdtemp(join(tmpdir(), 'deeplens-path-root-'));
+    t.after(() => rm(pathRoot, { recursive: true, force: true }));
     const deeplens = await startDeepLens(t, {
       processes: ['write-api', 'relay', 'embedder', 'projectors', 'read-api'],
       env: {
         KAFKA_TOPIC_PREFIX: prefix,
         DEEPLENS_VECTOR_NAMESPACE: prefix.replace(/\W/g, ''),
-        TENANT_STORAGE_ALLOWED_ENDPOINTS: config.S3_ENDPOINT,
+        TENANT_STORAGE_ALLOWED_ENDPOINTS: `${config.S3_ENDPOINT},${config.AZURE_BLOB_ENDPOINT}`,
+        TENANT_STORAGE_PATH_ROOT: pathRoot,
         STORAGE_MOVE_BATCH_SIZE: '2',
-        // Long enough that the move is still copying when the write API is killed below.
+        // Long enough that the first move is still copying when the write API is killed below.
         STORAGE_MOVE_SETTLE_MS: '15000',
       },
     });
@@ -92,178 +224,155 @@ describe('moving a tenant storage', () => {
       accessKey: config.S3_ACCESS_KEY,
       secretKey: config.S3_SECRET_KEY,
     });
+    const s3Settings = (bucket: string, prefix: string) => ({
+      endpoint: config.S3_ENDPOINT,
+      bucket,
+      region: config.S3_REGION,
+      prefix,
+      accessKeyId: config.S3_ACCESS_KEY,
+      secretAccessKey: config.S3_SECRET_KEY,
+    });
+    const adminToken = await signIn(deeplens, deeplens.admin.email, deeplens.admin.password);
+    const putStorage = async (tenantId: string, body: unknown) => {
+      const response = await fetch(`${deeplens.writeUrl}/v1/tenants/${tenantId}/storage`, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      assert.equal(response.status, 200, await response.text());
+    };
+    const pictures = await distinctImages(30, 72);
+
+    // --- tenant A: images in its S3 bucket, indexed --------------------------------------------------
     const sourceBucket = `move-src-${randomBytes(4).toString('hex')}`;
     t.after(() => s3.deleteBucket(sourceBucket));
     const sourcePrefix = 'byo/deeplens';
+    const a = await tenantWithKey(deeplens, `move-a-${randomBytes(3).toString('hex')}`);
+    await putStorage(a.tenantId, s3Settings(sourceBucket, sourcePrefix));
+    const expectedA = new Map<string, string>();
+    const beforeA = pictures.slice(0, 8);
+    for (const bytes of beforeA) expectedA.set(await upload(deeplens, a.apiKey, bytes), sha256(bytes));
+    await waitUntilAllIndexed(deeplens.readUrl, a.apiKey, beforeA.length, 240_000);
+    for (const bytes of beforeA)
+      assert.ok(await s3.stat(sourceBucket, imageObjectKey(sha256(bytes), sourcePrefix)), 'in S3 before');
 
-    const { tenantId, apiKey, owner } = await tenantWithKey(
-      deeplens,
-      `move-${randomBytes(3).toString('hex')}`,
-    );
-    const adminToken = (
-      (await (
-        await fetch(`${deeplens.writeUrl}/v1/auth/token`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ grant_type: 'password', ...deeplens.admin }),
-        })
-      ).json()) as { access_token: string }
-    ).access_token;
-    const configured = await fetch(`${deeplens.writeUrl}/v1/tenants/${tenantId}/storage`, {
-      method: 'PUT',
-      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify({
-        endpoint: config.S3_ENDPOINT,
-        bucket: sourceBucket,
-        region: config.S3_REGION,
-        prefix: sourcePrefix,
-        accessKeyId: config.S3_ACCESS_KEY,
-        secretAccessKey: config.S3_SECRET_KEY,
-      }),
-    });
-    assert.equal(configured.status, 200, await configured.text());
-
-    // --- before: images in the tenant's S3 bucket, indexed ----------------------------------------
-    const pictures = await distinctImages(24, 72);
-    const before = pictures.slice(0, 8);
-    const during = pictures.slice(8);
-    const expected = new Map<string, string>(); // image id → sha256
-    for (const bytes of before) expected.set(await upload(deeplens, apiKey, bytes), sha256(bytes));
-    await waitUntilAllIndexed(deeplens.readUrl, apiKey, before.length, 240_000);
-    for (const bytes of before)
-      assert.ok(
-        await s3.stat(sourceBucket, imageObjectKey(sha256(bytes), sourcePrefix)),
-        'the image is in the S3 bucket before the move',
-      );
-    const probe = [...expected.keys()][0]!;
-
-    // --- readers, searchers and an uploader run all through the move ------------------------------
-    let running = true;
-    const failures: string[] = [];
-    let reads = 0;
-    let searches = 0;
-    const readLoop = (async () => {
-      while (running) {
-        for (const [imageId, sum] of [...expected]) {
-          const response = await fetch(`${deeplens.readUrl}/v1/images/${imageId}/content`, {
-            headers: { 'x-api-key': apiKey },
-          });
-          const bytes = Buffer.from(await response.arrayBuffer());
-          reads++;
-          if (response.status !== 200)
-            failures.push(`content ${imageId}: ${response.status} ${bytes.toString()}`);
-          else if (sha256(bytes) !== sum) failures.push(`content ${imageId}: other bytes`);
-        }
-      }
-    })();
-    const searchLoop = (async () => {
-      while (running) {
-        const response = await fetch(`${deeplens.readUrl}/v1/images/${probe}/similar?k=5`, {
-          headers: { 'x-api-key': apiKey },
-        });
-        const body = await response.text();
-        searches++;
-        if (response.status !== 200) failures.push(`similar: ${response.status} ${body}`);
-        await sleep(100);
-      }
-    })();
-    let uploadedDuring = 0;
-    const uploadLoop = (async () => {
-      for (const bytes of during) {
-        if (!running) break;
-        expected.set(await upload(deeplens, apiKey, bytes), sha256(bytes));
-        uploadedDuring++;
-        await sleep(300);
-      }
-    })();
-
-    // --- the move, by the tenant's own admin --------------------------------------------------------
-    const moveUrl = `${deeplens.writeUrl}/v1/tenants/${tenantId}/storage/move`;
-    const post = (body: unknown, token = owner) =>
-      fetch(moveUrl, {
+    // Bad input is a 400 problem, before anything happens.
+    const moveUrlA = `${deeplens.writeUrl}/v1/tenants/${a.tenantId}/storage/move`;
+    const post = (body: unknown, token: string) =>
+      fetch(moveUrlA, {
         method: 'POST',
         headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
         body: JSON.stringify(body),
       });
-    const bad = await post({ kind: 'platform', extra: 1 });
-    assert.equal(bad.status, 400);
-    assert.match(bad.headers.get('content-type') ?? '', /application\/problem\+json/);
-    const notAllowed = await post({
-      endpoint: 'http://169.254.169.254',
-      bucket: 'steal-this',
-      accessKeyId: 'a',
-      secretAccessKey: 'b',
+    for (const bad of [
+      { kind: 'platform', extra: 1 },
+      { kind: 'tape' },
+      { endpoint: 'http://169.254.169.254', bucket: 'steal-this', accessKeyId: 'a', secretAccessKey: 'b' },
+      { kind: 'path', path: '../../etc' },
+    ]) {
+      const refused = await post(bad, a.owner);
+      assert.equal(refused.status, 400, `${JSON.stringify(bad)}: ${await refused.text()}`);
+      assert.match(refused.headers.get('content-type') ?? '', /application\/problem\+json/);
+    }
+
+    // --- A: S3 → the platform's fs store; the write API is killed while it copies -------------------
+    const load = (tenant: typeof a, expected: Map<string, string>, during: Buffer[]): Load => ({
+      deeplens,
+      tenantId: tenant.tenantId,
+      apiKey: tenant.apiKey,
+      token: tenant.owner,
+      expected,
+      during,
     });
-    assert.equal(notAllowed.status, 400, 'an endpoint off the allow-list is refused');
-
-    const accepted = await post({ kind: 'platform' });
-    const started = (await accepted.json()) as MoveView;
-    assert.equal(accepted.status, 202, JSON.stringify(started));
-    assert.equal(started.to, 'platform');
-    assert.doesNotMatch(JSON.stringify(started), new RegExp(config.S3_SECRET_KEY), 'no secret in the view');
-    const again = await post({ kind: 'platform' }, adminToken);
-    assert.equal(again.status, 409, 'a second move while one runs is refused');
-    assert.match(again.headers.get('content-type') ?? '', /application\/problem\+json/);
-
-    // Mid-move: progress recorded, the source intact; then the write API crashes and comes back.
-    let midMove: MoveView | undefined;
-    for (const deadline = Date.now() + 120_000; Date.now() < deadline; await sleep(200)) {
-      midMove = await moveState(deeplens, tenantId, owner);
-      if (midMove && midMove.status !== 'copying') break;
-      if (midMove && midMove.objects > 0) break;
-    }
-    assert.equal(midMove?.status, 'copying', `still copying mid-move: ${JSON.stringify(midMove)}`);
-    for (const bytes of before)
-      assert.ok(
-        await s3.stat(sourceBucket, imageObjectKey(sha256(bytes), sourcePrefix)),
-        'nothing is released before verification',
-      );
-    await deeplens.stop('write-api');
-    deeplens.start('write-api');
-
-    let final: MoveView | undefined;
-    for (const deadline = Date.now() + 300_000; Date.now() < deadline; await sleep(500)) {
-      final = await moveState(deeplens, tenantId, owner);
-      if (final && (final.status === 'completed' || final.status === 'failed')) break;
-    }
-    assert.equal(final?.status, 'completed', JSON.stringify(final));
-    await uploadLoop;
-    running = false;
-    await Promise.all([readLoop, searchLoop]);
-
-    // --- after: every image's bytes, from the read API and in the new storage; the old one empty ---
-    assert.deepEqual(failures.slice(0, 10), [], `${failures.length} failed reads or searches`);
-    assert.ok(reads > expected.size && searches > 3, `reads ${reads}, searches ${searches} went on`);
-    assert.ok(uploadedDuring > 0, 'uploads went on during the move');
-    await waitUntilAllIndexed(deeplens.readUrl, apiKey, expected.size, 240_000);
+    const first = await moveUnderLoad(
+      load(a, expectedA, pictures.slice(8, 16)),
+      { kind: 'platform' },
+      async (_url, started) => {
+        assert.equal(started.to, 'platform');
+        assert.doesNotMatch(
+          JSON.stringify(started),
+          new RegExp(config.S3_SECRET_KEY),
+          'no secret in the view',
+        );
+        const again = await post({ kind: 'platform' }, adminToken);
+        assert.equal(again.status, 409, 'a second move while one runs is refused');
+        assert.match(again.headers.get('content-type') ?? '', /application\/problem\+json/);
+        let midMove: MoveView | undefined;
+        for (const deadline = Date.now() + 120_000; Date.now() < deadline; await sleep(200)) {
+          midMove = await moveState(deeplens, a.tenantId, a.owner);
+          if (midMove && (midMove.status !== 'copying' || midMove.objects > 0)) break;
+        }
+        assert.equal(midMove?.status, 'copying', `still copying mid-move: ${JSON.stringify(midMove)}`);
+        for (const bytes of beforeA)
+          assert.ok(
+            await s3.stat(sourceBucket, imageObjectKey(sha256(bytes), sourcePrefix)),
+            'nothing is released before verification',
+          );
+        await deeplens.stop('write-api');
+        deeplens.start('write-api');
+      },
+    );
+    assert.equal(first.to, 'platform');
     const platform = fileSystemObjectStore(deeplens.env['OBJECT_STORE_DIR']!);
-    const bucket = tenantBucket(config, tenantId);
-    for (const [imageId, sum] of expected) {
-      const content = await fetch(`${deeplens.readUrl}/v1/images/${imageId}/content`, {
-        headers: { 'x-api-key': apiKey },
-      });
-      assert.equal(content.status, 200);
-      assert.equal(sha256(Buffer.from(await content.arrayBuffer())), sum, `image ${imageId} bytes`);
-      const thumbnail = await fetch(`${deeplens.readUrl}/v1/images/${imageId}/thumbnail`, {
-        headers: { 'x-api-key': apiKey },
-      });
-      assert.equal(thumbnail.status, 200, `thumbnail of ${imageId}`);
-      await thumbnail.arrayBuffer();
-      assert.ok(
-        await platform.stat(bucket, imageObjectKey(sum)),
-        `image ${imageId} is in the platform store`,
-      );
+    const bucketA = tenantBucket(config, a.tenantId);
+    for (const sum of expectedA.values()) {
+      assert.ok(await platform.stat(bucketA, imageObjectKey(sum)), 'in the platform store');
       assert.equal(
         await s3.stat(sourceBucket, imageObjectKey(sum, sourcePrefix)),
         undefined,
-        `image ${imageId} is released from the S3 bucket`,
+        'released from S3',
       );
     }
-    // Verified figures: every original of the images there before the move, with thumbnails.
-    assert.ok(final.objects >= before.length * 2, `verified ${final.objects} objects`);
-    const search = await fetch(`${deeplens.readUrl}/v1/images/${probe}/similar?k=5`, {
-      headers: { 'x-api-key': apiKey },
+
+    // --- A: the platform's fs store → a path store under the operator's root -------------------------
+    await mkdir(join(pathRoot, 'tenant-a')); // the operator's folder (a mount, say)
+    await moveUnderLoad(load(a, expectedA, pictures.slice(16, 20)), {
+      kind: 'path',
+      path: 'tenant-a',
+      prefix: 'moved',
     });
-    assert.equal(search.status, 200);
+    const pathStore = pathObjectStore({ root: pathRoot, path: 'tenant-a' });
+    for (const sum of expectedA.values()) {
+      assert.ok(await pathStore.stat(bucketA, imageObjectKey(sum, 'moved')), 'in the path store');
+      assert.equal(
+        await platform.stat(bucketA, imageObjectKey(sum)),
+        undefined,
+        'released from the fs store',
+      );
+    }
+
+    // --- tenant B: S3 → Azure (Azurite) -------------------------------------------------------------
+    const bucketB = `move-src-${randomBytes(4).toString('hex')}`;
+    t.after(() => s3.deleteBucket(bucketB));
+    const b = await tenantWithKey(deeplens, `move-b-${randomBytes(3).toString('hex')}`);
+    await putStorage(b.tenantId, s3Settings(bucketB, ''));
+    const expectedB = new Map<string, string>();
+    for (const bytes of pictures.slice(20, 25))
+      expectedB.set(await upload(deeplens, b.apiKey, bytes), sha256(bytes));
+    await waitUntilAllIndexed(deeplens.readUrl, b.apiKey, expectedB.size, 240_000);
+    const container = `moved-${randomBytes(4).toString('hex')}`;
+    const azure = azureObjectStore({
+      endpoint: config.AZURE_BLOB_ENDPOINT,
+      account: config.AZURE_STORAGE_ACCOUNT,
+      credential: { kind: 'sharedKey', accountKey: config.AZURE_STORAGE_KEY },
+    });
+    t.after(() => azure.deleteBucket(container));
+    const toAzure = await moveUnderLoad(load(b, expectedB, pictures.slice(25, 30)), {
+      kind: 'azure',
+      account: config.AZURE_STORAGE_ACCOUNT,
+      endpoint: config.AZURE_BLOB_ENDPOINT,
+      container,
+      prefix: 'deeplens',
+      sharedKey: config.AZURE_STORAGE_KEY,
+    });
+    assert.doesNotMatch(
+      JSON.stringify(toAzure),
+      new RegExp(config.AZURE_STORAGE_KEY.slice(0, 20)),
+      'no key shown',
+    );
+    for (const sum of expectedB.values()) {
+      assert.ok(await azure.stat(container, imageObjectKey(sum, 'deeplens')), 'in the Azure container');
+      assert.equal(await s3.stat(bucketB, imageObjectKey(sum)), undefined, 'released from S3');
+    }
   });
 });
