@@ -66,7 +66,7 @@ export type TenantView = {
   limits: { maxImages: number; maxBytes: number; maxImageBytes: number; requestsPerMinute: number };
   status: 'active' | 'suspended';
   suspendedReason: string | null;
-  storage: Record<string, string> | null;
+  storage: Record<string, string | null> | null;
   provisionedAt: number;
   updatedAt: number;
 };
@@ -132,7 +132,8 @@ const tenantRow = z.object({
   }),
   status: z.enum(['active', 'suspended']),
   suspended_reason: z.string().nullable(),
-  storage: z.record(z.string()).nullable(),
+  // TenantStorageConfigured as recorded: `credential` and `path` are null on S3 storage.
+  storage: z.record(z.string().nullable()).nullable(),
   provisioned_at: z.number(),
   updated_at: z.number(),
 });
