@@ -637,14 +637,19 @@ export interface paths {
                 kind: 'platform';
               }
             | {
-                /** @constant */
-                kind?: 's3';
-                endpoint: string;
-                bucket: string;
+                /** @enum {unknown} */
+                kind?: 's3' | 'azure' | 'path';
+                endpoint?: string;
+                bucket?: string;
                 region?: string;
                 prefix?: string;
-                accessKeyId: string;
-                secretAccessKey: string;
+                accessKeyId?: string;
+                secretAccessKey?: string;
+                account?: string;
+                container?: string;
+                sharedKey?: string;
+                sasToken?: string;
+                path?: string;
               };
         };
       };
