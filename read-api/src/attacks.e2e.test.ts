@@ -1125,6 +1125,25 @@ describe('attacks on both APIs: tokens, tenant isolation, keys, sessions, brute 
       },
     );
 
+    await t.test(
+      'refuses a dedicated database below enterprise, on a server not configured, or given as a URL',
+      async () => {
+        const platform = client(deeplens.writeUrl, `Bearer ${adminToken}`);
+        const dedicated = { name: 'D', isolation: 'dedicated' };
+        for (const body of [
+          { ...dedicated, slug: 'd-pro', plan: 'pro' },
+          { ...dedicated, slug: 'd-nowhere', plan: 'enterprise', databaseTarget: 'nowhere' },
+          { ...dedicated, slug: 'd-url', plan: 'enterprise', databaseTarget: 'postgres://u:p@10.0.0.9/db' },
+          { name: 'D', slug: 'd-shared', plan: 'enterprise', databaseTarget: 'default' },
+        ])
+          await problem(await platform('POST', '/v1/tenants', body), 400, 'validation_failed');
+        // A dedicated tenant stays on enterprise; a shared one is not moved without a plan.
+        await problem(await platform('PATCH', `/v1/tenants/${alpha.id}`, { plan: 'pro' }), 409);
+        await problem(await platform('PATCH', `/v1/tenants/${bravo.id}`, { isolation: 'dedicated' }), 400);
+        assert.equal((await databases.list()).length, 1, 'no database was made by any of them');
+      },
+    );
+
     // Last: alpha goes. Its erasure drops its dedicated database.
     await t.test('erasing the tenant on a dedicated database drops its database', async () => {
       const platform = client(deeplens.writeUrl, `Bearer ${adminToken}`);
