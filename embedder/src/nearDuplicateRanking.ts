@@ -72,7 +72,7 @@ export type VerificationRanking = {
   stopAt?: number;
 };
 
-export const defaultVerificationRanking: VerificationRanking = { depth: 10, minInliers: 15 };
+export const defaultVerificationRanking: VerificationRanking = { depth: 10, minInliers: 15, stopAt: 40 };
 
 export type Verified<T> = Omit<T, 'rankedBy'> & {
   rankedBy: RankedBy | 'geometric';
