@@ -46,8 +46,9 @@ export async function createDatabasePool(
     dangerouslyAllowForeignConnections?: boolean;
   } = {},
 ): Promise<DatabasePool> {
-  return createPool(config.DATABASE_URL, {
-    maximumPoolSize: options.maximumPoolSize ?? config.DATABASE_POOL_SIZE,
+  const maximumPoolSize = options.maximumPoolSize ?? config.DATABASE_POOL_SIZE;
+  const pool = await createPool(config.DATABASE_URL, {
+    maximumPoolSize,
     dangerouslyAllowForeignConnections: options.dangerouslyAllowForeignConnections ?? false,
     connectionTimeout: 5_000,
     statementTimeout: 60_000,
@@ -61,5 +62,46 @@ export async function createDatabasePool(
       { name: 'int8', parse: (value) => Number.parseInt(value, 10) },
       { name: 'timestamptz', parse: (value) => Date.parse(value) },
     ],
+  });
+  return withQueueKeeper(pool, maximumPoolSize);
+}
+
+/** How often a pool's queue is checked for clients nobody will serve. */
+const queueKeeperIntervalMs = 1_000;
+
+/**
+ * slonik (47) hands a queued client a connection only when a pooled connection is released or
+ * destroyed. When every connection dies at once (PostgreSQL restarting) and reconnecting fails
+ * for the first clients in the queue, the rest wait for ever: no connection is left to release,
+ * and a process whose work is all in that queue never asks for another (the embedder stopped
+ * for good after a PostgreSQL restart). The keeper notices clients waiting while the pool has
+ * room, or an idle connection, and runs a trivial query: its connection, once released, serves
+ * the queue again, one client after another.
+ */
+export function withQueueKeeper(pool: DatabasePool, maximumPoolSize: number): DatabasePool {
+  let kicking = false;
+  const keeper = setInterval(() => {
+    const state = pool.state();
+    if (kicking || state.state !== 'ACTIVE' || state.waitingClients === 0) return;
+    const open =
+      state.acquiredConnections +
+      state.idleConnections +
+      state.pendingConnections +
+      state.pendingReleaseConnections +
+      state.pendingDestroyConnections;
+    if (open >= maximumPoolSize && state.idleConnections === 0) return;
+    kicking = true;
+    pool
+      .query(sql.unsafe`select 1`) // no rows to type: a liveness query
+      .catch(() => undefined)
+      .finally(() => (kicking = false));
+  }, queueKeeperIntervalMs);
+  keeper.unref();
+  const end = pool.end.bind(pool);
+  return Object.assign(pool, {
+    end: async () => {
+      clearInterval(keeper);
+      await end();
+    },
   });
 }
