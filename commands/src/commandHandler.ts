@@ -195,7 +195,17 @@ export function createCommandHandler({
         `expected version ${origin.expectedVersion}, the aggregate is at ${state.version}`,
       );
     }
-    const events = decider.decide(command, state);
+    let events: E[];
+    try {
+      events = decider.decide(command, state);
+    } catch (error) {
+      // A request with the same key may have committed between our look for its answer and
+      // our load: the state we decided on already holds its effect (a provisioned tenant says
+      // "already exists"). Its answer is the answer.
+      const earlier = idempotency && (await storedAnswer(idempotency.scope, idempotency.key, requestHash));
+      if (earlier) return earlier;
+      throw error;
+    }
     const newState = events.reduce(decider.evolve, state);
     const result: CommandResult = {
       aggregateId,
