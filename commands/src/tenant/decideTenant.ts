@@ -27,7 +27,7 @@ export function decideTenant(command: TenantCommand, state: TenantState): Tenant
     const drafts: Array<EventDraft<TenantEvent>> = [
       {
         type: 'TenantProvisioned',
-        data: { tenantId, slug, name, plan, limits, ...(databaseTarget ? { databaseTarget } : {}) },
+        data: { tenantId, slug, name, plan, limits, databaseTarget: databaseTarget ?? null },
       },
     ];
     if (storage) {
@@ -60,7 +60,7 @@ export function decideTenant(command: TenantCommand, state: TenantState): Tenant
       return emit(context, tenant, [
         {
           type: 'TenantPlanChanged',
-          data: { tenantId, plan, limits, ...(move ? { databaseTarget: move } : {}) },
+          data: { tenantId, plan, limits, databaseTarget: move },
         },
       ]);
     }

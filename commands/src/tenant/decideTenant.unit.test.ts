@@ -25,7 +25,7 @@ const storage: TenantStorage = {
 
 const provisioned: TenantEvent = {
   type: 'TenantProvisioned',
-  data: { tenantId, slug: 'acme', name: 'Acme', plan: 'free', limits: plans.free },
+  data: { tenantId, slug: 'acme', name: 'Acme', plan: 'free', limits: plans.free, databaseTarget: null },
   metadata: testMetadata(tenantId, 1, tenantId),
 };
 const suspended: TenantEvent = {
@@ -69,7 +69,14 @@ describe('ProvisionTenant', () => {
       .then([
         {
           type: 'TenantProvisioned',
-          data: { tenantId, slug: 'acme', name: 'Acme', plan: 'enterprise', limits: custom },
+          data: {
+            tenantId,
+            slug: 'acme',
+            name: 'Acme',
+            plan: 'enterprise',
+            limits: custom,
+            databaseTarget: null,
+          },
           metadata: testMetadata(tenantId, 1, tenantId, 0),
         },
         {
@@ -124,7 +131,7 @@ describe('ChangeTenantPlan', () => {
       .then([
         {
           type: 'TenantPlanChanged',
-          data: { tenantId, plan: 'pro', limits: plans.pro },
+          data: { tenantId, plan: 'pro', limits: plans.pro, databaseTarget: null },
           metadata: testMetadata(tenantId, 2, tenantId),
         },
       ]);
@@ -136,7 +143,7 @@ describe('ChangeTenantPlan', () => {
       .then([
         {
           type: 'TenantPlanChanged',
-          data: { tenantId, plan: 'free', limits: custom },
+          data: { tenantId, plan: 'free', limits: custom, databaseTarget: null },
           metadata: testMetadata(tenantId, 2, tenantId),
         },
       ]);
@@ -154,7 +161,7 @@ describe('ChangeTenantPlan', () => {
       .then([
         {
           type: 'TenantPlanChanged',
-          data: { tenantId, plan: 'pro', limits: plans.pro },
+          data: { tenantId, plan: 'pro', limits: plans.pro, databaseTarget: null },
           metadata: testMetadata(tenantId, 3, tenantId),
         },
       ]);
