@@ -37,3 +37,15 @@ export async function freePort(): Promise<number> {
   }
   throw new Error(`no free port between ${lowestPort} and ${end}`);
 }
+
+/**
+ * A free port whose next `following` ports are free too: a cluster of several nodes on
+ * consecutive ports (the private Kafka and Qdrant clusters of the scale-out tests).
+ */
+export async function freePortRun(following: number): Promise<number> {
+  for (;;) {
+    const base = await freePort();
+    const rest = await Promise.all(Array.from({ length: following }, (_, i) => canListen(base + i + 1)));
+    if (rest.every(Boolean)) return base;
+  }
+}

@@ -1,11 +1,10 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { TestContext } from 'node:test';
-import { freePort } from '@deeplens/platform/testing/freePort';
+import { freePortRun } from '@deeplens/platform/testing/freePort';
 import { runningPid } from '../processes.ts';
 
 const repoRoot = join(import.meta.dirname, '..', '..', '..');
@@ -25,23 +24,6 @@ export function runStack(env: Record<string, string>, args: string[]): Promise<v
   });
 }
 
-function canListen(port: number): Promise<boolean> {
-  return new Promise((done) => {
-    const server = createServer();
-    server.once('error', () => done(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => done(true)));
-  });
-}
-
-/** A base port whose next five are free too (the three nodes' broker and controller ports). */
-async function freePortRun(): Promise<number> {
-  for (;;) {
-    const base = await freePort();
-    const rest = await Promise.all([1, 2, 3, 4, 5].map((i) => canListen(base + i)));
-    if (rest.every(Boolean)) return base;
-  }
-}
-
 export type PrivateKafkaCluster = {
   /** `127.0.0.1:<port>` of nodes 1, 2 and 3. */
   brokers: string[];
@@ -54,7 +36,7 @@ export type PrivateKafkaCluster = {
  * STACK_DIR, free ports), stopped and removed when the test ends. Shares the stack's cache.
  */
 export async function startPrivateKafkaCluster(t: Pick<TestContext, 'after'>): Promise<PrivateKafkaCluster> {
-  const base = await freePortRun();
+  const base = await freePortRun(5);
   const dir = await mkdtemp(join(tmpdir(), 'deeplens-kafka-cluster-'));
   const env = {
     STACK_DIR: dir,

@@ -1,29 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { freePort } from '@deeplens/platform/testing/freePort';
+import { freePortRun } from '@deeplens/platform/testing/freePort';
 import { runStack } from './privateKafkaCluster.ts';
 
 const repoRoot = join(import.meta.dirname, '..', '..', '..');
-
-function canListen(port: number): Promise<boolean> {
-  return new Promise((done) => {
-    const server = createServer();
-    server.once('error', () => done(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => done(true)));
-  });
-}
-
-/** A base port whose next eight are free too (three nodes' HTTP, gRPC and p2p ports). */
-async function freePortRun(): Promise<number> {
-  for (;;) {
-    const base = await freePort();
-    const rest = await Promise.all([1, 2, 3, 4, 5, 6, 7, 8].map((i) => canListen(base + i)));
-    if (rest.every(Boolean)) return base;
-  }
-}
 
 export type PrivateQdrantCluster = {
   /** `http://127.0.0.1:<port>` of nodes 1, 2 and 3. */
@@ -41,7 +23,7 @@ export type PrivateQdrantCluster = {
 export async function startPrivateQdrantCluster(t: {
   after(fn: () => Promise<void>): void;
 }): Promise<PrivateQdrantCluster> {
-  const base = await freePortRun();
+  const base = await freePortRun(8);
   const dir = await mkdtemp(join(tmpdir(), 'deeplens-qdrant-cluster-'));
   const env = {
     STACK_DIR: dir,
