@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { z } from 'zod';
+import { decodeEvent } from '@deeplens/events/eventCodec';
 import { sql } from '@deeplens/platform/database';
 import {
   ConcurrencyError,
@@ -124,6 +125,163 @@ describe('command handler and write model (PostgreSQL)', () => {
       UnprocessableError,
       'the same key for a different request is refused',
     );
+  });
+
+  it('stores a group of commands in one transaction and answers each as handle would', async (t) => {
+    const { pool } = await createWriteModelDatabase(t);
+    const handler = createCommandHandler({ pool });
+    const tenantId = randomUUID();
+    await handler.handle(tenantAggregate, provision(tenantId), admin);
+    const limits = limitsOf('free');
+    const images: string[] = [];
+    for (let n = 0; n < 5; n++) {
+      const upload = uploadCommand(tenantId, n, limits);
+      await handler.handle(imageAggregate, upload, admin);
+      images.push(upload.data.imageId);
+    }
+    await handler.handle(
+      imageAggregate,
+      { type: 'DeleteImage', data: { tenantId, imageId: images[4]! } },
+      admin,
+    );
+    const embedding = (imageId: string, step = 'embedding') => ({
+      request: {
+        type: 'RecordImageEmbedding' as const,
+        data: { tenantId, imageId, modelId: 'm', modelVersion: '1', vector: Float32Array.of(0.6, 0.8) },
+      },
+      origin: {
+        actor: 'system:embedder' as const,
+        idempotency: { scope: 'embedder', key: `${imageId}:${step}` },
+      },
+    });
+    // Recorded before the group: the group answers it from its key.
+    const earlier = await handler.handle(
+      imageAggregate,
+      embedding(images[0]!).request,
+      embedding(images[0]!).origin,
+    );
+    const outboxBefore = await pool.oneFirst(sql.type(count)`select count(*)::int8 as n from write.outbox`);
+
+    const group = [
+      embedding(images[0]!),
+      embedding(images[1]!),
+      embedding(images[2]!),
+      embedding(images[3]!),
+      // The image is deleted: refused as `handle` refuses it.
+      embedding(images[4]!),
+      // A second command on an aggregate of the group: decided after the first, on its state.
+      embedding(images[1]!, 'again'),
+      // A key already used for another request.
+      { ...embedding(images[2]!), origin: embedding(images[0]!).origin },
+    ];
+    const answers = await handler.handleGroup(imageAggregate, group);
+    assert.equal(answers.length, group.length);
+    const [a0, a1, a2, a3, a4, a5, a6] = answers;
+    assert.deepEqual(a0, { status: 'fulfilled', value: { ...earlier, replayed: true } });
+    for (const [answer, imageId] of [
+      [a1, images[1]],
+      [a2, images[2]],
+      [a3, images[3]],
+    ] as const) {
+      assert.equal(answer?.status, 'fulfilled');
+      assert.deepEqual(answer.value.eventTypes, ['ImageEmbedded']);
+      assert.equal(answer.value.aggregateId, imageId);
+      assert.equal(answer.value.version, 2);
+      assert.equal(answer.value.replayed, false);
+      const state = await handler.load(imageAggregate, imageId!);
+      assert.equal(state.version, 2);
+      assert.deepEqual(state.status === 'active' && state.embeddings, [{ modelId: 'm', modelVersion: '1' }]);
+    }
+    assert.equal(a4?.status, 'rejected');
+    assert.ok(a4.reason instanceof ConflictError, 'a deleted image refuses its embedding');
+    assert.deepEqual(a5, {
+      status: 'fulfilled',
+      value: { aggregateId: images[1], version: 2, eventIds: [], eventTypes: [], replayed: false },
+    });
+    assert.equal(a6?.status, 'rejected');
+    assert.ok(a6.reason instanceof UnprocessableError, 'a key used for a different request is refused');
+
+    const outbox = await pool.many(
+      sql.type(
+        z.object({ aggregate_id: z.string(), event_type: z.string(), aggregate_version: z.number() }),
+      )`select aggregate_id, event_type, aggregate_version from write.outbox order by position offset ${outboxBefore}`,
+    );
+    assert.deepEqual(
+      outbox,
+      [1, 2, 3].map((n) => ({ aggregate_id: images[n], event_type: 'ImageEmbedded', aggregate_version: 2 })),
+    );
+
+    const payload = await pool.oneFirst(sql.type(z.object({ payload: z.instanceof(Buffer) }))`
+      select payload from write.outbox where aggregate_id = ${images[2]!} and event_type = 'ImageEmbedded'`);
+    const decoded = decodeEvent('ImageEmbedded', payload);
+    assert.deepEqual([...decoded.data.vector], [...Float32Array.of(0.6, 0.8)]);
+    assert.equal(decoded.metadata.eventId, a2?.status === 'fulfilled' && a2.value.eventIds[0]);
+
+    // The same group again (a redelivery): every answer from its key, nothing appended.
+    const again = await handler.handleGroup(imageAggregate, group.slice(0, 4));
+    assert.deepEqual(
+      again.map((a) => a.status === 'fulfilled' && a.value.replayed),
+      [true, true, true, true],
+    );
+    assert.deepEqual(
+      again.map((a) => a.status === 'fulfilled' && a.value.eventIds),
+      [a0, a1, a2, a3].map((a) => a?.status === 'fulfilled' && a.value.eventIds),
+    );
+    assert.equal(
+      await pool.oneFirst(sql.type(count)`select count(*)::int8 as n from write.outbox`),
+      outboxBefore + 3,
+    );
+  });
+
+  it('lets a group lose to a concurrent command on one of its aggregates, each command then decided alone', async (t) => {
+    const { pool } = await createWriteModelDatabase(t);
+    const handler = createCommandHandler({ pool });
+    const tenantId = randomUUID();
+    await handler.handle(tenantAggregate, provision(tenantId), admin);
+    const images: string[] = [];
+    for (let n = 0; n < 3; n++) {
+      const upload = uploadCommand(tenantId, n, limitsOf('free'));
+      await handler.handle(imageAggregate, upload, admin);
+      images.push(upload.data.imageId);
+    }
+    const group = images.map((imageId) => ({
+      request: {
+        type: 'RecordImageEmbedding' as const,
+        data: { tenantId, imageId, modelId: 'm', modelVersion: '1', vector: Float32Array.of(1, 0) },
+      },
+      origin: { actor: 'system:embedder' as const, idempotency: { scope: 'embedder', key: imageId } },
+    }));
+    // Many groups at once, and metadata edits on the same images: every embedding is recorded
+    // once, every edit too, whatever the interleaving.
+    const edits = images.map((imageId) =>
+      handler.handle(
+        imageAggregate,
+        { type: 'UpdateImageMetadata', data: { tenantId, imageId, tags: ['edited'], attributes: {} } },
+        admin,
+      ),
+    );
+    const groups = await Promise.all([1, 2, 3].map(() => handler.handleGroup(imageAggregate, group)));
+    await Promise.all(
+      edits.map((edit) => edit.catch((error: unknown) => assert.ok(error instanceof ConcurrencyError))),
+    );
+    for (const answers of groups)
+      for (const answer of answers)
+        if (answer.status === 'rejected')
+          assert.ok(answer.reason instanceof ConcurrencyError, String(answer.reason));
+    // As the embedder does after a concurrency conflict: the same commands once more.
+    const last = await handler.handleGroup(imageAggregate, group);
+    assert.deepEqual(
+      last.map((a) => a.status),
+      ['fulfilled', 'fulfilled', 'fulfilled'],
+    );
+    for (const imageId of images) {
+      const state = await handler.load(imageAggregate, imageId);
+      assert.ok(state.status === 'active');
+      assert.deepEqual(state.embeddings, [{ modelId: 'm', modelVersion: '1' }]);
+      const embedded = await pool.oneFirst(sql.type(count)`
+        select count(*)::int8 as n from write.outbox where aggregate_id = ${imageId} and event_type = 'ImageEmbedded'`);
+      assert.equal(embedded, 1);
+    }
   });
 
   it('reserves a slug for one tenant only, and frees it when that tenant is erased', async (t) => {

@@ -277,7 +277,312 @@ export function createCommandHandler({
     return result;
   }
 
-  return { handle, load, outboxSignal };
+  /**
+   * Decides several commands on distinct aggregates of one decider and stores them in ONE
+   * transaction: the idempotency answers and the states are read with one query each, and
+   * the new states, outbox events and idempotency keys are written with one statement each —
+   * a handful of round trips for the group instead of eight per command. Each command is
+   * answered as `handle` answers it (its own result or error, in order): whatever the group
+   * path does not decide as plainly as that — a refusal, a stored answer for a different
+   * request, an expected version, two commands on one aggregate, a concurrent change, a key
+   * stored meanwhile — goes through `handle` one by one, which has the rules for it. A crash
+   * leaves all of the group or none of it; every command stays idempotent by its own key.
+   */
+  async function handleGroup<
+    S extends StateWithVersion,
+    C extends Command<string, unknown>,
+    E extends DomainEvent,
+  >(
+    decider: WriteModelDecider<S, C, E>,
+    commands: readonly { request: Pick<C, 'type' | 'data'>; origin: CommandOrigin }[],
+  ): Promise<PromiseSettledResult<CommandResult>[]> {
+    const one = (i: number) => {
+      const { request, origin } = commands[i]!;
+      return handle(decider, request, origin);
+    };
+    if (commands.length <= 1) return Promise.allSettled(commands.map((_, i) => one(i)));
+    return withSpan(
+      `command group ${commands[0]!.request.type}`,
+      { attributes: { 'deeplens.aggregate': decider.aggregateType, 'deeplens.group_size': commands.length } },
+      () => handleGroupInSpan(decider, commands, one),
+    );
+  }
+
+  async function handleGroupInSpan<
+    S extends StateWithVersion,
+    C extends Command<string, unknown>,
+    E extends DomainEvent,
+  >(
+    decider: WriteModelDecider<S, C, E>,
+    commands: readonly { request: Pick<C, 'type' | 'data'>; origin: CommandOrigin }[],
+    one: (i: number) => Promise<CommandResult>,
+  ): Promise<PromiseSettledResult<CommandResult>[]> {
+    const { rules } = decider;
+    const answers: (PromiseSettledResult<CommandResult> | undefined)[] = commands.map(() => undefined);
+    /** Commands left to `handle`, one by one, after the group. */
+    const alone: number[] = [];
+    const hashes = commands.map(
+      ({ request, origin }) => origin.idempotency?.fingerprint ?? hashRequest(request),
+    );
+
+    const keyed = commands.flatMap(({ origin }, i) =>
+      origin.idempotency ? [{ i, ...origin.idempotency }] : [],
+    );
+    const stored = new Map<string, z.infer<typeof storedKeyRow>>();
+    if (keyed.length > 0) {
+      const rows = await pool.any(sql.type(storedKeyRow)`
+        select scope, key, request_hash, response from write.idempotency_keys
+        where (scope, key) in (select * from unnest(
+          ${sql.array(
+            keyed.map((k) => k.scope),
+            'text',
+          )}::text[], ${sql.array(
+            keyed.map((k) => k.key),
+            'text',
+          )}::text[]))`);
+      for (const row of rows) stored.set(`${row.scope}\u0000${row.key}`, row);
+    }
+    for (const { i, scope, key } of keyed) {
+      const row = stored.get(`${scope}\u0000${key}`);
+      if (!row) continue;
+      if (row.request_hash === hashes[i])
+        answers[i] = { status: 'fulfilled', value: { ...(row.response as CommandResult), replayed: true } };
+      else alone.push(i);
+    }
+
+    type Decided = {
+      i: number;
+      aggregateId: string;
+      state: S;
+      newState: S;
+      events: E[];
+      command: C;
+      result: CommandResult;
+      headers: Record<string, string>;
+    };
+    const decided: Decided[] = [];
+    const pending = commands.flatMap((_, i) => (answers[i] || alone.includes(i) ? [] : [i]));
+    const prepared = pending.map((i) => {
+      const { request, origin } = commands[i]!;
+      const { idempotency } = origin;
+      const context: CommandContext = {
+        now: clock(),
+        eventIds: Array.from({ length: maxEventsPerDecision }, (_, n) =>
+          idempotency ? deterministicUuid(idempotency.scope, idempotency.key, String(n)) : randomUUID(),
+        ),
+        correlationId: origin.correlationId ?? randomUUID(),
+        causationId: origin.causationId ?? null,
+        actor: origin.actor,
+      };
+      const command = { ...request, metadata: context } as C;
+      return { i, command, aggregateId: decider.aggregateIdOf(command) };
+    });
+    const states = new Map<string, S>();
+    if (prepared.length > 0) {
+      const rows = await pool.any(sql.type(aggregateStateRow)`
+        select aggregate_id, state from write.aggregates
+        where aggregate_type = ${decider.aggregateType}
+          and aggregate_id = any(${sql.array(
+            prepared.map((p) => p.aggregateId),
+            'text',
+          )})`);
+      for (const row of rows) states.set(row.aggregate_id, row.state as S);
+    }
+    const seen = new Set<string>();
+    for (const { i, command, aggregateId } of prepared) {
+      const { origin } = commands[i]!;
+      if (seen.has(aggregateId) || origin.expectedVersion !== undefined) {
+        alone.push(i);
+        continue;
+      }
+      seen.add(aggregateId);
+      const state = states.get(aggregateId) ?? decider.initialState();
+      let events: E[];
+      try {
+        events = decider.decide(command, state);
+      } catch {
+        // Refused: `handle` answers it (or finds the answer of a retry that committed meanwhile).
+        alone.push(i);
+        continue;
+      }
+      const newState = events.reduce(decider.evolve, state);
+      decided.push({
+        i,
+        aggregateId,
+        state,
+        newState,
+        events,
+        command,
+        result: {
+          aggregateId,
+          version: newState.version,
+          eventIds: events.map((e) => e.metadata.eventId),
+          eventTypes: events.map((e) => e.type),
+          replayed: false,
+        },
+        headers: origin.headers ?? traceHeaders(),
+      });
+    }
+
+    if (decided.length > 0) {
+      try {
+        await pool.transaction(async (tx) => {
+          await storeStates(
+            tx,
+            decider.aggregateType,
+            decided.filter((d) => d.events.length > 0),
+          );
+          const outbox = decided.flatMap((d) =>
+            d.events.map((event) => ({
+              event,
+              headers: d.headers,
+              reservations: rules.reservations?.(event) ?? [],
+            })),
+          );
+          for (const { event, reservations } of outbox)
+            for (const reservation of reservations)
+              await reserve(tx, reservation, event.metadata.aggregateId);
+          await appendManyToOutbox(tx, outbox, decider.aggregateType);
+          const keys = decided.filter((d) => commands[d.i]!.origin.idempotency);
+          if (keys.length > 0) {
+            const column = (of: (d: Decided) => string) =>
+              sql.array(
+                keys.map((d) => of(d)),
+                'text',
+              );
+            // sql.unsafe: a write that returns no rows, so there is no row to type.
+            await tx.query(sql.unsafe`
+              insert into write.idempotency_keys (scope, key, request_hash, response)
+              select * from unnest(
+                ${column((d) => commands[d.i]!.origin.idempotency!.scope)}::text[],
+                ${column((d) => commands[d.i]!.origin.idempotency!.key)}::text[],
+                ${column((d) => hashes[d.i]!)}::text[],
+                ${column((d) => JSON.stringify(d.result))}::jsonb[])`);
+          }
+          for (const d of decided)
+            for (const event of d.events) {
+              const usage = rules.usage?.(event, d.command);
+              if (usage) await changeUsage(tx, usage);
+            }
+        });
+        for (const d of decided) answers[d.i] = { status: 'fulfilled', value: d.result };
+        if (decided.some((d) => d.events.length > 0)) outboxSignal.appended();
+      } catch (error) {
+        // Another command changed one of the aggregates, or stored one of the keys, first:
+        // nothing of the group was stored, and `handle` sorts each out.
+        if (!(error instanceof ConcurrencyError || error instanceof UniqueIntegrityConstraintViolationError))
+          throw error;
+        for (const d of decided) alone.push(d.i);
+      }
+    }
+
+    for (const i of alone.sort((a, b) => a - b)) {
+      answers[i] = await one(i).then(
+        (value) => ({ status: 'fulfilled' as const, value }),
+        (reason: unknown) => ({ status: 'rejected' as const, reason }),
+      );
+    }
+    return answers.map((answer) => answer!);
+  }
+
+  return { handle, handleGroup, load, outboxSignal };
+}
+
+const storedKeyRow = z.object({
+  scope: z.string(),
+  key: z.string(),
+  request_hash: z.string(),
+  response: z.unknown(),
+});
+const aggregateStateRow = z.object({ aggregate_id: z.string(), state: z.unknown() });
+
+/**
+ * The new states of a group's aggregates, in one insert (new ones) and one update (the others,
+ * each at the version it was decided on); a `ConcurrencyError` unless every one was stored.
+ */
+async function storeStates(
+  tx: Queryable,
+  aggregateType: string,
+  decided: readonly {
+    aggregateId: string;
+    state: StateWithVersion;
+    newState: StateWithVersion;
+    events: readonly DomainEvent[];
+  }[],
+): Promise<void> {
+  const inserted = decided.filter((d) => d.state.version === 0);
+  const updated = decided.filter((d) => d.state.version !== 0);
+  const text = (values: (string | null)[]) => sql.array(values, 'text');
+  const int8 = (values: number[]) => sql.array(values, 'int8');
+  const jsonb = (values: unknown[]) =>
+    sql.array(
+      values.map((v) => JSON.stringify(v)),
+      'text',
+    );
+  let stored = 0;
+  if (inserted.length > 0) {
+    // sql.unsafe: a write; only its row count is read, so there is no row to type.
+    const result = await tx.query(sql.unsafe`
+      insert into write.aggregates (aggregate_type, aggregate_id, tenant_id, version, state)
+      select ${aggregateType}, x.id, x.tenant_id, x.version, x.state::jsonb
+      from unnest(${text(inserted.map((d) => d.aggregateId))}::text[],
+        ${text(inserted.map((d) => d.events[0]!.metadata.tenantId))}::text[],
+        ${int8(inserted.map((d) => d.newState.version))}::int8[],
+        ${jsonb(inserted.map((d) => d.newState))}::text[]) as x(id, tenant_id, version, state)
+      on conflict do nothing`);
+    stored += result.rowCount;
+  }
+  if (updated.length > 0) {
+    // sql.unsafe: a write; only its row count is read, so there is no row to type.
+    const result = await tx.query(sql.unsafe`
+      update write.aggregates a
+      set version = x.version, state = x.state::jsonb, updated_at = now()
+      from unnest(${text(updated.map((d) => d.aggregateId))}::text[],
+        ${int8(updated.map((d) => d.state.version))}::int8[],
+        ${int8(updated.map((d) => d.newState.version))}::int8[],
+        ${jsonb(updated.map((d) => d.newState))}::text[]) as x(id, expected, version, state)
+      where a.aggregate_type = ${aggregateType} and a.aggregate_id = x.id and a.version = x.expected`);
+    stored += result.rowCount;
+  }
+  if (stored !== decided.length) {
+    throw new ConcurrencyError(
+      `${decided.length - stored} ${aggregateType} aggregate(s) were changed by another command`,
+    );
+  }
+}
+
+/** `appendToOutbox` for many events in one statement, in the order given (positions follow it). */
+async function appendManyToOutbox(
+  tx: Queryable,
+  entries: readonly { event: DeepLensEvent; headers: Record<string, string> }[],
+  aggregateType: string,
+): Promise<void> {
+  if (entries.length === 0) return;
+  const column = <T>(of: (entry: { event: DeepLensEvent; headers: Record<string, string> }) => T) =>
+    entries.map(of);
+  const text = (values: (string | null)[]) => sql.array(values, 'text');
+  // sql.unsafe: a write that returns no rows, so there is no row to type.
+  await tx.query(sql.unsafe`
+    insert into write.outbox
+      (event_id, event_type, topic, message_key, aggregate_type, aggregate_id, aggregate_version,
+       tenant_id, payload, headers)
+    select x.event_id::uuid, x.event_type, x.topic, x.aggregate_id, ${aggregateType}, x.aggregate_id,
+      x.aggregate_version, x.tenant_id, decode(x.payload, 'base64'), x.headers::jsonb
+    from unnest(
+      ${text(column((e) => e.event.metadata.eventId))}::text[],
+      ${text(column((e) => e.event.type))}::text[],
+      ${text(column((e) => topicOf(e.event.type)))}::text[],
+      ${text(column((e) => e.event.metadata.aggregateId))}::text[],
+      ${sql.array(
+        column((e) => e.event.metadata.aggregateVersion),
+        'int8',
+      )}::int8[],
+      ${text(column((e) => e.event.metadata.tenantId))}::text[],
+      ${text(column((e) => Buffer.from(encodeEvent(e.event)).toString('base64')))}::text[],
+      ${text(column((e) => JSON.stringify(e.headers)))}::text[]
+    ) with ordinality as x(event_id, event_type, topic, aggregate_id, aggregate_version, tenant_id, payload, headers, n)
+    order by x.n
+    on conflict (event_id) do nothing`);
 }
 
 export type CommandHandler = ReturnType<typeof createCommandHandler>;
