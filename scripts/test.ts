@@ -5,7 +5,7 @@
  * Extra arguments are file filters: `npm run test:unit -- deciders` runs matching files only.
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { loadConfig } from '@deeplens/platform/config';
 
@@ -55,24 +55,49 @@ if (needsStack && !env.QDRANT_URL) {
 // compete with the rest of the suite; DEEPLENS_CLUSTER=0 skips them.
 const isClusterTest = (f: string) =>
   readFileSync(join(root, f), 'utf8').includes('startPrivateKafkaCluster(');
-const runTests = (selected: string[], concurrency: number) =>
-  selected.length === 0
-    ? 0
-    : (spawnSync(
-        process.execPath,
-        [
-          '--import',
-          'tsx',
-          '--test',
-          `--test-concurrency=${concurrency}`,
-          '--test-reporter=spec',
-          ...selected,
-        ],
-        { cwd: root, stdio: 'inherit', env },
-      ).status ?? 1);
+// Each part's report is also written to a file, so that a failure in the first part is
+// repeated at the very end of the output, after the cluster part (CI shows the end).
+const reportDir = join(root, '.stack', 'test-reports');
+mkdirSync(reportDir, { recursive: true });
+const runTests = (part: string, selected: string[], concurrency: number) => {
+  const report = join(reportDir, `${part}.txt`);
+  rmSync(report, { force: true });
+  if (selected.length === 0) return 0;
+  return (
+    spawnSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        '--test',
+        `--test-concurrency=${concurrency}`,
+        '--test-reporter=spec',
+        '--test-reporter-destination=stdout',
+        '--test-reporter=spec',
+        `--test-reporter-destination=${report}`,
+        ...selected,
+      ],
+      { cwd: root, stdio: 'inherit', env },
+    ).status ?? 1
+  );
+};
 const status = runTests(
+  'main',
   files.filter((f) => !isClusterTest(f)),
   2,
 );
-const clusterStatus = runTests(files.filter(isClusterTest), 1);
+const clusterStatus = runTests('cluster', files.filter(isClusterTest), 1);
+for (const [part, partStatus] of [
+  ['main', status],
+  ['cluster', clusterStatus],
+] as const) {
+  const report = join(reportDir, `${part}.txt`);
+  if (partStatus === 0 || !existsSync(report)) continue;
+  const text = readFileSync(report, 'utf8');
+  const failures = text.lastIndexOf('failing tests:');
+  console.error(
+    `\n── the ${part} part failed; its failures again (whole report: ${relative(root, report)}) ──\n` +
+      (failures >= 0 ? text.slice(failures).slice(0, 20_000) : text.slice(-4000)),
+  );
+}
 process.exit(status || clusterStatus);

@@ -11,6 +11,13 @@ import { createTestDatabase } from './testDatabase.ts';
 
 const repoRoot = join(import.meta.dirname, '..', '..', '..');
 
+/**
+ * How long a process may take to become ready: seven Node processes compiling TypeScript,
+ * loading the model and catching every projection up take ~15 s on a quiet 2-core machine and
+ * more than 90 s while two test files start stacks and JVMs beside them (measured at load 40).
+ */
+const startupBudgetMs = Number(process.env.DEEPLENS_TEST_STARTUP_MS ?? 240_000);
+
 /** Every DeepLens process, by name, with its composition root. */
 export const deeplensEntryPoints = {
   'write-api': 'write-api/src/main.ts',
@@ -128,9 +135,9 @@ export async function startDeepLens(
   });
   const writeUrl = `http://127.0.0.1:${writePort}`;
   const readUrl = `http://127.0.0.1:${readPort}`;
-  await waitForReady(`${writeUrl}/readyz`, 90_000, output);
+  await waitForReady(`${writeUrl}/readyz`, startupBudgetMs, output);
   for (const name of names) if (name !== 'write-api') start(name);
-  if (names.includes('read-api')) await waitForReady(`${readUrl}/readyz`, 90_000, output);
+  if (names.includes('read-api')) await waitForReady(`${readUrl}/readyz`, startupBudgetMs, output);
   const metricsUrls = Object.fromEntries(
     (Object.keys(deeplensEntryPoints) as DeepLensProcessName[]).map((name) => [
       name,
@@ -140,17 +147,23 @@ export async function startDeepLens(
   return { writeUrl, readUrl, env, admin, stop, start, output, metricsUrls };
 }
 
+/**
+ * Waits for `url` to answer 2xx. On a timeout the error carries the last answer (a readiness
+ * endpoint says what it waits for) and the processes' last output lines.
+ */
 export async function waitForReady(url: string, timeoutMs: number, output: string[] = []): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  let last = 'no answer';
   while (Date.now() < deadline) {
-    if (
-      await fetch(url).then(
-        (r) => r.ok,
-        () => false,
-      )
-    )
-      return;
+    const answer = await fetch(url, { signal: AbortSignal.timeout(10_000) }).then(
+      async (r) => ({ ok: r.ok, text: `${r.status} ${(await r.text()).slice(0, 600)}` }),
+      (error: Error) => ({ ok: false, text: `no answer (${error.message})` }),
+    );
+    if (answer.ok) return;
+    last = answer.text;
     await sleep(200);
   }
-  throw new Error(`${url} did not become ready in ${timeoutMs} ms\n${output.slice(-30).join('\n')}`);
+  throw new Error(
+    `${url} did not become ready in ${timeoutMs} ms; its last answer: ${last}\n${output.slice(-30).join('\n')}`,
+  );
 }
