@@ -1,4 +1,4 @@
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { Command, CommanderError } from 'commander';
 import { apiKeyScopes, type ApiKeyScope, type Plan, type Role } from '@deeplens/client/clientTypes';
 
 /** A command line that cannot be run as given; the CLI prints it with the usage and exits 2. */
@@ -36,66 +36,38 @@ export type CliCommand =
 
 export type CliInvocation = { command: CliCommand; global: GlobalOptions };
 
-type Options = NonNullable<ParseArgsConfig['options']>;
+/** How an option is given: a value, a flag, or a value that may be repeated. */
+type OptionKind = 'value' | 'flag' | 'values';
 
-const globalOptions = {
-  'write-url': { type: 'string' },
-  'read-url': { type: 'string' },
-  json: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
-} satisfies Options;
-
-/** Each command: its words, its positional arguments and its own options. */
+/** Each command: its words, its positional arguments and its own options (long names). */
 const commandSpecs = {
-  login: { args: [], options: { email: { type: 'string' }, 'api-key': { type: 'boolean' } } },
+  login: { args: [], options: { email: 'value', 'api-key': 'flag' } },
   logout: { args: [], options: {} },
   whoami: { args: [], options: {} },
-  'tenant create': { args: ['slug'], options: { name: { type: 'string' }, plan: { type: 'string' } } },
+  'tenant create': { args: ['slug'], options: { name: 'value', plan: 'value' } },
   'user create': {
     args: ['email'],
-    options: {
-      tenant: { type: 'string' },
-      role: { type: 'string' },
-      'generate-password': { type: 'boolean' },
-    },
+    options: { tenant: 'value', role: 'value', 'generate-password': 'flag' },
   },
-  'key create': {
-    args: [],
-    options: {
-      tenant: { type: 'string' },
-      scopes: { type: 'string', multiple: true },
-      name: { type: 'string' },
-      expires: { type: 'string' },
-    },
-  },
+  'key create': { args: [], options: { tenant: 'value', scopes: 'values', name: 'value', expires: 'value' } },
   import: {
     args: ['folder'],
     options: {
-      tags: { type: 'string', multiple: true },
-      attributes: { type: 'string', multiple: true },
-      concurrency: { type: 'string' },
-      wait: { type: 'boolean' },
-      'wait-timeout': { type: 'string' },
+      tags: 'values',
+      attributes: 'values',
+      concurrency: 'value',
+      wait: 'flag',
+      'wait-timeout': 'value',
     },
   },
-  search: {
-    args: ['file'],
-    options: {
-      k: { type: 'string' },
-      threshold: { type: 'string' },
-      tag: { type: 'string', multiple: true },
-    },
-  },
-  similar: {
-    args: ['imageId'],
-    options: { k: { type: 'string' }, threshold: { type: 'string' }, tag: { type: 'string' } },
-  },
-  duplicates: { args: [], options: { threshold: { type: 'string' } } },
+  search: { args: ['file'], options: { k: 'value', threshold: 'value', tag: 'values' } },
+  similar: { args: ['imageId'], options: { k: 'value', threshold: 'value', tag: 'value' } },
+  duplicates: { args: [], options: { threshold: 'value' } },
   status: { args: ['imageId'], options: {} },
   history: { args: ['imageId'], options: {} },
-  usage: { args: [], options: { tenant: { type: 'string' } } },
-  recover: { args: [], options: { force: { type: 'boolean' }, verify: { type: 'boolean' } } },
-} satisfies Record<string, { args: string[]; options: Options }>;
+  usage: { args: [], options: { tenant: 'value' } },
+  recover: { args: [], options: { force: 'flag', verify: 'flag' } },
+} satisfies Record<string, { args: string[]; options: Record<string, OptionKind> }>;
 
 type CommandName = keyof typeof commandSpecs;
 
@@ -133,46 +105,115 @@ const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 const plans: readonly Plan[] = ['free', 'pro', 'enterprise'];
 const roles: readonly Role[] = ['platform_admin', 'tenant_admin', 'tenant_user'];
 
+/** A command line parsed by commander: the command's name, its positional arguments and option values. */
+type ParsedLine = { name: CommandName; positionals: string[]; values: Record<string, unknown> };
+
+/** Thrown from commander's exit hook when `--help`, `-h` or `help [command]` asks for the usage. */
+class HelpRequested extends Error {
+  constructor(readonly topic: string | undefined) {
+    super('help');
+  }
+}
+
+/** The command tree, on commander: global options anywhere on the line, each command's own after its words. */
+function commandLineParser(onParsed: (line: ParsedLine) => void): Command {
+  // Commander prints nothing: `main.ts` prints `cliUsage` or the UsageError, and sets the exit code.
+  const silent = { writeOut: () => undefined, writeErr: () => undefined, outputError: () => undefined };
+  const program = new Command('deeplens')
+    .configureOutput(silent)
+    .exitOverride((error) => {
+      throw asUsageError(error, program, undefined);
+    })
+    .option('--write-url <url>')
+    .option('--read-url <url>')
+    .option('--json');
+  const groups = new Map<string, Command>();
+  for (const [name, spec] of Object.entries(commandSpecs) as Array<
+    [CommandName, (typeof commandSpecs)[CommandName]]
+  >) {
+    const words = name.split(' ');
+    let parent = program;
+    for (const word of words.slice(0, -1)) {
+      let group = groups.get(word);
+      if (!group) {
+        group = parent.command(word);
+        const named = group;
+        group.exitOverride((error) => {
+          throw asUsageError(error, named, word);
+        });
+        groups.set(word, group);
+      }
+      parent = group;
+    }
+    const command = parent.command(words.at(-1)!).exitOverride((error) => {
+      throw asUsageError(error, command, name);
+    });
+    for (const arg of spec.args) command.argument(`<${arg}>`);
+    for (const [option, kind] of Object.entries(spec.options) as Array<[string, OptionKind]>) {
+      if (kind === 'flag') command.option(`--${option}`);
+      else if (kind === 'value') command.option(`--${option} <value>`);
+      else
+        command.option(`--${option} <value>`, '', (value: string, list: string[] = []) => [...list, value]);
+    }
+    command.action(() => {
+      const values: Record<string, unknown> = {};
+      for (const option of Object.keys(spec.options))
+        values[option] = command.getOptionValue(
+          option.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()),
+        );
+      onParsed({ name, positionals: command.processedArgs as string[], values });
+    });
+  }
+  return program;
+}
+
+/** Commander's refusals in our words, naming the command; its help requests as `HelpRequested`. */
+function asUsageError(error: CommanderError, command: Command, name: string | undefined): Error {
+  const detail = error.message.replace(/^error: /, '');
+  switch (error.code) {
+    case 'commander.helpDisplayed':
+      return new HelpRequested(name);
+    case 'commander.help':
+      // `help [command]` asks for the usage (exit code 0); so does no command at all, while a
+      // group without its second word (`tenant`) is an unknown command.
+      return error.exitCode === 0 || name === undefined
+        ? new HelpRequested(name)
+        : new UsageError(`unknown command: ${name}`);
+    case 'commander.unknownCommand':
+      return new UsageError(`unknown command: ${[name, command.args[0]].filter(Boolean).join(' ')}`);
+    case 'commander.missingArgument':
+    case 'commander.excessArguments': {
+      const spec = commandSpecs[name as CommandName];
+      const wanted = spec.args.map((a) => `<${a}>`).join(' ') || 'no arguments';
+      const given = command.args;
+      return new UsageError(
+        `${name} takes ${wanted}${given.length > spec.args.length ? `, not ${given.join(' ')}` : ''}`,
+      );
+    }
+    default:
+      return new UsageError(name === undefined ? detail : `${name}: ${detail}`);
+  }
+}
+
 /** Parses `argv` (without `node` and the script) into one command; throws `UsageError`. */
 export function parseCliArguments(argv: string[]): CliInvocation {
-  const words = positionalWords(argv);
-  const name = (Object.keys(commandSpecs) as CommandName[])
-    .sort((a, b) => b.length - a.length)
-    .find((n) => n.split(' ').every((word, i) => words[i] === word));
-  const help = argv.includes('--help') || argv.includes('-h');
-  if (!name) {
-    if (words.length === 0 || words[0] === 'help' || help)
-      return { command: { name: 'help', topic: words[1] }, global: { json: false } };
-    throw new UsageError(`unknown command: ${words.slice(0, 2).join(' ')}`);
-  }
-
-  const spec = commandSpecs[name];
-  let parsed: { values: Record<string, unknown>; positionals: string[] };
+  let parsed: ParsedLine | undefined;
+  const program = commandLineParser((line) => (parsed = line));
   try {
-    parsed = parseArgs({
-      args: argv,
-      options: { ...globalOptions, ...spec.options },
-      allowPositionals: true,
-      strict: true,
-    });
+    program.parse(argv, { from: 'user' });
   } catch (error) {
-    throw new UsageError(`${name}: ${error instanceof Error ? error.message : String(error)}`);
+    if (error instanceof HelpRequested)
+      return { command: { name: 'help', topic: error.topic }, global: { json: false } };
+    throw error;
   }
-  const { values } = parsed;
+  if (!parsed) return { command: { name: 'help' }, global: { json: false } };
+  const globals = program.opts<{ writeUrl?: string; readUrl?: string; json?: boolean }>();
   const global: GlobalOptions = {
-    ...optional('writeUrl', url(values['write-url'], '--write-url')),
-    ...optional('readUrl', url(values['read-url'], '--read-url')),
-    json: values['json'] === true,
+    ...optional('writeUrl', url(globals.writeUrl, '--write-url')),
+    ...optional('readUrl', url(globals.readUrl, '--read-url')),
+    json: globals.json === true,
   };
-  if (values['help'] === true) return { command: { name: 'help', topic: name }, global };
-
-  const positionals = parsed.positionals.slice(name.split(' ').length);
-  if (positionals.length !== spec.args.length) {
-    const wanted = spec.args.map((a) => `<${a}>`).join(' ') || 'no arguments';
-    throw new UsageError(
-      `${name} takes ${wanted}${positionals.length > spec.args.length ? `, not ${positionals.join(' ')}` : ''}`,
-    );
-  }
+  const { name, positionals, values } = parsed;
   const [first = ''] = positionals;
   const text = (option: string) => values[option] as string | undefined;
   const list = (option: string) =>
@@ -299,13 +340,6 @@ export function parseCliArguments(argv: string[]): CliInvocation {
       throw new UsageError(`unknown command ${String(never)}`);
     }
   }
-}
-
-/** The words that are not options or option values, to find the command by (any option, any command). */
-function positionalWords(argv: string[]): string[] {
-  const everyOption: Options = { ...globalOptions };
-  for (const spec of Object.values(commandSpecs)) Object.assign(everyOption, spec.options);
-  return parseArgs({ args: argv, options: everyOption, allowPositionals: true, strict: false }).positionals;
 }
 
 /** `{ [key]: value }`, or `{}` when the value is undefined (the types keep members optional, not `| undefined`). */

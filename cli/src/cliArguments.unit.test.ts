@@ -81,7 +81,10 @@ describe('parseCliArguments', () => {
     refused('search a.jpg b.jpg', /search takes <file>, not a.jpg b.jpg/);
     refused('search a.jpg --k 0', /--k must be a whole number from 1 to 100/);
     refused('search a.jpg --threshold 2', /--threshold is a cosine similarity/);
-    refused('search a.jpg --bogus', /Unknown option '--bogus'/);
+    refused('search a.jpg --bogus', /search: unknown option '--bogus'/i);
+    refused('search a.jpg --k', /search: option '--k <value>' argument missing/);
+    refused('tenant frobnicate', /unknown command: tenant frobnicate/);
+    refused('tenant', /unknown command: tenant/);
     refused('status not-a-uuid', /<imageId> must be an id/);
     refused('tenant create acme', /needs --name/);
     refused('login', /needs --email/);
@@ -93,5 +96,17 @@ describe('parseCliArguments', () => {
     assert.equal(parse('').command.name, 'help');
     assert.equal(parse('help').command.name, 'help');
     assert.deepEqual(parse('search --help').command, { name: 'help', topic: 'search' });
+    assert.deepEqual(parse('tenant create -h').command, { name: 'help', topic: 'tenant create' });
+    assert.deepEqual(parse('help search').command, { name: 'help', topic: 'search' });
+  });
+
+  it('takes option values as --option=value too, and global options before the command', () => {
+    assert.deepEqual(
+      parse('--json --read-url=http://r:2 similar 0B8F4C1E-5D6A-4F3B-9C2D-1E2F3A4B5C6D --k=3'),
+      {
+        command: { name: 'similar', imageId: '0b8f4c1e-5d6a-4f3b-9c2d-1e2f3a4b5c6d', k: 3 },
+        global: { readUrl: 'http://r:2', json: true },
+      },
+    );
   });
 });
