@@ -1,6 +1,7 @@
 import type { KafkaMessage } from 'kafkajs';
 import type { CommandHandler } from '@deeplens/commands/commandHandler';
 import { tenantDecider } from '@deeplens/commands/tenant/tenantDecider';
+import type { TenantState } from '@deeplens/commands/tenant/tenantState';
 import type { DeepLensEvent } from '@deeplens/events/domainEvent';
 import type { EventSerde } from '@deeplens/events/eventSerde';
 import type { ImageUploaded } from '@deeplens/events/imageEvents';
@@ -55,7 +56,22 @@ export function createEmbedderHandler(options: EmbedderHandlerOptions) {
     thumbnailSize: options.thumbnailSize,
     log,
   });
-  const loadTenant = (tenantId: string) => handler.load(tenantDecider, tenantId);
+  /**
+   * A tenant is loaded once per batch of records (most batches are one tenant's uploads): its
+   * state only decides whether the tenant still exists and where its objects are, and the
+   * record stage's commands check the image itself.
+   */
+  let tenants = new Map<string, Promise<TenantState>>();
+  const loadTenant = (tenantId: string) => {
+    let tenant = tenants.get(tenantId);
+    if (!tenant) {
+      tenant = handler.load(tenantDecider, tenantId);
+      tenants.set(tenantId, tenant);
+      // A failed load (PostgreSQL down) is not kept for the batch's other images.
+      tenant.catch(() => tenants.delete(tenantId));
+    }
+    return tenant;
+  };
   const recorded = new Set<string>();
 
   /** Each image's results continue the trace of its upload. */
@@ -90,13 +106,12 @@ export function createEmbedderHandler(options: EmbedderHandlerOptions) {
         imageId: uploaded.data.imageId,
       });
       if (decoded.outcome === 'failed') return await fail(decoded.reason);
+      const image = { ...decoded, storage: fetched.storage };
+      // Stored while the image waits for its batch, so the batch's results are recorded together.
+      const storedThumbnail = record.storeThumbnail(uploaded, image);
       const { output, batchSize } = await seat.embed(decoded.upload.pixels);
       await withImageSpan(upload, batchSize, async () => {
-        const { thumbnail } = await record.embedded(
-          uploaded,
-          { ...decoded, storage: fetched.storage },
-          output,
-        );
+        const { thumbnail } = await record.embedded(uploaded, image, output, storedThumbnail);
         counts.embedded++;
         if (thumbnail) counts.thumbnails++;
       });
@@ -118,6 +133,7 @@ export function createEmbedderHandler(options: EmbedderHandlerOptions) {
         (r): r is ConsumedRecord<ImageUploaded> =>
           r.value.type === 'ImageUploaded' && !recorded.has(addressOf(r)),
       );
+      tenants = new Map();
       const results = await Promise.allSettled(uploads.map(embed));
       const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
       if (failures.length === 0) {

@@ -53,6 +53,59 @@ describe('record stage', () => {
     await assert.rejects(runIgnoringRefusal(bug.run), TypeError);
   });
 
+  it('records the embeddings that arrive together as one group, and runs a command that lost to a concurrent change again alone', async () => {
+    const groups: string[][] = [];
+    const alone: string[] = [];
+    const imageIdOf = (request: unknown) => (request as { data: { imageId: string } }).data.imageId;
+    const record = createRecordStage({
+      handler: {
+        handle: ((_decider: unknown, request: unknown) => {
+          alone.push(imageIdOf(request));
+          return Promise.resolve({});
+        }) as never,
+        handleGroup: ((_decider: unknown, group: { request: unknown }[]) => {
+          groups.push(group.map((c) => imageIdOf(c.request)));
+          return Promise.resolve(
+            group.map((c) =>
+              imageIdOf(c.request) === 'b'
+                ? { status: 'rejected', reason: new ConcurrencyError('edited meanwhile') }
+                : imageIdOf(c.request) === 'c'
+                  ? { status: 'rejected', reason: new ConflictError('deleted meanwhile') }
+                  : { status: 'fulfilled', value: {} },
+            ),
+          );
+        }) as never,
+      },
+      model,
+      thumbnailSize: 64,
+      log,
+      maxGroup: 3,
+    });
+    const upload = {
+      pixels: Buffer.alloc(3),
+      perceptualHash: '0123456789abcdef',
+      grey: null,
+      thumbnail: { data: Buffer.from('webp'), width: 64, height: 48, mime: 'image/webp' },
+    } satisfies DecodedUpload;
+    const image = { storage: {} as TenantStorage, upload };
+    const results = await Promise.all(
+      ['a', 'b', 'c', 'd'].map((imageId) =>
+        record.embedded(
+          { data: { tenantId: 't', imageId, sha256: 'c'.repeat(64) } } as ImageUploaded,
+          image,
+          Float32Array.of(1, 0),
+          Promise.resolve(undefined),
+        ),
+      ),
+    );
+    assert.deepEqual(groups, [['a', 'b', 'c'], ['d']], 'one group, split at maxGroup');
+    assert.deepEqual(alone, ['b'], 'only the conflicted command again, alone; the refused one is done');
+    assert.deepEqual(
+      results.map((r) => r.thumbnail),
+      [false, false, false, false],
+    );
+  });
+
   it('records the embedding with its stored thumbnail in one command, or without it (step "embedding") when the thumbnail cannot be stored; a failure with its reason', async (t) => {
     const dir = await mkdtemp(join(tmpdir(), 'record-result-'));
     t.after(() => rm(dir, { recursive: true, force: true }));
@@ -64,16 +117,21 @@ describe('record stage', () => {
       thumbnailKeyOf: (sha, size) => thumbnailObjectKey(sha, size),
     });
     const commands: { type: string; data: Record<string, unknown>; key: string | undefined }[] = [];
+    const handle = (
+      _decider: unknown,
+      request: { type: string; data: Record<string, unknown> },
+      origin: unknown,
+    ) => {
+      commands.push({ ...request, key: (origin as { idempotency?: { key: string } }).idempotency?.key });
+      return Promise.resolve({});
+    };
     const record = createRecordStage({
       handler: {
-        handle: ((
-          _decider: unknown,
-          request: { type: string; data: Record<string, unknown> },
-          origin: unknown,
-        ) => {
-          commands.push({ ...request, key: (origin as { idempotency?: { key: string } }).idempotency?.key });
-          return Promise.resolve({});
-        }) as never,
+        handle: handle as never,
+        handleGroup: ((
+          decider: unknown,
+          group: { request: { type: string; data: Record<string, unknown> }; origin: unknown }[],
+        ) => Promise.allSettled(group.map((c) => handle(decider, c.request, c.origin)))) as never,
       },
       model,
       thumbnailSize: 64,
