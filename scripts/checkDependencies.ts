@@ -1,0 +1,94 @@
+/**
+ * Every workspace declares what it imports: each bare import (`@deeplens/*` or third-party) in a
+ * workspace's TypeScript must be named in that workspace's package.json (dependencies,
+ * devDependencies or peerDependencies). Node built-ins, relative imports and the workspace's own
+ * name need nothing. Run by `npm run lint`; exits 1 listing each undeclared import and a file
+ * that uses it.
+ */
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import { join, relative } from 'node:path';
+import ts from 'typescript';
+
+const root = join(import.meta.dirname, '..');
+const skip = new Set(['node_modules', 'dist', '.stack', '.git', 'generated-models']);
+const builtins = new Set(builtinModules);
+
+type PackageJson = {
+  name: string;
+  workspaces?: string[];
+  dependencies?: Record<string, string>;
+  devDependencies?: Record<string, string>;
+  peerDependencies?: Record<string, string>;
+};
+
+function readPackage(dir: string): PackageJson {
+  return JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as PackageJson;
+}
+
+function sourceFiles(dir: string, out: string[] = []): string[] {
+  for (const name of readdirSync(dir)) {
+    if (skip.has(name)) continue;
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) {
+      // A nested package (its own package.json) answers for itself.
+      if (!statSync(path).isFile() && existsPackage(path)) continue;
+      sourceFiles(path, out);
+    } else if (/\.(ts|tsx|mts)$/.test(name) && !name.endsWith('.d.ts')) out.push(path);
+  }
+  return out;
+}
+
+function existsPackage(dir: string): boolean {
+  try {
+    return statSync(join(dir, 'package.json')).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** `@scope/name/deep/path` → `@scope/name`; `name/deep` → `name`; undefined for what needs no declaration. */
+function packageOf(specifier: string): string | undefined {
+  if (specifier.startsWith('.') || specifier.startsWith('/') || specifier.startsWith('node:')) return undefined;
+  if (builtins.has(specifier) || builtins.has(specifier.split('/')[0]!)) return undefined;
+  const parts = specifier.split('/');
+  return specifier.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0];
+}
+
+/** The package names a file imports (static, dynamic, re-exports, type-only), as TypeScript reads them. */
+function importsOf(file: string): Set<string> {
+  const { importedFiles } = ts.preProcessFile(readFileSync(file, 'utf8'), true, true);
+  const names = new Set<string>();
+  for (const { fileName } of importedFiles) {
+    const name = packageOf(fileName);
+    if (name) names.add(name);
+  }
+  return names;
+}
+
+const problems: string[] = [];
+for (const workspace of readPackage(root).workspaces ?? []) {
+  const dir = join(root, workspace);
+  const pkg = readPackage(dir);
+  const declared = new Set([
+    pkg.name,
+    ...Object.keys(pkg.dependencies ?? {}),
+    ...Object.keys(pkg.devDependencies ?? {}),
+    ...Object.keys(pkg.peerDependencies ?? {}),
+  ]);
+  const missing = new Map<string, string>();
+  for (const file of sourceFiles(dir)) {
+    for (const name of importsOf(file)) {
+      if (!declared.has(name) && !missing.has(name)) missing.set(name, relative(root, file));
+    }
+  }
+  for (const [name, file] of [...missing].sort())
+    problems.push(`${workspace}/package.json does not declare ${name} (imported by ${file})`);
+}
+
+if (problems.length > 0) {
+  console.error(problems.join('\n'));
+  console.error(`checkDependencies: ${problems.length} undeclared import(s)`);
+  process.exit(1);
+}
+console.log('checkDependencies: every workspace declares what it imports');
