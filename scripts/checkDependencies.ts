@@ -30,26 +30,16 @@ function sourceFiles(dir: string, out: string[] = []): string[] {
   for (const name of readdirSync(dir)) {
     if (skip.has(name)) continue;
     const path = join(dir, name);
-    if (statSync(path).isDirectory()) {
-      // A nested package (its own package.json) answers for itself.
-      if (!statSync(path).isFile() && existsPackage(path)) continue;
-      sourceFiles(path, out);
-    } else if (/\.(ts|tsx|mts)$/.test(name) && !name.endsWith('.d.ts')) out.push(path);
+    if (statSync(path).isDirectory()) sourceFiles(path, out);
+    else if (/\.(ts|tsx|mts)$/.test(name) && !name.endsWith('.d.ts')) out.push(path);
   }
   return out;
 }
 
-function existsPackage(dir: string): boolean {
-  try {
-    return statSync(join(dir, 'package.json')).isFile();
-  } catch {
-    return false;
-  }
-}
-
 /** `@scope/name/deep/path` → `@scope/name`; `name/deep` → `name`; undefined for what needs no declaration. */
 function packageOf(specifier: string): string | undefined {
-  if (specifier.startsWith('.') || specifier.startsWith('/') || specifier.startsWith('node:')) return undefined;
+  if (specifier.startsWith('.') || specifier.startsWith('/') || specifier.startsWith('node:'))
+    return undefined;
   if (builtins.has(specifier) || builtins.has(specifier.split('/')[0]!)) return undefined;
   const parts = specifier.split('/');
   return specifier.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0];
