@@ -44,15 +44,24 @@ export function createReadApi(deps: ReadApiDependencies) {
   });
   app.get('/openapi.json', (c) => c.json(readApiOpenApi));
 
+  // What authentication and the plan's limit read per request, remembered until the write model
+  // announces a change (a revocation empties it at once; see `createCredentialCache`).
+  const credentials = deps.credentials;
+  const cached = <T>(key: string, load: () => Promise<T>) =>
+    credentials ? credentials.get(key, load) : load();
+  const resolveApiKey = createApiKeyResolver(pool, deps.writeModel);
   app.use(
     '/v1/*',
     authenticate({
       verifier: deps.verifier,
       clock: deps.clock,
       // Keys are checked against the write model, so a revoked key stops at once, not after a projection catches up.
-      resolveApiKey: createApiKeyResolver(pool, deps.writeModel),
+      resolveApiKey: (prefix) => cached(`apiKey:${prefix}`, () => resolveApiKey(prefix)),
       // Tokens already issued stop with their tenant, user, key or session, within standingTtlMs.
-      checkStanding: createCredentialStandingCheck(pool, { clock: deps.clock }),
+      checkStanding: createCredentialStandingCheck(pool, {
+        clock: deps.clock,
+        ...(credentials ? { cache: credentials } : {}),
+      }),
     }),
   );
   // Each tenant gets its plan's request units per minute on this API too, across its processes;
@@ -66,7 +75,9 @@ export function createReadApi(deps: ReadApiDependencies) {
       keyOf: async (c) => {
         const { tenantId } = c.get('principal');
         if (!tenantId) return undefined;
-        const tenant = await deps.writeModel.load(tenantDecider, tenantId);
+        const tenant = await cached(`tenant:${tenantId}`, () =>
+          deps.writeModel.load(tenantDecider, tenantId),
+        );
         const perMinute = tenant.status === 'initial' ? 60 : tenant.limits.requestsPerMinute;
         return {
           key: `read:tenant:${tenantId}`,

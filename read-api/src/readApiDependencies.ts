@@ -3,6 +3,7 @@ import type { EmbeddingModel } from '@deeplens/embedder/onnxEmbeddingModel';
 import type { MetadataQueries } from '@deeplens/projections/metadataQueries';
 import type { ModelRef, VectorQueries } from '@deeplens/projections/vectorQueries';
 import type { TokenVerifier } from '@deeplens/platform/auth/accessTokens';
+import type { CredentialCache } from '@deeplens/platform/auth/credentialCache';
 import type { Config } from '@deeplens/platform/config';
 import type { DatabasePool } from '@deeplens/platform/database';
 import type { Logger } from '@deeplens/platform/logger';
@@ -22,6 +23,11 @@ export type ReadApiDependencies = {
   defaultModel: ModelRef;
   storageOf: (tenant: TenantWithStorage) => TenantStorage;
   verifier: TokenVerifier;
+  /**
+   * API keys, token standing and tenant state as authentication reads them, remembered until the
+   * write model announces a change; without it every request reads them.
+   */
+  credentials?: CredentialCache;
   log: Logger;
   clock: () => number;
 };

@@ -21,6 +21,7 @@ export async function startReadApi(config: Config, log: Logger): Promise<{ stop:
   return {
     stop: async () => {
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await deps.credentials?.close();
       await deps.vectors.close();
       await deps.metadata.close();
       await deps.pool.end();

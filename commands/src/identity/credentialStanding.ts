@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Principal } from '@deeplens/platform/auth/principal';
 import { sql, type DatabasePool } from '@deeplens/platform/database';
 import { UnauthenticatedError } from '@deeplens/platform/errors';
+import type { CredentialCache } from '@deeplens/platform/auth/credentialCache';
 
 /**
  * How long a looked-up standing is reused. It bounds how late a revocation takes effect on a
@@ -18,6 +19,11 @@ export type CredentialStandingOptions = {
   clock?: () => number;
   /** Look-ups kept at most (10 000 by default); past it the oldest go first. */
   maxEntries?: number;
+  /**
+   * A cache emptied by the write model's own change announcements (`createCredentialCache`):
+   * when given, a look-up is reused while it serves, and `ttlMs` applies only while it does not.
+   */
+  cache?: Pick<CredentialCache, 'get' | 'live'>;
 };
 
 /** What the write model says now about whatever an access token names. */
@@ -71,6 +77,7 @@ export function createCredentialStandingCheck(
 
   function standingOf(principal: Principal): Promise<Standing> {
     const key = `${principal.actor}|${principal.tenantId}|${principal.sessionId ?? ''}`;
+    if (options.cache?.live()) return options.cache.get(`standing:${key}`, () => lookUp(principal));
     const now = clock();
     const cached = cache.get(key);
     if (cached && now - cached.at < ttlMs) return cached.standing;

@@ -50,6 +50,7 @@ export async function startReadApi(
   const { port } = server.address() as AddressInfo;
   t.after(async () => {
     await new Promise((resolve) => server.close(resolve));
+    await deps.credentials?.close();
     await deps.vectors.close();
     await deps.pool.end();
   });
