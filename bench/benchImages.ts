@@ -57,3 +57,46 @@ export async function jpegsOfAbout(targetBytes: number, n: number): Promise<Buff
   }
   return out;
 }
+
+/**
+ * N distinct phone-like photos: 4000×3000 (12 megapixels) JPEGs of 3–5 MB, made from the
+ * fixture photos (upscaled, cropped, flipped, tinted) with a fixed pseudo-random grain
+ * overlaid, so they carry the fine detail (and the bytes) of a sensor's output rather than an
+ * upscale's smoothness. Deterministic: the same N photos every run.
+ */
+export async function phonePhotos(n: number): Promise<Buffer[]> {
+  const [width, height] = [4000, 3000];
+  const sources = await fixturePhotos();
+  let seed = 0x2545f491;
+  const grain = Buffer.allocUnsafe(width * height * 3);
+  for (let i = 0; i < grain.length; i++) {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    grain[i] = 78 + ((seed >>> 24) % 101);
+  }
+  const out: Buffer[] = [];
+  for (let i = 0; out.length < n; i++) {
+    const variant = Math.floor(i / sources.length);
+    let image = sharp(sources[i % sources.length]).resize(width, height, {
+      fit: 'cover',
+      position: variant % 5,
+    });
+    if (variant % 2 === 1) image = image.flop();
+    const grained = await image
+      .modulate({ brightness: 0.85 + (i % 9) * 0.04 })
+      .composite([{ input: grain, raw: { width, height, channels: 3 }, blend: 'overlay' }])
+      .raw()
+      .toBuffer();
+    const encode = (quality: number) =>
+      sharp(grained, { raw: { width, height, channels: 3 } })
+        .jpeg({ quality })
+        .toBuffer();
+    let quality = 86;
+    let bytes = await encode(quality);
+    for (let tries = 0; tries < 4 && (bytes.length < 3e6 || bytes.length > 5e6); tries++) {
+      quality += bytes.length < 3e6 ? 4 : -5;
+      bytes = await encode(quality);
+    }
+    out.push(bytes);
+  }
+  return out;
+}
