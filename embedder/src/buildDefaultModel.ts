@@ -1,7 +1,10 @@
 /**
  * Builds the default embedding model once, at set-up: converts nsfwjs's `mobilenet_v2_mid` TF.js
- * graph to ONNX and writes it with a manifest sidecar holding its sha256. Idempotent: when the
- * file on disk matches the sidecar (same hash, same converter, same nsfwjs), nothing is done.
+ * graph to ONNX and writes it with a manifest sidecar holding its sha256 (the backbone, which is
+ * also the v1 space: average pooling, 1792-d). Idempotent: when the file on disk matches the
+ * sidecar (same hash, same converter, same nsfwjs), nothing is done. Then writes the default
+ * model's manifest, descriptor v2 (`descriptorV2Manifest`: GeM + the committed learned whitening
+ * `embedder/models/mobilenet_v2_140_mid.gem3-lw512.dlwh`, 512-d), beside it.
  *
  *   npx tsx embedder/src/buildDefaultModel.ts [--force] [model.onnx]
  */
@@ -12,13 +15,25 @@ import { pathToFileURL } from 'node:url';
 import { readFileSync } from 'node:fs';
 import { convertTfjsGraphToOnnx } from './convertTfjsGraphToOnnx.ts';
 import type { ModelManifest } from './modelManifest.ts';
-import { defaultModelManifest, loadModelManifest } from './modelManifest.ts';
+import { defaultModelManifest, descriptorV2Manifest, loadModelManifest } from './modelManifest.ts';
 import { loadNsfwjsGraphModel, nsfwjsPackageDir } from './nsfwjsGraphModel.ts';
 
 const repoRoot = resolve(import.meta.dirname, '..', '..');
 
 /** `.stack/models/mobilenet_v2_140_mid.onnx` under the repository root. */
 export const DEFAULT_MODEL_PATH = join(repoRoot, '.stack', 'models', 'mobilenet_v2_140_mid.onnx');
+
+/**
+ * Descriptor v2's whitening: fitted by `npx tsx bench/qualityWhitening.ts` on the development set
+ * and committed (with its provenance JSON, whose sha256 the manifest carries), because the fit
+ * needs the dev set's Debian packages and minutes of CPU a fresh machine should not spend.
+ */
+export const DESCRIPTOR_V2 = {
+  whiteningPath: join(repoRoot, 'embedder', 'models', 'mobilenet_v2_140_mid.gem3-lw512.dlwh'),
+  provenancePath: join(repoRoot, 'embedder', 'models', 'mobilenet_v2_140_mid.gem3-lw512.json'),
+  gemP: 3,
+  dimension: 512,
+} as const;
 
 /** Bump when the converter's output for the same source changes. */
 const CONVERTER_VERSION = '1';
@@ -42,8 +57,12 @@ export interface BuildDefaultModelOptions {
 }
 
 export interface BuiltModel {
+  /** The default model (descriptor v2). */
   manifest: ModelManifest;
   manifestPath: string;
+  /** The converted backbone as it is: average pooling, 1792-d, the v1 space. */
+  backbone: ModelManifest;
+  backboneManifestPath: string;
   /** False when a valid cached file was reused. */
   built: boolean;
 }
@@ -53,7 +72,63 @@ export function manifestPathFor(modelPath: string): string {
   return modelPath.replace(/\.onnx$/, '') + '.manifest.json';
 }
 
+/**
+ * The backbone and the default model (descriptor v2) manifests. Throws when the committed
+ * whitening was fitted on another backbone (a changed conversion needs a new fit).
+ */
 export async function buildDefaultModel(options: BuildDefaultModelOptions = {}): Promise<BuiltModel> {
+  const backbone = await buildBackboneModel(options);
+  const provenance = await readWhiteningProvenance();
+  if (provenance.backbone.sha256 !== backbone.manifest.sha256) {
+    throw new Error(
+      `the descriptor v2 whitening (${DESCRIPTOR_V2.provenancePath}) was fitted on the backbone with sha256 ` +
+        `${provenance.backbone.sha256}, this one has ${backbone.manifest.sha256}: refit it with ` +
+        '`npx tsx bench/qualityWhitening.ts`',
+    );
+  }
+  const manifest = descriptorV2Manifest(backbone.manifest, {
+    file: DESCRIPTOR_V2.whiteningPath,
+    sha256: provenance.sha256,
+    dimension: provenance.outputDimension,
+  });
+  const manifestPath = backbone.manifestPath.replace(/\.manifest\.json$/, '.v2.manifest.json');
+  const sidecar =
+    JSON.stringify(
+      { ...manifest, provenance: { ...backbone.manifest.provenance, whitening: provenance } },
+      null,
+      2,
+    ) + '\n';
+  const current = await readFile(manifestPath, 'utf8').catch(() => undefined);
+  if (current !== sidecar) await writeAtomically(manifestPath, sidecar);
+  return {
+    manifest,
+    manifestPath,
+    backbone: backbone.manifest,
+    backboneManifestPath: backbone.manifestPath,
+    built: backbone.built,
+  };
+}
+
+type WhiteningProvenance = {
+  sha256: string;
+  outputDimension: number;
+  backbone: { sha256: string };
+};
+
+async function readWhiteningProvenance(): Promise<WhiteningProvenance> {
+  try {
+    return JSON.parse(await readFile(DESCRIPTOR_V2.provenancePath, 'utf8')) as WhiteningProvenance;
+  } catch (cause) {
+    throw new Error(`cannot read the descriptor v2 whitening's provenance ${DESCRIPTOR_V2.provenancePath}`, {
+      cause,
+    });
+  }
+}
+
+/** The converted backbone (average pooling, 1792-d: the v1 space), built once and cached. */
+export async function buildBackboneModel(
+  options: BuildDefaultModelOptions = {},
+): Promise<{ manifest: ModelManifest; manifestPath: string; built: boolean }> {
   const modelPath = resolve(options.modelPath ?? DEFAULT_MODEL_PATH);
   const manifestPath = manifestPathFor(modelPath);
   const log = options.log ?? (() => {});
@@ -152,7 +227,8 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     log: console.log,
     ...(modelPath ? { modelPath } : {}),
   }).then(
-    ({ manifestPath }) => console.log(`manifest: ${manifestPath}`),
+    ({ manifestPath, backboneManifestPath }) =>
+      console.log(`manifest: ${manifestPath} (default, descriptor v2); v1: ${backboneManifestPath}`),
     (error: unknown) => {
       console.error(error);
       process.exit(1);

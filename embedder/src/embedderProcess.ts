@@ -13,16 +13,19 @@ import { createSchemaRegistry } from '@deeplens/platform/schemaRegistry';
 import { createSecretBox, loadSecretsKey } from '@deeplens/platform/secrets';
 import { createTenantStorageResolver } from '@deeplens/platform/tenantStorage';
 import { join } from 'node:path';
-import { buildDefaultModel } from './buildDefaultModel.ts';
 import { createEmbedderWorker } from './embedderWorker.ts';
-import { loadModelManifest } from './modelManifest.ts';
+import { chooseEmbeddingManifest } from './embeddingSpaceChoice.ts';
 import { loadEmbeddingModel } from './onnxEmbeddingModel.ts';
 
 export async function startEmbedder(config: Config, log: Logger): Promise<{ stop: () => Promise<void> }> {
   await runMigrations(config.DATABASE_URL, 'write-model', writeModelMigrations);
-  const manifest = config.EMBEDDER_MODEL_MANIFEST
-    ? await loadModelManifest(config.EMBEDDER_MODEL_MANIFEST)
-    : (await buildDefaultModel()).manifest;
+  const pool = await createDatabasePool(config);
+  const manifest = await chooseEmbeddingManifest(config.EMBEDDER_MODEL_MANIFEST, pool).catch(
+    async (error: unknown) => {
+      await pool.end();
+      throw error;
+    },
+  );
   const model = await loadEmbeddingModel(manifest, {
     maxBatchSize: config.EMBEDDER_BATCH_SIZE,
     maxInputPixels: config.IMAGE_MAX_PIXELS,
@@ -32,8 +35,8 @@ export async function startEmbedder(config: Config, log: Logger): Promise<{ stop
     modelId: manifest.modelId,
     modelVersion: manifest.modelVersion,
     dimension: model.dimension,
+    embeddingSpace: model.embeddingSpace,
   });
-  const pool = await createDatabasePool(config);
   const kafka = createKafka(config, 'deeplens-embedder');
   await ensureInstallationTopics(kafka, config);
   const secrets = createSecretBox(

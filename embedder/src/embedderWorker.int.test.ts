@@ -38,7 +38,7 @@ async function corruptJpeg(): Promise<Buffer> {
 }
 
 describe('embedder worker (real Kafka, PostgreSQL, ONNX model)', () => {
-  it('embeds uploads into 1792-d unit vectors with thumbnails; a corrupt image fails with a reason and the next go through', async (t) => {
+  it('embeds uploads into 512-d unit vectors of descriptor v2 with thumbnails; a corrupt image fails with a reason and the next go through', async (t) => {
     const api = await startWriteApi(t);
     const { config, deps } = api;
     const admin = await api.signIn(adminEmail, adminPassword);
@@ -133,11 +133,12 @@ describe('embedder worker (real Kafka, PostgreSQL, ONNX model)', () => {
     for (const id of [astronaut, rocket]) {
       const [embedded] = byImage(id, 'ImageEmbedded');
       assert.ok(embedded && embedded.type === 'ImageEmbedded', `image ${id} embedded`);
-      assert.equal(embedded.data.dim, 1792);
-      assert.equal(embedded.data.vector.length, 1792);
+      assert.equal(embedded.data.dim, 512);
+      assert.equal(embedded.data.vector.length, 512);
       const norm = Math.hypot(...embedded.data.vector);
       assert.ok(Math.abs(norm - 1) < 1e-4, `unit length, got ${norm}`);
       assert.equal(embedded.data.modelId, model.manifest.modelId);
+      assert.equal(embedded.data.modelVersion, model.manifest.modelVersion, 'the v2 space names the event');
       // The hash of the same decode, as search computes it for a query image of the same bytes.
       const { perceptualHash } = embedded.data;
       assert.ok(isPerceptualHash(perceptualHash), `a 64-bit perceptual hash, got ${perceptualHash}`);

@@ -44,12 +44,50 @@ export const modelManifestSchema = z.object({
   dimension: z.number().int().positive(),
   /** Optional last convolutional feature map, shape [N, dimension, h, w], for GeM pooling. */
   featureMapOutput: z.string().min(1).optional(),
+  /**
+   * How the descriptor is pooled: `avg` takes `outputName` as it is; `gem` pools
+   * `featureMapOutput` with the generalised mean of exponent `gemP`. Part of the space.
+   */
+  pooling: z.enum(['avg', 'gem']).default('avg'),
+  gemP: z.number().positive().default(3),
+  /**
+   * A linear map applied to the pooled, unit-length descriptor (then unit length again): a `DLWH`
+   * file (`poolingWhitening.ts`) from `dimension` to `whitening.dimension`, checked against its
+   * sha256 when the model loads. Part of the space.
+   */
+  whitening: z
+    .object({
+      file: z.string().min(1),
+      sha256: z.string().regex(/^[0-9a-f]{64}$/),
+      dimension: z.number().int().positive(),
+    })
+    .optional(),
   description: z.string().optional(),
   /** Free-form: where the weights came from, how the file was built, licence. */
   provenance: z.record(z.string(), z.unknown()).optional(),
 });
 
 export type ModelManifest = z.infer<typeof modelManifestSchema>;
+
+/**
+ * What a descriptor's pooling and whitening add to the model's version, so the stored identity
+ * `modelId@modelVersion` (events, collections, the embedder's consumer group) names the whole
+ * space: `gem3-w<first 12 hex of the whitening's sha256>-<dimensions>`; empty for the model's own
+ * average without whitening (the spaces embedded before pooling was configurable).
+ */
+export function descriptorSpaceSuffix(
+  manifest: Pick<ModelManifest, 'pooling' | 'gemP' | 'whitening' | 'dimension'>,
+): string {
+  if (manifest.pooling === 'avg' && !manifest.whitening) return '';
+  const pooling = manifest.pooling === 'gem' ? `gem${manifest.gemP}` : 'avg';
+  const whitening = manifest.whitening ? `-w${manifest.whitening.sha256.slice(0, 12)}` : '';
+  return `${pooling}${whitening}-${manifest.whitening?.dimension ?? manifest.dimension}`;
+}
+
+/** The dimension of the vectors the model stores: the whitening's output, else the pooled output. */
+export function descriptorDimension(manifest: Pick<ModelManifest, 'whitening' | 'dimension'>): number {
+  return manifest.whitening?.dimension ?? manifest.dimension;
+}
 export type ModelManifestInput = z.input<typeof modelManifestSchema>;
 
 export class InvalidModelManifestError extends Error {
@@ -70,13 +108,36 @@ export function parseModelManifest(
   const result = modelManifestSchema.safeParse(value);
   if (!result.success) throw new InvalidModelManifestError(options.source ?? '(inline)', result.error.issues);
   const manifest = result.data;
-  const file = isAbsolute(manifest.file)
-    ? manifest.file
-    : resolve(options.baseDir ?? process.cwd(), manifest.file);
-  return { ...manifest, file };
+  const source = options.source ?? '(inline)';
+  const absolute = (path: string) =>
+    isAbsolute(path) ? path : resolve(options.baseDir ?? process.cwd(), path);
+  if (manifest.pooling === 'gem' && manifest.featureMapOutput === undefined) {
+    throw new InvalidModelManifestError(source, [
+      { code: 'custom', path: ['pooling'], message: 'gem pooling needs a featureMapOutput' },
+    ]);
+  }
+  // Vectors of different spaces must never share an identity: the version names the pooling and
+  // the whitening (its hash and dimensions), so a manifest that forgets them is refused.
+  const suffix = descriptorSpaceSuffix(manifest);
+  if (suffix && !manifest.modelVersion.endsWith(suffix)) {
+    throw new InvalidModelManifestError(source, [
+      {
+        code: 'custom',
+        path: ['modelVersion'],
+        message: `must end with "${suffix}" (its pooling and whitening name the embedding space)`,
+      },
+    ]);
+  }
+  return {
+    ...manifest,
+    file: absolute(manifest.file),
+    ...(manifest.whitening
+      ? { whitening: { ...manifest.whitening, file: absolute(manifest.whitening.file) } }
+      : {}),
+  };
 }
 
-/** Reads and validates a manifest JSON file; its `file` is resolved against the manifest's folder. */
+/** Reads and validates a manifest JSON file; its `file` (and the whitening's) is resolved against the manifest's folder. */
 export async function loadModelManifest(path: string): Promise<ModelManifest> {
   let json: unknown;
   try {
@@ -110,5 +171,25 @@ export function defaultModelManifest(file: string, sha256: string): ModelManifes
     description:
       'MobileNetV2 (depth multiplier 1.4, ImageNet backbone) from nsfwjs mobilenet_v2_mid; ' +
       'embedding = global average of Conv_1/Relu6, feature_map = Conv_1/Relu6 (NCHW).',
+  } satisfies ModelManifestInput);
+}
+
+/**
+ * Descriptor v2, the default space since issue 15: the same backbone, GeM (p = 3) over its
+ * feature map and a learned whitening to `whitening.dimension` (512). Its version is the
+ * backbone's plus `descriptorSpaceSuffix`, e.g. `24d74ca05924-gem3-w1f0c…-512`.
+ */
+export function descriptorV2Manifest(
+  backbone: ModelManifest,
+  whitening: { file: string; sha256: string; dimension: number },
+): ModelManifest {
+  const space = { pooling: 'gem' as const, gemP: 3, whitening, dimension: backbone.dimension };
+  return parseModelManifest({
+    ...backbone,
+    ...space,
+    modelVersion: `${backbone.modelVersion}-${descriptorSpaceSuffix(space)}`,
+    description:
+      `${backbone.description ?? backbone.modelId}; descriptor v2: GeM (p = 3) of feature_map, ` +
+      `unit length, learned whitening to ${whitening.dimension} dimensions, unit length.`,
   } satisfies ModelManifestInput);
 }

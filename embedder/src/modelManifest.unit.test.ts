@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import {
   InvalidModelManifestError,
   defaultModelManifest,
+  descriptorV2Manifest,
   loadModelManifest,
   parseModelManifest,
 } from './modelManifest.ts';
@@ -27,6 +28,49 @@ describe('model manifests', () => {
     assert.equal(manifest.dimension, 1792);
     assert.equal(manifest.featureMapOutput, 'feature_map');
     assert.equal(manifest.input.resize, 'fill');
+  });
+
+  it('descriptor v2 names its pooling, whitening hash and dimensions in its version', () => {
+    const backbone = defaultModelManifest('/models/m.onnx', 'ab'.repeat(32));
+    const whitening = { file: 'w.dlwh', sha256: 'cd'.repeat(32), dimension: 512 };
+    const v2 = descriptorV2Manifest(backbone, whitening);
+    assert.equal(v2.modelVersion, `${'ab'.repeat(6)}-gem3-w${'cd'.repeat(6)}-512`);
+    assert.equal(v2.pooling, 'gem');
+    assert.equal(v2.gemP, 3);
+    assert.equal(v2.dimension, 1792, 'the backbone output the whitening takes');
+    assert.equal(v2.whitening?.dimension, 512);
+    assert.equal(backbone.pooling, 'avg');
+    assert.equal(backbone.whitening, undefined);
+    const other = descriptorV2Manifest(backbone, { ...whitening, sha256: 'ef'.repeat(32) });
+    assert.notEqual(other.modelVersion, v2.modelVersion, 'another whitening is another space');
+  });
+
+  it('refuses a manifest whose version does not name its pooling and whitening, and resolves the whitening file', () => {
+    const backbone = defaultModelManifest('/models/m.onnx', 'ab'.repeat(32));
+    const whitening = { file: 'w.dlwh', sha256: 'cd'.repeat(32), dimension: 512 };
+    assert.throws(
+      () => parseModelManifest({ ...backbone, pooling: 'gem', whitening }, { source: 'v2.json' }),
+      (error: unknown) => {
+        assert.ok(error instanceof InvalidModelManifestError);
+        assert.match(error.message, /v2\.json: modelVersion: must end with "gem3-wcdcdcdcdcdcd-512"/);
+        return true;
+      },
+    );
+    assert.throws(
+      () =>
+        parseModelManifest({
+          ...backbone,
+          pooling: 'gem',
+          modelVersion: 'x-gem3-1792',
+          featureMapOutput: undefined,
+        }),
+      /gem pooling needs a featureMapOutput/,
+    );
+    const parsed = parseModelManifest(
+      { ...backbone, pooling: 'gem', whitening, modelVersion: `v-gem3-w${'cd'.repeat(6)}-512` },
+      { baseDir: '/models' },
+    );
+    assert.equal(parsed.whitening?.file, '/models/w.dlwh');
   });
 
   it('names every invalid field', () => {

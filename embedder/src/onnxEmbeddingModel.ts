@@ -9,11 +9,13 @@ import * as ort from 'onnxruntime-node';
 import type { DecodeImageOptions } from './decodeImageRgb.ts';
 import { decodeImageRgb } from './decodeImageRgb.ts';
 import type { ModelManifest } from './modelManifest.ts';
+import { descriptorDimension } from './modelManifest.ts';
 import { decodeForSearch } from './decodeUpload.ts';
 import { extractLocalFeatures } from './localFeatures.ts';
 import { perceptualHash } from './perceptualHash.ts';
 import type { Pooling } from './pooling.ts';
-import { DEFAULT_GEM_P, gemPool, l2Normalize } from './pooling.ts';
+import { gemPool, l2Normalize } from './pooling.ts';
+import { applyWhitening, decodeWhitening, type Whitening } from './poolingWhitening.ts';
 
 export interface LoadEmbeddingModelOptions {
   /**
@@ -21,9 +23,6 @@ export interface LoadEmbeddingModelOptions {
    * batches about 1.9× and single images 1.7× faster than 1 (`measureModelThroughput.ts`).
    */
   intraOpThreads?: number;
-  /** `avg` = the model's pooled output; `gem` = GeM over `featureMapOutput`. Default `avg`. */
-  pooling?: Pooling;
-  gemP?: number;
   /** Larger `embed` calls run in several batches of at most this many images. Default 16. */
   maxBatchSize?: number;
   /** Images with more pixels are rejected before decoding (decompression bombs). */
@@ -39,10 +38,12 @@ export interface LoadEmbeddingModelOptions {
 export interface EmbeddingModel {
   readonly manifest: ModelManifest;
   readonly pooling: Pooling;
+  /** The stored vectors' dimension: the whitening's output when there is one. */
   readonly dimension: number;
   /**
-   * Names the vector space: model, version and pooling. Vectors are comparable only when this is
-   * equal, so it belongs next to every stored vector.
+   * Names the vector space: model, version (which names the pooling, the whitening's hash and the
+   * dimensions where they are configured: `descriptorSpaceSuffix`) and pooling. Vectors are
+   * comparable only when this is equal; `modelId@modelVersion` is what travels with every vector.
    */
   readonly embeddingSpace: string;
   /**
@@ -86,8 +87,8 @@ export async function loadEmbeddingModel(
   manifest: ModelManifest,
   options: LoadEmbeddingModelOptions = {},
 ): Promise<EmbeddingModel> {
-  const pooling = options.pooling ?? 'avg';
-  const gemP = options.gemP ?? DEFAULT_GEM_P;
+  // Pooling and whitening come from the manifest only: they are part of the space its version names.
+  const { pooling, gemP } = manifest;
   const maxBatchSize = options.maxBatchSize ?? 16;
   const pooledFrom = pooling === 'gem' ? manifest.featureMapOutput : manifest.outputName;
   if (pooledFrom === undefined) {
@@ -106,6 +107,7 @@ export async function loadEmbeddingModel(
       );
     }
   }
+  const whitening = manifest.whitening ? await loadWhitening(manifest) : undefined;
   const session = await ort.InferenceSession.create(bytes, {
     intraOpNumThreads: options.intraOpThreads ?? Math.min(2, availableParallelism()),
     interOpNumThreads: 1,
@@ -158,13 +160,14 @@ export async function loadEmbeddingModel(
     }
     const data = output.data;
     const perImage = data.length / n;
-    return decoded.map((_, i) =>
-      l2Normalize(
+    return decoded.map((_, i) => {
+      const pooled = l2Normalize(
         pooling === 'gem'
           ? gemPool(data, i * perImage, channels, perImage / channels, gemP)
           : data.slice(i * perImage, (i + 1) * perImage),
-      ),
-    );
+      );
+      return whitening ? applyWhitening(whitening, pooled) : pooled;
+    });
   }
 
   async function runBatch(images: readonly Uint8Array[], firstIndex: number): Promise<Float32Array[]> {
@@ -236,8 +239,10 @@ export async function loadEmbeddingModel(
   return {
     manifest,
     pooling,
-    dimension: manifest.dimension,
-    embeddingSpace: `${manifest.modelId}@${manifest.modelVersion}/${pooling === 'gem' ? `gem${gemP}` : 'avg'}`,
+    dimension: descriptorDimension(manifest),
+    embeddingSpace: `${manifest.modelId}@${manifest.modelVersion}/${pooling === 'gem' ? `gem${gemP}` : 'avg'}${
+      manifest.whitening ? `+w${manifest.whitening.sha256.slice(0, 12)}` : ''
+    }`,
     async embed(images) {
       const vectors: Float32Array[] = [];
       for (let start = 0; start < images.length; start += maxBatchSize) {
@@ -260,6 +265,37 @@ export async function loadEmbeddingModel(
     },
     close: () => session.release(),
   };
+}
+
+/**
+ * The manifest's whitening file, refused (so the process does not start) unless its sha256 and
+ * dimensions are the manifest's: a different whitening is a different space.
+ */
+async function loadWhitening(manifest: ModelManifest): Promise<Whitening> {
+  const { file, sha256, dimension } = manifest.whitening!;
+  const bytes = await readFile(file).catch((cause: unknown) => {
+    throw new Error(
+      `cannot read whitening file ${file} of model ${manifest.modelId}@${manifest.modelVersion}`,
+      {
+        cause,
+      },
+    );
+  });
+  const actual = createHash('sha256').update(bytes).digest('hex');
+  if (actual !== sha256) {
+    throw new Error(
+      `whitening file ${file} has sha256 ${actual}, the manifest of ${manifest.modelId}@${manifest.modelVersion} ` +
+        `expects ${sha256}: restore the file (or refit it and let its space change)`,
+    );
+  }
+  const whitening = decodeWhitening(bytes);
+  if (whitening.inputDim !== manifest.dimension || whitening.outputDim !== dimension) {
+    throw new Error(
+      `whitening file ${file} maps ${whitening.inputDim} → ${whitening.outputDim} dimensions, ` +
+        `the manifest says ${manifest.dimension} → ${dimension}`,
+    );
+  }
+  return whitening;
 }
 
 /** Writes one decoded RGB image into slot `index` of the batch, normalised and in the model's layout. */

@@ -6,7 +6,8 @@ import sharp from 'sharp';
 import { buildDefaultModel } from './buildDefaultModel.ts';
 import { decodeUpload } from './decodeUpload.ts';
 import { UnprocessableImageError, UnsupportedImageError, isImageRejectedError } from './imageErrors.ts';
-import type { ModelManifest } from './modelManifest.ts';
+import { descriptorSpaceSuffix, type ModelManifest, parseModelManifest } from './modelManifest.ts';
+import { applyWhitening, decodeWhitening } from './poolingWhitening.ts';
 import type { EmbeddingModel } from './onnxEmbeddingModel.ts';
 import { loadEmbeddingModel } from './onnxEmbeddingModel.ts';
 
@@ -31,28 +32,58 @@ function norm(v: Float32Array): number {
 }
 
 describe('loadEmbeddingModel', () => {
+  /** The default model: descriptor v2 (GeM + learned whitening, 512-d). */
   let manifest: ModelManifest;
+  /** The backbone as it is: the v1 space (average pooling, 1792-d). */
+  let backbone: ModelManifest;
   let model: EmbeddingModel;
 
   before(async () => {
-    ({ manifest } = await buildDefaultModel());
+    ({ manifest, backbone } = await buildDefaultModel());
     model = await loadEmbeddingModel(manifest, { intraOpThreads: 1 });
   });
   after(() => model.close());
 
-  it('returns one unit-length 1792-d vector per image, the same alone or batched', async () => {
+  it('returns one unit-length 512-d vector per image (descriptor v2), the same alone or batched', async () => {
     const images = await Promise.all(['chelsea.jpg', 'camera.jpg', 'rocket.jpg'].map(photo));
     const batched = await model.embed(images);
     assert.equal(batched.length, 3);
+    assert.equal(model.dimension, 512);
     for (const v of batched) {
-      assert.equal(v.length, 1792);
+      assert.equal(v.length, 512);
       assert.ok(Math.abs(norm(v) - 1) < 1e-5);
     }
     const [alone] = await model.embed([images[1]!]);
     assert.ok(cosine(alone!, batched[1]!) > 0.99999);
     assert.ok(cosine(batched[0]!, batched[2]!) < 0.9, 'different photos are not near-identical');
     assert.deepEqual(await model.embed([]), []);
-    assert.equal(model.embeddingSpace, `mobilenet_v2_140_nsfwjs_mid@${manifest.modelVersion}/avg`);
+    const whiteningHash = manifest.whitening!.sha256.slice(0, 12);
+    assert.equal(manifest.modelVersion, `${backbone.modelVersion}-gem3-w${whiteningHash}-512`);
+    assert.equal(
+      model.embeddingSpace,
+      `mobilenet_v2_140_nsfwjs_mid@${manifest.modelVersion}/gem3+w${whiteningHash}`,
+    );
+  });
+
+  it('still loads the v1 space (the backbone manifest, as EMBEDDER_MODEL_MANIFEST names it): 1792-d average', async () => {
+    const { backboneManifestPath } = await buildDefaultModel();
+    const { loadModelManifest } = await import('./modelManifest.ts');
+    const v1 = await loadEmbeddingModel(await loadModelManifest(backboneManifestPath), { intraOpThreads: 1 });
+    try {
+      const [v] = await v1.embed([await photo('chelsea.jpg')]);
+      assert.equal(v!.length, 1792);
+      assert.equal(v1.dimension, 1792);
+      assert.ok(Math.abs(norm(v!) - 1) < 1e-5);
+      assert.equal(v1.manifest.modelVersion, backbone.modelVersion);
+      assert.equal(v1.embeddingSpace, `mobilenet_v2_140_nsfwjs_mid@${backbone.modelVersion}/avg`);
+      assert.notEqual(
+        v1.manifest.modelVersion,
+        model.manifest.modelVersion,
+        'v1 and v2 never share an identity',
+      );
+    } finally {
+      await v1.close();
+    }
   });
 
   it('splits large calls into batches of maxBatchSize', async () => {
@@ -81,19 +112,31 @@ describe('loadEmbeddingModel', () => {
     await assert.rejects(model.embedDecoded([Buffer.alloc(10)]), /10 bytes/);
   });
 
-  it('pools with GeM over the feature map when asked', async () => {
-    const gem = await loadEmbeddingModel(manifest, { pooling: 'gem' });
+  it('descriptor v2 is GeM over the feature map, unit length, then the whitening file, unit length', async () => {
+    const gemSpace = { ...backbone, pooling: 'gem' as const, gemP: 3 };
+    const gem = await loadEmbeddingModel(
+      parseModelManifest({
+        ...gemSpace,
+        modelVersion: `${backbone.modelVersion}-${descriptorSpaceSuffix(gemSpace)}`,
+      }),
+      { intraOpThreads: 1 },
+    );
+    const average = await loadEmbeddingModel(backbone, { intraOpThreads: 1 });
     try {
       const image = await photo('coffee.jpg');
       const [g] = await gem.embed([image]);
-      const [a] = await model.embed([image]);
+      const [a] = await average.embed([image]);
+      const [v2] = await model.embed([image]);
       assert.equal(g!.length, 1792);
       assert.ok(Math.abs(norm(g!) - 1) < 1e-5);
       const similarity = cosine(g!, a!);
       assert.ok(similarity > 0.8 && similarity < 0.9999, `GeM differs from the average (cos ${similarity})`);
-      assert.equal(gem.embeddingSpace, `mobilenet_v2_140_nsfwjs_mid@${manifest.modelVersion}/gem3`);
+      assert.equal(gem.embeddingSpace, `mobilenet_v2_140_nsfwjs_mid@${backbone.modelVersion}-gem3-1792/gem3`);
+      const whitened = applyWhitening(decodeWhitening(await readFile(manifest.whitening!.file)), g!);
+      assert.ok(cosine(whitened, v2!) > 0.99999, 'the model applies exactly GeM + the whitening');
     } finally {
       await gem.close();
+      await average.close();
     }
   });
 
@@ -212,9 +255,23 @@ describe('loadEmbeddingModel', () => {
 
   it('refuses a model file whose hash differs from its manifest', async () => {
     await assert.rejects(loadEmbeddingModel({ ...manifest, sha256: '0'.repeat(64) }), /sha256/);
+    await assert.rejects(loadEmbeddingModel({ ...manifest, featureMapOutput: undefined }), /GeM/);
+  });
+
+  it('refuses to start with a whitening file whose hash differs from its manifest', async () => {
+    const other = 'f'.repeat(64);
     await assert.rejects(
-      loadEmbeddingModel({ ...manifest, featureMapOutput: undefined }, { pooling: 'gem' }),
-      /GeM/,
+      loadEmbeddingModel({ ...manifest, whitening: { ...manifest.whitening!, sha256: other } }),
+      (error: unknown) => {
+        assert.ok(error instanceof Error);
+        assert.match(error.message, /whitening file .*\.dlwh has sha256 [0-9a-f]{64}, the manifest/);
+        assert.match(error.message, new RegExp(`expects ${other}`));
+        return true;
+      },
+    );
+    await assert.rejects(
+      loadEmbeddingModel({ ...manifest, whitening: { ...manifest.whitening!, dimension: 256 } }),
+      /maps 1792 → 512 dimensions, the manifest says 1792 → 256/,
     );
   });
 });

@@ -1,14 +1,12 @@
 import { join } from 'node:path';
 import { createCommandHandler } from '@deeplens/commands/commandHandler';
-import { buildDefaultModel } from '@deeplens/embedder/buildDefaultModel';
-import { loadModelManifest, type ModelManifest } from '@deeplens/embedder/modelManifest';
+import { chooseEmbeddingManifest } from '@deeplens/embedder/embeddingSpaceChoice';
 import { loadEmbeddingModel, type EmbeddingModel } from '@deeplens/embedder/onnxEmbeddingModel';
 import { createMetadataQueries } from '@deeplens/projections/metadataQueries';
 import { loadProjectorEnv, vectorIndexOpener } from '@deeplens/projections/projectionRuntime';
 import { createTenantDatabases } from '@deeplens/projections/tenantDatabases';
 import { createVectorQueries } from '@deeplens/projections/vectorQueries';
 import { createTokenVerifier } from '@deeplens/platform/auth/accessTokens';
-import { createCredentialCache } from '@deeplens/platform/auth/credentialCache';
 import { loadOrCreateSigningKey, toPublicSigningKey } from '@deeplens/platform/auth/signingKey';
 import type { Config } from '@deeplens/platform/config';
 import { createDatabasePool } from '@deeplens/platform/database';
@@ -18,17 +16,11 @@ import { createSecretBox, loadSecretsKey } from '@deeplens/platform/secrets';
 import { createTenantStorageResolver } from '@deeplens/platform/tenantStorage';
 import type { ReadApiDependencies } from './readApiDependencies.ts';
 
-/** The manifest of the model the embedder uses: the read API embeds query images with the same one. */
-export async function searchModelManifest(config: Config): Promise<ModelManifest> {
-  return config.EMBEDDER_MODEL_MANIFEST
-    ? loadModelManifest(config.EMBEDDER_MODEL_MANIFEST)
-    : (await buildDefaultModel()).manifest;
-}
-
 /** Everything the read API needs, from configuration (used by `main.ts` and the tests). */
 export async function createReadApiDependencies(config: Config, log: Logger): Promise<ReadApiDependencies> {
   const pool = await createDatabasePool(config);
-  const manifest = await searchModelManifest(config);
+  // The embedder's choice of space: the read API embeds query images in the space it searches.
+  const manifest = await chooseEmbeddingManifest(config.EMBEDDER_MODEL_MANIFEST, pool);
   const signingKey =
     config.JWT_PRIVATE_KEY ??
     (await loadOrCreateSigningKey(join(config.SECRETS_DIR, 'access-token-signing.pem')));
@@ -60,12 +52,6 @@ export async function createReadApiDependencies(config: Config, log: Logger): Pr
       publicKey: toPublicSigningKey(signingKey),
       issuer: config.JWT_ISSUER,
       audience: config.JWT_AUDIENCE,
-    }),
-    credentials: createCredentialCache({
-      databaseUrl: config.DATABASE_URL,
-      pool,
-      onError: (error) =>
-        log.warn('credential change signal interrupted; authenticating uncached', { error }),
     }),
     log,
     clock: Date.now,
