@@ -47,6 +47,7 @@ import { createTestLog, produceEvents } from '@deeplens/projections/testing/proj
 import { moreImages, syntheticLog } from '@deeplens/projections/testing/syntheticLog';
 import { vectorProjection } from '@deeplens/projections/vectorProjection';
 import { openEmbeddedVectorIndex } from '@deeplens/projections/embeddedVectorIndex';
+import { dim as syntheticDim, vectorSource } from './syntheticVectors.ts';
 
 const { values } = parseArgs({
   options: {
@@ -219,17 +220,25 @@ try {
   // --- vectors ----------------------------------------------------------------------------------
   let vectorRate = 0;
   let graphRate = 0;
+  let searchableSeconds = 0;
+  let vectorsRealistic = false;
   if (vectorCount > 0) {
     const vectorLog = await createTestLog(t);
     const tenantId = '5b0c0c4e-0000-4000-8000-00000000be4c';
     console.log(`producing ${vectorCount} embedded images of ${dim} dimensions…`);
     // Small sends: a broker refuses record batches over 1 MB.
     const perSend = Math.max(1, Math.floor(300_000 / (dim * 4 + 300)));
+    // Realistic (clustered) descriptors where the synthetic source has the dimension, so the
+    // graph built on the read side costs what it costs for real photos.
+    const realistic = dim === syntheticDim ? vectorSource('clustered') : undefined;
     for (let i = 0; i < vectorCount; i += perSend) {
-      await produceEvents(
-        vectorLog,
-        moreImages('bench-vectors', tenantId, i, Math.min(perSend, vectorCount - i), dim),
-      );
+      const events = moreImages('bench-vectors', tenantId, i, Math.min(perSend, vectorCount - i), dim);
+      if (realistic) {
+        const embedded = events.filter((e) => e.type === 'ImageEmbedded');
+        const rows = realistic.next(embedded.length);
+        embedded.forEach((e, n) => (e.data.vector = rows.slice(n * dim, (n + 1) * dim)));
+      }
+      await produceEvents(vectorLog, events);
     }
     const vdb = await database();
     const vectorCpu = process.cpuUsage();
@@ -271,8 +280,10 @@ try {
     const graphSeconds = seconds(graphStarted);
     await follower.close();
     graphRate = vectorCount / graphSeconds;
+    searchableSeconds = vectors.seconds + graphSeconds;
+    vectorsRealistic = realistic !== undefined;
     console.log(
-      `follower load + HNSW graph build: ${graphSeconds.toFixed(2)} s = ${Math.round(graphRate)} vectors/s`,
+      `follower load + HNSW graph build: ${graphSeconds.toFixed(2)} s = ${Math.round(graphRate)} vectors/s; searchable rebuild (durable replay, then the graph) ${searchableSeconds.toFixed(2)} s = ${Math.round(vectorCount / searchableSeconds)} vectors/s`,
     );
   }
 
@@ -299,12 +310,15 @@ try {
         ? [
             `| vector projection rebuild (embedded index: WAL + vector status), ${vectorCount} × ${dim}-d | ${Math.round(vectorRate)} vectors/s |  |  | ≥ 10 000 vectors/s | ${verdict(vectorRate >= 10_000)} |`,
             `| follower load + HNSW graph build on the read side (embedded index defaults, worker thread), ${vectorCount} × ${dim}-d | ${Math.round(graphRate)} vectors/s |  |  | informative |  |`,
+            `| searchable rebuild: durable replay, then the read side's graph, ${vectorCount} × ${dim}-d | ${searchableSeconds.toFixed(1)} s = ${Math.round(vectorCount / searchableSeconds)} vectors/s |  |  | informative |  |`,
           ]
         : []),
       '',
       ...(vectorCount > 0
         ? [
-            '- The synthetic vectors (`moreImages`: sin(31·i + 7·j)) all lie in one 2-d plane, which costs the vector projection the same as real ones but makes the HNSW graph trivial to build: the graph-build row is not representative. The index build for realistic descriptors is in `bench/search.ts` (100 k clustered).',
+            vectorsRealistic
+              ? '- The vectors are realistic synthetic descriptors (`bench/syntheticVectors.ts`, clustered: non-negative, 64-d intrinsic, cosine ≈ 0.3 between unrelated ones), so the graph rows cost what real photos cost.'
+              : '- The synthetic vectors (`moreImages`: sin(31·i + 7·j)) all lie in one 2-d plane (no realistic source of this dimension), which costs the vector projection the same as real ones but makes the HNSW graph trivial to build: the graph rows are not representative.',
           ]
         : []),
       '',
