@@ -2,6 +2,47 @@
 import eslint from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/**
+ * The layers, bottom first: a workspace imports its own layer and the ones below, never one above
+ * (`@deeplens/<workspace>` names; checked by `no-restricted-imports` per folder).
+ */
+const layers = [
+  ['platform'],
+  ['events'],
+  ['commands', 'projections'],
+  ['write-api', 'read-api', 'embedder'],
+  ['cli', 'client', 'web', 'reliability', 'stack'],
+];
+/** Tests that already reach a layer above their own to drive the whole system (issue #16 lists them). */
+const knownUpwardImports = [
+  'commands/src/recoverWriteModel.e2e.test.ts', // @deeplens/client
+  'commands/src/recoverWriteModel.int.test.ts', // @deeplens/write-api
+  'read-api/src/searchJourney.e2e.test.ts', // @deeplens/client
+  'write-api/src/storageMove.e2e.test.ts', // @deeplens/reliability
+];
+const layerRules = layers.slice(0, -1).map((workspaces, i) => {
+  const above = layers.slice(i + 1).flat();
+  return {
+    files: workspaces.map((w) => `${w}/**/*.{ts,tsx}`),
+    ignores: knownUpwardImports,
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: above.flatMap((w) => [`@deeplens/${w}`, `@deeplens/${w}/**`]),
+              message: `${workspaces.join(', ')} may not import a layer above it (${layers
+                .map((l) => l.join(', '))
+                .join(' < ')}).`,
+            },
+          ],
+        },
+      ],
+    },
+  };
+});
+
 export default tseslint.config(
   { ignores: ['node_modules/', '.stack/', '**/*.js', '**/*.mjs'] },
   eslint.configs.recommended,
@@ -26,4 +67,5 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },
+  ...layerRules,
 );
