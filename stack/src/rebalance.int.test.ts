@@ -1,25 +1,27 @@
 /**
  * Worker instances added and removed under continuous load on a three-broker cluster of the
  * test's own (replication factor 3, min.insync.replicas 2): uploads go through the write side
- * (commands → outbox → relay), embedder instances share the image topic's six partitions in one
- * consumer group — one, then a second and a third added mid-load, one removed gracefully and one
- * stopped with its uploads in flight — while a second projector instance is added and the first
- * removed (projectors hand over by their generation lock, active/standby).
- * Partitions move between the embedders (every GROUP_JOIN recorded), every image has exactly one
- * result record in the log, and the read models and vectors equal a clean build of the final log.
- * In-process instances: "stopped abruptly" is the runtime's stop while its uploads are in flight
- * (no SIGKILL of this process); the broker-kill test covers a dying member's session timeout.
+ * (commands → outbox → relay), embedder processes (embedder/src/main.ts, as a user runs them)
+ * share the image topic's six partitions in one consumer group — one, then a second and a third
+ * added mid-load, one stopped gracefully (SIGTERM: it leaves the group) and one killed while it
+ * embeds (SIGKILL: the group waits out its session, another member redoes its uncommitted
+ * uploads) — while a second projector instance is added and the first removed (projectors hand
+ * over by their generation lock, active/standby).
+ * Partitions move between the embedders (every GROUP_JOIN recorded from their logs), every image
+ * has exactly one result record in the log (a redone upload's command is answered by its
+ * idempotency key, and the write side refuses a second embedding of the same model version), and
+ * the read models and vectors equal a clean build of the final log (nothing applied twice).
  * A few minutes: scripts/test.ts runs the file after the rest of the suite, alone
  * (`npm test`, or `npm run test:int -- rebalance`); DEEPLENS_CLUSTER=0 skips it.
  */
 import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
-import type { ConsumerConfig, Kafka } from 'kafkajs';
 import { z } from 'zod';
 import { createCommandHandler } from '@deeplens/commands/commandHandler';
 import { limitsOf } from '@deeplens/commands/tenant/plans';
@@ -27,8 +29,6 @@ import { tenantDecider } from '@deeplens/commands/tenant/tenantDecider';
 import { createWriteModelDatabase } from '@deeplens/commands/testing/writeModelDatabase';
 import { imageAggregate, tenantAggregate } from '@deeplens/commands/writeModelRules';
 import { buildDefaultModel } from '@deeplens/embedder/buildDefaultModel';
-import { createEmbedderWorker } from '@deeplens/embedder/embedderWorker';
-import { loadEmbeddingModel, type EmbeddingModel } from '@deeplens/embedder/onnxEmbeddingModel';
 import { createEventSerde, registrySchemaStore } from '@deeplens/events/eventSerde';
 import { readEvents } from '@deeplens/events/testing/readEvents';
 import { topicsWithPrefix } from '@deeplens/events/topics';
@@ -60,7 +60,8 @@ import { startPrivateKafkaCluster, type PrivateKafkaCluster } from './testing/pr
 const cluster = process.env.DEEPLENS_CLUSTER !== '0';
 const names = ['metadata', 'usage', 'vectors'];
 const partitions = 6;
-const photos = join(import.meta.dirname, '..', '..', 'embedder', 'fixtures', 'photos');
+const repoRoot = join(import.meta.dirname, '..', '..');
+const photos = join(repoRoot, 'embedder', 'fixtures', 'photos');
 const photoNames = [
   'astronaut.jpg',
   'chelsea.jpg',
@@ -73,12 +74,27 @@ const photoNames = [
 ];
 
 /** One GROUP_JOIN of an embedder instance's consumer: the image partitions it was given. */
-type Join = { member: string; at: number; leader: boolean; partitions: number[] };
+type Join = { member: string; at: number; partitions: number[] };
+
+/** A JSON log line's message and assignment (the runtime logs `assigned` on each GROUP_JOIN). */
+function parseLine(line: string): { msg?: unknown; assignment?: Record<string, number[]> } | undefined {
+  if (!line.startsWith('{')) return undefined;
+  try {
+    return JSON.parse(line) as { msg?: unknown; assignment?: Record<string, number[]> };
+  } catch {
+    return undefined;
+  }
+}
 
 /** Waits for `condition`, polling; fails naming `what` after `timeoutMs`. */
-async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 120_000) {
+async function until(
+  what: string,
+  condition: () => boolean | Promise<boolean>,
+  timeoutMs = 120_000,
+  detail: () => string = () => '',
+) {
   for (const deadline = Date.now() + timeoutMs; !(await condition()); await sleep(100))
-    assert.ok(Date.now() < deadline, `timed out waiting until ${what}`);
+    assert.ok(Date.now() < deadline, `timed out waiting until ${what}\n${detail()}`);
 }
 
 describe(
@@ -201,67 +217,85 @@ describe(
       const runsEverything = (services: ProjectionService[]) =>
         services.every((s) => s.generation !== undefined);
 
-      // Embedder instances in one consumer group; each one's GROUP_JOIN events recorded.
-      const manifest = (await buildDefaultModel()).manifest;
-      const groupId = `${prefix}deeplens-embedder-${manifest.modelId}@${manifest.modelVersion}`;
+      // Embedder instances in one consumer group: processes started from embedder/src/main.ts,
+      // as a user runs them; each one's GROUP_JOINs recorded from its log ("assigned", debug).
+      const built = await buildDefaultModel();
       const joins: Join[] = [];
-      /** The cluster's client, whose consumers report their group joins as `member`. */
-      const observed = (member: string): Kafka =>
-        Object.assign(Object.create(kafka) as Kafka, {
-          consumer: (consumerConfig: ConsumerConfig) => {
-            const consumer = kafka.consumer(consumerConfig);
-            consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
-              joins.push({
-                member,
-                at: Date.now(),
-                leader: payload.isLeader,
-                partitions: [...(payload.memberAssignment[topics.image] ?? [])].sort((a, b) => a - b),
-              });
-            });
-            return consumer;
-          },
-        });
-      type Embedder = {
-        member: string;
-        worker: ReturnType<typeof createEmbedderWorker>;
-        model: EmbeddingModel;
+      const secretsDir = await mkdtemp(join(tmpdir(), 'deeplens-rebalance-secrets-'));
+      t.after(() => rm(secretsDir, { recursive: true, force: true }));
+      const { METRICS_PORT: _metricsPort, ...inherited } = process.env;
+      const embedderEnv = {
+        ...inherited,
+        DATABASE_URL: writeModel.url,
+        KAFKA_BROKERS: kafkaCluster.brokers.join(','),
+        KAFKA_TOPIC_PREFIX: prefix,
+        KAFKA_TOPIC_PARTITIONS: String(partitions),
+        KAFKA_REPLICATION_FACTOR: '3',
+        KAFKA_MIN_INSYNC_REPLICAS: '2',
+        OBJECT_STORE: 'fs',
+        OBJECT_STORE_DIR: objectsDir,
+        SECRETS_DIR: secretsDir,
+        EMBEDDER_MODEL_MANIFEST: built.manifestPath,
+        EMBEDDER_BATCH_SIZE: '8',
+        EMBEDDER_INTRA_OP_THREADS: '1',
+        EMBEDDER_MAX_ATTEMPTS: '3',
+        LOG_LEVEL: 'debug',
       };
+      type Embedder = { member: string; child: ChildProcess; output: string[]; embedded: number };
       const embedders: Embedder[] = [];
       const live = new Set<Embedder>();
+      const exited = (child: ChildProcess) =>
+        child.exitCode !== null || child.signalCode !== null
+          ? Promise.resolve()
+          : new Promise<void>((resolve) => child.once('exit', () => resolve()));
       t.after(async () => {
-        for (const e of live) await e.worker.stop();
-        for (const e of embedders) await e.model.close();
+        for (const e of live) e.child.kill('SIGKILL');
+        await Promise.all(embedders.map((e) => exited(e.child)));
       });
-      const addEmbedder = async (member: string): Promise<Embedder> => {
-        const model = await loadEmbeddingModel(manifest, { maxBatchSize: 8, intraOpThreads: 1 });
-        const worker = createEmbedderWorker({
-          kafka: observed(member),
-          serde,
-          handler,
-          model,
-          storageOf,
-          log: db.log,
-          batchSize: 8,
-          batchWindowMs: 50,
-          maxAttempts: 3,
-          thumbnailSize: 128,
-          topic: topics.image,
-          dlqTopic: topics.embedderDlq,
-          groupId,
+      const addEmbedder = (member: string): Embedder => {
+        const child = spawn(process.execPath, ['--import', 'tsx', 'embedder/src/main.ts'], {
+          cwd: repoRoot,
+          env: embedderEnv,
+          stdio: ['ignore', 'pipe', 'pipe'],
         });
-        const embedder = { member, worker, model };
+        const embedder: Embedder = { member, child, output: [], embedded: 0 };
+        for (const stream of [child.stdout, child.stderr]) {
+          let partial = '';
+          stream.on('data', (chunk: Buffer) => {
+            const lines = (partial + chunk.toString()).split('\n');
+            partial = lines.pop() ?? '';
+            for (const line of lines) {
+              embedder.output.push(line);
+              if (embedder.output.length > 200) embedder.output.shift();
+              const entry = parseLine(line);
+              if (entry?.msg === 'image embedded' || entry?.msg === 'image embedding failed')
+                embedder.embedded++;
+              if (entry?.msg === 'assigned' && entry.assignment)
+                joins.push({
+                  member,
+                  at: Date.now(),
+                  partitions: [...(entry.assignment[topics.image] ?? [])].sort((a, b) => a - b),
+                });
+            }
+          });
+        }
         embedders.push(embedder);
         live.add(embedder);
-        await worker.start();
         return embedder;
       };
-      const removeEmbedder = async (embedder: Embedder) => {
+      /** SIGTERM: the process leaves the group; SIGKILL: the group waits out its session. */
+      const removeEmbedder = async (embedder: Embedder, signal: 'SIGTERM' | 'SIGKILL') => {
         live.delete(embedder);
-        await embedder.worker.stop();
+        embedder.child.kill(signal);
+        await exited(embedder.child);
       };
-      /** Results recorded by every instance so far (a redone upload counts again). */
+      /** Results the write side accepted so far (a redone upload is answered, not recorded again). */
       const results = () =>
-        embedders.reduce((sum, e) => sum + e.worker.counts.embedded + e.worker.counts.failed, 0);
+        writeModel.pool.oneFirst(
+          sql.type(z.object({ n: z.number() }))`
+            select count(*)::int8 as n from write.outbox
+            where event_type in ('ImageEmbedded', 'ImageEmbeddingFailed')`,
+        );
       /**
        * Whether the live instances' latest joins, each after `since`, share out every partition
        * of the image topic between them, each partition to one.
@@ -274,6 +308,8 @@ describe(
         const held = latest.flatMap((j) => j!.partitions).sort((a, b) => a - b);
         return held.join() === Array.from({ length: partitions }, (_, i) => i).join();
       };
+      const diagnose = () =>
+        embedders.map((e) => `--- ${e.member}\n${e.output.slice(-20).join('\n')}`).join('\n');
       const assignmentOf = (member: string) => joins.filter((j) => j.member === member).at(-1)?.partitions;
 
       // Continuous uploads through the write side, kept at most 40 ahead of the embedders.
@@ -282,7 +318,7 @@ describe(
       const imageIds: string[] = [];
       const uploader = (async () => {
         while (uploading) {
-          if (uploaded - results() > 40) {
+          if (uploaded - (await results()) > 40) {
             await sleep(50);
             continue;
           }
@@ -318,41 +354,46 @@ describe(
           await sleep(100);
         }
       })();
+      const waitFor = (what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 120_000) =>
+        until(what, condition, timeoutMs, diagnose);
       const moreResults = async (what: string, n: number) => {
-        const target = results() + n;
-        await until(`${what}: ${n} more results`, () => results() >= target);
+        const target = (await results()) + n;
+        await waitFor(`${what}: ${n} more results`, async () => (await results()) >= target);
       };
 
       // One of each; then a second and a third embedder join, a second projector stands by.
       const firstProjector = addProjector();
       await until('the first projector runs every projection', () => runsEverything(firstProjector));
       let since = Date.now();
-      const e1 = await addEmbedder('e1');
-      await until('e1 holds every partition', () => sharedOut(since));
+      const e1 = addEmbedder('e1');
+      await waitFor('e1 holds every partition', () => sharedOut(since));
       await moreResults('e1 alone', 20);
       since = Date.now();
-      const e2 = await addEmbedder('e2');
-      await until('e1 and e2 share the partitions', () => sharedOut(since));
+      const e2 = addEmbedder('e2');
+      await waitFor('e1 and e2 share the partitions', () => sharedOut(since));
       const secondProjector = addProjector();
       await moreResults('e1 and e2', 20);
       assert.ok(!runsEverything(secondProjector), 'the added projector stands by');
       since = Date.now();
-      const e3 = await addEmbedder('e3');
-      await until('e1, e2 and e3 share the partitions', () => sharedOut(since));
+      const e3 = addEmbedder('e3');
+      await waitFor('e1, e2 and e3 share the partitions', () => sharedOut(since));
       const threeWay = [e1, e2, e3].map((e) => assignmentOf(e.member)?.length ?? 0);
       await moreResults('e1, e2 and e3', 20);
       // The first projector goes mid-load: the second takes over.
       await removeProjector(firstProjector);
       await until('the second projector took over', () => runsEverything(secondProjector));
-      // e2 leaves gracefully; then e3 is stopped with its uploads in flight.
+      // e2 leaves gracefully (SIGTERM); then e3 is killed (SIGKILL) while it embeds.
       since = Date.now();
-      await removeEmbedder(e2);
-      await until('e1 and e3 share the partitions', () => sharedOut(since));
+      await removeEmbedder(e2, 'SIGTERM');
+      await waitFor('e1 and e3 share the partitions', () => sharedOut(since));
       await moreResults('e1 and e3', 20);
+      const e3Before = e3.embedded;
+      await waitFor('e3 embeds', () => e3.embedded >= e3Before + 3);
       since = Date.now();
-      const e3Busy = e3.worker.counts.embedded;
-      await removeEmbedder(e3);
-      await until('e1 holds every partition again', () => sharedOut(since));
+      const e3Busy = e3.embedded;
+      await removeEmbedder(e3, 'SIGKILL');
+      // The group waits out the dead member's session (the consumer's default, 30 s).
+      await waitFor('e1 holds every partition again', () => sharedOut(since));
       await moreResults('e1 alone again', 20);
       uploading = false;
       await uploader;
@@ -364,9 +405,9 @@ describe(
             z.object({ n: z.number() }),
           )`select count(*)::int8 as n from write.outbox where published_at is null`,
         );
-      await until('every upload has a result', () => results() >= uploaded, 180_000);
+      await waitFor('every upload has a result', async () => (await results()) >= uploaded, 180_000);
       await until('the relay drained its outbox', async () => (await unpublished()) === 0);
-      await removeEmbedder(e1);
+      await removeEmbedder(e1, 'SIGTERM');
       await until(
         'the relay drained its outbox after the last embedder',
         async () => (await unpublished()) === 0,
@@ -427,15 +468,16 @@ describe(
       t.after(() => Promise.all([handed.close(), fresh.close()]));
       const usage = await createMetadataQueries(db.pool).getUsage(tenantId);
 
-      const rebalances = joins.filter((j) => j.leader).length;
+      // e1 lived throughout: it joined every generation of the group once.
+      const rebalances = joins.filter((j) => j.member === 'e1').length - 1;
       const byMember = (member: string) =>
         joins
           .filter((j) => j.member === member)
           .map((j) => j.partitions.length)
           .join('→');
-      const inferences = results();
+      const inferences = embedders.reduce((sum, e) => sum + e.embedded, 0);
       console.log(
-        `rebalance: ${uploaded} images uploaded, ${records.length} records in the image topic (${embeddedRecords} ImageEmbedded, ${failedRecords} ImageEmbeddingFailed); ${inferences} results recorded by the embedders (${inferences - uploaded} redone and answered by the idempotency key); ${rebalances} rebalances (${joins.length} GROUP_JOINs); partitions per join e1 ${byMember('e1')}, e2 ${byMember('e2')}, e3 ${byMember('e3')} (three-way ${threeWay.join('/')}); e3 stopped after ${e3Busy} embedded; projectors handed over once; ${usage?.images} images counted; ${Math.round((Date.now() - startedAt) / 1000)} s`,
+        `rebalance: ${uploaded} images uploaded, ${records.length} records in the image topic (${embeddedRecords} ImageEmbedded, ${failedRecords} ImageEmbeddingFailed); ${inferences} uploads embedded by the instances (${inferences - uploaded} redone after a hand-over, answered by the idempotency key); ${rebalances} rebalances (${joins.length} GROUP_JOINs); partitions per join e1 ${byMember('e1')}, e2 ${byMember('e2')}, e3 ${byMember('e3')} (three-way ${threeWay.join('/')}); e3 killed after ${e3Busy} embedded; projectors handed over once; ${usage?.images} images counted; ${Math.round((Date.now() - startedAt) / 1000)} s`,
       );
 
       // Partitions moved: three members held partitions at once, e1's share changed with each step.
