@@ -7,7 +7,9 @@
  * fold holds only its evaluation half, and every variant (the current `avg` too) is measured on
  * the same index.
  *
- *   npx tsx bench/qualityDescriptors.ts [--no-report]
+ *   npx tsx bench/qualityDescriptors.ts [--no-report] [--no-verification] [--variants <name prefix>,…]
+ * `--variants` measures only the variants whose names start with one of the prefixes (e.g.
+ * `--variants 'avg,GeM + learned'`: v1 against v2).
  *
  * The pooled regions of every image are cached in .stack/devset (one forward pass each).
  */
@@ -40,6 +42,9 @@ import { DIM, normalised, pooledSlots as pooledSlotsOf, slot, SLOTS } from './qu
 const writeReport = !process.argv.includes('--no-report');
 /** `--no-verification`: the whole-pipeline column stops at the hash fusion (no local features). */
 const verifying = !process.argv.includes('--no-verification');
+const variantsArg = process.argv.indexOf('--variants');
+const onlyVariants =
+  variantsArg >= 0 ? (process.argv[variantsArg + 1] ?? '').split(',').filter(Boolean) : null;
 
 const built = await buildBackboneModel();
 const manifest = built.manifest;
@@ -182,6 +187,7 @@ for (const fold of [0, 1]) {
     { name: 'regional GeM summed + learned whitening 512', describe: rmac(lw) },
   ];
   for (const variant of variants) {
+    if (onlyVariants && !onlyVariants.some((prefix) => variant.name.startsWith(prefix))) continue;
     const index = evaluate.map((i) => variant.describe(originalSlots, i));
     for (const [e, edit] of userEdits.entries()) {
       let top1 = 0;

@@ -16,13 +16,17 @@ import { type ImageDescription, loadEmbeddingModel } from './onnxEmbeddingModel.
 const photos = join(import.meta.dirname, '..', 'fixtures', 'photos');
 
 /**
- * Measured on these 21 photos × 13 edits with the default model: descriptor alone 94.5% top-1,
- * fused with the perceptual hash 99.3%, MRR 0.996, and with geometric verification on top
- * 100% (273 of 273), MRR 1.000, no wrong picture verified (bench/quality.ts measures the
- * 237-picture development set); the floors allow two misses of 273.
+ * Measured on these 21 photos × 13 edits with the default model, descriptor v2 (GeM + learned
+ * whitening, 512-d): descriptor alone 99.6% top-1 (v1, the average, had 94.5%), fused with the
+ * perceptual hash 100%, and with geometric verification on top 100% (273 of 273), MRR 1.000, no
+ * wrong picture verified (bench/quality.ts measures the 237-picture development set). Most of
+ * these photos (about 15 of 21) are also dev-set originals the whitening was fitted on, so the
+ * descriptor floor guards against a regression, not the held-out quality. The floors allow two
+ * misses of 273 for the whole pipeline, five for the descriptor alone.
  */
 const FUSED_TOP1_FLOOR = 0.99;
 const FUSED_MRR_FLOOR = 0.99;
+const DESCRIPTOR_TOP1_FLOOR = 0.98;
 
 async function describeAll(
   model: Awaited<ReturnType<typeof loadEmbeddingModel>>,
@@ -84,6 +88,10 @@ describe('search quality floor (fixture photos × every user edit class)', () =>
         `(MRR ${mrr(ranks.fused).toFixed(3)}, ${wrongVerified} wrong verified); ${perEdit.join(', ')}`,
     );
     assert.ok(top1(ranks.fused) >= FUSED_TOP1_FLOOR, `fused top-1 ${top1(ranks.fused)}`);
+    assert.ok(
+      top1(ranks.descriptor) >= DESCRIPTOR_TOP1_FLOOR,
+      `descriptor alone top-1 ${top1(ranks.descriptor)}`,
+    );
     assert.ok(mrr(ranks.fused) >= FUSED_MRR_FLOOR, `fused MRR ${mrr(ranks.fused)}`);
     assert.ok(top1(ranks.fused) >= top1(ranks.descriptor), 'the fusion never loses to the descriptor alone');
     assert.ok(top1(ranks.fused) >= top1(ranks.hashed), 'verification never loses to the hash fusion alone');
