@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { createLogger, redactedFieldNames, type LogLevel } from './logger.ts';
+import { startTelemetry, withSpan } from './telemetry.ts';
 
 function collecting(level: LogLevel = 'debug', bindings: Record<string, unknown> = {}) {
   const lines: string[] = [];
@@ -102,6 +103,28 @@ describe('createLogger (pino)', () => {
       assert.equal((record.nested as Record<string, unknown>)[name], '[Redacted]', name);
     }
     assert.doesNotMatch(lines[0]!, /value-of-/);
+  });
+
+  it('names the active trace and span inside a span (OpenTelemetry), and none outside', async () => {
+    // Spans go nowhere: the discard port refuses the export.
+    process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT = 'http://127.0.0.1:9/v1/traces';
+    process.env.OTEL_EXPORTER_OTLP_TRACES_TIMEOUT = '200';
+    const telemetry = await startTelemetry('logger-test', { OTEL_ENABLED: true });
+    try {
+      const { log, records } = collecting();
+      log.info('outside');
+      const ids = await withSpan('logging', {}, async (span) => {
+        log.info('inside');
+        return span.spanContext();
+      });
+      const [outside, inside] = records();
+      assert.equal(outside!.trace_id, undefined);
+      assert.equal(inside!.trace_id, ids.traceId);
+      assert.equal(inside!.span_id, ids.spanId);
+      assert.match(ids.traceId, /^[0-9a-f]{32}$/);
+    } finally {
+      await telemetry.shutdown().catch(() => undefined);
+    }
   });
 
   it('writes to stdout synchronously: a line logged just before process.exit is not lost', () => {
