@@ -1,5 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage, Producer } from 'kafkajs';
+import type {
+  Consumer,
+  ConsumerRunConfig,
+  EachBatchPayload,
+  IHeaders,
+  Kafka,
+  KafkaMessage,
+  Producer,
+} from 'kafkajs';
 import type { Logger } from './logger.ts';
 import { consumerErrors, consumerHalted, consumerLag, deadLetters, eventsApplied } from './metrics.ts';
 import { clearNotReady, reportNotReady } from './readiness.ts';
@@ -216,9 +224,43 @@ export async function startConsumerRuntime<T>(options: ConsumerRuntimeOptions<T>
     ready.catch((error: unknown) => log.error('preparing the assignment failed', { error }));
   });
   consumer.on(consumer.events.CRASH, ({ payload }) => {
-    if (!abort.signal.aborted)
-      log.error('consumer crashed', { error: payload.error, restart: payload.restart });
+    if (abort.signal.aborted) return;
+    log.error('consumer crashed', { error: payload.error, restart: payload.restart });
+    // kafkajs restarts after a crash it deems retriable; after any other (a group coordinator
+    // not found while a broker restarts, for one) its consumer stays stopped for good while the
+    // process lives on. The runtime restarts it, so a consumer never dies quietly.
+    if (!payload.restart) void restartAfterCrash(payload.error);
   });
+
+  let restarting = false;
+  async function restartAfterCrash(cause: Error): Promise<void> {
+    if (restarting) return;
+    restarting = true;
+    consumerErrors.inc({ consumer: name, kind: 'crash' });
+    reportNotReady({
+      component: readinessKey('crashed'),
+      reason: `the consumer crashed (${describe(cause)}); restarting it`,
+    });
+    try {
+      for (let attempt = 1; !abort.signal.aborted; attempt++) {
+        const delay = Math.min(backoff.maxMs, backoff.initialMs * 2 ** (attempt - 1));
+        await sleep(delay, undefined, { signal: abort.signal }).catch(() => undefined);
+        if (abort.signal.aborted) return;
+        try {
+          await consumer.connect();
+          await consumer.run(runConfig);
+          log.warn('consumer restarted after a crash', { attempt });
+          clearNotReady(readinessKey('crashed'));
+          return;
+        } catch (error) {
+          log.error('restarting the consumer failed; trying again', { attempt, error });
+          await consumer.disconnect().catch(() => undefined);
+        }
+      }
+    } finally {
+      restarting = false;
+    }
+  }
 
   /** Runs `work`, retrying a retriable failure with backoff; answers the last error if it never worked. */
   async function withRetries(
@@ -475,9 +517,7 @@ export async function startConsumerRuntime<T>(options: ConsumerRuntimeOptions<T>
     return slices;
   }
 
-  await consumer.connect();
-  await consumer.subscribe({ topics: [...options.topics], fromBeginning: true });
-  await consumer.run({
+  const runConfig: ConsumerRunConfig = {
     autoCommit: true,
     eachBatchAutoResolve: false,
     partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 1,
@@ -495,7 +535,10 @@ export async function startConsumerRuntime<T>(options: ConsumerRuntimeOptions<T>
         if (!(await consumeSlice(payload, slice))) return;
       }
     },
-  });
+  };
+  await consumer.connect();
+  await consumer.subscribe({ topics: [...options.topics], fromBeginning: true });
+  await consumer.run(runConfig);
 
   return {
     get done() {
@@ -511,6 +554,7 @@ export async function startConsumerRuntime<T>(options: ConsumerRuntimeOptions<T>
     stop() {
       stopping ??= (async () => {
         abort.abort();
+        clearNotReady(readinessKey('crashed'));
         await consumer.disconnect();
         await producer?.disconnect();
         for (const [key, h] of halted) {
