@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { createCommandHandler } from '@deeplens/commands/commandHandler';
+import { appendToOutbox, createCommandHandler } from '@deeplens/commands/commandHandler';
 import { createWriteModelDatabase } from '@deeplens/commands/testing/writeModelDatabase';
 import { tenantAggregate } from '@deeplens/commands/writeModelRules';
 import { ensureEventTopics } from '@deeplens/events/ensureEventTopics';
@@ -113,6 +113,73 @@ describe('outbox relay', () => {
     for (const [key, partitions] of partitionsByTenant)
       assert.equal(partitions.size, 1, `${key} on one partition`);
 
+    const unpublished = await pool.oneFirst(
+      sql.type(
+        z.object({ n: z.number() }),
+      )`select count(*)::int8 as n from write.outbox where published_at is null`,
+    );
+    assert.equal(unpublished, 0);
+  });
+
+  it('publishes a backlog of large events in sends the broker accepts (under 1 MiB each)', async (t) => {
+    const { pool, config } = await createWriteModelDatabase(t);
+    const kafka = createKafka(config, 'relay-test');
+    const admin = kafka.admin();
+    await admin.connect();
+    await ensureEventTopics(admin, config.KAFKA_TOPIC_PARTITIONS);
+    await admin.disconnect();
+    const serde = createEventSerde(
+      registrySchemaStore(createSchemaRegistry(config), config.SCHEMA_REGISTRY_URL),
+    );
+    const from = await endOffsets(kafka, topics.image);
+    // 400 embeddings of ~23 KiB (a 1792-d vector and 16 KiB of local features): 9 MiB
+    // waiting at once, as when the relay falls behind the embedder, over 1 MiB per partition.
+    const tenantId = randomUUID();
+    const imageIds = new Set<string>();
+    await pool.transaction(async (tx) => {
+      for (let i = 0; i < 400; i++) {
+        const imageId = randomUUID();
+        imageIds.add(imageId);
+        await appendToOutbox(
+          tx,
+          {
+            type: 'ImageEmbedded',
+            data: {
+              tenantId,
+              imageId,
+              modelId: 'm',
+              modelVersion: '1',
+              dim: 1792,
+              vector: new Float32Array(1792).fill(0.5),
+              localFeatures: Buffer.alloc(16_384, i),
+            },
+            metadata: {
+              eventId: randomUUID(),
+              aggregateId: imageId,
+              aggregateVersion: 2,
+              tenantId,
+              occurredAt: Date.now(),
+              correlationId: imageId,
+              causationId: null,
+              actor: 'system:test',
+            },
+          },
+          'image',
+        );
+      }
+    });
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    t.after(() => producer.disconnect());
+    const relay = createOutboxRelay({ databaseUrl: config.DATABASE_URL, producer, serde });
+    relay.start();
+    t.after(() => relay.stop());
+    const read = await readEvents(kafka, serde, topics.image, from, {
+      keep: (e) => imageIds.has(e.metadata.aggregateId),
+      done: (events) => events.length >= imageIds.size,
+      timeoutMs: 120_000,
+    });
+    assert.equal(new Set(read.map((r) => r.event.metadata.aggregateId)).size, 400);
     const unpublished = await pool.oneFirst(
       sql.type(
         z.object({ n: z.number() }),

@@ -32,6 +32,8 @@ export type OutboxRelayOptions = {
   /** Prepended to the outbox's logical topic names (`KAFKA_TOPIC_PREFIX`). */
   topicPrefix?: string;
   batchSize?: number;
+  /** Payload bytes per Kafka send, at most (one event more if it alone is larger). Default 512 KiB. */
+  maxBatchBytes?: number;
   /** A slow poll in case a notification is missed (e.g. across a reconnect). */
   pollIntervalMs?: number;
   /** Called after a batch is in Kafka and before it is marked published (fault injection in tests). */
@@ -50,6 +52,7 @@ const relayLockKey = 'deeplens.outbox-relay';
  */
 export function createOutboxRelay(options: OutboxRelayOptions) {
   const batchSize = options.batchSize ?? 500;
+  const maxBatchBytes = options.maxBatchBytes ?? 512 * 2 ** 10;
   const pollIntervalMs = options.pollIntervalMs ?? 1000;
   let stopping = false;
   let wake: (() => void) | undefined;
@@ -67,17 +70,25 @@ export function createOutboxRelay(options: OutboxRelayOptions) {
     wake = undefined;
   }
 
-  async function publishBatch(client: pg.Client): Promise<number> {
-    const { rows } = await client.query<OutboxRow>(
+  /** Whether more rows may be waiting (a full or a cut batch): the leader goes on at once. */
+  async function publishBatch(client: pg.Client): Promise<boolean> {
+    const { rows: selected } = await client.query<OutboxRow>(
       `select position, event_id, event_type, topic, message_key, payload, headers,
               extract(epoch from now() - created_at)::float8 as age_seconds
        from write.outbox where published_at is null order by position limit $1`,
       [batchSize],
     );
-    if (rows.length === 0) {
+    if (selected.length === 0) {
       outboxBacklog.set(0);
-      return 0;
+      return false;
     }
+    // A broker refuses a record batch over its message.max.bytes (1 MiB by default): a batch
+    // of large events (embeddings with local features, ~20 KiB each) is cut at maxBatchBytes,
+    // at least one row, the rest following at once.
+    let bytes = 0;
+    const rows = selected.filter(
+      (row) => (bytes += row.payload.length) <= maxBatchBytes || row === selected[0],
+    );
 
     const byTopic = new Map<string, Message[]>();
     const spans: Span[] = [];
@@ -127,15 +138,15 @@ export function createOutboxRelay(options: OutboxRelayOptions) {
       'select count(*) as n from write.outbox where published_at is null',
     );
     outboxBacklog.set(Number(backlog.rows[0]?.n ?? 0));
-    return rows.length;
+    return selected.length === batchSize || rows.length < selected.length;
   }
 
   async function runAsLeader(client: pg.Client): Promise<void> {
     client.on('notification', () => wake?.());
     await client.query(`listen ${outboxChannel}`);
     while (!stopping) {
-      const count = await publishBatch(client);
-      if (count < batchSize && !stopping) await waitForWork();
+      const more = await publishBatch(client);
+      if (!more && !stopping) await waitForWork();
     }
   }
 
