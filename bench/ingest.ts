@@ -135,7 +135,12 @@ try {
     const deadline = Date.now() + 600_000;
     while (indexed < measured.length) {
       if (Date.now() > deadline)
-        throw new Error(`only ${indexed}/${measured.length} images indexed in 10 minutes (${set.title})`);
+        throw new Error(
+          `only ${indexed}/${measured.length} images indexed in 10 minutes (${set.title}); the processes' last warnings and errors:\n${deeplens.output
+            .filter((line) => /"level":"(warn|error|fatal)"|rror/.test(line))
+            .slice(-40)
+            .join('\n')}`,
+        );
       await sleep(250);
       indexed = await countIndexed(tenant.read);
     }
