@@ -1,24 +1,22 @@
 /** Starts the embedder process. */
 import { topicsWithPrefix } from '@deeplens/events/topics';
 import { createCommandHandler, writeModelMigrations } from '@deeplens/commands/commandHandler';
-import { createEventSerde, registrySchemaStore } from '@deeplens/events/eventSerde';
-import { ensureInstallationTopics } from '@deeplens/events/ensureEventTopics';
+import { bootstrapProcess } from '@deeplens/events/processBootstrap';
 import type { Config } from '@deeplens/platform/config';
 import { createDatabasePool } from '@deeplens/platform/database';
-import { createKafka } from '@deeplens/platform/kafka';
 import type { Logger } from '@deeplens/platform/logger';
-import { runMigrations } from '@deeplens/platform/migrations';
 import { createObjectStore } from '@deeplens/platform/objectStore';
-import { createSchemaRegistry } from '@deeplens/platform/schemaRegistry';
-import { createSecretBox, loadSecretsKey } from '@deeplens/platform/secrets';
+import { secretBoxFor } from '@deeplens/platform/secrets';
 import { createTenantStorageResolver } from '@deeplens/platform/tenantStorage';
-import { join } from 'node:path';
 import { createEmbedderWorker } from './embedderWorker.ts';
 import { chooseEmbeddingManifest } from './embeddingSpaceChoice.ts';
 import { loadEmbeddingModel } from './onnxEmbeddingModel.ts';
 
 export async function startEmbedder(config: Config, log: Logger): Promise<{ stop: () => Promise<void> }> {
-  await runMigrations(config.DATABASE_URL, 'write-model', writeModelMigrations);
+  const { kafka, serde } = await bootstrapProcess(config, {
+    clientId: 'deeplens-embedder',
+    migrations: [{ component: 'write-model', directory: writeModelMigrations }],
+  });
   const pool = await createDatabasePool(config);
   const manifest = await chooseEmbeddingManifest(config.EMBEDDER_MODEL_MANIFEST, pool).catch(
     async (error: unknown) => {
@@ -37,21 +35,13 @@ export async function startEmbedder(config: Config, log: Logger): Promise<{ stop
     dimension: model.dimension,
     embeddingSpace: model.embeddingSpace,
   });
-  const kafka = createKafka(config, 'deeplens-embedder');
-  await ensureInstallationTopics(kafka, config);
-  const secrets = createSecretBox(
-    await loadSecretsKey(
-      config.SECRETS_KEY,
-      join(config.SECRETS_DIR, 'secrets.key'),
-      config.NODE_ENV === 'production',
-    ),
-  );
+  const secrets = await secretBoxFor(config);
   const worker = createEmbedderWorker({
     groupId: `${config.KAFKA_TOPIC_PREFIX}deeplens-embedder-${manifest.modelId}@${manifest.modelVersion}`,
     topic: topicsWithPrefix(config.KAFKA_TOPIC_PREFIX).image,
     dlqTopic: topicsWithPrefix(config.KAFKA_TOPIC_PREFIX).embedderDlq,
     kafka,
-    serde: createEventSerde(registrySchemaStore(createSchemaRegistry(config), config.SCHEMA_REGISTRY_URL)),
+    serde,
     handler: createCommandHandler({ pool }),
     model,
     storageOf: createTenantStorageResolver(config, createObjectStore(config), secrets),

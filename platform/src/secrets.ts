@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
+import type { Config } from './config.ts';
 import { ValidationError } from './errors.ts';
 
 /**
@@ -57,4 +58,17 @@ export async function loadSecretsKey(
     await chmod(fallbackPath, 0o600).catch(() => undefined);
     return Buffer.from((await readFile(fallbackPath, 'utf8')).trim(), 'base64');
   }
+}
+
+/** The process's secret box from its configuration: `SECRETS_KEY`, else the local key file. */
+export async function secretBoxFor(
+  config: Pick<Config, 'SECRETS_KEY' | 'SECRETS_DIR' | 'NODE_ENV'>,
+): Promise<SecretBox> {
+  return createSecretBox(
+    await loadSecretsKey(
+      config.SECRETS_KEY,
+      join(config.SECRETS_DIR, 'secrets.key'),
+      config.NODE_ENV === 'production',
+    ),
+  );
 }

@@ -1,12 +1,8 @@
 /** Starts the projector process: metadata, usage and vector projections. */
-import { createEventSerde, registrySchemaStore } from '@deeplens/events/eventSerde';
-import { ensureInstallationTopics } from '@deeplens/events/ensureEventTopics';
+import { bootstrapProcess } from '@deeplens/events/processBootstrap';
 import type { Config } from '@deeplens/platform/config';
 import { createDatabasePool } from '@deeplens/platform/database';
-import { createKafka } from '@deeplens/platform/kafka';
 import type { Logger } from '@deeplens/platform/logger';
-import { runMigrations } from '@deeplens/platform/migrations';
-import { createSchemaRegistry } from '@deeplens/platform/schemaRegistry';
 import {
   createProjectionDependencies,
   loadProjectorEnv,
@@ -23,9 +19,11 @@ export async function startProjectors(
   options: { skip?: readonly string[] } = {},
 ): Promise<{ stop: () => Promise<void> }> {
   const env = loadProjectorEnv();
-  await runMigrations(config.DATABASE_URL, 'projections', projectionMigrations);
-  const kafka = createKafka(config, 'deeplens-projector');
-  if (!process.env.DEEPLENS_PROJECTION_TOPICS) await ensureInstallationTopics(kafka, config);
+  const { kafka, serde } = await bootstrapProcess(config, {
+    clientId: 'deeplens-projector',
+    migrations: [{ component: 'projections', directory: projectionMigrations }],
+    ensureTopics: !process.env.DEEPLENS_PROJECTION_TOPICS,
+  });
   // The installation's topics and groups, unless a test names its own.
   const named = topicsWithPrefix(config.KAFKA_TOPIC_PREFIX);
   const projectionTopics = process.env.DEEPLENS_PROJECTION_TOPICS
@@ -35,9 +33,6 @@ export async function startProjectors(
     ? env.DEEPLENS_PROJECTION_GROUP_PREFIX
     : `${config.KAFKA_TOPIC_PREFIX}deeplens.projection`;
   const pool = await createDatabasePool(config);
-  const serde = createEventSerde(
-    registrySchemaStore(createSchemaRegistry(config), config.SCHEMA_REGISTRY_URL),
-  );
   const deps = createProjectionDependencies(config, pool, log, env.DEEPLENS_VECTOR_NAMESPACE);
   const services = env.DEEPLENS_PROJECTIONS.map((name) =>
     startProjectionService(projectionDefinitions[name]!, {

@@ -1,18 +1,13 @@
 /** Starts the intake consumer process (records from event-producing integrations). */
 import { topicsWithPrefix } from '@deeplens/events/topics';
 import { createCommandHandler, writeModelMigrations } from '@deeplens/commands/commandHandler';
-import { createEventSerde, registrySchemaStore } from '@deeplens/events/eventSerde';
-import { ensureInstallationTopics } from '@deeplens/events/ensureEventTopics';
+import { bootstrapProcess } from '@deeplens/events/processBootstrap';
 import type { Config } from '@deeplens/platform/config';
 import { createDatabasePool } from '@deeplens/platform/database';
-import { createKafka } from '@deeplens/platform/kafka';
 import type { Logger } from '@deeplens/platform/logger';
-import { runMigrations } from '@deeplens/platform/migrations';
 import { createObjectStore } from '@deeplens/platform/objectStore';
-import { createSchemaRegistry } from '@deeplens/platform/schemaRegistry';
-import { join } from 'node:path';
 import { tenantDecider } from '@deeplens/commands/tenant/tenantDecider';
-import { createSecretBox, loadSecretsKey } from '@deeplens/platform/secrets';
+import { secretBoxFor } from '@deeplens/platform/secrets';
 import { createTenantStorageResolver } from '@deeplens/platform/tenantStorage';
 import { createIntakeConsumer } from './intakeConsumer.ts';
 import { registerIntakeSubject } from './intakeSubjects.ts';
@@ -22,18 +17,13 @@ import { createIntakeUploads } from './intakeUploads.ts';
 const sweepIntervalMs = 60_000;
 
 export async function startIntake(config: Config, log: Logger): Promise<{ stop: () => Promise<void> }> {
-  await runMigrations(config.DATABASE_URL, 'write-model', writeModelMigrations);
+  const { kafka, registry, serde } = await bootstrapProcess(config, {
+    clientId: 'deeplens-intake',
+    migrations: [{ component: 'write-model', directory: writeModelMigrations }],
+  });
   const pool = await createDatabasePool(config);
-  const kafka = createKafka(config, 'deeplens-intake');
-  await ensureInstallationTopics(kafka, config);
   const objects = createObjectStore(config);
-  const secrets = createSecretBox(
-    await loadSecretsKey(
-      config.SECRETS_KEY,
-      join(config.SECRETS_DIR, 'secrets.key'),
-      config.NODE_ENV === 'production',
-    ),
-  );
+  const secrets = await secretBoxFor(config);
   // The tenant's own storage when it brought one, else its bucket in DeepLens's.
   const uploads = createIntakeUploads({
     pool,
@@ -41,8 +31,6 @@ export async function startIntake(config: Config, log: Logger): Promise<{ stop: 
     maxPixels: config.IMAGE_MAX_PIXELS,
   });
   const handler = createCommandHandler({ pool });
-  const registry = createSchemaRegistry(config);
-  const store = registrySchemaStore(registry, config.SCHEMA_REGISTRY_URL);
   const named = topicsWithPrefix(config.KAFKA_TOPIC_PREFIX);
   const intakeTopic = named.intake;
   // The intake subject exists before any integration produces (see intakeSubjects.ts).
@@ -54,7 +42,7 @@ export async function startIntake(config: Config, log: Logger): Promise<{ stop: 
     kafka,
     pool,
     handler,
-    serde: createEventSerde(store),
+    serde,
     log,
     uploads,
   });

@@ -1,24 +1,18 @@
 /** Starts the outbox relay process. */
-import { createEventSerde, registrySchemaStore } from '@deeplens/events/eventSerde';
-import { ensureInstallationTopics } from '@deeplens/events/ensureEventTopics';
+import { bootstrapProcess } from '@deeplens/events/processBootstrap';
 import { writeModelMigrations } from '@deeplens/commands/commandHandler';
 import type { Config } from '@deeplens/platform/config';
-import { createKafka } from '@deeplens/platform/kafka';
 import type { Logger } from '@deeplens/platform/logger';
-import { runMigrations } from '@deeplens/platform/migrations';
-import { createSchemaRegistry } from '@deeplens/platform/schemaRegistry';
 import { createOutboxRelay } from './outboxRelay.ts';
 import { relayReadiness } from './relayReadiness.ts';
 
 export async function startOutboxRelay(config: Config, log: Logger): Promise<{ stop: () => Promise<void> }> {
-  await runMigrations(config.DATABASE_URL, 'write-model', writeModelMigrations);
-  const kafka = createKafka(config, 'deeplens-outbox-relay');
-  await ensureInstallationTopics(kafka, config);
+  const { kafka, serde } = await bootstrapProcess(config, {
+    clientId: 'deeplens-outbox-relay',
+    migrations: [{ component: 'write-model', directory: writeModelMigrations }],
+  });
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
-  const serde = createEventSerde(
-    registrySchemaStore(createSchemaRegistry(config), config.SCHEMA_REGISTRY_URL),
-  );
 
   // Fault injection for the crash tests: die by SIGKILL after N batches are in Kafka but not yet marked.
   const killAfter = Number(process.env.DEEPLENS_FAULT_RELAY_KILL_AFTER_PUBLISH ?? 0);
