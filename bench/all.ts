@@ -13,6 +13,7 @@ const benchmarks: { file: string; args: string[] }[] = [
   { file: 'embedder.ts', args: [] },
   { file: 'ingest.ts', args: [] },
   { file: 'uploadLatency.ts', args: [] },
+  { file: 'searchHttp.ts', args: [] },
   { file: 'search.ts', args: ['100000', 'clustered'] },
   // The worst case for a graph index, at a size that keeps the whole run under 30 minutes.
   { file: 'search.ts', args: ['20000', 'random'] },

@@ -32,6 +32,8 @@ const uploads = Number(args[0] ?? 640);
 const clients = Number(args[1] ?? 32);
 const targetBytes = 200 * 1024;
 const bar = 25;
+/** Issue #18: the 202's p99 at most this many times the bare server's, in the same run. */
+const floorBar = 2;
 
 /** A bare HTTP server in its own process: drains the request body, answers 202 with a small JSON. */
 const sinkServer = `
@@ -141,6 +143,18 @@ try {
           ? { bar: `p99 ≤ ${bar} ms`, verdict: accepted.p99 <= bar ? 'pass' : 'miss' }
           : { bar: 'informative' }),
       },
+      ...(concurrency === clients
+        ? [
+            {
+              measure: `${clientsLabel}: 202 p99 against the bare server's p99 (issue #18)`,
+              value: ms(accepted.p99),
+              limit: `${ms(floorSink.p99)} (bare Node server)`,
+              ratio: (accepted.p99 / floorSink.p99).toFixed(2),
+              bar: `≤ ${floorBar}`,
+              verdict: accepted.p99 <= floorBar * floorSink.p99 ? 'pass' : 'miss',
+            },
+          ]
+        : []),
       {
         measure: `${clientsLabel}: uploads accepted`,
         value: `${accepted.perSecond.toFixed(1)} /s`,

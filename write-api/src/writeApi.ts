@@ -57,13 +57,22 @@ export function createWriteApi(
   const identity = identityRoutes(deps);
   app.route('/', identity.publicRoutes);
 
+  // What authentication and the plan's limit read per request, remembered until the write model
+  // announces a change (a revocation empties it at once; see `createCredentialCache`).
+  const credentials = deps.credentials;
+  const cached = <T>(key: string, load: () => Promise<T>) =>
+    credentials ? credentials.get(key, load) : load();
+  const resolveApiKey = createApiKeyResolver(pool, handler);
   app.use(
     '/v1/*',
     authenticate({
       verifier: deps.verifier,
       clock,
-      resolveApiKey: createApiKeyResolver(pool, handler),
-      checkStanding: createCredentialStandingCheck(pool, { clock }),
+      resolveApiKey: (prefix) => cached(`apiKey:${prefix}`, () => resolveApiKey(prefix)),
+      checkStanding: createCredentialStandingCheck(pool, {
+        clock,
+        ...(credentials ? { cache: credentials } : {}),
+      }),
     }),
   );
 
@@ -77,7 +86,7 @@ export function createWriteApi(
       keyOf: async (c) => {
         const { tenantId } = c.get('principal');
         if (!tenantId) return undefined;
-        const tenant = await handler.load(tenantDecider, tenantId);
+        const tenant = await cached(`tenant:${tenantId}`, () => handler.load(tenantDecider, tenantId));
         c.set('callerTenant', tenant);
         const perMinute = tenant.status === 'initial' ? 60 : tenant.limits.requestsPerMinute;
         return { key: `write:tenant:${tenantId}`, limit: perMinute };

@@ -1,5 +1,6 @@
 import type { CommandHandler } from '@deeplens/commands/commandHandler';
 import type { TokenIssuer, TokenVerifier } from '@deeplens/platform/auth/accessTokens';
+import type { CredentialCache } from '@deeplens/platform/auth/credentialCache';
 import type { RefreshTokenStore } from '@deeplens/platform/auth/refreshTokens';
 import type { SignInThrottle } from '@deeplens/platform/auth/signInThrottle';
 import type { Config } from '@deeplens/platform/config';
@@ -20,6 +21,11 @@ export type WriteApiDependencies = {
   /** Throttles sign-in attempts per (account, address) and per address, across processes. */
   signInThrottle: SignInThrottle;
   secrets: SecretBox;
+  /**
+   * API keys, token standing and tenant state as authentication reads them, remembered until the
+   * write model announces a change (`createCredentialCache`); without it every request reads them.
+   */
+  credentials?: CredentialCache;
   log: Logger;
   clock: () => number;
 };

@@ -1,5 +1,6 @@
 /** Starts the write API process. */
 import { serve } from '@hono/node-server';
+import { createCredentialCache } from '@deeplens/platform/auth/credentialCache';
 import type { Config } from '@deeplens/platform/config';
 import { apiServerOptions } from '@deeplens/platform/http/serverTimeouts';
 import type { Logger } from '@deeplens/platform/logger';
@@ -8,7 +9,16 @@ import { createWriteApi } from './writeApi.ts';
 import { createWriteApiDependencies, ensurePlatformAdmin } from './writeApiRuntime.ts';
 
 export async function startWriteApi(config: Config, log: Logger): Promise<{ stop: () => Promise<void> }> {
-  const deps = await createWriteApiDependencies(config, log);
+  const base = await createWriteApiDependencies(config, log);
+  const deps = {
+    ...base,
+    credentials: createCredentialCache({
+      databaseUrl: config.DATABASE_URL,
+      pool: base.pool,
+      onError: (error) =>
+        log.warn('credential change signal interrupted; authenticating uncached', { error }),
+    }),
+  };
   if (config.BOOTSTRAP_ADMIN_EMAIL && config.BOOTSTRAP_ADMIN_PASSWORD) {
     const outcome = await ensurePlatformAdmin(
       deps,
@@ -34,6 +44,7 @@ export async function startWriteApi(config: Config, log: Logger): Promise<{ stop
     stop: async () => {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await storageMoves.stop();
+      await deps.credentials.close();
       await deps.pool.end();
     },
   };

@@ -89,7 +89,12 @@ export function createCredentialCache(options: CredentialCacheOptions): Credenti
     while (!closed) {
       const session = new pg.Client({ connectionString: databaseUrl });
       let ending: Promise<void> | undefined;
-      endSession = () => (ending ??= session.end().catch(() => undefined));
+      // A client whose connection failed or was cut may never settle its `end()`: wait 1 s at most.
+      endSession = () =>
+        (ending ??= Promise.race([
+          session.end().catch(() => undefined),
+          new Promise<void>((resolve) => setTimeout(resolve, 1_000).unref()),
+        ]));
       const ended = new Promise<void>((resolve) => {
         session.on('error', (error) => {
           if (!closed) onError?.(error);

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { serve } from '@hono/node-server';
+import { createCredentialCache } from '@deeplens/platform/auth/credentialCache';
 import { loadConfig, type Config } from '@deeplens/platform/config';
 import { createLogger } from '@deeplens/platform/logger';
 import { createTestDatabase } from '@deeplens/platform/testing/testDatabase';
@@ -48,7 +49,12 @@ export async function startWriteApi(
     OBJECT_STORE_DIR: await mkdtemp(join(tmpdir(), 'deeplens-objects-')),
     ...overrides,
   };
-  const deps = await createWriteApiDependencies(config, createLogger({ test: 'write-api' }, 'error'));
+  const base = await createWriteApiDependencies(config, createLogger({ test: 'write-api' }, 'error'));
+  // As the write API process runs it (`writeApiProcess.ts`).
+  const deps: WriteApiDependencies = {
+    ...base,
+    credentials: createCredentialCache({ databaseUrl: config.DATABASE_URL, pool: base.pool }),
+  };
   await ensurePlatformAdmin(deps, adminEmail, adminPassword);
   const app = createWriteApi(deps);
   const server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 });
@@ -56,6 +62,7 @@ export async function startWriteApi(
   const { port } = server.address() as AddressInfo;
   t.after(async () => {
     await new Promise((resolve) => server.close(resolve));
+    await deps.credentials?.close();
     await deps.pool.end();
   });
   const baseUrl = `http://127.0.0.1:${port}`;
