@@ -6,7 +6,11 @@ import { createWriteModelDatabase } from '@deeplens/commands/testing/writeModelD
 import { sql, type DatabasePool } from '@deeplens/platform/database';
 import { createTestDatabase } from '@deeplens/platform/testing/testDatabase';
 import { buildDefaultModel } from './buildDefaultModel.ts';
-import { chooseEmbeddingManifest, EmbeddingSpaceNotChosenError } from './embeddingSpaceChoice.ts';
+import {
+  chooseEmbeddingManifest,
+  embeddingSpaceProgress,
+  EmbeddingSpaceNotChosenError,
+} from './embeddingSpaceChoice.ts';
 
 /** An image aggregate as the write model keeps it, embedded in the given model versions. */
 async function storeImage(
@@ -14,9 +18,9 @@ async function storeImage(
   modelId: string,
   versions: string[],
   status: UploadedImage['status'] = 'active',
+  tenantId: string = randomUUID(),
 ): Promise<void> {
   const imageId = randomUUID();
-  const tenantId = randomUUID();
   const state: UploadedImage = {
     status,
     version: 1 + versions.length,
@@ -77,5 +81,31 @@ describe('chooseEmbeddingManifest (the space the embedder and the read API embed
     const v2 = await chooseEmbeddingManifest(built.manifestPath, pool);
     assert.equal(v2.modelVersion, manifest.modelVersion);
     assert.equal(v2.whitening?.sha256, manifest.whitening?.sha256);
+  });
+
+  it('counts per tenant the live images embedded in a space: the progress of a move to it', async (t) => {
+    const { manifest, backbone } = await buildDefaultModel();
+    const { pool } = await createWriteModelDatabase(t);
+    const [a, b] = [randomUUID(), randomUUID()];
+    // By tenant here, whatever order the database's collation gives.
+    const progressOf = async (space: typeof manifest) =>
+      (await embeddingSpaceProgress(pool, space)).sort((x, y) =>
+        x.tenantId === a ? -1 : y.tenantId === a ? 1 : 0,
+      );
+    const v1 = [backbone.modelVersion];
+    const both = [backbone.modelVersion, manifest.modelVersion];
+    await storeImage(pool, manifest.modelId, both, 'active', a);
+    await storeImage(pool, manifest.modelId, v1, 'active', a);
+    await storeImage(pool, manifest.modelId, v1, 'deleted', a);
+    await storeImage(pool, manifest.modelId, [], 'active', b);
+    await storeImage(pool, manifest.modelId, v1, 'active', b);
+    assert.deepEqual(await progressOf(manifest), [
+      { tenantId: a, active: 2, embedded: 1 },
+      { tenantId: b, active: 2, embedded: 0 },
+    ]);
+    assert.deepEqual(await progressOf(backbone), [
+      { tenantId: a, active: 2, embedded: 2 },
+      { tenantId: b, active: 2, embedded: 1 },
+    ]);
   });
 });

@@ -81,3 +81,29 @@ export async function chooseEmbeddingManifest(
   }
   return built.manifest;
 }
+
+const progressRow = z.object({ tenantId: z.string().nullable(), active: z.number(), embedded: z.number() });
+
+/** How far a move to another space has come, per tenant: its live images, and those embedded in `manifest`'s space. */
+export type SpaceProgress = { tenantId: string | null; active: number; embedded: number };
+
+/**
+ * Per tenant, its live images and how many of them are embedded in `manifest`'s space (from the
+ * write model, consistent the moment the embedder records an embedding): the progress of a
+ * second embedder configured with a new space while the read API keeps answering from the old
+ * one (docs/search-quality.md, "Moving a tenant to a new space").
+ */
+export async function embeddingSpaceProgress(
+  pool: DatabasePool,
+  manifest: Pick<ModelManifest, 'modelId' | 'modelVersion'>,
+): Promise<SpaceProgress[]> {
+  const thisSpace = JSON.stringify([{ modelId: manifest.modelId, modelVersion: manifest.modelVersion }]);
+  const rows = await pool.any(sql.type(progressRow)`
+    select tenant_id as "tenantId", count(*)::int as active,
+      (count(*) filter (where state->'embeddings' @> ${thisSpace}::jsonb))::int as embedded
+    from write.aggregates
+    where aggregate_type = 'image' and state->>'status' = 'active'
+    group by tenant_id
+    order by tenant_id`);
+  return rows.map((r) => ({ tenantId: r.tenantId, active: r.active, embedded: r.embedded }));
+}
