@@ -137,6 +137,16 @@ export function searchRoutes(deps: ReadApiDependencies) {
       hits.map((h) => h.id),
       featuresOf,
     );
+    return presentRows(hits, rows, k, query);
+  }
+
+  /** `present` on hits whose metadata was read already (`rows`). */
+  function presentRows(
+    hits: VectorHit[],
+    rows: Map<string, SearchHitRow>,
+    k: number,
+    query: { hash: string | null; features: LocalFeatures | null },
+  ): HitView[] {
     const found = hits.flatMap((hit) => {
       const image: SearchHitRow | undefined = rows.get(hit.id);
       return image ? [{ hit, image, perceptualHash: image.perceptual_hash }] : [];
@@ -164,18 +174,36 @@ export function searchRoutes(deps: ReadApiDependencies) {
   }
 
   /**
-   * The stored perceptual hash (null before an embedder computed it) and, for `geometric`, the
-   * local features of the tenant's image: what a search by its id compares.
+   * A search by the id of one of the tenant's images, presented, with ONE metadata query: the
+   * index's neighbours are asked for first (as many as the fusion and verification look at,
+   * since whether the stored image has a perceptual hash or features is only known from its
+   * row), then their rows and the query image's own — its perceptual hash (null before an
+   * embedder computed it) and, for `geometric`, its local features — are read together.
+   * Undefined when the image has no vector (not found, or not indexed yet).
    */
-  async function storedQuery(
+  async function presentSimilar(
     tenantId: string,
     imageId: string,
+    model: ModelRef,
+    search: VectorSearchOptions,
     rerank: Rerank,
-  ): Promise<{ hash: string | null; features: LocalFeatures | null }> {
-    const row = (
-      await metadata.getSearchHits(tenantId, [imageId], rerank === 'geometric' ? [imageId] : [])
-    ).get(imageId);
-    return { hash: row?.perceptual_hash ?? null, features: decodeLocalFeatures(row?.features) };
+  ): Promise<HitView[] | undefined> {
+    const candidates = await vectors.similarTo(tenantId, model, imageId, {
+      ...search,
+      k: Math.max(search.k, defaultFusion.depth),
+    });
+    if (!candidates) return undefined;
+    const ids = [imageId, ...candidates.map((h) => h.id)];
+    const rows = await metadata.getSearchHits(
+      tenantId,
+      ids,
+      rerank === 'geometric' ? ids.slice(0, defaultFusion.depth + 1) : [],
+    );
+    const stored = rows.get(imageId);
+    const query = { hash: stored?.perceptual_hash ?? null, features: decodeLocalFeatures(stored?.features) };
+    // The candidates the query would have asked for had its hash and features been known first.
+    const hits = candidates.slice(0, candidatesFor(search.k, query.hash, query.features));
+    return presentRows(hits, rows, search.k, query);
   }
 
   async function embedQueryImage(c: Context<ReadApiEnv>, model: ModelRef) {
@@ -251,6 +279,18 @@ export function searchRoutes(deps: ReadApiDependencies) {
     const started = performance.now();
     const multipart = /^multipart\/form-data\b/i.test(c.req.header('content-type') ?? '');
     let model = deps.defaultModel;
+    const answer = (presented: HitView[]) => {
+      searchLatency.observe(
+        { kind: multipart ? 'image' : 'id-or-vector' },
+        (performance.now() - started) / 1000,
+      );
+      searchResults.observe(presented.length);
+      return c.json({
+        model,
+        hits: presented,
+        tookMs: Math.round((performance.now() - started) * 100) / 100,
+      });
+    };
     let hits: VectorHit[];
     let k: number;
     let query: { hash: string | null; features: LocalFeatures | null } = { hash: null, features: null };
@@ -273,16 +313,18 @@ export function searchRoutes(deps: ReadApiDependencies) {
         ...(body.filter ? { filter: body.filter } : {}),
       };
       if (body.imageId) {
-        query = await storedQuery(tenantId, body.imageId, body.rerank ?? 'geometric');
-        const found = await vectors.similarTo(tenantId, model, body.imageId, {
-          ...search,
-          k: candidatesFor(k, query.hash, query.features),
-        });
-        if (!found)
+        const presented = await presentSimilar(
+          tenantId,
+          body.imageId,
+          model,
+          search,
+          body.rerank ?? 'geometric',
+        );
+        if (!presented)
           throw new NotFoundError(
             `image ${body.imageId} has no vector for ${model.modelId}@${model.modelVersion} (not found, or not indexed yet)`,
           );
-        hits = found;
+        return answer(presented);
       } else {
         const dimension = (await deps.queryModel()).dimension;
         if (body.vector!.length !== dimension) {
@@ -298,13 +340,7 @@ export function searchRoutes(deps: ReadApiDependencies) {
         );
       }
     }
-    const presented = await present(tenantId, hits, k, query);
-    searchLatency.observe(
-      { kind: multipart ? 'image' : 'id-or-vector' },
-      (performance.now() - started) / 1000,
-    );
-    searchResults.observe(presented.length);
-    return c.json({ model, hits: presented, tookMs: Math.round((performance.now() - started) * 100) / 100 });
+    return answer(await present(tenantId, hits, k, query));
   });
 
   app.get('/v1/images/:id/similar', requireScope('search'), async (c) => {
@@ -325,14 +361,18 @@ export function searchRoutes(deps: ReadApiDependencies) {
         : Array.isArray(query.data.tag)
           ? query.data.tag
           : [query.data.tag];
-    const stored = await storedQuery(tenantId, imageId, query.data.rerank ?? 'geometric');
-    const hits = await vectors.similarTo(tenantId, model, imageId, {
-      k: candidatesFor(query.data.k, stored.hash, stored.features),
-      ...(query.data.threshold !== undefined ? { threshold: query.data.threshold } : {}),
-      ...(tags ? { filter: { tags } } : {}),
-    });
-    if (!hits) throw new NotFoundError(`image ${imageId} not found or not indexed yet`);
-    const presented = await present(tenantId, hits, query.data.k, stored);
+    const presented = await presentSimilar(
+      tenantId,
+      imageId,
+      model,
+      {
+        k: query.data.k,
+        ...(query.data.threshold !== undefined ? { threshold: query.data.threshold } : {}),
+        ...(tags ? { filter: { tags } } : {}),
+      },
+      query.data.rerank ?? 'geometric',
+    );
+    if (!presented) throw new NotFoundError(`image ${imageId} not found or not indexed yet`);
     searchLatency.observe({ kind: 'similar' }, (performance.now() - started) / 1000);
     searchResults.observe(presented.length);
     return c.json({ model, hits: presented });
