@@ -10,6 +10,7 @@ import type { Logger } from '@deeplens/platform/logger';
 import { isRetriableError } from '@deeplens/platform/retriableErrors';
 import { SpanKind, traceContextOf, withSpan } from '@deeplens/platform/telemetry';
 import type { TenantStorage, TenantWithStorage } from '@deeplens/platform/tenantStorage';
+import { createLocalFeaturesWorker } from './localFeaturesWorker.ts';
 import type { EmbeddingModel } from './onnxEmbeddingModel.ts';
 import { decodeFetched } from './stages/decodeFetched.ts';
 import { fetchUpload } from './stages/fetchUpload.ts';
@@ -73,6 +74,8 @@ export function createEmbedderHandler(options: EmbedderHandlerOptions) {
     return tenant;
   };
   const recorded = new Set<string>();
+  // OpenCV's WebAssembly off the main thread, which decodes, batches and records meanwhile.
+  const localFeatures = createLocalFeaturesWorker();
 
   /** Each image's results continue the trace of its upload. */
   function withImageSpan(upload: ConsumedRecord<ImageUploaded>, batchSize: number, run: () => Promise<void>) {
@@ -104,6 +107,7 @@ export function createEmbedderHandler(options: EmbedderHandlerOptions) {
         thumbnailSize: options.thumbnailSize,
         log,
         imageId: uploaded.data.imageId,
+        extractLocalFeatures: (grey, width, height) => localFeatures.extract(grey, width, height),
       });
       if (decoded.outcome === 'failed') return await fail(decoded.reason);
       const image = { ...decoded, storage: fetched.storage };
@@ -122,6 +126,8 @@ export function createEmbedderHandler(options: EmbedderHandlerOptions) {
 
   return {
     counts,
+    /** Stops the local features thread (an idle one does not keep the process alive anyway). */
+    close: () => localFeatures.close(),
     /** The consumer runtime's `accept`: uploads only, by the `event-type` header. */
     accept: (message: KafkaMessage): boolean =>
       message.headers?.['event-type']?.toString() === 'ImageUploaded',

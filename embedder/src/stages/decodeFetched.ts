@@ -11,6 +11,8 @@ export type DecodeFetchedOptions = {
   log: Logger;
   /** For the log only. */
   imageId: string;
+  /** Where local features are found (`localFeaturesWorker.ts`); by default on this thread. */
+  extractLocalFeatures?: (grey: Uint8Array, width: number, height: number) => Promise<Buffer>;
 };
 
 /**
@@ -43,10 +45,12 @@ export async function decodeFetched(bytes: Buffer, options: DecodeFetchedOptions
   }
   const { grey } = upload;
   const localFeatures = grey
-    ? await extractLocalFeatures(grey.data, grey.width, grey.height).catch((error: unknown) => {
-        options.log.warn('local features failed', { imageId: options.imageId, error });
-        return undefined;
-      })
+    ? await (options.extractLocalFeatures ?? extractLocalFeatures)(grey.data, grey.width, grey.height).catch(
+        (error: unknown) => {
+          options.log.warn('local features failed', { imageId: options.imageId, error });
+          return undefined;
+        },
+      )
     : undefined;
   return { outcome: 'decoded', upload, ...(localFeatures ? { localFeatures } : {}) };
 }
