@@ -1,16 +1,32 @@
 import {
   createPool,
+  createSqlTag,
   createTypeParserPreset,
   SchemaValidationError,
-  sql,
   type DatabasePool,
   type Interceptor,
   type QueryResultRow,
 } from 'slonik';
+import { z } from 'zod';
 import type { Config } from './config.ts';
 
-export { sql };
 export type { DatabasePool };
+
+/**
+ * The row types every package shares, named once. `void`: a statement that answers no rows
+ * (DDL, an insert/update/delete without `returning`) or only rows without columns (`select
+ * from pg_advisory_xact_lock(...)`); a row with a column is refused by the interceptor.
+ */
+export const sqlTypeAliases = {
+  void: z.object({}).strict(),
+};
+
+/**
+ * The project's `sql` tag: slonik's, with {@link sqlTypeAliases}. A query is typed with
+ * `sql.type(zodRow)` or `sql.typeAlias('void')`; `sql.unsafe` is kept only where no row type
+ * can exist, with a comment saying why.
+ */
+export const sql = createSqlTag({ typeAliases: sqlTypeAliases });
 
 /**
  * Checks every row of a `sql.type(schema)` query against its zod schema at run time and
@@ -92,7 +108,7 @@ export function withQueueKeeper(pool: DatabasePool, maximumPoolSize: number): Da
     if (open >= maximumPoolSize && state.idleConnections === 0) return;
     kicking = true;
     pool
-      .query(sql.unsafe`select 1`) // no rows to type: a liveness query
+      .query(sql.typeAlias('void')`select`) // a liveness query: one row without columns
       .catch(() => undefined)
       .finally(() => (kicking = false));
   }, queueKeeperIntervalMs);
