@@ -13,6 +13,7 @@
  * position and 32 of descriptor per keypoint, ≈ 18 KiB for 500 keypoints.
  */
 import { createRequire } from 'node:module';
+import { nearestNeighbours } from './hammingKernel.ts';
 
 /** The greyscale copy's longest side, in pixels (never enlarged: measured, see docs/search-quality.md). */
 export const LOCAL_FEATURE_SIZE = 512;
@@ -161,12 +162,6 @@ export type VerificationOptions = {
 
 export const defaultVerification: VerificationOptions = { ratio: 0.8, tolerance: 0.012, iterations: 400 };
 
-function popcount(x: number): number {
-  x -= (x >>> 1) & 0x55555555;
-  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
-  return (((x + (x >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
-}
-
 /**
  * Matches that pass the ratio test both ways and are each other's nearest: pairs of keypoint
  * indices (query, candidate).
@@ -179,59 +174,13 @@ export function mutualMatches(
   const n = query.count;
   const m = candidate.count;
   if (n < 2 || m < 2) return [];
-  const qd = query.descriptors;
-  const cd = candidate.descriptors;
-  // Best and second best per query row and per candidate column.
-  const rowBest = new Int32Array(n).fill(-1);
-  const rowD1 = new Uint16Array(n).fill(0xffff);
-  const rowD2 = new Uint16Array(n).fill(0xffff);
-  const colBest = new Int32Array(m).fill(-1);
-  const colD1 = new Uint16Array(m).fill(0xffff);
-  const colD2 = new Uint16Array(m).fill(0xffff);
-  for (let i = 0; i < n; i++) {
-    const q = i * 8;
-    const q0 = qd[q]!,
-      q1 = qd[q + 1]!,
-      q2 = qd[q + 2]!,
-      q3 = qd[q + 3]!;
-    const q4 = qd[q + 4]!,
-      q5 = qd[q + 5]!,
-      q6 = qd[q + 6]!,
-      q7 = qd[q + 7]!;
-    let d1 = 0xffff;
-    let d2 = 0xffff;
-    let best = -1;
-    for (let j = 0; j < m; j++) {
-      const c = j * 8;
-      const d =
-        popcount(q0 ^ cd[c]!) +
-        popcount(q1 ^ cd[c + 1]!) +
-        popcount(q2 ^ cd[c + 2]!) +
-        popcount(q3 ^ cd[c + 3]!) +
-        popcount(q4 ^ cd[c + 4]!) +
-        popcount(q5 ^ cd[c + 5]!) +
-        popcount(q6 ^ cd[c + 6]!) +
-        popcount(q7 ^ cd[c + 7]!);
-      if (d < d1) {
-        d2 = d1;
-        d1 = d;
-        best = j;
-      } else if (d < d2) d2 = d;
-      if (d < colD1[j]!) {
-        colD2[j] = colD1[j]!;
-        colD1[j] = d;
-        colBest[j] = i;
-      } else if (d < colD2[j]!) colD2[j] = d;
-    }
-    rowBest[i] = best;
-    rowD1[i] = d1;
-    rowD2[i] = d2;
-  }
+  const { rows, cols } = nearestNeighbours(query.descriptors, n, candidate.descriptors, m);
   const matches: [number, number][] = [];
   for (let i = 0; i < n; i++) {
-    const j = rowBest[i]!;
-    if (j < 0 || colBest[j] !== i) continue;
-    if (rowD1[i]! >= ratio * rowD2[i]! || colD1[j]! >= ratio * colD2[j]!) continue;
+    const j = rows[3 * i]!;
+    if (j < 0 || cols[3 * j] !== i) continue;
+    if (rows[3 * i + 1]! >= ratio * rows[3 * i + 2]! || cols[3 * j + 1]! >= ratio * cols[3 * j + 2]!)
+      continue;
     matches.push([i, j]);
   }
   return matches;
