@@ -22,7 +22,7 @@ export function createOutboxSignal(pool: Pick<DatabasePool, 'query'>): OutboxSig
       pending = true;
       setImmediate(() => {
         pending = false;
-        pool.query(sql.unsafe`select pg_notify(${outboxChannel}, '')`).catch(() => undefined);
+        pool.query(sql.typeAlias('void')`select from pg_notify(${outboxChannel}, '')`).catch(() => undefined);
       });
     },
   };

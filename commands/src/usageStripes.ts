@@ -105,7 +105,9 @@ const limitsRow = z.object({ max_images: z.number().nullable(), max_bytes: z.num
  */
 async function lockGrants(tx: Queryable, tenantId: string): Promise<void> {
   await tx.query(
-    sql.unsafe`select pg_advisory_xact_lock(hashtextextended(${`deeplens.usage:${tenantId}`}, 0))`,
+    sql.typeAlias(
+      'void',
+    )`select from pg_advisory_xact_lock(hashtextextended(${`deeplens.usage:${tenantId}`}, 0))`,
   );
 }
 
@@ -141,7 +143,7 @@ export async function changeUsage(tx: Queryable, change: UsageChange): Promise<v
   const { tenantId } = change;
   if (change.kind === 'limitsChanged') {
     await lockGrants(tx, tenantId);
-    await tx.query(sql.unsafe`
+    await tx.query(sql.typeAlias('void')`
       update write.usage_stripes set images_granted = images, bytes_granted = bytes
       where tenant_id = ${tenantId}`);
     return;
@@ -150,7 +152,7 @@ export async function changeUsage(tx: Queryable, change: UsageChange): Promise<v
   const { images, bytes } = change;
   if (images <= 0 && bytes <= 0) {
     // Giving back always fits; the total over the stripes stays exact.
-    await tx.query(sql.unsafe`
+    await tx.query(sql.typeAlias('void')`
       insert into write.usage_stripes (tenant_id, stripe, images, bytes)
       values (${tenantId}, ${stripe}, ${images}, ${bytes})
       on conflict (tenant_id, stripe) do update
@@ -159,7 +161,7 @@ export async function changeUsage(tx: Queryable, change: UsageChange): Promise<v
     return;
   }
   // The fast path: this stripe's grant covers the change; one row, locked until commit.
-  const counted = await tx.query(sql.unsafe`
+  const counted = await tx.query(sql.typeAlias('void')`
     update write.usage_stripes set images = images + ${images}, bytes = bytes + ${bytes}
     where tenant_id = ${tenantId} and stripe = ${stripe}
       and (${images} <= 0 or images + ${images} <= images_granted)
@@ -178,7 +180,7 @@ export async function changeUsage(tx: Queryable, change: UsageChange): Promise<v
     maxImages: planned?.max_images ?? fallback.maxImages,
     maxBytes: planned?.max_bytes ?? fallback.maxBytes,
   };
-  await tx.query(sql.unsafe`
+  await tx.query(sql.typeAlias('void')`
     insert into write.usage_stripes (tenant_id, stripe)
     select ${tenantId}, n from generate_series(0, ${usageStripeCount - 1}) as n
     on conflict do nothing`);
@@ -216,7 +218,7 @@ export async function changeUsage(tx: Queryable, change: UsageChange): Promise<v
       before.bytesGranted === next.bytesGranted
     )
       continue;
-    await tx.query(sql.unsafe`
+    await tx.query(sql.typeAlias('void')`
       update write.usage_stripes
       set images = ${next.images}, bytes = ${next.bytes},
           images_granted = ${next.imagesGranted}, bytes_granted = ${next.bytesGranted}

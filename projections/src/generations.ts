@@ -29,7 +29,7 @@ export async function ensureActiveGeneration(pool: DatabasePool, projection: str
     const active = await activeGeneration(pool, projection);
     if (active !== undefined) return active;
     try {
-      await pool.query(sql.unsafe`
+      await pool.query(sql.typeAlias('void')`
         insert into projections.generations (projection, generation, status, activated_at)
         select ${projection}, coalesce(max(generation), 0) + 1, 'active', now()
         from projections.generations where projection = ${projection}`);
@@ -76,11 +76,11 @@ export async function switchGeneration(
     if (target?.status !== 'building') throw new Error(`${definition.name} generation ${to} is not building`);
     const from = rows.find((r) => r.status === 'active')?.generation;
     if (from !== undefined) {
-      await tx.query(sql.unsafe`
+      await tx.query(sql.typeAlias('void')`
         update projections.generations set status = 'retired', retired_at = now()
         where projection = ${definition.name} and generation = ${from}`);
     }
-    await tx.query(sql.unsafe`
+    await tx.query(sql.typeAlias('void')`
       update projections.generations set status = 'active', activated_at = now()
       where projection = ${definition.name} and generation = ${to}`);
     await definition.activate(tx, from, to);
@@ -94,7 +94,7 @@ export async function abandonGeneration(
   projection: string,
   generation: number,
 ): Promise<void> {
-  await pool.query(sql.unsafe`
+  await pool.query(sql.typeAlias('void')`
     update projections.generations set status = 'retired', retired_at = now()
     where projection = ${projection} and generation = ${generation} and status = 'building'`);
 }
@@ -104,9 +104,9 @@ export async function markGenerationDropped(
   projection: string,
   generation: number,
 ): Promise<void> {
-  await pool.query(sql.unsafe`
+  await pool.query(sql.typeAlias('void')`
     update projections.generations set dropped_at = now() where projection = ${projection} and generation = ${generation}`);
-  await pool.query(sql.unsafe`
+  await pool.query(sql.typeAlias('void')`
     delete from projections.checkpoints where projection = ${projection} and generation = ${generation}`);
 }
 
@@ -151,7 +151,7 @@ export async function markGenerationSnapshot(
   generation: number,
   bound: GenerationBound,
 ): Promise<void> {
-  const updated = await pool.query(sql.unsafe`
+  const updated = await pool.query(sql.typeAlias('void')`
     update projections.generations set status = 'snapshot', until_bound = ${sql.jsonb(bound)}
     where projection = ${projection} and generation = ${generation} and status = 'building'`);
   if (updated.rowCount !== 1) throw new Error(`${projection} generation ${generation} is not building`);
@@ -212,7 +212,7 @@ export async function resumeSnapshot(
   generation: number,
 ): Promise<void> {
   try {
-    const updated = await pool.query(sql.unsafe`
+    const updated = await pool.query(sql.typeAlias('void')`
       update projections.generations set status = 'building'
       where projection = ${projection} and generation = ${generation} and status = 'snapshot' and dropped_at is null`);
     if (updated.rowCount !== 1) {
@@ -232,7 +232,7 @@ export async function retireSnapshot(
   projection: string,
   generation: number,
 ): Promise<void> {
-  const updated = await pool.query(sql.unsafe`
+  const updated = await pool.query(sql.typeAlias('void')`
     update projections.generations set status = 'retired', retired_at = now()
     where projection = ${projection} and generation = ${generation} and status = 'snapshot' and dropped_at is null`);
   if (updated.rowCount !== 1) {

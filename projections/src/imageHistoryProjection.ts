@@ -22,9 +22,9 @@ type HistoryEvent = ImageEvent | TenantDeleted;
 async function ensureHistorySchema(tx: Transaction, schema: string): Promise<void> {
   if (!(await mustCreateSchema(tx, schema, 'deleted_tenants'))) return;
   const s = (table: string) => sql.identifier([schema, table]);
-  await tx.query(sql.unsafe`create schema if not exists ${sql.identifier([schema])}`);
+  await tx.query(sql.typeAlias('void')`create schema if not exists ${sql.identifier([schema])}`);
   // One row per image event, in the image's version order (= its order in the log).
-  await tx.query(sql.unsafe`
+  await tx.query(sql.typeAlias('void')`
     create table if not exists ${s('image_events')} (
       tenant_id text not null,
       image_id text not null,
@@ -43,7 +43,7 @@ async function ensureHistorySchema(tx: Transaction, schema: string): Promise<voi
       primary key (tenant_id, image_id, version)
     )`);
   // What the next event's "before" is read from; also which tenant an image belongs to.
-  await tx.query(sql.unsafe`
+  await tx.query(sql.typeAlias('void')`
     create table if not exists ${s('images')} (
       image_id text primary key,
       tenant_id text not null,
@@ -52,8 +52,12 @@ async function ensureHistorySchema(tx: Transaction, schema: string): Promise<voi
       attributes jsonb,
       version int not null
     )`);
-  await tx.query(sql.unsafe`create index if not exists images_tenant on ${s('images')} (tenant_id)`);
-  await tx.query(sql.unsafe`create table if not exists ${s('deleted_tenants')} (tenant_id text primary key)`);
+  await tx.query(
+    sql.typeAlias('void')`create index if not exists images_tenant on ${s('images')} (tenant_id)`,
+  );
+  await tx.query(
+    sql.typeAlias('void')`create table if not exists ${s('deleted_tenants')} (tenant_id text primary key)`,
+  );
 }
 
 const stateRow = z.object({
@@ -143,10 +147,14 @@ export const imageHistoryProjection: ProjectionDefinition = {
         if (erased.length > 0) {
           const ids = sql.array(erased, 'text');
           await tx.query(
-            sql.unsafe`insert into ${s('deleted_tenants')} select unnest(${ids}::text[]) on conflict do nothing`,
+            sql.typeAlias(
+              'void',
+            )`insert into ${s('deleted_tenants')} select unnest(${ids}::text[]) on conflict do nothing`,
           );
-          await tx.query(sql.unsafe`delete from ${s('image_events')} where tenant_id = any(${ids})`);
-          await tx.query(sql.unsafe`delete from ${s('images')} where tenant_id = any(${ids})`);
+          await tx.query(
+            sql.typeAlias('void')`delete from ${s('image_events')} where tenant_id = any(${ids})`,
+          );
+          await tx.query(sql.typeAlias('void')`delete from ${s('images')} where tenant_id = any(${ids})`);
         }
         const kept = entries.filter((e) => !tombstoned.has(e.tenantId));
         if (kept.length > 0) {
@@ -166,7 +174,7 @@ export const imageHistoryProjection: ProjectionDefinition = {
             partition: e.partition,
             offset: e.offset,
           }));
-          await tx.query(sql.unsafe`
+          await tx.query(sql.typeAlias('void')`
             insert into ${s('image_events')} (tenant_id, image_id, version, event_id, type, occurred_at, actor,
               correlation_id, causation_id, changes, details, topic, partition, "offset")
             select x.tenant_id, x.image_id, x.version, x.event_id, x.type, ${fromEpochMs(sql.fragment`x.occurred_at`)},
@@ -188,7 +196,7 @@ export const imageHistoryProjection: ProjectionDefinition = {
             version: state.version,
           }));
         if (images.length > 0) {
-          await tx.query(sql.unsafe`
+          await tx.query(sql.typeAlias('void')`
             insert into ${s('images')} (image_id, tenant_id, status, tags, attributes, version)
             select x.image_id, x.tenant_id, x.status, x.tags, x.attributes, x.version
             from jsonb_to_recordset(${sql.jsonb(images)})

@@ -247,7 +247,7 @@ async function applyImageEvents(tx: Transaction, schema: string, events: ImageEv
   const deleted = [...changed].filter((id) => rows.get(id)!.status === 'deleted');
   const embedded = newEmbeddings.filter((e) => rows.get(e.image_id)!.status !== 'deleted');
   if (embedded.length > 0) {
-    await tx.query(sql.unsafe`
+    await tx.query(sql.typeAlias('void')`
       insert into ${embeddings} (image_id, model_id, model_version, dim, embedded_at)
       select x.image_id, x.model_id, x.model_version, x.dim, ${fromEpochMs(sql.fragment`x.embedded_at`)}
       from jsonb_to_recordset(${sql.jsonb(embedded)})
@@ -256,7 +256,7 @@ async function applyImageEvents(tx: Transaction, schema: string, events: ImageEv
   }
   const features = [...newFeatures].filter(([id]) => rows.get(id)!.status !== 'deleted');
   if (features.length > 0) {
-    await tx.query(sql.unsafe`
+    await tx.query(sql.typeAlias('void')`
       insert into ${sql.identifier([schema, 'image_features'])} (image_id, features)
       select x.image_id, decode(x.features, 'base64')
       from unnest(${sql.array(
@@ -269,16 +269,20 @@ async function applyImageEvents(tx: Transaction, schema: string, events: ImageEv
       on conflict (image_id) do update set features = excluded.features`);
   }
   if (deleted.length > 0) {
-    await tx.query(sql.unsafe`delete from ${embeddings} where image_id = any(${sql.array(deleted, 'text')})`);
     await tx.query(
-      sql.unsafe`delete from ${sql.identifier([schema, 'image_features'])} where image_id = any(${sql.array(deleted, 'text')})`,
+      sql.typeAlias('void')`delete from ${embeddings} where image_id = any(${sql.array(deleted, 'text')})`,
+    );
+    await tx.query(
+      sql.typeAlias(
+        'void',
+      )`delete from ${sql.identifier([schema, 'image_features'])} where image_id = any(${sql.array(deleted, 'text')})`,
     );
   }
 }
 
 /** One multi-row upsert of image rows (also what the replay benchmark's raw baseline runs). */
 export async function upsertImageRows(tx: Transaction, schema: string, rows: ImageRow[]): Promise<void> {
-  await tx.query(sql.unsafe`
+  await tx.query(sql.typeAlias('void')`
     insert into ${sql.identifier([schema, 'images'])} (image_id, status, object_key, sha256, mime, bytes, width,
       height, filename, tags, attributes, source, failure_reason, failure_retriable, failed_at, thumbnail_key,
       thumbnail_width, thumbnail_height, thumbnail_mime, perceptual_hash, version, uploaded_at, updated_at,
@@ -317,7 +321,7 @@ async function applyTenantEvent(
   switch (event.type) {
     case 'TenantProvisioned': {
       const d = event.data;
-      await tx.query(sql.unsafe`
+      await tx.query(sql.typeAlias('void')`
         insert into ${tenants} (tenant_id, slug, name, plan, limits, status, version, provisioned_at, updated_at)
         values (${d.tenantId}, ${d.slug}, ${d.name}, ${d.plan}, ${sql.jsonb(d.limits)}, 'active', ${version},
           ${atTs}, ${atTs})
@@ -333,7 +337,7 @@ async function applyTenantEvent(
       return;
     }
     case 'TenantPlanChanged': {
-      const updated = await tx.query(sql.unsafe`
+      const updated = await tx.query(sql.typeAlias('void')`
         update ${tenants} set plan = ${event.data.plan}, limits = ${sql.jsonb(event.data.limits)},
           version = ${version}, updated_at = ${atTs}
         where ${guard} and status <> 'deleted'`);
@@ -345,19 +349,19 @@ async function applyTenantEvent(
     }
     case 'TenantStorageConfigured': {
       const { tenantId: _id, ...storage } = event.data;
-      await tx.query(sql.unsafe`
+      await tx.query(sql.typeAlias('void')`
         update ${tenants} set storage = ${sql.jsonb(storage)}, version = ${version}, updated_at = ${atTs}
         where ${guard}`);
       return;
     }
     case 'TenantSuspended':
-      await tx.query(sql.unsafe`
+      await tx.query(sql.typeAlias('void')`
         update ${tenants} set status = 'suspended', suspended_reason = ${event.data.reason},
           version = ${version}, updated_at = ${atTs}
         where ${guard} and status <> 'deleted'`);
       return;
     case 'TenantReactivated':
-      await tx.query(sql.unsafe`
+      await tx.query(sql.typeAlias('void')`
         update ${tenants} set status = 'active', suspended_reason = null, version = ${version}, updated_at = ${atTs}
         where ${guard} and status <> 'deleted'`);
       return;
@@ -365,17 +369,17 @@ async function applyTenantEvent(
       // Erasure: the tenant's images, users and keys go; the row stays as a tombstone (id,
       // slug, status) so late events of other topics for this tenant are recognised and dropped.
       // Its name is personal data: the tombstone shows what a rebuild after the erasure shows.
-      const updated = await tx.query(sql.unsafe`
+      const updated = await tx.query(sql.typeAlias('void')`
         update ${tenants} set status = 'deleted', name = ${erasedName}, suspended_reason = null, storage = null,
           version = ${version}, updated_at = ${atTs}, deleted_at = ${atTs}
         where ${guard}`);
       if (updated.rowCount === 0) return;
       const schema = context.schema(tenantSchemaBase(event.data.tenantId));
-      await tx.query(sql.unsafe`drop schema if exists ${sql.identifier([schema])} cascade`);
+      await tx.query(sql.typeAlias('void')`drop schema if exists ${sql.identifier([schema])} cascade`);
       ensured.delete(schema);
-      await tx.query(sql.unsafe`
+      await tx.query(sql.typeAlias('void')`
         delete from ${sql.identifier([context.schema('platform'), 'users'])} where tenant_id = ${event.data.tenantId}`);
-      await tx.query(sql.unsafe`
+      await tx.query(sql.typeAlias('void')`
         delete from ${sql.identifier([context.schema('platform'), 'api_keys'])}
         where tenant_id = ${event.data.tenantId}`);
       // Last, before this transaction commits: a crash after the drop repeats the event (its
@@ -390,7 +394,7 @@ async function applyTenantEvent(
       // A move to DeepLens's own storage: the tenant brings none any more (else the target's
       // TenantStorageConfigured of the same decision follows). Progress is not projected here.
       if (event.data.toPlatform)
-        await tx.query(sql.unsafe`
+        await tx.query(sql.typeAlias('void')`
           update ${tenants} set storage = null, version = ${version}, updated_at = ${atTs} where ${guard}`);
       return;
     case 'StorageMoveProgressed':
@@ -465,7 +469,7 @@ async function moveToDedicatedDatabase(
   await dbs.transaction(at, async (dtx) => {
     await ensureDedicatedCheckpoints(dtx);
     await ensureTenantSchema(dtx, schema);
-    await dtx.query(sql.unsafe`
+    await dtx.query(sql.typeAlias('void')`
       truncate ${sql.identifier([schema, 'images'])}, ${sql.identifier([schema, 'image_embeddings'])},
         ${sql.identifier([schema, 'image_features'])}, deeplens.checkpoints`);
   });
@@ -490,7 +494,7 @@ async function moveToDedicatedDatabase(
     await dbs.transaction(at, async (dtx) => {
       await upsertImageRows(dtx, schema, [...rows]);
       if (embeddings.length > 0) {
-        await dtx.query(sql.unsafe`
+        await dtx.query(sql.typeAlias('void')`
           insert into ${sql.identifier([schema, 'image_embeddings'])} (image_id, model_id, model_version, dim, embedded_at)
           select x.image_id, x.model_id, x.model_version, x.dim, ${fromEpochMs(sql.fragment`x.embedded_at`)}
           from jsonb_to_recordset(${sql.jsonb(embeddings)})
@@ -498,7 +502,7 @@ async function moveToDedicatedDatabase(
           on conflict do nothing`);
       }
       if (features.length > 0) {
-        await dtx.query(sql.unsafe`
+        await dtx.query(sql.typeAlias('void')`
           insert into ${sql.identifier([schema, 'image_features'])} (image_id, features)
           select x.image_id, decode(x.features, 'base64')
           from unnest(${sql.array(
@@ -513,9 +517,9 @@ async function moveToDedicatedDatabase(
     });
     after = rows.at(-1)!.image_id;
   }
-  await tx.query(sql.unsafe`
+  await tx.query(sql.typeAlias('void')`
     insert into ${registry} (tenant_id, target, database) values (${tenantId}, ${target}, ${at.database})`);
-  await tx.query(sql.unsafe`drop schema if exists ${sql.identifier([shared])} cascade`);
+  await tx.query(sql.typeAlias('void')`drop schema if exists ${sql.identifier([shared])} cascade`);
 }
 
 /**
@@ -547,7 +551,7 @@ async function applyDedicatedImages(
       marks.map((m) => m.partition),
       'int4',
     );
-    await dtx.query(sql.unsafe`
+    await dtx.query(sql.typeAlias('void')`
       insert into deeplens.checkpoints (topic, partition, "offset")
       select x.topic, x.partition, -1 from unnest(${topics}, ${partitions}) as x(topic, partition)
       on conflict do nothing`);
@@ -565,7 +569,7 @@ async function applyDedicatedImages(
       tenantSchemaBase(tenantId),
       fresh.map((r) => r.event as ImageEvent),
     );
-    await dtx.query(sql.unsafe`
+    await dtx.query(sql.typeAlias('void')`
       update deeplens.checkpoints c set "offset" = greatest(c."offset", x.offset)
       from unnest(${topics}, ${partitions}, ${sql.array(
         marks.map((m) => m.offset),
@@ -589,26 +593,26 @@ async function applyIdentityEvent(
   switch (event.type) {
     case 'UserRegistered': {
       const d = event.data;
-      await tx.query(sql.unsafe`
+      await tx.query(sql.typeAlias('void')`
         insert into ${users} (user_id, tenant_id, email, password_hash, role, version, registered_at, updated_at)
         values (${d.userId}, ${d.tenantId}, ${d.email}, ${d.passwordHash}, ${d.role}, ${version}, ${atTs}, ${atTs})
         on conflict do nothing`);
       return;
     }
     case 'UserRoleChanged':
-      await tx.query(sql.unsafe`
+      await tx.query(sql.typeAlias('void')`
         update ${users} set role = ${event.data.role}, version = ${version}, updated_at = ${atTs}
         where user_id = ${event.data.userId} and version < ${version}`);
       return;
     case 'UserDisabled':
-      await tx.query(sql.unsafe`
+      await tx.query(sql.typeAlias('void')`
         update ${users} set disabled = true, disabled_reason = ${event.data.reason}, version = ${version},
           updated_at = ${atTs}
         where user_id = ${event.data.userId} and version < ${version}`);
       return;
     case 'UserErased':
       // The live row's e-mail and hash are overwritten with what a rebuild from the log shows.
-      await tx.query(sql.unsafe`
+      await tx.query(sql.typeAlias('void')`
         update ${users} set email = ${erasedEmail(event.data.userId)}, password_hash = '', disabled = true,
           version = ${version}, updated_at = ${atTs}
         where user_id = ${event.data.userId} and version < ${version}`);
@@ -616,7 +620,7 @@ async function applyIdentityEvent(
     case 'ApiKeyIssued': {
       const d = event.data;
       const expires = d.expiresAt === null ? null : fromEpochMs(sql.fragment`${d.expiresAt}::bigint`);
-      await tx.query(sql.unsafe`
+      await tx.query(sql.typeAlias('void')`
         insert into ${keys} (key_id, tenant_id, name, prefix, secret_hash, scopes, expires_at, version, issued_at,
           updated_at)
         values (${d.keyId}, ${d.tenantId}, ${d.name}, ${d.prefix}, ${d.secretHash}, ${sql.array(d.scopes, 'text')},
@@ -625,7 +629,7 @@ async function applyIdentityEvent(
       return;
     }
     case 'ApiKeyRevoked':
-      await tx.query(sql.unsafe`
+      await tx.query(sql.typeAlias('void')`
         update ${keys} set revoked_at = ${atTs}, revoked_reason = ${event.data.reason}, version = ${version},
           updated_at = ${atTs}
         where key_id = ${event.data.keyId} and version < ${version}`);

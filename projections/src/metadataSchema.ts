@@ -45,7 +45,7 @@ export async function tableExists(tx: Transaction, schema: string, table: string
  */
 export async function mustCreateSchema(tx: Transaction, schema: string, table: string): Promise<boolean> {
   if (await tableExists(tx, schema, table)) return false;
-  await tx.query(sql.unsafe`select pg_advisory_xact_lock(hashtext(${schema}))`);
+  await tx.query(sql.typeAlias('void')`select from pg_advisory_xact_lock(hashtext(${schema}))`);
   const created = await tx.oneFirst(sql.type(existsRow)`
     select exists (
       select from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
@@ -58,8 +58,8 @@ export async function ensurePlatformSchema(tx: Transaction, schema: string): Pro
   const s = (table: string) => sql.identifier([schema, table]);
   // `tenant_databases` is the last table: a schema from before it gets it on its next batch.
   if (!(await mustCreateSchema(tx, schema, 'tenant_databases'))) return;
-  await tx.query(sql.unsafe`create schema if not exists ${sql.identifier([schema])}`);
-  await tx.query(sql.unsafe`
+  await tx.query(sql.typeAlias('void')`create schema if not exists ${sql.identifier([schema])}`);
+  await tx.query(sql.typeAlias('void')`
     create table if not exists ${s('tenants')} (
       tenant_id text primary key,
       slug text not null,
@@ -75,9 +75,9 @@ export async function ensurePlatformSchema(tx: Transaction, schema: string): Pro
       updated_at timestamptz not null,
       deleted_at timestamptz
     )`);
-  await tx.query(sql.unsafe`
+  await tx.query(sql.typeAlias('void')`
     create index if not exists tenants_slug on ${s('tenants')} (slug) where status <> 'deleted'`);
-  await tx.query(sql.unsafe`
+  await tx.query(sql.typeAlias('void')`
     create table if not exists ${s('users')} (
       user_id text primary key,
       tenant_id text,
@@ -91,9 +91,11 @@ export async function ensurePlatformSchema(tx: Transaction, schema: string): Pro
       registered_at timestamptz not null,
       updated_at timestamptz not null
     )`);
-  await tx.query(sql.unsafe`create index if not exists users_email on ${s('users')} (lower(email))`);
-  await tx.query(sql.unsafe`create index if not exists users_tenant on ${s('users')} (tenant_id)`);
-  await tx.query(sql.unsafe`
+  await tx.query(
+    sql.typeAlias('void')`create index if not exists users_email on ${s('users')} (lower(email))`,
+  );
+  await tx.query(sql.typeAlias('void')`create index if not exists users_tenant on ${s('users')} (tenant_id)`);
+  await tx.query(sql.typeAlias('void')`
     create table if not exists ${s('api_keys')} (
       key_id text primary key,
       tenant_id text not null,
@@ -109,9 +111,13 @@ export async function ensurePlatformSchema(tx: Transaction, schema: string): Pro
       issued_at timestamptz not null,
       updated_at timestamptz not null
     )`);
-  await tx.query(sql.unsafe`create unique index if not exists api_keys_prefix on ${s('api_keys')} (prefix)`);
-  await tx.query(sql.unsafe`create index if not exists api_keys_tenant on ${s('api_keys')} (tenant_id)`);
-  await tx.query(sql.unsafe`
+  await tx.query(
+    sql.typeAlias('void')`create unique index if not exists api_keys_prefix on ${s('api_keys')} (prefix)`,
+  );
+  await tx.query(
+    sql.typeAlias('void')`create index if not exists api_keys_tenant on ${s('api_keys')} (tenant_id)`,
+  );
+  await tx.query(sql.typeAlias('void')`
     create table if not exists ${s('tenant_databases')} (
       tenant_id text primary key,
       -- A configured server's name (never a URL) and the tenant's database of this generation.
@@ -136,13 +142,15 @@ export async function ensureTenantSchema(tx: Transaction, schema: string): Promi
   if (!(await mustCreateSchema(tx, schema, 'image_embeddings'))) {
     // A schema created before the images' perceptual hash (issue 15): add the column once;
     // concurrent batches take turns on the schema's lock and the second one skips.
-    await tx.query(sql.unsafe`select pg_advisory_xact_lock(hashtext(${schema}))`);
-    await tx.query(sql.unsafe`alter table ${s('images')} add column if not exists perceptual_hash text`);
+    await tx.query(sql.typeAlias('void')`select from pg_advisory_xact_lock(hashtext(${schema}))`);
+    await tx.query(
+      sql.typeAlias('void')`alter table ${s('images')} add column if not exists perceptual_hash text`,
+    );
     await createImageFeatures(tx, schema);
     return;
   }
-  await tx.query(sql.unsafe`create schema if not exists ${sql.identifier([schema])}`);
-  await tx.query(sql.unsafe`
+  await tx.query(sql.typeAlias('void')`create schema if not exists ${sql.identifier([schema])}`);
+  await tx.query(sql.typeAlias('void')`
     create table if not exists ${s('images')} (
       image_id text primary key,
       -- The projection's own knowledge; 'indexed' is added at read time from vector_status.
@@ -172,13 +180,13 @@ export async function ensureTenantSchema(tx: Transaction, schema: string): Promi
       updated_at timestamptz not null,
       deleted_at timestamptz
     )`);
-  await tx.query(sql.unsafe`
+  await tx.query(sql.typeAlias('void')`
     create index if not exists images_listing on ${s('images')} (uploaded_at desc, image_id desc)
     where status <> 'deleted'`);
-  await tx.query(sql.unsafe`
+  await tx.query(sql.typeAlias('void')`
     create index if not exists images_tags on ${s('images')} using gin (tags) where status <> 'deleted'`);
-  await tx.query(sql.unsafe`create index if not exists images_sha256 on ${s('images')} (sha256)`);
-  await tx.query(sql.unsafe`
+  await tx.query(sql.typeAlias('void')`create index if not exists images_sha256 on ${s('images')} (sha256)`);
+  await tx.query(sql.typeAlias('void')`
     create table if not exists ${s('image_embeddings')} (
       image_id text not null,
       model_id text not null,
@@ -196,7 +204,7 @@ export async function ensureTenantSchema(tx: Transaction, schema: string): Promi
  * table so the images' rows stay small for listings and the projection's upserts.
  */
 async function createImageFeatures(tx: Transaction, schema: string): Promise<void> {
-  await tx.query(sql.unsafe`
+  await tx.query(sql.typeAlias('void')`
     create table if not exists ${sql.identifier([schema, 'image_features'])} (
       image_id text primary key,
       features bytea not null

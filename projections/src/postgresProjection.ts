@@ -102,7 +102,7 @@ export async function inCheckpointedTransaction(
       active,
       schema: (base) => schemaOfGeneration(base, generation, active),
     };
-    await tx.query(sql.unsafe`
+    await tx.query(sql.typeAlias('void')`
       insert into projections.checkpoints (projection, generation, topic, partition, "offset")
       select ${projection}, ${generation}, x.topic, x.partition, -1
       from unnest(${topicsOf(batches)}, ${partitionsOf(batches)}) as x(topic, partition)
@@ -127,14 +127,14 @@ export async function inCheckpointedTransaction(
     const halting = poison.find((p) => !p.operatorSkip);
     if (halting) throw poisonError(halting);
     for (const p of poison) {
-      await tx.query(sql.unsafe`
+      await tx.query(sql.typeAlias('void')`
         insert into projections.failures (projection, generation, topic, partition, "offset", event_type, error, record)
         values (${projection}, ${generation}, ${p.topic}, ${p.partition}, ${p.offset},
           ${eventTypeOf(p)}, ${p.error}, ${p.value ? sql.binary(p.value) : null})
         on conflict do nothing`);
     }
     await beforeCommit?.(tx, context);
-    await tx.query(sql.unsafe`
+    await tx.query(sql.typeAlias('void')`
       update projections.checkpoints c set "offset" = x.offset, updated_at = now()
       from unnest(${topicsOf(due)}, ${partitionsOf(due)}, ${offsetsOf(due)}) as x(topic, partition, "offset")
       where c.projection = ${projection} and c.generation = ${generation}
@@ -227,9 +227,9 @@ export function postgresProjection(options: PostgresProjectionOptions): Projecti
       const row = await pool.maybeOne(sql.type(generationRow)`
         select status from projections.generations where projection = ${name} and generation = ${generation}`);
       await options.dropStorage(pool, generation, row?.status === 'active');
-      await pool.query(sql.unsafe`
+      await pool.query(sql.typeAlias('void')`
         delete from projections.checkpoints where projection = ${name} and generation = ${generation}`);
-      await pool.query(sql.unsafe`
+      await pool.query(sql.typeAlias('void')`
         delete from projections.failures where projection = ${name} and generation = ${generation}`);
     },
     async close() {},
@@ -258,15 +258,19 @@ export async function renameSchemasForSwitch(
   const current = await schemasMatching(tx, new RegExp(`^(?:${base.source})$`));
   for (const schema of current) {
     const retiredName = `${schema}__g${from ?? 0}`;
-    await tx.query(sql.unsafe`drop schema if exists ${sql.identifier([retiredName])} cascade`);
+    await tx.query(sql.typeAlias('void')`drop schema if exists ${sql.identifier([retiredName])} cascade`);
     await tx.query(
-      sql.unsafe`alter schema ${sql.identifier([schema])} rename to ${sql.identifier([retiredName])}`,
+      sql.typeAlias(
+        'void',
+      )`alter schema ${sql.identifier([schema])} rename to ${sql.identifier([retiredName])}`,
     );
   }
   const suffix = `__g${to}`;
   for (const schema of await schemasMatching(tx, new RegExp(`^(?:${base.source})${suffix}$`))) {
     await tx.query(
-      sql.unsafe`alter schema ${sql.identifier([schema])} rename to ${sql.identifier([schema.slice(0, -suffix.length)])}`,
+      sql.typeAlias(
+        'void',
+      )`alter schema ${sql.identifier([schema])} rename to ${sql.identifier([schema.slice(0, -suffix.length)])}`,
     );
   }
 }
@@ -280,7 +284,7 @@ export async function dropGenerationSchemas(
 ): Promise<void> {
   const suffix = active ? '' : `__g${generation}`;
   for (const schema of await schemasMatching(pool, new RegExp(`^(?:${base.source})${suffix}$`))) {
-    await pool.query(sql.unsafe`drop schema if exists ${sql.identifier([schema])} cascade`);
+    await pool.query(sql.typeAlias('void')`drop schema if exists ${sql.identifier([schema])} cascade`);
   }
 }
 
@@ -301,8 +305,8 @@ export async function lockTenants(
     const key = `deeplens.tenant:${tenantId}`;
     await tx.query(
       exclusive.has(tenantId)
-        ? sql.unsafe`select pg_advisory_xact_lock(hashtext(${key}))`
-        : sql.unsafe`select pg_advisory_xact_lock_shared(hashtext(${key}))`,
+        ? sql.typeAlias('void')`select from pg_advisory_xact_lock(hashtext(${key}))`
+        : sql.typeAlias('void')`select from pg_advisory_xact_lock_shared(hashtext(${key}))`,
     );
   }
 }

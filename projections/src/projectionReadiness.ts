@@ -11,7 +11,7 @@ export async function setProjectionReadiness(
   reason: string | null,
   detail: Record<string, unknown> = {},
 ): Promise<void> {
-  await pool.query(sql.unsafe`
+  await pool.query(sql.typeAlias('void')`
     insert into projections.readiness (projection, state, reason, detail, updated_at)
     values (${projection}, ${state}, ${reason}, ${sql.jsonb(detail as never)}, now())
     on conflict (projection) do update

@@ -249,8 +249,8 @@ export function createTenantDatabases(
  * moved in the same transaction as its rows (exactly once per database).
  */
 export async function ensureDedicatedCheckpoints(tx: Transaction): Promise<void> {
-  await tx.query(sql.unsafe`create schema if not exists deeplens`);
-  await tx.query(sql.unsafe`
+  await tx.query(sql.typeAlias('void')`create schema if not exists deeplens`);
+  await tx.query(sql.typeAlias('void')`
     create table if not exists deeplens.checkpoints (
       topic text not null,
       partition int not null,

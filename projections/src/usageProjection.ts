@@ -19,8 +19,8 @@ type UsageEvent = ImageUploaded | ImageDeleted | TenantDeleted;
 async function ensureUsageSchema(tx: Transaction, schema: string): Promise<void> {
   if (!(await mustCreateSchema(tx, schema, 'deleted_tenants'))) return;
   const s = (table: string) => sql.identifier([schema, table]);
-  await tx.query(sql.unsafe`create schema if not exists ${sql.identifier([schema])}`);
-  await tx.query(sql.unsafe`
+  await tx.query(sql.typeAlias('void')`create schema if not exists ${sql.identifier([schema])}`);
+  await tx.query(sql.typeAlias('void')`
     create table if not exists ${s('tenant_usage')} (
       tenant_id text primary key,
       images bigint not null,
@@ -28,7 +28,7 @@ async function ensureUsageSchema(tx: Transaction, schema: string): Promise<void>
       updated_at timestamptz not null
     )`);
   // One row per image ever counted: what makes re-applying an upload or a delete a no-op.
-  await tx.query(sql.unsafe`
+  await tx.query(sql.typeAlias('void')`
     create table if not exists ${s('image_sizes')} (
       image_id text primary key,
       tenant_id text not null,
@@ -37,9 +37,11 @@ async function ensureUsageSchema(tx: Transaction, schema: string): Promise<void>
       version int not null
     )`);
   await tx.query(
-    sql.unsafe`create index if not exists image_sizes_tenant on ${s('image_sizes')} (tenant_id)`,
+    sql.typeAlias('void')`create index if not exists image_sizes_tenant on ${s('image_sizes')} (tenant_id)`,
   );
-  await tx.query(sql.unsafe`create table if not exists ${s('deleted_tenants')} (tenant_id text primary key)`);
+  await tx.query(
+    sql.typeAlias('void')`create table if not exists ${s('deleted_tenants')} (tenant_id text primary key)`,
+  );
 }
 
 const sizeRow = z.object({
@@ -116,16 +118,22 @@ export const usageProjection: ProjectionDefinition = {
         if (erased.length > 0) {
           const ids = sql.array(erased, 'text');
           await tx.query(
-            sql.unsafe`insert into ${s('deleted_tenants')} select unnest(${ids}::text[]) on conflict do nothing`,
+            sql.typeAlias(
+              'void',
+            )`insert into ${s('deleted_tenants')} select unnest(${ids}::text[]) on conflict do nothing`,
           );
-          await tx.query(sql.unsafe`delete from ${s('tenant_usage')} where tenant_id = any(${ids})`);
-          await tx.query(sql.unsafe`delete from ${s('image_sizes')} where tenant_id = any(${ids})`);
+          await tx.query(
+            sql.typeAlias('void')`delete from ${s('tenant_usage')} where tenant_id = any(${ids})`,
+          );
+          await tx.query(
+            sql.typeAlias('void')`delete from ${s('image_sizes')} where tenant_id = any(${ids})`,
+          );
         }
         const ledger = [...changedSizes]
           .map((id) => sizes.get(id)!)
           .filter((r) => !tombstoned.has(r.tenant_id));
         if (ledger.length > 0) {
-          await tx.query(sql.unsafe`
+          await tx.query(sql.typeAlias('void')`
             insert into ${s('image_sizes')} (image_id, tenant_id, bytes, deleted, version)
             select x.image_id, x.tenant_id, x.bytes, x.deleted, x.version
             from jsonb_to_recordset(${sql.jsonb(ledger)})
@@ -135,7 +143,7 @@ export const usageProjection: ProjectionDefinition = {
         // Tenants in a fixed order, so concurrent batches lock their rows without deadlocking.
         for (const [tenantId, d] of [...delta].sort(([a], [b]) => (a < b ? -1 : 1))) {
           const at = fromEpochMs(sql.fragment`${d.at}::bigint`);
-          await tx.query(sql.unsafe`
+          await tx.query(sql.typeAlias('void')`
             insert into ${s('tenant_usage')} as u (tenant_id, images, bytes, updated_at)
             values (${tenantId}, ${d.images}, ${d.bytes}, ${at})
             on conflict (tenant_id) do update set images = u.images + excluded.images,

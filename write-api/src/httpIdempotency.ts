@@ -55,7 +55,7 @@ export function httpIdempotency(pool: DatabasePool, box: SecretBox): MiddlewareH
       Buffer.from(await c.req.raw.clone().arrayBuffer()),
     );
 
-    const claimed = await pool.query(sql.unsafe`
+    const claimed = await pool.query(sql.typeAlias('void')`
       insert into auth.http_idempotency (scope, key, fingerprint) values (${scope}, ${key}, ${fingerprint})
       on conflict (scope, key) do update set claimed_at = now(), fingerprint = excluded.fingerprint
         where auth.http_idempotency.status is null and auth.http_idempotency.claimed_at < now() - interval '1 minute'
@@ -84,7 +84,9 @@ export function httpIdempotency(pool: DatabasePool, box: SecretBox): MiddlewareH
       await next();
     } catch (error) {
       await pool.query(
-        sql.unsafe`delete from auth.http_idempotency where scope = ${scope} and key = ${key} and status is null`,
+        sql.typeAlias(
+          'void',
+        )`delete from auth.http_idempotency where scope = ${scope} and key = ${key} and status is null`,
       );
       throw error;
     }
@@ -96,12 +98,14 @@ export function httpIdempotency(pool: DatabasePool, box: SecretBox): MiddlewareH
         const value = c.res.headers.get(name);
         if (value) headers[name] = value;
       }
-      await pool.query(sql.unsafe`
+      await pool.query(sql.typeAlias('void')`
         update auth.http_idempotency set status = ${c.res.status}, headers = ${sql.jsonb(headers)}, sealed_body = ${box.seal(text)}
         where scope = ${scope} and key = ${key}`);
     } else {
       await pool.query(
-        sql.unsafe`delete from auth.http_idempotency where scope = ${scope} and key = ${key} and status is null`,
+        sql.typeAlias(
+          'void',
+        )`delete from auth.http_idempotency where scope = ${scope} and key = ${key} and status is null`,
       );
     }
   };

@@ -25,8 +25,7 @@ export async function recordAccepted(
   db: Queryable | DatabasePool,
   outcome: { tenantId: string; requestId: string; command: string; imageId: string | null },
 ): Promise<void> {
-  // sql.unsafe: a write that returns no rows, so there is no row to type.
-  await db.query(sql.unsafe`
+  await db.query(sql.typeAlias('void')`
     insert into write.intake_outcomes (tenant_id, request_id, status, command, image_id)
     values (${outcome.tenantId}, ${outcome.requestId}, 'accepted', ${outcome.command}, ${outcome.imageId})
     on conflict (tenant_id, request_id) do update
@@ -39,8 +38,7 @@ export async function recordRejected(
   db: Queryable | DatabasePool,
   outcome: { tenantId: string; requestId: string; code: string; reason: string },
 ): Promise<void> {
-  // sql.unsafe: a write that returns no rows, so there is no row to type.
-  await db.query(sql.unsafe`
+  await db.query(sql.typeAlias('void')`
     insert into write.intake_outcomes (tenant_id, request_id, status, code, reason)
     values (${outcome.tenantId}, ${outcome.requestId}, 'rejected', ${outcome.code}, ${outcome.reason})
     on conflict (tenant_id, request_id) do update

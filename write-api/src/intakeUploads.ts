@@ -120,7 +120,7 @@ export function createIntakeUploads(options: {
       const objectKey = storage.keyOf(sha256);
       await storage.store.put(storage.bucket, objectKey, bytes, image.mime);
       const expiresAt = clock() + uploadLifetimeMs;
-      await pool.query(sql.unsafe`
+      await pool.query(sql.typeAlias('void')`
         insert into write.intake_uploads (tenant_id, object_key, sha256, mime, bytes, width, height, expires_at)
         values (${tenant.tenantId}, ${objectKey}, ${sha256}, ${image.mime}, ${bytes.length}, ${image.width},
           ${image.height}, to_timestamp(${expiresAt}::float8 / 1000))
@@ -202,7 +202,7 @@ export function createIntakeUploads(options: {
       const objectKey = storage.keyOf(announced.sha256);
       const url = await target.presignPut(storage.bucket, objectKey, presignedUrlSeconds);
       const expiresAt = clock() + uploadLifetimeMs;
-      await pool.query(sql.unsafe`
+      await pool.query(sql.typeAlias('void')`
         insert into write.intake_uploads (tenant_id, object_key, sha256, mime, bytes, width, height, expires_at)
         values (${tenant.tenantId}, ${objectKey}, ${announced.sha256}, ${announced.mime}, ${announced.bytes}, 0, 0,
           to_timestamp(${expiresAt}::float8 / 1000))
@@ -212,7 +212,7 @@ export function createIntakeUploads(options: {
 
     /** The upload was registered: it no longer expires. */
     async registered(tenantId: string, objectKey: string): Promise<void> {
-      await pool.query(sql.unsafe`
+      await pool.query(sql.typeAlias('void')`
         update write.intake_uploads set registered_at = now()
         where tenant_id = ${tenantId} and object_key = ${objectKey} and registered_at is null`);
     },
@@ -241,7 +241,7 @@ export function createIntakeUploads(options: {
             log?.warn('an expired upload could not be deleted', { objectKey: row.object_key, error });
           });
         }
-        await pool.query(sql.unsafe`
+        await pool.query(sql.typeAlias('void')`
           delete from write.intake_uploads
           where tenant_id = ${row.tenant_id} and object_key = ${row.object_key} and registered_at is null`);
       }

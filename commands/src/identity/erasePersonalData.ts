@@ -21,11 +21,11 @@ export async function eraseUserPersonalData(
 ): Promise<void> {
   await dataKeys.destroy(userSubject(userId));
   await pool.transaction(async (tx) => {
-    await tx.query(sql.unsafe`
+    await tx.query(sql.typeAlias('void')`
       update write.aggregates
       set state = state || jsonb_build_object('email', ${erasedEmail(userId)}::text, 'passwordHash', ''), updated_at = now()
       where aggregate_type = 'user' and aggregate_id = ${userId}`);
-    await tx.query(sql.unsafe`
+    await tx.query(sql.typeAlias('void')`
       update write.unique_reservations set value = ${erasedEmail(userId)}
       where kind = 'user_email' and aggregate_id = ${userId}`);
   });
@@ -44,20 +44,20 @@ export async function eraseTenantPersonalData(
 ): Promise<void> {
   await dataKeys.destroy(tenantSubject(tenantId));
   await pool.transaction(async (tx) => {
-    await tx.query(sql.unsafe`
+    await tx.query(sql.typeAlias('void')`
       update write.aggregates set state = state || jsonb_build_object('name', ${erasedName}::text), updated_at = now()
       where aggregate_type = 'tenant' and aggregate_id = ${tenantId}`);
-    await tx.query(sql.unsafe`
+    await tx.query(sql.typeAlias('void')`
       update write.aggregates set state = state || jsonb_build_object('secretHash', ''), updated_at = now()
       where aggregate_type = 'apiKey' and tenant_id = ${tenantId}`);
-    await tx.query(sql.unsafe`
+    await tx.query(sql.typeAlias('void')`
       update write.aggregates set state = state || jsonb_build_object('name', ''), updated_at = now()
       where aggregate_type = 'intakeKey' and tenant_id = ${tenantId}`);
-    await tx.query(sql.unsafe`
+    await tx.query(sql.typeAlias('void')`
       update write.aggregates
       set state = state || jsonb_build_object('email', 'erased:' || aggregate_id, 'passwordHash', ''), updated_at = now()
       where aggregate_type = 'user' and tenant_id = ${tenantId}`);
-    await tx.query(sql.unsafe`
+    await tx.query(sql.typeAlias('void')`
       update write.unique_reservations set value = 'erased:' || aggregate_id
       where kind = 'user_email'
         and aggregate_id in (select aggregate_id from write.aggregates where aggregate_type = 'user' and tenant_id = ${tenantId})`);

@@ -127,7 +127,7 @@ export function createRefreshTokenStore(
     const now = clock();
     const { hash, ...issued } = newToken(familyId, now);
     // Joining a family is refused if it is revoked or somebody else's.
-    const inserted = await pool.query(sql.unsafe`
+    const inserted = await pool.query(sql.typeAlias('void')`
       insert into auth.refresh_tokens (id, family_id, user_id, tenant_id, token_hash, issued_at, expires_at)
       select ${issued.tokenId}::uuid, ${familyId}::uuid, ${userId}::text, ${tenantId}::text, ${hash}::text,
         ${at(now)}, ${at(issued.expiresAt)}
@@ -156,7 +156,7 @@ export function createRefreshTokenStore(
             select 1 from auth.refresh_tokens r where r.family_id = t.family_id and r.revoked_at is not null)
         returning t.family_id::text, t.user_id, t.tenant_id`);
       if (claimed) {
-        await tx.query(sql.unsafe`
+        await tx.query(sql.typeAlias('void')`
           insert into auth.refresh_tokens (id, family_id, user_id, tenant_id, token_hash, issued_at, expires_at)
           values (${next.tokenId}, ${claimed.family_id}, ${claimed.user_id}, ${claimed.tenant_id}, ${nextHash},
             ${at(now)}, ${at(next.expiresAt)})`);
@@ -184,7 +184,7 @@ export function createRefreshTokenStore(
       if (reuseGraceSeconds > 0 && presented.used && presented.used_recently && !presented.revoked) {
         return { kind: 'rotatedRecently' };
       }
-      await tx.query(sql.unsafe`
+      await tx.query(sql.typeAlias('void')`
         update auth.refresh_tokens set revoked_at = ${at(now)}
         where family_id = ${presented.family_id} and revoked_at is null`);
       return {
@@ -235,7 +235,7 @@ export function createRefreshTokenStore(
   }
 
   async function revokeAllForUser(userId: string): Promise<number> {
-    const result = await pool.query(sql.unsafe`
+    const result = await pool.query(sql.typeAlias('void')`
       update auth.refresh_tokens set revoked_at = ${at(clock())}
       where user_id = ${userId} and revoked_at is null`);
     return result.rowCount;

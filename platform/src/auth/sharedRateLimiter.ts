@@ -55,7 +55,7 @@ export function createSharedRateLimiter(
       // Buckets idle for a whole window are full: forgetting them changes nothing.
       if (now - purgedAt > 10 * windowMs) {
         purgedAt = now;
-        await pool.query(sql.unsafe`
+        await pool.query(sql.typeAlias('void')`
           delete from auth.rate_limit_buckets where updated_ms < ${now - 2 * windowMs}::bigint`);
       }
       const msPerToken = windowMs / limit;

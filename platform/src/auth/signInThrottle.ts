@@ -65,7 +65,7 @@ export function createSignInThrottle(pool: DatabasePool, options: SignInThrottle
       : Math.min(maxDelaySeconds, baseDelaySeconds * 2 ** Math.min(count - freeAttempts, 30)) * 1000;
 
   async function purgeNow(now: number): Promise<void> {
-    await pool.query(sql.unsafe`
+    await pool.query(sql.typeAlias('void')`
       delete from auth.sign_in_throttle
       where last_attempt_ms < ${now - forgetAfterSeconds * 1000}
         and (blocked_until_ms is null or blocked_until_ms < ${now})`);
@@ -77,7 +77,7 @@ export function createSignInThrottle(pool: DatabasePool, options: SignInThrottle
       const sorted = [...new Set(keys)].sort();
       const waitMs = await pool.transaction(async (tx) => {
         // Rows are created, then locked, in key order: concurrent attempts queue, never deadlock.
-        await tx.query(sql.unsafe`
+        await tx.query(sql.typeAlias('void')`
           insert into auth.sign_in_throttle (key, failures, last_attempt_ms)
           select k, 0, ${now} from unnest(${sql.array(sorted, 'text')}) as k order by k
           on conflict (key) do nothing`);
@@ -90,7 +90,7 @@ export function createSignInThrottle(pool: DatabasePool, options: SignInThrottle
           const stale = now - row.last_attempt_ms > forgetAfterSeconds * 1000;
           const count = (stale ? 0 : row.failures) + 1;
           const delay = delayAfter(count);
-          await tx.query(sql.unsafe`
+          await tx.query(sql.typeAlias('void')`
             update auth.sign_in_throttle
             set failures = ${count}, last_attempt_ms = ${now},
               blocked_until_ms = ${delay > 0 ? now + delay : null}::bigint
@@ -112,12 +112,12 @@ export function createSignInThrottle(pool: DatabasePool, options: SignInThrottle
 
     async succeeded({ forget, refund }) {
       if (forget.length > 0) {
-        await pool.query(sql.unsafe`
+        await pool.query(sql.typeAlias('void')`
           delete from auth.sign_in_throttle where key = any(${sql.array(forget, 'text')})`);
       }
       if (refund.length > 0) {
         // The wait this attempt set is lifted when, without it, the key is back under its budget.
-        await pool.query(sql.unsafe`
+        await pool.query(sql.typeAlias('void')`
           update auth.sign_in_throttle
           set failures = greatest(failures - 1, 0),
             blocked_until_ms = case when failures - 1 >= ${freeAttempts} then blocked_until_ms end
