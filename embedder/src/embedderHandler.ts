@@ -12,7 +12,7 @@ import { SpanKind, traceContextOf, withSpan } from '@deeplens/platform/telemetry
 import type { TenantStorage, TenantWithStorage } from '@deeplens/platform/tenantStorage';
 import { createLocalFeaturesWorker } from './localFeaturesWorker.ts';
 import type { EmbeddingModel } from './onnxEmbeddingModel.ts';
-import { decodeFetched } from './stages/decodeFetched.ts';
+import { decodeFetchedAhead } from './stages/decodeFetched.ts';
 import { fetchUpload } from './stages/fetchUpload.ts';
 import { createInferStage } from './stages/inferBatched.ts';
 import { createRecordStage } from './stages/recordResult.ts';
@@ -102,7 +102,7 @@ export function createEmbedderHandler(options: EmbedderHandlerOptions) {
     try {
       const fetched = await fetchUpload(uploaded, { loadTenant, storageOf: options.storageOf });
       if (fetched.outcome === 'failed') return await fail(fetched.reason);
-      const decoded = await decodeFetched(fetched.bytes, {
+      const decoded = await decodeFetchedAhead(fetched.bytes, {
         decodeOptions: model.decodeOptions,
         thumbnailSize: options.thumbnailSize,
         log,
@@ -110,12 +110,19 @@ export function createEmbedderHandler(options: EmbedderHandlerOptions) {
         extractLocalFeatures: (grey, width, height) => localFeatures.extract(grey, width, height),
       });
       if (decoded.outcome === 'failed') return await fail(decoded.reason);
-      const image = { ...decoded, storage: fetched.storage };
+      const image = { upload: decoded.upload, storage: fetched.storage };
       // Stored while the image waits for its batch, so the batch's results are recorded together.
       const storedThumbnail = record.storeThumbnail(uploaded, image);
+      // Inference goes ahead while the local features are found in their thread.
       const { output, batchSize } = await seat.embed(decoded.upload.pixels);
+      const features = await decoded.localFeatures;
       await withImageSpan(upload, batchSize, async () => {
-        const { thumbnail } = await record.embedded(uploaded, image, output, storedThumbnail);
+        const { thumbnail } = await record.embedded(
+          uploaded,
+          { ...image, ...(features ? { localFeatures: features } : {}) },
+          output,
+          storedThumbnail,
+        );
         counts.embedded++;
         if (thumbnail) counts.thumbnails++;
       });

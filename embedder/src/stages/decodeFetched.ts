@@ -37,6 +37,24 @@ export function rejectionReason(error: unknown): string {
  * (`failed` with the reason, recorded as `ImageEmbeddingFailed`), never a crash or a retry.
  */
 export async function decodeFetched(bytes: Buffer, options: DecodeFetchedOptions): Promise<DecodedImage> {
+  const decoded = await decodeFetchedAhead(bytes, options);
+  if (decoded.outcome === 'failed') return decoded;
+  const localFeatures = await decoded.localFeatures;
+  return { outcome: 'decoded', upload: decoded.upload, ...(localFeatures ? { localFeatures } : {}) };
+}
+
+/**
+ * `decodeFetched` answering as soon as the image is decoded, its local features still being
+ * found (in `extractLocalFeatures`'s thread): the model's pixels can go to inference meanwhile.
+ * The promise never rejects; a failure is logged and answers undefined.
+ */
+export async function decodeFetchedAhead(
+  bytes: Buffer,
+  options: DecodeFetchedOptions,
+): Promise<
+  | { outcome: 'decoded'; upload: DecodedUpload; localFeatures: Promise<Buffer | undefined> }
+  | { outcome: 'failed'; reason: string }
+> {
   let upload: DecodedUpload;
   try {
     upload = await decodeUpload(bytes, { ...options.decodeOptions, thumbnailSize: options.thumbnailSize });
@@ -45,12 +63,12 @@ export async function decodeFetched(bytes: Buffer, options: DecodeFetchedOptions
   }
   const { grey } = upload;
   const localFeatures = grey
-    ? await (options.extractLocalFeatures ?? extractLocalFeatures)(grey.data, grey.width, grey.height).catch(
+    ? (options.extractLocalFeatures ?? extractLocalFeatures)(grey.data, grey.width, grey.height).catch(
         (error: unknown) => {
           options.log.warn('local features failed', { imageId: options.imageId, error });
           return undefined;
         },
       )
-    : undefined;
-  return { outcome: 'decoded', upload, ...(localFeatures ? { localFeatures } : {}) };
+    : Promise.resolve(undefined);
+  return { outcome: 'decoded', upload, localFeatures };
 }
