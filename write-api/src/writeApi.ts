@@ -49,7 +49,7 @@ export function createWriteApi(
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/metrics', (c) => metricsResponse(c, deps.config.METRICS_TOKEN));
   app.get('/readyz', async (c) => {
-    await pool.query(sql.unsafe`select 1`);
+    await pool.query(sql.typeAlias('void')`select`);
     return c.json({ status: 'ready' });
   });
   app.get('/openapi.json', (c) => c.json(writeApiOpenApi));

@@ -22,6 +22,9 @@ export type CredentialCache = {
   close(): Promise<void>;
 };
 
+/** How stale a remembered answer may be at worst, by default (within the 500 ms revocation bound). */
+export const defaultBoundMs = 400;
+
 export type CredentialCacheOptions = {
   /** Where the write model lives: the listening session is a client of its own. */
   databaseUrl: string;
@@ -54,7 +57,14 @@ export type CredentialCacheOptions = {
  * every request looks up afresh, as without a cache.
  */
 export function createCredentialCache(options: CredentialCacheOptions): CredentialCache {
-  const { databaseUrl, pool, boundMs = 400, heartbeatMs = 100, maxEntries = 10_000, onError } = options;
+  const {
+    databaseUrl,
+    pool,
+    boundMs = defaultBoundMs,
+    heartbeatMs = 100,
+    maxEntries = 10_000,
+    onError,
+  } = options;
   const entries = new Map<string, { epoch: number; value: Promise<unknown> }>();
   const me = `ping:${process.pid}:${Math.random().toString(36).slice(2)}:`;
   const sentAt = new Map<number, number>();
@@ -129,10 +139,12 @@ export function createCredentialCache(options: CredentialCacheOptions): Credenti
     const n = ++sequence;
     sentAt.set(n, performance.now());
     if (sentAt.size > 100) sentAt.delete(sentAt.keys().next().value!);
-    pool.query(sql.unsafe`select pg_notify(${credentialChannel}, ${me + n})`).catch((error: unknown) => {
-      sentAt.delete(n);
-      onError?.(error);
-    });
+    pool
+      .query(sql.typeAlias('void')`select from pg_notify(${credentialChannel}, ${me + n})`)
+      .catch((error: unknown) => {
+        sentAt.delete(n);
+        onError?.(error);
+      });
   }, heartbeatMs);
   heartbeat.unref();
 

@@ -37,7 +37,7 @@ export async function startReadApi(
   const pool = await createDatabasePool(config);
   try {
     for (const projection of Object.keys(projectionDefinitions)) {
-      await pool.query(sql.unsafe`
+      await pool.query(sql.typeAlias('void')`
         insert into projections.readiness (projection, state) values (${projection}, 'caught-up')
         on conflict (projection) do nothing`);
     }
