@@ -7,6 +7,7 @@ import { loadProjectorEnv, vectorIndexOpener } from '@deeplens/projections/proje
 import { createTenantDatabases } from '@deeplens/projections/tenantDatabases';
 import { createVectorQueries } from '@deeplens/projections/vectorQueries';
 import { createTokenVerifier } from '@deeplens/platform/auth/accessTokens';
+import { createCredentialCache } from '@deeplens/platform/auth/credentialCache';
 import { loadOrCreateSigningKey, toPublicSigningKey } from '@deeplens/platform/auth/signingKey';
 import type { Config } from '@deeplens/platform/config';
 import { createDatabasePool } from '@deeplens/platform/database';
@@ -52,6 +53,12 @@ export async function createReadApiDependencies(config: Config, log: Logger): Pr
       publicKey: toPublicSigningKey(signingKey),
       issuer: config.JWT_ISSUER,
       audience: config.JWT_AUDIENCE,
+    }),
+    credentials: createCredentialCache({
+      databaseUrl: config.DATABASE_URL,
+      pool,
+      onError: (error) =>
+        log.warn('credential change signal interrupted; authenticating uncached', { error }),
     }),
     log,
     clock: Date.now,
