@@ -13,7 +13,7 @@ import type { Config } from '@deeplens/platform/config';
 import { createDatabasePool } from '@deeplens/platform/database';
 import type { Logger } from '@deeplens/platform/logger';
 import { createObjectStore } from '@deeplens/platform/objectStore';
-import { createSecretBox, loadSecretsKey } from '@deeplens/platform/secrets';
+import { secretBoxFor } from '@deeplens/platform/secrets';
 import { createTenantStorageResolver } from '@deeplens/platform/tenantStorage';
 import type { ReadApiDependencies } from './readApiDependencies.ts';
 
@@ -25,13 +25,7 @@ export async function createReadApiDependencies(config: Config, log: Logger): Pr
   const signingKey =
     config.JWT_PRIVATE_KEY ??
     (await loadOrCreateSigningKey(join(config.SECRETS_DIR, 'access-token-signing.pem')));
-  const secrets = createSecretBox(
-    await loadSecretsKey(
-      config.SECRETS_KEY,
-      join(config.SECRETS_DIR, 'secrets.key'),
-      config.NODE_ENV === 'production',
-    ),
-  );
+  const secrets = await secretBoxFor(config);
   let model: Promise<EmbeddingModel> | undefined;
   return {
     config,

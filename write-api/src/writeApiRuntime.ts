@@ -12,7 +12,7 @@ import { deterministicUuid } from '@deeplens/platform/ids';
 import type { Logger } from '@deeplens/platform/logger';
 import { runMigrations } from '@deeplens/platform/migrations';
 import { createObjectStore } from '@deeplens/platform/objectStore';
-import { createSecretBox, loadSecretsKey } from '@deeplens/platform/secrets';
+import { secretBoxFor } from '@deeplens/platform/secrets';
 import { z } from 'zod';
 import type { WriteApiDependencies } from './writeApiDependencies.ts';
 
@@ -23,7 +23,6 @@ export const writeApiMigrations = join(import.meta.dirname, '..', 'migrations');
 export async function createWriteApiDependencies(config: Config, log: Logger): Promise<WriteApiDependencies> {
   await runMigrations(config.DATABASE_URL, 'write-model', writeModelMigrations);
   await runMigrations(config.DATABASE_URL, 'write-api', writeApiMigrations);
-  const production = config.NODE_ENV === 'production';
   const pool = await createDatabasePool(config);
   const privateKey =
     config.JWT_PRIVATE_KEY ??
@@ -39,9 +38,7 @@ export async function createWriteApiDependencies(config: Config, log: Logger): P
     issuer: config.JWT_ISSUER,
     audience: config.JWT_AUDIENCE,
   });
-  const secrets = createSecretBox(
-    await loadSecretsKey(config.SECRETS_KEY, join(config.SECRETS_DIR, 'secrets.key'), production),
-  );
+  const secrets = await secretBoxFor(config);
   return {
     config,
     pool,
