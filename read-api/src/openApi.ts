@@ -182,13 +182,29 @@ export const readApiOpenApi = {
       parameters: snapshotHeaders,
       get: {
         summary: 'Groups of near-duplicate images',
+        description:
+          "Scans the tenant's most recent `limit` indexed images; each image's 10 nearest neighbours join its group when " +
+          'the pair passes `match`. `verified` (default): geometric verification with the stored local features confirms ' +
+          'the pair (≥ 15 inliers, as search), or its descriptor similarity is ≥ `threshold` (a mirrored copy does not ' +
+          'verify); `descriptor`: the descriptor similarity alone, ≥ `threshold`. `threshold` defaults to the embedding ' +
+          "space's measured value (0.90 for descriptor v2, 0.95 for v1). Cost per scanned image: one vector query, at most " +
+          'one metadata read and 10 verifications (each a few milliseconds of CPU).',
         parameters: [
+          {
+            name: 'match',
+            in: 'query',
+            schema: { type: 'string', enum: ['verified', 'descriptor'], default: 'verified' },
+          },
           {
             name: 'threshold',
             in: 'query',
-            schema: { type: 'number', minimum: 0.5, maximum: 1, default: 0.95 },
+            schema: { type: 'number', minimum: 0.5, maximum: 1 },
           },
-          { name: 'limit', in: 'query', schema: { type: 'integer', maximum: 5000 } },
+          {
+            name: 'limit',
+            in: 'query',
+            schema: { type: 'integer', minimum: 2, maximum: 5000, default: 1000 },
+          },
         ],
         responses: {
           200: {
@@ -196,6 +212,9 @@ export const readApiOpenApi = {
             ...json({
               type: 'object',
               properties: {
+                match: { type: 'string', enum: ['verified', 'descriptor'] },
+                threshold: { type: 'number' },
+                scanned: { type: 'integer' },
                 groups: {
                   type: 'array',
                   items: {

@@ -475,10 +475,14 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** Groups of near-duplicate images */
+    /**
+     * Groups of near-duplicate images
+     * @description Scans the tenant's most recent `limit` indexed images; each image's 10 nearest neighbours join its group when the pair passes `match`. `verified` (default): geometric verification with the stored local features confirms the pair (≥ 15 inliers, as search), or its descriptor similarity is ≥ `threshold` (a mirrored copy does not verify); `descriptor`: the descriptor similarity alone, ≥ `threshold`. `threshold` defaults to the embedding space's measured value (0.90 for descriptor v2, 0.95 for v1). Cost per scanned image: one vector query, at most one metadata read and 10 verifications (each a few milliseconds of CPU).
+     */
     get: {
       parameters: {
         query?: {
+          match?: 'verified' | 'descriptor';
           threshold?: number;
           limit?: number;
         };
@@ -500,6 +504,10 @@ export interface paths {
           };
           content: {
             'application/json': {
+              /** @enum {string} */
+              match?: 'verified' | 'descriptor';
+              threshold?: number;
+              scanned?: number;
               groups?: {
                 images?: {
                   imageId?: string;

@@ -1,5 +1,8 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
+import { duplicateThresholdFor } from '@deeplens/embedder/duplicateThresholds';
+import { decodeLocalFeatures, type LocalFeatures, verifyGeometry } from '@deeplens/embedder/localFeatures';
+import { defaultVerificationRanking } from '@deeplens/embedder/nearDuplicateRanking';
 import { ValidationError } from '@deeplens/platform/errors';
 import { requireScope, tenantScope } from '@deeplens/platform/http/authenticate';
 import type { ReadApiDependencies } from '../readApiDependencies.ts';
@@ -7,15 +10,27 @@ import type { ReadApiEnv } from '../readApiEnv.ts';
 
 const query = z
   .object({
-    threshold: z.coerce.number().min(0.5).max(1).default(0.95),
+    /**
+     * `verified` (the default): a pair joins a group when geometric verification confirms it
+     * (≥ 15 inliers, as search verifies) or its descriptor similarity is ≥ `threshold`;
+     * `descriptor`: by the descriptor similarity alone.
+     */
+    match: z.enum(['verified', 'descriptor']).default('verified'),
+    /** Default: the embedding space's measured threshold (embedder/src/duplicateThresholds.ts). */
+    threshold: z.coerce.number().min(0.5).max(1).optional(),
     /** How many of the tenant's images are scanned (most recent first). */
     limit: z.coerce.number().int().min(2).max(5000).default(1000),
   })
   .strict();
 
+/** The neighbours of each image compared: the descriptor's top 10, as search verifies its top 10. */
+const NEIGHBOURS = defaultVerificationRanking.depth;
+
 /**
- * Groups of near-duplicates: every indexed image's neighbours above the threshold, joined
- * transitively (union-find), largest groups first. Scans at most `limit` images per request.
+ * Groups of near-duplicates: every scanned image's nearest neighbours that pass the match rule,
+ * joined transitively (union-find), largest groups first. Scans at most `limit` images per
+ * request; per image one vector query, one metadata query (its neighbours' local features) and
+ * at most 10 geometric verifications (each pair once).
  */
 export function duplicateRoutes(deps: ReadApiDependencies) {
   const app = new Hono<ReadApiEnv>();
@@ -26,7 +41,8 @@ export function duplicateRoutes(deps: ReadApiDependencies) {
       throw new ValidationError('the query is not valid', {
         detail: { errors: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) },
       });
-    const { threshold, limit } = parsed.data;
+    const { match, limit } = parsed.data;
+    const threshold = parsed.data.threshold ?? duplicateThresholdFor(deps.defaultModel);
     const images: { id: string; filename: string }[] = [];
     let cursor: string | undefined;
     do {
@@ -46,13 +62,47 @@ export function duplicateRoutes(deps: ReadApiDependencies) {
       parent.set(id, root);
       return root;
     };
+    const join = (x: string, y: string) => {
+      const [a, b] = [find(x), find(y)];
+      if (a !== b) parent.set(a, b);
+    };
     const known = new Set(images.map((i) => i.id));
+    const compared = new Set<string>();
+    const features = new Map<string, LocalFeatures | null>();
     for (const image of images) {
-      const hits = await deps.vectors.similarTo(tenantId, deps.defaultModel, image.id, { k: 10, threshold });
-      for (const hit of hits ?? []) {
-        if (!known.has(hit.id)) continue;
-        const [a, b] = [find(image.id), find(hit.id)];
-        if (a !== b) parent.set(a, b);
+      const hits = await deps.vectors.similarTo(tenantId, deps.defaultModel, image.id, {
+        k: NEIGHBOURS,
+        ...(match === 'descriptor' ? { threshold } : {}),
+      });
+      const neighbours = (hits ?? []).filter((h) => known.has(h.id) && h.id !== image.id);
+      if (match === 'descriptor') {
+        for (const hit of neighbours) join(image.id, hit.id);
+        continue;
+      }
+      const toVerify = neighbours.filter((h) => {
+        if (h.score >= threshold) {
+          join(image.id, h.id);
+          return false;
+        }
+        const pair = image.id < h.id ? `${image.id}|${h.id}` : `${h.id}|${image.id}`;
+        if (compared.has(pair) || find(image.id) === find(h.id)) return false;
+        compared.add(pair);
+        return true;
+      });
+      if (toVerify.length === 0) continue;
+      // Bounded memory: at most 2000 decoded feature sets (≈ 18 KiB each) are kept between images.
+      if (features.size > 2000) features.clear();
+      const missing = [image.id, ...toVerify.map((h) => h.id)].filter((id) => !features.has(id));
+      if (missing.length > 0) {
+        const rows = await deps.metadata.getSearchHits(tenantId, missing, missing);
+        for (const id of missing) features.set(id, decodeLocalFeatures(rows.get(id)?.features));
+      }
+      const own = features.get(image.id);
+      if (!own) continue;
+      for (const hit of toVerify) {
+        const theirs = features.get(hit.id);
+        if (theirs && verifyGeometry(own, theirs) >= defaultVerificationRanking.minInliers)
+          join(image.id, hit.id);
       }
     }
     const groups = new Map<string, { imageId: string; filename: string }[]>();
@@ -61,7 +111,7 @@ export function duplicateRoutes(deps: ReadApiDependencies) {
       groups.set(root, [...(groups.get(root) ?? []), { imageId: image.id, filename: image.filename }]);
     }
     const result = [...groups.values()].filter((g) => g.length > 1).sort((a, b) => b.length - a.length);
-    return c.json({ threshold, scanned: images.length, groups: result.map((images) => ({ images })) });
+    return c.json({ match, threshold, scanned: images.length, groups: result.map((images) => ({ images })) });
   });
   return app;
 }
