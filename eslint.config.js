@@ -68,4 +68,19 @@ export default tseslint.config(
     },
   },
   ...layerRules,
+  {
+    // Every query's rows are typed (`sql.type(zodRow)`, checked at run time by the result parser
+    // interceptor, or `sql.typeAlias('void')` for none); `sql.unsafe` is left to tests.
+    files: ['**/*.ts'],
+    ignores: ['**/*.test.ts', '**/testing/**'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "MemberExpression[object.name='sql'][property.name='unsafe']",
+          message: "Type the query's rows: sql.type(zodRow), or sql.typeAlias('void') when it returns none.",
+        },
+      ],
+    },
+  },
 );

@@ -221,14 +221,13 @@ export function createCommandHandler({
       await pool.transaction(async (tx) => {
         if (events.length > 0) {
           const tenantId = events[0]!.metadata.tenantId;
-          // sql.unsafe: writes; only the row count is read, so there is no row to type.
           const stored =
             state.version === 0
-              ? await tx.query(sql.unsafe`
+              ? await tx.query(sql.typeAlias('void')`
                   insert into write.aggregates (aggregate_type, aggregate_id, tenant_id, version, state)
                   values (${decider.aggregateType}, ${aggregateId}, ${tenantId}, ${newState.version}, ${sql.jsonb(newState as never)})
                   on conflict do nothing`)
-              : await tx.query(sql.unsafe`
+              : await tx.query(sql.typeAlias('void')`
                   update write.aggregates
                   set version = ${newState.version}, state = ${sql.jsonb(newState as never)}, updated_at = now()
                   where aggregate_type = ${decider.aggregateType} and aggregate_id = ${aggregateId}
@@ -249,8 +248,7 @@ export function createCommandHandler({
           }
         }
         if (idempotency) {
-          // sql.unsafe: a write that returns no rows, so there is no row to type.
-          await tx.query(sql.unsafe`
+          await tx.query(sql.typeAlias('void')`
             insert into write.idempotency_keys (scope, key, request_hash, response)
             values (${idempotency.scope}, ${idempotency.key}, ${requestHash}, ${sql.jsonb(result)})`);
         }
@@ -450,8 +448,7 @@ export function createCommandHandler({
                 keys.map((d) => of(d)),
                 'text',
               );
-            // sql.unsafe: a write that returns no rows, so there is no row to type.
-            await tx.query(sql.unsafe`
+            await tx.query(sql.typeAlias('void')`
               insert into write.idempotency_keys (scope, key, request_hash, response)
               select * from unnest(
                 ${column((d) => commands[d.i]!.origin.idempotency!.scope)}::text[],
@@ -521,8 +518,7 @@ async function storeStates(
     );
   let stored = 0;
   if (inserted.length > 0) {
-    // sql.unsafe: a write; only its row count is read, so there is no row to type.
-    const result = await tx.query(sql.unsafe`
+    const result = await tx.query(sql.typeAlias('void')`
       insert into write.aggregates (aggregate_type, aggregate_id, tenant_id, version, state)
       select ${aggregateType}, x.id, x.tenant_id, x.version, x.state::jsonb
       from unnest(${text(inserted.map((d) => d.aggregateId))}::text[],
@@ -533,8 +529,7 @@ async function storeStates(
     stored += result.rowCount;
   }
   if (updated.length > 0) {
-    // sql.unsafe: a write; only its row count is read, so there is no row to type.
-    const result = await tx.query(sql.unsafe`
+    const result = await tx.query(sql.typeAlias('void')`
       update write.aggregates a
       set version = x.version, state = x.state::jsonb, updated_at = now()
       from unnest(${text(updated.map((d) => d.aggregateId))}::text[],
@@ -561,8 +556,7 @@ async function appendManyToOutbox(
   const column = <T>(of: (entry: { event: DeepLensEvent; headers: Record<string, string> }) => T) =>
     entries.map(of);
   const text = (values: (string | null)[]) => sql.array(values, 'text');
-  // sql.unsafe: a write that returns no rows, so there is no row to type.
-  await tx.query(sql.unsafe`
+  await tx.query(sql.typeAlias('void')`
     insert into write.outbox
       (event_id, event_type, topic, message_key, aggregate_type, aggregate_id, aggregate_version,
        tenant_id, payload, headers)
@@ -600,8 +594,7 @@ export async function appendToOutbox(
   headers: Record<string, string> = {},
 ): Promise<void> {
   const { eventId, aggregateId, aggregateVersion, tenantId } = event.metadata;
-  // sql.unsafe: a write that returns no rows, so there is no row to type.
-  await tx.query(sql.unsafe`
+  await tx.query(sql.typeAlias('void')`
     insert into write.outbox
       (event_id, event_type, topic, message_key, aggregate_type, aggregate_id, aggregate_version,
        tenant_id, payload, headers)
@@ -613,14 +606,12 @@ export async function appendToOutbox(
 
 async function reserve(tx: Queryable, reservation: Reservation, aggregateId: string): Promise<void> {
   if (reservation.release) {
-    // sql.unsafe: a write that returns no rows, so there is no row to type.
-    await tx.query(sql.unsafe`
+    await tx.query(sql.typeAlias('void')`
       delete from write.unique_reservations
       where kind = ${reservation.kind} and value = ${reservation.value} and aggregate_id = ${aggregateId}`);
     return;
   }
-  // sql.unsafe: a write; only its row count is read, so there is no row to type.
-  const claimed = await tx.query(sql.unsafe`
+  const claimed = await tx.query(sql.typeAlias('void')`
     insert into write.unique_reservations (kind, value, aggregate_id)
     values (${reservation.kind}, ${reservation.value}, ${aggregateId})
     on conflict (kind, value) do update set kind = excluded.kind

@@ -62,10 +62,10 @@ const payloadPoint = Float32Array.of(1);
 async function ensureStatusSchema(tx: Transaction, schema: string): Promise<void> {
   if (!(await mustCreateSchema(tx, schema, 'deleted_tenants'))) return;
   const s = (table: string) => sql.identifier([schema, table]);
-  await tx.query(sql.unsafe`create schema if not exists ${sql.identifier([schema])}`);
+  await tx.query(sql.typeAlias('void')`create schema if not exists ${sql.identifier([schema])}`);
   // A row per image and model version whose vector is in the index: what makes an image
   // `indexed` on the read side (joined with the metadata read model at query time).
-  await tx.query(sql.unsafe`
+  await tx.query(sql.typeAlias('void')`
     create table if not exists ${s('image_vectors')} (
       tenant_id text not null,
       image_id text not null,
@@ -75,7 +75,9 @@ async function ensureStatusSchema(tx: Transaction, schema: string): Promise<void
       indexed_at timestamptz not null,
       primary key (tenant_id, image_id, model_id, model_version)
     )`);
-  await tx.query(sql.unsafe`create table if not exists ${s('deleted_tenants')} (tenant_id text primary key)`);
+  await tx.query(
+    sql.typeAlias('void')`create table if not exists ${s('deleted_tenants')} (tenant_id text primary key)`,
+  );
 }
 
 type StatusRow = {
@@ -120,12 +122,14 @@ async function applyStatus(tx: Transaction, schema: string, records: RecordedEve
   if (erased.length > 0) {
     const ids = sql.array(erased, 'text');
     await tx.query(
-      sql.unsafe`insert into ${s('deleted_tenants')} select unnest(${ids}::text[]) on conflict do nothing`,
+      sql.typeAlias(
+        'void',
+      )`insert into ${s('deleted_tenants')} select unnest(${ids}::text[]) on conflict do nothing`,
     );
-    await tx.query(sql.unsafe`delete from ${s('image_vectors')} where tenant_id = any(${ids})`);
+    await tx.query(sql.typeAlias('void')`delete from ${s('image_vectors')} where tenant_id = any(${ids})`);
   }
   if (deletes.length > 0) {
-    await tx.query(sql.unsafe`
+    await tx.query(sql.typeAlias('void')`
       delete from ${s('image_vectors')} v using jsonb_to_recordset(${sql.jsonb(deletes)}) as x(tenant_id text, image_id text)
       where v.tenant_id = x.tenant_id and v.image_id = x.image_id`);
   }
@@ -137,7 +141,7 @@ async function applyStatus(tx: Transaction, schema: string, records: RecordedEve
         rows.map((r) => r[name]),
         type,
       );
-    await tx.query(sql.unsafe`
+    await tx.query(sql.typeAlias('void')`
       insert into ${s('image_vectors')} (tenant_id, image_id, model_id, model_version, dim, indexed_at)
       select x.tenant_id, x.image_id, x.model_id, x.model_version, x.dim, ${fromEpochMs(sql.fragment`x.indexed_at`)}
       from unnest(${column('tenant_id', 'text')}, ${column('image_id', 'text')}, ${column('model_id', 'text')},
@@ -362,7 +366,7 @@ export const vectorProjection: ProjectionDefinition = {
           select status from projections.generations
           where projection = ${vectorProjectionName} and generation = ${generation}`);
         await dropGenerationSchemas(pool, vectorStatusSchemaBase, generation, active === 'active');
-        await pool.query(sql.unsafe`
+        await pool.query(sql.typeAlias('void')`
           delete from projections.checkpoints where projection = ${vectorProjectionName} and generation = ${generation}`);
       },
       close: () => index.close(),
