@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { loadConfig } from '@deeplens/platform/config';
-import { createKafka, TopicMisconfiguredError } from '@deeplens/platform/kafka';
+import { createKafka, ensureTopics, TopicMisconfiguredError } from '@deeplens/platform/kafka';
 import { dataKeysTopic } from '@deeplens/platform/kafkaDataKeyStore';
 import { uniqueName } from '@deeplens/platform/testing/testTopics';
 import { ensureEventTopics } from './ensureEventTopics.ts';
@@ -20,12 +20,9 @@ describe('event topics are verified at start-up', () => {
       await admin.disconnect();
     });
     const image = topicsWithPrefix(prefix).image;
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: [
-        { topic: image, numPartitions: 2, configEntries: [{ name: 'retention.ms', value: '604800000' }] },
-      ],
-    });
+    await ensureTopics(admin, [
+      { topic: image, partitions: 2, configEntries: [{ name: 'retention.ms', value: '604800000' }] },
+    ]);
 
     await assert.rejects(ensureEventTopics(admin, 2, prefix), (error: Error) => {
       assert.ok(error instanceof TopicMisconfiguredError);

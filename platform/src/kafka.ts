@@ -14,6 +14,7 @@ import {
   type TopicMessages,
 } from 'kafkajs';
 import type { Config } from './config.ts';
+import { KafkaNotReadyError, retryKafka } from './kafkaRetry.ts';
 
 // `ConfigResourceTypes.TOPIC`: kafkajs is CommonJS and its enum is no named ESM export.
 const topicResource = 2 as ConfigResourceTypes;
@@ -187,17 +188,30 @@ export async function ensureTopics(
   const existing = new Set(await admin.listTopics());
   const missing = topics.filter((t) => !existing.has(t.topic));
   if (missing.length === 0) return;
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: missing.map((t) => ({
-      topic: t.topic,
-      numPartitions: t.partitions,
-      replicationFactor: guarantees.replicationFactor,
-      configEntries: [
-        ...(t.configEntries ?? keepForever),
-        { name: 'min.insync.replicas', value: String(guarantees.minInsyncReplicas) },
-      ],
-    })),
+  // KafkaJS's own wait for leaders gives up when the broker answers "does not host this
+  // topic-partition" for a topic it has just created (its metadata not loaded yet): the creation
+  // is retried (an existing topic counts as created) and the leaders awaited here instead.
+  await retryKafka(() =>
+    admin.createTopics({
+      waitForLeaders: false,
+      topics: missing.map((t) => ({
+        topic: t.topic,
+        numPartitions: t.partitions,
+        replicationFactor: guarantees.replicationFactor,
+        configEntries: [
+          ...(t.configEntries ?? keepForever),
+          { name: 'min.insync.replicas', value: String(guarantees.minInsyncReplicas) },
+        ],
+      })),
+    }),
+  );
+  await retryKafka(async () => {
+    const { topics: metadata } = await admin.fetchTopicMetadata({ topics: missing.map((t) => t.topic) });
+    const leaderless = metadata.filter(
+      (t) => t.partitions.length === 0 || t.partitions.some((p) => p.leader < 0),
+    );
+    if (leaderless.length > 0)
+      throw new KafkaNotReadyError(`no leader yet for ${leaderless.map((t) => t.name).join(', ')}`);
   });
 }
 

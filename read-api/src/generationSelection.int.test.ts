@@ -10,6 +10,7 @@ import { sql } from '@deeplens/platform/database';
 import { tenantScope } from '@deeplens/platform/http/authenticate';
 import { notFoundHandler, problemErrorHandler } from '@deeplens/platform/http/problem';
 import { deterministicUuid } from '@deeplens/platform/ids';
+import { vectorCollectionName } from '@deeplens/platform/vectorIndex';
 import { activeGeneration, generationStatus } from '@deeplens/projections/generations';
 import { logEnd } from '@deeplens/projections/logEnd';
 import { createMetadataQueries } from '@deeplens/projections/metadataQueries';
@@ -20,6 +21,7 @@ import { dropSnapshot, promoteSnapshot, rebuildProjection } from '@deeplens/proj
 import {
   createProjectionDatabase,
   createTestLog,
+  openActiveVectorIndex,
   produceEvents,
   waitForCaughtUp,
   type ProjectionTestDatabase,
@@ -84,6 +86,29 @@ async function readState(app: ReturnType<typeof readApp>, headers: Record<string
     usage: await get(`/v1/tenants/${tenantId}/usage`),
     search: (await get('/v1/search')) as State['search'],
   };
+}
+
+/**
+ * Until the read side's vector follower (which picks the writer's commits up on its own timer)
+ * answers the probe as a follower opened now does: the projection's checkpoint says caught up
+ * before the follower has read the last commit.
+ */
+async function vectorsFollowed(db: ProjectionTestDatabase, app: ReturnType<typeof readApp>) {
+  const fresh = await openActiveVectorIndex(db);
+  try {
+    const collection = vectorCollectionName(tenantId, testModel.modelId, testModel.modelVersion);
+    const expected = (await fresh.search(collection, probe, { k: 10 })).map((h) => h.id);
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const response = await app.request('/v1/search', { headers: { 'x-test-role': 'tenant_admin' } });
+      const seen = ((await response.json()) as { id: string }[]).map((h) => h.id);
+      if (JSON.stringify(seen) === JSON.stringify(expected)) return;
+      assert.ok(Date.now() < deadline, 'the read side follows the vector writer within 30 s');
+      await sleep(50);
+    }
+  } finally {
+    await fresh.close();
+  }
 }
 
 function assertSameState(actual: State, expected: State, what: string) {
@@ -164,6 +189,7 @@ describe('point-in-time rebuild read through DeepLens-Generation', () => {
     await sleep(50);
     await produceEvents(log, [...moreImages(seed, tenantId, 10, 5, dim), ...editAndDelete()]);
     await waitForCaughtUp(db.pool, log, names);
+    await vectorsFollowed(db, app);
     const now = await readState(app, asTenant);
     assert.notDeepEqual(now.images, atBound.images, 'the log moved on after the bound');
     assert.notDeepEqual(now.usage, atBound.usage);

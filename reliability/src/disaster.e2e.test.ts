@@ -24,7 +24,7 @@ import { DeepLensApiError } from '@deeplens/client/clientErrors';
 import { createDeepLensClient } from '@deeplens/client/deepLensClient';
 import { topicsWithPrefix } from '@deeplens/events/topics';
 import { loadConfig } from '@deeplens/platform/config';
-import { createKafka } from '@deeplens/platform/kafka';
+import { createKafka, ensureTopics } from '@deeplens/platform/kafka';
 import {
   startDeepLens,
   waitForReady,
@@ -450,16 +450,13 @@ describe('disaster suite', () => {
     const admin = createKafka(loadConfig(), 'disaster-test').admin();
     await admin.connect();
     try {
-      await admin.createTopics({
-        topics: [
-          {
-            topic: image,
-            numPartitions: 2,
-            configEntries: [{ name: 'retention.ms', value: String(7 * 24 * 3600 * 1000) }],
-          },
-        ],
-        waitForLeaders: true,
-      });
+      await ensureTopics(admin, [
+        {
+          topic: image,
+          partitions: 2,
+          configEntries: [{ name: 'retention.ms', value: String(7 * 24 * 3600 * 1000) }],
+        },
+      ]);
     } finally {
       await admin.disconnect();
     }

@@ -42,7 +42,7 @@ import { createVectorQueries } from '@deeplens/projections/vectorQueries';
 import { vectorCollectionName } from '@deeplens/platform/vectorIndex';
 import { createOutboxRelay } from '@deeplens/write-api/outboxRelay';
 import { z } from 'zod';
-import { retryKafka, waitForTopicsOnEveryBroker } from './kafkaRetry.ts';
+import { retryKafka, waitForTopicsOnEveryBroker } from '@deeplens/platform/kafkaRetry';
 import { createRegistryTopics, registryTopics } from './services/schemaRegistryService.ts';
 import { startPrivateKafkaCluster, type PrivateKafkaCluster } from './testing/privateKafkaCluster.ts';
 

@@ -54,7 +54,7 @@ import {
   type TestLog,
 } from '@deeplens/projections/testing/projectionTestKit';
 import { createOutboxRelay } from '@deeplens/write-api/outboxRelay';
-import { retryKafka, waitForTopicsOnEveryBroker } from './kafkaRetry.ts';
+import { retryKafka, waitForTopicsOnEveryBroker } from '@deeplens/platform/kafkaRetry';
 import { startPrivateKafkaCluster, type PrivateKafkaCluster } from './testing/privateKafkaCluster.ts';
 
 const cluster = process.env.DEEPLENS_CLUSTER !== '0';

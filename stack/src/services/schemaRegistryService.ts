@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
-import { retryKafka, waitForTopicsOnEveryBroker } from '../kafkaRetry.ts';
+import { retryKafka, waitForTopicsOnEveryBroker } from '@deeplens/platform/kafkaRetry';
 import { runningPid, startDetached, stopByPidFile, waitUntil } from '../processes.ts';
 import {
   findJava,
