@@ -28,7 +28,7 @@ import { createSchemaRegistry } from '@deeplens/platform/schemaRegistry';
 import { createSecretBox } from '@deeplens/platform/secrets';
 import { createTenantStorageResolver } from '@deeplens/platform/tenantStorage';
 import { uniqueName } from '@deeplens/platform/testing/testTopics';
-import { createOutboxRelay } from '@deeplens/write-api/outboxRelay';
+import { createOutboxRelay } from '@deeplens/commands/outbox/outboxRelay';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { randomBytes } from 'node:crypto';

@@ -17,7 +17,7 @@ import { runProcess, type ProcessStarter } from '@deeplens/platform/processLifec
 import { startReadApi } from '@deeplens/read-api/readApiProcess';
 import { startTenantEraser } from '@deeplens/write-api/eraserProcess';
 import { startIntake } from '@deeplens/write-api/intakeProcess';
-import { startOutboxRelay } from '@deeplens/write-api/relayProcess';
+import { startOutboxRelay } from '@deeplens/commands/outbox/relayProcess';
 import { startWriteApi } from '@deeplens/write-api/writeApiProcess';
 
 const repoRoot = join(import.meta.dirname, '..');

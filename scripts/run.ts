@@ -44,7 +44,7 @@ const usage = `usage: npm run up [-- --all-in-one] [--replicas N] [--no-stack] [
 /** Every DeepLens process and its composition root, in start order (`scaled`: runs `--replicas` times). */
 const processes: readonly { name: string; main: string; scaled?: boolean }[] = [
   { name: 'write-api', main: 'write-api/src/main.ts' },
-  { name: 'relay', main: 'write-api/src/relayMain.ts' },
+  { name: 'relay', main: 'commands/src/outbox/relayMain.ts' },
   { name: 'intake', main: 'write-api/src/intakeMain.ts' },
   { name: 'eraser', main: 'write-api/src/eraserMain.ts' },
   // Instances share the work through their Kafka consumer group.

@@ -12,7 +12,7 @@ import { traceHeaders, withSpan } from '@deeplens/platform/telemetry';
 import type { Command } from './command.ts';
 import { maxEventsPerDecision, type Actor, type CommandContext } from './commandContext.ts';
 import type { Decider } from './decider.ts';
-import { createOutboxSignal, type OutboxSignal } from './outboxSignal.ts';
+import { createOutboxSignal, type OutboxSignal } from './outbox/outboxSignal.ts';
 import { changeUsage, type UsageChange } from './usageStripes.ts';
 
 /** The write model's migrations (`npm` processes run them at start-up). */

@@ -12,7 +12,7 @@ import { ConflictError, UnprocessableError } from '@deeplens/platform/errors';
 import { createKafka } from '@deeplens/platform/kafka';
 import { createSchemaRegistry } from '@deeplens/platform/schemaRegistry';
 import { createTestTopics, uniqueName } from '@deeplens/platform/testing/testTopics';
-import { createOutboxRelay } from '@deeplens/write-api/outboxRelay';
+import { createOutboxRelay } from './outbox/outboxRelay.ts';
 import { createApiKeyResolver } from './apiKeyLookup.ts';
 import { createCommandHandler, type CommandOrigin } from './commandHandler.ts';
 import type { UserState } from './identity/userState.ts';

@@ -10,7 +10,7 @@ import { createKafka } from '@deeplens/platform/kafka';
 import { createSchemaRegistry } from '@deeplens/platform/schemaRegistry';
 import { createTenantStorageResolver } from '@deeplens/platform/tenantStorage';
 import { uniqueName } from '@deeplens/platform/testing/testTopics';
-import { createOutboxRelay } from '@deeplens/write-api/outboxRelay';
+import { createOutboxRelay } from '@deeplens/commands/outbox/outboxRelay';
 import { adminEmail, adminPassword, startWriteApi } from '@deeplens/write-api/testing/writeApiHarness';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';

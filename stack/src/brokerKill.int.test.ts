@@ -40,7 +40,7 @@ import {
 import { moreImages, syntheticLog, testModel } from '@deeplens/projections/testing/syntheticLog';
 import { createVectorQueries } from '@deeplens/projections/vectorQueries';
 import { vectorCollectionName } from '@deeplens/platform/vectorIndex';
-import { createOutboxRelay } from '@deeplens/write-api/outboxRelay';
+import { createOutboxRelay } from '@deeplens/commands/outbox/outboxRelay';
 import { z } from 'zod';
 import { retryKafka, waitForTopicsOnEveryBroker } from '@deeplens/platform/kafkaRetry';
 import { createRegistryTopics, registryTopics } from './services/schemaRegistryService.ts';

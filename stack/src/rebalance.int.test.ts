@@ -53,7 +53,7 @@ import {
   waitForCaughtUp,
   type TestLog,
 } from '@deeplens/projections/testing/projectionTestKit';
-import { createOutboxRelay } from '@deeplens/write-api/outboxRelay';
+import { createOutboxRelay } from '@deeplens/commands/outbox/outboxRelay';
 import { retryKafka, waitForTopicsOnEveryBroker } from '@deeplens/platform/kafkaRetry';
 import { startPrivateKafkaCluster, type PrivateKafkaCluster } from './testing/privateKafkaCluster.ts';
 

@@ -40,7 +40,7 @@ import { createIntakeConsumer } from './intakeConsumer.ts';
 import { readIntakeOutcome } from './intakeOutcomes.ts';
 import { createIntakeUploads, uploadLifetimeMs } from './intakeUploads.ts';
 import { createIntakeProducer, intakeRecordHeaders } from './intakeProducer.ts';
-import { createOutboxRelay } from './outboxRelay.ts';
+import { createOutboxRelay } from '@deeplens/commands/outbox/outboxRelay';
 
 const admin = { actor: 'user:admin' } as const;
 

@@ -31,7 +31,7 @@ import { uniqueName } from '@deeplens/platform/testing/testTopics';
 import { projectionDefinitions } from '@deeplens/projections/projectionRuntime';
 import { startProjectionService } from '@deeplens/projections/projectionService';
 import { createProjectionDatabase, waitForCaughtUp } from '@deeplens/projections/testing/projectionTestKit';
-import { createOutboxRelay } from './outboxRelay.ts';
+import { createOutboxRelay } from '@deeplens/commands/outbox/outboxRelay';
 import { createTenantEraser } from './tenantEraser.ts';
 
 const admin: CommandOrigin = { actor: 'user:admin' };

@@ -56,7 +56,7 @@ describe('write API as a process, with the outbox relay, S3 storage and Kafka', 
     const from = await endOffsets(kafka, topics.image).catch(() => []);
 
     startProcess(t, 'write-api/src/main.ts', env);
-    startProcess(t, 'write-api/src/relayMain.ts', env);
+    startProcess(t, 'commands/src/outbox/relayMain.ts', env);
     const base = `http://127.0.0.1:${port}`;
     await waitForReady(`${base}/readyz`, 60_000);
 

@@ -21,7 +21,7 @@ const startupBudgetMs = Number(process.env.DEEPLENS_TEST_STARTUP_MS ?? 240_000);
 /** Every DeepLens process, by name, with its composition root. */
 export const deeplensEntryPoints = {
   'write-api': 'write-api/src/main.ts',
-  relay: 'write-api/src/relayMain.ts',
+  relay: 'commands/src/outbox/relayMain.ts',
   intake: 'write-api/src/intakeMain.ts',
   eraser: 'write-api/src/eraserMain.ts',
   embedder: 'embedder/src/main.ts',

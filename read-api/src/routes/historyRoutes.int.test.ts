@@ -15,7 +15,7 @@ import { createImageHistoryQueries } from '@deeplens/projections/imageHistoryQue
 import { imageHistoryProjection } from '@deeplens/projections/imageHistoryProjection';
 import { startProjectionService } from '@deeplens/projections/projectionService';
 import { rebuildProjection } from '@deeplens/projections/rebuildProjection';
-import { createOutboxRelay } from '@deeplens/write-api/outboxRelay';
+import { createOutboxRelay } from '@deeplens/commands/outbox/outboxRelay';
 import {
   adminEmail,
   adminPassword,

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Message, Producer } from 'kafkajs';
 import pg from 'pg';
 import type { DeepLensEventType } from '@deeplens/events/domainEvent';
-import { outboxChannel } from '@deeplens/commands/outboxSignal';
+import { outboxChannel } from './outboxSignal.ts';
 import type { EventSerde } from '@deeplens/events/eventSerde';
 import { eventsPublished, outboxBacklog, outboxPublishLatency } from '@deeplens/platform/metrics';
 import {

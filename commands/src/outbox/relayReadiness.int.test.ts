@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
 import { z } from 'zod';
-import { createCommandHandler } from '@deeplens/commands/commandHandler';
-import { createWriteModelDatabase } from '@deeplens/commands/testing/writeModelDatabase';
-import { tenantAggregate } from '@deeplens/commands/writeModelRules';
+import { createCommandHandler } from '../commandHandler.ts';
+import { createWriteModelDatabase } from '../testing/writeModelDatabase.ts';
+import { tenantAggregate } from '../writeModelRules.ts';
 import { sql } from '@deeplens/platform/database';
 import { tenantSubject } from '@deeplens/platform/dataKeys';
 import { createKafka } from '@deeplens/platform/kafka';
@@ -18,7 +18,7 @@ import {
 } from '@deeplens/platform/kafkaDataKeyStore';
 import { freePort } from '@deeplens/platform/testing/freePort';
 
-const repoRoot = join(import.meta.dirname, '..', '..');
+const repoRoot = join(import.meta.dirname, '..', '..', '..');
 
 describe('outbox relay readiness', () => {
   it('a data key that does not unwrap with DATA_KEY_MASTER_KEY: /readyz 503 naming the subject, a metric raised, nothing skipped; the right key publishes it', async (t) => {
@@ -60,7 +60,7 @@ describe('outbox relay readiness', () => {
     const metricsPort = await freePort();
     const base = `http://127.0.0.1:${metricsPort}`;
     const startRelay = (masterKey: Buffer): ChildProcess => {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'write-api/src/relayMain.ts'], {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'commands/src/outbox/relayMain.ts'], {
         cwd: repoRoot,
         env: {
           ...process.env,

@@ -1,6 +1,6 @@
 /** Starts the outbox relay process. */
 import { bootstrapProcess } from '@deeplens/events/processBootstrap';
-import { writeModelMigrations } from '@deeplens/commands/commandHandler';
+import { writeModelMigrations } from '../commandHandler.ts';
 import type { Config } from '@deeplens/platform/config';
 import type { Logger } from '@deeplens/platform/logger';
 import { createOutboxRelay } from './outboxRelay.ts';

@@ -3,9 +3,9 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { appendToOutbox, createCommandHandler } from '@deeplens/commands/commandHandler';
-import { createWriteModelDatabase } from '@deeplens/commands/testing/writeModelDatabase';
-import { tenantAggregate } from '@deeplens/commands/writeModelRules';
+import { appendToOutbox, createCommandHandler } from '../commandHandler.ts';
+import { createWriteModelDatabase } from '../testing/writeModelDatabase.ts';
+import { tenantAggregate } from '../writeModelRules.ts';
 import { ensureEventTopics } from '@deeplens/events/ensureEventTopics';
 import { createEventSerde, registrySchemaStore } from '@deeplens/events/eventSerde';
 import { endOffsets, readEvents, type ReadEvent } from '@deeplens/events/testing/readEvents';
@@ -16,7 +16,7 @@ import { createSchemaRegistry } from '@deeplens/platform/schemaRegistry';
 import { z } from 'zod';
 import { createOutboxRelay } from './outboxRelay.ts';
 
-const repoRoot = join(import.meta.dirname, '..', '..');
+const repoRoot = join(import.meta.dirname, '..', '..', '..');
 
 /** `eventsPerTenant` events for each of `tenants` new tenants: provisioned, then suspended/reactivated in turn. */
 async function appendTenantHistories(
@@ -203,7 +203,7 @@ describe('outbox relay', () => {
 
     const runRelay = (env: Record<string, string>) =>
       new Promise<number | null>((resolve, reject) => {
-        const child = spawn(process.execPath, ['--import', 'tsx', 'write-api/src/relayMain.ts'], {
+        const child = spawn(process.execPath, ['--import', 'tsx', 'commands/src/outbox/relayMain.ts'], {
           cwd: repoRoot,
           env: { ...process.env, DATABASE_URL: config.DATABASE_URL, LOG_LEVEL: 'warn', ...env },
           stdio: ['ignore', 'ignore', 'inherit'],
