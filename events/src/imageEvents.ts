@@ -1,27 +1,8 @@
 import type { Event } from './event.ts';
+import type { ImageFields } from './imageFields.ts';
 
-/** How an image arrived. */
-export type ImageSource = 'http' | 'intake';
-
-export type ImageUploaded = Event<
-  'ImageUploaded',
-  {
-    tenantId: string;
-    imageId: string;
-    /** Content-addressed key in the tenant's bucket or prefix. */
-    objectKey: string;
-    /** Lower-case hex SHA-256 of the bytes. */
-    sha256: string;
-    mime: string;
-    bytes: number;
-    width: number;
-    height: number;
-    filename: string;
-    tags: string[];
-    attributes: Record<string, string>;
-    source: ImageSource;
-  }
->;
+/** The image's fields as `imageFields` lists them, under its tenant and id. */
+export type ImageUploaded = Event<'ImageUploaded', { tenantId: string; imageId: string } & ImageFields>;
 
 /** The vector travels in the event (Avro `bytes`, float32 little-endian) so a replay needs no model. */
 export type ImageEmbedded = Event<
@@ -72,7 +53,7 @@ export type ImageMetadataUpdated = Event<
 /** `bytes` is what the tenant's usage gets back; the object goes when no other image shares it. */
 export type ImageDeleted = Event<
   'ImageDeleted',
-  { tenantId: string; imageId: string; objectKey: string; sha256: string; bytes: number }
+  { tenantId: string; imageId: string } & Pick<ImageFields, 'objectKey' | 'sha256' | 'bytes'>
 >;
 
 export type ImageEvent =

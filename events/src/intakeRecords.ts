@@ -1,22 +1,16 @@
 import type { Event } from './event.ts';
+import type { ImageFields } from './imageFields.ts';
 
 /**
  * Records external integrations write to `deeplens.intake.v1` (`schemas/intake/`). The write
  * side authenticates them, turns them into commands and runs the same deciders as HTTP.
  */
 
-export type RegisterImageRecord = {
-  /** The integration already stored the bytes under this key in the tenant's storage. */
-  objectKey: string;
-  sha256: string;
-  mime: string;
-  bytes: number;
-  width: number;
-  height: number;
-  filename: string;
-  tags: string[];
-  attributes: Record<string, string>;
-};
+/**
+ * The image's fields but `source` (an intake record's is `intake`). The integration already
+ * stored the bytes under `objectKey` in the tenant's storage.
+ */
+export type RegisterImageRecord = Omit<ImageFields, 'source'>;
 
 /** `null` leaves that part unchanged; a value replaces it. */
 export type UpdateImageMetadataRecord = {

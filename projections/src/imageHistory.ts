@@ -1,5 +1,6 @@
 import { assertNever } from '@deeplens/events/assertNever';
 import type { ImageEvent } from '@deeplens/events/imageEvents';
+import type { ImageFields } from '@deeplens/events/imageFields';
 
 /** What the history needs to remember of an image to say what the next event changed. */
 export type ImageHistoryState = {
@@ -27,15 +28,7 @@ export type HistoryChanges = {
  * secret: the embedding's model, dimension and perceptual hash, not the embedding.
  */
 export type HistoryDetails =
-  | {
-      filename: string;
-      mime: string;
-      bytes: number;
-      width: number;
-      height: number;
-      sha256: string;
-      source: string;
-    }
+  | Pick<ImageFields, 'filename' | 'mime' | 'bytes' | 'width' | 'height' | 'sha256' | 'source'>
   | { model: string; dim: number; perceptualHash: string | null }
   | { model: string; reason: string; retriable: boolean }
   | { width: number; height: number; mime: string }

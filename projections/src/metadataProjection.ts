@@ -3,6 +3,7 @@ import { assertNever } from '@deeplens/events/assertNever';
 import type { DeepLensEventType } from '@deeplens/events/domainEvent';
 import type { IdentityEvent } from '@deeplens/events/identityEvents';
 import type { ImageEvent } from '@deeplens/events/imageEvents';
+import { imageFieldNames, imageFields, imageFieldsOf, type ImageFields } from '@deeplens/events/imageFields';
 import { erasedEmail, erasedName } from '@deeplens/events/personalData';
 import type { TenantEvent } from '@deeplens/events/tenantEvents';
 import { sql } from '@deeplens/platform/database';
@@ -59,34 +60,132 @@ const canHandle: readonly DeepLensEventType[] = [
   ...imageEventTypes,
 ];
 
-/** An image row as the projection keeps it (timestamps in epoch ms). */
-export type ImageRow = {
-  image_id: string;
-  status: 'uploaded' | 'embedded' | 'failed' | 'deleted';
-  object_key: string;
-  sha256: string;
-  mime: string;
-  bytes: number;
-  width: number;
-  height: number;
-  filename: string;
-  tags: string[];
-  attributes: Record<string, string>;
-  source: string;
-  failure_reason: string | null;
-  failure_retriable: boolean | null;
-  failed_at: number | null;
-  thumbnail_key: string | null;
-  thumbnail_width: number | null;
-  thumbnail_height: number | null;
-  thumbnail_mime: string | null;
+/** `objectKey` → `object_key`: a field's column name. */
+type ColumnName<Field extends string> = Field extends `${infer Head}${infer Tail}`
+  ? `${Head extends Lowercase<Head> ? Head : `_${Lowercase<Head>}`}${ColumnName<Tail>}`
+  : Field;
+type ColumnNamed<Fields> = { [F in keyof Fields & string as ColumnName<F>]: Fields[F] };
+
+const columnName = <Field extends string>(field: Field) =>
+  field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`) as ColumnName<Field>;
+
+const columnNamed = <Fields extends object>(fields: Fields) =>
+  Object.fromEntries(Object.entries(fields).map(([k, v]) => [columnName(k), v])) as ColumnNamed<Fields>;
+
+/**
+ * An image row as stored (timestamps in epoch ms): the image's fields, and what the projection
+ * learns after the upload. Its keys, in order, are the table's columns every query reads and
+ * the upsert writes (the metadata queries read the same columns).
+ */
+export const imageRowSchema = z.object({
+  image_id: z.string(),
+  status: z.enum(['uploaded', 'embedded', 'failed', 'deleted']),
+  // An image's fields (`imageFields`), as columns.
+  ...columnNamed(imageFields.shape),
+  failure_reason: z.string().nullable(),
+  failure_retriable: z.boolean().nullable(),
+  failed_at: z.number().nullable(),
+  thumbnail_key: z.string().nullable(),
+  thumbnail_width: z.number().nullable(),
+  thumbnail_height: z.number().nullable(),
+  thumbnail_mime: z.string().nullable(),
   /** The 64-bit perceptual hash (16 hex digits) of the image's last embedding that carried one. */
-  perceptual_hash: string | null;
-  version: number;
-  uploaded_at: number;
-  updated_at: number;
-  deleted_at: number | null;
+  perceptual_hash: z.string().nullable(),
+  version: z.number(),
+  uploaded_at: z.number(),
+  updated_at: z.number(),
+  deleted_at: z.number().nullable(),
+});
+
+/** An image row as the projection keeps it (timestamps in epoch ms). */
+export type ImageRow = z.infer<typeof imageRowSchema>;
+
+type ImageColumn = keyof ImageRow;
+
+/** The columns of `images`, in the order of `imageRowSchema`. */
+export const imageColumns = Object.keys(imageRowSchema.shape) as ImageColumn[];
+
+/**
+ * How the upsert carries each column through `jsonb_to_recordset`: a plain SQL type, epoch ms
+ * stored as timestamptz, or a JSON array stored as text[]. A field added to `imageFields` fails
+ * to compile until it is given one here (and a column in `metadataSchema.ts`).
+ */
+const imageColumnTransport = {
+  image_id: 'text',
+  status: 'text',
+  object_key: 'text',
+  sha256: 'text',
+  mime: 'text',
+  bytes: 'bigint',
+  width: 'int',
+  height: 'int',
+  filename: 'text',
+  tags: 'textArray',
+  attributes: 'jsonb',
+  source: 'text',
+  failure_reason: 'text',
+  failure_retriable: 'boolean',
+  failed_at: 'epochMs',
+  thumbnail_key: 'text',
+  thumbnail_width: 'int',
+  thumbnail_height: 'int',
+  thumbnail_mime: 'text',
+  perceptual_hash: 'text',
+  version: 'int',
+  uploaded_at: 'epochMs',
+  updated_at: 'epochMs',
+  deleted_at: 'epochMs',
+} as const satisfies Record<
+  ImageColumn,
+  'text' | 'int' | 'bigint' | 'boolean' | 'jsonb' | 'epochMs' | 'textArray'
+>;
+
+const recordsetTypes = {
+  text: sql.fragment`text`,
+  int: sql.fragment`int`,
+  bigint: sql.fragment`bigint`,
+  boolean: sql.fragment`boolean`,
+  jsonb: sql.fragment`jsonb`,
+  epochMs: sql.fragment`bigint`,
+  textArray: sql.fragment`jsonb`,
 };
+
+const comma = sql.fragment`, `;
+
+/** `image_id, status, …` (or `i.image_id, i.status, …` with `alias`): the listed columns. */
+export function imageColumnList(columns: readonly ImageColumn[] = imageColumns, alias?: string) {
+  return sql.join(
+    columns.map((c) => sql.identifier(alias === undefined ? [c] : [alias, c])),
+    comma,
+  );
+}
+
+const upsertColumns = imageColumnList();
+const upsertValues = sql.join(
+  imageColumns.map((c) => {
+    const value = sql.identifier(['x', c]);
+    const transport = imageColumnTransport[c];
+    if (transport === 'epochMs') return fromEpochMs(sql.fragment`${value}`);
+    if (transport === 'textArray') return sql.fragment`array(select jsonb_array_elements_text(${value}))`;
+    return sql.fragment`${value}`;
+  }),
+  comma,
+);
+const upsertRecordset = sql.join(
+  imageColumns.map((c) => sql.fragment`${sql.identifier([c])} ${recordsetTypes[imageColumnTransport[c]]}`),
+  comma,
+);
+const upsertUpdates = sql.join(
+  imageColumns
+    .filter((c) => c !== 'image_id')
+    .map((c) => sql.fragment`${sql.identifier([c])} = excluded.${sql.identifier([c])}`),
+  comma,
+);
+
+/** The image's fields of a row (the inverse of the columns `imageRowSchema` gives them). */
+export function imageFieldsOfRow(row: ColumnNamed<ImageFields>): ImageFields {
+  return Object.fromEntries(imageFieldNames.map((name) => [name, row[columnName(name)]])) as ImageFields;
+}
 
 type EmbeddingRow = {
   image_id: string;
@@ -95,34 +194,6 @@ type EmbeddingRow = {
   dim: number;
   embedded_at: number;
 };
-
-/** An image row as stored (the metadata queries read the same columns). */
-export const imageRowSchema = z.object({
-  image_id: z.string(),
-  status: z.enum(['uploaded', 'embedded', 'failed', 'deleted']),
-  object_key: z.string(),
-  sha256: z.string(),
-  mime: z.string(),
-  bytes: z.number(),
-  width: z.number(),
-  height: z.number(),
-  filename: z.string(),
-  tags: z.array(z.string()),
-  attributes: z.record(z.string()),
-  source: z.string(),
-  failure_reason: z.string().nullable(),
-  failure_retriable: z.boolean().nullable(),
-  failed_at: z.number().nullable(),
-  thumbnail_key: z.string().nullable(),
-  thumbnail_width: z.number().nullable(),
-  thumbnail_height: z.number().nullable(),
-  thumbnail_mime: z.string().nullable(),
-  perceptual_hash: z.string().nullable(),
-  version: z.number(),
-  uploaded_at: z.number(),
-  updated_at: z.number(),
-  deleted_at: z.number().nullable(),
-});
 
 const tenantIdRow = z.object({ tenant_id: z.string() });
 
@@ -138,16 +209,9 @@ export function evolveImageRow(row: ImageRow | undefined, event: ImageEvent): Im
     return {
       image_id: d.imageId,
       status: 'uploaded',
-      object_key: d.objectKey,
-      sha256: d.sha256,
-      mime: d.mime,
-      bytes: d.bytes,
-      width: d.width,
-      height: d.height,
-      filename: d.filename,
+      ...columnNamed(imageFieldsOf(d)),
       tags: [...d.tags],
       attributes: { ...d.attributes },
-      source: d.source,
       failure_reason: null,
       failure_retriable: null,
       failed_at: null,
@@ -214,9 +278,7 @@ async function applyImageEvents(tx: Transaction, schema: string, events: ImageEv
   const embeddings = sql.identifier([schema, 'image_embeddings']);
   const ids = [...new Set(events.map((e) => e.data.imageId))];
   const existing = await tx.any(sql.type(imageRowSchema)`
-    select image_id, status, object_key, sha256, mime, bytes, width, height, filename, tags, attributes,
-      source, failure_reason, failure_retriable, failed_at, thumbnail_key, thumbnail_width,
-      thumbnail_height, thumbnail_mime, perceptual_hash, version, uploaded_at, updated_at, deleted_at
+    select ${imageColumnList()}
     from ${images} where image_id = any(${sql.array(ids, 'text')})`);
   const rows = new Map<string, ImageRow>(existing.map((r) => [r.image_id, r]));
   const changed = new Set<string>();
@@ -283,28 +345,10 @@ async function applyImageEvents(tx: Transaction, schema: string, events: ImageEv
 /** One multi-row upsert of image rows (also what the replay benchmark's raw baseline runs). */
 export async function upsertImageRows(tx: Transaction, schema: string, rows: ImageRow[]): Promise<void> {
   await tx.query(sql.typeAlias('void')`
-    insert into ${sql.identifier([schema, 'images'])} (image_id, status, object_key, sha256, mime, bytes, width,
-      height, filename, tags, attributes, source, failure_reason, failure_retriable, failed_at, thumbnail_key,
-      thumbnail_width, thumbnail_height, thumbnail_mime, perceptual_hash, version, uploaded_at, updated_at,
-      deleted_at)
-    select x.image_id, x.status, x.object_key, x.sha256, x.mime, x.bytes, x.width, x.height, x.filename,
-      array(select jsonb_array_elements_text(x.tags)), x.attributes, x.source, x.failure_reason,
-      x.failure_retriable, ${fromEpochMs(sql.fragment`x.failed_at`)}, x.thumbnail_key, x.thumbnail_width, x.thumbnail_height,
-      x.thumbnail_mime, x.perceptual_hash, x.version, ${fromEpochMs(sql.fragment`x.uploaded_at`)}, ${fromEpochMs(sql.fragment`x.updated_at`)}, ${fromEpochMs(sql.fragment`x.deleted_at`)}
-    from jsonb_to_recordset(${sql.jsonb(rows)}) as x(image_id text, status text, object_key text, sha256 text,
-      mime text, bytes bigint, width int, height int, filename text, tags jsonb, attributes jsonb, source text,
-      failure_reason text, failure_retriable boolean, failed_at bigint, thumbnail_key text, thumbnail_width int,
-      thumbnail_height int, thumbnail_mime text, perceptual_hash text, version int, uploaded_at bigint,
-      updated_at bigint, deleted_at bigint)
-    on conflict (image_id) do update set status = excluded.status, object_key = excluded.object_key,
-      sha256 = excluded.sha256, mime = excluded.mime, bytes = excluded.bytes, width = excluded.width,
-      height = excluded.height, filename = excluded.filename, tags = excluded.tags,
-      attributes = excluded.attributes, source = excluded.source, failure_reason = excluded.failure_reason,
-      failure_retriable = excluded.failure_retriable, failed_at = excluded.failed_at,
-      thumbnail_key = excluded.thumbnail_key, thumbnail_width = excluded.thumbnail_width,
-      thumbnail_height = excluded.thumbnail_height, thumbnail_mime = excluded.thumbnail_mime,
-      perceptual_hash = excluded.perceptual_hash, version = excluded.version, uploaded_at = excluded.uploaded_at, updated_at = excluded.updated_at,
-      deleted_at = excluded.deleted_at`);
+    insert into ${sql.identifier([schema, 'images'])} (${upsertColumns})
+    select ${upsertValues}
+    from jsonb_to_recordset(${sql.jsonb(rows)}) as x(${upsertRecordset})
+    on conflict (image_id) do update set ${upsertUpdates}`);
 }
 
 async function applyTenantEvent(
@@ -475,9 +519,7 @@ async function moveToDedicatedDatabase(
   });
   for (let after = ''; hasShared;) {
     const rows = await tx.any(sql.type(imageRowSchema)`
-      select image_id, status, object_key, sha256, mime, bytes, width, height, filename, tags, attributes,
-        source, failure_reason, failure_retriable, failed_at, thumbnail_key, thumbnail_width,
-        thumbnail_height, thumbnail_mime, perceptual_hash, version, uploaded_at, updated_at, deleted_at
+      select ${imageColumnList()}
       from ${sql.identifier([shared, 'images'])} where image_id > ${after} order by image_id limit 500`);
     if (rows.length === 0) break;
     const ids = sql.array(

@@ -1,7 +1,13 @@
 import { z } from 'zod';
 import { sql, type DatabasePool } from '@deeplens/platform/database';
 import { readSchema } from './generationScope.ts';
-import { imageRowSchema } from './metadataProjection.ts';
+import type { ImageFields } from '@deeplens/events/imageFields';
+import {
+  imageColumnList,
+  imageColumns as imageColumnNames,
+  imageFieldsOfRow,
+  imageRowSchema,
+} from './metadataProjection.ts';
 import { tenantSchemaBase as activeTenantSchema } from './metadataSchema.ts';
 import { isMissingDatabase, type TenantDatabase, type TenantDatabases } from './tenantDatabases.ts';
 
@@ -34,21 +40,12 @@ export type ImageEmbedding = {
   indexedAt: number | null;
 };
 
-export type ImageView = {
+/** The image's fields (`imageFields`), and what the read side knows of it since. */
+export type ImageView = ImageFields & {
   tenantId: string;
   imageId: string;
   status: ImageStatus;
   failure: { reason: string; retriable: boolean; at: number } | null;
-  objectKey: string;
-  sha256: string;
-  mime: string;
-  bytes: number;
-  width: number;
-  height: number;
-  filename: string;
-  tags: string[];
-  attributes: Record<string, string>;
-  source: string;
   thumbnail: { objectKey: string; width: number; height: number; mime: string } | null;
   /** 64-bit DCT perceptual hash (16 hex digits), once an embedder computed it. */
   perceptualHash: string | null;
@@ -161,10 +158,10 @@ const userRow = z.object({
 
 const usageRow = z.object({ images: z.number(), bytes: z.number(), updated_at: z.number() });
 const existsRow = z.object({ exists: z.boolean() });
-const imageColumns = sql.fragment`i.image_id, i.status, i.object_key, i.sha256, i.mime, i.bytes, i.width, i.height,
-  i.filename, i.tags, i.attributes, i.source, i.failure_reason, i.failure_retriable, i.failed_at, i.thumbnail_key,
-  i.thumbnail_width, i.thumbnail_height, i.thumbnail_mime, i.perceptual_hash, i.version, i.uploaded_at,
-  i.updated_at`;
+const imageColumns = imageColumnList(
+  imageColumnNames.filter((c) => c !== 'deleted_at'),
+  'i',
+);
 
 /** PostgreSQL's answer when a schema or table does not exist (an unknown or erased tenant). */
 function isMissingRelation(error: unknown): boolean {
@@ -313,16 +310,7 @@ export function createMetadataQueries(pool: DatabasePool, options: MetadataQueri
               retriable: r.failure_retriable ?? false,
               at: r.failed_at ?? r.updated_at,
             },
-      objectKey: r.object_key,
-      sha256: r.sha256,
-      mime: r.mime,
-      bytes: r.bytes,
-      width: r.width,
-      height: r.height,
-      filename: r.filename,
-      tags: r.tags,
-      attributes: r.attributes,
-      source: r.source,
+      ...imageFieldsOfRow(r),
       thumbnail:
         r.thumbnail_key === null
           ? null

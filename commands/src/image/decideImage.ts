@@ -1,5 +1,6 @@
 import { assertNever } from '@deeplens/events/assertNever';
 import type { ImageEvent } from '@deeplens/events/imageEvents';
+import { imageFieldsOf } from '@deeplens/events/imageFields';
 import {
   ConflictError,
   LimitExceededError,
@@ -147,20 +148,7 @@ function upload(command: UploadImage, state: ImageState): ImageEvent[] {
     [
       {
         type: 'ImageUploaded',
-        data: {
-          tenantId: image.tenantId,
-          imageId: image.imageId,
-          objectKey: image.objectKey,
-          sha256: image.sha256,
-          mime: image.mime,
-          bytes: image.bytes,
-          width: image.width,
-          height: image.height,
-          filename: image.filename,
-          tags: image.tags,
-          attributes: image.attributes,
-          source: image.source,
-        },
+        data: { tenantId: image.tenantId, imageId: image.imageId, ...imageFieldsOf(image) },
       },
     ],
   );

@@ -1,4 +1,4 @@
-import type { ImageSource } from '@deeplens/events/imageEvents';
+import type { ImageFields } from '@deeplens/events/imageFields';
 import type { TenantLimits } from '@deeplens/events/tenantEvents';
 import type { Command } from '../command.ts';
 import type { TenantStatus } from '../tenant/tenantState.ts';
@@ -9,25 +9,16 @@ export type TenantSnapshot = { status: TenantStatus; limits: TenantLimits };
 /** What the tenant stores now, not counting the image being uploaded. */
 export type TenantUsage = { images: number; bytes: number };
 
+/** The image's fields (`imageFields`), and what the handler read to decide the upload. */
 export type UploadImage = Command<
   'UploadImage',
   {
     tenantId: string;
     /** Chosen by the handler (a fresh UUID). */
     imageId: string;
-    objectKey: string;
-    sha256: string;
-    mime: string;
-    bytes: number;
-    width: number;
-    height: number;
-    filename: string;
-    tags: string[];
-    attributes: Record<string, string>;
-    source: ImageSource;
     tenant: TenantSnapshot;
     usage: TenantUsage;
-  }
+  } & ImageFields
 >;
 
 /** A stored thumbnail's object and size. */

@@ -1,19 +1,16 @@
 import { assertNever } from '@deeplens/events/assertNever';
 import type { ImageEvent } from '@deeplens/events/imageEvents';
+import type { ImageFields } from '@deeplens/events/imageFields';
 
 /** A model version the image was embedded with (the vector itself lives in the event only). */
 export type ImageEmbeddingRef = { modelId: string; modelVersion: string };
 
-export type UploadedImage = {
+/** What the rules need of the image's fields (`imageFields`): its object, size and metadata. */
+export type UploadedImage = Pick<ImageFields, 'objectKey' | 'sha256' | 'bytes' | 'tags' | 'attributes'> & {
   status: 'active' | 'deleted';
   version: number;
   tenantId: string;
   imageId: string;
-  objectKey: string;
-  sha256: string;
-  bytes: number;
-  tags: string[];
-  attributes: Record<string, string>;
   embeddings: ImageEmbeddingRef[];
   /** Object keys of the thumbnails recorded so far. */
   thumbnails: string[];
