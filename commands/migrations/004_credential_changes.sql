@@ -1,7 +1,7 @@
 -- Announces every change of a tenant, user or API key aggregate (what can revoke a credential)
 -- on the channel `deeplens_credentials`, from the transaction that makes it (delivered at its
--- commit, in commit order; revoked sessions are announced by the write API's migration
--- `005_session_revocations.sql`). Both APIs cache what authentication reads per request and
+-- commit, in commit order; revoked sessions are announced by
+-- `005_sessions.sql`). Both APIs cache what authentication reads per request and
 -- empty that cache on each announcement (`platform/src/auth/credentialCache.ts`). These changes are rare (administration, logout), so
 -- the NOTIFY's commit-time lock is no cost to the upload path, which writes image aggregates.
 -- One payload per kind: PostgreSQL folds identical notifications of one transaction into one,

@@ -1,7 +1,7 @@
 import type { CommandHandler } from '@deeplens/commands/commandHandler';
+import type { RefreshTokenStore } from '@deeplens/commands/identity/refreshTokens';
 import type { TokenIssuer, TokenVerifier } from '@deeplens/platform/auth/accessTokens';
 import type { CredentialCache } from '@deeplens/platform/auth/credentialCache';
-import type { RefreshTokenStore } from '@deeplens/platform/auth/refreshTokens';
 import type { SignInThrottle } from '@deeplens/platform/auth/signInThrottle';
 import type { Config } from '@deeplens/platform/config';
 import type { DatabasePool } from '@deeplens/platform/database';

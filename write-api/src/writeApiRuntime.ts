@@ -1,10 +1,10 @@
 import { join } from 'node:path';
 import { createCommandHandler, writeModelMigrations } from '@deeplens/commands/commandHandler';
+import { createRefreshTokenStore } from '@deeplens/commands/identity/refreshTokens';
 import { userAggregate } from '@deeplens/commands/writeModelRules';
 import { createTokenIssuer, createTokenVerifier } from '@deeplens/platform/auth/accessTokens';
 import { hashPassword } from '@deeplens/platform/auth/passwords';
 import { createSignInThrottle } from '@deeplens/platform/auth/signInThrottle';
-import { createRefreshTokenStore } from '@deeplens/platform/auth/refreshTokens';
 import { loadOrCreateSigningKey } from '@deeplens/platform/auth/signingKey';
 import type { Config } from '@deeplens/platform/config';
 import { createDatabasePool, sql } from '@deeplens/platform/database';
@@ -16,7 +16,7 @@ import { secretBoxFor } from '@deeplens/platform/secrets';
 import { z } from 'zod';
 import type { WriteApiDependencies } from './writeApiDependencies.ts';
 
-/** The write API's own migrations (sessions, stored idempotent answers). */
+/** The write API's own migrations (stored idempotent answers, sign-in throttle, rate limits). */
 export const writeApiMigrations = join(import.meta.dirname, '..', 'migrations');
 
 /** Everything the write API needs, from configuration: what `main.ts` and the e2e tests both use. */

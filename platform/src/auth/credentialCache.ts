@@ -3,9 +3,9 @@ import { sql, type DatabasePool } from '../database.ts';
 
 /**
  * The channel PostgreSQL announces credential changes on: the write model's triggers
- * (`write-api/migrations/005_credential_changes.sql`) notify it when a tenant, user or API key
- * aggregate changes or a session's refresh tokens are revoked; the caches' own heartbeats travel
- * on it too (payload `ping:…`).
+ * (`commands/migrations/004_credential_changes.sql` and `005_sessions.sql`) notify it when a
+ * tenant, user or API key aggregate changes or a session's refresh tokens are revoked; the
+ * caches' own heartbeats travel on it too (payload `ping:…`).
  */
 export const credentialChannel = 'deeplens_credentials';
 

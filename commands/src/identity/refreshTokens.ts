@@ -1,11 +1,11 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { sql, type DatabasePool } from '../database.ts';
-import { UnauthenticatedError } from '../errors.ts';
+import { sql, type DatabasePool } from '@deeplens/platform/database';
+import { UnauthenticatedError } from '@deeplens/platform/errors';
 
 /**
  * Refresh tokens: opaque, single-use, rotated on every use, kept as plain session state in
- * `auth.refresh_tokens` (migration `write-api/migrations/001_sessions.sql`). Only a token's
+ * `auth.refresh_tokens` (migration `commands/migrations/005_sessions.sql`). Only a token's
  * SHA-256 is stored: a database leak yields no usable token.
  *
  * Reuse detection (OAuth 2.0 Security BCP §4.14): a refresh token presented a second time

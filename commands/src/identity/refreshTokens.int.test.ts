@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { z } from 'zod';
-import { sql } from '../database.ts';
-import { UnauthenticatedError } from '../errors.ts';
-import { runMigrations } from '../migrations.ts';
-import { createTestDatabase } from '../testing/testDatabase.ts';
+import { sql } from '@deeplens/platform/database';
+import { UnauthenticatedError } from '@deeplens/platform/errors';
+import { runMigrations } from '@deeplens/platform/migrations';
+import { writeModelMigrations } from '../commandHandler.ts';
+import { createWriteModelDatabase } from '../testing/writeModelDatabase.ts';
 import {
   createRefreshTokenStore,
   hashRefreshToken,
@@ -13,12 +13,10 @@ import {
   type RefreshTokenStoreOptions,
 } from './refreshTokens.ts';
 
-const migrations = join(import.meta.dirname, '..', '..', '..', 'write-api', 'migrations');
 const day = 86_400_000;
 
 async function setUp(t: TestContext, options: RefreshTokenStoreOptions = {}) {
-  const db = await createTestDatabase(t);
-  await runMigrations(db.url, 'write-api', migrations);
+  const db = await createWriteModelDatabase(t);
   let now = Date.UTC(2025, 0, 1);
   const reuses: RefreshTokenReuse[] = [];
   const store = createRefreshTokenStore(db.pool, {
@@ -63,6 +61,23 @@ describe('refresh tokens', () => {
     assert.equal(chain.find((r) => r.id === first.tokenId)?.replaced_by, second.tokenId);
     assert.equal(chain.find((r) => r.id === second.tokenId)?.replaced_by, third.tokenId);
     assert.equal(chain.find((r) => r.id === third.tokenId)?.used, false);
+  });
+
+  it('keeps the sessions of a database whose table an earlier migration set created', async (t) => {
+    // Until the write model owned them, the write API's own migrations created this table: on
+    // such a database the write model's session migration is new, and runs over live sessions.
+    const { store, pool, url } = await setUp(t);
+    const live = await store.issue('user-1', 'acme');
+    await pool.query(sql.typeAlias('void')`
+      delete from public.schema_migrations where component = 'write-model' and name = '005_sessions.sql'`);
+
+    assert.deepEqual(await runMigrations(url, 'write-model', writeModelMigrations), ['005_sessions.sql']);
+    const rotated = await store.rotate(live.token);
+    assert.equal(rotated.familyId, live.familyId);
+    const triggers = await pool.manyFirst(sql.type(z.object({ tgname: z.string() }))`
+      select tgname from pg_trigger where tgrelid = 'auth.refresh_tokens'::regclass and not tgisinternal
+      order by tgname`);
+    assert.deepEqual(triggers, ['credential_session_revoked', 'credential_sessions_removed']);
   });
 
   it('keeps platform admins (no tenant) apart', async (t) => {
