@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { z } from 'zod';
 import { sql } from '@deeplens/platform/database';
 import { createTestDatabase } from '@deeplens/platform/testing/testDatabase';
+import { imageColumns } from './metadataProjection.ts';
 import { ensurePlatformSchema, ensureTenantSchema, tableExists } from './metadataSchema.ts';
 
 describe('read-model schema creation', () => {
@@ -32,6 +33,16 @@ describe('read-model schema creation', () => {
         assert.ok(await tableExists(tx, tenant, 'image_embeddings'));
       });
     }
+  });
+
+  it('creates the images table with exactly the columns of the row (imageRowSchema, from the image field list)', async (t) => {
+    const db = await createTestDatabase(t);
+    const tenant = `tenant_${'0'.repeat(31)}4`;
+    await db.pool.transaction((tx) => ensureTenantSchema(tx, tenant));
+    const columns = await db.pool.anyFirst(sql.type(z.object({ column_name: z.string() }))`
+      select column_name from information_schema.columns
+      where table_schema = ${tenant} and table_name = 'images'`);
+    assert.deepEqual([...columns].sort(), [...imageColumns].sort());
   });
 
   it("adds the images' perceptual_hash column to a tenant schema created before it, once", async (t) => {
