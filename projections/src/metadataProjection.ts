@@ -100,7 +100,8 @@ export const imageRowSchema = z.object({
 /** An image row as the projection keeps it (timestamps in epoch ms). */
 export type ImageRow = z.infer<typeof imageRowSchema>;
 
-type ImageColumn = keyof ImageRow;
+/** A column of `images`. */
+export type ImageColumn = keyof ImageRow;
 
 /** The columns of `images`, in the order of `imageRowSchema`. */
 export const imageColumns = Object.keys(imageRowSchema.shape) as ImageColumn[];

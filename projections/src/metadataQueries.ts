@@ -7,6 +7,7 @@ import {
   imageColumns as imageColumnNames,
   imageFieldsOfRow,
   imageRowSchema,
+  type ImageColumn,
 } from './metadataProjection.ts';
 import { tenantSchemaBase as activeTenantSchema } from './metadataSchema.ts';
 import { isMissingDatabase, type TenantDatabase, type TenantDatabases } from './tenantDatabases.ts';
@@ -365,8 +366,8 @@ export function createMetadataQueries(pool: DatabasePool, options: MetadataQueri
       const { schema } = location;
       const read = (withFeatures: boolean) =>
         location.db.any(sql.type(searchHitRow)`
-          select i.image_id, i.filename, i.tags, i.attributes, i.thumbnail_key is not null as has_thumbnail,
-            i.perceptual_hash, ${
+          select ${imageColumnList(Object.keys(searchHitColumns.shape) as ImageColumn[], 'i')},
+            i.thumbnail_key is not null as has_thumbnail, ${
               withFeatures
                 ? sql.fragment`(select f.features from ${sql.identifier([schema, 'image_features'])} f
                     where f.image_id = i.image_id and f.image_id = any(${sql.array([...featuresOf], 'text')}))`
@@ -571,13 +572,17 @@ function toApiKey(r: z.infer<typeof apiKeyRow>): ApiKeyView {
 
 export type MetadataQueries = ReturnType<typeof createMetadataQueries>;
 
-const searchHitRow = z.object({
-  image_id: z.string(),
-  filename: z.string(),
-  tags: z.array(z.string()),
-  attributes: z.record(z.string()),
+/** The columns of the image row a search hit shows. */
+const searchHitColumns = imageRowSchema.pick({
+  image_id: true,
+  filename: true,
+  tags: true,
+  attributes: true,
+  perceptual_hash: true,
+});
+
+const searchHitRow = searchHitColumns.extend({
   has_thumbnail: z.boolean(),
-  perceptual_hash: z.string().nullable(),
   /** The blob of embedder/src/localFeatures.ts. */
   features: z.instanceof(Buffer).nullable(),
 });
