@@ -6,12 +6,7 @@ export interface paths {
   '/v1/search': {
     parameters: {
       query?: never;
-      header?: {
-        /** @description Platform admins only: read these generations instead of the active ones — `<projection>:<generation>, …` (projections metadata, usage, vectors) or one bare number (every projection with a snapshot of that number). Anyone else sending it gets 403 problem+json; an unknown, dropped or still-building generation 404; a malformed value 400. */
-        'DeepLens-Generation'?: components['parameters']['GenerationHeader'];
-        /** @description Platform admins only, and only with DeepLens-Generation: the tenant whose snapshot to read (a platform admin belongs to no tenant), with the admin’s read and search scopes only; ignored without DeepLens-Generation; not a tenant id: 400. Anyone else sending DeepLens-Generation gets 403. */
-        'DeepLens-Tenant'?: components['parameters']['TenantHeader'];
-      };
+      header?: never;
       path?: never;
       cookie?: never;
     };
@@ -20,7 +15,9 @@ export interface paths {
     /** Search the caller’s images by a query image, an image id or a vector */
     post: {
       parameters: {
-        query?: never;
+        query?: {
+          model?: string;
+        };
         header?: {
           /** @description Platform admins only: read these generations instead of the active ones — `<projection>:<generation>, …` (projections metadata, usage, vectors) or one bare number (every projection with a snapshot of that number). Anyone else sending it gets 403 problem+json; an unknown, dropped or still-building generation 404; a malformed value 400. */
           'DeepLens-Generation'?: components['parameters']['GenerationHeader'];
@@ -30,7 +27,7 @@ export interface paths {
         path?: never;
         cookie?: never;
       };
-      requestBody?: {
+      requestBody: {
         content: {
           'application/json': {
             /** Format: uuid */
@@ -46,23 +43,27 @@ export interface paths {
             /**
              * @description geometric: the top candidates of a search by image or id are verified with local features and a verified one is ranked first; none: the descriptor and perceptual hash alone
              * @default geometric
-             * @enum {unknown}
+             * @enum {string}
              */
             rerank?: 'geometric' | 'none';
           };
           'multipart/form-data': {
             /** Format: binary */
             file: string;
+            /** @default 10 */
             k?: number;
+            /** @description lowest cosine similarity of a hit */
             threshold?: number;
-            /** @description JSON of Filter */
-            filter?: string;
+            /** @description modelId@version; the embedder’s model when absent */
+            model?: string;
             /**
              * @description geometric: the top candidates of a search by image or id are verified with local features and a verified one is ranked first; none: the descriptor and perceptual hash alone
              * @default geometric
-             * @enum {unknown}
+             * @enum {string}
              */
             rerank?: 'geometric' | 'none';
+            /** @description JSON of Filter */
+            filter?: string;
           };
         };
       };
@@ -94,15 +95,127 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/images/{id}/similar': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Images similar to this one */
+    get: {
+      parameters: {
+        query?: {
+          k?: number;
+          threshold?: number;
+          model?: string;
+          rerank?: 'geometric' | 'none';
+          tag?: string | string[];
+        };
+        header?: {
+          /** @description Platform admins only: read these generations instead of the active ones — `<projection>:<generation>, …` (projections metadata, usage, vectors) or one bare number (every projection with a snapshot of that number). Anyone else sending it gets 403 problem+json; an unknown, dropped or still-building generation 404; a malformed value 400. */
+          'DeepLens-Generation'?: components['parameters']['GenerationHeader'];
+          /** @description Platform admins only, and only with DeepLens-Generation: the tenant whose snapshot to read (a platform admin belongs to no tenant), with the admin’s read and search scopes only; ignored without DeepLens-Generation; not a tenant id: 400. Anyone else sending DeepLens-Generation gets 403. */
+          'DeepLens-Tenant'?: components['parameters']['TenantHeader'];
+        };
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Ranked hits */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['SearchResult'];
+          };
+        };
+        400: components['responses']['Problem'];
+        401: components['responses']['Problem'];
+        403: components['responses']['Problem'];
+        404: components['responses']['Problem'];
+        408: components['responses']['RequestTimeout'];
+        413: components['responses']['ContentTooLarge'];
+        415: components['responses']['Problem'];
+        422: components['responses']['Problem'];
+        429: components['responses']['TooManyRequests'];
+        503: components['responses']['ServiceUnavailable'];
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/duplicates': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Groups of near-duplicate images
+     * @description Scans the tenant's most recent `limit` indexed images; each image's 10 nearest neighbours join its group when the pair passes `match`. `verified` (default): geometric verification with the stored local features confirms the pair (≥ 15 inliers, as search), or its descriptor similarity is ≥ `threshold` (a mirrored copy does not verify); `descriptor`: the descriptor similarity alone, ≥ `threshold`. `threshold` defaults to the embedding space's measured value (0.90 for descriptor v2, 0.95 for v1). Cost per scanned image: one vector query, at most one metadata read and 10 verifications (each a few milliseconds of CPU).
+     */
+    get: {
+      parameters: {
+        query?: {
+          match?: 'verified' | 'descriptor';
+          threshold?: number;
+          limit?: number;
+        };
+        header?: {
+          /** @description Platform admins only: read these generations instead of the active ones — `<projection>:<generation>, …` (projections metadata, usage, vectors) or one bare number (every projection with a snapshot of that number). Anyone else sending it gets 403 problem+json; an unknown, dropped or still-building generation 404; a malformed value 400. */
+          'DeepLens-Generation'?: components['parameters']['GenerationHeader'];
+          /** @description Platform admins only, and only with DeepLens-Generation: the tenant whose snapshot to read (a platform admin belongs to no tenant), with the admin’s read and search scopes only; ignored without DeepLens-Generation; not a tenant id: 400. Anyone else sending DeepLens-Generation gets 403. */
+          'DeepLens-Tenant'?: components['parameters']['TenantHeader'];
+        };
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Groups */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['DuplicateGroups'];
+          };
+        };
+        400: components['responses']['Problem'];
+        401: components['responses']['Problem'];
+        403: components['responses']['Problem'];
+        404: components['responses']['Problem'];
+        408: components['responses']['RequestTimeout'];
+        413: components['responses']['ContentTooLarge'];
+        415: components['responses']['Problem'];
+        422: components['responses']['Problem'];
+        429: components['responses']['TooManyRequests'];
+        503: components['responses']['ServiceUnavailable'];
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/v1/images': {
     parameters: {
       query?: never;
-      header?: {
-        /** @description Platform admins only: read these generations instead of the active ones — `<projection>:<generation>, …` (projections metadata, usage, vectors) or one bare number (every projection with a snapshot of that number). Anyone else sending it gets 403 problem+json; an unknown, dropped or still-building generation 404; a malformed value 400. */
-        'DeepLens-Generation'?: components['parameters']['GenerationHeader'];
-        /** @description Platform admins only, and only with DeepLens-Generation: the tenant whose snapshot to read (a platform admin belongs to no tenant), with the admin’s read and search scopes only; ignored without DeepLens-Generation; not a tenant id: 400. Anyone else sending DeepLens-Generation gets 403. */
-        'DeepLens-Tenant'?: components['parameters']['TenantHeader'];
-      };
+      header?: never;
       path?: never;
       cookie?: never;
     };
@@ -132,10 +245,7 @@ export interface paths {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              items?: components['schemas']['Image'][];
-              nextCursor?: string | null;
-            };
+            'application/json': components['schemas']['ImagePage'];
           };
         };
         400: components['responses']['Problem'];
@@ -161,12 +271,7 @@ export interface paths {
   '/v1/images/{id}': {
     parameters: {
       query?: never;
-      header?: {
-        /** @description Platform admins only: read these generations instead of the active ones — `<projection>:<generation>, …` (projections metadata, usage, vectors) or one bare number (every projection with a snapshot of that number). Anyone else sending it gets 403 problem+json; an unknown, dropped or still-building generation 404; a malformed value 400. */
-        'DeepLens-Generation'?: components['parameters']['GenerationHeader'];
-        /** @description Platform admins only, and only with DeepLens-Generation: the tenant whose snapshot to read (a platform admin belongs to no tenant), with the admin’s read and search scopes only; ignored without DeepLens-Generation; not a tenant id: 400. Anyone else sending DeepLens-Generation gets 403. */
-        'DeepLens-Tenant'?: components['parameters']['TenantHeader'];
-      };
+      header?: never;
       path?: never;
       cookie?: never;
     };
@@ -216,79 +321,10 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
-  '/v1/images/{id}/similar': {
-    parameters: {
-      query?: never;
-      header?: {
-        /** @description Platform admins only: read these generations instead of the active ones — `<projection>:<generation>, …` (projections metadata, usage, vectors) or one bare number (every projection with a snapshot of that number). Anyone else sending it gets 403 problem+json; an unknown, dropped or still-building generation 404; a malformed value 400. */
-        'DeepLens-Generation'?: components['parameters']['GenerationHeader'];
-        /** @description Platform admins only, and only with DeepLens-Generation: the tenant whose snapshot to read (a platform admin belongs to no tenant), with the admin’s read and search scopes only; ignored without DeepLens-Generation; not a tenant id: 400. Anyone else sending DeepLens-Generation gets 403. */
-        'DeepLens-Tenant'?: components['parameters']['TenantHeader'];
-      };
-      path?: never;
-      cookie?: never;
-    };
-    /** Images similar to this one */
-    get: {
-      parameters: {
-        query?: {
-          k?: number;
-          threshold?: number;
-          tag?: string;
-          model?: string;
-          rerank?: 'geometric' | 'none';
-        };
-        header?: {
-          /** @description Platform admins only: read these generations instead of the active ones — `<projection>:<generation>, …` (projections metadata, usage, vectors) or one bare number (every projection with a snapshot of that number). Anyone else sending it gets 403 problem+json; an unknown, dropped or still-building generation 404; a malformed value 400. */
-          'DeepLens-Generation'?: components['parameters']['GenerationHeader'];
-          /** @description Platform admins only, and only with DeepLens-Generation: the tenant whose snapshot to read (a platform admin belongs to no tenant), with the admin’s read and search scopes only; ignored without DeepLens-Generation; not a tenant id: 400. Anyone else sending DeepLens-Generation gets 403. */
-          'DeepLens-Tenant'?: components['parameters']['TenantHeader'];
-        };
-        path: {
-          id: string;
-        };
-        cookie?: never;
-      };
-      requestBody?: never;
-      responses: {
-        /** @description Ranked hits */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': components['schemas']['SearchResult'];
-          };
-        };
-        400: components['responses']['Problem'];
-        401: components['responses']['Problem'];
-        403: components['responses']['Problem'];
-        404: components['responses']['Problem'];
-        408: components['responses']['RequestTimeout'];
-        413: components['responses']['ContentTooLarge'];
-        415: components['responses']['Problem'];
-        422: components['responses']['Problem'];
-        429: components['responses']['TooManyRequests'];
-        503: components['responses']['ServiceUnavailable'];
-      };
-    };
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
   '/v1/images/{id}/thumbnail': {
     parameters: {
       query?: never;
-      header?: {
-        /** @description Platform admins only: read these generations instead of the active ones — `<projection>:<generation>, …` (projections metadata, usage, vectors) or one bare number (every projection with a snapshot of that number). Anyone else sending it gets 403 problem+json; an unknown, dropped or still-building generation 404; a malformed value 400. */
-        'DeepLens-Generation'?: components['parameters']['GenerationHeader'];
-        /** @description Platform admins only, and only with DeepLens-Generation: the tenant whose snapshot to read (a platform admin belongs to no tenant), with the admin’s read and search scopes only; ignored without DeepLens-Generation; not a tenant id: 400. Anyone else sending DeepLens-Generation gets 403. */
-        'DeepLens-Tenant'?: components['parameters']['TenantHeader'];
-      };
+      header?: never;
       path?: never;
       cookie?: never;
     };
@@ -315,7 +351,7 @@ export interface paths {
             [name: string]: unknown;
           };
           content: {
-            'image/webp': unknown;
+            'image/webp': string;
           };
         };
         400: components['responses']['Problem'];
@@ -342,12 +378,7 @@ export interface paths {
   '/v1/images/{id}/content': {
     parameters: {
       query?: never;
-      header?: {
-        /** @description Platform admins only: read these generations instead of the active ones — `<projection>:<generation>, …` (projections metadata, usage, vectors) or one bare number (every projection with a snapshot of that number). Anyone else sending it gets 403 problem+json; an unknown, dropped or still-building generation 404; a malformed value 400. */
-        'DeepLens-Generation'?: components['parameters']['GenerationHeader'];
-        /** @description Platform admins only, and only with DeepLens-Generation: the tenant whose snapshot to read (a platform admin belongs to no tenant), with the admin’s read and search scopes only; ignored without DeepLens-Generation; not a tenant id: 400. Anyone else sending DeepLens-Generation gets 403. */
-        'DeepLens-Tenant'?: components['parameters']['TenantHeader'];
-      };
+      header?: never;
       path?: never;
       cookie?: never;
     };
@@ -374,7 +405,7 @@ export interface paths {
             [name: string]: unknown;
           };
           content: {
-            'image/*': unknown;
+            'image/*': string;
           };
         };
         400: components['responses']['Problem'];
@@ -398,15 +429,63 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/tenants/{id}/usage': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Images and bytes stored, with the plan’s limits */
+    get: {
+      parameters: {
+        query?: never;
+        header?: {
+          /** @description Platform admins only: read these generations instead of the active ones — `<projection>:<generation>, …` (projections metadata, usage, vectors) or one bare number (every projection with a snapshot of that number). Anyone else sending it gets 403 problem+json; an unknown, dropped or still-building generation 404; a malformed value 400. */
+          'DeepLens-Generation'?: components['parameters']['GenerationHeader'];
+          /** @description Platform admins only, and only with DeepLens-Generation: the tenant whose snapshot to read (a platform admin belongs to no tenant), with the admin’s read and search scopes only; ignored without DeepLens-Generation; not a tenant id: 400. Anyone else sending DeepLens-Generation gets 403. */
+          'DeepLens-Tenant'?: components['parameters']['TenantHeader'];
+        };
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Usage */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Usage'];
+          };
+        };
+        400: components['responses']['Problem'];
+        401: components['responses']['Problem'];
+        403: components['responses']['Problem'];
+        404: components['responses']['Problem'];
+        408: components['responses']['RequestTimeout'];
+        413: components['responses']['ContentTooLarge'];
+        415: components['responses']['Problem'];
+        422: components['responses']['Problem'];
+        429: components['responses']['TooManyRequests'];
+        503: components['responses']['ServiceUnavailable'];
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/v1/images/{id}/history': {
     parameters: {
       query?: never;
-      header?: {
-        /** @description Platform admins only: read these generations instead of the active ones — `<projection>:<generation>, …` (projections metadata, usage, vectors) or one bare number (every projection with a snapshot of that number). Anyone else sending it gets 403 problem+json; an unknown, dropped or still-building generation 404; a malformed value 400. */
-        'DeepLens-Generation'?: components['parameters']['GenerationHeader'];
-        /** @description Platform admins only, and only with DeepLens-Generation: the tenant whose snapshot to read (a platform admin belongs to no tenant), with the admin’s read and search scopes only; ignored without DeepLens-Generation; not a tenant id: 400. Anyone else sending DeepLens-Generation gets 403. */
-        'DeepLens-Tenant'?: components['parameters']['TenantHeader'];
-      };
+      header?: never;
       path?: never;
       cookie?: never;
     };
@@ -417,7 +496,6 @@ export interface paths {
     get: {
       parameters: {
         query?: {
-          /** @description the previous page’s nextCursor */
           cursor?: string;
           limit?: number;
         };
@@ -463,143 +541,6 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
-  '/v1/duplicates': {
-    parameters: {
-      query?: never;
-      header?: {
-        /** @description Platform admins only: read these generations instead of the active ones — `<projection>:<generation>, …` (projections metadata, usage, vectors) or one bare number (every projection with a snapshot of that number). Anyone else sending it gets 403 problem+json; an unknown, dropped or still-building generation 404; a malformed value 400. */
-        'DeepLens-Generation'?: components['parameters']['GenerationHeader'];
-        /** @description Platform admins only, and only with DeepLens-Generation: the tenant whose snapshot to read (a platform admin belongs to no tenant), with the admin’s read and search scopes only; ignored without DeepLens-Generation; not a tenant id: 400. Anyone else sending DeepLens-Generation gets 403. */
-        'DeepLens-Tenant'?: components['parameters']['TenantHeader'];
-      };
-      path?: never;
-      cookie?: never;
-    };
-    /**
-     * Groups of near-duplicate images
-     * @description Scans the tenant's most recent `limit` indexed images; each image's 10 nearest neighbours join its group when the pair passes `match`. `verified` (default): geometric verification with the stored local features confirms the pair (≥ 15 inliers, as search), or its descriptor similarity is ≥ `threshold` (a mirrored copy does not verify); `descriptor`: the descriptor similarity alone, ≥ `threshold`. `threshold` defaults to the embedding space's measured value (0.90 for descriptor v2, 0.95 for v1). Cost per scanned image: one vector query, at most one metadata read and 10 verifications (each a few milliseconds of CPU).
-     */
-    get: {
-      parameters: {
-        query?: {
-          match?: 'verified' | 'descriptor';
-          threshold?: number;
-          limit?: number;
-        };
-        header?: {
-          /** @description Platform admins only: read these generations instead of the active ones — `<projection>:<generation>, …` (projections metadata, usage, vectors) or one bare number (every projection with a snapshot of that number). Anyone else sending it gets 403 problem+json; an unknown, dropped or still-building generation 404; a malformed value 400. */
-          'DeepLens-Generation'?: components['parameters']['GenerationHeader'];
-          /** @description Platform admins only, and only with DeepLens-Generation: the tenant whose snapshot to read (a platform admin belongs to no tenant), with the admin’s read and search scopes only; ignored without DeepLens-Generation; not a tenant id: 400. Anyone else sending DeepLens-Generation gets 403. */
-          'DeepLens-Tenant'?: components['parameters']['TenantHeader'];
-        };
-        path?: never;
-        cookie?: never;
-      };
-      requestBody?: never;
-      responses: {
-        /** @description Groups */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              /** @enum {string} */
-              match?: 'verified' | 'descriptor';
-              threshold?: number;
-              scanned?: number;
-              groups?: {
-                images?: {
-                  imageId?: string;
-                  filename?: string;
-                }[];
-              }[];
-            };
-          };
-        };
-        400: components['responses']['Problem'];
-        401: components['responses']['Problem'];
-        403: components['responses']['Problem'];
-        404: components['responses']['Problem'];
-        408: components['responses']['RequestTimeout'];
-        413: components['responses']['ContentTooLarge'];
-        415: components['responses']['Problem'];
-        422: components['responses']['Problem'];
-        429: components['responses']['TooManyRequests'];
-        503: components['responses']['ServiceUnavailable'];
-      };
-    };
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/v1/tenants/{id}/usage': {
-    parameters: {
-      query?: never;
-      header?: {
-        /** @description Platform admins only: read these generations instead of the active ones — `<projection>:<generation>, …` (projections metadata, usage, vectors) or one bare number (every projection with a snapshot of that number). Anyone else sending it gets 403 problem+json; an unknown, dropped or still-building generation 404; a malformed value 400. */
-        'DeepLens-Generation'?: components['parameters']['GenerationHeader'];
-        /** @description Platform admins only, and only with DeepLens-Generation: the tenant whose snapshot to read (a platform admin belongs to no tenant), with the admin’s read and search scopes only; ignored without DeepLens-Generation; not a tenant id: 400. Anyone else sending DeepLens-Generation gets 403. */
-        'DeepLens-Tenant'?: components['parameters']['TenantHeader'];
-      };
-      path?: never;
-      cookie?: never;
-    };
-    /** Images and bytes stored, with the plan’s limits */
-    get: {
-      parameters: {
-        query?: never;
-        header?: {
-          /** @description Platform admins only: read these generations instead of the active ones — `<projection>:<generation>, …` (projections metadata, usage, vectors) or one bare number (every projection with a snapshot of that number). Anyone else sending it gets 403 problem+json; an unknown, dropped or still-building generation 404; a malformed value 400. */
-          'DeepLens-Generation'?: components['parameters']['GenerationHeader'];
-          /** @description Platform admins only, and only with DeepLens-Generation: the tenant whose snapshot to read (a platform admin belongs to no tenant), with the admin’s read and search scopes only; ignored without DeepLens-Generation; not a tenant id: 400. Anyone else sending DeepLens-Generation gets 403. */
-          'DeepLens-Tenant'?: components['parameters']['TenantHeader'];
-        };
-        path: {
-          id: string;
-        };
-        cookie?: never;
-      };
-      requestBody?: never;
-      responses: {
-        /** @description Usage */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              tenantId?: string;
-              images?: number;
-              bytes?: number;
-              plan?: string;
-            };
-          };
-        };
-        400: components['responses']['Problem'];
-        401: components['responses']['Problem'];
-        403: components['responses']['Problem'];
-        404: components['responses']['Problem'];
-        408: components['responses']['RequestTimeout'];
-        413: components['responses']['ContentTooLarge'];
-        415: components['responses']['Problem'];
-        422: components['responses']['Problem'];
-        429: components['responses']['TooManyRequests'];
-        503: components['responses']['ServiceUnavailable'];
-      };
-    };
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -620,51 +561,135 @@ export interface components {
       /** @description With 429 and 503: also sent as `Retry-After` */
       retryAfterSeconds?: number;
     };
+    GenerationHeader: string;
+    /** Format: uuid */
+    TenantHeader: string;
+    Hit: {
+      /** Format: uuid */
+      imageId: string;
+      score: number;
+      filename: string;
+      tags: string[];
+      attributes: {
+        [key: string]: string;
+      };
+      thumbnailUrl: string | null;
+      contentUrl: string;
+      /**
+       * @description geometric: its local features verified it as the same picture as the query (most inliers first); perceptual-hash: its perceptual hash matched the query image (an edited copy), so it was ranked first; descriptor: ranked by similarity alone
+       * @enum {string}
+       */
+      rankedBy: 'geometric' | 'perceptual-hash' | 'descriptor';
+      /** @description geometric verification found the same picture (a crop, frame, overlay or re-encoding of it) */
+      verified: boolean;
+      /** @description keypoint matches one similarity transform explains; 0 when not compared */
+      inliers: number;
+    };
+    SearchResult: {
+      model: {
+        modelId: string;
+        modelVersion: string;
+      };
+      hits: components['schemas']['Hit'][];
+      /** @description milliseconds the search took in the read API (POST /v1/search only) */
+      tookMs?: number;
+    };
     Filter: {
       tags?: string[];
       attributes?: {
         [key: string]: string;
       };
     };
-    Hit: {
+    DuplicateGroups: {
+      /** @enum {string} */
+      match: 'verified' | 'descriptor';
+      /** @description the threshold applied */
+      threshold: number;
+      /** @description images scanned */
+      scanned: number;
+      groups: {
+        images: {
+          /** Format: uuid */
+          imageId: string;
+          filename: string;
+        }[];
+      }[];
+    };
+    Image: {
       /** Format: uuid */
-      imageId?: string;
-      score?: number;
-      filename?: string;
-      tags?: string[];
-      attributes?: {
+      id: string;
+      /**
+       * @description uploaded → embedded → indexed, or failed with a reason
+       * @enum {string}
+       */
+      status: 'uploaded' | 'embedded' | 'indexed' | 'failed';
+      failure: {
+        reason: string;
+        retriable: boolean;
+      } | null;
+      filename: string;
+      mime: string;
+      bytes: number;
+      width: number;
+      height: number;
+      sha256: string;
+      tags: string[];
+      attributes: {
         [key: string]: string;
       };
-      thumbnailUrl?: string | null;
-      contentUrl?: string;
-      /**
-       * @description geometric: its local features verified it as the same picture as the query (most inliers first); perceptual-hash: its perceptual hash matched the query image (an edited copy), so it was ranked first; descriptor: ranked by similarity alone
-       * @enum {unknown}
-       */
-      rankedBy?: 'geometric' | 'perceptual-hash' | 'descriptor';
-      /** @description geometric verification found the same picture (a crop, frame, overlay or re-encoding of it) */
-      verified?: boolean;
-      /** @description keypoint matches one similarity transform explains; 0 when not compared */
-      inliers?: number;
+      thumbnailUrl: string | null;
+      contentUrl: string;
+      embeddings: {
+        /** @description modelId@version */
+        model: string;
+        dim: number;
+        /** @description whether the vector index holds it */
+        indexed: boolean;
+      }[];
+      /** Format: date-time */
+      uploadedAt: string;
+      /** Format: date-time */
+      updatedAt: string;
     };
-    SearchResult: {
-      model?: {
-        modelId?: string;
-        modelVersion?: string;
-      };
-      hits?: components['schemas']['Hit'][];
-    };
-    ImageHistoryPage: {
-      /** Format: uuid */
-      imageId: string;
-      items: components['schemas']['ImageHistoryEvent'][];
+    ImagePage: {
+      items: components['schemas']['Image'][];
       nextCursor: string | null;
+    };
+    Usage: {
+      /** Format: uuid */
+      tenantId: string;
+      images: number;
+      bytes: number;
+      limits: {
+        maxImages: number;
+        maxBytes: number;
+        maxImageBytes: number;
+      };
+      plan: string;
+    };
+    HistoryStatusChange: {
+      /** @enum {string|null} */
+      before: 'uploaded' | 'embedded' | 'failed' | 'deleted' | null;
+      /** @enum {string|null} */
+      after: 'uploaded' | 'embedded' | 'failed' | 'deleted' | null;
+    };
+    HistoryTagsChange: {
+      before: string[] | null;
+      after: string[] | null;
+    };
+    HistoryAttributesChange: {
+      before: {
+        [key: string]: string;
+      } | null;
+      after: {
+        [key: string]: string;
+      } | null;
     };
     ImageHistoryEvent: {
       /** @description the image’s version after the event: 1, 2, 3 … in log order */
       version: number;
       eventId: string;
-      /** @enum {unknown} */
+      /** @enum {string} */
       type:
         | 'ImageUploaded'
         | 'ImageEmbedded'
@@ -675,7 +700,7 @@ export interface components {
       /** Format: date-time */
       occurredAt: string;
       actor: {
-        /** @enum {unknown} */
+        /** @enum {string} */
         kind: 'user' | 'apiKey' | 'intake' | 'system';
         /** @description the user, API key or intake key id; the process for system (embedder, …) */
         id: string | null;
@@ -696,49 +721,11 @@ export interface components {
       /** @description topic:partition:offset of the event in Kafka */
       logPosition: string;
     };
-    HistoryStatusChange: {
-      /** @enum {unknown} */
-      before?: 'uploaded' | 'embedded' | 'failed' | 'deleted' | null;
-      /** @enum {unknown} */
-      after?: 'uploaded' | 'embedded' | 'failed' | 'deleted' | null;
-    };
-    HistoryTagsChange: {
-      before?: string[] | null;
-      after?: string[] | null;
-    };
-    HistoryAttributesChange: {
-      before?: {
-        [key: string]: string;
-      } | null;
-      after?: {
-        [key: string]: string;
-      } | null;
-    };
-    Image: {
+    ImageHistoryPage: {
       /** Format: uuid */
-      id?: string;
-      /** @enum {unknown} */
-      status?: 'uploaded' | 'embedded' | 'indexed' | 'failed';
-      failure?: {
-        reason?: string;
-        retriable?: boolean;
-      } | null;
-      filename?: string;
-      mime?: string;
-      bytes?: number;
-      width?: number;
-      height?: number;
-      sha256?: string;
-      tags?: string[];
-      attributes?: {
-        [key: string]: string;
-      };
-      thumbnailUrl?: string | null;
-      contentUrl?: string;
-      /** Format: date-time */
-      uploadedAt?: string;
-      /** Format: date-time */
-      updatedAt?: string;
+      imageId: string;
+      items: components['schemas']['ImageHistoryEvent'][];
+      nextCursor: string | null;
     };
   };
   responses: {
@@ -803,9 +790,9 @@ export interface components {
   };
   parameters: {
     /** @description Platform admins only: read these generations instead of the active ones — `<projection>:<generation>, …` (projections metadata, usage, vectors) or one bare number (every projection with a snapshot of that number). Anyone else sending it gets 403 problem+json; an unknown, dropped or still-building generation 404; a malformed value 400. */
-    GenerationHeader: string;
+    GenerationHeader: components['schemas']['GenerationHeader'];
     /** @description Platform admins only, and only with DeepLens-Generation: the tenant whose snapshot to read (a platform admin belongs to no tenant), with the admin’s read and search scopes only; ignored without DeepLens-Generation; not a tenant id: 400. Anyone else sending DeepLens-Generation gets 403. */
-    TenantHeader: string;
+    TenantHeader: components['schemas']['TenantHeader'];
   };
   requestBodies: never;
   headers: {

@@ -3,14 +3,54 @@ import { Readable } from 'node:stream';
 import { z } from 'zod';
 import { tenantDecider } from '@deeplens/commands/tenant/tenantDecider';
 import type { ImageView } from '@deeplens/projections/metadataQueries';
-import { NotFoundError, ValidationError } from '@deeplens/platform/errors';
+import { NotFoundError } from '@deeplens/platform/errors';
 import { requireScope, tenantScope } from '@deeplens/platform/http/authenticate';
-import { isStorableText, uuidParam } from '@deeplens/platform/http/requestBody';
+import {
+  defineRoute,
+  numberFromText,
+  paramsOf,
+  problemResponses,
+  queryOf,
+  uuidPathParameter,
+} from '@deeplens/platform/http/openApiRegistry';
+import { storageProblemResponses } from '@deeplens/platform/http/openApiProblems';
+import { isStorableText } from '@deeplens/platform/http/requestBody';
 import type { ReadApiDependencies } from '../readApiDependencies.ts';
 import type { ReadApiEnv } from '../readApiEnv.ts';
+import { snapshotHeaders } from './snapshotHeaders.ts';
+
+const imageStatus = z.enum(['uploaded', 'embedded', 'indexed', 'failed']);
+
+/** An image as the API shows it (`components.schemas.Image`). */
+export const imageSchema = z
+  .object({
+    id: z.string().uuid(),
+    status: imageStatus.openapi({ description: 'uploaded → embedded → indexed, or failed with a reason' }),
+    failure: z.object({ reason: z.string(), retriable: z.boolean() }).nullable(),
+    filename: z.string(),
+    mime: z.string(),
+    bytes: z.number().int(),
+    width: z.number().int(),
+    height: z.number().int(),
+    sha256: z.string(),
+    tags: z.array(z.string()),
+    attributes: z.record(z.string()),
+    thumbnailUrl: z.string().nullable(),
+    contentUrl: z.string(),
+    embeddings: z.array(
+      z.object({
+        model: z.string().openapi({ description: 'modelId@version' }),
+        dim: z.number().int(),
+        indexed: z.boolean().openapi({ description: 'whether the vector index holds it' }),
+      }),
+    ),
+    uploadedAt: z.string().datetime(),
+    updatedAt: z.string().datetime(),
+  })
+  .openapi('Image');
 
 /** An image as the API shows it. */
-export function imageView(image: ImageView) {
+export function imageView(image: ImageView): z.input<typeof imageSchema> {
   return {
     id: image.imageId,
     status: image.status,
@@ -61,14 +101,105 @@ function isListCursor(raw: string): boolean {
   }
 }
 
-const listQuery = z
-  .object({
-    cursor: z.string().max(512).refine(isListCursor, 'not a cursor this API gave out').optional(),
-    limit: z.coerce.number().int().min(1).max(500).default(50),
-    tag: z.string().trim().min(1).max(64).refine(isStorableText, 'a tag holds no U+0000').optional(),
-    status: z.enum(['uploaded', 'embedded', 'indexed', 'failed']).optional(),
-  })
-  .strict();
+const imageParams = z.object({ id: uuidPathParameter });
+/** The routes below take no query parameters: an unknown one is a 400, not silently ignored. */
+const noQuery = z.object({}).strict();
+const json = <T extends z.ZodTypeAny>(description: string, schema: T) => ({
+  description,
+  content: { 'application/json': { schema } },
+});
+
+/** The contract of each route below: what it validates its request with and answers. */
+export const browseContract = {
+  listImages: defineRoute({
+    method: 'get',
+    path: '/v1/images',
+    summary: 'List the caller’s images (cursor pagination)',
+    request: {
+      headers: snapshotHeaders,
+      query: z
+        .object({
+          cursor: z
+            .string()
+            .max(512)
+            .refine(isListCursor, 'not a cursor this API gave out')
+            .optional()
+            .openapi({ description: 'the previous page’s nextCursor' }),
+          limit: numberFromText(z.number().int().min(1).max(500)).default(50),
+          tag: z.string().trim().min(1).max(64).refine(isStorableText, 'a tag holds no U+0000').optional(),
+          status: imageStatus.optional(),
+        })
+        .strict(),
+    },
+    responses: {
+      200: json(
+        'A page',
+        z.object({ items: z.array(imageSchema), nextCursor: z.string().nullable() }).openapi('ImagePage'),
+      ),
+      ...problemResponses,
+    },
+  }),
+  getImage: defineRoute({
+    method: 'get',
+    path: '/v1/images/{id}',
+    summary: 'An image: status (uploaded → embedded → indexed, or failed with a reason) and metadata',
+    request: { headers: snapshotHeaders, params: imageParams, query: noQuery },
+    responses: { 200: json('Image', imageSchema), ...problemResponses },
+  }),
+  thumbnail: defineRoute({
+    method: 'get',
+    path: '/v1/images/{id}/thumbnail',
+    summary: 'The WebP thumbnail',
+    request: { headers: snapshotHeaders, params: imageParams, query: noQuery },
+    responses: {
+      200: {
+        description: 'image/webp',
+        content: { 'image/webp': { schema: { type: 'string', format: 'binary' } } },
+      },
+      ...problemResponses,
+      ...storageProblemResponses,
+    },
+  }),
+  content: defineRoute({
+    method: 'get',
+    path: '/v1/images/{id}/content',
+    summary: 'The original bytes',
+    request: { headers: snapshotHeaders, params: imageParams, query: noQuery },
+    responses: {
+      200: {
+        description: 'The image',
+        content: { 'image/*': { schema: { type: 'string', format: 'binary' } } },
+      },
+      ...problemResponses,
+      ...storageProblemResponses,
+    },
+  }),
+  usage: defineRoute({
+    method: 'get',
+    path: '/v1/tenants/{id}/usage',
+    summary: 'Images and bytes stored, with the plan’s limits',
+    request: { headers: snapshotHeaders, params: z.object({ id: uuidPathParameter }), query: noQuery },
+    responses: {
+      200: json(
+        'Usage',
+        z
+          .object({
+            tenantId: z.string().uuid(),
+            images: z.number().int(),
+            bytes: z.number().int(),
+            limits: z.object({
+              maxImages: z.number().int(),
+              maxBytes: z.number().int(),
+              maxImageBytes: z.number().int(),
+            }),
+            plan: z.string(),
+          })
+          .openapi('Usage'),
+      ),
+      ...problemResponses,
+    },
+  }),
+};
 
 /** Status, listing, thumbnails and bytes of the caller's images; usage of the caller's tenant. */
 export function browseRoutes(deps: ReadApiDependencies) {
@@ -97,50 +228,56 @@ export function browseRoutes(deps: ReadApiDependencies) {
     });
   }
 
+  const { listImages, getImage, thumbnail, content, usage } = browseContract;
+
   app.get('/v1/images', requireScope('images:read'), async (c) => {
     const tenantId = tenantScope(c);
-    const parsed = listQuery.safeParse(c.req.query());
-    if (!parsed.success)
-      throw new ValidationError('the query is not valid', {
-        detail: { errors: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) },
-      });
-    const page = await metadata.listImages(tenantId, parsed.data);
+    const query = queryOf(c, listImages.request.query);
+    const page = await metadata.listImages(tenantId, query);
     return c.json({ items: page.items.map(imageView), nextCursor: page.nextCursor });
   });
 
   app.get('/v1/images/:id', requireScope('images:read'), async (c) => {
     const tenantId = tenantScope(c);
-    return c.json(imageView(await imageOf(tenantId, uuidParam(c, 'id'))));
+    const { id } = paramsOf(c, getImage.request.params);
+    queryOf(c, getImage.request.query);
+    return c.json(imageView(await imageOf(tenantId, id)));
   });
 
   app.get('/v1/images/:id/thumbnail', requireScope('images:read'), async (c) => {
     const tenantId = tenantScope(c);
-    const image = await imageOf(tenantId, uuidParam(c, 'id'));
+    const { id } = paramsOf(c, thumbnail.request.params);
+    queryOf(c, thumbnail.request.query);
+    const image = await imageOf(tenantId, id);
     if (!image.thumbnail) throw new NotFoundError(`image ${image.imageId} has no thumbnail yet`);
     return streamObject(tenantId, image.thumbnail.objectKey, image.thumbnail.mime);
   });
 
   app.get('/v1/images/:id/content', requireScope('images:read'), async (c) => {
     const tenantId = tenantScope(c);
-    const image = await imageOf(tenantId, uuidParam(c, 'id'));
+    const { id } = paramsOf(c, content.request.params);
+    queryOf(c, content.request.query);
+    const image = await imageOf(tenantId, id);
     return streamObject(tenantId, image.objectKey, image.mime);
   });
 
   app.get('/v1/tenants/:id/usage', requireScope('images:read'), async (c) => {
-    const tenantId = tenantScope(c, uuidParam(c, 'id'));
-    const [usage, tenant] = await Promise.all([metadata.getUsage(tenantId), metadata.getTenant(tenantId)]);
+    const tenantId = tenantScope(c, paramsOf(c, usage.request.params).id);
+    queryOf(c, usage.request.query);
+    const [stored, tenant] = await Promise.all([metadata.getUsage(tenantId), metadata.getTenant(tenantId)]);
     if (!tenant) throw new NotFoundError(`tenant ${tenantId} not found`);
-    return c.json({
+    const answer: z.input<(typeof usage.responses)[200]['content']['application/json']['schema']> = {
       tenantId,
-      images: usage?.images ?? 0,
-      bytes: usage?.bytes ?? 0,
+      images: stored?.images ?? 0,
+      bytes: stored?.bytes ?? 0,
       limits: {
         maxImages: tenant.limits.maxImages,
         maxBytes: tenant.limits.maxBytes,
         maxImageBytes: tenant.limits.maxImageBytes,
       },
       plan: tenant.plan,
-    });
+    };
+    return c.json(answer);
   });
 
   return app;

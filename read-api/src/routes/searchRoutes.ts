@@ -16,10 +16,19 @@ import { requireScope, tenantScope } from '@deeplens/platform/http/authenticate'
 import { searchLatency, searchResults } from '@deeplens/platform/metrics';
 import { inspectImage } from '@deeplens/platform/images/inspectImage';
 import { normalizeVector, type VectorHit, type VectorSearchOptions } from '@deeplens/platform/vectorIndex';
-import { receiveUpload, defaultUploadLimits } from '@deeplens/platform/http/receiveUpload';
-import { jsonBody, uuidParam } from '@deeplens/platform/http/requestBody';
+import { receiveUpload, defaultUploadLimits, type UploadedFile } from '@deeplens/platform/http/receiveUpload';
+import {
+  defineRoute,
+  numberFromText,
+  paramsOf,
+  problemResponses,
+  queryOf,
+  uuidPathParameter,
+} from '@deeplens/platform/http/openApiRegistry';
+import { jsonBody } from '@deeplens/platform/http/requestBody';
 import type { ReadApiDependencies } from '../readApiDependencies.ts';
 import type { ReadApiEnv } from '../readApiEnv.ts';
+import { snapshotHeaders } from './snapshotHeaders.ts';
 
 const tag = z.string().trim().min(1).max(64);
 const filterSchema = z
@@ -27,17 +36,30 @@ const filterSchema = z
     tags: z.array(tag).max(32).optional(),
     attributes: z.record(z.string().min(1).max(64), z.string().max(256)).optional(),
   })
-  .strict();
-const options = {
-  k: z.coerce.number().int().min(1).max(100).default(10),
-  threshold: z.coerce.number().min(-1).max(1).optional(),
-  filter: filterSchema.optional(),
-  model: z
-    .string()
-    .regex(/^[\w.-]{1,128}@[\w.-]{1,128}$/, 'modelId@version')
-    .optional(),
-  /** `geometric` (the default for a query image or id): verify the top candidates with local features. */
-  rerank: z.enum(['geometric', 'none']).optional(),
+  .strict()
+  .openapi('Filter');
+const kSchema = z.number().int().min(1).max(100);
+const thresholdSchema = z
+  .number()
+  .min(-1)
+  .max(1)
+  .openapi({ description: 'lowest cosine similarity of a hit' });
+const modelSchema = z
+  .string()
+  .regex(/^[\w.-]{1,128}@[\w.-]{1,128}$/, 'modelId@version')
+  .openapi({ description: 'modelId@version; the embedder’s model when absent' });
+/** `geometric` (the default for a query image or id): verify the top candidates with local features. */
+const rerankSchema = z.enum(['geometric', 'none']).openapi({
+  default: 'geometric',
+  description:
+    'geometric: the top candidates of a search by image or id are verified with local features and a verified one is ranked first; none: the descriptor and perceptual hash alone',
+});
+/** The search options sent as text: multipart fields of a search by upload, query parameters of `similar`. */
+const textOptions = {
+  k: numberFromText(kSchema).default(10),
+  threshold: numberFromText(thresholdSchema).optional(),
+  model: modelSchema.optional(),
+  rerank: rerankSchema.optional(),
 };
 type Rerank = 'geometric' | 'none';
 /** The smallest normal float32: below it a component loses precision, or becomes 0. */
@@ -64,38 +86,125 @@ function checkQueryVector(vector: number[], ctx: z.RefinementCtx): void {
   }
 }
 
+// JSON sends numbers (or is wrong); text options are converted by `numberFromText`.
 const jsonSearch = z
   .object({
-    ...options,
-    // Text (multipart fields, query strings) is coerced to numbers; JSON sends numbers or is wrong.
-    k: z.number().int().min(1).max(100).default(10),
-    threshold: z.number().min(-1).max(1).optional(),
     imageId: z.string().uuid().optional(),
     vector: z.array(z.number().finite()).min(1).max(8192).superRefine(checkQueryVector).optional(),
+    k: kSchema.default(10),
+    threshold: thresholdSchema.optional(),
+    filter: filterSchema.optional(),
+    model: modelSchema.optional(),
+    rerank: rerankSchema.optional(),
   })
   .strict()
   .refine((b) => (b.imageId === undefined) !== (b.vector === undefined), {
     message: 'give exactly one of imageId and vector (or upload a query image)',
-  });
+  })
+  .openapi({ description: 'exactly one of imageId and vector' });
 
-export type HitView = {
-  imageId: string;
-  score: number;
-  filename: string;
-  tags: string[];
-  attributes: Record<string, string>;
-  thumbnailUrl: string | null;
-  contentUrl: string;
-  /**
-   * What put the hit at its rank: `geometric` when its local features verified it (ranked
-   * first, most inliers first), `perceptual-hash` when its perceptual hash matched the query's
-   * (an edited copy of the same picture, lifted above the descriptor's order), else `descriptor`.
-   */
-  rankedBy: RankedBy | 'geometric';
-  /** Whether geometric verification found the same picture (a crop, frame or overlay of it). */
-  verified: boolean;
-  /** Keypoint matches one similarity transform explains; 0 when not compared. */
-  inliers: number;
+/** The query image of a search by upload: the one file part (not a zod check of its bytes). */
+const queryImage = z
+  .custom<UploadedFile>((value) => typeof value === 'object' && value !== null && 'bytes' in value)
+  .openapi({ type: 'string', format: 'binary' });
+const multipartSearch = z
+  .object({
+    file: queryImage,
+    ...textOptions,
+    filter: z.string().optional().openapi({ description: 'JSON of Filter' }),
+  })
+  .strict();
+
+const rankedBySchema = z.enum(['geometric', 'perceptual-hash', 'descriptor']).openapi({
+  description:
+    'geometric: its local features verified it as the same picture as the query (most inliers first); perceptual-hash: its perceptual hash matched the query image (an edited copy), so it was ranked first; descriptor: ranked by similarity alone',
+});
+const hitSchema = z
+  .object({
+    imageId: z.string().uuid(),
+    score: z.number(),
+    filename: z.string(),
+    tags: z.array(z.string()),
+    attributes: z.record(z.string()),
+    thumbnailUrl: z.string().nullable(),
+    contentUrl: z.string(),
+    rankedBy: rankedBySchema,
+    verified: z.boolean().openapi({
+      description:
+        'geometric verification found the same picture (a crop, frame, overlay or re-encoding of it)',
+    }),
+    inliers: z
+      .number()
+      .int()
+      .min(0)
+      .openapi({ description: 'keypoint matches one similarity transform explains; 0 when not compared' }),
+  })
+  .openapi('Hit');
+const searchResultSchema = z
+  .object({
+    model: z.object({ modelId: z.string(), modelVersion: z.string() }),
+    hits: z.array(hitSchema),
+    tookMs: z
+      .number()
+      .optional()
+      .openapi({ description: 'milliseconds the search took in the read API (POST /v1/search only)' }),
+  })
+  .openapi('SearchResult');
+const rankedHits = {
+  description: 'Ranked hits',
+  content: { 'application/json': { schema: searchResultSchema } },
+};
+
+/** A hit as the API shows it: what put it at its rank, and whether it was verified. */
+export type HitView = z.input<typeof hitSchema>;
+type SearchResultView = z.input<typeof searchResultSchema>;
+// Every rank the fusion can give is one the document names.
+const _rankedBy: RankedBy extends HitView['rankedBy'] ? true : never = true;
+
+/** The contract of each route below: what it validates its request with and answers. */
+export const searchContract = {
+  search: defineRoute({
+    method: 'post',
+    path: '/v1/search',
+    summary: 'Search the caller’s images by a query image, an image id or a vector',
+    request: {
+      headers: snapshotHeaders,
+      query: z
+        .object({
+          model: modelSchema.optional().openapi({
+            description: 'modelId@version of a search by upload (a multipart `model` field says the same)',
+          }),
+        })
+        .strict(),
+      body: {
+        required: true,
+        content: {
+          'application/json': { schema: jsonSearch },
+          'multipart/form-data': { schema: multipartSearch },
+        },
+      },
+    },
+    responses: { 200: rankedHits, ...problemResponses },
+  }),
+  similar: defineRoute({
+    method: 'get',
+    path: '/v1/images/{id}/similar',
+    summary: 'Images similar to this one',
+    request: {
+      headers: snapshotHeaders,
+      params: z.object({ id: uuidPathParameter }),
+      query: z
+        .object({
+          ...textOptions,
+          tag: z
+            .union([tag, z.array(tag)])
+            .optional()
+            .openapi({ description: 'only hits with this tag (repeat for all of several)' }),
+        })
+        .strict(),
+    },
+    responses: { 200: rankedHits, ...problemResponses },
+  }),
 };
 
 /**
@@ -159,7 +268,7 @@ export function searchRoutes(deps: ReadApiDependencies) {
           return stored ? verifyGeometry(queryFeatures, stored) : null;
         })
       : fused.map((f) => ({ ...f, verified: false, inliers: null }));
-    return ranked.slice(0, k).map(({ hit, image, rankedBy, verified, inliers }) => ({
+    return ranked.slice(0, k).map(({ hit, image, rankedBy, verified, inliers }): HitView => ({
       imageId: hit.id,
       score: Math.round(hit.score * 1e6) / 1e6,
       filename: image.filename,
@@ -206,7 +315,8 @@ export function searchRoutes(deps: ReadApiDependencies) {
     return presentRows(hits, rows, search.k, query);
   }
 
-  async function embedQueryImage(c: Context<ReadApiEnv>, model: ModelRef) {
+  /** The uploaded query image embedded, with the search options of its fields and the model they name. */
+  async function embedQueryImage(c: Context<ReadApiEnv>, modelInQuery: string | undefined) {
     const upload = await receiveUpload(
       c.req.header('content-type'),
       c.req.raw.body as WebReadableStream<Uint8Array> | null,
@@ -218,6 +328,16 @@ export function searchRoutes(deps: ReadApiDependencies) {
     );
     const [file] = upload.files;
     if (!file) throw new ValidationError('no query image: send one file part');
+    const parsed = searchContract.search.request.body.content['multipart/form-data'].schema.safeParse({
+      ...Object.fromEntries(upload.fields),
+      file,
+    });
+    if (!parsed.success) {
+      throw new ValidationError('the search options are not valid', {
+        detail: { errors: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) },
+      });
+    }
+    const model = parseModel(parsed.data.model ?? modelInQuery, deps.defaultModel);
     // The same checks as an upload: a bad query image gets the same clear errors.
     await inspectImage(file.bytes, {
       maxBytes: defaultUploadLimits.maxFileBytes,
@@ -232,16 +352,6 @@ export function searchRoutes(deps: ReadApiDependencies) {
           detail: { model: `${model.modelId}@${model.modelVersion}` },
         },
       );
-    }
-    const fields = Object.fromEntries(upload.fields);
-    const parsed = z
-      .object({ ...options, filter: z.string().optional() })
-      .strict()
-      .safeParse(fields);
-    if (!parsed.success) {
-      throw new ValidationError('the search options are not valid', {
-        detail: { errors: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) },
-      });
     }
     const rerank: Rerank = parsed.data.rerank ?? 'geometric';
     // Descriptor, perceptual hash and local features from one decode, as the embedder makes them.
@@ -267,6 +377,7 @@ export function searchRoutes(deps: ReadApiDependencies) {
       filter = checked.data;
     }
     return {
+      model,
       vector: described.vector,
       perceptualHash: described.perceptualHash,
       features: decodeLocalFeatures(described.localFeatures),
@@ -274,10 +385,13 @@ export function searchRoutes(deps: ReadApiDependencies) {
     };
   }
 
+  const { search: searchRoute, similar: similarRoute } = searchContract;
+
   app.post('/v1/search', requireScope('search'), async (c) => {
     const tenantId = tenantScope(c);
     const started = performance.now();
     const multipart = /^multipart\/form-data\b/i.test(c.req.header('content-type') ?? '');
+    const { model: modelInQuery } = queryOf(c, searchRoute.request.query);
     let model = deps.defaultModel;
     const answer = (presented: HitView[]) => {
       searchLatency.observe(
@@ -285,18 +399,19 @@ export function searchRoutes(deps: ReadApiDependencies) {
         (performance.now() - started) / 1000,
       );
       searchResults.observe(presented.length);
-      return c.json({
+      const result: SearchResultView = {
         model,
         hits: presented,
         tookMs: Math.round((performance.now() - started) * 100) / 100,
-      });
+      };
+      return c.json(result);
     };
     let hits: VectorHit[];
     let k: number;
     let query: { hash: string | null; features: LocalFeatures | null } = { hash: null, features: null };
     if (multipart) {
-      model = parseModel(c.req.query('model'), deps.defaultModel);
-      const described = await embedQueryImage(c, model);
+      const described = await embedQueryImage(c, modelInQuery);
+      model = described.model;
       k = described.search.k;
       query = { hash: described.perceptualHash, features: described.features };
       hits = await vectors.search(tenantId, model, described.vector, {
@@ -304,8 +419,8 @@ export function searchRoutes(deps: ReadApiDependencies) {
         k: candidatesFor(k, query.hash, query.features),
       });
     } else {
-      const body = await jsonBody(c, jsonSearch);
-      model = parseModel(body.model, deps.defaultModel);
+      const body = await jsonBody(c, searchRoute.request.body.content['application/json'].schema);
+      model = parseModel(body.model ?? modelInQuery, deps.defaultModel);
       k = body.k;
       const search: VectorSearchOptions = {
         k: body.k,
@@ -345,37 +460,27 @@ export function searchRoutes(deps: ReadApiDependencies) {
 
   app.get('/v1/images/:id/similar', requireScope('search'), async (c) => {
     const tenantId = tenantScope(c);
-    const imageId = uuidParam(c, 'id');
+    const { id: imageId } = paramsOf(c, similarRoute.request.params);
     const started = performance.now();
-    const query = z
-      .object({ ...options, filter: z.undefined(), tag: z.union([tag, z.array(tag)]).optional() })
-      .safeParse({ ...c.req.query(), tag: c.req.queries('tag') });
-    if (!query.success)
-      throw new ValidationError('the query is not valid', {
-        detail: { errors: query.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) },
-      });
-    const model = parseModel(query.data.model, deps.defaultModel);
-    const tags =
-      query.data.tag === undefined
-        ? undefined
-        : Array.isArray(query.data.tag)
-          ? query.data.tag
-          : [query.data.tag];
+    const query = queryOf(c, similarRoute.request.query);
+    const model = parseModel(query.model, deps.defaultModel);
+    const tags = query.tag === undefined ? undefined : Array.isArray(query.tag) ? query.tag : [query.tag];
     const presented = await presentSimilar(
       tenantId,
       imageId,
       model,
       {
-        k: query.data.k,
-        ...(query.data.threshold !== undefined ? { threshold: query.data.threshold } : {}),
+        k: query.k,
+        ...(query.threshold !== undefined ? { threshold: query.threshold } : {}),
         ...(tags ? { filter: { tags } } : {}),
       },
-      query.data.rerank ?? 'geometric',
+      query.rerank ?? 'geometric',
     );
     if (!presented) throw new NotFoundError(`image ${imageId} not found or not indexed yet`);
     searchLatency.observe({ kind: 'similar' }, (performance.now() - started) / 1000);
     searchResults.observe(presented.length);
-    return c.json({ model, hits: presented });
+    const result: SearchResultView = { model, hits: presented };
+    return c.json(result);
   });
 
   return app;
