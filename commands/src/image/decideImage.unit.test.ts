@@ -99,6 +99,14 @@ describe('UploadImage', () => {
     given([]).when(upload).then([uploaded]);
   });
 
+  it('records exactly the image fields, whatever else the command data carries at run time', () => {
+    // As a caller that spreads a wider object (an intake record, a parsed form) into the command.
+    const wider = { ...upload.data, requestId: 'r-1', uploadedBy: 'someone' };
+    given([])
+      .when({ ...upload, data: wider })
+      .then([uploaded]);
+  });
+
   it('accepts an image that fills the plan exactly', () => {
     given([])
       .when(uploadWith({ bytes: 2_000, usage: { images: 9, bytes: 8_000 } }))
