@@ -9,8 +9,12 @@
  * must name its space explicitly (keep v1, or choose v2 and let the embedder re-embed the log);
  * until then the process refuses to start, saying so.
  */
-import { z } from 'zod';
-import { sql, type DatabasePool } from '@deeplens/platform/database';
+import {
+  activeImagesEmbeddedIn,
+  otherEmbeddedModelVersion,
+  writeModelExists,
+} from '@deeplens/commands/writeModelQueries';
+import type { DatabasePool } from '@deeplens/platform/database';
 import { buildDefaultModel } from './buildDefaultModel.ts';
 import { loadModelManifest, type ModelManifest } from './modelManifest.ts';
 
@@ -31,8 +35,6 @@ export class EmbeddingSpaceNotChosenError extends Error {
   }
 }
 
-const embeddingRow = z.object({ modelVersion: z.string() });
-
 /**
  * A version of `manifest`'s model other than its own that some image is embedded with while not
  * embedded with `manifest`'s, if any (one row of the write model, by index order).
@@ -42,21 +44,8 @@ export async function otherEmbeddedVersion(
   manifest: Pick<ModelManifest, 'modelId' | 'modelVersion'>,
 ): Promise<string | undefined> {
   // A read API may start before the write API created the write model: nothing is embedded yet.
-  const exists = await pool.oneFirst(
-    sql.type(z.object({ exists: z.boolean() }))`select to_regclass('write.aggregates') is not null as exists`,
-  );
-  if (!exists) return undefined;
-  const sameModel = JSON.stringify([{ modelId: manifest.modelId }]);
-  const thisSpace = JSON.stringify([{ modelId: manifest.modelId, modelVersion: manifest.modelVersion }]);
-  const found = await pool.maybeOne(sql.type(embeddingRow)`
-    select e->>'modelVersion' as "modelVersion"
-    from write.aggregates a, jsonb_array_elements(a.state->'embeddings') e
-    where a.aggregate_type = 'image' and a.state->>'status' = 'active'
-      and a.state->'embeddings' @> ${sameModel}::jsonb
-      and not a.state->'embeddings' @> ${thisSpace}::jsonb
-      and e->>'modelId' = ${manifest.modelId}
-    limit 1`);
-  return found?.modelVersion;
+  if (!(await writeModelExists(pool))) return undefined;
+  return otherEmbeddedModelVersion(pool, { modelId: manifest.modelId, modelVersion: manifest.modelVersion });
 }
 
 /**
@@ -82,8 +71,6 @@ export async function chooseEmbeddingManifest(
   return built.manifest;
 }
 
-const progressRow = z.object({ tenantId: z.string().nullable(), active: z.number(), embedded: z.number() });
-
 /** How far a move to another space has come, per tenant: its live images, and those embedded in `manifest`'s space. */
 export type SpaceProgress = { tenantId: string | null; active: number; embedded: number };
 
@@ -97,13 +84,9 @@ export async function embeddingSpaceProgress(
   pool: DatabasePool,
   manifest: Pick<ModelManifest, 'modelId' | 'modelVersion'>,
 ): Promise<SpaceProgress[]> {
-  const thisSpace = JSON.stringify([{ modelId: manifest.modelId, modelVersion: manifest.modelVersion }]);
-  const rows = await pool.any(sql.type(progressRow)`
-    select tenant_id as "tenantId", count(*)::int as active,
-      (count(*) filter (where state->'embeddings' @> ${thisSpace}::jsonb))::int as embedded
-    from write.aggregates
-    where aggregate_type = 'image' and state->>'status' = 'active'
-    group by tenant_id
-    order by tenant_id`);
+  const rows = await activeImagesEmbeddedIn(pool, {
+    modelId: manifest.modelId,
+    modelVersion: manifest.modelVersion,
+  });
   return rows.map((r) => ({ tenantId: r.tenantId, active: r.active, embedded: r.embedded }));
 }

@@ -37,7 +37,7 @@ import { createSecretBox } from '@deeplens/platform/secrets';
 import { createTenantStorageResolver } from '@deeplens/platform/tenantStorage';
 import { createTestTopics, uniqueName } from '@deeplens/platform/testing/testTopics';
 import { createIntakeConsumer } from './intakeConsumer.ts';
-import { readIntakeOutcome } from './intakeOutcomes.ts';
+import { readIntakeOutcome } from '@deeplens/commands/intake/intakeOutcomes';
 import { createIntakeUploads, uploadLifetimeMs } from './intakeUploads.ts';
 import { createIntakeProducer, intakeRecordHeaders } from './intakeProducer.ts';
 import { createOutboxRelay } from '@deeplens/commands/outbox/outboxRelay';

@@ -21,7 +21,7 @@ import { deterministicUuid } from '@deeplens/platform/ids';
 import type { Logger } from '@deeplens/platform/logger';
 import { deadLetters } from '@deeplens/platform/metrics';
 import { SpanKind, traceContextOf, withSpan } from '@deeplens/platform/telemetry';
-import { recordAccepted, recordRejected } from './intakeOutcomes.ts';
+import { recordAccepted, recordRejected } from '@deeplens/commands/intake/intakeOutcomes';
 import { verifyIntakeSignature } from './intakeSignature.ts';
 import type { IntakeUploads } from './intakeUploads.ts';
 

@@ -1,8 +1,15 @@
 import * as Minio from 'minio';
-import { z } from 'zod';
+import {
+  deleteUnregisteredUpload,
+  expiredUnregisteredUploads,
+  markUploadRegistered,
+  recordUpload,
+  uploadStanding,
+} from '@deeplens/commands/intake/intakeUploadQueries';
 import type { ProvisionedTenant } from '@deeplens/commands/tenant/tenantState';
+import { activeImagesWithSha256 } from '@deeplens/commands/writeModelQueries';
 import type { RegisterImageRecord } from '@deeplens/events/intakeRecords';
-import { sql, type DatabasePool } from '@deeplens/platform/database';
+import type { DatabasePool } from '@deeplens/platform/database';
 import { ValidationError } from '@deeplens/platform/errors';
 import { inspectImage, type InspectedImage } from '@deeplens/platform/images/inspectImage';
 import type { Logger } from '@deeplens/platform/logger';
@@ -69,10 +76,6 @@ export type VerifiedUpload = InspectedImage & { sha256: string; bytes: number };
 /** The storage (DeepLens's or the tenant's own) that holds a tenant's objects. */
 export type StorageOf = (tenant: ProvisionedTenant) => TenantStorage;
 
-const uploadRow = z.object({ expired: z.boolean(), registered: z.boolean() });
-const expiredRow = z.object({ tenant_id: z.string(), object_key: z.string(), sha256: z.string() });
-const referenceCount = z.object({ n: z.number() });
-
 async function readAll(stream: NodeJS.ReadableStream, maxBytes: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let total = 0;
@@ -120,11 +123,16 @@ export function createIntakeUploads(options: {
       const objectKey = storage.keyOf(sha256);
       await storage.store.put(storage.bucket, objectKey, bytes, image.mime);
       const expiresAt = clock() + uploadLifetimeMs;
-      await pool.query(sql.typeAlias('void')`
-        insert into write.intake_uploads (tenant_id, object_key, sha256, mime, bytes, width, height, expires_at)
-        values (${tenant.tenantId}, ${objectKey}, ${sha256}, ${image.mime}, ${bytes.length}, ${image.width},
-          ${image.height}, to_timestamp(${expiresAt}::float8 / 1000))
-        on conflict (tenant_id, object_key) do update set expires_at = excluded.expires_at`);
+      await recordUpload(pool, {
+        tenantId: tenant.tenantId,
+        objectKey,
+        sha256,
+        mime: image.mime,
+        bytes: bytes.length,
+        width: image.width,
+        height: image.height,
+        expiresAt,
+      });
       return { ...image, sha256, bytes: bytes.length, objectKey, expiresAt };
     },
 
@@ -134,9 +142,7 @@ export function createIntakeUploads(options: {
      * dimensions must be what the record says. Throws `ValidationError` naming the difference.
      */
     async verify(tenant: ProvisionedTenant, record: RegisterImageRecord): Promise<VerifiedUpload> {
-      const upload = await pool.maybeOne(sql.type(uploadRow)`
-        select expires_at < to_timestamp(${clock()}::float8 / 1000) as expired, registered_at is not null as registered
-        from write.intake_uploads where tenant_id = ${tenant.tenantId} and object_key = ${record.objectKey}`);
+      const upload = await uploadStanding(pool, tenant.tenantId, record.objectKey, clock());
       if (!upload)
         throw new ValidationError(
           `no upload ${record.objectKey} of this tenant: put the bytes with POST /v1/uploads`,
@@ -202,19 +208,23 @@ export function createIntakeUploads(options: {
       const objectKey = storage.keyOf(announced.sha256);
       const url = await target.presignPut(storage.bucket, objectKey, presignedUrlSeconds);
       const expiresAt = clock() + uploadLifetimeMs;
-      await pool.query(sql.typeAlias('void')`
-        insert into write.intake_uploads (tenant_id, object_key, sha256, mime, bytes, width, height, expires_at)
-        values (${tenant.tenantId}, ${objectKey}, ${announced.sha256}, ${announced.mime}, ${announced.bytes}, 0, 0,
-          to_timestamp(${expiresAt}::float8 / 1000))
-        on conflict (tenant_id, object_key) do update set expires_at = excluded.expires_at`);
+      // Dimensions unknown until intake reads the bytes a record registers.
+      await recordUpload(pool, {
+        tenantId: tenant.tenantId,
+        objectKey,
+        sha256: announced.sha256,
+        mime: announced.mime,
+        bytes: announced.bytes,
+        width: 0,
+        height: 0,
+        expiresAt,
+      });
       return { objectKey, url, expiresAt };
     },
 
     /** The upload was registered: it no longer expires. */
     async registered(tenantId: string, objectKey: string): Promise<void> {
-      await pool.query(sql.typeAlias('void')`
-        update write.intake_uploads set registered_at = now()
-        where tenant_id = ${tenantId} and object_key = ${objectKey} and registered_at is null`);
+      await markUploadRegistered(pool, tenantId, objectKey);
     },
 
     /**
@@ -225,25 +235,17 @@ export function createIntakeUploads(options: {
       tenantOf: (tenantId: string) => Promise<ProvisionedTenant | undefined>,
       log?: Logger,
     ): Promise<number> {
-      const expired = await pool.any(sql.type(expiredRow)`
-        select tenant_id, object_key, sha256 from write.intake_uploads
-        where registered_at is null and expires_at < to_timestamp(${clock()}::float8 / 1000)
-        order by expires_at limit 500`);
+      const expired = await expiredUnregisteredUploads(pool, clock(), 500);
       for (const row of expired) {
         const tenant = await tenantOf(row.tenant_id);
-        const shared = await pool.oneFirst(sql.type(referenceCount)`
-          select count(*)::int8 as n from write.aggregates
-          where aggregate_type = 'image' and tenant_id = ${row.tenant_id} and state->>'sha256' = ${row.sha256}
-            and state->>'status' = 'active'`);
+        const shared = await activeImagesWithSha256(pool, row.tenant_id, row.sha256);
         if (tenant && shared === 0) {
           const storage = storageOf(tenant);
           await storage.store.delete(storage.bucket, row.object_key).catch((error: unknown) => {
             log?.warn('an expired upload could not be deleted', { objectKey: row.object_key, error });
           });
         }
-        await pool.query(sql.typeAlias('void')`
-          delete from write.intake_uploads
-          where tenant_id = ${row.tenant_id} and object_key = ${row.object_key} and registered_at is null`);
+        await deleteUnregisteredUpload(pool, row.tenant_id, row.object_key);
       }
       return expired.length;
     },

@@ -1,14 +1,21 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { z } from 'zod';
 import type { CommandHandler } from '@deeplens/commands/commandHandler';
 import type { StorageMove } from '@deeplens/commands/tenant/storageMove';
 import { tenantDecider } from '@deeplens/commands/tenant/tenantDecider';
 import type { ProvisionedTenant } from '@deeplens/commands/tenant/tenantState';
+import {
+  activeImageObjectCount,
+  activeImageObjectsAfter,
+  imageObjectKeys,
+  isImageActive,
+  tenantsWithUnfinishedStorageMove,
+  type ImageObjectsRow,
+} from '@deeplens/commands/writeModelQueries';
 import { tenantAggregate } from '@deeplens/commands/writeModelRules';
 import type { Config } from '@deeplens/platform/config';
-import { sql, type DatabasePool } from '@deeplens/platform/database';
+import type { DatabasePool } from '@deeplens/platform/database';
 import { ConcurrencyError, DeepLensError, NotFoundError, UnavailableError } from '@deeplens/platform/errors';
 import type { Logger } from '@deeplens/platform/logger';
 import type { ObjectStore } from '@deeplens/platform/objectStore';
@@ -20,16 +27,6 @@ import type { WriteApiDependencies } from './writeApiDependencies.ts';
 
 /** Something the move cannot get past by retrying: the move fails with this reason. */
 class StorageMoveFailure extends Error {}
-
-const imageRow = z.object({
-  image_id: z.string(),
-  object_key: z.string(),
-  sha256: z.string(),
-  thumbnails: z.array(z.string()).nullable(),
-});
-type ImageRow = z.infer<typeof imageRow>;
-const keyRow = z.object({ object_key: z.string(), thumbnails: z.array(z.string()).nullable() });
-const countRow = z.object({ n: z.number() });
 
 let publishProgress: ReturnType<typeof progressMetrics<'tenant'>> | undefined;
 /** The gauges are registered once per process, however many copiers a test builds. */
@@ -147,16 +144,13 @@ export function createStorageMoveCopier(deps: {
   async function copyImage(
     tenantId: string,
     e: { target: TenantStorage; source: TenantStorage },
-    image: ImageRow,
+    image: ImageObjectsRow,
     verifyExisting: boolean,
   ): Promise<{ objects: number; bytes: number }> {
     const size = await ensureCopied(e, image.object_key, image.sha256, verifyExisting);
     if (size === undefined) {
       // Deleted meanwhile (its objects may go with it); else the bytes are lost: the move stops.
-      const still = await pool.maybeOne(sql.type(countRow)`
-        select 1::int8 as n from write.aggregates
-        where aggregate_type = 'image' and aggregate_id = ${image.image_id} and state->>'status' = 'active'`);
-      if (!still) return { objects: 0, bytes: 0 };
+      if (!(await isImageActive(pool, image.image_id))) return { objects: 0, bytes: 0 };
       throw new StorageMoveFailure(`${image.object_key} of image ${image.image_id} is in neither storage`);
     }
     let objects = 1;
@@ -174,24 +168,6 @@ export function createStorageMoveCopier(deps: {
     return { objects, bytes };
   }
 
-  async function imagesAfter(tenantId: string, cursor: string, limit: number) {
-    return pool.any(sql.type(imageRow)`
-      select aggregate_id as image_id, state->>'objectKey' as object_key, state->>'sha256' as sha256,
-        array(select jsonb_array_elements_text(coalesce(state->'thumbnails', '[]'::jsonb))) as thumbnails
-      from write.aggregates
-      where aggregate_type = 'image' and tenant_id = ${tenantId} and state->>'status' = 'active'
-        and aggregate_id > ${cursor}
-      order by aggregate_id
-      limit ${limit}`);
-  }
-
-  async function totalObjects(tenantId: string): Promise<number> {
-    return pool.oneFirst(sql.type(countRow)`
-      select coalesce(sum(1 + jsonb_array_length(coalesce(state->'thumbnails', '[]'::jsonb))), 0)::int8 as n
-      from write.aggregates
-      where aggregate_type = 'image' and tenant_id = ${tenantId} and state->>'status' = 'active'`);
-  }
-
   /** One step of the move; false when there is nothing more to do. */
   async function step(tenantId: string): Promise<boolean> {
     const tenant = await tenantOf(tenantId);
@@ -206,7 +182,7 @@ export function createStorageMoveCopier(deps: {
       );
 
     if (move.status === 'copying') {
-      const batch = await imagesAfter(tenantId, move.cursor, deps.batchSize);
+      const batch = await activeImageObjectsAfter(pool, tenantId, move.cursor, deps.batchSize);
       if (batch.length > 0) {
         let { objects, bytes } = move;
         for (const image of batch) {
@@ -220,7 +196,7 @@ export function createStorageMoveCopier(deps: {
           { type: 'RecordStorageMoveProgress', data: { tenantId, moveId, cursor, objects, bytes } },
           origin(tenantId, `${moveId}:progress:${cursor}`),
         );
-        publish(objects, Math.max(objects, await totalObjects(tenantId)));
+        publish(objects, Math.max(objects, await activeImageObjectCount(pool, tenantId)));
         return true;
       }
       // Uploads that resolved the tenant just before the start may still be storing in the old
@@ -230,7 +206,7 @@ export function createStorageMoveCopier(deps: {
       let objects = 0;
       let bytes = 0;
       for (let cursor = ''; ;) {
-        const page = await imagesAfter(tenantId, cursor, 500);
+        const page = await activeImageObjectsAfter(pool, tenantId, cursor, 500);
         if (page.length === 0) break;
         for (const image of page) {
           const copied = await copyImage(tenantId, e, image, false);
@@ -269,10 +245,7 @@ export function createStorageMoveCopier(deps: {
       await source.store.deleteBucket(source.bucket);
       return;
     }
-    const rows = await pool.any(sql.type(keyRow)`
-      select state->>'objectKey' as object_key,
-        array(select jsonb_array_elements_text(coalesce(state->'thumbnails', '[]'::jsonb))) as thumbnails
-      from write.aggregates where aggregate_type = 'image' and tenant_id = ${tenantId}`);
+    const rows = await imageObjectKeys(pool, tenantId);
     for (const row of rows) {
       for (const key of [row.object_key, ...(row.thumbnails ?? [])]) {
         await source.store.delete(source.bucket, objectKeyIn(source, key));
@@ -323,9 +296,7 @@ export function createStorageMoveCopier(deps: {
       jobs.set(tenantId, job);
     },
     async resumeAll() {
-      const unfinished = await pool.anyFirst(sql.type(z.object({ tenant_id: z.string() }))`
-        select aggregate_id as tenant_id from write.aggregates
-        where aggregate_type = 'tenant' and state->'storageMove'->>'status' in ('copying', 'verified')`);
+      const unfinished = await tenantsWithUnfinishedStorageMove(pool);
       for (const tenantId of unfinished) this.start(tenantId);
     },
     async stop() {

@@ -1,10 +1,10 @@
 import type { Kafka } from 'kafkajs';
-import { z } from 'zod';
 import type { CommandHandler } from '@deeplens/commands/commandHandler';
 import { apiKeyDecider } from '@deeplens/commands/identity/apiKeyDecider';
 import { eraseTenantPersonalData } from '@deeplens/commands/identity/erasePersonalData';
 import { userDecider } from '@deeplens/commands/identity/userDecider';
 import { imageDecider } from '@deeplens/commands/image/imageDecider';
+import { liveTenantAggregates, tenantStorageRecord } from '@deeplens/commands/writeModelQueries';
 import { apiKeyRules, imageRules, userRules } from '@deeplens/commands/writeModelRules';
 import type { DeepLensEvent } from '@deeplens/events/domainEvent';
 import type { EventSerde } from '@deeplens/events/eventSerde';
@@ -12,14 +12,12 @@ import { topics } from '@deeplens/events/topics';
 import { startConsumerRuntime, type ConsumerRuntime } from '@deeplens/platform/consumerRuntime';
 import type { DataKeyStore } from '@deeplens/platform/dataKeys';
 import { installationDataKeyStore } from '@deeplens/platform/kafkaDataKeyStore';
-import { sql, type DatabasePool } from '@deeplens/platform/database';
+import type { DatabasePool } from '@deeplens/platform/database';
 import type { Logger } from '@deeplens/platform/logger';
 import type { ObjectStore } from '@deeplens/platform/objectStore';
 import type { Config } from '@deeplens/platform/config';
 import type { SecretBox } from '@deeplens/platform/secrets';
 import { ownStore, tenantBucket, type TenantWithStorage } from '@deeplens/platform/tenantStorage';
-
-const aggregateIds = z.object({ aggregate_type: z.string(), aggregate_id: z.string() });
 
 /**
  * Erasure after `TenantDeleted`: revokes the tenant's API keys, disables its users, destroys
@@ -51,9 +49,7 @@ export function createTenantEraser(options: {
       causationId,
       idempotency: { scope: 'erasure', key: `${tenantId}:${i}` },
     });
-    const owned = await pool.any(sql.type(aggregateIds)`
-      select aggregate_type, aggregate_id from write.aggregates
-      where tenant_id = ${tenantId} and aggregate_type in ('apiKey', 'user', 'image') and state->>'status' not in ('revoked', 'disabled', 'deleted')`);
+    const owned = await liveTenantAggregates(pool, tenantId);
     for (const { aggregate_type: type, aggregate_id: id } of owned) {
       if (type === 'apiKey')
         await handler.handle(
@@ -116,11 +112,6 @@ export function bucketEraser(store: ObjectStore, bucketOf: (tenantId: string) =>
   return (tenantId: string) => store.deleteBucket(bucketOf(tenantId));
 }
 
-const tenantStorageRow = z.object({
-  storage: z.record(z.unknown()).nullable(),
-  moveSource: z.record(z.unknown()).nullable(),
-});
-
 /**
  * Erases a tenant's objects wherever they are: its bucket in DeepLens's own storage, and in
  * storage it brought (and the source of a move not released) everything DeepLens put there —
@@ -137,9 +128,7 @@ export function tenantObjectsEraser(options: {
   const { pool, config, defaultStore, secrets } = options;
   return async (tenantId: string): Promise<void> => {
     await defaultStore.deleteBucket(tenantBucket(config, tenantId));
-    const row = await pool.maybeOne(sql.type(tenantStorageRow)`
-      select state->'storage' as storage, state->'storageMove'->'from' as "moveSource"
-      from write.aggregates where aggregate_type = 'tenant' and aggregate_id = ${tenantId}`);
+    const row = await tenantStorageRecord(pool, tenantId);
     for (const storage of [row?.storage, row?.moveSource]) {
       if (!storage) continue;
       const own = storage as NonNullable<TenantWithStorage['storage']>;

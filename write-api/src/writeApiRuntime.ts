@@ -1,19 +1,19 @@
 import { join } from 'node:path';
 import { createCommandHandler, writeModelMigrations } from '@deeplens/commands/commandHandler';
 import { createRefreshTokenStore } from '@deeplens/commands/identity/refreshTokens';
+import { userIdByEmail } from '@deeplens/commands/writeModelQueries';
 import { userAggregate } from '@deeplens/commands/writeModelRules';
 import { createTokenIssuer, createTokenVerifier } from '@deeplens/platform/auth/accessTokens';
 import { hashPassword } from '@deeplens/platform/auth/passwords';
 import { createSignInThrottle } from '@deeplens/platform/auth/signInThrottle';
 import { loadOrCreateSigningKey } from '@deeplens/platform/auth/signingKey';
 import type { Config } from '@deeplens/platform/config';
-import { createDatabasePool, sql } from '@deeplens/platform/database';
+import { createDatabasePool } from '@deeplens/platform/database';
 import { deterministicUuid } from '@deeplens/platform/ids';
 import type { Logger } from '@deeplens/platform/logger';
 import { runMigrations } from '@deeplens/platform/migrations';
 import { createObjectStore } from '@deeplens/platform/objectStore';
 import { secretBoxFor } from '@deeplens/platform/secrets';
-import { z } from 'zod';
 import type { WriteApiDependencies } from './writeApiDependencies.ts';
 
 /** The write API's own migrations (stored idempotent answers, sign-in throttle, rate limits). */
@@ -71,9 +71,7 @@ export async function ensurePlatformAdmin(
   password: string,
 ): Promise<'created' | 'exists'> {
   const normalised = email.toLowerCase();
-  const taken = await deps.pool.maybeOne(sql.type(z.object({ aggregate_id: z.string() }))`
-    select aggregate_id from write.unique_reservations where kind = 'user_email' and value = ${normalised}`);
-  if (taken) return 'exists';
+  if ((await userIdByEmail(deps.pool, normalised)) !== null) return 'exists';
   await deps.handler.handle(
     userAggregate,
     {
