@@ -211,7 +211,8 @@ export function createDeepLensClient(options: DeepLensClientOptions) {
         'POST /v1/images',
         write.POST('/v1/images', {
           params: { header: header(upload) },
-          body: {},
+          // The parts travel in `form`; the typed body only names them.
+          body: {} as { file: string[] },
           bodySerializer: () => form,
         }),
       );

@@ -3,6 +3,160 @@
  * Regenerate with `npm run generate -w @deeplens/client`.
  */
 export interface paths {
+  '/healthz': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Liveness: the process answers */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Alive */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @enum {string} */
+              status: 'ok';
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/readyz': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Readiness: the database answers */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Ready */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @enum {string} */
+              status: 'ready';
+            };
+          };
+        };
+        503: components['responses']['ServiceUnavailable'];
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/metrics': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Prometheus metrics, with `Authorization: Bearer <METRICS_TOKEN>` (404 without it) */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Metrics */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'text/plain': string;
+          };
+        };
+        404: components['responses']['Problem'];
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/openapi.json': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** This document */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description OpenAPI 3.1 */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              openapi: string;
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/v1/auth/token': {
     parameters: {
       query?: never;
@@ -24,13 +178,14 @@ export interface paths {
         content: {
           'application/json':
             | {
-                /** @constant */
+                /** @enum {string} */
                 grant_type: 'password';
+                /** Format: email */
                 email: string;
                 password: string;
               }
             | {
-                /** @constant */
+                /** @enum {string} */
                 grant_type: 'api_key';
                 api_key: string;
               };
@@ -191,7 +346,9 @@ export interface paths {
           headers: {
             [name: string]: unknown;
           };
-          content?: never;
+          content: {
+            'application/json': components['schemas']['Jwks'];
+          };
         };
       };
     };
@@ -226,9 +383,10 @@ export interface paths {
       requestBody?: {
         content: {
           'application/json': {
+            /** Format: email */
             email: string;
             password: string;
-            /** @enum {unknown} */
+            /** @enum {string} */
             role: 'platform_admin' | 'tenant_admin' | 'tenant_user';
             /** Format: uuid */
             tenantId?: string | null;
@@ -241,7 +399,9 @@ export interface paths {
           headers: {
             [name: string]: unknown;
           };
-          content?: never;
+          content: {
+            'application/json': components['schemas']['User'];
+          };
         };
         400: components['responses']['Problem'];
         401: components['responses']['Problem'];
@@ -262,13 +422,124 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/tenants/{id}/api-keys': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Issue an API key; the secret is shown once */
+    post: {
+      parameters: {
+        query?: never;
+        header?: {
+          /** @description A retry with the same key gets the first answer. */
+          'Idempotency-Key'?: components['parameters']['IdempotencyKey'];
+        };
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: {
+        content: {
+          'application/json': {
+            /** @default  */
+            name?: string;
+            scopes: ('images:read' | 'images:write' | 'search')[];
+            /** Format: date-time */
+            expiresAt?: string;
+          };
+        };
+      };
+      responses: {
+        /** @description Issued */
+        201: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['IssuedApiKey'];
+          };
+        };
+        400: components['responses']['Problem'];
+        401: components['responses']['Problem'];
+        403: components['responses']['Problem'];
+        404: components['responses']['Problem'];
+        408: components['responses']['RequestTimeout'];
+        409: components['responses']['Problem'];
+        413: components['responses']['ContentTooLarge'];
+        415: components['responses']['Problem'];
+        422: components['responses']['Problem'];
+        429: components['responses']['TooManyRequests'];
+        503: components['responses']['ServiceUnavailable'];
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/tenants/{id}/api-keys/{keyId}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    post?: never;
+    /** Revoke an API key */
+    delete: {
+      parameters: {
+        query?: never;
+        header?: {
+          /** @description A retry with the same key gets the first answer. */
+          'Idempotency-Key'?: components['parameters']['IdempotencyKey'];
+        };
+        path: {
+          id: string;
+          keyId: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Revoked */
+        204: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content?: never;
+        };
+        400: components['responses']['Problem'];
+        401: components['responses']['Problem'];
+        403: components['responses']['Problem'];
+        404: components['responses']['Problem'];
+        408: components['responses']['RequestTimeout'];
+        409: components['responses']['Problem'];
+        413: components['responses']['ContentTooLarge'];
+        415: components['responses']['Problem'];
+        422: components['responses']['Problem'];
+        429: components['responses']['TooManyRequests'];
+        503: components['responses']['ServiceUnavailable'];
+      };
+    };
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/v1/users/{id}': {
     parameters: {
       query?: never;
       header?: never;
-      path: {
-        id: string;
-      };
+      path?: never;
       cookie?: never;
     };
     get?: never;
@@ -336,11 +607,15 @@ export interface paths {
           'application/json': {
             slug: string;
             name: string;
-            /** @enum {unknown} */
+            /**
+             * @default free
+             * @enum {string}
+             */
             plan?: 'free' | 'pro' | 'enterprise';
             limits?: components['schemas']['Limits'];
-            /** @enum {unknown} */
+            /** @enum {string} */
             isolation?: 'shared' | 'dedicated';
+            /** @description With isolation `dedicated`: the configured database server (a key of TENANT_DATABASE_URLS; `default`: DATABASE_URL's) */
             databaseTarget?: string;
           };
         };
@@ -378,9 +653,7 @@ export interface paths {
     parameters: {
       query?: never;
       header?: never;
-      path: {
-        id: string;
-      };
+      path?: never;
       cookie?: never;
     };
     /** A tenant */
@@ -439,7 +712,15 @@ export interface paths {
           headers: {
             [name: string]: unknown;
           };
-          content?: never;
+          content: {
+            'application/json': {
+              /** Format: uuid */
+              id: string;
+              /** @enum {string} */
+              status: 'deleted';
+              erasure: string;
+            };
+          };
         };
         400: components['responses']['Problem'];
         401: components['responses']['Problem'];
@@ -472,14 +753,16 @@ export interface paths {
       requestBody?: {
         content: {
           'application/json': {
-            /** @enum {unknown} */
+            name?: string;
+            /** @enum {string} */
             plan?: 'free' | 'pro' | 'enterprise';
             limits?: components['schemas']['Limits'];
-            /** @enum {unknown} */
+            /** @enum {string} */
             status?: 'active' | 'suspended';
             reason?: string;
-            /** @enum {unknown} */
+            /** @enum {string} */
             isolation?: 'shared' | 'dedicated';
+            /** @description With isolation `dedicated`: the configured database server (a key of TENANT_DATABASE_URLS; `default`: DATABASE_URL's) */
             databaseTarget?: string;
           };
         };
@@ -513,13 +796,11 @@ export interface paths {
     parameters: {
       query?: never;
       header?: never;
-      path: {
-        id: string;
-      };
+      path?: never;
       cookie?: never;
     };
     get?: never;
-    /** Bring your own S3 storage (the secret is encrypted at rest and never returned) */
+    /** Bring your own storage: S3, Azure Blob or a folder (the secret is encrypted at rest and never returned) */
     put: {
       parameters: {
         query?: never;
@@ -534,14 +815,39 @@ export interface paths {
       };
       requestBody?: {
         content: {
-          'application/json': {
-            endpoint: string;
-            bucket: string;
-            region?: string;
-            prefix?: string;
-            accessKeyId: string;
-            secretAccessKey: string;
-          };
+          'application/json':
+            | {
+                /** @enum {string} */
+                kind: 's3';
+                /** Format: uri */
+                endpoint: string;
+                bucket: string;
+                /** @default us-east-1 */
+                region?: string;
+                /** @default  */
+                prefix?: string;
+                accessKeyId: string;
+                secretAccessKey: string;
+              }
+            | {
+                /** @enum {string} */
+                kind: 'azure';
+                account?: string;
+                /** Format: uri */
+                endpoint?: string;
+                container: string;
+                /** @default  */
+                prefix?: string;
+                sharedKey?: string;
+                sasToken?: string;
+              }
+            | {
+                /** @enum {string} */
+                kind: 'path';
+                path: string;
+                /** @default  */
+                prefix?: string;
+              };
         };
       };
       responses: {
@@ -550,7 +856,9 @@ export interface paths {
           headers: {
             [name: string]: unknown;
           };
-          content?: never;
+          content: {
+            'application/json': components['schemas']['TenantStorage'];
+          };
         };
         400: components['responses']['Problem'];
         401: components['responses']['Problem'];
@@ -562,6 +870,7 @@ export interface paths {
         415: components['responses']['Problem'];
         422: components['responses']['Problem'];
         429: components['responses']['TooManyRequests'];
+        502: components['responses']['BadGateway'];
         503: components['responses']['ServiceUnavailable'];
       };
     };
@@ -576,9 +885,7 @@ export interface paths {
     parameters: {
       query?: never;
       header?: never;
-      path: {
-        id: string;
-      };
+      path?: never;
       cookie?: never;
     };
     /** The tenant's last storage move and its progress */
@@ -633,24 +940,43 @@ export interface paths {
         content: {
           'application/json':
             | {
-                /** @constant */
+                /** @enum {string} */
                 kind: 'platform';
               }
-            | {
-                /** @enum {unknown} */
-                kind?: 's3' | 'azure' | 'path';
-                endpoint?: string;
-                bucket?: string;
-                region?: string;
-                prefix?: string;
-                accessKeyId?: string;
-                secretAccessKey?: string;
-                account?: string;
-                container?: string;
-                sharedKey?: string;
-                sasToken?: string;
-                path?: string;
-              };
+            | (
+                | {
+                    /** @enum {string} */
+                    kind: 's3';
+                    /** Format: uri */
+                    endpoint: string;
+                    bucket: string;
+                    /** @default us-east-1 */
+                    region?: string;
+                    /** @default  */
+                    prefix?: string;
+                    accessKeyId: string;
+                    secretAccessKey: string;
+                  }
+                | {
+                    /** @enum {string} */
+                    kind: 'azure';
+                    account?: string;
+                    /** Format: uri */
+                    endpoint?: string;
+                    container: string;
+                    /** @default  */
+                    prefix?: string;
+                    sharedKey?: string;
+                    sasToken?: string;
+                  }
+                | {
+                    /** @enum {string} */
+                    kind: 'path';
+                    path: string;
+                    /** @default  */
+                    prefix?: string;
+                  }
+              );
         };
       };
       responses: {
@@ -673,127 +999,11 @@ export interface paths {
         415: components['responses']['Problem'];
         422: components['responses']['Problem'];
         429: components['responses']['TooManyRequests'];
+        502: components['responses']['BadGateway'];
         503: components['responses']['ServiceUnavailable'];
       };
     };
     delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/v1/tenants/{id}/api-keys': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path: {
-        id: string;
-      };
-      cookie?: never;
-    };
-    get?: never;
-    put?: never;
-    /** Issue an API key; the secret is shown once */
-    post: {
-      parameters: {
-        query?: never;
-        header?: {
-          /** @description A retry with the same key gets the first answer. */
-          'Idempotency-Key'?: components['parameters']['IdempotencyKey'];
-        };
-        path: {
-          id: string;
-        };
-        cookie?: never;
-      };
-      requestBody?: {
-        content: {
-          'application/json': {
-            name?: string;
-            scopes: ('images:read' | 'images:write' | 'search')[];
-            /** Format: date-time */
-            expiresAt?: string;
-          };
-        };
-      };
-      responses: {
-        /** @description Issued */
-        201: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': components['schemas']['IssuedApiKey'];
-          };
-        };
-        400: components['responses']['Problem'];
-        401: components['responses']['Problem'];
-        403: components['responses']['Problem'];
-        404: components['responses']['Problem'];
-        408: components['responses']['RequestTimeout'];
-        409: components['responses']['Problem'];
-        413: components['responses']['ContentTooLarge'];
-        415: components['responses']['Problem'];
-        422: components['responses']['Problem'];
-        429: components['responses']['TooManyRequests'];
-        503: components['responses']['ServiceUnavailable'];
-      };
-    };
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/v1/tenants/{id}/api-keys/{keyId}': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path: {
-        id: string;
-        keyId: string;
-      };
-      cookie?: never;
-    };
-    get?: never;
-    put?: never;
-    post?: never;
-    /** Revoke an API key */
-    delete: {
-      parameters: {
-        query?: never;
-        header?: {
-          /** @description A retry with the same key gets the first answer. */
-          'Idempotency-Key'?: components['parameters']['IdempotencyKey'];
-        };
-        path: {
-          id: string;
-          keyId: string;
-        };
-        cookie?: never;
-      };
-      requestBody?: never;
-      responses: {
-        /** @description Revoked */
-        204: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content?: never;
-        };
-        400: components['responses']['Problem'];
-        401: components['responses']['Problem'];
-        403: components['responses']['Problem'];
-        404: components['responses']['Problem'];
-        408: components['responses']['RequestTimeout'];
-        409: components['responses']['Problem'];
-        413: components['responses']['ContentTooLarge'];
-        415: components['responses']['Problem'];
-        422: components['responses']['Problem'];
-        429: components['responses']['TooManyRequests'];
-        503: components['responses']['ServiceUnavailable'];
-      };
-    };
     options?: never;
     head?: never;
     patch?: never;
@@ -803,9 +1013,7 @@ export interface paths {
     parameters: {
       query?: never;
       header?: never;
-      path: {
-        id: string;
-      };
+      path?: never;
       cookie?: never;
     };
     get?: never;
@@ -829,13 +1037,15 @@ export interface paths {
       requestBody?: {
         content: {
           'application/json': {
+            /** @default  */
             name?: string;
-            /** @description SPKI PEM */
+            /** @description SPKI PEM ("-----BEGIN PUBLIC KEY-----") */
             publicKey?: string;
+            /** @description Or a JWK: { kty: "OKP", crv: "Ed25519", x } */
             jwk?: {
-              /** @constant */
+              /** @enum {string} */
               kty: 'OKP';
-              /** @constant */
+              /** @enum {string} */
               crv: 'Ed25519';
               x: string;
             };
@@ -849,19 +1059,7 @@ export interface paths {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              /** Format: uuid */
-              id: string;
-              /** Format: uuid */
-              tenantId: string;
-              name: string;
-              /** @constant */
-              algorithm: 'Ed25519';
-              publicKey: string;
-              headers?: {
-                [key: string]: string;
-              };
-            };
+            'application/json': components['schemas']['IntakeKey'];
           };
         };
         400: components['responses']['Problem'];
@@ -887,10 +1085,7 @@ export interface paths {
     parameters: {
       query?: never;
       header?: never;
-      path: {
-        id: string;
-        keyId: string;
-      };
+      path?: never;
       cookie?: never;
     };
     get?: never;
@@ -972,16 +1167,7 @@ export interface paths {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              objectKey: string;
-              sha256: string;
-              mime: string;
-              bytes: number;
-              width: number;
-              height: number;
-              /** Format: date-time */
-              expiresAt: string;
-            };
+            'application/json': components['schemas']['StoredUpload'];
           };
         };
         400: components['responses']['Problem'];
@@ -1028,7 +1214,7 @@ export interface paths {
         content: {
           'application/json': {
             sha256: string;
-            /** @enum {unknown} */
+            /** @enum {string} */
             mime: 'image/jpeg' | 'image/png' | 'image/webp' | 'image/gif' | 'image/avif' | 'image/tiff';
             bytes: number;
           };
@@ -1041,17 +1227,7 @@ export interface paths {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              objectKey: string;
-              /** @constant */
-              method: 'PUT';
-              /** Format: uri */
-              url: string;
-              /** Format: date-time */
-              urlExpiresAt: string;
-              /** Format: date-time */
-              expiresAt: string;
-            };
+            'application/json': components['schemas']['PresignedUpload'];
           };
         };
         400: components['responses']['Problem'];
@@ -1078,9 +1254,7 @@ export interface paths {
     parameters: {
       query?: never;
       header?: never;
-      path: {
-        requestId: string;
-      };
+      path?: never;
       cookie?: never;
     };
     /** The outcome of one of the tenant's intake records: pending, accepted (with the image id) or rejected */
@@ -1101,17 +1275,7 @@ export interface paths {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              requestId: string;
-              /** @enum {unknown} */
-              status: 'pending' | 'accepted' | 'rejected';
-              command?: string;
-              imageId?: string | null;
-              code?: string;
-              reason?: string;
-              /** Format: date-time */
-              updatedAt?: string;
-            };
+            'application/json': components['schemas']['IntakeOutcome'];
           };
         };
         400: components['responses']['Problem'];
@@ -1158,7 +1322,7 @@ export interface paths {
       requestBody?: {
         content: {
           'multipart/form-data': {
-            file?: string[];
+            file: string[];
             /** @description JSON array or comma-separated list */
             tags?: string;
             /** @description JSON object of string values */
@@ -1200,9 +1364,7 @@ export interface paths {
     parameters: {
       query?: never;
       header?: never;
-      path: {
-        id: string;
-      };
+      path?: never;
       cookie?: never;
     };
     get?: never;
@@ -1228,7 +1390,14 @@ export interface paths {
           headers: {
             [name: string]: unknown;
           };
-          content?: never;
+          content: {
+            'application/json': {
+              /** Format: uuid */
+              id: string;
+              /** @enum {string} */
+              status: 'deleted';
+            };
+          };
         };
         400: components['responses']['Problem'];
         401: components['responses']['Problem'];
@@ -1274,7 +1443,17 @@ export interface paths {
           headers: {
             [name: string]: unknown;
           };
-          content?: never;
+          content: {
+            'application/json': {
+              /** Format: uuid */
+              id: string;
+              tags: string[];
+              attributes: {
+                [key: string]: string;
+              };
+              version: number;
+            };
+          };
         };
         400: components['responses']['Problem'];
         401: components['responses']['Problem'];
@@ -1311,10 +1490,97 @@ export interface components {
       /** @description With 429 and 503: also sent as `Retry-After` */
       retryAfterSeconds?: number;
     };
+    Tokens: {
+      access_token: string;
+      /** @enum {string} */
+      token_type: 'Bearer';
+      /** @description Seconds the access token is valid for */
+      expires_in: number;
+      /** @description Only for a password sign-in; an API key simply signs in again */
+      refresh_token?: string;
+    };
+    Jwks: {
+      keys: {
+        kty: string;
+        kid: string;
+        alg: string;
+      }[];
+    };
+    User: {
+      /** Format: uuid */
+      id: string;
+      email: string;
+      /** @enum {string} */
+      role: 'platform_admin' | 'tenant_admin' | 'tenant_user';
+      /** Format: uuid */
+      tenantId: string | null;
+    };
+    IssuedApiKey: {
+      /** Format: uuid */
+      id: string;
+      name: string;
+      prefix: string;
+      /** @description The whole key: shown once, never retrievable again */
+      secret: string;
+      scopes: ('images:read' | 'images:write' | 'search')[];
+      /** Format: date-time */
+      expiresAt: string | null;
+    };
+    /** @description The plan's limits, when they differ from its defaults */
+    Limits: {
+      maxImages: number;
+      maxBytes: number;
+      maxImageBytes: number;
+      requestsPerMinute: number;
+    };
+    TenantStorage:
+      | {
+          /** @enum {string} */
+          kind: 's3';
+          endpoint: string;
+          bucket: string;
+          region: string;
+          prefix: string;
+          accessKeyId: string;
+        }
+      | {
+          /** @enum {string} */
+          kind: 'azure';
+          endpoint: string;
+          account: string;
+          container: string;
+          prefix: string;
+          /** @enum {string} */
+          credential: 'sharedKey' | 'sasToken';
+        }
+      | {
+          /** @enum {string} */
+          kind: 'path';
+          path: string;
+          prefix: string;
+        };
+    Tenant: {
+      /** Format: uuid */
+      id: string;
+      slug: string;
+      name: string;
+      /** @enum {string} */
+      plan: 'free' | 'pro' | 'enterprise';
+      limits: components['schemas']['Limits'];
+      /** @enum {string} */
+      status: 'active' | 'suspended';
+      suspendedReason?: string;
+      /** @enum {string} */
+      isolation: 'shared' | 'dedicated';
+      databaseTarget?: string;
+      /** @description Its own storage; null: the platform’s */
+      storage: components['schemas']['TenantStorage'] | null;
+      version: number;
+    };
     StorageMove: {
       /** Format: uuid */
       moveId: string;
-      /** @enum {unknown} */
+      /** @enum {string} */
       status: 'copying' | 'verified' | 'completed' | 'failed';
       /** @description The source, without credentials */
       from: string;
@@ -1332,48 +1598,85 @@ export interface components {
       /** @description Why the move failed */
       reason?: string;
     };
-    Tokens: {
-      access_token?: string;
-      /** @constant */
-      token_type?: 'Bearer';
-      expires_in?: number;
-      refresh_token?: string;
-    };
-    Limits: {
-      maxImages?: number;
-      maxBytes?: number;
-      maxImageBytes?: number;
-      requestsPerMinute?: number;
-    };
-    Tenant: {
+    IntakeKey: {
       /** Format: uuid */
-      id?: string;
-      slug?: string;
-      name?: string;
-      plan?: string;
-      status?: string;
-      limits?: components['schemas']['Limits'];
-      /** @enum {unknown} */
-      isolation?: 'shared' | 'dedicated';
-      databaseTarget?: string;
-      version?: number;
+      id: string;
+      /** Format: uuid */
+      tenantId: string;
+      name: string;
+      /** @enum {string} */
+      algorithm: 'Ed25519';
+      /** @description SPKI PEM */
+      publicKey: string;
+      /** @description What every intake record signed with this key carries */
+      headers: {
+        [key: string]: string;
+      };
     };
-    IssuedApiKey: {
-      id?: string;
-      prefix?: string;
-      secret?: string;
-      scopes?: string[];
-      expiresAt?: string | null;
+    StoredUpload: {
+      objectKey: string;
+      sha256: string;
+      /** @enum {string} */
+      mime: 'image/jpeg' | 'image/png' | 'image/webp' | 'image/gif' | 'image/avif' | 'image/tiff';
+      bytes: number;
+      width: number;
+      height: number;
+      /** Format: date-time */
+      expiresAt: string;
     };
+    PresignedUpload: {
+      objectKey: string;
+      /** @enum {string} */
+      method: 'PUT';
+      /** Format: uri */
+      url: string;
+      /** Format: date-time */
+      urlExpiresAt: string;
+      /** Format: date-time */
+      expiresAt: string;
+    };
+    IntakeOutcome:
+      | {
+          requestId: string;
+          /** @enum {string} */
+          status: 'pending';
+        }
+      | {
+          requestId: string;
+          /** @enum {string} */
+          status: 'accepted';
+          command: string;
+          imageId: string | null;
+          /** Format: date-time */
+          updatedAt: string;
+        }
+      | {
+          requestId: string;
+          /** @enum {string} */
+          status: 'rejected';
+          code: string;
+          reason: string;
+          /** Format: date-time */
+          updatedAt: string;
+        };
     AcceptedImages: {
-      images?: {
+      images: {
         /** Format: uuid */
-        id?: string;
-        /** @constant */
-        status?: 'uploaded';
-        filename?: string;
-        sha256?: string;
-        location?: string;
+        id: string;
+        /** @enum {string} */
+        status: 'uploaded';
+        filename: string;
+        /** @enum {string} */
+        mime: 'image/jpeg' | 'image/png' | 'image/webp' | 'image/gif' | 'image/avif' | 'image/tiff';
+        bytes: number;
+        width: number;
+        height: number;
+        sha256: string;
+        tags: string[];
+        attributes: {
+          [key: string]: string;
+        };
+        location: string;
       }[];
     };
   };

@@ -20,7 +20,9 @@ import {
 import { requireRole, tenantScope } from '@deeplens/platform/http/authenticate';
 import { deterministicUuid, randomUUID } from '@deeplens/platform/ids';
 import { commandOrigin } from '../commandOrigin.ts';
-import { jsonBody, uuidParam } from '@deeplens/platform/http/requestBody';
+import { bodyOf, commandProblems, idempotencyKeyParameter, jsonContent } from './commandContract.ts';
+import { defineRoute, paramsOf, uuidPathParameter } from '@deeplens/platform/http/openApiRegistry';
+import { jsonBody } from '@deeplens/platform/http/requestBody';
 import type { WriteApiDependencies } from '../writeApiDependencies.ts';
 import type { WriteApiEnv } from '../writeApiEnv.ts';
 
@@ -43,26 +45,127 @@ const tokenBody = z.discriminatedUnion('grant_type', [
   z.object({ grant_type: z.literal('api_key'), api_key: z.string().min(1).max(256) }).strict(),
 ]);
 const refreshBody = z.object({ refresh_token: z.string().min(1).max(256) }).strict();
+const role = z.enum(['platform_admin', 'tenant_admin', 'tenant_user']);
 const userBody = z
   .object({
     email: z.string().email().max(320),
     password: z.string().min(12).max(1024),
-    role: z.enum(['platform_admin', 'tenant_admin', 'tenant_user']),
+    role,
     tenantId: z.string().uuid().nullable().optional(),
   })
   .strict();
+const apiKeyScope = z.enum(apiKeyScopes);
 const apiKeyBody = z
   .object({
     name: z.string().trim().max(200).default(''),
     // Listed twice means granted once: collapsed, then counted.
     scopes: z
-      .array(z.enum(apiKeyScopes))
+      .array(apiKeyScope)
       .min(1)
       .max(4 * apiKeyScopes.length)
       .transform((scopes) => [...new Set(scopes)]),
     expiresAt: z.string().datetime().optional(),
   })
   .strict();
+
+const tokensAnswer = z
+  .object({
+    access_token: z.string(),
+    token_type: z.literal('Bearer'),
+    expires_in: z.number().int().openapi({ description: 'Seconds the access token is valid for' }),
+    refresh_token: z
+      .string()
+      .optional()
+      .openapi({ description: 'Only for a password sign-in; an API key simply signs in again' }),
+  })
+  .strict()
+  .openapi('Tokens');
+const jwksAnswer = z
+  .object({ keys: z.array(z.object({ kty: z.string(), kid: z.string(), alg: z.string() }).passthrough()) })
+  .strict()
+  .openapi('Jwks');
+const userAnswer = z
+  .object({
+    id: z.string().uuid(),
+    email: z.string(),
+    role,
+    tenantId: z.string().uuid().nullable(),
+  })
+  .strict()
+  .openapi('User');
+const issuedApiKeyAnswer = z
+  .object({
+    id: z.string().uuid(),
+    name: z.string(),
+    prefix: z.string(),
+    secret: z.string().openapi({ description: 'The whole key: shown once, never retrievable again' }),
+    scopes: z.array(apiKeyScope),
+    expiresAt: z.string().datetime().nullable(),
+  })
+  .strict()
+  .openapi('IssuedApiKey');
+
+const tenantIdParams = z.object({ id: uuidPathParameter });
+const apiKeyParams = z.object({ id: uuidPathParameter, keyId: uuidPathParameter });
+
+/** Sign-in, sessions, users and API keys: what each route takes and answers. */
+export const identityContract = {
+  signIn: defineRoute({
+    method: 'post',
+    path: '/v1/auth/token',
+    summary: 'Sign in with a password or exchange an API key for an access token',
+    security: [],
+    request: { body: jsonContent(tokenBody) },
+    responses: { 200: { description: 'Tokens', ...jsonContent(tokensAnswer) }, ...commandProblems },
+  }),
+  refresh: defineRoute({
+    method: 'post',
+    path: '/v1/auth/refresh',
+    summary: 'Rotate a refresh token (reuse revokes the whole session)',
+    security: [],
+    request: { body: jsonContent(refreshBody) },
+    responses: { 200: { description: 'Tokens', ...jsonContent(tokensAnswer) }, ...commandProblems },
+  }),
+  logout: defineRoute({
+    method: 'post',
+    path: '/v1/auth/logout',
+    summary: 'End a session',
+    security: [],
+    request: { body: jsonContent(refreshBody) },
+    responses: { 204: { description: 'Signed out' }, ...commandProblems },
+  }),
+  jwks: defineRoute({
+    method: 'get',
+    path: '/.well-known/jwks.json',
+    summary: 'Public keys that verify access tokens',
+    security: [],
+    responses: { 200: { description: 'JWKS', ...jsonContent(jwksAnswer) } },
+  }),
+  createUser: defineRoute({
+    method: 'post',
+    path: '/v1/users',
+    summary: 'Create a user (platform admin: any; tenant admin: own tenant)',
+    parameters: [idempotencyKeyParameter],
+    request: { body: jsonContent(userBody) },
+    responses: { 201: { description: 'Created', ...jsonContent(userAnswer) }, ...commandProblems },
+  }),
+  issueApiKey: defineRoute({
+    method: 'post',
+    path: '/v1/tenants/{id}/api-keys',
+    summary: 'Issue an API key; the secret is shown once',
+    parameters: [idempotencyKeyParameter],
+    request: { params: tenantIdParams, body: jsonContent(apiKeyBody) },
+    responses: { 201: { description: 'Issued', ...jsonContent(issuedApiKeyAnswer) }, ...commandProblems },
+  }),
+  revokeApiKey: defineRoute({
+    method: 'delete',
+    path: '/v1/tenants/{id}/api-keys/{keyId}',
+    summary: 'Revoke an API key',
+    parameters: [idempotencyKeyParameter],
+    request: { params: apiKeyParams },
+    responses: { 204: { description: 'Revoked' }, ...commandProblems },
+  }),
+};
 
 const userIdByEmail = z.object({ aggregate_id: z.string() });
 
@@ -109,7 +212,7 @@ export function identityRoutes(deps: WriteApiDependencies) {
   }
 
   app.post('/v1/auth/token', async (c) => {
-    const body = await jsonBody(c, tokenBody);
+    const body = await jsonBody(c, bodyOf(identityContract.signIn));
     // X-Forwarded-For is anyone's to write: only a configured proxy's word is taken for it.
     const forwarded = deps.config.TRUST_PROXY
       ? c.req.header('x-forwarded-for')?.split(',')[0]?.trim()
@@ -134,7 +237,7 @@ export function identityRoutes(deps: WriteApiDependencies) {
         token_type: 'Bearer',
         expires_in: access.expiresIn,
         refresh_token: refresh.token,
-      });
+      } satisfies z.input<typeof tokensAnswer>);
     }
     await signInThrottle.attempt([byAddress]);
     const prefix = parseApiKey(body.api_key);
@@ -156,12 +259,16 @@ export function identityRoutes(deps: WriteApiDependencies) {
       // The token ends when the key does, never later.
       notAfter: key.expiresAt,
     });
-    return c.json({ access_token: access.accessToken, token_type: 'Bearer', expires_in: access.expiresIn });
+    return c.json({
+      access_token: access.accessToken,
+      token_type: 'Bearer',
+      expires_in: access.expiresIn,
+    } satisfies z.input<typeof tokensAnswer>);
   });
 
   app.post('/v1/auth/refresh', async (c) => {
     c.header('Cache-Control', 'no-store');
-    const body = await jsonBody(c, refreshBody);
+    const body = await jsonBody(c, bodyOf(identityContract.refresh));
     const rotated = await refreshTokens.rotate(body.refresh_token);
     const state = await handler.load(userDecider, rotated.userId);
     const user = await assertMaySignIn(state.status === 'initial' ? undefined : state).catch(
@@ -176,21 +283,21 @@ export function identityRoutes(deps: WriteApiDependencies) {
       token_type: 'Bearer',
       expires_in: access.expiresIn,
       refresh_token: rotated.token,
-    });
+    } satisfies z.input<typeof tokensAnswer>);
   });
 
   app.post('/v1/auth/logout', async (c) => {
-    const body = await jsonBody(c, refreshBody);
+    const body = await jsonBody(c, bodyOf(identityContract.logout));
     await refreshTokens.revoke(body.refresh_token);
     return c.body(null, 204);
   });
 
-  app.get('/.well-known/jwks.json', (c) => c.json(issuer.publicJwks()));
+  app.get('/.well-known/jwks.json', (c) => c.json(issuer.publicJwks() satisfies z.input<typeof jwksAnswer>));
 
   const secured = new Hono<WriteApiEnv>();
 
   secured.post('/v1/users', requireRole('platform_admin', 'tenant_admin'), async (c) => {
-    const body = await jsonBody(c, userBody);
+    const body = await jsonBody(c, bodyOf(identityContract.createUser));
     const principal: Principal = c.get('principal');
     const tenantId = principal.role === 'platform_admin' ? (body.tenantId ?? null) : principal.tenantId;
     if (
@@ -246,13 +353,13 @@ export function identityRoutes(deps: WriteApiDependencies) {
       }
     }
     c.header('location', `/v1/users/${userId}`);
-    return c.json({ id: userId, email, role: body.role, tenantId }, 201);
+    return c.json({ id: userId, email, role: body.role, tenantId } satisfies z.input<typeof userAnswer>, 201);
   });
 
   secured.post('/v1/tenants/:id/api-keys', requireRole('platform_admin', 'tenant_admin'), async (c) => {
-    const tenantId = uuidParam(c, 'id');
+    const { id: tenantId } = paramsOf(c, identityContract.issueApiKey.request.params);
     tenantScope(c, tenantId);
-    const body = await jsonBody(c, apiKeyBody);
+    const body = await jsonBody(c, bodyOf(identityContract.issueApiKey));
     const tenant = await handler.load(tenantDecider, tenantId);
     if (tenant.status === 'initial' || tenant.status === 'deleted')
       throw new NotFoundError(`no tenant ${tenantId}`);
@@ -286,7 +393,7 @@ export function identityRoutes(deps: WriteApiDependencies) {
         secret: generated.secret,
         scopes: body.scopes,
         expiresAt: expiresAt === null ? null : new Date(expiresAt).toISOString(),
-      },
+      } satisfies z.input<typeof issuedApiKeyAnswer>,
       201,
     );
   });
@@ -295,8 +402,7 @@ export function identityRoutes(deps: WriteApiDependencies) {
     '/v1/tenants/:id/api-keys/:keyId',
     requireRole('platform_admin', 'tenant_admin'),
     async (c) => {
-      const tenantId = uuidParam(c, 'id');
-      const keyId = uuidParam(c, 'keyId');
+      const { id: tenantId, keyId } = paramsOf(c, identityContract.revokeApiKey.request.params);
       tenantScope(c, tenantId);
       await handler.handle(
         apiKeyAggregate,

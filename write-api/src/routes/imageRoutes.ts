@@ -16,21 +16,23 @@ import {
 } from '@deeplens/platform/errors';
 import { requireScope } from '@deeplens/platform/http/authenticate';
 import { deterministicUuid, randomUUID } from '@deeplens/platform/ids';
-import { inspectImage, type InspectedImage } from '@deeplens/platform/images/inspectImage';
+import {
+  inspectImage,
+  supportedImageTypes,
+  type InspectedImage,
+} from '@deeplens/platform/images/inspectImage';
 import { sha256Hex } from '@deeplens/platform/objectStore';
 import { sql } from '@deeplens/platform/database';
 import type { Context } from 'hono';
 import { commandOrigin } from '../commandOrigin.ts';
 import { defaultUploadLimits, receiveUpload } from '@deeplens/platform/http/receiveUpload';
-import {
-  assertNoPrototypeKeys,
-  assertStorableText,
-  jsonBody,
-  uuidParam,
-} from '@deeplens/platform/http/requestBody';
+import { assertNoPrototypeKeys, assertStorableText, jsonBody } from '@deeplens/platform/http/requestBody';
+import { storageProblemResponses } from '@deeplens/platform/http/openApiProblems';
+import { defineRoute, paramsOf, uuidPathParameter } from '@deeplens/platform/http/openApiRegistry';
 import { createTenantStorageResolver } from '@deeplens/platform/tenantStorage';
 import type { WriteApiDependencies } from '../writeApiDependencies.ts';
 import type { WriteApiEnv } from '../writeApiEnv.ts';
+import { bodyOf, commandProblems, idempotencyKeyParameter, jsonContent } from './commandContract.ts';
 
 const tag = z.string().trim().min(1).max(64);
 const tags = z.array(tag).max(32);
@@ -38,6 +40,86 @@ const attributes = z
   .record(z.string().min(1).max(64), z.string().max(256))
   .refine((a) => Object.keys(a).length <= 32, 'at most 32 attributes');
 const patchBody = z.object({ tags: tags.optional(), attributes: attributes.optional() }).strict();
+
+/** The multipart form of an upload; its parts are read by `receiveUpload` and `parseUploadFields`. */
+const uploadForm = z
+  .object({
+    file: z.array(z.string().openapi({ type: 'string', format: 'binary' })).min(1),
+    tags: z.string().optional().openapi({ description: 'JSON array or comma-separated list' }),
+    attributes: z.string().optional().openapi({ description: 'JSON object of string values' }),
+  })
+  .strict();
+
+const acceptedImagesAnswer = z
+  .object({
+    images: z.array(
+      z
+        .object({
+          id: z.string().uuid(),
+          status: z.literal('uploaded'),
+          filename: z.string(),
+          mime: z.enum(supportedImageTypes),
+          bytes: z.number().int(),
+          width: z.number().int(),
+          height: z.number().int(),
+          sha256: z.string(),
+          tags: z.array(z.string()),
+          attributes: z.record(z.string()),
+          location: z.string(),
+        })
+        .strict(),
+    ),
+  })
+  .strict()
+  .openapi('AcceptedImages');
+
+const updatedImageAnswer = z
+  .object({
+    id: z.string().uuid(),
+    tags: z.array(z.string()),
+    attributes: z.record(z.string()),
+    version: z.number().int(),
+  })
+  .strict();
+
+const deletedImageAnswer = z.object({ id: z.string().uuid(), status: z.literal('deleted') }).strict();
+
+const imageParams = z.object({ id: uuidPathParameter });
+
+/** Images (the caller's tenant's): what each route takes and answers. */
+export const imageContract = {
+  upload: defineRoute({
+    method: 'post',
+    path: '/v1/images',
+    summary: 'Upload one or many images (202: accepted; embedding follows)',
+    parameters: [idempotencyKeyParameter],
+    request: { body: { content: { 'multipart/form-data': { schema: uploadForm } } } },
+    responses: {
+      202: { description: 'Accepted', ...jsonContent(acceptedImagesAnswer) },
+      ...commandProblems,
+      ...storageProblemResponses,
+    },
+  }),
+  update: defineRoute({
+    method: 'patch',
+    path: '/v1/images/{id}',
+    summary: 'Replace tags and/or attributes',
+    parameters: [idempotencyKeyParameter],
+    request: { params: imageParams, body: jsonContent(patchBody) },
+    responses: { 200: { description: 'Updated', ...jsonContent(updatedImageAnswer) }, ...commandProblems },
+  }),
+  delete: defineRoute({
+    method: 'delete',
+    path: '/v1/images/{id}',
+    summary: 'Delete an image',
+    parameters: [idempotencyKeyParameter],
+    request: { params: imageParams },
+    responses: {
+      202: { description: 'Deletion accepted', ...jsonContent(deletedImageAnswer) },
+      ...commandProblems,
+    },
+  }),
+};
 
 /** `tags` as a JSON array or a comma-separated list; `attributes` as a JSON object. */
 function parseUploadFields(fields: Map<string, string>) {
@@ -162,7 +244,7 @@ export function imageRoutes(deps: WriteApiDependencies) {
       readyBuckets.add(storage.bucket);
     }
     const key = c.get('idempotencyKey');
-    const accepted = [];
+    const accepted: z.input<typeof acceptedImagesAnswer>['images'] = [];
     let running = usage;
     for (const [index, file] of upload.files.entries()) {
       const image = inspected[index]!;
@@ -230,8 +312,8 @@ export function imageRoutes(deps: WriteApiDependencies) {
 
   app.patch('/:id', requireScope('images:write'), async (c) => {
     const tenant = await callerTenant(c);
-    const imageId = uuidParam(c, 'id');
-    const body = await jsonBody(c, patchBody);
+    const { id: imageId } = paramsOf(c, imageContract.update.request.params);
+    const body = await jsonBody(c, bodyOf(imageContract.update));
     if (body.tags === undefined && body.attributes === undefined)
       throw new ValidationError('give tags, attributes or both');
     const result = await handler.handle(
@@ -241,18 +323,23 @@ export function imageRoutes(deps: WriteApiDependencies) {
     );
     const state = await handler.load(imageDecider, imageId);
     if (state.status === 'initial') throw new NotFoundError(`no image ${imageId}`);
-    return c.json({ id: imageId, tags: state.tags, attributes: state.attributes, version: result.version });
+    return c.json({
+      id: imageId,
+      tags: state.tags,
+      attributes: state.attributes,
+      version: result.version,
+    } satisfies z.input<typeof updatedImageAnswer>);
   });
 
   app.delete('/:id', requireScope('images:write'), async (c) => {
     const tenant = await callerTenant(c);
-    const imageId = uuidParam(c, 'id');
+    const { id: imageId } = paramsOf(c, imageContract.delete.request.params);
     await handler.handle(
       imageAggregate,
       { type: 'DeleteImage', data: { tenantId: tenant.tenantId, imageId } },
       commandOrigin(c),
     );
-    return c.json({ id: imageId, status: 'deleted' }, 202);
+    return c.json({ id: imageId, status: 'deleted' } satisfies z.input<typeof deletedImageAnswer>, 202);
   });
 
   return app;

@@ -14,12 +14,15 @@ import {
 } from '@deeplens/platform/errors';
 import { requireRole, requireScope, tenantScope } from '@deeplens/platform/http/authenticate';
 import { defaultUploadLimits, receiveUpload } from '@deeplens/platform/http/receiveUpload';
-import { jsonBody, uuidParam } from '@deeplens/platform/http/requestBody';
+import { storageProblemResponses } from '@deeplens/platform/http/openApiProblems';
+import { defineRoute, paramsOf, uuidPathParameter } from '@deeplens/platform/http/openApiRegistry';
+import { jsonBody } from '@deeplens/platform/http/requestBody';
 import { deterministicUuid, randomUUID } from '@deeplens/platform/ids';
 import { supportedImageTypes } from '@deeplens/platform/images/inspectImage';
 import { createTenantStorageResolver } from '@deeplens/platform/tenantStorage';
 import { commandOrigin } from '../commandOrigin.ts';
 import { readIntakeOutcome } from '../intakeOutcomes.ts';
+import { bodyOf, commandProblems, idempotencyKeyParameter, jsonContent } from './commandContract.ts';
 import { createIntakeUploads, presignedUrlSeconds, s3PresignTargets } from '../intakeUploads.ts';
 import type { WriteApiDependencies } from '../writeApiDependencies.ts';
 import type { WriteApiEnv } from '../writeApiEnv.ts';
@@ -28,17 +31,20 @@ import { intakeKeyAggregate } from '@deeplens/commands/writeModelRules';
 const intakeKeyBody = z
   .object({
     name: z.string().trim().max(200).default(''),
-    /** SPKI PEM ("-----BEGIN PUBLIC KEY-----"). */
-    publicKey: z.string().max(4096).optional(),
-    /** Or a JWK: { kty: "OKP", crv: "Ed25519", x }. */
+    publicKey: z
+      .string()
+      .max(4096)
+      .optional()
+      .openapi({ description: 'SPKI PEM ("-----BEGIN PUBLIC KEY-----")' }),
     jwk: z
       .object({ kty: z.literal('OKP'), crv: z.literal('Ed25519'), x: z.string().max(64) })
       .passthrough()
-      .optional(),
+      .optional()
+      .openapi({ description: 'Or a JWK: { kty: "OKP", crv: "Ed25519", x }' }),
   })
   .strict();
 
-const requestIdParam = z.string().min(1).max(200);
+const outcomeParams = z.object({ requestId: z.string().min(1).max(200) });
 
 const presignBody = z
   .object({
@@ -47,6 +53,145 @@ const presignBody = z
     bytes: z.number().int().positive(),
   })
   .strict();
+
+const intakeKeyAnswer = z
+  .object({
+    id: z.string().uuid(),
+    tenantId: z.string().uuid(),
+    name: z.string(),
+    algorithm: z.literal('Ed25519'),
+    publicKey: z.string().openapi({ description: 'SPKI PEM' }),
+    headers: z
+      .record(z.string())
+      .openapi({ description: 'What every intake record signed with this key carries' }),
+  })
+  .strict()
+  .openapi('IntakeKey');
+
+const uploadForm = z
+  .object({ file: z.string().openapi({ type: 'string', format: 'binary' }) })
+  .strict()
+  .openapi({ description: 'Exactly one part: the image' });
+
+const storedUploadAnswer = z
+  .object({
+    objectKey: z.string(),
+    sha256: z.string(),
+    mime: z.enum(supportedImageTypes),
+    bytes: z.number().int(),
+    width: z.number().int(),
+    height: z.number().int(),
+    expiresAt: z.string().datetime(),
+  })
+  .strict()
+  .openapi('StoredUpload');
+
+const presignedUploadAnswer = z
+  .object({
+    objectKey: z.string(),
+    method: z.literal('PUT'),
+    url: z.string().url(),
+    urlExpiresAt: z.string().datetime(),
+    expiresAt: z.string().datetime(),
+  })
+  .strict()
+  .openapi('PresignedUpload');
+
+const intakeOutcomeAnswer = z
+  .discriminatedUnion('status', [
+    z.object({ requestId: z.string(), status: z.literal('pending') }).strict(),
+    z
+      .object({
+        requestId: z.string(),
+        status: z.literal('accepted'),
+        command: z.string(),
+        imageId: z.string().nullable(),
+        updatedAt: z.string().datetime(),
+      })
+      .strict(),
+    z
+      .object({
+        requestId: z.string(),
+        status: z.literal('rejected'),
+        code: z.string(),
+        reason: z.string(),
+        updatedAt: z.string().datetime(),
+      })
+      .strict(),
+  ])
+  .openapi('IntakeOutcome');
+
+const tenantParams = z.object({ id: uuidPathParameter });
+
+/** Intake keys, uploads for intake records, and their outcomes: what each route takes and answers. */
+export const intakeContract = {
+  registerKey: defineRoute({
+    method: 'post',
+    path: '/v1/tenants/{id}/intake-keys',
+    summary: "Register an integration's Ed25519 public key; intake records it signs act for the tenant",
+    description:
+      'Tenant admins (or platform admins). Give the public key as SPKI PEM or as a JWK (kty OKP, crv Ed25519); a private key is refused. Only the public key is kept and published. See docs/integrations.md.',
+    parameters: [idempotencyKeyParameter],
+    request: { params: tenantParams, body: jsonContent(intakeKeyBody) },
+    responses: {
+      201: {
+        description: 'Registered: put id in the deeplens-key-id header of every record it signs',
+        ...jsonContent(intakeKeyAnswer),
+      },
+      ...commandProblems,
+    },
+  }),
+  revokeKey: defineRoute({
+    method: 'delete',
+    path: '/v1/tenants/{id}/intake-keys/{keyId}',
+    summary: 'Revoke an intake key: records it signs are refused from now on',
+    parameters: [idempotencyKeyParameter],
+    request: { params: z.object({ id: uuidPathParameter, keyId: uuidPathParameter }) },
+    responses: { 204: { description: 'Revoked' }, ...commandProblems },
+  }),
+  upload: defineRoute({
+    method: 'post',
+    path: '/v1/uploads',
+    summary: 'Store one image for an intake record to register (expires after 24 h if never registered)',
+    parameters: [idempotencyKeyParameter],
+    request: { body: { content: { 'multipart/form-data': { schema: uploadForm } } } },
+    responses: {
+      201: {
+        description: "Stored in the tenant's storage: name objectKey (and these values) in RegisterImage",
+        ...jsonContent(storedUploadAnswer),
+      },
+      ...commandProblems,
+      ...storageProblemResponses,
+    },
+  }),
+  presign: defineRoute({
+    method: 'post',
+    path: '/v1/uploads/presigned',
+    summary:
+      "A presigned S3 PUT URL for one image's bytes, where the tenant's storage is S3 (409 on a filesystem store)",
+    parameters: [idempotencyKeyParameter],
+    request: { body: jsonContent(presignBody) },
+    responses: {
+      201: {
+        description: 'PUT the bytes to url before urlExpiresAt; register objectKey before expiresAt',
+        ...jsonContent(presignedUploadAnswer),
+      },
+      ...commandProblems,
+      ...storageProblemResponses,
+    },
+  }),
+  outcome: defineRoute({
+    method: 'get',
+    path: '/v1/intake/{requestId}',
+    summary:
+      "The outcome of one of the tenant's intake records: pending, accepted (with the image id) or rejected",
+    request: { params: outcomeParams },
+    responses: {
+      200: { description: 'The outcome', ...jsonContent(intakeOutcomeAnswer) },
+      ...commandProblems,
+    },
+  }),
+};
 
 /** The integration's public key as one canonical SPKI PEM; a private key is refused, not used. */
 function publicKeyPem(body: z.infer<typeof intakeKeyBody>): string {
@@ -99,9 +244,9 @@ export function intakeRoutes(deps: WriteApiDependencies) {
   }
 
   app.post('/v1/tenants/:id/intake-keys', requireRole('platform_admin', 'tenant_admin'), async (c) => {
-    const tenantId = uuidParam(c, 'id');
+    const { id: tenantId } = paramsOf(c, intakeContract.registerKey.request.params);
     tenantScope(c, tenantId);
-    const body = await jsonBody(c, intakeKeyBody);
+    const body = await jsonBody(c, bodyOf(intakeContract.registerKey));
     const publicKey = publicKeyPem(body);
     const tenant = await handler.load(tenantDecider, tenantId);
     if (tenant.status === 'initial' || tenant.status === 'deleted')
@@ -125,7 +270,7 @@ export function intakeRoutes(deps: WriteApiDependencies) {
         publicKey,
         // What every intake record signed with this key carries.
         headers: { [intakeHeaders.keyId]: keyId, [intakeHeaders.signature]: 'Ed25519 signature (64 bytes)' },
-      },
+      } satisfies z.input<typeof intakeKeyAnswer>,
       201,
     );
   });
@@ -134,8 +279,7 @@ export function intakeRoutes(deps: WriteApiDependencies) {
     '/v1/tenants/:id/intake-keys/:keyId',
     requireRole('platform_admin', 'tenant_admin'),
     async (c) => {
-      const tenantId = uuidParam(c, 'id');
-      const keyId = uuidParam(c, 'keyId');
+      const { id: tenantId, keyId } = paramsOf(c, intakeContract.revokeKey.request.params);
       tenantScope(c, tenantId);
       await handler.handle(
         intakeKeyAggregate,
@@ -168,7 +312,7 @@ export function intakeRoutes(deps: WriteApiDependencies) {
         width: stored.width,
         height: stored.height,
         expiresAt: new Date(stored.expiresAt).toISOString(),
-      },
+      } satisfies z.input<typeof storedUploadAnswer>,
       201,
     );
   });
@@ -177,7 +321,7 @@ export function intakeRoutes(deps: WriteApiDependencies) {
     const tenant = await callerTenant(c);
     if (tenant.status === 'suspended')
       throw new ConflictError('the tenant is suspended and accepts no uploads');
-    const body = await jsonBody(c, presignBody);
+    const body = await jsonBody(c, bodyOf(intakeContract.presign));
     if (body.bytes > tenant.limits.maxImageBytes)
       throw new PayloadTooLargeError(`the plan takes images up to ${tenant.limits.maxImageBytes} bytes`, {
         detail: { limit: tenant.limits.maxImageBytes },
@@ -192,16 +336,20 @@ export function intakeRoutes(deps: WriteApiDependencies) {
         url: presigned.url,
         urlExpiresAt: new Date(deps.clock() + presignedUrlSeconds * 1000).toISOString(),
         expiresAt: new Date(presigned.expiresAt).toISOString(),
-      },
+      } satisfies z.input<typeof presignedUploadAnswer>,
       201,
     );
   });
 
   app.get('/v1/intake/:requestId', requireScope('images:write'), async (c) => {
     const tenant = await callerTenant(c);
-    const parsed = requestIdParam.safeParse(c.req.param('requestId'));
+    const parsed = intakeContract.outcome.request.params.safeParse(c.req.param());
     if (!parsed.success) throw new ValidationError('a request id has 1 to 200 characters');
-    return c.json(await readIntakeOutcome(pool, tenant.tenantId, parsed.data));
+    return c.json(
+      (await readIntakeOutcome(pool, tenant.tenantId, parsed.data.requestId)) satisfies z.input<
+        typeof intakeOutcomeAnswer
+      >,
+    );
   });
 
   return app;

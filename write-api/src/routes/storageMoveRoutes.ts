@@ -7,21 +7,78 @@ import { tenantAggregate } from '@deeplens/commands/writeModelRules';
 import { sql } from '@deeplens/platform/database';
 import { NotFoundError } from '@deeplens/platform/errors';
 import { requireRole, tenantScope } from '@deeplens/platform/http/authenticate';
-import { jsonBody, uuidParam } from '@deeplens/platform/http/requestBody';
+import { storageProblemResponses } from '@deeplens/platform/http/openApiProblems';
+import { defineRoute, paramsOf, uuidPathParameter } from '@deeplens/platform/http/openApiRegistry';
+import { jsonBody } from '@deeplens/platform/http/requestBody';
 import { deterministicUuid, randomUUID } from '@deeplens/platform/ids';
 import { commandOrigin } from '../commandOrigin.ts';
 import type { StorageMoveCopier } from '../storageMoveCopier.ts';
 import type { WriteApiDependencies } from '../writeApiDependencies.ts';
 import type { WriteApiEnv } from '../writeApiEnv.ts';
+import { bodyOf, commandProblems, idempotencyKeyParameter, jsonContent } from './commandContract.ts';
 import { storageBody, storageSettings } from './tenantStorageBody.ts';
 
 /** The target: DeepLens's own storage, or any storage `PUT …/storage` takes (same body). */
-const moveBody = z.union([z.object({ kind: z.literal('platform') }).strict(), storageBody]);
+const moveBody = z.union([
+  z
+    .object({ kind: z.literal('platform') })
+    .strict()
+    .openapi({ description: "Back to DeepLens's own storage" }),
+  storageBody,
+]);
+
+const storageMoveAnswer = z
+  .object({
+    moveId: z.string().uuid(),
+    status: z.enum(['copying', 'verified', 'completed', 'failed']),
+    from: z.string().openapi({ description: 'The source, without credentials' }),
+    to: z.string().openapi({ description: 'The target, without credentials' }),
+    objects: z
+      .number()
+      .int()
+      .openapi({ description: 'Objects copied and verified so far (all of them once verified)' }),
+    bytes: z.number().int(),
+    totalObjects: z
+      .number()
+      .int()
+      .openapi({ description: "Objects of the tenant's images and thumbnails now" }),
+    startedAt: z.string().datetime(),
+    finishedAt: z.string().datetime().nullable(),
+    reason: z.string().optional().openapi({ description: 'Why the move failed' }),
+  })
+  .strict()
+  .openapi('StorageMove');
+
+const tenantParams = z.object({ id: uuidPathParameter });
+
+/** Storage moves (platform admins, or the tenant's own admins): what each route takes and answers. */
+export const storageMoveContract = {
+  start: defineRoute({
+    method: 'post',
+    path: '/v1/tenants/{id}/storage/move',
+    summary:
+      "Move the tenant's objects to another storage without downtime: uploads go there at once, the rest is copied and verified by sha256 in the background (docs/storage-moves.md)",
+    parameters: [idempotencyKeyParameter],
+    request: { params: tenantParams, body: jsonContent(moveBody) },
+    responses: {
+      202: { description: 'The move started', ...jsonContent(storageMoveAnswer) },
+      ...commandProblems,
+      ...storageProblemResponses,
+    },
+  }),
+  get: defineRoute({
+    method: 'get',
+    path: '/v1/tenants/{id}/storage/move',
+    summary: "The tenant's last storage move and its progress",
+    request: { params: tenantParams },
+    responses: { 200: { description: 'The move', ...jsonContent(storageMoveAnswer) }, ...commandProblems },
+  }),
+};
 
 const countRow = z.object({ n: z.number() });
 
 /** The move as the API shows it: descriptions and figures, never a credential. */
-function moveView(move: StorageMove, total: number) {
+function moveView(move: StorageMove, total: number): z.input<typeof storageMoveAnswer> {
   return {
     moveId: move.moveId,
     status: move.status,
@@ -65,8 +122,8 @@ export function storageMoveRoutes(deps: WriteApiDependencies, copier: StorageMov
   }
 
   app.post('/:id/storage/move', async (c) => {
-    const tenantId = tenantScope(c, uuidParam(c, 'id'));
-    const body = await jsonBody(c, moveBody);
+    const tenantId = tenantScope(c, paramsOf(c, storageMoveContract.start.request.params).id);
+    const body = await jsonBody(c, bodyOf(storageMoveContract.start));
     await tenantOf(tenantId);
     // Checked and sealed as for PUT …/storage: the allow-list, the path root, the credential.
     const target =
@@ -84,7 +141,7 @@ export function storageMoveRoutes(deps: WriteApiDependencies, copier: StorageMov
   });
 
   app.get('/:id/storage/move', async (c) => {
-    const tenantId = tenantScope(c, uuidParam(c, 'id'));
+    const tenantId = tenantScope(c, paramsOf(c, storageMoveContract.get.request.params).id);
     return c.json(await view(tenantId));
   });
 

@@ -8,10 +8,13 @@ import { requireRole } from '@deeplens/platform/http/authenticate';
 import { NotFoundError, ValidationError } from '@deeplens/platform/errors';
 import { deterministicUuid, randomUUID } from '@deeplens/platform/ids';
 import { commandOrigin } from '../commandOrigin.ts';
-import { jsonBody, uuidParam } from '@deeplens/platform/http/requestBody';
+import { jsonBody } from '@deeplens/platform/http/requestBody';
+import { defineRoute, paramsOf, uuidPathParameter } from '@deeplens/platform/http/openApiRegistry';
+import { storageProblemResponses } from '@deeplens/platform/http/openApiProblems';
 import type { WriteApiDependencies } from '../writeApiDependencies.ts';
 import type { WriteApiEnv } from '../writeApiEnv.ts';
-import { storageBody, storageSettings, storageView } from './tenantStorageBody.ts';
+import { bodyOf, commandProblems, idempotencyKeyParameter, jsonContent } from './commandContract.ts';
+import { storageBody, storageSettings, storageView, storageViewAnswer } from './tenantStorageBody.ts';
 
 const plan = z.enum(['free', 'pro', 'enterprise']);
 const limits = z
@@ -21,7 +24,8 @@ const limits = z
     maxImageBytes: z.number().int().positive(),
     requestsPerMinute: z.number().int().positive(),
   })
-  .strict();
+  .strict()
+  .openapi('Limits', { description: "The plan's limits, when they differ from its defaults" });
 
 /** Enterprise: the tenant's metadata in a dedicated database, on a server named by configuration. */
 const isolation = {
@@ -29,7 +33,11 @@ const isolation = {
   databaseTarget: z
     .string()
     .regex(/^[a-z][a-z0-9_-]{0,62}$/)
-    .optional(),
+    .optional()
+    .openapi({
+      description:
+        "With isolation `dedicated`: the configured database server (a key of TENANT_DATABASE_URLS; `default`: DATABASE_URL's)",
+    }),
 };
 
 const provisionBody = z
@@ -79,8 +87,85 @@ const patchBody = z
     path: ['limits'],
   });
 
+const tenantAnswer = z
+  .object({
+    id: z.string().uuid(),
+    slug: z.string(),
+    name: z.string(),
+    plan,
+    limits,
+    status: z.enum(['active', 'suspended']),
+    suspendedReason: z.string().optional(),
+    isolation: z.enum(['shared', 'dedicated']),
+    databaseTarget: z.string().optional(),
+    // Not `.nullable()`: zod-to-openapi 7 drops the null of a nullable reference.
+    storage: z
+      .union([storageViewAnswer, z.null()])
+      .openapi({ description: 'Its own storage; null: the platform’s' }),
+    version: z.number().int(),
+  })
+  .strict()
+  .openapi('Tenant');
+
+const tenantErasureAnswer = z
+  .object({ id: z.string().uuid(), status: z.literal('deleted'), erasure: z.string() })
+  .strict();
+
+const tenantParams = z.object({ id: uuidPathParameter });
+
+/** Tenants (platform admins): what each route takes and answers. */
+export const tenantContract = {
+  provision: defineRoute({
+    method: 'post',
+    path: '/v1/tenants',
+    summary: 'Provision a tenant (platform admin)',
+    parameters: [idempotencyKeyParameter],
+    request: { body: jsonContent(provisionBody) },
+    responses: { 201: { description: 'Provisioned', ...jsonContent(tenantAnswer) }, ...commandProblems },
+  }),
+  get: defineRoute({
+    method: 'get',
+    path: '/v1/tenants/{id}',
+    summary: 'A tenant',
+    request: { params: tenantParams },
+    responses: { 200: { description: 'Tenant', ...jsonContent(tenantAnswer) }, ...commandProblems },
+  }),
+  change: defineRoute({
+    method: 'patch',
+    path: '/v1/tenants/{id}',
+    summary: 'Change plan, suspend or reactivate',
+    parameters: [idempotencyKeyParameter],
+    request: { params: tenantParams, body: jsonContent(patchBody) },
+    responses: { 200: { description: 'Tenant', ...jsonContent(tenantAnswer) }, ...commandProblems },
+  }),
+  configureStorage: defineRoute({
+    method: 'put',
+    path: '/v1/tenants/{id}/storage',
+    summary:
+      'Bring your own storage: S3, Azure Blob or a folder (the secret is encrypted at rest and never returned)',
+    parameters: [idempotencyKeyParameter],
+    request: { params: tenantParams, body: jsonContent(storageBody) },
+    responses: {
+      200: { description: 'Storage, without its secret', ...jsonContent(storageViewAnswer) },
+      ...commandProblems,
+      ...storageProblemResponses,
+    },
+  }),
+  erase: defineRoute({
+    method: 'delete',
+    path: '/v1/tenants/{id}',
+    summary: 'Erase a tenant: its images, vectors, objects and keys',
+    parameters: [idempotencyKeyParameter],
+    request: { params: tenantParams },
+    responses: {
+      202: { description: 'Erasure accepted', ...jsonContent(tenantErasureAnswer) },
+      ...commandProblems,
+    },
+  }),
+};
+
 /** The tenant as the API shows it: never the storage secret. */
-export function tenantView(state: ProvisionedTenant) {
+export function tenantView(state: LiveTenant): z.input<typeof tenantAnswer> {
   const {
     tenantId,
     slug,
@@ -123,10 +208,13 @@ function databaseTargetOf(
   return { databaseTarget: target };
 }
 
-function existing(state: TenantState, tenantId: string): ProvisionedTenant {
+/** A tenant that is there: provisioned and not erased. */
+type LiveTenant = ProvisionedTenant & { status: 'active' | 'suspended' };
+
+function existing(state: TenantState, tenantId: string): LiveTenant {
   if (state.status === 'initial' || state.status === 'deleted')
     throw new NotFoundError(`no tenant ${tenantId}`);
-  return state;
+  return { ...state, status: state.status };
 }
 
 /** Tenants: provisioned, re-planned, suspended, given their own storage and erased by platform admins. */
@@ -136,7 +224,7 @@ export function tenantRoutes(deps: WriteApiDependencies) {
   app.use('*', requireRole('platform_admin'));
 
   app.post('/', async (c) => {
-    const body = await jsonBody(c, provisionBody);
+    const body = await jsonBody(c, bodyOf(tenantContract.provision));
     const key = c.get('idempotencyKey');
     const tenantId = key ? deterministicUuid('tenant', c.get('principal').actor, key) : randomUUID();
     await handler.handle(
@@ -160,13 +248,13 @@ export function tenantRoutes(deps: WriteApiDependencies) {
   });
 
   app.get('/:id', async (c) => {
-    const tenantId = uuidParam(c, 'id');
+    const { id: tenantId } = paramsOf(c, tenantContract.get.request.params);
     return c.json(tenantView(existing(await handler.load(tenantDecider, tenantId), tenantId)));
   });
 
   app.patch('/:id', async (c) => {
-    const tenantId = uuidParam(c, 'id');
-    const body = await jsonBody(c, patchBody);
+    const { id: tenantId } = paramsOf(c, tenantContract.change.request.params);
+    const body = await jsonBody(c, bodyOf(tenantContract.change));
     existing(await handler.load(tenantDecider, tenantId), tenantId);
     if (body.plan) {
       await handler.handle(
@@ -200,8 +288,8 @@ export function tenantRoutes(deps: WriteApiDependencies) {
   });
 
   app.put('/:id/storage', async (c) => {
-    const tenantId = uuidParam(c, 'id');
-    const body = await jsonBody(c, storageBody);
+    const { id: tenantId } = paramsOf(c, tenantContract.configureStorage.request.params);
+    const body = await jsonBody(c, bodyOf(tenantContract.configureStorage));
     existing(await handler.load(tenantDecider, tenantId), tenantId);
     // Checked against this installation and sealed here: the decider, the events and the log
     // only ever see ciphertext.
@@ -215,11 +303,15 @@ export function tenantRoutes(deps: WriteApiDependencies) {
   });
 
   app.delete('/:id', async (c) => {
-    const tenantId = uuidParam(c, 'id');
+    const { id: tenantId } = paramsOf(c, tenantContract.erase.request.params);
     existing(await handler.load(tenantDecider, tenantId), tenantId);
     await handler.handle(tenantAggregate, { type: 'DeleteTenant', data: { tenantId } }, commandOrigin(c));
     return c.json(
-      { id: tenantId, status: 'deleted', erasure: 'images, vectors, objects and keys are being removed' },
+      {
+        id: tenantId,
+        status: 'deleted',
+        erasure: 'images, vectors, objects and keys are being removed',
+      } satisfies z.input<typeof tenantErasureAnswer>,
       202,
     );
   });

@@ -1,5 +1,6 @@
 import { relative, resolve } from 'node:path';
 import { z } from 'zod';
+import '@deeplens/platform/http/openApiRegistry';
 import type { TenantStorage } from '@deeplens/events/tenantEvents';
 import {
   azureAccountEndpoint,
@@ -67,23 +68,28 @@ const pathBody = z
  * `PUT /v1/tenants/{id}/storage`: `{"kind":"s3",…}` (kind optional: the shape from before kinds),
  * `{"kind":"azure",…}` or `{"kind":"path",…}`. An unknown kind is a 400 like any bad field.
  */
-export const storageBody = z.preprocess(
-  (value) =>
-    typeof value === 'object' && value !== null && !Array.isArray(value) && !('kind' in value)
-      ? { ...value, kind: 's3' }
-      : value,
-  z.discriminatedUnion('kind', [s3Body, azureBody, pathBody]).superRefine((body, context) => {
-    if (body.kind !== 'azure') return;
-    if (body.account === undefined && body.endpoint === undefined)
-      context.addIssue({ code: 'custom', message: 'an account or an endpoint', path: ['account'] });
-    if ((body.sharedKey === undefined) === (body.sasToken === undefined))
-      context.addIssue({
-        code: 'custom',
-        message: 'exactly one credential: sharedKey or sasToken',
-        path: ['sharedKey'],
-      });
-  }),
-);
+export const storageBody = z
+  .preprocess(
+    (value) =>
+      typeof value === 'object' && value !== null && !Array.isArray(value) && !('kind' in value)
+        ? { ...value, kind: 's3' }
+        : value,
+    z.discriminatedUnion('kind', [s3Body, azureBody, pathBody]).superRefine((body, context) => {
+      if (body.kind !== 'azure') return;
+      if (body.account === undefined && body.endpoint === undefined)
+        context.addIssue({ code: 'custom', message: 'an account or an endpoint', path: ['account'] });
+      if ((body.sharedKey === undefined) === (body.sasToken === undefined))
+        context.addIssue({
+          code: 'custom',
+          message: 'exactly one credential: sharedKey or sasToken',
+          path: ['sharedKey'],
+        });
+    }),
+  )
+  .openapi({
+    description:
+      'The storage: `s3` (`kind` may be left out, the shape from before kinds), `azure` (an account or endpoint, and one credential: sharedKey or sasToken) or `path` (a folder under TENANT_STORAGE_PATH_ROOT)',
+  });
 export type StorageBody = z.infer<typeof storageBody>;
 
 /** The account an Azure endpoint names: the first label of its host, or Azurite's first path segment. */
@@ -176,7 +182,34 @@ export async function storageSettings(
 }
 
 /** A tenant's storage as the API shows it: its kind and place, never a secret. */
-export function storageView(storage: TenantStorage) {
+export const storageViewAnswer = z
+  .discriminatedUnion('kind', [
+    z
+      .object({
+        kind: z.literal('s3'),
+        endpoint: z.string(),
+        bucket: z.string(),
+        region: z.string(),
+        prefix: z.string(),
+        accessKeyId: z.string(),
+      })
+      .strict(),
+    z
+      .object({
+        kind: z.literal('azure'),
+        endpoint: z.string(),
+        account: z.string(),
+        container: z.string(),
+        prefix: z.string(),
+        credential: z.enum(['sharedKey', 'sasToken']),
+      })
+      .strict(),
+    z.object({ kind: z.literal('path'), path: z.string(), prefix: z.string() }).strict(),
+  ])
+  .openapi('TenantStorage');
+
+/** A tenant's storage as the API shows it (`storageViewAnswer`): its kind and place, never a secret. */
+export function storageView(storage: TenantStorage): z.input<typeof storageViewAnswer> {
   switch (storage.kind ?? 's3') {
     case 'azure':
       return {

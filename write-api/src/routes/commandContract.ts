@@ -1,0 +1,32 @@
+/**
+ * What the write API's route contracts share: the `Idempotency-Key` header every command takes,
+ * JSON content, and the error answers of a command (those of every operation, plus 409).
+ */
+import { problemResponses } from '@deeplens/platform/http/openApiRegistry';
+import { problemResponse } from '@deeplens/platform/http/openApiProblems';
+import { z } from 'zod';
+
+/** `components.parameters.IdempotencyKey`, registered by `openApi.ts`. */
+export const idempotencyKeyParameter = { $ref: '#/components/parameters/IdempotencyKey' };
+
+/** `Idempotency-Key` as `components.parameters` holds it (`httpIdempotency` reads it). */
+export const idempotencyKeyComponent = {
+  name: 'Idempotency-Key',
+  in: 'header',
+  required: false,
+  schema: { type: 'string', maxLength: 255 },
+  description: 'A retry with the same key gets the first answer.',
+} as const;
+
+/** A JSON body or answer described (and, for a body, validated) by `schema`. */
+export const jsonContent = <T extends z.ZodTypeAny>(schema: T) => ({
+  content: { 'application/json': { schema } },
+});
+
+/** The error answers a command can give: those of every operation, and 409 (a conflict). */
+export const commandProblems = { ...problemResponses, 409: problemResponse };
+
+/** The zod schema of a route's JSON body: what `jsonBody` validates it with. */
+export const bodyOf = <T extends z.ZodTypeAny>(route: {
+  request: { body: { content: { 'application/json': { schema: T } } } };
+}): T => route.request.body.content['application/json'].schema;
