@@ -10,12 +10,15 @@ import { secretBoxFor } from '@deeplens/platform/secrets';
 import { createTenantStorageResolver } from '@deeplens/platform/tenantStorage';
 import { createEmbedderWorker } from './embedderWorker.ts';
 import { chooseEmbeddingManifest } from './embeddingSpaceChoice.ts';
+import { embeddingSpaceMigrations } from './embeddingSpaceMove.ts';
+import { followEmbeddingSpaceMove } from './embeddingSpaceMoveFollower.ts';
+import type { ModelManifest } from './modelManifest.ts';
 import { loadEmbeddingModel } from './onnxEmbeddingModel.ts';
 
 export async function startEmbedder(config: Config, log: Logger): Promise<{ stop: () => Promise<void> }> {
   const { kafka, serde } = await bootstrapProcess(config, {
     clientId: 'deeplens-embedder',
-    migrations: [{ component: 'write-model', directory: writeModelMigrations }],
+    migrations: [{ component: 'write-model', directory: writeModelMigrations }, embeddingSpaceMigrations],
   });
   const pool = await createDatabasePool(config);
   const manifest = await chooseEmbeddingManifest(config.EMBEDDER_MODEL_MANIFEST, pool).catch(
@@ -24,38 +27,60 @@ export async function startEmbedder(config: Config, log: Logger): Promise<{ stop
       throw error;
     },
   );
-  const model = await loadEmbeddingModel(manifest, {
-    maxBatchSize: config.EMBEDDER_BATCH_SIZE,
-    maxInputPixels: config.IMAGE_MAX_PIXELS,
-    ...(config.EMBEDDER_INTRA_OP_THREADS ? { intraOpThreads: config.EMBEDDER_INTRA_OP_THREADS } : {}),
-  });
-  log.info('model loaded', {
-    modelId: manifest.modelId,
-    modelVersion: manifest.modelVersion,
-    dimension: model.dimension,
-    embeddingSpace: model.embeddingSpace,
-  });
   const secrets = await secretBoxFor(config);
-  const worker = createEmbedderWorker({
-    groupId: `${config.KAFKA_TOPIC_PREFIX}deeplens-embedder-${manifest.modelId}@${manifest.modelVersion}`,
-    topic: topicsWithPrefix(config.KAFKA_TOPIC_PREFIX).image,
-    dlqTopic: topicsWithPrefix(config.KAFKA_TOPIC_PREFIX).embedderDlq,
-    kafka,
-    serde,
-    handler: createCommandHandler({ pool }),
-    model,
-    storageOf: createTenantStorageResolver(config, createObjectStore(config), secrets),
-    log,
-    batchSize: config.EMBEDDER_BATCH_SIZE,
-    batchWindowMs: config.EMBEDDER_BATCH_WINDOW_MS,
-    maxAttempts: config.EMBEDDER_MAX_ATTEMPTS,
-    thumbnailSize: config.THUMBNAIL_MAX_SIZE,
-  });
-  await worker.start();
+  const handler = createCommandHandler({ pool });
+  const storageOf = createTenantStorageResolver(config, createObjectStore(config), secrets);
+
+  /** An embedder of one space: its model, and a consumer group of its own on the image log. */
+  async function startInSpace(space: ModelManifest) {
+    const model = await loadEmbeddingModel(space, {
+      maxBatchSize: config.EMBEDDER_BATCH_SIZE,
+      maxInputPixels: config.IMAGE_MAX_PIXELS,
+      ...(config.EMBEDDER_INTRA_OP_THREADS ? { intraOpThreads: config.EMBEDDER_INTRA_OP_THREADS } : {}),
+    });
+    log.info('model loaded', {
+      modelId: space.modelId,
+      modelVersion: space.modelVersion,
+      dimension: model.dimension,
+      embeddingSpace: model.embeddingSpace,
+    });
+    const worker = createEmbedderWorker({
+      groupId: `${config.KAFKA_TOPIC_PREFIX}deeplens-embedder-${space.modelId}@${space.modelVersion}`,
+      topic: topicsWithPrefix(config.KAFKA_TOPIC_PREFIX).image,
+      dlqTopic: topicsWithPrefix(config.KAFKA_TOPIC_PREFIX).embedderDlq,
+      kafka,
+      serde,
+      handler,
+      model,
+      storageOf,
+      log,
+      batchSize: config.EMBEDDER_BATCH_SIZE,
+      batchWindowMs: config.EMBEDDER_BATCH_WINDOW_MS,
+      maxAttempts: config.EMBEDDER_MAX_ATTEMPTS,
+      thumbnailSize: config.THUMBNAIL_MAX_SIZE,
+    });
+    try {
+      await worker.start();
+    } catch (error) {
+      await model.close();
+      throw error;
+    }
+    return {
+      stop: async () => {
+        await worker.stop();
+        await model.close();
+      },
+    };
+  }
+
+  const serving = await startInSpace(manifest);
+  // A recorded move to another space (embeddingSpaceMoveMain.ts) embeds every image there too.
+  const move = followEmbeddingSpaceMove({ pool, serving: manifest, startInSpace, log });
+  await move.started;
   return {
     stop: async () => {
-      await worker.stop();
-      await model.close();
+      await move.stop();
+      await serving.stop();
       await pool.end();
     },
   };

@@ -40,7 +40,11 @@ export function createReadApi(deps: ReadApiDependencies) {
   app.get('/metrics', (c) => metricsResponse(c, deps.config.METRICS_TOKEN));
   app.get('/readyz', async (c) => {
     await pool.query(sql.typeAlias('void')`select`);
-    return c.json({ status: 'ready', vectorGeneration: deps.vectors.generation ?? null });
+    return c.json({
+      status: 'ready',
+      vectorGeneration: deps.vectors.generation ?? null,
+      embeddingSpaceMove: (await deps.embeddingSpaces?.status()) ?? null,
+    });
   });
   app.get('/openapi.json', (c) => c.json(readApiOpenApi));
 
@@ -89,6 +93,8 @@ export function createReadApi(deps: ReadApiDependencies) {
   );
   // A platform admin may read a point-in-time snapshot generation (DeepLens-Generation).
   app.use('/v1/*', generationSelection(pool));
+  // During a move to another embedding space, each tenant searches the space its images are complete in.
+  if (deps.embeddingSpaces) app.use('/v1/*', deps.embeddingSpaces.middleware);
   app.route('/', searchRoutes(deps));
   app.route('/', duplicateRoutes(deps));
   app.route('/', browseRoutes(deps));

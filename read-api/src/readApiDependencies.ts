@@ -8,6 +8,7 @@ import type { Config } from '@deeplens/platform/config';
 import type { DatabasePool } from '@deeplens/platform/database';
 import type { Logger } from '@deeplens/platform/logger';
 import type { TenantStorage, TenantWithStorage } from '@deeplens/platform/tenantStorage';
+import type { EmbeddingSpaceSelection } from './embeddingSpaceSelection.ts';
 
 /** Everything the read API needs, built by its composition root or a test. */
 export type ReadApiDependencies = {
@@ -19,8 +20,13 @@ export type ReadApiDependencies = {
   writeModel: Pick<CommandHandler, 'load'>;
   /** The model that embeds query images: the same id and version as the index it searches. */
   queryModel: () => Promise<EmbeddingModel>;
-  /** The model searches use when a request names none. */
+  /** The model searches use when a request names none (during a move: the request's tenant's space). */
   defaultModel: ModelRef;
+  /**
+   * During a move to another embedding space, the space each tenant searches; `defaultModel` and
+   * `queryModel` follow it per request. Without it every tenant searches `defaultModel`.
+   */
+  embeddingSpaces?: EmbeddingSpaceSelection;
   storageOf: (tenant: TenantWithStorage) => TenantStorage;
   verifier: TokenVerifier;
   /**

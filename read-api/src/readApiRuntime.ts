@@ -15,6 +15,7 @@ import type { Logger } from '@deeplens/platform/logger';
 import { createObjectStore } from '@deeplens/platform/objectStore';
 import { secretBoxFor } from '@deeplens/platform/secrets';
 import { createTenantStorageResolver } from '@deeplens/platform/tenantStorage';
+import { createEmbeddingSpaceSelection } from './embeddingSpaceSelection.ts';
 import type { ReadApiDependencies } from './readApiDependencies.ts';
 
 /** Everything the read API needs, from configuration (used by `main.ts` and the tests). */
@@ -27,6 +28,17 @@ export async function createReadApiDependencies(config: Config, log: Logger): Pr
     (await loadOrCreateSigningKey(join(config.SECRETS_DIR, 'access-token-signing.pem')));
   const secrets = await secretBoxFor(config);
   let model: Promise<EmbeddingModel> | undefined;
+  const embeddingSpaces = createEmbeddingSpaceSelection({
+    pool,
+    serving: {
+      model: { modelId: manifest.modelId, modelVersion: manifest.modelVersion },
+      // Loaded on the first query image, so an API that only searches by id starts fast.
+      queryModel: () => (model ??= loadEmbeddingModel(manifest, { maxInputPixels: config.IMAGE_MAX_PIXELS })),
+    },
+    loadQueryModel: (target) => loadEmbeddingModel(target, { maxInputPixels: config.IMAGE_MAX_PIXELS }),
+    log,
+    clock: Date.now,
+  });
   return {
     config,
     pool,
@@ -39,9 +51,13 @@ export async function createReadApiDependencies(config: Config, log: Logger): Pr
       log,
     }),
     writeModel: createCommandHandler({ pool }),
-    // Loaded on the first query image, so an API that only searches by id starts fast.
-    queryModel: () => (model ??= loadEmbeddingModel(manifest, { maxInputPixels: config.IMAGE_MAX_PIXELS })),
-    defaultModel: { modelId: manifest.modelId, modelVersion: manifest.modelVersion },
+    // The space of the request's tenant: the configured one, or during a move the target once
+    // the tenant's images are all there (embeddingSpaceSelection.ts).
+    queryModel: () => embeddingSpaces.current().queryModel(),
+    get defaultModel() {
+      return embeddingSpaces.current().model;
+    },
+    embeddingSpaces,
     storageOf: createTenantStorageResolver(config, createObjectStore(config), secrets),
     verifier: createTokenVerifier({
       publicKey: toPublicSigningKey(signingKey),

@@ -1,0 +1,136 @@
+/**
+ * The move of an installation's images to another embedding space without a gap in search
+ * (issue 15; docs/search-quality.md, "Moving a tenant to a new space"). One command records it
+ * (`embeddingSpaceMoveMain.ts start <manifest>`); from then on:
+ *
+ * - every embedder process also embeds in the target space, under the target's own consumer
+ *   group reading the image log from its start (`embeddingSpaceMoveFollower.ts`): every live image
+ *   again, and every new upload in both spaces;
+ * - the read API answers each tenant from its configured (serving) space until every live image
+ *   of the tenant that is embedded at all has a vector in the target space's read model, then
+ *   from the target space (`read-api/src/embeddingSpaceSelection.ts`).
+ *
+ * Afterwards the operator names the target in `EMBEDDER_MODEL_MANIFEST` (its consumer group has
+ * caught up, so nothing is embedded twice) and finishes the move.
+ */
+import { join } from 'node:path';
+import { z } from 'zod';
+import { sql, type DatabasePool } from '@deeplens/platform/database';
+import { ConflictError } from '@deeplens/platform/errors';
+import type { ModelManifest } from './modelManifest.ts';
+
+/** The migration set (`embedding-space`) holding the recorded move. */
+export const embeddingSpaceMigrations = {
+  component: 'embedding-space',
+  directory: join(import.meta.dirname, '..', 'migrations'),
+};
+
+type SpaceRef = Pick<ModelManifest, 'modelId' | 'modelVersion'>;
+
+/** `modelId@modelVersion`: how a space is named in the move record, logs and answers. */
+export const spaceName = (space: SpaceRef): string => `${space.modelId}@${space.modelVersion}`;
+
+/** A recorded move: the space moved to and where its manifest is. */
+export type EmbeddingSpaceMove = { targetSpace: string; manifestPath: string; requestedAt: number };
+
+const moveRow = z.object({ targetSpace: z.string(), manifestPath: z.string(), requestedAt: z.number() });
+const existsRow = z.object({ exists: z.boolean() });
+
+async function tableExists(pool: DatabasePool, name: string): Promise<boolean> {
+  return pool.oneFirst(sql.type(existsRow)`select to_regclass(${name}) is not null as exists`);
+}
+
+/** The move in progress, if one is recorded (none before the migration ran). */
+export async function recordedEmbeddingSpaceMove(
+  pool: DatabasePool,
+): Promise<EmbeddingSpaceMove | undefined> {
+  if (!(await tableExists(pool, 'embedding_space.moves'))) return undefined;
+  const row = await pool.maybeOne(sql.type(moveRow)`
+    select target_space as "targetSpace", manifest_path as "manifestPath",
+      (extract(epoch from requested_at) * 1000)::float8 as "requestedAt"
+    from embedding_space.moves`);
+  return row ?? undefined;
+}
+
+/**
+ * Records a move to `target` (its manifest at `manifestPath`). Recording the same move again
+ * changes nothing; a move to another space while one is recorded is refused (`ConflictError`).
+ */
+export async function startEmbeddingSpaceMove(
+  pool: DatabasePool,
+  target: SpaceRef,
+  manifestPath: string,
+): Promise<EmbeddingSpaceMove> {
+  const targetSpace = spaceName(target);
+  await pool.query(sql.typeAlias('void')`
+    insert into embedding_space.moves (target_space, manifest_path) values (${targetSpace}, ${manifestPath})
+    on conflict do nothing`);
+  const move = await recordedEmbeddingSpaceMove(pool);
+  if (!move || move.targetSpace !== targetSpace) {
+    throw new ConflictError(
+      `a move to ${move?.targetSpace ?? 'another space'} is recorded; finish it before starting another`,
+    );
+  }
+  return move;
+}
+
+/** Removes the recorded move (answers whether one was). */
+export async function finishEmbeddingSpaceMove(pool: DatabasePool): Promise<boolean> {
+  if (!(await tableExists(pool, 'embedding_space.moves'))) return false;
+  const removed = await pool.any(
+    sql.type(z.object({ targetSpace: z.string() }))`
+      delete from embedding_space.moves returning target_space as "targetSpace"`,
+  );
+  return removed.length > 0;
+}
+
+const tenantRow = z.object({
+  tenantId: z.string().nullable(),
+  active: z.number(),
+  embedded: z.number(),
+  missing: z.number(),
+});
+
+/**
+ * A tenant's way to the target space. `active`: its live images; `embedded`: those embedded in
+ * the target space (write model); `missing`: live images embedded in some space (searchable
+ * today) without a vector in the target space's read model yet. The tenant searches the target
+ * space once `missing` is 0.
+ */
+export type TenantMoveProgress = {
+  tenantId: string | null;
+  active: number;
+  embedded: number;
+  missing: number;
+};
+
+/**
+ * Per tenant (or for one), how far a move to `target` has come: from the write model (live
+ * images and their embeddings) and the vector read model's status table (which vectors are
+ * indexed). An image that never got a vector in any space (an undecodable upload) does not hold a
+ * tenant back.
+ */
+export async function embeddingSpaceMoveProgress(
+  pool: DatabasePool,
+  target: SpaceRef,
+  tenantId?: string,
+): Promise<TenantMoveProgress[]> {
+  if (!(await tableExists(pool, 'write.aggregates'))) return [];
+  const targetSpace = JSON.stringify([{ modelId: target.modelId, modelVersion: target.modelVersion }]);
+  // The projection creates its status table with its first batch: before that nothing is indexed.
+  const indexed = (await tableExists(pool, 'vector_status.image_vectors'))
+    ? sql.fragment`exists (select 1 from vector_status.image_vectors v
+        where v.tenant_id = a.tenant_id and v.image_id = a.aggregate_id
+          and v.model_id = ${target.modelId} and v.model_version = ${target.modelVersion})`
+    : sql.fragment`false`;
+  const rows = await pool.any(sql.type(tenantRow)`
+    select a.tenant_id as "tenantId", count(*)::int as active,
+      (count(*) filter (where a.state->'embeddings' @> ${targetSpace}::jsonb))::int as embedded,
+      (count(*) filter (where jsonb_array_length(a.state->'embeddings') > 0 and not ${indexed}))::int as missing
+    from write.aggregates a
+    where a.aggregate_type = 'image' and a.state->>'status' = 'active'
+      ${tenantId === undefined ? sql.fragment`` : sql.fragment`and a.tenant_id = ${tenantId}`}
+    group by a.tenant_id
+    order by a.tenant_id`);
+  return rows.map((r) => ({ ...r }));
+}
