@@ -3,9 +3,22 @@
  * type every request; these are the answers as the routes actually send them, with the members
  * the servers always set marked required (the OpenAPI documents leave most of them optional).
  */
-export type Plan = 'free' | 'pro' | 'enterprise';
-export type Role = 'platform_admin' | 'tenant_admin' | 'tenant_user';
-export type ApiKeyScope = 'images:read' | 'images:write' | 'search';
+import type { components as WriteApi, paths as WriteApiPaths } from './generated/writeApi.ts';
+
+/** The write API's answers, as its document (generated from the routes' zod schemas) declares them. */
+type WriteSchemas = WriteApi['schemas'];
+/** The JSON body a write API operation takes. */
+type WriteBody<P extends keyof WriteApiPaths, M extends 'post' | 'put' | 'patch'> = NonNullable<
+  WriteApiPaths[P][M]
+>['requestBody'] extends infer B
+  ? B extends { content: { 'application/json': infer J } }
+    ? J
+    : never
+  : never;
+
+export type Plan = WriteSchemas['Tenant']['plan'];
+export type Role = WriteSchemas['User']['role'];
+export type ApiKeyScope = WriteSchemas['IssuedApiKey']['scopes'][number];
 export const apiKeyScopes: readonly ApiKeyScope[] = ['images:read', 'images:write', 'search'];
 export type ImageStatus = 'uploaded' | 'embedded' | 'indexed' | 'failed';
 
@@ -20,50 +33,24 @@ export type Tokens = {
 
 export type Credentials = { email: string; password: string } | { apiKey: string };
 
-export type TenantLimits = {
-  maxImages: number;
-  maxBytes: number;
-  maxImageBytes: number;
-  requestsPerMinute: number;
-};
+export type TenantLimits = WriteSchemas['Limits'];
 
-export type Tenant = {
-  id: string;
-  slug: string;
-  name: string;
-  plan: Plan;
-  status: 'active' | 'suspended';
-  limits: TenantLimits;
-  isolation?: 'shared' | 'dedicated';
-  databaseTarget?: string;
-  version: number;
-};
+/** A tenant's own storage as the write API shows it: its kind and place, never a secret. */
+export type TenantStorage = WriteSchemas['TenantStorage'];
 
-export type NewTenant = {
-  slug: string;
-  name: string;
-  plan?: Plan;
-  limits?: TenantLimits;
-  /** Enterprise: the tenant's metadata in a database of its own, on a configured server. */
-  isolation?: 'shared' | 'dedicated';
-  databaseTarget?: string;
-};
+export type Tenant = WriteSchemas['Tenant'];
 
-export type User = { id: string; email: string; role: Role; tenantId: string | null };
+/** `isolation: 'dedicated'` (enterprise): the tenant's metadata in a database of its own, on a configured server. */
+export type NewTenant = WriteBody<'/v1/tenants', 'post'>;
 
-export type NewUser = { email: string; password: string; role: Role; tenantId?: string | null };
+export type User = WriteSchemas['User'];
 
-export type IssuedApiKey = {
-  id: string;
-  name: string;
-  prefix: string;
-  /** The whole key: shown once, never retrievable again. */
-  secret: string;
-  scopes: ApiKeyScope[];
-  expiresAt: string | null;
-};
+export type NewUser = WriteBody<'/v1/users', 'post'>;
 
-export type NewApiKey = { scopes: ApiKeyScope[]; name?: string; expiresAt?: string };
+/** `secret` is the whole key: shown once, never retrievable again. */
+export type IssuedApiKey = WriteSchemas['IssuedApiKey'];
+
+export type NewApiKey = WriteBody<'/v1/tenants/{id}/api-keys', 'post'>;
 
 /** One file to upload. */
 export type UploadFile = { filename: string; bytes: Uint8Array; type?: string };
@@ -75,19 +62,7 @@ export type UploadOptions = {
   idempotencyKey?: string;
 };
 
-export type AcceptedImage = {
-  id: string;
-  status: 'uploaded';
-  filename: string;
-  mime: string;
-  bytes: number;
-  width: number;
-  height: number;
-  sha256: string;
-  tags: string[];
-  attributes: Record<string, string>;
-  location: string;
-};
+export type AcceptedImage = WriteSchemas['AcceptedImages']['images'][number];
 
 export type UploadResult = {
   images: AcceptedImage[];
