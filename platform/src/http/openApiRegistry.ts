@@ -158,3 +158,51 @@ export const uuidPathParameter = z
   .uuid()
   .transform((id) => id.toLowerCase())
   .openapi({ type: 'string', format: 'uuid' });
+
+/**
+ * `schema` with every object in it strict, for tests of answers: parsing an answer with it fails
+ * on any member its document does not declare, however deep (zod drops unknown members by
+ * default, and the document allows them).
+ */
+export function everyObjectStrict(schema: z.ZodTypeAny): z.ZodTypeAny {
+  if (schema instanceof z.ZodObject) {
+    const shape = schema.shape as Record<string, z.ZodTypeAny>;
+    return z
+      .object(
+        Object.fromEntries(Object.entries(shape).map(([key, member]) => [key, everyObjectStrict(member)])),
+      )
+      .strict();
+  }
+  if (schema instanceof z.ZodArray) return z.array(everyObjectStrict(schema.element as z.ZodTypeAny));
+  if (schema instanceof z.ZodNullable) return everyObjectStrict(schema.unwrap() as z.ZodTypeAny).nullable();
+  if (schema instanceof z.ZodOptional) return everyObjectStrict(schema.unwrap() as z.ZodTypeAny).optional();
+  if (schema instanceof z.ZodRecord)
+    return z.record(schema.keySchema as z.ZodString, everyObjectStrict(schema.valueSchema as z.ZodTypeAny));
+  if (schema instanceof z.ZodUnion)
+    return z.union(
+      (schema.options as z.ZodTypeAny[]).map(everyObjectStrict) as [
+        z.ZodTypeAny,
+        z.ZodTypeAny,
+        ...z.ZodTypeAny[],
+      ],
+    );
+  if (schema instanceof z.ZodEffects) return everyObjectStrict(schema.innerType() as z.ZodTypeAny);
+  return schema;
+}
+
+/**
+ * Throws (naming the path) unless `answer` is what the route's contract says it answers with
+ * `status` as JSON, with no member the document does not declare.
+ */
+export function assertAnswerDocumented(route: RouteConfig, status: number, answer: unknown): void {
+  const response = route.responses[status];
+  const schema =
+    response && 'content' in response ? response.content?.['application/json']?.schema : undefined;
+  if (!(schema instanceof z.ZodType))
+    throw new Error(`${route.method.toUpperCase()} ${route.path} documents no JSON answer for ${status}`);
+  const parsed = everyObjectStrict(schema).safeParse(answer);
+  if (!parsed.success)
+    throw new Error(
+      `${route.method.toUpperCase()} ${route.path} answered what its document does not say: ${JSON.stringify(issuesOf(parsed.error))}`,
+    );
+}

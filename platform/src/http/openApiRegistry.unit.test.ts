@@ -4,6 +4,7 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { createLogger } from '../logger.ts';
 import {
+  assertAnswerDocumented,
   defineRoute,
   generateOpenApiDocument,
   numberFromText,
@@ -101,5 +102,38 @@ describe('openApiRegistry: routes validated by their documented schemas', () => 
     assert.deepEqual(problem.required, ['type', 'title', 'status', 'code']);
     assert.ok(document.components?.responses?.TooManyRequests);
     assert.ok(document.components?.headers?.['Retry-After']);
+  });
+
+  it('refuses an answer with a member the document does not declare, however deep', () => {
+    const route = defineRoute({
+      method: 'get',
+      path: '/v1/nested',
+      responses: {
+        200: {
+          description: 'Nested',
+          content: {
+            'application/json': {
+              schema: z.object({
+                items: z.array(
+                  z.object({ id: z.string(), failure: z.object({ reason: z.string() }).nullable() }),
+                ),
+              }),
+            },
+          },
+        },
+      },
+    });
+    assertAnswerDocumented(route, 200, {
+      items: [
+        { id: 'a', failure: null },
+        { id: 'b', failure: { reason: 'r' } },
+      ],
+    });
+    assert.throws(
+      () => assertAnswerDocumented(route, 200, { items: [{ id: 'a', failure: { reason: 'r', at: 1 } }] }),
+      /items\.0\.failure.*Unrecognized key.*at/,
+    );
+    assert.throws(() => assertAnswerDocumented(route, 200, { items: [], extra: true }), /Unrecognized key/);
+    assert.throws(() => assertAnswerDocumented(route, 201, {}), /documents no JSON answer for 201/);
   });
 });

@@ -14,6 +14,7 @@ import { decodeLocalFeatures, extractLocalFeatures, verifyGeometry } from '@deep
 import type { DomainEvent } from '@deeplens/events/domainEvent';
 import type { EventMetadata } from '@deeplens/events/event';
 import type { Principal } from '@deeplens/platform/auth/principal';
+import { assertAnswerDocumented } from '@deeplens/platform/http/openApiRegistry';
 import { notFoundHandler, problemErrorHandler } from '@deeplens/platform/http/problem';
 import { deterministicUuid } from '@deeplens/platform/ids';
 import { createMetadataQueries } from '@deeplens/projections/metadataQueries';
@@ -30,7 +31,9 @@ import { createVectorQueries } from '@deeplens/projections/vectorQueries';
 import { generationSelection } from '../generationSelection.ts';
 import type { ReadApiDependencies } from '../readApiDependencies.ts';
 import type { ReadApiEnv } from '../readApiEnv.ts';
-import { duplicateRoutes } from './duplicateRoutes.ts';
+import { browseContract, browseRoutes } from './browseRoutes.ts';
+import { duplicateContract, duplicateRoutes } from './duplicateRoutes.ts';
+import { searchContract, searchRoutes } from './searchRoutes.ts';
 
 const seed = 'duplicates';
 const tenantId = deterministicUuid(seed, 'tenant');
@@ -184,6 +187,9 @@ describe('/v1/duplicates', () => {
     });
     app.use('/v1/*', generationSelection(db.pool));
     app.route('/', duplicateRoutes(deps));
+    // The listing and the searches too, to check answers with images in them against the document.
+    app.route('/', browseRoutes(deps));
+    app.route('/', searchRoutes(deps));
 
     type Answer = {
       match: string;
@@ -248,5 +254,26 @@ describe('/v1/duplicates', () => {
         `${query}: ${JSON.stringify(problem)}`,
       );
     }
+
+    // Every answer with images in it is what the generated document declares, member for member.
+    assertAnswerDocumented(duplicateContract.duplicates, 200, byDefault);
+    const answerOf = async (path: string, init?: RequestInit) => {
+      const response = await app.request(path, init);
+      assert.equal(response.status, 200, await response.clone().text());
+      return (await response.json()) as { items?: { id: string }[]; hits?: unknown[] };
+    };
+    const listing = await answerOf('/v1/images?limit=10');
+    assertAnswerDocumented(browseContract.listImages, 200, listing);
+    const imageId = listing.items?.[0]?.id ?? '';
+    assertAnswerDocumented(browseContract.getImage, 200, await answerOf(`/v1/images/${imageId}`));
+    const similar = await answerOf(`/v1/images/${imageId}/similar?k=5`);
+    assert.ok((similar.hits ?? []).length > 0, 'look-alikes to check');
+    assertAnswerDocumented(searchContract.similar, 200, similar);
+    const search = await answerOf('/v1/search', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ imageId, k: 5 }),
+    });
+    assertAnswerDocumented(searchContract.search, 200, search);
   });
 });
