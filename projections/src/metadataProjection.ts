@@ -3,7 +3,7 @@ import { assertNever } from '@deeplens/events/assertNever';
 import type { DeepLensEventType } from '@deeplens/events/domainEvent';
 import type { IdentityEvent } from '@deeplens/events/identityEvents';
 import type { ImageEvent } from '@deeplens/events/imageEvents';
-import { imageFieldNames, imageFields, imageFieldsOf, type ImageFields } from '@deeplens/events/imageFields';
+import { imageFieldNames, imageFields, type ImageFields } from '@deeplens/events/imageFields';
 import { erasedEmail, erasedName } from '@deeplens/events/personalData';
 import type { TenantEvent } from '@deeplens/events/tenantEvents';
 import { sql } from '@deeplens/platform/database';
@@ -183,9 +183,21 @@ const upsertUpdates = sql.join(
   comma,
 );
 
-/** The image's fields of a row (the inverse of the columns `imageRowSchema` gives them). */
+// Each field with its column, named once: the mappings below run per event and per row read.
+const imageFieldColumnNames = imageFieldNames.map((name) => [name, columnName(name)] as const);
+
+/** The image's fields as the row's columns (exactly those, whatever else `fields` carries). */
+function imageFieldColumnsOf(fields: ImageFields): ColumnNamed<ImageFields> {
+  const columns: Record<string, unknown> = {};
+  for (const [name, column] of imageFieldColumnNames) columns[column] = fields[name];
+  return columns as ColumnNamed<ImageFields>;
+}
+
+/** The image's fields of a row (the inverse of `imageFieldColumnsOf`). */
 export function imageFieldsOfRow(row: ColumnNamed<ImageFields>): ImageFields {
-  return Object.fromEntries(imageFieldNames.map((name) => [name, row[columnName(name)]])) as ImageFields;
+  const fields: Record<string, unknown> = {};
+  for (const [name, column] of imageFieldColumnNames) fields[name] = row[column];
+  return fields as ImageFields;
 }
 
 type EmbeddingRow = {
@@ -210,7 +222,7 @@ export function evolveImageRow(row: ImageRow | undefined, event: ImageEvent): Im
     return {
       image_id: d.imageId,
       status: 'uploaded',
-      ...columnNamed(imageFieldsOf(d)),
+      ...imageFieldColumnsOf(d),
       tags: [...d.tags],
       attributes: { ...d.attributes },
       failure_reason: null,
