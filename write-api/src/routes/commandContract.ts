@@ -18,13 +18,19 @@ export const idempotencyKeyComponent = {
   description: 'A retry with the same key gets the first answer.',
 } as const;
 
-/** A JSON body or answer described (and, for a body, validated) by `schema`. */
+/** A JSON answer described by `schema`. */
 export const jsonContent = <T extends z.ZodTypeAny>(schema: T) => ({
   content: { 'application/json': { schema } },
 });
 
 /** The error answers a command can give: those of every operation, and 409 (a conflict). */
 export const commandProblems = { ...problemResponses, 409: problemResponse };
+
+/** A JSON request body described, and validated, by `schema`: required, as the routes refuse none. */
+export const jsonRequest = <T extends z.ZodTypeAny>(schema: T) => ({
+  required: true,
+  content: { 'application/json': { schema } },
+});
 
 /** The zod schema of a route's JSON body: what `jsonBody` validates it with. */
 export const bodyOf = <T extends z.ZodTypeAny>(route: {

@@ -20,7 +20,13 @@ import {
 import { requireRole, tenantScope } from '@deeplens/platform/http/authenticate';
 import { deterministicUuid, randomUUID } from '@deeplens/platform/ids';
 import { commandOrigin } from '../commandOrigin.ts';
-import { bodyOf, commandProblems, idempotencyKeyParameter, jsonContent } from './commandContract.ts';
+import {
+  bodyOf,
+  commandProblems,
+  idempotencyKeyParameter,
+  jsonContent,
+  jsonRequest,
+} from './commandContract.ts';
 import { defineRoute, paramsOf, uuidPathParameter } from '@deeplens/platform/http/openApiRegistry';
 import { jsonBody } from '@deeplens/platform/http/requestBody';
 import type { WriteApiDependencies } from '../writeApiDependencies.ts';
@@ -115,7 +121,7 @@ export const identityContract = {
     path: '/v1/auth/token',
     summary: 'Sign in with a password or exchange an API key for an access token',
     security: [],
-    request: { body: jsonContent(tokenBody) },
+    request: { body: jsonRequest(tokenBody) },
     responses: { 200: { description: 'Tokens', ...jsonContent(tokensAnswer) }, ...commandProblems },
   }),
   refresh: defineRoute({
@@ -123,7 +129,7 @@ export const identityContract = {
     path: '/v1/auth/refresh',
     summary: 'Rotate a refresh token (reuse revokes the whole session)',
     security: [],
-    request: { body: jsonContent(refreshBody) },
+    request: { body: jsonRequest(refreshBody) },
     responses: { 200: { description: 'Tokens', ...jsonContent(tokensAnswer) }, ...commandProblems },
   }),
   logout: defineRoute({
@@ -131,7 +137,7 @@ export const identityContract = {
     path: '/v1/auth/logout',
     summary: 'End a session',
     security: [],
-    request: { body: jsonContent(refreshBody) },
+    request: { body: jsonRequest(refreshBody) },
     responses: { 204: { description: 'Signed out' }, ...commandProblems },
   }),
   jwks: defineRoute({
@@ -146,7 +152,7 @@ export const identityContract = {
     path: '/v1/users',
     summary: 'Create a user (platform admin: any; tenant admin: own tenant)',
     parameters: [idempotencyKeyParameter],
-    request: { body: jsonContent(userBody) },
+    request: { body: jsonRequest(userBody) },
     responses: { 201: { description: 'Created', ...jsonContent(userAnswer) }, ...commandProblems },
   }),
   issueApiKey: defineRoute({
@@ -154,7 +160,7 @@ export const identityContract = {
     path: '/v1/tenants/{id}/api-keys',
     summary: 'Issue an API key; the secret is shown once',
     parameters: [idempotencyKeyParameter],
-    request: { params: tenantIdParams, body: jsonContent(apiKeyBody) },
+    request: { params: tenantIdParams, body: jsonRequest(apiKeyBody) },
     responses: { 201: { description: 'Issued', ...jsonContent(issuedApiKeyAnswer) }, ...commandProblems },
   }),
   revokeApiKey: defineRoute({

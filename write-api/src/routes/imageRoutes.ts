@@ -32,7 +32,13 @@ import { defineRoute, paramsOf, uuidPathParameter } from '@deeplens/platform/htt
 import { createTenantStorageResolver } from '@deeplens/platform/tenantStorage';
 import type { WriteApiDependencies } from '../writeApiDependencies.ts';
 import type { WriteApiEnv } from '../writeApiEnv.ts';
-import { bodyOf, commandProblems, idempotencyKeyParameter, jsonContent } from './commandContract.ts';
+import {
+  bodyOf,
+  commandProblems,
+  idempotencyKeyParameter,
+  jsonContent,
+  jsonRequest,
+} from './commandContract.ts';
 
 const tag = z.string().trim().min(1).max(64);
 const tags = z.array(tag).max(32);
@@ -93,7 +99,7 @@ export const imageContract = {
     path: '/v1/images',
     summary: 'Upload one or many images (202: accepted; embedding follows)',
     parameters: [idempotencyKeyParameter],
-    request: { body: { content: { 'multipart/form-data': { schema: uploadForm } } } },
+    request: { body: { required: true, content: { 'multipart/form-data': { schema: uploadForm } } } },
     responses: {
       202: { description: 'Accepted', ...jsonContent(acceptedImagesAnswer) },
       ...commandProblems,
@@ -105,7 +111,7 @@ export const imageContract = {
     path: '/v1/images/{id}',
     summary: 'Replace tags and/or attributes',
     parameters: [idempotencyKeyParameter],
-    request: { params: imageParams, body: jsonContent(patchBody) },
+    request: { params: imageParams, body: jsonRequest(patchBody) },
     responses: { 200: { description: 'Updated', ...jsonContent(updatedImageAnswer) }, ...commandProblems },
   }),
   delete: defineRoute({

@@ -7,7 +7,7 @@ import { sha256Hex } from '@deeplens/platform/objectStore';
 import { makeJpeg } from '@deeplens/platform/testing/hostileImages';
 import { tenantDecider } from '@deeplens/commands/tenant/tenantDecider';
 import { createTenantStorageResolver } from '@deeplens/platform/tenantStorage';
-import { recordAccepted, recordRejected } from '../intakeOutcomes.ts';
+import { recordAccepted, recordRejected } from '@deeplens/commands/intake/intakeOutcomes';
 import { createIntakeUploads } from '../intakeUploads.ts';
 import {
   adminEmail,

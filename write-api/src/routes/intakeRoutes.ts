@@ -21,8 +21,14 @@ import { deterministicUuid, randomUUID } from '@deeplens/platform/ids';
 import { supportedImageTypes } from '@deeplens/platform/images/inspectImage';
 import { createTenantStorageResolver } from '@deeplens/platform/tenantStorage';
 import { commandOrigin } from '../commandOrigin.ts';
-import { readIntakeOutcome } from '../intakeOutcomes.ts';
-import { bodyOf, commandProblems, idempotencyKeyParameter, jsonContent } from './commandContract.ts';
+import { readIntakeOutcome } from '@deeplens/commands/intake/intakeOutcomes';
+import {
+  bodyOf,
+  commandProblems,
+  idempotencyKeyParameter,
+  jsonContent,
+  jsonRequest,
+} from './commandContract.ts';
 import { createIntakeUploads, presignedUrlSeconds, s3PresignTargets } from '../intakeUploads.ts';
 import type { WriteApiDependencies } from '../writeApiDependencies.ts';
 import type { WriteApiEnv } from '../writeApiEnv.ts';
@@ -132,7 +138,7 @@ export const intakeContract = {
     description:
       'Tenant admins (or platform admins). Give the public key as SPKI PEM or as a JWK (kty OKP, crv Ed25519); a private key is refused. Only the public key is kept and published. See docs/integrations.md.',
     parameters: [idempotencyKeyParameter],
-    request: { params: tenantParams, body: jsonContent(intakeKeyBody) },
+    request: { params: tenantParams, body: jsonRequest(intakeKeyBody) },
     responses: {
       201: {
         description: 'Registered: put id in the deeplens-key-id header of every record it signs',
@@ -154,7 +160,7 @@ export const intakeContract = {
     path: '/v1/uploads',
     summary: 'Store one image for an intake record to register (expires after 24 h if never registered)',
     parameters: [idempotencyKeyParameter],
-    request: { body: { content: { 'multipart/form-data': { schema: uploadForm } } } },
+    request: { body: { required: true, content: { 'multipart/form-data': { schema: uploadForm } } } },
     responses: {
       201: {
         description: "Stored in the tenant's storage: name objectKey (and these values) in RegisterImage",
@@ -170,7 +176,7 @@ export const intakeContract = {
     summary:
       "A presigned S3 PUT URL for one image's bytes, where the tenant's storage is S3 (409 on a filesystem store)",
     parameters: [idempotencyKeyParameter],
-    request: { body: jsonContent(presignBody) },
+    request: { body: jsonRequest(presignBody) },
     responses: {
       201: {
         description: 'PUT the bytes to url before urlExpiresAt; register objectKey before expiresAt',

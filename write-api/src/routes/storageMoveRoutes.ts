@@ -15,7 +15,13 @@ import { commandOrigin } from '../commandOrigin.ts';
 import type { StorageMoveCopier } from '../storageMoveCopier.ts';
 import type { WriteApiDependencies } from '../writeApiDependencies.ts';
 import type { WriteApiEnv } from '../writeApiEnv.ts';
-import { bodyOf, commandProblems, idempotencyKeyParameter, jsonContent } from './commandContract.ts';
+import {
+  bodyOf,
+  commandProblems,
+  idempotencyKeyParameter,
+  jsonContent,
+  jsonRequest,
+} from './commandContract.ts';
 import { storageBody, storageSettings } from './tenantStorageBody.ts';
 
 /** The target: DeepLens's own storage, or any storage `PUT …/storage` takes (same body). */
@@ -59,7 +65,7 @@ export const storageMoveContract = {
     summary:
       "Move the tenant's objects to another storage without downtime: uploads go there at once, the rest is copied and verified by sha256 in the background (docs/storage-moves.md)",
     parameters: [idempotencyKeyParameter],
-    request: { params: tenantParams, body: jsonContent(moveBody) },
+    request: { params: tenantParams, body: jsonRequest(moveBody) },
     responses: {
       202: { description: 'The move started', ...jsonContent(storageMoveAnswer) },
       ...commandProblems,

@@ -13,7 +13,13 @@ import { defineRoute, paramsOf, uuidPathParameter } from '@deeplens/platform/htt
 import { storageProblemResponses } from '@deeplens/platform/http/openApiProblems';
 import type { WriteApiDependencies } from '../writeApiDependencies.ts';
 import type { WriteApiEnv } from '../writeApiEnv.ts';
-import { bodyOf, commandProblems, idempotencyKeyParameter, jsonContent } from './commandContract.ts';
+import {
+  bodyOf,
+  commandProblems,
+  idempotencyKeyParameter,
+  jsonContent,
+  jsonRequest,
+} from './commandContract.ts';
 import { storageBody, storageSettings, storageView, storageViewAnswer } from './tenantStorageBody.ts';
 
 const plan = z.enum(['free', 'pro', 'enterprise']);
@@ -120,7 +126,7 @@ export const tenantContract = {
     path: '/v1/tenants',
     summary: 'Provision a tenant (platform admin)',
     parameters: [idempotencyKeyParameter],
-    request: { body: jsonContent(provisionBody) },
+    request: { body: jsonRequest(provisionBody) },
     responses: { 201: { description: 'Provisioned', ...jsonContent(tenantAnswer) }, ...commandProblems },
   }),
   get: defineRoute({
@@ -135,7 +141,7 @@ export const tenantContract = {
     path: '/v1/tenants/{id}',
     summary: 'Change plan, suspend or reactivate',
     parameters: [idempotencyKeyParameter],
-    request: { params: tenantParams, body: jsonContent(patchBody) },
+    request: { params: tenantParams, body: jsonRequest(patchBody) },
     responses: { 200: { description: 'Tenant', ...jsonContent(tenantAnswer) }, ...commandProblems },
   }),
   configureStorage: defineRoute({
@@ -144,7 +150,7 @@ export const tenantContract = {
     summary:
       'Bring your own storage: S3, Azure Blob or a folder (the secret is encrypted at rest and never returned)',
     parameters: [idempotencyKeyParameter],
-    request: { params: tenantParams, body: jsonContent(storageBody) },
+    request: { params: tenantParams, body: jsonRequest(storageBody) },
     responses: {
       200: { description: 'Storage, without its secret', ...jsonContent(storageViewAnswer) },
       ...commandProblems,
