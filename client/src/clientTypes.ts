@@ -1,9 +1,22 @@
 /**
  * What the convenience methods take and return. The generated `paths` types (in `generated/`)
- * type every request; these are the answers as the routes actually send them, with the members
- * the servers always set marked required (the OpenAPI documents leave most of them optional).
+ * type every request; the read API's answers below are its generated schemas themselves (the
+ * document is generated from the zod schemas its routes answer by, members the servers always
+ * set are required there).
  */
+import type { components as ReadApi, paths as ReadApiPaths } from './generated/readApi.ts';
 import type { components as WriteApi, paths as WriteApiPaths } from './generated/writeApi.ts';
+
+/** The read API's answers, as its document (generated from the routes' zod schemas) declares them. */
+type ReadSchemas = ReadApi['schemas'];
+/** The query parameters a read API GET takes. */
+type ReadQuery<P extends keyof ReadApiPaths> = ReadApiPaths[P]['get'] extends {
+  parameters: { query?: infer Q };
+}
+  ? NonNullable<Q>
+  : never;
+/** The JSON body of `POST /v1/search`. */
+type SearchBody = ReadApiPaths['/v1/search']['post']['requestBody']['content']['application/json'];
 
 /** The write API's answers, as its document (generated from the routes' zod schemas) declares them. */
 type WriteSchemas = WriteApi['schemas'];
@@ -20,7 +33,7 @@ export type Plan = WriteSchemas['Tenant']['plan'];
 export type Role = WriteSchemas['User']['role'];
 export type ApiKeyScope = WriteSchemas['IssuedApiKey']['scopes'][number];
 export const apiKeyScopes: readonly ApiKeyScope[] = ['images:read', 'images:write', 'search'];
-export type ImageStatus = 'uploaded' | 'embedded' | 'indexed' | 'failed';
+export type ImageStatus = ReadSchemas['Image']['status'];
 
 export type Tokens = {
   accessToken: string;
@@ -70,105 +83,39 @@ export type UploadResult = {
   replayed: boolean;
 };
 
-export type Image = {
-  id: string;
-  status: ImageStatus;
-  failure: { reason: string } | null;
-  filename: string;
-  mime: string;
-  bytes: number;
-  width: number;
-  height: number;
-  sha256: string;
-  tags: string[];
-  attributes: Record<string, string>;
-  thumbnailUrl: string | null;
-  contentUrl: string;
-  uploadedAt: string;
-  updatedAt: string;
-};
+/** An image: its status (uploaded → embedded → indexed, or failed with a reason) and metadata. */
+export type Image = ReadSchemas['Image'];
 
-export type ImagePage = { items: Image[]; nextCursor: string | null };
+export type ImagePage = ReadSchemas['ImagePage'];
 
 /** A field an event changed. */
 export type HistoryChange<T> = { before: T; after: T };
 
 /** One event of an image's history (`GET /v1/images/{id}/history`). */
-export type ImageHistoryEvent = {
-  /** The image's version after the event: 1, 2, 3 … in log order. */
-  version: number;
-  eventId: string;
-  type:
-    | 'ImageUploaded'
-    | 'ImageEmbedded'
-    | 'ImageEmbeddingFailed'
-    | 'ThumbnailGenerated'
-    | 'ImageMetadataUpdated'
-    | 'ImageDeleted';
-  occurredAt: string;
-  /** Who caused it: a user, an API key, an intake key, or one of DeepLens's processes. */
-  actor: { kind: 'user' | 'apiKey' | 'intake' | 'system'; id: string | null };
-  correlationId: string;
-  causationId: string | null;
-  /** Only what the event changed. */
-  changes: {
-    status?: HistoryChange<'uploaded' | 'embedded' | 'failed' | 'deleted' | null>;
-    tags?: HistoryChange<string[] | null>;
-    attributes?: HistoryChange<Record<string, string> | null>;
-  };
-  /** What the event says besides (an embedding's model and dim, an upload's file facts, …). */
-  details: Record<string, unknown>;
-  /** `topic:partition:offset` of the event in Kafka. */
-  logPosition: string;
-};
+export type ImageHistoryEvent = ReadSchemas['ImageHistoryEvent'];
 
-export type ImageHistoryPage = { imageId: string; items: ImageHistoryEvent[]; nextCursor: string | null };
+export type ImageHistoryPage = ReadSchemas['ImageHistoryPage'];
 
-export type ListImagesOptions = { cursor?: string; limit?: number; tag?: string; status?: ImageStatus };
+export type ListImagesOptions = ReadQuery<'/v1/images'>;
 
-export type SearchFilter = { tags?: string[]; attributes?: Record<string, string> };
+export type SearchFilter = ReadSchemas['Filter'];
 
-export type SearchOptions = {
-  k?: number;
-  threshold?: number;
-  filter?: SearchFilter;
-  /** `modelId@version`; the read API's default model when left out. */
-  model?: string;
-};
+/** `k`, `threshold`, `filter`, `model` (`modelId@version`; the read API's default when left out), `rerank`. */
+export type SearchOptions = Omit<SearchBody, 'imageId' | 'vector'>;
 
-export type SearchHit = {
-  imageId: string;
-  score: number;
-  filename: string;
-  tags: string[];
-  attributes: Record<string, string>;
-  thumbnailUrl: string | null;
-  contentUrl: string;
-  /**
-   * `geometric`: local features verified it as the query's picture (most inliers first);
-   * `perceptual-hash`: an edited copy of the query image, ranked first; `descriptor`: ranked by
-   * similarity alone. Absent from servers older than it.
-   */
-  rankedBy?: 'geometric' | 'perceptual-hash' | 'descriptor';
-  /** Geometric verification found the same picture (a crop, frame, overlay or re-encoding). */
-  verified?: boolean;
-  /** Keypoint matches one similarity transform explains; 0 when not compared. */
-  inliers?: number;
-};
+type RankFacts = 'rankedBy' | 'verified' | 'inliers';
+/**
+ * A hit: its score, what put it at its rank (`rankedBy`) and whether it was verified. Today's
+ * read API always sets those three; they stay optional here since servers older than them
+ * leave them out.
+ */
+export type SearchHit = Omit<ReadSchemas['Hit'], RankFacts> & Partial<Pick<ReadSchemas['Hit'], RankFacts>>;
 
-export type SearchResult = {
-  model: { modelId: string; modelVersion: string };
-  hits: SearchHit[];
-};
+export type SearchResult = Omit<ReadSchemas['SearchResult'], 'hits'> & { hits: SearchHit[] };
 
-export type SimilarOptions = { k?: number; threshold?: number; tag?: string; model?: string };
+export type SimilarOptions = ReadQuery<'/v1/images/{id}/similar'>;
 
-export type DuplicateGroups = { groups: { images: { imageId: string; filename: string }[] }[] };
+export type DuplicateGroups = ReadSchemas['DuplicateGroups'];
 
-export type Usage = {
-  tenantId: string;
-  images: number;
-  bytes: number;
-  plan?: string;
-  limits?: Partial<TenantLimits>;
-};
+/** Images and bytes a tenant stores, with its plan and the plan's limits. */
+export type Usage = ReadSchemas['Usage'];
