@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
 import { z } from 'zod';
+import '@deeplens/platform/http/openApiRegistry';
 import { sql, type DatabasePool } from '@deeplens/platform/database';
 import { ConflictError, UnprocessableError, ValidationError } from '@deeplens/platform/errors';
 import type { SecretBox } from '@deeplens/platform/secrets';
@@ -14,7 +15,18 @@ const row = z.object({
   stale: z.boolean(),
 });
 
-const keyPattern = /^[\x21-\x7e]{1,255}$/;
+/** The `Idempotency-Key` header: what this middleware takes, and what the document declares. */
+export const idempotencyKeyHeader = z
+  .string()
+  .regex(/^[\x21-\x7e]{1,255}$/, 'Idempotency-Key must be 1 to 255 printable ASCII characters')
+  .openapi({
+    param: {
+      name: 'Idempotency-Key',
+      in: 'header',
+      required: false,
+      description: 'A retry with the same key gets the first answer.',
+    },
+  });
 
 /**
  * What makes two requests "the same": method, path and body. A multipart body is compared
@@ -44,7 +56,7 @@ export function httpIdempotency(pool: DatabasePool, box: SecretBox): MiddlewareH
   return async (c, next) => {
     const key = c.req.header('idempotency-key');
     if (key === undefined || c.req.method === 'GET') return next();
-    if (!keyPattern.test(key))
+    if (!idempotencyKeyHeader.safeParse(key).success)
       throw new ValidationError('Idempotency-Key must be 1 to 255 printable ASCII characters');
     const principal = c.get('principal');
     const scope = `${principal.actor}`;

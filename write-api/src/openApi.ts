@@ -12,7 +12,7 @@ import {
   type RouteConfig,
 } from '@deeplens/platform/http/openApiRegistry';
 import { problemResponse } from '@deeplens/platform/http/openApiProblems';
-import { idempotencyKeyComponent } from './routes/commandContract.ts';
+import { idempotencyKeyHeader } from './httpIdempotency.ts';
 import { identityContract } from './routes/identityRoutes.ts';
 import { imageContract } from './routes/imageRoutes.ts';
 import { intakeContract } from './routes/intakeRoutes.ts';
@@ -91,7 +91,7 @@ function writeApiDocument() {
     in: 'header',
     name: 'X-API-Key',
   });
-  registry.registerComponent('parameters', 'IdempotencyKey', { ...idempotencyKeyComponent });
+  registry.registerParameter('IdempotencyKey', idempotencyKeyHeader);
   for (const contract of Object.values(writeApiContracts)) registerRoutes(registry, contract);
   return generateOpenApiDocument(registry, {
     info: {

@@ -1490,6 +1490,7 @@ export interface components {
       /** @description With 429 and 503: also sent as `Retry-After` */
       retryAfterSeconds?: number;
     };
+    IdempotencyKey: string;
     Tokens: {
       access_token: string;
       /** @enum {string} */
@@ -1742,7 +1743,7 @@ export interface components {
   };
   parameters: {
     /** @description A retry with the same key gets the first answer. */
-    IdempotencyKey: string;
+    IdempotencyKey: components['schemas']['IdempotencyKey'];
   };
   requestBodies: never;
   headers: {

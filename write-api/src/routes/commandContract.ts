@@ -6,17 +6,8 @@ import { problemResponses } from '@deeplens/platform/http/openApiRegistry';
 import { problemResponse } from '@deeplens/platform/http/openApiProblems';
 import { z } from 'zod';
 
-/** `components.parameters.IdempotencyKey`, registered by `openApi.ts`. */
+/** `components.parameters.IdempotencyKey` (`idempotencyKeyHeader`, registered by `openApi.ts`). */
 export const idempotencyKeyParameter = { $ref: '#/components/parameters/IdempotencyKey' };
-
-/** `Idempotency-Key` as `components.parameters` holds it (`httpIdempotency` reads it). */
-export const idempotencyKeyComponent = {
-  name: 'Idempotency-Key',
-  in: 'header',
-  required: false,
-  schema: { type: 'string', maxLength: 255 },
-  description: 'A retry with the same key gets the first answer.',
-} as const;
 
 /** A JSON answer described by `schema`. */
 export const jsonContent = <T extends z.ZodTypeAny>(schema: T) => ({
