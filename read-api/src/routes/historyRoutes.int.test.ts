@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import { imageAggregate } from '@deeplens/commands/writeModelRules';
 import { createEventSerde, registrySchemaStore } from '@deeplens/events/eventSerde';
 import { topicsWithPrefix } from '@deeplens/events/topics';
+import { assertAnswerDocumented } from '@deeplens/platform/http/openApiRegistry';
 import { createKafka } from '@deeplens/platform/kafka';
 import { memoryDataKeyStore } from '@deeplens/platform/dataKeys';
 import { createLogger } from '@deeplens/platform/logger';
@@ -24,6 +25,7 @@ import {
 } from '@deeplens/write-api/testing/writeApiHarness';
 import { createReadApi, readCostOf } from '../readApi.ts';
 import { startReadApi } from '../testing/readApiHarness.ts';
+import { historyContract } from './historyRoutes.ts';
 
 type HistoryItem = {
   version: number;
@@ -181,6 +183,8 @@ describe('GET /v1/images/{id}/history (write API → outbox → Kafka → histor
           const answer = await historyOf(alpha.token, imageId, query);
           assert.equal(answer.status, 200, await answer.clone().text());
           const page = (await answer.json()) as HistoryPage;
+          // Each event as the generated document declares it, no member more.
+          assertAnswerDocumented(historyContract.history, 200, page);
           assert.ok(page.items.length <= limit);
           items.push(...page.items);
           cursor = page.nextCursor;
