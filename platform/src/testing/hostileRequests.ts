@@ -1126,7 +1126,8 @@ export async function readApiHostileRequests(ctx: HostileContext): Promise<Hosti
   withOptions('a filter that is not JSON', { filter: 'tags=a' });
   withOptions('a filter with tags as a string', { filter: '{"tags": "a"}' });
   withOptions('an unknown field tenantId', { tenantId: missingId });
-  withOptions('a model query parameter with traversal', {}, unprocessable, '?model=..%2F..%2Fetc%40x');
+  // The documented `model` query parameter is modelId@version of [\w.-] (as in a JSON search): 400.
+  withOptions('a model query parameter with traversal', {}, invalid, '?model=..%2F..%2Fetc%40x');
 
   // Content types of the JSON search.
   search(
