@@ -55,6 +55,17 @@ async function assertDocumented(method: string, path: string, response: Response
     assert.ok(parsed.success, `${method} ${path} ${response.status}: not a Problem: ${text}`);
     return problem;
   }
+  if (declared.headers instanceof z.ZodObject) {
+    const headers: z.AnyZodObject = declared.headers;
+    const sent = Object.fromEntries(
+      Object.keys(headers.shape as object).map((name) => [name, response.headers.get(name) ?? undefined]),
+    );
+    const parsed = headers.safeParse(sent);
+    assert.ok(
+      parsed.success,
+      `${method} ${path} ${response.status} lacks a declared header: ${JSON.stringify(sent)}`,
+    );
+  }
   const content = (declared.content ?? {}) as MediaTypes;
   if (Object.keys(content).length === 0) {
     assert.equal(text, '', `${method} ${path} ${response.status} answers a body it does not declare`);

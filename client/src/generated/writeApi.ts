@@ -397,6 +397,7 @@ export interface paths {
         /** @description Created */
         201: {
           headers: {
+            Location: string;
             [name: string]: unknown;
           };
           content: {
@@ -459,6 +460,7 @@ export interface paths {
         /** @description Issued */
         201: {
           headers: {
+            Location: string;
             [name: string]: unknown;
           };
           content: {
@@ -624,6 +626,7 @@ export interface paths {
         /** @description Provisioned */
         201: {
           headers: {
+            Location: string;
             [name: string]: unknown;
           };
           content: {
@@ -983,6 +986,7 @@ export interface paths {
         /** @description The move started */
         202: {
           headers: {
+            Location: string;
             [name: string]: unknown;
           };
           content: {
@@ -1056,6 +1060,7 @@ export interface paths {
         /** @description Registered: put id in the deeplens-key-id header of every record it signs */
         201: {
           headers: {
+            Location: string;
             [name: string]: unknown;
           };
           content: {
@@ -1334,6 +1339,7 @@ export interface paths {
         /** @description Accepted */
         202: {
           headers: {
+            Location: string;
             [name: string]: unknown;
           };
           content: {

@@ -14,6 +14,11 @@ export const jsonContent = <T extends z.ZodTypeAny>(schema: T) => ({
   content: { 'application/json': { schema } },
 });
 
+/** The `Location` header of an answer that created something (or started it): where it is. */
+export const locationHeader = z.object({
+  Location: z.string().openapi({ description: 'Where what the command created can be read' }),
+});
+
 /** The error answers a command can give: those of every operation, and 409 (a conflict). */
 export const commandProblems = { ...problemResponses, 409: problemResponse };
 

@@ -26,6 +26,7 @@ import {
   idempotencyKeyParameter,
   jsonContent,
   jsonRequest,
+  locationHeader,
 } from './commandContract.ts';
 import { defineRoute, paramsOf, uuidPathParameter } from '@deeplens/platform/http/openApiRegistry';
 import { jsonBody } from '@deeplens/platform/http/requestBody';
@@ -153,7 +154,10 @@ export const identityContract = {
     summary: 'Create a user (platform admin: any; tenant admin: own tenant)',
     parameters: [idempotencyKeyParameter],
     request: { body: jsonRequest(userBody) },
-    responses: { 201: { description: 'Created', ...jsonContent(userAnswer) }, ...commandProblems },
+    responses: {
+      201: { description: 'Created', headers: locationHeader, ...jsonContent(userAnswer) },
+      ...commandProblems,
+    },
   }),
   issueApiKey: defineRoute({
     method: 'post',
@@ -161,7 +165,10 @@ export const identityContract = {
     summary: 'Issue an API key; the secret is shown once',
     parameters: [idempotencyKeyParameter],
     request: { params: tenantIdParams, body: jsonRequest(apiKeyBody) },
-    responses: { 201: { description: 'Issued', ...jsonContent(issuedApiKeyAnswer) }, ...commandProblems },
+    responses: {
+      201: { description: 'Issued', headers: locationHeader, ...jsonContent(issuedApiKeyAnswer) },
+      ...commandProblems,
+    },
   }),
   revokeApiKey: defineRoute({
     method: 'delete',

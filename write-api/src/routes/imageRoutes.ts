@@ -38,6 +38,7 @@ import {
   idempotencyKeyParameter,
   jsonContent,
   jsonRequest,
+  locationHeader,
 } from './commandContract.ts';
 
 const tag = z.string().trim().min(1).max(64);
@@ -101,7 +102,7 @@ export const imageContract = {
     parameters: [idempotencyKeyParameter],
     request: { body: { required: true, content: { 'multipart/form-data': { schema: uploadForm } } } },
     responses: {
-      202: { description: 'Accepted', ...jsonContent(acceptedImagesAnswer) },
+      202: { description: 'Accepted', headers: locationHeader, ...jsonContent(acceptedImagesAnswer) },
       ...commandProblems,
       ...storageProblemResponses,
     },

@@ -28,6 +28,7 @@ import {
   idempotencyKeyParameter,
   jsonContent,
   jsonRequest,
+  locationHeader,
 } from './commandContract.ts';
 import { createIntakeUploads, presignedUrlSeconds, s3PresignTargets } from '../intakeUploads.ts';
 import type { WriteApiDependencies } from '../writeApiDependencies.ts';
@@ -142,6 +143,7 @@ export const intakeContract = {
     responses: {
       201: {
         description: 'Registered: put id in the deeplens-key-id header of every record it signs',
+        headers: locationHeader,
         ...jsonContent(intakeKeyAnswer),
       },
       ...commandProblems,

@@ -21,6 +21,7 @@ import {
   idempotencyKeyParameter,
   jsonContent,
   jsonRequest,
+  locationHeader,
 } from './commandContract.ts';
 import { storageBody, storageSettings } from './tenantStorageBody.ts';
 
@@ -67,7 +68,7 @@ export const storageMoveContract = {
     parameters: [idempotencyKeyParameter],
     request: { params: tenantParams, body: jsonRequest(moveBody) },
     responses: {
-      202: { description: 'The move started', ...jsonContent(storageMoveAnswer) },
+      202: { description: 'The move started', headers: locationHeader, ...jsonContent(storageMoveAnswer) },
       ...commandProblems,
       ...storageProblemResponses,
     },

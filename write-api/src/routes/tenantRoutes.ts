@@ -19,6 +19,7 @@ import {
   idempotencyKeyParameter,
   jsonContent,
   jsonRequest,
+  locationHeader,
 } from './commandContract.ts';
 import { storageBody, storageSettings, storageView, storageViewAnswer } from './tenantStorageBody.ts';
 
@@ -127,7 +128,10 @@ export const tenantContract = {
     summary: 'Provision a tenant (platform admin)',
     parameters: [idempotencyKeyParameter],
     request: { body: jsonRequest(provisionBody) },
-    responses: { 201: { description: 'Provisioned', ...jsonContent(tenantAnswer) }, ...commandProblems },
+    responses: {
+      201: { description: 'Provisioned', headers: locationHeader, ...jsonContent(tenantAnswer) },
+      ...commandProblems,
+    },
   }),
   get: defineRoute({
     method: 'get',
