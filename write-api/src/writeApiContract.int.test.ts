@@ -15,6 +15,7 @@ import {
 } from '@deeplens/platform/http/openApiRegistry';
 import { makePng } from '@deeplens/platform/testing/hostileImages';
 import { writeApiContracts, writeApiOpenApi } from './openApi.ts';
+import { imageContract } from './routes/imageRoutes.ts';
 import { adminEmail, adminPassword, startWriteApi, type WriteApiHarness } from './testing/writeApiHarness.ts';
 import { createWriteApi } from './writeApi.ts';
 
@@ -122,6 +123,21 @@ describe('write API contract', () => {
       probed += 1;
     }
     assert.ok(probed >= 12, `probed ${probed} bodies`);
+
+    // An upload's text fields, by the documented form (its file parts aside).
+    const form = imageContract.upload.request.body.content['multipart/form-data'].schema;
+    const fields = new FormData();
+    fields.append('file', new Blob([await makePng(8, 8)], { type: 'image/png' }), 'a.png');
+    fields.append('undeclared', 'x');
+    const refused = await api.call('POST', '/v1/images', { token: owner, body: fields });
+    assert.equal(refused.status, 400, await refused.clone().text());
+    const problem = (await assertDocumented('POST', '/v1/images', refused)) as { errors?: unknown };
+    const expected = form.omit({ file: true }).safeParse({ undeclared: 'x' });
+    assert.ok(!expected.success);
+    assert.deepEqual(
+      problem.errors,
+      expected.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
+    );
   });
 
   it('answers every operation as the document declares', async (t) => {

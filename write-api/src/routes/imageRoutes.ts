@@ -128,12 +128,18 @@ export const imageContract = {
   }),
 };
 
-/** `tags` as a JSON array or a comma-separated list; `attributes` as a JSON object. */
+/**
+ * The text fields of an upload checked against the documented form (its `file` parts aside):
+ * `tags` as a JSON array or a comma-separated list, `attributes` as a JSON object.
+ */
 function parseUploadFields(fields: Map<string, string>) {
-  const unknown = [...fields.keys()].filter((k) => k !== 'tags' && k !== 'attributes');
-  if (unknown.length > 0)
-    throw new ValidationError(`unknown fields: ${unknown.join(', ')}`, {
-      detail: { allowed: ['tags', 'attributes'] },
+  const form = uploadForm.omit({ file: true }).safeParse(Object.fromEntries(fields));
+  if (!form.success)
+    throw new ValidationError('the form is not valid', {
+      detail: {
+        errors: form.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
+        allowed: ['file', 'tags', 'attributes'],
+      },
     });
   const parseJson = (name: string, raw: string): unknown => {
     let value: unknown;
