@@ -119,18 +119,45 @@ export async function embeddingSpaceMoveProgress(
   const targetSpace = JSON.stringify([{ modelId: target.modelId, modelVersion: target.modelVersion }]);
   // The projection creates its status table with its first batch: before that nothing is indexed.
   const indexed = (await tableExists(pool, 'vector_status.image_vectors'))
-    ? sql.fragment`exists (select 1 from vector_status.image_vectors v
-        where v.tenant_id = a.tenant_id and v.image_id = a.aggregate_id
-          and v.model_id = ${target.modelId} and v.model_version = ${target.modelVersion})`
-    : sql.fragment`false`;
+    ? sql.fragment`left join vector_status.image_vectors v
+        on v.tenant_id = a.tenant_id and v.image_id = a.aggregate_id
+          and v.model_id = ${target.modelId} and v.model_version = ${target.modelVersion}`
+    : sql.fragment`left join (select null::text as image_id) v on false`;
   const rows = await pool.any(sql.type(tenantRow)`
     select a.tenant_id as "tenantId", count(*)::int as active,
       (count(*) filter (where a.state->'embeddings' @> ${targetSpace}::jsonb))::int as embedded,
-      (count(*) filter (where jsonb_array_length(a.state->'embeddings') > 0 and not ${indexed}))::int as missing
+      (count(*) filter (where v.image_id is null and a.state->'embeddings' <> '[]'::jsonb))::int as missing
     from write.aggregates a
+    ${indexed}
     where a.aggregate_type = 'image' and a.state->>'status' = 'active'
       ${tenantId === undefined ? sql.fragment`` : sql.fragment`and a.tenant_id = ${tenantId}`}
     group by a.tenant_id
     order by a.tenant_id`);
   return rows.map((r) => ({ ...r }));
+}
+
+const missingRow = z.object({ missing: z.number() });
+
+/**
+ * How many of a tenant's images have a vector in the vector read model but none in `target`'s
+ * space: what its searches would miss in the target space now. From the read model's status
+ * table alone (it holds a row per live image and space; a deleted image's rows go), in the
+ * order of its primary key: about 0.1 s for 100 000 images with two spaces, against 0.7 s for
+ * the write model's count (`embeddingSpaceMoveProgress`; measureEmbeddingSpaceMoveQuery.ts). The
+ * read API asks it while a tenant has not switched.
+ */
+export async function missingInTargetSpace(
+  pool: DatabasePool,
+  tenantId: string,
+  target: SpaceRef,
+): Promise<number> {
+  if (!(await tableExists(pool, 'vector_status.image_vectors'))) return 0;
+  return pool.oneFirst(sql.type(missingRow)`
+    select (count(*) filter (where not in_target))::int as missing
+    from (
+      select image_id, bool_or(model_id = ${target.modelId} and model_version = ${target.modelVersion}) as in_target
+      from vector_status.image_vectors
+      where tenant_id = ${tenantId}
+      group by image_id
+    ) images`);
 }

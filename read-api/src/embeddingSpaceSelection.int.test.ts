@@ -10,6 +10,7 @@ import {
   embeddingSpaceMigrations,
   embeddingSpaceMoveProgress,
   finishEmbeddingSpaceMove,
+  missingInTargetSpace,
   recordedEmbeddingSpaceMove,
   spaceName,
   startEmbeddingSpaceMove,
@@ -79,6 +80,13 @@ describe("embedding space move: the record, each tenant's progress, and the spac
     await indexVector(pool, a, a1, v1); // another space's vector counts for nothing
     assert.deepEqual((await progress()).get(a), { tenantId: a, active: 3, embedded: 1, missing: 1 });
     assert.deepEqual((await progress()).get(b), { tenantId: b, active: 1, embedded: 0, missing: 1 });
+    // The read API's check reads the vector read model alone: a1 has a v1 vector and no v2 one;
+    // a2 is in v2; b's image and a's unembedded one have no vector at all yet.
+    assert.equal(await missingInTargetSpace(pool, a, v2), 1);
+    assert.equal(await missingInTargetSpace(pool, b, v2), 0, 'nothing searchable yet: nothing missing');
+    await indexVector(pool, a, a1, v2);
+    assert.equal(await missingInTargetSpace(pool, a, v2), 0);
+    assert.equal((await progress()).get(a)?.missing, 0);
     assert.deepEqual(
       (await embeddingSpaceMoveProgress(pool, v2, b)).map((p) => p.tenantId),
       [b],
@@ -108,9 +116,15 @@ describe("embedding space move: the record, each tenant's progress, and the spac
       tenant_id text not null, image_id text not null, model_id text not null, model_version text not null,
       dim int not null, indexed_at timestamptz not null, primary key (tenant_id, image_id, model_id, model_version))`);
     const [a, b] = [randomUUID(), randomUUID()];
-    const a1 = await storeImage(pool, a, [v1]);
-    const a2 = await storeImage(pool, a, [v1]);
-    const b1 = await storeImage(pool, b, [v1]);
+    // Live images embedded and indexed in v1, as the embedder and the vector projection leave them.
+    const stored = async (tenantId: string) => {
+      const imageId = await storeImage(pool, tenantId, [v1]);
+      await indexVector(pool, tenantId, imageId, v1);
+      return imageId;
+    };
+    const a1 = await stored(a);
+    const a2 = await stored(a);
+    const b1 = await stored(b);
 
     let now = 0;
     const loaded: string[] = [];
@@ -185,7 +199,7 @@ describe("embedding space move: the record, each tenant's progress, and the spac
     assert.equal(await spaceOf(b), spaceName(v2));
 
     // A new upload of a, not yet in the target: a stays on the target (it never goes back).
-    await storeImage(pool, a, [v1]);
+    await stored(a);
     now += 5000;
     assert.equal(await spaceOf(a), spaceName(v2));
     assert.deepEqual(await selection.status(), {
@@ -196,7 +210,7 @@ describe("embedding space move: the record, each tenant's progress, and the spac
 
     // A tenant incomplete when the move is finished stays on the serving space; switched ones stay.
     const c = randomUUID();
-    await storeImage(pool, c, [v1]);
+    await stored(c);
     assert.equal(await spaceOf(c), spaceName(v1));
     await finishEmbeddingSpaceMove(pool);
     now += 5000;
