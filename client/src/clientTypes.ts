@@ -1,8 +1,8 @@
 /**
  * What the convenience methods take and return. The generated `paths` types (in `generated/`)
- * type every request; the read API's answers below are its generated schemas themselves (the
+ * type every request; both APIs' answers below are their generated schemas themselves (each
  * document is generated from the zod schemas its routes answer by, members the servers always
- * set are required there).
+ * set are required there). `Tokens` is the client's own camelCase view of the token answer.
  */
 import type { components as ReadApi, paths as ReadApiPaths } from './generated/readApi.ts';
 import type { components as WriteApi, paths as WriteApiPaths } from './generated/writeApi.ts';
