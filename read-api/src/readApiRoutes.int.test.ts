@@ -216,6 +216,41 @@ describe('read API routes on app.request', () => {
     assert.ok(checked >= 10, `only ${checked} bounds checked`);
   });
 
+  it('validates a JSON search by its documented body: an undeclared member, or one past a documented bound or enum, is a 400 naming it', async () => {
+    type BodySchema = { properties: Record<string, Parameter['schema'] & { $ref?: string }> };
+    const body = readApiOpenApi.paths?.['/v1/search']?.post?.requestBody;
+    const schema = (body && 'content' in body ? body.content['application/json']?.schema : undefined) as
+      BodySchema | undefined;
+    assert.ok(schema?.properties, 'POST /v1/search documents a JSON body');
+    const refusedFor = async (member: string, value: unknown, named = member) => {
+      const answer = await call(read, 'POST', '/v1/search', {
+        token: userA,
+        body: JSON.stringify({ imageId: unknownId, [member]: value }),
+      });
+      const problem = await problemOf(answer, 400);
+      assert.deepEqual(
+        (problem.errors ?? []).map((e) => e.path),
+        [named],
+        `${member}=${JSON.stringify(value)}: ${JSON.stringify(problem)}`,
+      );
+      return problem;
+    };
+    // An unknown member is named in the message of the body's own (path '') error.
+    assert.match(JSON.stringify(await refusedFor('undeclared', 1, '')), /undeclared/);
+    let checked = 0;
+    for (const [member, { minimum, maximum, enum: options } = {}] of Object.entries(schema.properties)) {
+      for (const value of [
+        ...(maximum === undefined ? [] : [maximum + 1]),
+        ...(minimum === undefined ? [] : [minimum - 1]),
+        ...(options ? ['not-one-of-them'] : []),
+      ]) {
+        await refusedFor(member, value);
+        checked++;
+      }
+    }
+    assert.ok(checked >= 5, `only ${checked} bounds checked`);
+  });
+
   // (Usage needs the tenant in the read model, which no projector fills here; answers with images
   // in them are checked in routes/duplicateRoutes.int.test.ts, on real read models.)
   it('answers as its document says, with no member it does not declare', async () => {
