@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { sql, type DatabasePool } from '@deeplens/platform/database';
 import { ConflictError } from '@deeplens/platform/errors';
+import { activeImagesEmbeddedIn, writeModelExists } from '@deeplens/commands/writeModelQueries';
 import type { ModelManifest } from './modelManifest.ts';
 
 /** The migration set (`embedding-space`) holding the recorded move. */
@@ -84,18 +85,11 @@ export async function finishEmbeddingSpaceMove(pool: DatabasePool): Promise<bool
   return removed.length > 0;
 }
 
-const tenantRow = z.object({
-  tenantId: z.string().nullable(),
-  active: z.number(),
-  embedded: z.number(),
-  missing: z.number(),
-});
-
 /**
  * A tenant's way to the target space. `active`: its live images; `embedded`: those embedded in
- * the target space (write model); `missing`: live images embedded in some space (searchable
- * today) without a vector in the target space's read model yet. The tenant searches the target
- * space once `missing` is 0.
+ * the target space (write model); `missing`: its images with a vector in the vector read model
+ * but none in the target space — what its searches would miss there now. The tenant searches the
+ * target space once `missing` is 0.
  */
 export type TenantMoveProgress = {
   tenantId: string | null;
@@ -105,59 +99,63 @@ export type TenantMoveProgress = {
 };
 
 /**
- * Per tenant (or for one), how far a move to `target` has come: from the write model (live
- * images and their embeddings) and the vector read model's status table (which vectors are
- * indexed). An image that never got a vector in any space (an undecodable upload) does not hold a
- * tenant back.
+ * Per tenant (or for one), how far a move to `target` has come: live images and their
+ * embeddings from the write model (`activeImagesEmbeddedIn`), what the target still misses from
+ * the vector read model (`missingInTargetSpace`).
  */
 export async function embeddingSpaceMoveProgress(
   pool: DatabasePool,
   target: SpaceRef,
   tenantId?: string,
 ): Promise<TenantMoveProgress[]> {
-  if (!(await tableExists(pool, 'write.aggregates'))) return [];
-  const targetSpace = JSON.stringify([{ modelId: target.modelId, modelVersion: target.modelVersion }]);
-  // The projection creates its status table with its first batch: before that nothing is indexed.
-  const indexed = (await tableExists(pool, 'vector_status.image_vectors'))
-    ? sql.fragment`left join vector_status.image_vectors v
-        on v.tenant_id = a.tenant_id and v.image_id = a.aggregate_id
-          and v.model_id = ${target.modelId} and v.model_version = ${target.modelVersion}`
-    : sql.fragment`left join (select null::text as image_id) v on false`;
-  const rows = await pool.any(sql.type(tenantRow)`
-    select a.tenant_id as "tenantId", count(*)::int as active,
-      (count(*) filter (where a.state->'embeddings' @> ${targetSpace}::jsonb))::int as embedded,
-      (count(*) filter (where v.image_id is null and a.state->'embeddings' <> '[]'::jsonb))::int as missing
-    from write.aggregates a
-    ${indexed}
-    where a.aggregate_type = 'image' and a.state->>'status' = 'active'
-      ${tenantId === undefined ? sql.fragment`` : sql.fragment`and a.tenant_id = ${tenantId}`}
-    group by a.tenant_id
-    order by a.tenant_id`);
-  return rows.map((r) => ({ ...r }));
+  if (!(await writeModelExists(pool))) return [];
+  const embedded = await activeImagesEmbeddedIn(pool, {
+    modelId: target.modelId,
+    modelVersion: target.modelVersion,
+  });
+  const missing = await missingPerTenant(pool, target, tenantId);
+  return embedded
+    .filter((r) => tenantId === undefined || r.tenantId === tenantId)
+    .map((r) => ({ ...r, missing: (r.tenantId !== null && missing.get(r.tenantId)) || 0 }));
 }
 
-const missingRow = z.object({ missing: z.number() });
+const missingRow = z.object({ tenantId: z.string(), missing: z.number() });
+
+/**
+ * Per tenant (or for one): its images with a vector in the vector read model but none in
+ * `target`'s space. From the read model's status table alone (a row per live image and space; a
+ * deleted image's rows go), in the order of its primary key: about 0.1 s for 100 000 images with
+ * two spaces (measureEmbeddingSpaceMoveQuery.ts).
+ */
+async function missingPerTenant(
+  pool: DatabasePool,
+  target: SpaceRef,
+  tenantId?: string,
+): Promise<Map<string, number>> {
+  // The projection creates its status table with its first batch: before that nothing is indexed.
+  if (!(await tableExists(pool, 'vector_status.image_vectors'))) return new Map();
+  const rows = await pool.any(sql.type(missingRow)`
+    select tenant_id as "tenantId", (count(*) filter (where not in_target))::int as missing
+    from (
+      select tenant_id, image_id,
+        bool_or(model_id = ${target.modelId} and model_version = ${target.modelVersion}) as in_target
+      from vector_status.image_vectors
+      ${tenantId === undefined ? sql.fragment`` : sql.fragment`where tenant_id = ${tenantId}`}
+      group by tenant_id, image_id
+    ) images
+    group by tenant_id`);
+  return new Map(rows.map((r) => [r.tenantId, r.missing]));
+}
 
 /**
  * How many of a tenant's images have a vector in the vector read model but none in `target`'s
- * space: what its searches would miss in the target space now. From the read model's status
- * table alone (it holds a row per live image and space; a deleted image's rows go), in the
- * order of its primary key: about 0.1 s for 100 000 images with two spaces, against 0.7 s for
- * the write model's count (`embeddingSpaceMoveProgress`; measureEmbeddingSpaceMoveQuery.ts). The
- * read API asks it while a tenant has not switched.
+ * space: what its searches would miss in the target space now. The read API asks it while a
+ * tenant has not switched.
  */
 export async function missingInTargetSpace(
   pool: DatabasePool,
   tenantId: string,
   target: SpaceRef,
 ): Promise<number> {
-  if (!(await tableExists(pool, 'vector_status.image_vectors'))) return 0;
-  return pool.oneFirst(sql.type(missingRow)`
-    select (count(*) filter (where not in_target))::int as missing
-    from (
-      select image_id, bool_or(model_id = ${target.modelId} and model_version = ${target.modelVersion}) as in_target
-      from vector_status.image_vectors
-      where tenant_id = ${tenantId}
-      group by image_id
-    ) images`);
+  return (await missingPerTenant(pool, target, tenantId)).get(tenantId) ?? 0;
 }

@@ -37,7 +37,7 @@ async function printStatus(pool: DatabasePool): Promise<boolean> {
     `move to ${move.targetSpace} (${move.manifestPath}), recorded ${new Date(move.requestedAt).toISOString()}`,
   );
   for (const p of progress) {
-    const state = p.missing === 0 ? 'searches the target space' : `${p.missing} to go`;
+    const state = p.missing === 0 ? 'searches the target space' : `${p.missing} images to index in it`;
     console.log(`tenant ${p.tenantId ?? '-'}: ${p.embedded} of ${p.active} live images embedded, ${state}`);
   }
   const complete = progress.every((p) => p.missing === 0);
