@@ -1,4 +1,4 @@
-import { Hono } from 'hono';
+import { Hono, type MiddlewareHandler } from 'hono';
 import { createApiKeyResolver } from '@deeplens/commands/apiKeyLookup';
 import { createCredentialStandingCheck } from '@deeplens/commands/identity/credentialStanding';
 import { tenantDecider } from '@deeplens/commands/tenant/tenantDecider';
@@ -53,6 +53,16 @@ export function createWriteApi(
     return c.json({ status: 'ready' });
   });
   app.get('/openapi.json', (c) => c.json(writeApiOpenApi));
+
+  // A change of tenants, users, keys or sessions made here is honoured by this process's very
+  // next request: its remembered credentials go before the answer, not when the notification
+  // comes back (other processes follow within the cache's bound).
+  const forgetAfterChange: MiddlewareHandler = async (c, next) => {
+    await next();
+    if (c.req.method !== 'GET' && c.req.method !== 'HEAD' && c.res.status < 400) deps.credentials?.forget();
+  };
+  for (const path of ['/v1/tenants/*', '/v1/users/*', '/v1/users', '/v1/auth/*'])
+    app.use(path, forgetAfterChange);
 
   const identity = identityRoutes(deps);
   app.route('/', identity.publicRoutes);

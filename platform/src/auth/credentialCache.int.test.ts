@@ -92,6 +92,21 @@ describe('credential cache emptied by the write model’s change announcements',
     }
   });
 
+  it('forgets every remembered answer at once when told (the process that made the change)', async (t) => {
+    const { cache } = await setUp(t);
+    const key = counted();
+    // Remembered: two look-ups in a row answer the same (a heartbeat late on a loaded machine
+    // makes the second a fresh one: then again).
+    let remembered: number;
+    do {
+      await until('the change signal is live', () => cache.live());
+      remembered = await cache.get('k', key.load);
+    } while ((await cache.get('k', key.load)) !== remembered);
+    // No write, so no notification is on its way: only forget() can empty it.
+    cache.forget();
+    assert.ok((await cache.get('k', key.load)) > remembered);
+  });
+
   it('answers a look-up that began before a change but does not remember it', async (t) => {
     const { cache, write } = await setUp(t);
     let calls = 0;

@@ -19,6 +19,11 @@ export type CredentialCache = {
   get<T>(key: string, load: () => Promise<T>): Promise<T>;
   /** Whether answers are served from memory now (the signal confirmed within `boundMs`). */
   live(): boolean;
+  /**
+   * Forgets every remembered answer at once: the process that itself committed a credential
+   * change calls it before answering, so its own next request never waits for the notification.
+   */
+  forget(): void;
   close(): Promise<void>;
 };
 
@@ -152,6 +157,7 @@ export function createCredentialCache(options: CredentialCacheOptions): Credenti
 
   return {
     live,
+    forget: invalidate,
     get<T>(key: string, load: () => Promise<T>): Promise<T> {
       if (!live()) return load();
       const cached = entries.get(key);
