@@ -33,7 +33,7 @@ function moveCommand(env: Record<string, string>, ...args: string[]): Promise<{ 
 type Answer = { at: number; status: number; model?: string; ids: string[]; expected: string };
 
 describe('moving a running instance to another embedding space (issue 15)', () => {
-  it('one command moves a tenant from v1 to v2 while searches answer throughout: from v1 until complete, from v2 after; an upload during the move is found', async (t) => {
+  it('one command moves a tenant from v1 to v2 while searches answer throughout: from v1 until complete, from v2 after; an upload during the move is found; the embedder killed mid-move resumes', async (t) => {
     const { manifest: v2, backbone: v1, backboneManifestPath, manifestPath } = await buildDefaultModel();
     const deeplens = await startDeepLens(t, {
       processes: ['write-api', 'relay', 'embedder', 'projectors', 'read-api'],
@@ -197,6 +197,16 @@ describe('moving a running instance to another embedding space (issue 15)', () =
     // An upload during the move: embedded in both spaces.
     const late = photos[6]!;
     const lateId = await upload(late);
+
+    // The embedder crashes once it has embedded in v2 (SIGKILL, offsets of its batch uncommitted)
+    // and is started again: it finds the recorded move and its v2 group resumes.
+    const embeddedInV2 = async () =>
+      (await embeddingSpaceMoveProgress(pool, v2, tenant.id)).reduce((sum, p) => sum + p.embedded, 0);
+    for (const deadline = Date.now() + 180_000; (await embeddedInV2()) === 0; await sleep(50))
+      assert.ok(Date.now() < deadline, 'the embedder starts embedding in v2 within 180 s of the command');
+    await deeplens.stop('embedder');
+    t.diagnostic(`embedder killed with ${await embeddedInV2()} of 7 images embedded in v2`);
+    deeplens.start('embedder');
 
     // Until the tenant answers from v2; then a few more searches.
     const deadline = Date.now() + 300_000;
