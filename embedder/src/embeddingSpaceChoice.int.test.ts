@@ -70,6 +70,8 @@ describe('chooseEmbeddingManifest (the space the embedder and the read API embed
       assert.equal(error.defaultSpace, `${manifest.modelId}@${manifest.modelVersion}`);
       assert.ok(error.message.includes(`EMBEDDER_MODEL_MANIFEST=${built.backboneManifestPath}`));
       assert.ok(error.message.includes(`EMBEDDER_MODEL_MANIFEST=${built.manifestPath}`));
+      // The move without a gap in search is named with the manifest to give it.
+      assert.ok(error.message.includes(`embeddingSpaceMoveMain.ts start ${built.manifestPath}`));
       return true;
     });
 

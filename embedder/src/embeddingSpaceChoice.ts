@@ -6,8 +6,9 @@
  * An installation whose images were embedded with an older version of the default model (v1:
  * average pooling, 1792-d) is not moved to the new default silently: its searches would answer
  * from the new space only, missing every image not yet embedded again. Such an installation
- * must name its space explicitly (keep v1, or choose v2 and let the embedder re-embed the log);
- * until then the process refuses to start, saying so.
+ * must name its space explicitly (keep v1 — and move with `embeddingSpaceMoveMain.ts start`,
+ * without a gap in search — or choose v2 and let the embedder re-embed the log); until then the
+ * process refuses to start, saying so.
  */
 import {
   activeImagesEmbeddedIn,
@@ -27,8 +28,10 @@ export class EmbeddingSpaceNotChosenError extends Error {
   ) {
     super(
       `this installation's images are embedded in ${storedSpace}, not in the default space ${defaultSpace}; ` +
-        `choose one explicitly: EMBEDDER_MODEL_MANIFEST=${backboneManifestPath} keeps searching them as they are, ` +
-        `EMBEDDER_MODEL_MANIFEST=${defaultManifestPath} moves to the default (the embedder embeds every image ` +
+        `choose one explicitly: EMBEDDER_MODEL_MANIFEST=${backboneManifestPath} keeps searching them as they are ` +
+        `(then \`npx tsx embedder/src/embeddingSpaceMoveMain.ts start ${defaultManifestPath}\` moves them to the ` +
+        'default while searches keep answering), ' +
+        `EMBEDDER_MODEL_MANIFEST=${defaultManifestPath} moves to the default at once (the embedder embeds every image ` +
         'again from the log; searches answer from the new space only, so they miss images until it has caught up); ' +
         'see docs/search-quality.md, "Moving a tenant to a new space"',
     );
