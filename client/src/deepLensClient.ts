@@ -359,7 +359,7 @@ export function createDeepLensClient(options: DeepLensClientOptions) {
         'POST /v1/search',
         read.POST('/v1/search', {
           // The model also goes in the query string, where the read API looks for it in a multipart search.
-          ...(search.model === undefined ? {} : { params: { query: { model: search.model } as never } }),
+          ...(search.model === undefined ? {} : { params: { query: { model: search.model } } }),
           body: {},
           bodySerializer: () => form,
         }),
