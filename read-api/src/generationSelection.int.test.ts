@@ -254,6 +254,15 @@ describe('point-in-time rebuild read through DeepLens-Generation', () => {
       assert.equal(response.status, status, `DeepLens-Generation: ${value}`);
       assert.match(response.headers.get('content-type') ?? '', /application\/problem\+json/);
     }
+    const notATenant = await app.request('/v1/images', {
+      headers: { 'x-test-role': 'platform_admin', 'DeepLens-Generation': header, 'DeepLens-Tenant': 'acme' },
+    });
+    assert.equal(notATenant.status, 400);
+    assert.match(notATenant.headers.get('content-type') ?? '', /application\/problem\+json/);
+    assert.match(
+      ((await notATenant.json()) as { detail: string }).detail,
+      /DeepLens-Tenant takes a tenant id/,
+    );
 
     // Promote: the snapshot catches up with the log and becomes the live generation.
     const promoted = await promoteSnapshot(projectionDefinitions['metadata']!, snapshots['metadata']!, {

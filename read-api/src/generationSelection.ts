@@ -1,51 +1,32 @@
 import type { MiddlewareHandler } from 'hono';
+import type { z } from 'zod';
 import type { DatabasePool } from '@deeplens/platform/database';
 import { ForbiddenError, NotFoundError, ValidationError } from '@deeplens/platform/errors';
 import { principalOf } from '@deeplens/platform/http/authenticate';
 import { generationStatus, listGenerations } from '@deeplens/projections/generations';
 import { withGenerations, type GenerationSelection } from '@deeplens/projections/generationScope';
 import type { ReadApiEnv } from './readApiEnv.ts';
-
-export const generationHeader = 'DeepLens-Generation';
-export const generationTenantHeader = 'DeepLens-Tenant';
-
-const projections = ['metadata', 'usage', 'vectors'] as const;
-type ProjectionName = (typeof projections)[number];
-
-const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import {
+  generationHeader,
+  generationHeaderValue,
+  generationTenantHeader,
+  generationTenantHeaderValue,
+  type SnapshotProjection,
+  type WantedGeneration,
+} from './routes/snapshotHeaders.ts';
 
 /**
- * `DeepLens-Generation: metadata:7, vectors:4` (or a bare `7`: generation 7 of every projection
- * that has a snapshot numbered 7) makes this request read those generations instead of the
- * active ones — point-in-time snapshots built by `rebuildMain.ts <projection> --until …`.
+ * `DeepLens-Generation`'s value as `generationHeaderValue` (the schema the OpenAPI document
+ * declares) parses it; a malformed value is a `ValidationError` (400) naming what is wrong.
  */
-export function parseGenerationHeader(value: string): { projection?: ProjectionName; generation: number }[] {
-  const parts = value
-    .split(',')
-    .map((p) => p.trim())
-    .filter((p) => p !== '');
-  if (parts.length === 0 || parts.length > projections.length) {
-    throw new ValidationError(
-      `${generationHeader} takes <projection>:<generation>, … or one generation number`,
-    );
-  }
-  const out = parts.map((part) => {
-    const match = /^(?:([a-z]+):)?([1-9]\d{0,8})$/.exec(part);
-    const projection = match?.[1];
-    if (!match || (projection !== undefined && !(projections as readonly string[]).includes(projection))) {
-      throw new ValidationError(
-        `${generationHeader}: '${part.slice(0, 40)}' is not <projection>:<generation> (projections: ${projections.join(', ')})`,
-      );
-    }
-    return { projection: projection as ProjectionName | undefined, generation: Number(match[2]) };
-  });
-  if (out.some((o) => o.projection === undefined) && out.length > 1) {
-    throw new ValidationError(`${generationHeader}: a bare generation number stands alone`);
-  }
-  if (new Set(out.map((o) => o.projection)).size !== out.length) {
-    throw new ValidationError(`${generationHeader} names a projection twice`);
-  }
-  return out;
+export function parseGenerationHeader(value: string): WantedGeneration[] {
+  return parsedHeader(generationHeaderValue, value);
+}
+
+function parsedHeader<T>(schema: z.ZodType<T, z.ZodTypeDef, string>, value: string): T {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  throw new ValidationError(result.error.issues[0]?.message ?? 'malformed header');
 }
 
 /**
@@ -64,7 +45,7 @@ export function generationSelection(pool: DatabasePool): MiddlewareHandler<ReadA
       throw new ForbiddenError(`only a platform admin may read another generation (${generationHeader})`);
     }
     const wanted = parseGenerationHeader(header);
-    const selection: Partial<Record<ProjectionName, number>> = {};
+    const selection: Partial<Record<SnapshotProjection, number>> = {};
     const bare =
       wanted.length === 1 && wanted[0]!.projection === undefined ? wanted[0]!.generation : undefined;
     if (bare !== undefined) {
@@ -72,7 +53,7 @@ export function generationSelection(pool: DatabasePool): MiddlewareHandler<ReadA
         (g) => g.generation === bare && g.status === 'snapshot',
       );
       if (matching.length === 0) throw new NotFoundError(`no snapshot generation ${bare}`);
-      for (const g of matching) selection[g.projection as ProjectionName] = g.generation;
+      for (const g of matching) selection[g.projection as SnapshotProjection] = g.generation;
     } else {
       for (const { projection, generation } of wanted) {
         const status = await generationStatus(pool, projection!, generation);
@@ -86,11 +67,10 @@ export function generationSelection(pool: DatabasePool): MiddlewareHandler<ReadA
     }
     const tenant = c.req.header(generationTenantHeader);
     if (tenant !== undefined) {
-      if (!uuid.test(tenant)) throw new ValidationError(`${generationTenantHeader} takes a tenant id`);
       c.set('principal', {
         ...principal,
         role: 'tenant_user',
-        tenantId: tenant,
+        tenantId: parsedHeader(generationTenantHeaderValue, tenant),
         scopes: principal.scopes.filter((s) => s === 'images:read' || s === 'search'),
       });
     }
@@ -99,7 +79,7 @@ export function generationSelection(pool: DatabasePool): MiddlewareHandler<ReadA
   };
 }
 
-function describe(selection: Partial<Record<ProjectionName, number>>): string {
+function describe(selection: Partial<Record<SnapshotProjection, number>>): string {
   const entries = Object.entries(selection);
   return entries.length === 0 ? 'active' : entries.map(([p, g]) => `${p}:${g}`).join(', ');
 }

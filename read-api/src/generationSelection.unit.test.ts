@@ -25,4 +25,19 @@ describe('parseGenerationHeader', () => {
       assert.throws(() => parseGenerationHeader(bad), ValidationError, bad);
     }
   });
+
+  it('says what is wrong in the 400 detail', () => {
+    for (const [bad, detail] of [
+      ['', 'DeepLens-Generation takes <projection>:<generation>, … or one generation number'],
+      ['1,2,3,4', 'DeepLens-Generation takes <projection>:<generation>, … or one generation number'],
+      [
+        'history:1',
+        "DeepLens-Generation: 'history:1' is not <projection>:<generation> (projections: metadata, usage, vectors)",
+      ],
+      ['3, metadata:1', 'DeepLens-Generation: a bare generation number stands alone'],
+      ['metadata:1,metadata:2', 'DeepLens-Generation names a projection twice'],
+    ] as const) {
+      assert.throws(() => parseGenerationHeader(bad), { name: ValidationError.name, message: detail }, bad);
+    }
+  });
 });
