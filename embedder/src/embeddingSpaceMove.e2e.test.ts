@@ -215,6 +215,12 @@ describe('moving a running instance to another embedding space (issue 15)', () =
           await sampler;
         });
 
+        // A manifest that does not load is refused before anything is recorded.
+        const refused = await moveCommand(deeplens.env, 'start', join(repoRoot, 'no-such.manifest.json'));
+        assert.equal(refused.code, 1, refused.out);
+        assert.match(refused.out, /cannot read model manifest/);
+        assert.match((await moveCommand(deeplens.env, 'status')).out, /no move recorded/);
+
         // The documented command, once.
         const started = await moveCommand(deeplens.env, 'start', manifestPath);
         assert.equal(started.code, 0, started.out);

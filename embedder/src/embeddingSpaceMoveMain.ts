@@ -47,28 +47,37 @@ async function printStatus(pool: DatabasePool): Promise<boolean> {
 }
 
 const [action, path] = process.argv.slice(2);
+if (!((action === 'start' && path) || action === 'status' || action === 'finish')) {
+  console.error(usage);
+  process.exit(64);
+}
 const config = loadConfig();
-await runMigrations(
-  config.DATABASE_URL,
-  embeddingSpaceMigrations.component,
-  embeddingSpaceMigrations.directory,
-);
-const pool = await createDatabasePool(config);
 try {
-  if (action === 'start' && path) {
-    const manifestPath = resolve(path);
-    const manifest = await loadModelManifest(manifestPath);
-    const move = await startEmbeddingSpaceMove(pool, manifest, manifestPath);
-    console.log(`move to ${move.targetSpace} recorded; the embedders embed every image in it`);
-    await printStatus(pool);
-  } else if (action === 'status') {
-    process.exitCode = (await printStatus(pool)) ? 0 : 2;
-  } else if (action === 'finish') {
-    console.log((await finishEmbeddingSpaceMove(pool)) ? 'move finished' : 'no move recorded');
-  } else {
-    console.error(usage);
-    process.exitCode = 64;
+  // Before anything is recorded: a manifest that does not load is refused here, not in the embedders.
+  const manifestPath = action === 'start' ? resolve(path!) : undefined;
+  const manifest = manifestPath ? await loadModelManifest(manifestPath) : undefined;
+  await runMigrations(
+    config.DATABASE_URL,
+    embeddingSpaceMigrations.component,
+    embeddingSpaceMigrations.directory,
+  );
+  const pool = await createDatabasePool(config);
+  try {
+    if (manifest && manifestPath) {
+      const move = await startEmbeddingSpaceMove(pool, manifest, manifestPath);
+      console.log(`move to ${move.targetSpace} recorded; the embedders embed every image in it`);
+      await printStatus(pool);
+    } else if (action === 'status') {
+      process.exitCode = (await printStatus(pool)) ? 0 : 2;
+    } else {
+      console.log((await finishEmbeddingSpaceMove(pool)) ? 'move finished' : 'no move recorded');
+    }
+  } finally {
+    await pool.end();
   }
-} finally {
-  await pool.end();
+} catch (error) {
+  console.error(
+    `embeddingSpaceMoveMain ${action}: ${error instanceof Error ? error.message : String(error)}`,
+  );
+  process.exitCode = 1;
 }
