@@ -7,7 +7,6 @@
  */
 import { join } from 'node:path';
 import { createCommandHandler } from '@deeplens/commands/commandHandler';
-import { readTenantUsage } from '@deeplens/commands/usageStripes';
 import { limitsOf } from '@deeplens/commands/tenant/plans';
 import { tenantDecider } from '@deeplens/commands/tenant/tenantDecider';
 import { createWriteModelDatabase } from '@deeplens/commands/testing/writeModelDatabase';
@@ -109,7 +108,6 @@ try {
           attributes: {},
           source: 'http',
           tenant: { status: 'active', limits: limitsOf('enterprise') },
-          usage: await readTenantUsage(pool, tenantId),
         },
       },
       { actor: 'system:bench' },

@@ -26,8 +26,8 @@ function provision(tenantId: string, slug = `slug-${tenantId.slice(0, 8)}`) {
 }
 
 /**
- * The n-th upload of 1000 bytes to the tenant, carrying the limits and usage the handler read
- * before deciding (here always none used: only the write model's guard can stop an upload).
+ * The n-th upload of 1000 bytes to the tenant, carrying the limits the handler read before
+ * deciding; what the tenant already stores is the write model's count, the only guard.
  */
 function uploadCommand(
   tenantId: string,
@@ -50,7 +50,6 @@ function uploadCommand(
       attributes: {},
       source: 'http',
       tenant: { status: 'active', limits },
-      usage: { images: 0, bytes: 0 },
     },
   };
 }
@@ -338,7 +337,7 @@ describe('command handler and write model (PostgreSQL)', () => {
     const handler = createCommandHandler({ pool });
     const tenantId = randomUUID();
     const limits = { ...limitsOf('free'), maxImages: 3 };
-    // Every upload read the same, stale usage: only the write model's guard can stop the fourth.
+    // Only the write model's count can stop the fourth.
     const upload = (i: number) => uploadCommand(tenantId, i, limits);
     const outcomes = await Promise.allSettled(
       Array.from({ length: 8 }, (_, i) => handler.handle(imageAggregate, upload(i), admin)),

@@ -456,11 +456,10 @@ export function createCommandHandler({
                 ${column((d) => hashes[d.i]!)}::text[],
                 ${column((d) => JSON.stringify(d.result))}::jsonb[])`);
           }
-          for (const d of decided)
-            for (const event of d.events) {
-              const usage = rules.usage?.(event, d.command);
-              if (usage) await changeUsage(tx, usage);
-            }
+          for (const usage of groupUsage(
+            decided.flatMap((d) => d.events.map((event) => rules.usage?.(event, d.command))),
+          ))
+            await changeUsage(tx, usage);
         });
         for (const d of decided) answers[d.i] = { status: 'fulfilled', value: d.result };
         if (decided.some((d) => d.events.length > 0)) outboxSignal.appended();
@@ -483,6 +482,34 @@ export function createCommandHandler({
   }
 
   return { handle, handleGroup, load, outboxSignal };
+}
+
+/**
+ * A group's usage changes, counted once per tenant: the group's total is checked against the
+ * limits as one change (so a group past them is refused whole), and each tenant's stripes are
+ * taken once, in tenant order, so two groups never wait on each other's stripes in a cycle.
+ */
+export function groupUsage(changes: readonly (UsageChange | undefined)[]): UsageChange[] {
+  const counts = new Map<string, Extract<UsageChange, { kind: 'count' }>>();
+  const plans = new Map<string, UsageChange>();
+  for (const change of changes) {
+    if (!change) continue;
+    if (change.kind === 'limitsChanged') {
+      plans.set(change.tenantId, change);
+      continue;
+    }
+    const sum = counts.get(change.tenantId);
+    const limits = sum?.limits ?? change.limits;
+    counts.set(change.tenantId, {
+      kind: 'count',
+      tenantId: change.tenantId,
+      images: (sum?.images ?? 0) + change.images,
+      bytes: (sum?.bytes ?? 0) + change.bytes,
+      ...(limits ? { limits } : {}),
+    });
+  }
+  const byTenant = (a: UsageChange, b: UsageChange) => a.tenantId.localeCompare(b.tenantId);
+  return [...[...plans.values()].sort(byTenant), ...[...counts.values()].sort(byTenant)];
 }
 
 const storedKeyRow = z.object({

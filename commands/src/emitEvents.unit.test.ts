@@ -82,7 +82,6 @@ describe('decided events', () => {
           attributes: {},
           source: 'intake',
           tenant: { status: 'active', limits: plans.pro },
-          usage: { images: 0, bytes: 0 },
         },
         metadata,
       },

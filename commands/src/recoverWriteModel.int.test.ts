@@ -174,7 +174,6 @@ describe('write-model recovery from the log (Kafka + PostgreSQL)', () => {
         attributes: { n: String(n) },
         source: 'http',
         tenant: { status: 'active', limits: limitsOf('pro') },
-        usage: { images: 0, bytes: 0 },
       },
     });
     const images: { tenantId: string; imageId: string }[] = [];

@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { z } from 'zod';
 import { sql, type DatabasePool } from '@deeplens/platform/database';
-import { LimitExceededError } from '@deeplens/platform/errors';
+import { LimitExceededError, PayloadTooLargeError } from '@deeplens/platform/errors';
 
 /**
  * A tenant's usage (images and bytes) is kept exact in the write model, in the same transaction
@@ -97,7 +97,11 @@ const stripeRow = z.object({
   images_granted: z.number(),
   bytes_granted: z.number(),
 });
-const limitsRow = z.object({ max_images: z.number().nullable(), max_bytes: z.number().nullable() });
+const limitsRow = z.object({
+  plan: z.string().nullable(),
+  max_images: z.number().nullable(),
+  max_bytes: z.number().nullable(),
+});
 
 /**
  * Grants of one tenant change only under this transaction-scoped lock (slow paths and plan
@@ -172,7 +176,7 @@ export async function changeUsage(tx: Queryable, change: UsageChange): Promise<v
   // from its tenant update to its commit, so its limits are visible once we hold it).
   await lockGrants(tx, tenantId);
   const planned = await tx.maybeOne(sql.type(limitsRow)`
-    select (state->'limits'->>'maxImages')::float8 as max_images,
+    select state->>'plan' as plan, (state->'limits'->>'maxImages')::float8 as max_images,
            (state->'limits'->>'maxBytes')::float8 as max_bytes
     from write.aggregates where aggregate_type = 'tenant' and aggregate_id = ${tenantId}`);
   const fallback = change.limits ?? { maxImages: Number.MAX_SAFE_INTEGER, maxBytes: Number.MAX_SAFE_INTEGER };
@@ -204,11 +208,7 @@ export async function changeUsage(tx: Queryable, change: UsageChange): Promise<v
     stripes = await readStripes(tx, tenantId, 'all', stripe);
     plan = planGrant(stripes, stripe, change, limits);
   }
-  if (plan === 'limit') {
-    throw new LimitExceededError('the tenant plan limit for images or bytes is reached', {
-      detail: { tenantId, limits },
-    });
-  }
+  if (plan === 'limit') throw refusal(stripes, change, limits, planned?.plan ?? null);
   for (const next of plan) {
     const before = stripes.find((s) => s.stripe === next.stripe);
     if (
@@ -224,6 +224,31 @@ export async function changeUsage(tx: Queryable, change: UsageChange): Promise<v
           images_granted = ${next.imagesGranted}, bytes_granted = ${next.bytesGranted}
       where tenant_id = ${tenantId} and stripe = ${next.stripe}`);
   }
+}
+
+/**
+ * The refusal of a change past the limits (every stripe locked, so `used` is exact): images
+ * first (429), then bytes (413), each naming the limit and what the tenant used before it.
+ */
+function refusal(
+  stripes: readonly UsageStripe[],
+  change: { images: number; bytes: number },
+  limits: { maxImages: number; maxBytes: number },
+  planName: string | null,
+): LimitExceededError | PayloadTooLargeError {
+  const used = {
+    images: stripes.reduce((total, s) => total + s.images, 0),
+    bytes: stripes.reduce((total, s) => total + s.bytes, 0),
+  };
+  const plan = planName ? `the ${planName} plan` : 'the plan';
+  if (change.images > 0 && used.images + change.images > limits.maxImages)
+    return new LimitExceededError(
+      `${plan} holds ${limits.maxImages} images; this tenant has ${used.images}`,
+      { detail: { limit: limits.maxImages, used: used.images } },
+    );
+  return new PayloadTooLargeError(`${plan} holds ${limits.maxBytes} bytes; this tenant has ${used.bytes}`, {
+    detail: { limit: limits.maxBytes, used: used.bytes },
+  });
 }
 
 const usageRow = z.object({ images: z.number(), bytes: z.number() });

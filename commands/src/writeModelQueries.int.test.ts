@@ -72,7 +72,6 @@ describe('write model queries', () => {
         attributes: {},
         source: 'http',
         tenant: { status: 'active', limits: limitsOf('pro') },
-        usage: { images: 0, bytes: 0 },
       },
     });
     const commands = [upload(alpha, 1), upload(alpha, 2), upload(alpha, 3), upload(beta, 4)];

@@ -248,7 +248,6 @@ describe('embedder worker: poison records and storage outages', () => {
           data: {
             ...event.data,
             tenant: { status: 'active', limits: limitsOf('free') },
-            usage: { images: 0, bytes: 0 },
           },
         },
         { actor: 'system:test' },

@@ -352,7 +352,6 @@ describe(
                   attributes: {},
                   source: 'http',
                   tenant: { status: 'active', limits: limitsOf('pro') },
-                  usage: { images: uploaded, bytes: 0 },
                 },
               },
               origin,

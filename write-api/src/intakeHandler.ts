@@ -3,7 +3,6 @@ import type { KafkaMessage } from 'kafkajs';
 import { intakeKeyDecider } from '@deeplens/commands/identity/intakeKeyDecider';
 import type { RegisteredIntakeKey } from '@deeplens/commands/identity/intakeKeyState';
 import { appendToOutbox, type CommandHandler } from '@deeplens/commands/commandHandler';
-import { readTenantUsage } from '@deeplens/commands/usageStripes';
 import { tenantDecider } from '@deeplens/commands/tenant/tenantDecider';
 import { imageAggregate } from '@deeplens/commands/writeModelRules';
 import { intakeSigningPayload } from '@deeplens/events/eventCodec';
@@ -167,7 +166,6 @@ export function createIntakeHandler(options: IntakeHandlerOptions): IntakeHandle
               imageId,
               source: 'intake',
               tenant: { status: tenant.status, limits: tenant.limits },
-              usage: await readTenantUsage(pool, tenantId),
             },
           },
           origin,

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -9,6 +10,7 @@ import { createTokenIssuer } from '@deeplens/platform/auth/accessTokens';
 import { generateSigningKey } from '@deeplens/platform/auth/signingKey';
 import { sql } from '@deeplens/platform/database';
 import { makeJpeg, makePng, makePngBomb } from '@deeplens/platform/testing/hostileImages';
+import { readTenantUsage } from '@deeplens/commands/usageStripes';
 import { bucketEraser, createTenantEraser } from './tenantEraser.ts';
 import { tenantBucket } from '@deeplens/platform/tenantStorage';
 import { adminEmail, adminPassword, startWriteApi, type WriteApiHarness } from './testing/writeApiHarness.ts';
@@ -529,6 +531,41 @@ describe('write API over HTTP (real PostgreSQL, registry-free write path)', () =
     );
     assert.match(quota.detail ?? '', /2 images/);
     assert.deepEqual(await footprint(api), before, 'nothing from any refusal was written');
+  });
+
+  it('lets exactly one of two concurrent uploads through when together they pass the image quota by one', async (t) => {
+    const api = await startWriteApi(t);
+    const limits = { maxImages: 2, maxBytes: 10_000_000, maxImageBytes: 200_000, requestsPerMinute: 1000 };
+    for (let round = 0; round < 4; round += 1) {
+      const { owner, tenantId } = await setUpTenant(api, `race-${round}`, 'free', limits);
+      const post = (seeds: number[]) =>
+        fetch(`${api.baseUrl}/v1/images`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${owner.access_token}` },
+          body: imageForm(seeds.map((seed) => ({ name: `${seed}.jpg`, bytes: jpegs[seed]! }))),
+        });
+      const jpegs = await Promise.all([0, 1, 2].map((seed) => makeJpeg(40, 30, 100 * round + seed)));
+      // One image and two: either fits alone, both together are one too many.
+      const answers = await Promise.all([post([0]), post([1, 2])]);
+      const statuses = answers.map((a) => a.status).sort();
+      assert.deepEqual(statuses, [202, 429], `round ${round}: exactly one refused`);
+      const accepted = answers.find((a) => a.status === 202)!;
+      const images = ((await accepted.json()) as { images: unknown[] }).images.length;
+      await problem(
+        answers.find((a) => a.status === 429)!,
+        429,
+        'limit_exceeded',
+      );
+      const usage = await readTenantUsage(api.deps.pool, tenantId);
+      assert.ok(usage.images <= limits.maxImages, `round ${round}: usage ${usage.images} within the quota`);
+      assert.equal(usage.images, images, `round ${round}: the images counted are the images answered`);
+      const stored = await api.deps.pool.oneFirst(sql.type(count)`
+        select count(*)::int8 as n from write.aggregates where aggregate_type = 'image' and tenant_id = ${tenantId}`);
+      assert.equal(stored, images, `round ${round}: no image of the refused request is stored`);
+      const paths = (await readdir(api.config.OBJECT_STORE_DIR, { recursive: true })).join('\n');
+      const kept = jpegs.filter((jpeg) => paths.includes(createHash('sha256').update(jpeg).digest('hex')));
+      assert.equal(kept.length, images, `round ${round}: nor its bytes`);
+    }
   });
 
   it('answers a retried upload with the same Idempotency-Key with the first answer: one image', async (t) => {

@@ -3,7 +3,6 @@ import type { ImageEvent } from '@deeplens/events/imageEvents';
 import { imageFieldsOf } from '@deeplens/events/imageFields';
 import {
   ConflictError,
-  LimitExceededError,
   NotFoundError,
   PayloadTooLargeError,
   ValidationError,
@@ -14,8 +13,8 @@ import type { ImageCommand, UploadImage } from './imageCommands.ts';
 import type { ImageState, UploadedImage } from './imageState.ts';
 
 /**
- * An image's rules. Uploads are checked against the tenant snapshot and usage the handler
- * read; a batch upload decides its images one by one with the usage growing in between.
+ * An image's rules. Uploads are checked against the tenant snapshot the handler read (status,
+ * the size of one image); the tenant's totals are counted by the write model's usage rule.
  * Idempotency keys are the write model's concern. Results of background work (embeddings,
  * thumbnails) are idempotent: recording the same one again changes nothing.
  */
@@ -105,7 +104,7 @@ export function decideImage(command: ImageCommand, state: ImageState): ImageEven
 }
 
 function upload(command: UploadImage, state: ImageState): ImageEvent[] {
-  const { tenant, usage, ...image } = command.data;
+  const { tenant, ...image } = command.data;
   if (state.status !== 'initial') throw new ConflictError(`Image ${image.imageId} already exists`);
   if (tenant.status === 'deleted') throw new NotFoundError(`Tenant ${image.tenantId} not found`);
   if (tenant.status === 'suspended') {
@@ -120,26 +119,13 @@ function upload(command: UploadImage, state: ImageState): ImageEvent[] {
   }
   assertDimensions(image.width, image.height);
 
+  // The tenant's totals (images, bytes) are the write model's rule (`imageRules.usage`): counted
+  // exactly, in the transaction that stores the upload, where no concurrent upload can race them.
   const { limits } = tenant;
-  const detail = { limits, usage, bytes: image.bytes };
   if (image.bytes > limits.maxImageBytes) {
     throw new PayloadTooLargeError(
       `The image is ${image.bytes} bytes; the plan allows ${limits.maxImageBytes} bytes per image`,
-      { detail },
-    );
-  }
-  if (usage.images + 1 > limits.maxImages) {
-    throw new LimitExceededError(
-      `The tenant has ${usage.images} images; the plan allows ${limits.maxImages}`,
-      {
-        detail,
-      },
-    );
-  }
-  if (usage.bytes + image.bytes > limits.maxBytes) {
-    throw new PayloadTooLargeError(
-      `The tenant stores ${usage.bytes} bytes; ${image.bytes} more would exceed the plan's ${limits.maxBytes}`,
-      { detail },
+      { detail: { limit: limits.maxImageBytes, bytes: image.bytes } },
     );
   }
   return emit(

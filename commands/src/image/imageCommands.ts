@@ -6,10 +6,10 @@ import type { TenantStatus } from '../tenant/tenantState.ts';
 /** The tenant as the handler read it just before deciding an upload. */
 export type TenantSnapshot = { status: TenantStatus; limits: TenantLimits };
 
-/** What the tenant stores now, not counting the image being uploaded. */
-export type TenantUsage = { images: number; bytes: number };
-
-/** The image's fields (`imageFields`), and what the handler read to decide the upload. */
+/**
+ * The image's fields (`imageFields`), and the tenant as the handler read it. What the tenant
+ * already stores is not part of it: the write model counts that (`imageRules.usage`).
+ */
 export type UploadImage = Command<
   'UploadImage',
   {
@@ -17,7 +17,6 @@ export type UploadImage = Command<
     /** Chosen by the handler (a fresh UUID). */
     imageId: string;
     tenant: TenantSnapshot;
-    usage: TenantUsage;
   } & ImageFields
 >;
 

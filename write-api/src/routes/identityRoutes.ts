@@ -6,10 +6,10 @@ import { userDecider } from '@deeplens/commands/identity/userDecider';
 import type { RegisteredUser } from '@deeplens/commands/identity/userState';
 import { tenantDecider } from '@deeplens/commands/tenant/tenantDecider';
 import { apiKeyAggregate, userAggregate } from '@deeplens/commands/writeModelRules';
+import { userIdByEmail } from '@deeplens/commands/writeModelQueries';
 import { generateApiKey, parseApiKey, verifyApiKeySecret } from '@deeplens/platform/auth/apiKeys';
 import { hashPassword, verifyPassword } from '@deeplens/platform/auth/passwords';
 import type { Principal, Role } from '@deeplens/platform/auth/principal';
-import { sql } from '@deeplens/platform/database';
 import {
   ConflictError,
   ForbiddenError,
@@ -180,8 +180,6 @@ export const identityContract = {
   }),
 };
 
-const userIdByEmail = z.object({ aggregate_id: z.string() });
-
 /** The peer's address as the socket saw it (`direct` outside a Node server, e.g. in `app.request`). */
 function clientAddress(c: Context): string {
   try {
@@ -197,10 +195,9 @@ export function identityRoutes(deps: WriteApiDependencies) {
   const app = new Hono<WriteApiEnv>();
 
   async function userByEmail(email: string): Promise<RegisteredUser | undefined> {
-    const found = await pool.maybeOne(sql.type(userIdByEmail)`
-      select aggregate_id from write.unique_reservations where kind = 'user_email' and value = ${email.toLowerCase()}`);
+    const found = await userIdByEmail(pool, email.toLowerCase());
     if (!found) return undefined;
-    const state = await handler.load(userDecider, found.aggregate_id);
+    const state = await handler.load(userDecider, found);
     return state.status === 'initial' ? undefined : state;
   }
 

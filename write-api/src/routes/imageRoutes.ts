@@ -1,19 +1,12 @@
 import { Hono } from 'hono';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { z } from 'zod';
-import { readTenantUsage } from '@deeplens/commands/usageStripes';
+import { activeImagesWithSha256 } from '@deeplens/commands/writeModelQueries';
 import { imageDecider } from '@deeplens/commands/image/imageDecider';
 import { tenantDecider } from '@deeplens/commands/tenant/tenantDecider';
 import type { ProvisionedTenant } from '@deeplens/commands/tenant/tenantState';
 import { imageAggregate } from '@deeplens/commands/writeModelRules';
-import {
-  ConflictError,
-  ForbiddenError,
-  LimitExceededError,
-  NotFoundError,
-  PayloadTooLargeError,
-  ValidationError,
-} from '@deeplens/platform/errors';
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '@deeplens/platform/errors';
 import { requireScope } from '@deeplens/platform/http/authenticate';
 import { deterministicUuid, randomUUID } from '@deeplens/platform/ids';
 import {
@@ -22,7 +15,6 @@ import {
   type InspectedImage,
 } from '@deeplens/platform/images/inspectImage';
 import { sha256Hex } from '@deeplens/platform/objectStore';
-import { sql } from '@deeplens/platform/database';
 import type { Context } from 'hono';
 import { commandOrigin } from '../commandOrigin.ts';
 import { defaultUploadLimits, receiveUpload } from '@deeplens/platform/http/receiveUpload';
@@ -180,8 +172,6 @@ function parseUploadFields(fields: Map<string, string>) {
   return { tags: [...new Set(parsedTags.data)], attributes: parsedAttributes.data };
 }
 
-const referenceCount = z.object({ n: z.number() });
-
 /** Upload (202), retag, delete. Every image belongs to the caller's tenant. */
 export function imageRoutes(deps: WriteApiDependencies) {
   const { handler, pool, config } = deps;
@@ -217,7 +207,7 @@ export function imageRoutes(deps: WriteApiDependencies) {
       throw new ValidationError('no image in the request: send one or more file parts');
     const meta = parseUploadFields(upload.fields);
 
-    // Everything is checked before anything is stored: a refusal leaves no trace.
+    // Every image is checked before anything is stored: a refusal leaves no trace.
     const inspected: (InspectedImage & { sha256: string })[] = [];
     for (const [index, file] of upload.files.entries()) {
       try {
@@ -236,42 +226,30 @@ export function imageRoutes(deps: WriteApiDependencies) {
         throw error;
       }
     }
-    const usage = await readTenantUsage(pool, tenant.tenantId);
-    const totalBytes = upload.files.reduce((sum, f) => sum + f.bytes.length, 0);
-    if (usage.images + upload.files.length > limits.maxImages) {
-      throw new LimitExceededError(
-        `the ${tenant.plan} plan holds ${limits.maxImages} images; this tenant has ${usage.images}`,
-        { detail: { limit: limits.maxImages, used: usage.images } },
-      );
-    }
-    if (usage.bytes + totalBytes > limits.maxBytes) {
-      throw new PayloadTooLargeError(
-        `the ${tenant.plan} plan holds ${limits.maxBytes} bytes; this tenant has ${usage.bytes}`,
-        { detail: { limit: limits.maxBytes, used: usage.bytes } },
-      );
-    }
-
     const storage = storageOf(tenant);
     if (!readyBuckets.has(storage.bucket)) {
       await storage.store.ensureBucket(storage.bucket);
       readyBuckets.add(storage.bucket);
     }
     const key = c.get('idempotencyKey');
-    const accepted: z.input<typeof acceptedImagesAnswer>['images'] = [];
-    let running = usage;
-    for (const [index, file] of upload.files.entries()) {
+    const uploads = upload.files.map((file, index) => {
       const image = inspected[index]!;
-      const objectKey = storage.keyOf(image.sha256);
       const imageId = key
         ? deterministicUuid('image', c.get('principal').actor, key, String(index))
         : randomUUID();
-      // Bytes first, then the event: an event never names an object that is not there.
+      return { file, image, imageId, objectKey: storage.keyOf(image.sha256) };
+    });
+    // Bytes first, then the events: an event never names an object that is not there.
+    for (const { file, image, objectKey } of uploads)
       await storage.store.put(storage.bucket, objectKey, file.bytes, image.mime);
-      try {
-        await handler.handle(
-          imageAggregate,
-          {
-            type: 'UploadImage',
+    // All images of the request in one transaction: the tenant's quota is counted once, for the
+    // request's total, and a refusal stores none of them.
+    try {
+      const results = await handler.handleGroup(
+        imageAggregate,
+        uploads.map(({ file, image, imageId, objectKey }, index) => ({
+          request: {
+            type: 'UploadImage' as const,
             data: {
               tenantId: tenant.tenantId,
               imageId,
@@ -284,28 +262,24 @@ export function imageRoutes(deps: WriteApiDependencies) {
               filename: file.filename,
               tags: meta.tags,
               attributes: meta.attributes,
-              source: 'http',
+              source: 'http' as const,
               tenant: { status: tenant.status, limits },
-              usage: running,
             },
           },
-          commandOrigin(
-            c,
-            index,
-            `${image.sha256}:${JSON.stringify([file.filename, meta.tags, meta.attributes])}`,
-          ),
-        );
-      } catch (error) {
-        // Refused after all (a concurrent upload took the last of the quota): drop the bytes
-        // unless another image of the tenant shares them.
-        const shared = await pool.oneFirst(sql.type(referenceCount)`
-          select count(*)::int8 as n from write.aggregates
-          where aggregate_type = 'image' and tenant_id = ${tenant.tenantId} and state->>'sha256' = ${image.sha256} and state->>'status' = 'active'`);
-        if (shared === 0) await storage.store.delete(storage.bucket, objectKey).catch(() => undefined);
-        throw error;
-      }
-      running = { images: running.images + 1, bytes: running.bytes + file.bytes.length };
-      accepted.push({
+          origin: commandOrigin(c, index),
+        })),
+      );
+      const refused = results.find((r) => r.status === 'rejected');
+      if (refused) throw refused.reason;
+    } catch (error) {
+      // Refused: drop the bytes no active image of the tenant refers to.
+      for (const { image, objectKey } of uploads)
+        if ((await activeImagesWithSha256(pool, tenant.tenantId, image.sha256)) === 0)
+          await storage.store.delete(storage.bucket, objectKey).catch(() => undefined);
+      throw error;
+    }
+    const accepted: z.input<typeof acceptedImagesAnswer>['images'] = uploads.map(
+      ({ file, image, imageId }) => ({
         id: imageId,
         status: 'uploaded',
         filename: file.filename,
@@ -317,8 +291,8 @@ export function imageRoutes(deps: WriteApiDependencies) {
         tags: meta.tags,
         attributes: meta.attributes,
         location: `/v1/images/${imageId}`,
-      });
-    }
+      }),
+    );
     c.header('location', accepted[0]!.location);
     return c.json({ images: accepted }, 202);
   });

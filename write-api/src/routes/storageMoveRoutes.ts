@@ -4,7 +4,7 @@ import type { StorageMove } from '@deeplens/commands/tenant/storageMove';
 import { tenantDecider } from '@deeplens/commands/tenant/tenantDecider';
 import type { ProvisionedTenant } from '@deeplens/commands/tenant/tenantState';
 import { tenantAggregate } from '@deeplens/commands/writeModelRules';
-import { sql } from '@deeplens/platform/database';
+import { activeImageObjectCount } from '@deeplens/commands/writeModelQueries';
 import { NotFoundError } from '@deeplens/platform/errors';
 import { requireRole, tenantScope } from '@deeplens/platform/http/authenticate';
 import { storageProblemResponses } from '@deeplens/platform/http/openApiProblems';
@@ -82,8 +82,6 @@ export const storageMoveContract = {
   }),
 };
 
-const countRow = z.object({ n: z.number() });
-
 /** The move as the API shows it: descriptions and figures, never a credential. */
 function moveView(move: StorageMove, total: number): z.input<typeof storageMoveAnswer> {
   return {
@@ -121,10 +119,7 @@ export function storageMoveRoutes(deps: WriteApiDependencies, copier: StorageMov
   async function view(tenantId: string) {
     const move = (await tenantOf(tenantId)).storageMove;
     if (!move) throw new NotFoundError(`tenant ${tenantId} has never moved its storage`);
-    const total = await pool.oneFirst(sql.type(countRow)`
-      select coalesce(sum(1 + jsonb_array_length(coalesce(state->'thumbnails', '[]'::jsonb))), 0)::int8 as n
-      from write.aggregates
-      where aggregate_type = 'image' and tenant_id = ${tenantId} and state->>'status' = 'active'`);
+    const total = await activeImageObjectCount(pool, tenantId);
     return moveView(move, total);
   }
 
