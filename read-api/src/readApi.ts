@@ -14,6 +14,7 @@ import { responseHeaders } from '@deeplens/platform/http/responseHeaders';
 import { requestId } from '@deeplens/platform/http/requestId';
 import { generationSelection } from './generationSelection.ts';
 import { readApiOpenApi } from './openApi.ts';
+import { rememberVerifiedTokens } from './rememberedTokens.ts';
 import { projectionReadinessGuard } from './projectionReadinessGuard.ts';
 import type { ReadApiDependencies } from './readApiDependencies.ts';
 import type { ReadApiEnv } from './readApiEnv.ts';
@@ -57,7 +58,8 @@ export function createReadApi(deps: ReadApiDependencies) {
   app.use(
     '/v1/*',
     authenticate({
-      verifier: deps.verifier,
+      // A client's token is checked once, not per request; `checkStanding` still runs each time.
+      verifier: rememberVerifiedTokens(deps.verifier, { clock: deps.clock }),
       clock: deps.clock,
       // Keys are checked against the write model, so a revoked key stops at once, not after a projection catches up.
       resolveApiKey: (prefix) => cached(`apiKey:${prefix}`, () => resolveApiKey(prefix)),
