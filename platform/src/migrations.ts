@@ -2,6 +2,18 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
 
+/**
+ * platform/'s own migration set: the plain state its code reads and writes for every API
+ * (sign-in throttle, per-tenant rate-limit buckets). Each API applies it at start-up
+ * (`runPlatformMigrations`), so none depends on another having migrated first.
+ */
+export const platformMigrations = join(import.meta.dirname, '..', 'migrations');
+
+/** Applies platform/'s migration set (`platformMigrations`) as component `platform`. */
+export function runPlatformMigrations(databaseUrl: string): Promise<string[]> {
+  return runMigrations(databaseUrl, 'platform', platformMigrations);
+}
+
 /** The schemas and tables a migration set leaves behind, as its `.sql` files declare them. */
 export type DeclaredObjects = { schemas: string[]; tables: string[] };
 

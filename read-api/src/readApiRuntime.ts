@@ -12,6 +12,7 @@ import { loadOrCreateSigningKey, toPublicSigningKey } from '@deeplens/platform/a
 import type { Config } from '@deeplens/platform/config';
 import { createDatabasePool } from '@deeplens/platform/database';
 import type { Logger } from '@deeplens/platform/logger';
+import { runPlatformMigrations } from '@deeplens/platform/migrations';
 import { createObjectStore } from '@deeplens/platform/objectStore';
 import { secretBoxFor } from '@deeplens/platform/secrets';
 import { createTenantStorageResolver } from '@deeplens/platform/tenantStorage';
@@ -20,6 +21,8 @@ import type { ReadApiDependencies } from './readApiDependencies.ts';
 
 /** Everything the read API needs, from configuration (used by `main.ts` and the tests). */
 export async function createReadApiDependencies(config: Config, log: Logger): Promise<ReadApiDependencies> {
+  // The rate-limit buckets every request spends from: the read API's own, whoever started first.
+  await runPlatformMigrations(config.DATABASE_URL);
   const pool = await createDatabasePool(config);
   // The embedder's choice of space: the read API embeds query images in the space it searches.
   const manifest = await chooseEmbeddingManifest(config.EMBEDDER_MODEL_MANIFEST, pool);

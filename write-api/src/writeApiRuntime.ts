@@ -11,16 +11,18 @@ import type { Config } from '@deeplens/platform/config';
 import { createDatabasePool } from '@deeplens/platform/database';
 import { deterministicUuid } from '@deeplens/platform/ids';
 import type { Logger } from '@deeplens/platform/logger';
-import { runMigrations } from '@deeplens/platform/migrations';
+import { runMigrations, runPlatformMigrations } from '@deeplens/platform/migrations';
 import { createObjectStore } from '@deeplens/platform/objectStore';
 import { secretBoxFor } from '@deeplens/platform/secrets';
 import type { WriteApiDependencies } from './writeApiDependencies.ts';
 
-/** The write API's own migrations (stored idempotent answers, sign-in throttle, rate limits). */
+/** The write API's own migrations (stored idempotent answers). */
 export const writeApiMigrations = join(import.meta.dirname, '..', 'migrations');
 
 /** Everything the write API needs, from configuration: what `main.ts` and the e2e tests both use. */
 export async function createWriteApiDependencies(config: Config, log: Logger): Promise<WriteApiDependencies> {
+  // Sign-in throttle and rate-limit buckets.
+  await runPlatformMigrations(config.DATABASE_URL);
   await runMigrations(config.DATABASE_URL, 'write-model', writeModelMigrations);
   await runMigrations(config.DATABASE_URL, 'write-api', writeApiMigrations);
   const pool = await createDatabasePool(config);

@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { createPool, type Interceptor } from 'slonik';
 import { resultParserInterceptor } from '../database.ts';
-import { runMigrations } from '../migrations.ts';
+import { runPlatformMigrations } from '../migrations.ts';
 import { createTestDatabase } from '../testing/testDatabase.ts';
 import { createSharedRateLimiter, type SharedRateLimiterOptions } from './sharedRateLimiter.ts';
 
-const migrations = join(import.meta.dirname, '..', '..', '..', 'write-api', 'migrations');
 const windowMs = 60_000;
 
 /**
@@ -16,7 +14,7 @@ const windowMs = 60_000;
  */
 async function processes(t: TestContext, count: number, options: Partial<SharedRateLimiterOptions> = {}) {
   const db = await createTestDatabase(t);
-  await runMigrations(db.url, 'write-api', migrations);
+  await runPlatformMigrations(db.url);
   let now = Date.UTC(2026, 0, 1);
   const clock = () => now;
   return {

@@ -4,7 +4,7 @@ import type { RateLimitDecision, TakeOptions } from './rateLimiter.ts';
 
 /**
  * A token bucket per key kept in PostgreSQL (`auth.rate_limit_buckets`, migration
- * `write-api/migrations/003_sign_in_throttle.sql`), so every process of an API spends from one
+ * `platform/migrations/001_request_limits.sql`), so every process of an API spends from one
  * bucket: with N replicas a tenant still gets its plan's rate, not N times it.
  *
  * Same refill rule as `createRateLimiter`: `limit` per `windowSeconds`, smoothly; a refused

@@ -1,19 +1,16 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { createDatabasePool } from '../database.ts';
 import { LimitExceededError } from '../errors.ts';
-import { runMigrations } from '../migrations.ts';
+import { runPlatformMigrations } from '../migrations.ts';
 import { createTestDatabase } from '../testing/testDatabase.ts';
 import { createSharedRateLimiter } from './sharedRateLimiter.ts';
 import { createSignInThrottle } from './signInThrottle.ts';
 
-const migrations = join(import.meta.dirname, '..', '..', '..', 'write-api', 'migrations');
-
 /** Two pools on one database: what two API processes share. */
 async function twoProcesses(t: TestContext) {
   const db = await createTestDatabase(t);
-  await runMigrations(db.url, 'write-api', migrations);
+  await runPlatformMigrations(db.url);
   const other = await createDatabasePool({ DATABASE_URL: db.url, DATABASE_POOL_SIZE: 2 });
   t.after(() => other.end());
   let now = Date.UTC(2026, 0, 1);

@@ -4,7 +4,7 @@ import { LimitExceededError } from '../errors.ts';
 
 /**
  * Sign-in throttling with exponential backoff, kept in PostgreSQL (`auth.sign_in_throttle`,
- * migration `write-api/migrations/003_sign_in_throttle.sql`) so every write API process
+ * migration `platform/migrations/001_request_limits.sql`) so every write API process
  * keeps one count.
  *
  * The caller names the keys an attempt counts under: the (account, address) pair and the
