@@ -56,8 +56,8 @@ export type CommandOrigin = {
   /**
    * Scoped per caller, e.g. `tenant:<id>`; a retry with the same key gets the first answer.
    * `fingerprint` identifies what the client sent (defaults to a hash of the command); it must
-   * leave out what the server adds (usage snapshots, fresh ids), or a faithful retry would
-   * look like a different request.
+   * leave out what the server adds (what it read, fresh ids), or a faithful retry would look
+   * like a different request: an HTTP request's commands carry the request's own fingerprint.
    */
   idempotency?: { scope: string; key: string; fingerprint?: string };
   /** Refuse with a conflict unless the aggregate is still at this version (HTTP If-Match). */

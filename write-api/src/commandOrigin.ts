@@ -5,13 +5,14 @@ import type { WriteApiEnv } from './writeApiEnv.ts';
 /**
  * Who a command comes from: the authenticated principal; the request id correlates it. With an
  * Idempotency-Key, each command of the request gets a key of its own (`#index`), so a retry of a
- * request that died half-way re-runs into the same events instead of new ones. `fingerprint`
- * names the client's request for a command that also carries server-read state (an upload
- * carries the tenant's usage, which differs between the first attempt and its retry).
+ * request whose answer was never stored (a crash after the commit) re-runs into the same events
+ * instead of new ones. Its fingerprint is the request's own (`requestFingerprint`: method, path,
+ * body), the one `httpIdempotency` compares: what the client sent, never what the server read.
  */
-export function commandOrigin(c: Context<WriteApiEnv>, index = 0, fingerprint?: string): CommandOrigin {
+export function commandOrigin(c: Context<WriteApiEnv>, index = 0): CommandOrigin {
   const principal = c.get('principal');
   const key = c.get('idempotencyKey');
+  const fingerprint = c.get('idempotencyFingerprint');
   return {
     actor: principal.actor,
     correlationId: c.get('requestId'),
@@ -21,7 +22,6 @@ export function commandOrigin(c: Context<WriteApiEnv>, index = 0, fingerprint?: 
           idempotency: {
             scope: `http:${principal.actor}`,
             key: `${c.req.method} ${c.req.path} ${key}#${index}`,
-            // What the client sent, when the command also holds what the server read (usage).
             ...(fingerprint ? { fingerprint } : {}),
           },
         }

@@ -50,7 +50,9 @@ export function requestFingerprint(method: string, path: string, contentType: st
 /**
  * `Idempotency-Key` for every command endpoint: the first answer to a key is stored (per
  * caller) and replayed to any retry with the same request; the same key with a different
- * request is refused (422); a retry while the first is still running gets 409.
+ * request is refused (422); a retry while the first is still running gets 409. The key and
+ * the request's fingerprint go on to the request's commands (`commandOrigin`), so a retry that
+ * re-runs after a crash between their commit and the stored answer lands on the same events.
  */
 export function httpIdempotency(pool: DatabasePool, box: SecretBox): MiddlewareHandler<WriteApiEnv> {
   return async (c, next) => {
@@ -92,6 +94,7 @@ export function httpIdempotency(pool: DatabasePool, box: SecretBox): MiddlewareH
       });
     }
     c.set('idempotencyKey', key);
+    c.set('idempotencyFingerprint', fingerprint);
     try {
       await next();
     } catch (error) {

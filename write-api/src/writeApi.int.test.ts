@@ -590,6 +590,37 @@ describe('write API over HTTP (real PostgreSQL, registry-free write path)', () =
     await problem(await send('upload-1', await makeJpeg(50, 50, 6)), 422, 'unprocessable');
   });
 
+  it('re-runs a retry whose first answer was never stored (a crash after the commit) into the same images', async (t) => {
+    const api = await startWriteApi(t);
+    const { owner } = await setUpTenant(api, 'crash-retries');
+    const jpegs = await Promise.all([7, 8].map((seed) => makeJpeg(50, 50, seed)));
+    const send = (files: Buffer[]) =>
+      fetch(`${api.baseUrl}/v1/images`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${owner.access_token}`, 'idempotency-key': 'batch-1' },
+        body: imageForm(
+          files.map((bytes, i) => ({ name: `${i}.jpg`, bytes })),
+          { tags: 'a,b' },
+        ),
+      });
+    const first = await send(jpegs);
+    assert.equal(first.status, 202, await first.clone().text());
+    const firstBody = await first.text();
+    const after = await footprint(api);
+    // As a crash between the commit and the stored answer leaves it: claimed long ago, no answer.
+    await api.deps.pool.query(sql.typeAlias('void')`
+      update auth.http_idempotency set status = null, headers = null, sealed_body = null,
+        claimed_at = now() - interval '2 minutes'`);
+    const retry = await send(jpegs);
+    assert.equal(retry.status, 202, await retry.clone().text());
+    assert.equal(retry.headers.get('idempotent-replayed'), null, 'answered by a re-run, not a stored answer');
+    assert.equal(await retry.text(), firstBody, 'the same images, ids and all');
+    assert.deepEqual(await footprint(api), after, 'no second image, event or object');
+    await api.deps.pool.query(sql.typeAlias('void')`delete from auth.http_idempotency`);
+    // The commands compare the request's fingerprint too: other files under the key are refused.
+    await problem(await send([jpegs[1]!, jpegs[0]!]), 422, 'unprocessable');
+  });
+
   it('rate-limits brute force on the token endpoint', async (t) => {
     const api = await startWriteApi(t, { SIGN_IN_ATTEMPTS_PER_MINUTE: 5 });
     const statuses: number[] = [];

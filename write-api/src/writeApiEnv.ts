@@ -3,13 +3,15 @@ import type { Principal } from '@deeplens/platform/auth/principal';
 
 /**
  * Hono's typed context of the write API: who is calling, the caller's tenant as loaded once for
- * this request, and the request's idempotency key.
+ * this request, and the request's idempotency key with the fingerprint of what it was sent with.
  */
 export type WriteApiEnv = {
   Variables: {
     principal: Principal;
     callerTenant: TenantState | undefined;
     idempotencyKey: string | undefined;
+    /** `requestFingerprint` of this request, set with `idempotencyKey` (`httpIdempotency`). */
+    idempotencyFingerprint: string | undefined;
     requestId: string;
   };
 };
