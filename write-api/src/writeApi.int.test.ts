@@ -529,7 +529,12 @@ describe('write API over HTTP (real PostgreSQL, registry-free write path)', () =
       429,
       'limit_exceeded',
     );
-    assert.match(quota.detail ?? '', /2 images/);
+    assert.match(quota.detail ?? '', /the free plan holds 2 images; this tenant has 0/);
+    assert.deepEqual(
+      [(quota as { limit?: number }).limit, (quota as { used?: number }).used],
+      [2, 0],
+      'the limit and what the tenant had before the request',
+    );
     assert.deepEqual(await footprint(api), before, 'nothing from any refusal was written');
   });
 
