@@ -272,12 +272,22 @@ export function imageRoutes(deps: WriteApiDependencies) {
       const refused = results.find((r) => r.status === 'rejected');
       if (refused) throw refused.reason;
     } catch (error) {
-      // Refused: drop the bytes no active image of the tenant refers to.
-      for (const { image, objectKey } of uploads)
-        if ((await activeImagesWithSha256(pool, tenant.tenantId, image.sha256)) === 0)
-          await storage.store.delete(storage.bucket, objectKey).catch(() => undefined);
+      // Refused: drop the bytes no active image of the tenant refers to. Delete, then look again:
+      // a concurrent upload of the same bytes that committed meanwhile gets them back (one that
+      // commits later finds them gone and puts them back itself, below).
+      for (const { file, image, objectKey } of uploads) {
+        if ((await activeImagesWithSha256(pool, tenant.tenantId, image.sha256)) > 0) continue;
+        await storage.store.delete(storage.bucket, objectKey).catch(() => undefined);
+        if ((await activeImagesWithSha256(pool, tenant.tenantId, image.sha256)) > 0)
+          await storage.store.put(storage.bucket, objectKey, file.bytes, image.mime);
+      }
       throw error;
     }
+    // Committed: a refused upload of the same bytes may have deleted them between our put and our
+    // commit, having looked before we committed; then they are put back here.
+    for (const { file, image, objectKey } of uploads)
+      if (!(await storage.store.stat(storage.bucket, objectKey)))
+        await storage.store.put(storage.bucket, objectKey, file.bytes, image.mime);
     const accepted: z.input<typeof acceptedImagesAnswer>['images'] = uploads.map(
       ({ file, image, imageId }) => ({
         id: imageId,
