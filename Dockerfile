@@ -11,6 +11,10 @@ COPY read-api/package.json read-api/
 COPY projections/package.json projections/
 COPY embedder/package.json embedder/
 COPY stack/package.json stack/
+COPY client/package.json client/
+COPY cli/package.json cli/
+COPY reliability/package.json reliability/
+COPY web/package.json web/
 RUN npm ci --no-audit --no-fund
 COPY . .
 USER node

@@ -212,4 +212,16 @@ describe('the Grafana dashboard and Prometheus', () => {
         `${name} serves /metrics on 9464`,
       );
   });
+
+  it('the Dockerfile copies every workspace’s package.json before npm ci (else npm ci refuses the lock)', () => {
+    const workspaces = (JSON.parse(read('package.json')) as { workspaces: string[] }).workspaces;
+    const dockerfile = read('Dockerfile');
+    const install = dockerfile.indexOf('RUN npm ci');
+    assert.ok(install > 0, 'the Dockerfile runs npm ci');
+    for (const workspace of workspaces)
+      assert.ok(
+        dockerfile.slice(0, install).includes(`COPY ${workspace}/package.json ${workspace}/`),
+        `the Dockerfile copies ${workspace}/package.json before npm ci`,
+      );
+  });
 });
