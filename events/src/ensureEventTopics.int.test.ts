@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig } from '@deeplens/platform/config';
 import { createKafka, ensureTopics, TopicMisconfiguredError } from '@deeplens/platform/kafka';
 import { dataKeysTopic } from '@deeplens/platform/kafkaDataKeyStore';
@@ -37,6 +38,16 @@ describe('event topics are verified at start-up', () => {
       validateOnly: false,
       resources: [{ type: 2, name: image, configEntries: [{ name: 'retention.ms', value: '-1' }] }],
     });
+    // The broker applies a config change through its metadata log: described a moment later.
+    for (const deadline = Date.now() + 30_000; ;) {
+      const described = await admin.describeConfigs({
+        includeSynonyms: false,
+        resources: [{ type: 2, name: image, configNames: ['retention.ms'] }],
+      });
+      if (described.resources[0]?.configEntries[0]?.configValue === '-1') break;
+      assert.ok(Date.now() < deadline, 'the retention change is applied within 30 s');
+      await sleep(100);
+    }
     await ensureEventTopics(admin, 2, prefix, { replicationFactor: 1, minInsyncReplicas: 1 });
     const keyConfig = await admin.describeConfigs({
       includeSynonyms: false,
