@@ -14,7 +14,7 @@ import { responseHeaders } from '@deeplens/platform/http/responseHeaders';
 import { requestId } from '@deeplens/platform/http/requestId';
 import { generationSelection } from './generationSelection.ts';
 import { readApiOpenApi } from './openApi.ts';
-import { rememberVerifiedTokens } from './rememberedTokens.ts';
+import { rememberVerifiedTokens } from '@deeplens/platform/auth/rememberedTokens';
 import { projectionReadinessGuard } from './projectionReadinessGuard.ts';
 import type { ReadApiDependencies } from './readApiDependencies.ts';
 import type { ReadApiEnv } from './readApiEnv.ts';

@@ -1,5 +1,6 @@
-import type { TokenVerifier } from '@deeplens/platform/auth/accessTokens';
-import type { Principal } from '@deeplens/platform/auth/principal';
+import { decodeJwt } from 'jose';
+import type { TokenVerifier } from './accessTokens.ts';
+import type { Principal } from './principal.ts';
 
 type Remembered = { principal: Principal; expiresAt: number };
 
@@ -40,11 +41,6 @@ export function rememberVerifiedTokens(
 
 /** The `exp` of a token the verifier has just accepted (so it has one), epoch milliseconds. */
 function expiryOf(token: string): number | undefined {
-  try {
-    const payload: unknown = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString());
-    const exp = (payload as { exp?: unknown }).exp;
-    return typeof exp === 'number' && Number.isFinite(exp) ? exp * 1000 : undefined;
-  } catch {
-    return undefined;
-  }
+  const { exp } = decodeJwt(token);
+  return typeof exp === 'number' && Number.isFinite(exp) ? exp * 1000 : undefined;
 }

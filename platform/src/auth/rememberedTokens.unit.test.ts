@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createTokenIssuer, createTokenVerifier } from '@deeplens/platform/auth/accessTokens';
-import { generateSigningKey } from '@deeplens/platform/auth/signingKey';
-import { UnauthenticatedError } from '@deeplens/platform/errors';
+import { createTokenIssuer, createTokenVerifier } from './accessTokens.ts';
+import { generateSigningKey } from './signingKey.ts';
+import { UnauthenticatedError } from '../errors.ts';
 import { rememberVerifiedTokens } from './rememberedTokens.ts';
 
 const issuer = 'deeplens';
