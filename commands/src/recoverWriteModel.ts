@@ -5,6 +5,7 @@ import type { DomainEvent } from '@deeplens/events/domainEvent';
 import type { EventSerde } from '@deeplens/events/eventSerde';
 import { topicsWithPrefix } from '@deeplens/events/topics';
 import { ConflictError, UnprocessableError } from '@deeplens/platform/errors';
+import { fetchTopicOffsetsSettled } from '@deeplens/platform/kafkaRetry';
 import { runMigrations } from '@deeplens/platform/migrations';
 import { writeModelMigrations } from './commandHandler.ts';
 import { recoveryProgressMetrics } from './recoverMetrics.ts';
@@ -265,7 +266,7 @@ async function readLog(
       );
     }
     for (const topic of topics) {
-      for (const { partition, high, low } of await admin.fetchTopicOffsets(topic)) {
+      for (const { partition, high, low } of await fetchTopicOffsetsSettled(admin, topic)) {
         if (Number(low) > 0) {
           throw new UnprocessableError(
             `${topic}:${partition} starts at offset ${low}, not 0: records were deleted (retention?), so the log no longer holds the whole history`,

@@ -14,7 +14,7 @@ import {
   type TopicMessages,
 } from 'kafkajs';
 import type { Config } from './config.ts';
-import { KafkaNotReadyError, retryKafka } from './kafkaRetry.ts';
+import { fetchTopicOffsetsSettled, KafkaNotReadyError, retryKafka } from './kafkaRetry.ts';
 
 // `ConfigResourceTypes.TOPIC`: kafkajs is CommonJS and its enum is no named ESM export.
 const topicResource = 2 as ConfigResourceTypes;
@@ -213,6 +213,9 @@ export async function ensureTopics(
     if (leaderless.length > 0)
       throw new KafkaNotReadyError(`no leader yet for ${leaderless.map((t) => t.name).join(', ')}`);
   });
+  // Metadata can name a leader before that broker acts as one ("This server is not the leader
+  // for that topic-partition" on a first offset lookup): wait until every partition answers.
+  for (const { topic } of missing) await fetchTopicOffsetsSettled(admin, topic);
 }
 
 /** Topics whose settings differ from what DeepLens is configured with: start-up refuses. */

@@ -5,6 +5,7 @@ import pg from 'pg';
 import { z } from 'zod';
 import { loadConfig, type Config } from './config.ts';
 import { createKafka, ensureTopics, verifyTopics } from './kafka.ts';
+import { fetchTopicOffsetsSettled } from './kafkaRetry.ts';
 import {
   loadDataKeyMasterKey,
   newDataKey,
@@ -133,7 +134,7 @@ export async function startKafkaDataKeyStore(options: {
     await admin.connect();
     const ends = new Map<number, bigint>();
     try {
-      for (const p of await admin.fetchTopicOffsets(topic)) {
+      for (const p of await fetchTopicOffsetsSettled(admin, topic)) {
         if (BigInt(p.high) > BigInt(p.low)) ends.set(p.partition, BigInt(p.high));
       }
     } finally {

@@ -79,3 +79,16 @@ export async function waitForTopicsOnEveryBroker(
     );
   }
 }
+
+/**
+ * Every partition's low and high offset of `topic`, retried while the cluster settles: a broker
+ * that metadata names as leader can refuse an offset lookup for a moment ("not the leader for
+ * that topic-partition") right after a topic is created or leadership moves.
+ */
+export function fetchTopicOffsetsSettled(
+  admin: Admin,
+  topic: string,
+  timeoutMs = 30_000,
+): ReturnType<Admin['fetchTopicOffsets']> {
+  return retryKafka(() => admin.fetchTopicOffsets(topic), { timeoutMs });
+}

@@ -1,4 +1,5 @@
 import type { Kafka } from 'kafkajs';
+import { fetchTopicOffsetsSettled } from '@deeplens/platform/kafkaRetry';
 import { checkpointKey } from './projection.ts';
 
 /** The end of every partition of `topics` now: the offset the next record will get. */
@@ -8,7 +9,7 @@ export async function logEnd(kafka: Kafka, topics: readonly string[]): Promise<M
   try {
     const ends = new Map<string, number>();
     for (const topic of topics) {
-      for (const { partition, high } of await admin.fetchTopicOffsets(topic))
+      for (const { partition, high } of await fetchTopicOffsetsSettled(admin, topic))
         ends.set(checkpointKey(topic, partition), Number(high));
     }
     return ends;

@@ -1,5 +1,6 @@
 import type { Kafka } from 'kafkajs';
 import { ValidationError } from '@deeplens/platform/errors';
+import { fetchTopicOffsetsSettled } from '@deeplens/platform/kafkaRetry';
 import type { GenerationBound } from './generations.ts';
 import { checkpointKey, type Projection } from './projection.ts';
 
@@ -72,7 +73,7 @@ export async function resolveBound(
     const ends: Record<string, number> = {};
     const logEnds = new Map<string, number>();
     for (const topic of topics) {
-      for (const { partition, high } of await admin.fetchTopicOffsets(topic))
+      for (const { partition, high } of await fetchTopicOffsetsSettled(admin, topic))
         logEnds.set(checkpointKey(topic, partition), Number(high));
     }
     if (until.kind === 'time') {
