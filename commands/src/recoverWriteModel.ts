@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
 import pg from 'pg';
 import type { DomainEvent } from '@deeplens/events/domainEvent';
+import { installationEventTypes } from '@deeplens/events/embeddingSpaceEvents';
 import type { EventSerde } from '@deeplens/events/eventSerde';
 import { topicsWithPrefix } from '@deeplens/events/topics';
 import { ConflictError, UnprocessableError } from '@deeplens/platform/errors';
@@ -100,6 +101,8 @@ export async function recoverWriteModel(options: RecoverOptions): Promise<Recove
     const readStarted = performance.now();
     const fold = createWriteModelFold();
     const { records, logEnd } = await readLog(options, topics, (event, position) => {
+      // An installation's fact (an embedding space retired) belongs to no aggregate.
+      if ((installationEventTypes as readonly string[]).includes(event.type)) return;
       fold.apply(event, position);
     });
     const readSeconds = (performance.now() - readStarted) / 1000;

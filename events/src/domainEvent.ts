@@ -1,3 +1,4 @@
+import type { EmbeddingSpaceEvent } from './embeddingSpaceEvents.ts';
 import type { IdentityEvent, IntakeKeyEvent } from './identityEvents.ts';
 import type { ImageEvent } from './imageEvents.ts';
 import type { IntakeEvent } from './intakeRecords.ts';
@@ -6,8 +7,8 @@ import type { TenantEvent } from './tenantEvents.ts';
 /** Every event an aggregate's decider can emit. */
 export type DomainEvent = TenantEvent | IdentityEvent | IntakeKeyEvent | ImageEvent;
 
-/** Every event DeepLens publishes: the domain events plus the intake's rejections. */
-export type DeepLensEvent = DomainEvent | IntakeEvent;
+/** Every event DeepLens publishes: the domain events, the intake's rejections, the installation's facts. */
+export type DeepLensEvent = DomainEvent | IntakeEvent | EmbeddingSpaceEvent;
 export type DeepLensEventType = DeepLensEvent['type'];
 export type EventOfType<T extends DeepLensEventType> = Extract<DeepLensEvent, { type: T }>;
 
@@ -39,6 +40,7 @@ const eventTypeSet: { readonly [T in DeepLensEventType]: true } = {
   ImageMetadataUpdated: true,
   ImageDeleted: true,
   IntakeRejected: true,
+  EmbeddingSpaceRetired: true,
 };
 
 export const deepLensEventTypes = Object.keys(eventTypeSet) as readonly DeepLensEventType[];

@@ -40,6 +40,8 @@ const topicByEventType: { readonly [T in DeepLensEventType]: Topic } = {
   ImageMetadataUpdated: topics.image,
   ImageDeleted: topics.image,
   IntakeRejected: topics.intakeRejections,
+  // Beside the ImageEmbedded events it retires, keyed by the space.
+  EmbeddingSpaceRetired: topics.image,
 };
 
 /** The topic an event is published to (keyed by its aggregate id, so one stream keeps its order). */

@@ -258,6 +258,15 @@ export const sampleEvents: { readonly [T in DeepLensEventType]: EventOfType<T> }
     },
     metadata: { ...sampleMetadata('req-42', 1), actor: 'system:intake' },
   },
+  EmbeddingSpaceRetired: {
+    type: 'EmbeddingSpaceRetired',
+    data: { modelId: 'mobilenet_v2_140_mid', modelVersion: '1', replacedBy: 'mobilenet_v2_140_mid@2-gem3' },
+    metadata: {
+      ...sampleMetadata('embedding-space:mobilenet_v2_140_mid@1', 1),
+      tenantId: null,
+      actor: 'system:embedding-space-move',
+    },
+  },
 };
 
 export const sampleIntakeEnvelopes: readonly IntakeEnvelope[] = [
