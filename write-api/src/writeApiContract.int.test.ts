@@ -8,8 +8,8 @@ import { generateKeyPairSync } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { z } from 'zod';
 import {
+  assertResponseDocumented,
   operationsOf,
-  problemSchema,
   routesOf,
   type RouteConfig,
 } from '@deeplens/platform/http/openApiRegistry';
@@ -33,56 +33,9 @@ function operationOf(method: string, path: string): RouteConfig {
   return found;
 }
 
-type MediaTypes = Record<string, { schema: unknown }>;
-
-/**
- * Fails unless the document declares this answer: its status for the operation, and a body the
- * declared schema accepts (strictly: the answers' schemas refuse undeclared members).
- */
-async function assertDocumented(method: string, path: string, response: Response): Promise<unknown> {
-  const route = operationOf(method, path);
-  const declared = route.responses[String(response.status)];
-  assert.ok(
-    declared,
-    `${method} ${path} answered ${response.status}, which its operation does not declare: ${await response.clone().text()}`,
-  );
-  const text = await response.text();
-  if ('$ref' in declared) {
-    // One of the shared problem answers (components.responses), or a body-less 408.
-    if (text === '') return undefined;
-    assert.match(response.headers.get('content-type') ?? '', /^application\/problem\+json/);
-    const problem: unknown = JSON.parse(text);
-    const parsed = problemSchema.safeParse(problem);
-    assert.ok(parsed.success, `${method} ${path} ${response.status}: not a Problem: ${text}`);
-    return problem;
-  }
-  if (declared.headers instanceof z.ZodObject) {
-    const headers: z.AnyZodObject = declared.headers;
-    const sent = Object.fromEntries(
-      Object.keys(headers.shape as object).map((name) => [name, response.headers.get(name) ?? undefined]),
-    );
-    const parsed = headers.safeParse(sent);
-    assert.ok(
-      parsed.success,
-      `${method} ${path} ${response.status} lacks a declared header: ${JSON.stringify(sent)}`,
-    );
-  }
-  const content = (declared.content ?? {}) as MediaTypes;
-  if (Object.keys(content).length === 0) {
-    assert.equal(text, '', `${method} ${path} ${response.status} answers a body it does not declare`);
-    return undefined;
-  }
-  const type = (response.headers.get('content-type') ?? '').split(';')[0]!.trim();
-  const schema = content[type]?.schema;
-  assert.ok(schema instanceof z.ZodType, `${method} ${path} ${response.status} answers ${type}, undeclared`);
-  const value: unknown = type === 'application/json' ? JSON.parse(text) : text;
-  const parsed = schema.safeParse(value);
-  assert.ok(
-    parsed.success,
-    `${method} ${path} ${response.status} answers what its schema refuses: ${JSON.stringify(parsed.error?.issues)} in ${text}`,
-  );
-  return value;
-}
+/** The platform's one answer checker, on the operation `method path` is an instance of. */
+const assertDocumented = (method: string, path: string, response: Response) =>
+  assertResponseDocumented(operationOf(method, path), response);
 
 describe('write API contract', () => {
   it('serves exactly the operations its document declares', async (t) => {

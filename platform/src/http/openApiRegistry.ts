@@ -162,9 +162,11 @@ export const uuidPathParameter = z
 /**
  * `schema` with every object in it strict, for tests of answers: parsing an answer with it fails
  * on any member its document does not declare, however deep (zod drops unknown members by
- * default, and the document allows them).
+ * default, and the document allows them), except in an object declared open (`.passthrough()`).
  */
 export function everyObjectStrict(schema: z.ZodTypeAny): z.ZodTypeAny {
+  // An object declared open (`.passthrough()`, e.g. the OpenAPI document itself) stays open.
+  if (schema instanceof z.ZodObject && schema._def.unknownKeys === 'passthrough') return schema;
   if (schema instanceof z.ZodObject) {
     const shape = schema.shape as Record<string, z.ZodTypeAny>;
     return z
@@ -199,10 +201,63 @@ export function assertAnswerDocumented(route: RouteConfig, status: number, answe
   const schema =
     response && 'content' in response ? response.content?.['application/json']?.schema : undefined;
   if (!(schema instanceof z.ZodType))
-    throw new Error(`${route.method.toUpperCase()} ${route.path} documents no JSON answer for ${status}`);
+    throw new Error(`${nameOf(route)} documents no JSON answer for ${status}`);
+  assertParses(route, status, schema, answer);
+}
+
+/**
+ * Throws (naming the path) unless the route's document declares this whole answer: its status,
+ * its declared headers, and a body of a declared media type its schema accepts with no
+ * undeclared member (as `assertAnswerDocumented`); a shared problem answer
+ * (`components.responses`) must be problem+json `problemSchema` accepts (extension members
+ * allowed), or empty. Returns the
+ * body, parsed when JSON.
+ */
+export async function assertResponseDocumented(route: RouteConfig, response: Response): Promise<unknown> {
+  const { status } = response;
+  const declared = route.responses[status];
+  const text = await response.text();
+  if (!declared)
+    throw new Error(`${nameOf(route)} answered ${status}, which its document does not declare: ${text}`);
+  if ('$ref' in declared) {
+    // One of the shared problem answers, or a body-less one (a 408 from the server).
+    if (text === '') return undefined;
+    if (!/^application\/problem\+json/.test(response.headers.get('content-type') ?? ''))
+      throw new Error(`${nameOf(route)} ${status} is not problem+json: ${text}`);
+    // Extension members (`errors`, a refusal's particulars) are RFC 9457's to allow.
+    const problem: unknown = JSON.parse(text);
+    if (!problemSchema.safeParse(problem).success)
+      throw new Error(`${nameOf(route)} ${status}: not a Problem: ${text}`);
+    return problem;
+  }
+  if (declared.headers instanceof z.ZodObject) {
+    const headers: z.AnyZodObject = declared.headers;
+    const sent = Object.fromEntries(
+      Object.keys(headers.shape as object).map((name) => [name, response.headers.get(name) ?? undefined]),
+    );
+    if (!headers.safeParse(sent).success)
+      throw new Error(`${nameOf(route)} ${status} lacks a declared header: ${JSON.stringify(sent)}`);
+  }
+  const content = (declared.content ?? {}) as Record<string, { schema?: unknown }>;
+  if (Object.keys(content).length === 0) {
+    if (text !== '') throw new Error(`${nameOf(route)} ${status} answers a body it does not declare`);
+    return undefined;
+  }
+  const type = (response.headers.get('content-type') ?? '').split(';')[0]!.trim();
+  const schema = content[type]?.schema;
+  if (!(schema instanceof z.ZodType))
+    throw new Error(`${nameOf(route)} ${status} answers ${type}, undeclared`);
+  const value: unknown = type.endsWith('json') ? JSON.parse(text) : text;
+  assertParses(route, status, schema, value);
+  return value;
+}
+
+const nameOf = (route: RouteConfig) => `${route.method.toUpperCase()} ${route.path}`;
+
+function assertParses(route: RouteConfig, status: number, schema: z.ZodTypeAny, answer: unknown): void {
   const parsed = everyObjectStrict(schema).safeParse(answer);
   if (!parsed.success)
     throw new Error(
-      `${route.method.toUpperCase()} ${route.path} answered what its document does not say: ${JSON.stringify(issuesOf(parsed.error))}`,
+      `${nameOf(route)} ${status} answered what its document does not say: ${JSON.stringify(issuesOf(parsed.error))}`,
     );
 }

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { createLogger } from '../logger.ts';
 import {
   assertAnswerDocumented,
+  assertResponseDocumented,
   defineRoute,
   generateOpenApiDocument,
   numberFromText,
@@ -135,5 +136,63 @@ describe('openApiRegistry: routes validated by their documented schemas', () => 
     );
     assert.throws(() => assertAnswerDocumented(route, 200, { items: [], extra: true }), /Unrecognized key/);
     assert.throws(() => assertAnswerDocumented(route, 201, {}), /documents no JSON answer for 201/);
+  });
+
+  it('checks a whole answer: its status, declared headers, body and problem answers', async () => {
+    const route = defineRoute({
+      method: 'post',
+      path: '/v1/things',
+      responses: {
+        201: {
+          description: 'Created',
+          headers: z.object({ location: z.string() }),
+          content: { 'application/json': { schema: z.object({ id: z.string() }) } },
+        },
+        202: { description: 'Nothing to say' },
+        ...problemResponses,
+      },
+    });
+    const json = (body: unknown, status: number, headers: Record<string, string> = {}) =>
+      new Response(JSON.stringify(body), {
+        status,
+        headers: { 'content-type': 'application/json', ...headers },
+      });
+    assert.deepEqual(await assertResponseDocumented(route, json({ id: 'a' }, 201, { location: '/a' })), {
+      id: 'a',
+    });
+    await assert.rejects(assertResponseDocumented(route, json({ id: 'a' }, 201)), /lacks a declared header/);
+    await assert.rejects(
+      assertResponseDocumented(route, json({ id: 'a', extra: 1 }, 201, { location: '/a' })),
+      /Unrecognized key/,
+    );
+    await assert.rejects(
+      assertResponseDocumented(route, json({}, 418)),
+      /418, which its document does not declare/,
+    );
+    assert.equal(await assertResponseDocumented(route, new Response(null, { status: 202 })), undefined);
+    await assert.rejects(
+      assertResponseDocumented(route, new Response('x', { status: 202 })),
+      /answers a body it does not declare/,
+    );
+    const problem = {
+      type: 'urn:deeplens:problem:validation',
+      title: 'Bad',
+      status: 400,
+      code: 'validation',
+    };
+    const problemAnswer = (body: unknown) =>
+      new Response(JSON.stringify(body), {
+        status: 400,
+        headers: { 'content-type': 'application/problem+json' },
+      });
+    // Extension members are allowed on a problem; a problem without its code is not one.
+    assert.deepEqual(await assertResponseDocumented(route, problemAnswer({ ...problem, errors: [] })), {
+      ...problem,
+      errors: [],
+    });
+    await assert.rejects(
+      assertResponseDocumented(route, problemAnswer({ ...problem, code: undefined })),
+      /not a Problem/,
+    );
   });
 });
