@@ -209,6 +209,8 @@ export type MetadataQueriesOptions = {
 
 export function createMetadataQueries(pool: DatabasePool, options: MetadataQueriesOptions = {}) {
   const databases = options.tenantDatabases;
+  /** Tenants (with the platform schema read) last located in a dedicated database. */
+  const locatedDedicated = new Set<string>();
 
   async function locate(tenantId: string): Promise<TenantLocation> {
     let row: TenantDatabase | null = null;
@@ -361,12 +363,8 @@ export function createMetadataQueries(pool: DatabasePool, options: MetadataQueri
       imageIds: readonly string[],
       featuresOf: readonly string[] = [],
     ): Promise<Map<string, SearchHitRow>> {
-      const location = await locate(tenantId);
-      if (location.gone) return new Map();
-      const { schema } = location;
-      const read = (withFeatures: boolean) =>
-        location.db.any(sql.type(searchHitRow)`
-          select ${imageColumnList(Object.keys(searchHitColumns.shape) as ImageColumn[], 'i')},
+      const select = (schema: string, withFeatures: boolean, sharedOnly: boolean) => sql.type(searchHitRow)`
+          select ${searchHitSelect},
             i.thumbnail_key is not null as has_thumbnail, ${
               withFeatures
                 ? sql.fragment`(select f.features from ${sql.identifier([schema, 'image_features'])} f
@@ -374,7 +372,36 @@ export function createMetadataQueries(pool: DatabasePool, options: MetadataQueri
                 : sql.fragment`null::bytea`
             } as features
           from ${sql.identifier([schema, 'images'])} i
-          where i.image_id = any(${sql.array([...imageIds], 'text')}) and i.status <> 'deleted'`);
+          where i.image_id = any(${sql.array([...imageIds], 'text')}) and i.status <> 'deleted'${
+            sharedOnly
+              ? sql.fragment` and not exists (select from ${sql.identifier([
+                  readSchema('platform', 'metadata'),
+                  'tenant_databases',
+                ])} d where d.tenant_id = ${tenantId})`
+              : sql.fragment``
+          }`;
+      // Most tenants are read from the shared database: the hits are read there at once, in the
+      // same statement (so the same snapshot) that checks the tenant has no dedicated database —
+      // what `locate` would answer — so a search makes one round trip, and a tenant that moved
+      // is never read from where it was. Nothing found (a dedicated tenant, no such rows, a
+      // schema missing or from before the features table) takes the located path below.
+      const hintKey = `${readSchema('platform', 'metadata')}\n${tenantId}`;
+      if (!locatedDedicated.has(hintKey)) {
+        try {
+          const rows = await pool.any(select(tenantSchemaBase(tenantId), featuresOf.length > 0, true));
+          if (rows.length > 0) return new Map(rows.map((r) => [r.image_id, r]));
+        } catch (error) {
+          if (!isMissingRelation(error)) throw error;
+        }
+      }
+      const location = await locate(tenantId);
+      // Only a hint to skip the attempt above: a dedicated tenant is always located afresh.
+      if (location.dedicated) {
+        if (locatedDedicated.size >= 10_000) locatedDedicated.clear();
+        locatedDedicated.add(hintKey);
+      } else locatedDedicated.delete(hintKey);
+      if (location.gone) return new Map();
+      const read = (withFeatures: boolean) => location.db.any(select(location.schema, withFeatures, false));
       let rows;
       try {
         rows = await read(featuresOf.length > 0);
@@ -580,6 +607,8 @@ const searchHitColumns = imageRowSchema.pick({
   attributes: true,
   perceptual_hash: true,
 });
+
+const searchHitSelect = imageColumnList(Object.keys(searchHitColumns.shape) as ImageColumn[], 'i');
 
 const searchHitRow = searchHitColumns.extend({
   has_thumbnail: z.boolean(),
