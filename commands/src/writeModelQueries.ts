@@ -79,6 +79,29 @@ export async function activeImagesWithSha256(
       and state->>'status' = 'active'`);
 }
 
+/**
+ * Whether the tenant still needs the bytes `sha256`: an active image has them, or an upload put
+ * with `POST /v1/uploads` (intake) that has not expired waits to be registered with them.
+ */
+export async function bytesInUse(
+  pool: Reader,
+  tenantId: string,
+  sha256: string,
+  nowMs: number,
+): Promise<boolean> {
+  const n = await pool.oneFirst(sql.type(countRow)`
+    select ((
+      select count(*) from write.aggregates
+      where aggregate_type = 'image' and tenant_id = ${tenantId} and state->>'sha256' = ${sha256}
+        and state->>'status' = 'active'
+    ) + (
+      select count(*) from write.intake_uploads
+      where tenant_id = ${tenantId} and sha256 = ${sha256} and registered_at is null
+        and expires_at >= to_timestamp(${nowMs}::float8 / 1000)
+    ))::int8 as n`);
+  return n > 0;
+}
+
 /** The tenants whose storage move is still copying or verified (not finished, failed or cancelled). */
 export async function tenantsWithUnfinishedStorageMove(pool: Reader): Promise<readonly string[]> {
   return pool.anyFirst(sql.type(z.object({ tenant_id: z.string() }))`

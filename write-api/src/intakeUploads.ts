@@ -7,7 +7,7 @@ import {
   uploadStanding,
 } from '@deeplens/commands/intake/intakeUploadQueries';
 import type { ProvisionedTenant } from '@deeplens/commands/tenant/tenantState';
-import { activeImagesWithSha256 } from '@deeplens/commands/writeModelQueries';
+import { releaseImageBytes } from './imageBytesRelease.ts';
 import type { RegisterImageRecord } from '@deeplens/events/intakeRecords';
 import type { DatabasePool } from '@deeplens/platform/database';
 import { ValidationError } from '@deeplens/platform/errors';
@@ -238,12 +238,19 @@ export function createIntakeUploads(options: {
       const expired = await expiredUnregisteredUploads(pool, clock(), 500);
       for (const row of expired) {
         const tenant = await tenantOf(row.tenant_id);
-        const shared = await activeImagesWithSha256(pool, row.tenant_id, row.sha256);
-        if (tenant && shared === 0) {
-          const storage = storageOf(tenant);
-          await storage.store.delete(storage.bucket, row.object_key).catch((error: unknown) => {
+        if (tenant) {
+          // Kept while an image or another pending upload of the tenant has the same bytes.
+          const released = await releaseImageBytes({
+            pool,
+            storage: storageOf(tenant),
+            tenantId: row.tenant_id,
+            sha256: row.sha256,
+            now: clock,
+          }).catch((error: unknown) => {
             log?.warn('an expired upload could not be deleted', { objectKey: row.object_key, error });
+            return 'failed' as const;
           });
+          if (released === 'failed') continue; // tried again at the next sweep
         }
         await deleteUnregisteredUpload(pool, row.tenant_id, row.object_key);
       }
