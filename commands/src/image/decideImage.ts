@@ -9,7 +9,7 @@ import {
 } from '@deeplens/platform/errors';
 import type { CommandContext } from '../commandContext.ts';
 import { emitEvents, type EventDraft } from '../emitEvents.ts';
-import type { ImageCommand, UploadImage } from './imageCommands.ts';
+import type { ImageCommand, TenantSnapshot, UploadImage } from './imageCommands.ts';
 import type { ImageState, UploadedImage } from './imageState.ts';
 
 /**
@@ -103,6 +103,15 @@ export function decideImage(command: ImageCommand, state: ImageState): ImageEven
   }
 }
 
+/**
+ * The largest image, in bytes, a tenant's plan takes: the rule `UploadImage` is decided by. An
+ * upload route reads it from here to stop receiving a file the moment it is over, rather than
+ * buffer it to be refused (the route does not check sizes of its own).
+ */
+export function largestImageBytes(tenant: Pick<TenantSnapshot, 'limits'>): number {
+  return tenant.limits.maxImageBytes;
+}
+
 function upload(command: UploadImage, state: ImageState): ImageEvent[] {
   const { tenant, ...image } = command.data;
   if (state.status !== 'initial') throw new ConflictError(`Image ${image.imageId} already exists`);
@@ -121,11 +130,11 @@ function upload(command: UploadImage, state: ImageState): ImageEvent[] {
 
   // The tenant's totals (images, bytes) are the write model's rule (`imageRules.usage`): counted
   // exactly, in the transaction that stores the upload, where no concurrent upload can race them.
-  const { limits } = tenant;
-  if (image.bytes > limits.maxImageBytes) {
+  const limit = largestImageBytes(tenant);
+  if (image.bytes > limit) {
     throw new PayloadTooLargeError(
-      `The image is ${image.bytes} bytes; the plan allows ${limits.maxImageBytes} bytes per image`,
-      { detail: { limit: limits.maxImageBytes, bytes: image.bytes } },
+      `The image is ${image.bytes} bytes; the plan allows ${limit} bytes per image`,
+      { detail: { limit, bytes: image.bytes } },
     );
   }
   return emit(

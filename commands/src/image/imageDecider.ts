@@ -1,6 +1,8 @@
 import type { ImageEvent } from '@deeplens/events/imageEvents';
 import type { Decider } from '../decider.ts';
 import { decideImage } from './decideImage.ts';
+
+export { largestImageBytes } from './decideImage.ts';
 import type { ImageCommand } from './imageCommands.ts';
 import { evolveImage, initialImageState, type ImageState } from './imageState.ts';
 

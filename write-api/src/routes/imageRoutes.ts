@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { z } from 'zod';
 import { activeImagesWithSha256 } from '@deeplens/commands/writeModelQueries';
-import { imageDecider } from '@deeplens/commands/image/imageDecider';
+import { imageDecider, largestImageBytes } from '@deeplens/commands/image/imageDecider';
 import { tenantDecider } from '@deeplens/commands/tenant/tenantDecider';
 import type { ProvisionedTenant } from '@deeplens/commands/tenant/tenantState';
 import { imageAggregate } from '@deeplens/commands/writeModelRules';
@@ -195,13 +195,11 @@ export function imageRoutes(deps: WriteApiDependencies) {
     if (tenant.status === 'suspended')
       throw new ConflictError('the tenant is suspended and accepts no uploads');
     const { limits } = tenant;
+    // The size of an image is the decider's rule; a file over it is cut off while it streams in.
     const upload = await receiveUpload(
       c.req.header('content-type'),
       c.req.raw.body as WebReadableStream<Uint8Array> | null,
-      {
-        ...defaultUploadLimits,
-        maxFileBytes: limits.maxImageBytes,
-      },
+      { ...defaultUploadLimits, maxFileBytes: largestImageBytes(tenant) },
     );
     if (upload.files.length === 0)
       throw new ValidationError('no image in the request: send one or more file parts');
@@ -212,8 +210,9 @@ export function imageRoutes(deps: WriteApiDependencies) {
     for (const [index, file] of upload.files.entries()) {
       try {
         inspected.push({
+          // Its size was checked by the cut-off above (the decider's rule): not once more here.
           ...(await inspectImage(file.bytes, {
-            maxBytes: limits.maxImageBytes,
+            maxBytes: Number.POSITIVE_INFINITY,
             maxPixels: config.IMAGE_MAX_PIXELS,
           })),
           sha256: sha256Hex(file.bytes),
