@@ -16,7 +16,7 @@ import type { UploadImage } from './image/imageCommands.ts';
 import { limitsOf } from './tenant/plans.ts';
 import { tenantDecider } from './tenant/tenantDecider.ts';
 import { createWriteModelDatabase } from './testing/writeModelDatabase.ts';
-import { imageAggregate, tenantAggregate, tenantRules } from './writeModelRules.ts';
+import { imageAggregate, tenantAggregate, tenantRules, userAggregate } from './writeModelRules.ts';
 
 const admin = { actor: 'user:admin' } as const;
 const count = z.object({ n: z.number() });
@@ -287,6 +287,44 @@ describe('command handler and write model (PostgreSQL)', () => {
         select count(*)::int8 as n from write.outbox where aggregate_id = ${imageId} and event_type = 'ImageEmbedded'`);
       assert.equal(embedded, 1);
     }
+  });
+
+  it('tells its credential listeners of a committed tenant, user or key change, not of an image or a refusal', async (t) => {
+    const { pool } = await createWriteModelDatabase(t);
+    const handler = createCommandHandler({ pool });
+    let told = 0;
+    const stop = handler.credentialChanges.onChange(() => (told += 1));
+    const tenantId = randomUUID();
+    await handler.handle(tenantAggregate, provision(tenantId), admin);
+    assert.equal(told, 1, 'told before the command returned');
+    const limits = limitsOf('free');
+    await handler.handle(imageAggregate, uploadCommand(tenantId, 1, limits), admin);
+    await handler.handleGroup(
+      imageAggregate,
+      [2, 3].map((n) => ({ request: uploadCommand(tenantId, n, limits), origin: admin })),
+    );
+    assert.equal(told, 1, 'images change no credential');
+    await assert.rejects(handler.handle(tenantAggregate, provision(tenantId), admin), ConflictError);
+    assert.equal(told, 1, 'a refused command changes nothing');
+    await handler.handle(
+      userAggregate,
+      {
+        type: 'RegisterUser',
+        data: { userId: randomUUID(), tenantId, email: 'a@b.test', passwordHash: 'x', role: 'tenant_user' },
+      },
+      admin,
+    );
+    assert.equal(told, 2);
+    const results = await handler.handleGroup(tenantAggregate, [
+      { request: { type: 'SuspendTenant', data: { tenantId, reason: 'unpaid' } }, origin: admin },
+      { request: provision(randomUUID()), origin: admin },
+    ]);
+    assert.ok(results.every((r) => r.status === 'fulfilled'));
+    assert.ok(told > 2, 'a group that changed tenants tells too');
+    const before = told;
+    stop();
+    await handler.handle(tenantAggregate, { type: 'ReactivateTenant', data: { tenantId } }, admin);
+    assert.equal(told, before, 'a removed listener is told nothing');
   });
 
   it('reserves a slug for one tenant only, and frees it when that tenant is erased', async (t) => {

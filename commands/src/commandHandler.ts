@@ -26,7 +26,38 @@ export type WriteModelRules<Cmd, Evt> = {
   reservations?: (event: Evt) => Reservation[];
   /** `command` is absent when the event is folded from the log (recovery): no limits to check. */
   usage?: (event: Evt, command?: Cmd) => UsageChange | undefined;
+  /**
+   * Its changes can end a credential (tenants, users, API keys): once one commits, the handler
+   * tells this process's `credentialChanges` listeners, before the command returns (other
+   * processes hear it from the write model's NOTIFY, `004_credential_changes.sql`).
+   */
+  changesCredentials?: boolean;
 };
+
+/**
+ * This process's own commits of changes a credential stands on (an aggregate whose rules say
+ * `changesCredentials`, a revoked session): a cache of what authentication reads listens, so
+ * the change is honoured by the very next request, without waiting for the notification.
+ */
+export type CredentialChangeSignal = {
+  /** Calls `listener` after each such commit, synchronously; returns its removal. */
+  onChange(listener: () => void): () => void;
+  /** Announces one such commit (the handler does, for its aggregates; the session store, for revocations). */
+  changed(): void;
+};
+
+export function createCredentialChangeSignal(): CredentialChangeSignal {
+  const listeners = new Set<() => void>();
+  return {
+    onChange(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    changed() {
+      for (const listener of listeners) listener();
+    },
+  };
+}
 
 /**
  * A decider bound to its write-model rules (emmett style): the command handler takes the rules
@@ -86,6 +117,8 @@ export type CommandHandlerDependencies = {
   clock?: () => number;
   /** Wakes the outbox relay after a commit; by default a NOTIFY on `pool`. */
   outboxSignal?: OutboxSignal;
+  /** Told of every commit that changes a credential (`WriteModelRules.changesCredentials`). */
+  credentialChanges?: CredentialChangeSignal;
 };
 
 /**
@@ -97,6 +130,7 @@ export function createCommandHandler({
   pool,
   clock = Date.now,
   outboxSignal = createOutboxSignal(pool),
+  credentialChanges = createCredentialChangeSignal(),
 }: CommandHandlerDependencies) {
   async function load<S extends StateWithVersion, C, E>(
     decider: Decider<S, C, E>,
@@ -147,7 +181,13 @@ export function createCommandHandler({
     given?: WriteModelRules<C, E>,
   ): Promise<CommandResult> {
     const own = 'rules' in decider ? decider.rules : boundRules.get(decider);
-    if (own && given && (given.reservations !== own.reservations || given.usage !== own.usage)) {
+    if (
+      own &&
+      given &&
+      (given.reservations !== own.reservations ||
+        given.usage !== own.usage ||
+        given.changesCredentials !== own.changesCredentials)
+    ) {
       return Promise.reject(
         new Error(`the ${decider.aggregateType} decider was given rules other than its own`),
       );
@@ -272,6 +312,7 @@ export function createCommandHandler({
       throw error;
     }
     if (events.length > 0) outboxSignal.appended();
+    if (events.length > 0 && rules.changesCredentials) credentialChanges.changed();
     return result;
   }
 
@@ -462,7 +503,10 @@ export function createCommandHandler({
             await changeUsage(tx, usage);
         });
         for (const d of decided) answers[d.i] = { status: 'fulfilled', value: d.result };
-        if (decided.some((d) => d.events.length > 0)) outboxSignal.appended();
+        if (decided.some((d) => d.events.length > 0)) {
+          outboxSignal.appended();
+          if (rules.changesCredentials) credentialChanges.changed();
+        }
       } catch (error) {
         // Another command changed one of the aggregates, or stored one of the keys, first:
         // nothing of the group was stored, and `handle` sorts each out.
@@ -481,7 +525,7 @@ export function createCommandHandler({
     return answers.map((answer) => answer!);
   }
 
-  return { handle, handleGroup, load, outboxSignal };
+  return { handle, handleGroup, load, outboxSignal, credentialChanges };
 }
 
 /**

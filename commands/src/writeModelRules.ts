@@ -14,9 +14,11 @@ import { tenantDecider } from './tenant/tenantDecider.ts';
 
 /**
  * A slug names one tenant; an erased tenant gives its slug back. A new plan takes back the
- * usage grants not yet used, so lower limits hold from the next upload on.
+ * usage grants not yet used, so lower limits hold from the next upload on. A suspended or
+ * erased tenant's credentials end with it.
  */
 export const tenantRules: WriteModelRules<TenantCommand, TenantEvent> = {
+  changesCredentials: true,
   usage: (event) =>
     event.type === 'TenantPlanChanged' ? { kind: 'limitsChanged', tenantId: event.data.tenantId } : undefined,
   reservations: (event) => {
@@ -27,14 +29,19 @@ export const tenantRules: WriteModelRules<TenantCommand, TenantEvent> = {
   },
 };
 
-/** An e-mail address signs in one user, across all tenants (sign-in names no tenant). */
+/**
+ * An e-mail address signs in one user, across all tenants (sign-in names no tenant). A user's
+ * role, state and password are what their tokens stand on.
+ */
 export const userRules: WriteModelRules<UserCommand, IdentityEvent> = {
+  changesCredentials: true,
   reservations: (event) =>
     event.type === 'UserRegistered' ? [{ kind: 'user_email', value: event.data.email.toLowerCase() }] : [],
 };
 
-/** A key's 8-character prefix finds it at sign-in, so it names one key. */
+/** A key's 8-character prefix finds it at sign-in, so it names one key; a revoked key ends. */
 export const apiKeyRules: WriteModelRules<ApiKeyCommand, IdentityEvent> = {
+  changesCredentials: true,
   reservations: (event) =>
     event.type === 'ApiKeyIssued' ? [{ kind: 'api_key_prefix', value: event.data.prefix }] : [],
 };

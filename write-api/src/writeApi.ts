@@ -1,8 +1,9 @@
-import { Hono, type MiddlewareHandler } from 'hono';
+import { Hono } from 'hono';
 import { createApiKeyResolver } from '@deeplens/commands/apiKeyLookup';
 import { createCredentialStandingCheck } from '@deeplens/commands/identity/credentialStanding';
 import { tenantDecider } from '@deeplens/commands/tenant/tenantDecider';
 import { createSharedRateLimiter } from '@deeplens/platform/auth/sharedRateLimiter';
+import { rememberVerifiedTokens } from '@deeplens/platform/auth/rememberedTokens';
 import { authenticate } from '@deeplens/platform/http/authenticate';
 import { notFoundHandler, problemErrorHandler } from '@deeplens/platform/http/problem';
 import { metricsResponse, observeRequests } from '@deeplens/platform/http/observeRequests';
@@ -54,15 +55,10 @@ export function createWriteApi(
   });
   app.get('/openapi.json', (c) => c.json(writeApiOpenApi));
 
-  // A change of tenants, users, keys or sessions made here is honoured by this process's very
-  // next request: its remembered credentials go before the answer, not when the notification
-  // comes back (other processes follow within the cache's bound).
-  const forgetAfterChange: MiddlewareHandler = async (c, next) => {
-    await next();
-    if (c.req.method !== 'GET' && c.req.method !== 'HEAD' && c.res.status < 400) deps.credentials?.forget();
-  };
-  for (const path of ['/v1/tenants/*', '/v1/users/*', '/v1/users', '/v1/auth/*'])
-    app.use(path, forgetAfterChange);
+  // A change of tenants, users, keys or sessions this process commits is honoured by its very
+  // next request: the command path tells the cache before the command returns, not when the
+  // notification comes back (other processes follow within the cache's bound).
+  if (deps.credentials) handler.credentialChanges.onChange(deps.credentials.forget);
 
   const identity = identityRoutes(deps);
   app.route('/', identity.publicRoutes);
@@ -76,7 +72,9 @@ export function createWriteApi(
   app.use(
     '/v1/*',
     authenticate({
-      verifier: deps.verifier,
+      // A client's token is checked once, not per request (as on the read API); its standing is
+      // still checked each time by `checkStanding`, so revocation is unchanged.
+      verifier: rememberVerifiedTokens(deps.verifier, { clock }),
       clock,
       resolveApiKey: (prefix) => cached(`apiKey:${prefix}`, () => resolveApiKey(prefix)),
       checkStanding: createCredentialStandingCheck(pool, {

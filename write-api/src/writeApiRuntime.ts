@@ -41,14 +41,16 @@ export async function createWriteApiDependencies(config: Config, log: Logger): P
     audience: config.JWT_AUDIENCE,
   });
   const secrets = await secretBoxFor(config);
+  const handler = createCommandHandler({ pool });
   return {
     config,
     pool,
-    handler: createCommandHandler({ pool }),
+    handler,
     objects: createObjectStore(config),
     issuer,
     verifier,
     refreshTokens: createRefreshTokenStore(pool, {
+      credentialChanges: handler.credentialChanges,
       onReuseDetected: (reuse) =>
         log.warn('refresh token reuse detected; session revoked', {
           userId: reuse.userId,

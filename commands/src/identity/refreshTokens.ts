@@ -2,6 +2,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { sql, type DatabasePool } from '@deeplens/platform/database';
 import { UnauthenticatedError } from '@deeplens/platform/errors';
+import type { CredentialChangeSignal } from '../commandHandler.ts';
 
 /**
  * Refresh tokens: opaque, single-use, rotated on every use, kept as plain session state in
@@ -29,6 +30,11 @@ export type RefreshTokenStoreOptions = {
   reuseGraceSeconds?: number;
   /** Called after a family was revoked for reuse: worth a security log line or an alert. */
   onReuseDetected?: (reuse: RefreshTokenReuse) => void;
+  /**
+   * Told after each commit that revoked a session (logout, reuse, signing a user out): the
+   * command handler's `credentialChanges`, so this process honours it at once.
+   */
+  credentialChanges?: Pick<CredentialChangeSignal, 'changed'>;
 };
 
 export type RefreshTokenReuse = {
@@ -105,6 +111,7 @@ export function createRefreshTokenStore(
     ttlSeconds = defaultRefreshTokenTtlSeconds,
     reuseGraceSeconds = 0,
     onReuseDetected,
+    credentialChanges,
   } = options;
   const at = (epochMs: number) => sql.timestamp(new Date(epochMs));
 
@@ -209,6 +216,7 @@ export function createRefreshTokenStore(
       case 'rotatedRecently':
         throw new UnauthenticatedError('refresh token was already rotated');
       case 'reused':
+        credentialChanges?.changed();
         onReuseDetected?.(outcome.reuse);
         throw new UnauthenticatedError(
           'refresh token reuse detected; the session has been revoked, sign in again',
@@ -231,6 +239,7 @@ export function createRefreshTokenStore(
         returning 1
       )
       select exists (select 1 from target) as found`);
+    if (found) credentialChanges?.changed();
     return found;
   }
 
@@ -238,6 +247,7 @@ export function createRefreshTokenStore(
     const result = await pool.query(sql.typeAlias('void')`
       update auth.refresh_tokens set revoked_at = ${at(clock())}
       where user_id = ${userId} and revoked_at is null`);
+    if (result.rowCount > 0) credentialChanges?.changed();
     return result.rowCount;
   }
 

@@ -21,9 +21,11 @@ export type CredentialCache = {
   live(): boolean;
   /**
    * Forgets every remembered answer at once: the process that itself committed a credential
-   * change calls it before answering, so its own next request never waits for the notification.
+   * change calls it before answering (the write API listens to its command handler's
+   * `credentialChanges`), so its own next request never waits for the notification. A plain
+   * function, the same one every time, so it may be handed over as a listener.
    */
-  forget(): void;
+  readonly forget: () => void;
   close(): Promise<void>;
 };
 
