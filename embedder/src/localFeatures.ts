@@ -8,7 +8,8 @@
  * puts them; two different pictures agree on a handful by chance.
  *
  * ORB comes from OpenCV compiled to WebAssembly (`@techstark/opencv-js`, loaded once per
- * process, ≈ 0.4 s and ≈ 80 MB); matching and RANSAC are plain TypeScript, deterministic.
+ * process, ≈ 0.4 s and ≈ 80 MB); matching runs in WebAssembly (`hammingKernel.ts`), RANSAC in
+ * TypeScript, both deterministic.
  * Features travel as one compact blob (`encodeLocalFeatures`): 8 bytes of header, 4 bytes of
  * position and 32 of descriptor per keypoint, ≈ 18 KiB for 500 keypoints.
  */
@@ -247,13 +248,17 @@ export function verifyGeometry(
     if (scale2 < 1 / 64 || scale2 > 64) continue;
     const u = cx[a]! - (s * qx[a]! - t * qy[a]!);
     const v = cy[a]! - (t * qx[a]! + s * qy[a]!);
+    // Only a hypothesis that explains more than the best so far changes the answer: stop
+    // counting as soon as the matches left cannot lift this one above it.
     let inliers = 0;
-    for (let p = 0; p < k; p++) {
+    for (let p = 0; p < k && inliers + k - p > bestInliers; p++) {
       const ex = s * qx[p]! - t * qy[p]! + u - cx[p]!;
       const ey = t * qx[p]! + s * qy[p]! + v - cy[p]!;
       if (ex * ex + ey * ey <= tolerance2) inliers++;
     }
     if (inliers > bestInliers) bestInliers = inliers;
+    // Every match explained: no hypothesis can do better.
+    if (bestInliers === k) break;
   }
   return bestInliers;
 }
