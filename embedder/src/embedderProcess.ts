@@ -12,6 +12,7 @@ import { createEmbedderWorker } from './embedderWorker.ts';
 import { chooseEmbeddingManifest } from './embeddingSpaceChoice.ts';
 import { embeddingSpaceMigrations } from './embeddingSpaceMove.ts';
 import { followEmbeddingSpaceMove } from './embeddingSpaceMoveFollower.ts';
+import { assertSpaceNotRetired } from './embeddingSpaceRetirement.ts';
 import type { ModelManifest } from './modelManifest.ts';
 import { loadEmbeddingModel } from './onnxEmbeddingModel.ts';
 
@@ -73,14 +74,33 @@ export async function startEmbedder(config: Config, log: Logger): Promise<{ stop
     };
   }
 
-  const serving = await startInSpace(manifest);
+  // A retired space is never embedded in again (embeddingSpaceMoveMain.ts retire).
+  await assertSpaceNotRetired(pool, manifest).catch(async (error: unknown) => {
+    await pool.end();
+    throw error;
+  });
+  let serving: { stop(): Promise<void> } | undefined = await startInSpace(manifest);
   // A recorded move to another space (embeddingSpaceMoveMain.ts) embeds every image there too.
-  const move = followEmbeddingSpaceMove({ pool, serving: manifest, startInSpace, log });
+  const move = followEmbeddingSpaceMove({
+    pool,
+    serving: manifest,
+    startInSpace,
+    log,
+    async onServingRetired(replacedBy) {
+      log.error('the serving embedding space is retired: this process stops embedding in it', {
+        space: `${manifest.modelId}@${manifest.modelVersion}`,
+        replacedBy,
+      });
+      const stopping = serving;
+      serving = undefined;
+      await stopping?.stop();
+    },
+  });
   await move.started;
   return {
     stop: async () => {
       await move.stop();
-      await serving.stop();
+      await serving?.stop();
       await pool.end();
     },
   };

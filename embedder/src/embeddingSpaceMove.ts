@@ -18,6 +18,7 @@ import { z } from 'zod';
 import { sql, type DatabasePool } from '@deeplens/platform/database';
 import { ConflictError } from '@deeplens/platform/errors';
 import { activeImagesEmbeddedIn, writeModelExists } from '@deeplens/commands/writeModelQueries';
+import { retiredEmbeddingSpaces } from './embeddingSpaceRetirement.ts';
 import type { ModelManifest } from './modelManifest.ts';
 
 /** The migration set (`embedding-space`) holding the recorded move. */
@@ -63,6 +64,10 @@ export async function startEmbeddingSpaceMove(
   manifestPath: string,
 ): Promise<EmbeddingSpaceMove> {
   const targetSpace = spaceName(target);
+  const retiredFor = (await retiredEmbeddingSpaces(pool)).get(targetSpace);
+  if (retiredFor !== undefined) {
+    throw new ConflictError(`${targetSpace} is retired (replaced by ${retiredFor}): no move goes back to it`);
+  }
   await pool.query(sql.typeAlias('void')`
     insert into embedding_space.moves (target_space, manifest_path) values (${targetSpace}, ${manifestPath})
     on conflict do nothing`);

@@ -1,6 +1,7 @@
 import type { DatabasePool } from '@deeplens/platform/database';
 import type { Logger } from '@deeplens/platform/logger';
 import { recordedEmbeddingSpaceMove, spaceName } from './embeddingSpaceMove.ts';
+import { retiredEmbeddingSpaces } from './embeddingSpaceRetirement.ts';
 import { loadModelManifest, type ModelManifest } from './modelManifest.ts';
 
 /** What embeds in one space: started for the target of a recorded move. */
@@ -13,21 +14,34 @@ export type SpaceEmbedder = { stop(): Promise<void> };
  * log). Looked up at once and every `pollIntervalMs`; the target's embedder runs until the
  * process stops, also after the move is finished (the process is restarted on the target then).
  * A failure to start (a manifest the process cannot read) is logged and tried again.
+ *
+ * Once the serving space is retired (`embeddingSpaceMoveMain.ts retire`), `onServingRetired` is
+ * called, once: the process must stop embedding in it.
  */
 export function followEmbeddingSpaceMove(options: {
   pool: DatabasePool;
   serving: Pick<ModelManifest, 'modelId' | 'modelVersion'>;
   startInSpace: (manifest: ModelManifest) => Promise<SpaceEmbedder>;
   log: Logger;
+  onServingRetired?: (replacedBy: string) => Promise<void> | void;
   pollIntervalMs?: number;
 }): { started: Promise<void>; stop(): Promise<void> } {
   const { pool, log } = options;
   let target: { space: string; embedder: SpaceEmbedder } | undefined;
   let stopped = false;
   let checking: Promise<void> = Promise.resolve();
+  let servingRetired = false;
 
   async function check(): Promise<void> {
-    if (target || stopped) return;
+    if (stopped) return;
+    if (!servingRetired && options.onServingRetired) {
+      const replacedBy = (await retiredEmbeddingSpaces(pool)).get(spaceName(options.serving));
+      if (replacedBy !== undefined) {
+        servingRetired = true;
+        await options.onServingRetired(replacedBy);
+      }
+    }
+    if (target) return;
     const move = await recordedEmbeddingSpaceMove(pool);
     if (!move || move.targetSpace === spaceName(options.serving)) return;
     const manifest = await loadModelManifest(move.manifestPath);

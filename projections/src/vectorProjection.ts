@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { DeepLensEventType } from '@deeplens/events/domainEvent';
+import type { EmbeddingSpaceRetired } from '@deeplens/events/embeddingSpaceEvents';
 import type { ImageEvent } from '@deeplens/events/imageEvents';
 import type { TenantDeleted } from '@deeplens/events/tenantEvents';
 import { sql } from '@deeplens/platform/database';
@@ -51,16 +52,36 @@ const canHandle: readonly DeepLensEventType[] = [
   'ImageMetadataUpdated',
   'ImageDeleted',
   'TenantDeleted',
+  'EmbeddingSpaceRetired',
 ];
 
 type VectorEvent = ImageEvent | TenantDeleted;
 
-type IndexState = { checkpoints: Record<string, number>; tombstones: string[] };
+/**
+ * A retired embedding space (`EmbeddingSpaceRetired`), as `modelId@modelVersion`: its collections
+ * are dropped, its status rows deleted, and its `ImageEmbedded` events skipped from then on — in
+ * a replay from offset 0 too, so a rebuild never brings it back (at worst a replay indexes some
+ * of its vectors before it reads the retirement, which drops them again).
+ */
+export function retiredSpaceName(space: { modelId: string; modelVersion: string }): string {
+  return `${space.modelId}@${space.modelVersion}`;
+}
+
+const isRetirement = (event: { type: string }): event is EmbeddingSpaceRetired =>
+  event.type === 'EmbeddingSpaceRetired';
+
+type IndexState = {
+  checkpoints: Record<string, number>;
+  tombstones: string[];
+  /** Retired spaces (`retiredSpaceName`); absent in a state committed before retirement existed. */
+  retiredSpaces?: string[];
+};
 
 const payloadPoint = Float32Array.of(1);
 
 async function ensureStatusSchema(tx: Transaction, schema: string): Promise<void> {
-  if (!(await mustCreateSchema(tx, schema, 'deleted_tenants'))) return;
+  // `retired_spaces` is the last table: a schema from before it gets it on its next batch.
+  if (!(await mustCreateSchema(tx, schema, 'retired_spaces'))) return;
   const s = (table: string) => sql.identifier([schema, table]);
   await tx.query(sql.typeAlias('void')`create schema if not exists ${sql.identifier([schema])}`);
   // A row per image and model version whose vector is in the index: what makes an image
@@ -78,7 +99,17 @@ async function ensureStatusSchema(tx: Transaction, schema: string): Promise<void
   await tx.query(
     sql.typeAlias('void')`create table if not exists ${s('deleted_tenants')} (tenant_id text primary key)`,
   );
+  await tx.query(sql.typeAlias('void')`
+    create table if not exists ${s('retired_spaces')} (
+      model_id text not null,
+      model_version text not null,
+      replaced_by text not null,
+      retired_at timestamptz not null,
+      primary key (model_id, model_version)
+    )`);
 }
+
+const retiredRow = z.object({ model_id: z.string(), model_version: z.string() });
 
 type StatusRow = {
   tenant_id: string;
@@ -92,7 +123,14 @@ type StatusRow = {
 async function applyStatus(tx: Transaction, schema: string, records: RecordedEvent[]): Promise<void> {
   await ensureStatusSchema(tx, schema);
   const s = (table: string) => sql.identifier([schema, table]);
-  const events = records.map((r) => r.event as VectorEvent);
+  const retirements = records.map((r) => r.event).filter(isRetirement);
+  if (retirements.length > 0) await applyRetirements(tx, schema, retirements);
+  const retired = new Set(
+    (await tx.any(sql.type(retiredRow)`select model_id, model_version from ${s('retired_spaces')}`)).map(
+      (r) => retiredSpaceName({ modelId: r.model_id, modelVersion: r.model_version }),
+    ),
+  );
+  const events = records.filter((r) => !isRetirement(r.event)).map((r) => r.event as VectorEvent);
   const { erased: tombstoned } = await lockTenantsOfBatch(tx, schema, events);
   const inserts = new Map<string, StatusRow>();
   const deletes: { tenant_id: string; image_id: string }[] = [];
@@ -106,6 +144,7 @@ async function applyStatus(tx: Transaction, schema: string, records: RecordedEve
       for (const [key, row] of inserts) if (row.tenant_id === tenantId) inserts.delete(key);
     } else if (event.type === 'ImageEmbedded') {
       const d = event.data;
+      if (retired.has(retiredSpaceName(d))) continue;
       inserts.set(`${d.imageId}:${d.modelId}@${d.modelVersion}`, {
         tenant_id: tenantId,
         image_id: d.imageId,
@@ -152,19 +191,46 @@ async function applyStatus(tx: Transaction, schema: string, records: RecordedEve
 }
 
 /**
+ * Records retired spaces and deletes their status rows. Applied before the batch's other events:
+ * an `ImageEmbedded` of a retired space is skipped wherever it sits in the log.
+ */
+async function applyRetirements(
+  tx: Transaction,
+  schema: string,
+  retirements: EmbeddingSpaceRetired[],
+): Promise<void> {
+  const s = (table: string) => sql.identifier([schema, table]);
+  for (const { data, metadata } of retirements) {
+    await tx.query(sql.typeAlias('void')`
+      insert into ${s('retired_spaces')} (model_id, model_version, replaced_by, retired_at)
+      values (${data.modelId}, ${data.modelVersion}, ${data.replacedBy}, ${fromEpochMs(sql.fragment`${metadata.occurredAt}::int8`)})
+      on conflict do nothing`);
+    await tx.query(sql.typeAlias('void')`
+      delete from ${s('image_vectors')} where model_id = ${data.modelId} and model_version = ${data.modelVersion}`);
+  }
+}
+
+/**
  * Applies events to the index, coalescing consecutive upserts into one call per collection
  * (one request for Qdrant). Answers the events that failed for a reason of their own.
  */
 async function applyToIndex(
   index: VectorIndex,
   tombstones: Set<string>,
+  retired: Set<string>,
   records: RecordedEvent[],
 ): Promise<PoisonRecord[]> {
   const poison: PoisonRecord[] = [];
+  // Retirements first (see applyRetirements): the batch's embeddings in a retired space are skipped.
   for (const record of records) {
+    if (isRetirement(record.event)) await retireInIndex(index, retired, record.event);
+  }
+  for (const record of records) {
+    if (isRetirement(record.event)) continue;
     const event = record.event as VectorEvent;
     const { tenantId } = event.data;
     if (tombstones.has(tenantId)) continue;
+    if (event.type === 'ImageEmbedded' && retired.has(retiredSpaceName(event.data))) continue;
     try {
       await applyOne(index, tombstones, event);
     } catch (error) {
@@ -180,6 +246,20 @@ async function applyToIndex(
     }
   }
   return poison;
+}
+
+/** Drops every tenant's collection of the retired space, and remembers it as retired. */
+async function retireInIndex(
+  index: VectorIndex,
+  retired: Set<string>,
+  event: EmbeddingSpaceRetired,
+): Promise<void> {
+  const space = retiredSpaceName(event.data);
+  retired.add(space);
+  // vectorCollectionName: `<tenant>__<model>@<version>`.
+  for (const collection of await index.collections()) {
+    if (collection.endsWith(`__${space}`)) await index.dropCollection(collection);
+  }
 }
 
 async function applyOne(index: VectorIndex, tombstones: Set<string>, event: VectorEvent): Promise<void> {
@@ -245,6 +325,7 @@ export const vectorProjection: ProjectionDefinition = {
     const committed = (await index.committedState()) as IndexState | undefined;
     const indexCheckpoints: Checkpoints = new Map(Object.entries(committed?.checkpoints ?? {}));
     const tombstones = new Set(committed?.tombstones ?? []);
+    const retired = new Set(committed?.retiredSpaces ?? []);
     const handled = new Set<string>(canHandle);
 
     async function applyGroup(batches: ProjectionBatch[]): Promise<void> {
@@ -256,7 +337,7 @@ export const vectorProjection: ProjectionDefinition = {
         const indexCheckpoint = indexCheckpoints.get(key) ?? -1;
         if (batch.lastOffset <= indexCheckpoint) continue;
         const events = batch.events.filter((e) => e.offset > indexCheckpoint && handled.has(e.event.type));
-        indexPoison.push(...(await applyToIndex(index, tombstones, events)));
+        indexPoison.push(...(await applyToIndex(index, tombstones, retired, events)));
         checkpoints[key] = batch.lastOffset;
         moved = true;
       }
@@ -265,7 +346,8 @@ export const vectorProjection: ProjectionDefinition = {
       let indexCommit = Promise.resolve();
       if (moved) {
         faultPoint('vectors.beforeIndexCommit');
-        indexCommit = index.commit({ checkpoints, tombstones: [...tombstones] }).then(() => {
+        const state: IndexState = { checkpoints, tombstones: [...tombstones], retiredSpaces: [...retired] };
+        indexCommit = index.commit(state).then(() => {
           for (const [key, offset] of Object.entries(checkpoints)) indexCheckpoints.set(key, offset);
           faultPoint('vectors.afterIndexCommit');
         });
@@ -361,7 +443,8 @@ export const vectorProjection: ProjectionDefinition = {
         for (const collection of await index.collections()) await index.dropCollection(collection);
         indexCheckpoints.clear();
         tombstones.clear();
-        await index.commit({ checkpoints: {}, tombstones: [] });
+        retired.clear();
+        await index.commit({ checkpoints: {}, tombstones: [], retiredSpaces: [] });
         const active = await pool.maybeOneFirst(sql.type(z.object({ status: z.string() }))`
           select status from projections.generations
           where projection = ${vectorProjectionName} and generation = ${generation}`);

@@ -6,8 +6,10 @@ import {
   spaceName,
 } from '@deeplens/embedder/embeddingSpaceMove';
 import { loadModelManifest, type ModelManifest } from '@deeplens/embedder/modelManifest';
+import { retiredEmbeddingSpaces } from '@deeplens/embedder/embeddingSpaceRetirement';
 import type { EmbeddingModel } from '@deeplens/embedder/onnxEmbeddingModel';
 import type { DatabasePool } from '@deeplens/platform/database';
+import { UnavailableError } from '@deeplens/platform/errors';
 import type { Logger } from '@deeplens/platform/logger';
 import type { ModelRef } from '@deeplens/projections/vectorQueries';
 import type { ReadApiEnv } from './readApiEnv.ts';
@@ -38,6 +40,10 @@ type Target = { space: string; search: SearchSpace };
  * The middleware (mounted after `authenticate`) runs each request in its tenant's space; the
  * read API's `defaultModel` and `queryModel` read it through `current()`, so routes stay unaware
  * of a move.
+ *
+ * A retired space (`embeddingSpaceMoveMain.ts retire`, looked up at most every `cacheMs`) is never
+ * searched: its vectors are gone from the read model, so a tenant whose space it still is gets a
+ * 503 naming it and its replacement from anything that reads the space, never an empty answer.
  */
 export function createEmbeddingSpaceSelection(options: {
   pool: DatabasePool;
@@ -52,7 +58,7 @@ export function createEmbeddingSpaceSelection(options: {
   const { pool, serving, log, clock } = options;
   const cacheMs = options.cacheMs ?? 2000;
   const settleMs = options.settleMs ?? 2000;
-  const scope = new AsyncLocalStorage<SearchSpace>();
+  const scope = new AsyncLocalStorage<{ search: SearchSpace; retiredFor?: string }>();
   const servingSpace = spaceName(serving.model);
   const switched = new Map<string, Target>();
   let lastTarget: Target | undefined;
@@ -65,6 +71,19 @@ export function createEmbeddingSpaceSelection(options: {
   >();
   const checks = new Set<Promise<boolean>>();
   const completeSince = new Map<string, number>();
+  let retiredLookup: { at: number; retired: Promise<Map<string, string>> } | undefined;
+
+  function retiredSpaces(): Promise<Map<string, string>> {
+    const now = clock();
+    if (!retiredLookup || now - retiredLookup.at >= cacheMs) {
+      const retired = retiredEmbeddingSpaces(pool).catch((error: unknown) => {
+        log.warn('embedding space move: looking up the retired spaces failed', { error });
+        return new Map<string, string>();
+      });
+      retiredLookup = { at: now, retired };
+    }
+    return retiredLookup.retired;
+  }
 
   function targetOf(manifest: ModelManifest, space: string): { target: Target; ready: boolean } {
     let known = targets.get(space);
@@ -178,15 +197,27 @@ export function createEmbeddingSpaceSelection(options: {
   }
 
   const middleware: MiddlewareHandler<ReadApiEnv> = async (c, next) => {
-    const space = await spaceOf(c.get('principal')?.tenantId ?? null);
-    await scope.run(space, next);
+    const [space, retired] = await Promise.all([
+      spaceOf(c.get('principal')?.tenantId ?? null),
+      retiredSpaces(),
+    ]);
+    const retiredFor = retired.get(spaceName(space.model));
+    await scope.run(retiredFor === undefined ? { search: space } : { search: space, retiredFor }, next);
   };
 
   return {
     middleware,
     /** The space of the request being answered (the serving space outside a request). */
     current(): SearchSpace {
-      return scope.getStore() ?? serving;
+      const store = scope.getStore();
+      if (store?.retiredFor !== undefined) {
+        const space = spaceName(store.search.model);
+        throw new UnavailableError(
+          `embedding space ${space} is retired (replaced by ${store.retiredFor}) and its vectors are gone; this read API still searches it: restart it on ${store.retiredFor}`,
+          { detail: { space, replacedBy: store.retiredFor } },
+        );
+      }
+      return store?.search ?? serving;
     },
     /** Resolves once the tenant checks running now have answered (tests wait on it). */
     async idle(): Promise<void> {
