@@ -15,11 +15,17 @@ import {
   spaceName,
   startEmbeddingSpaceMove,
 } from '@deeplens/embedder/embeddingSpaceMove';
+import {
+  decideRetirement,
+  recordRetirement,
+  retiredEmbeddingSpaces,
+} from '@deeplens/embedder/embeddingSpaceRetirement';
 import { loadEmbeddingModel, type EmbeddingModel } from '@deeplens/embedder/onnxEmbeddingModel';
 import { sql, type DatabasePool } from '@deeplens/platform/database';
 import { ConflictError } from '@deeplens/platform/errors';
 import { createLogger } from '@deeplens/platform/logger';
 import { runMigrations } from '@deeplens/platform/migrations';
+import { problemErrorHandler } from '@deeplens/platform/http/problem';
 import { createEmbeddingSpaceSelection } from './embeddingSpaceSelection.ts';
 import type { ReadApiEnv } from './readApiEnv.ts';
 
@@ -107,7 +113,7 @@ describe("embedding space move: the record, each tenant's progress, and the spac
     assert.equal(await recordedEmbeddingSpaceMove(pool), undefined);
   });
 
-  it('a tenant searches the target once complete (and settled), for good; the others stay; failures keep the serving space', async (t) => {
+  it('a tenant searches the target once complete (and settled), for good; the others stay; failures keep the serving space; a retired space answers 503', async (t) => {
     const { manifest: v2, backbone: v1, manifestPath } = await buildDefaultModel();
     const { pool, url } = await createWriteModelDatabase(t);
     await runMigrations(url, embeddingSpaceMigrations.component, embeddingSpaceMigrations.directory);
@@ -148,6 +154,7 @@ describe("embedding space move: the record, each tenant's progress, and the spac
       settleMs: 1000,
     });
     const app = new Hono<ReadApiEnv>();
+    app.onError(problemErrorHandler(createLogger({ test: 'embedding-space-selection' }, 'error')));
     app.use('/v1/*', async (c, next) => {
       const tenantId = c.req.header('x-tenant') ?? null;
       c.set('principal', {
@@ -228,5 +235,45 @@ describe("embedding space move: the record, each tenant's progress, and the spac
     assert.equal(await spaceOf(a), spaceName(v2));
     assert.equal(await spaceOf(c), spaceName(v1));
     assert.equal((await selection.status())?.tenantsSwitched, 2, 'the last move is still reported');
+
+    // Retiring v1: refused while c has an image indexed in v1 only, then recorded (the event in
+    // the outbox, the write side's row); c, still on v1 in this process, is refused loudly.
+    const retirement = async () =>
+      decideRetirement({
+        space: v1,
+        replacement: v2,
+        move: await recordedEmbeddingSpaceMove(pool),
+        progress: await embeddingSpaceMoveProgress(pool, v2),
+        retired: await retiredEmbeddingSpaces(pool),
+        now: Date.now(),
+      });
+    await assert.rejects(retirement(), /2 tenant\(s\) still have 2 image\(s\) with no vector in/);
+    // The move's embedder catches up: every image indexed in v1 is indexed in v2 too.
+    await pool.query(sql.unsafe`
+      insert into vector_status.image_vectors (tenant_id, image_id, model_id, model_version, dim, indexed_at)
+      select tenant_id, image_id, ${v2.modelId}, ${v2.modelVersion}, dim, now() from vector_status.image_vectors
+      on conflict do nothing`);
+    const event = await retirement();
+    assert.ok(event);
+    assert.equal(await recordRetirement(pool, event), true);
+    assert.equal(await recordRetirement(pool, event), false, 'recorded once');
+    assert.equal(await retirement(), undefined, 'already retired: nothing to decide');
+    assert.deepEqual(
+      await pool.anyFirst(
+        sql.unsafe`select event_type from write.outbox where aggregate_id = ${event.metadata.aggregateId}`,
+      ),
+      ['EmbeddingSpaceRetired'],
+    );
+    await assert.rejects(startEmbeddingSpaceMove(pool, v1, manifestPath), /is retired/, 'no move back to it');
+    now += 5000;
+    assert.equal(await spaceOf(a), spaceName(v2), 'a switched tenant searches v2 as before');
+    const refused = await app.request('/v1/space', { headers: { 'x-tenant': c } });
+    assert.equal(refused.status, 503);
+    assert.match(refused.headers.get('content-type') ?? '', /problem\+json/);
+    const problem = (await refused.json()) as { detail: string; space: string; replacedBy: string };
+    assert.match(
+      problem.detail,
+      new RegExp(`${spaceName(v1)} is retired \\(replaced by ${spaceName(v2)}\\)`),
+    );
   });
 });
