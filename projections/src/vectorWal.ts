@@ -27,14 +27,21 @@ export function encodeWalFrame(frame: WalFrame): Buffer {
   return Buffer.concat(builder.encode(frame.state));
 }
 
+/** Bytes per chunk of a frame's vector part. */
+const vectorChunkBytes = 4 * 2 ** 20;
+/** Chunks kept for the next frame (one large batch's worth); more are let go after a commit. */
+const keptVectorChunks = 16;
+
 /**
- * The next frame, built as operations arrive: each upsert's vector is copied into one growing
- * buffer right away (no copy per vector kept until the commit), and `encode` answers the
- * frame as parts to write one after the other, with the checksum computed over them in turn.
+ * The next frame, built as operations arrive: each upsert's vector is copied right away into
+ * the frame's vector chunks (fixed-size buffers reused from frame to frame, so a frame never
+ * copies what it already holds to grow, and a steady replay writes into memory already
+ * touched), and `encode` answers the frame as parts to write one after the other, with the
+ * checksum computed over them in turn.
  */
 export class WalFrameBuilder {
   #operations: HeaderOperation[] = [];
-  #vectors = Buffer.allocUnsafe(0);
+  #chunks: Buffer[] = [];
   #vectorBytes = 0;
 
   get size(): number {
@@ -56,33 +63,39 @@ export class WalFrameBuilder {
     const header = Buffer.from(JSON.stringify({ operations: this.#operations, state }));
     const headerPrefix = Buffer.alloc(4);
     headerPrefix.writeUInt32LE(header.length, 0);
-    const vectors = this.#vectors.subarray(0, this.#vectorBytes);
+    const vectors: Buffer[] = [];
+    for (let at = 0, chunk = 0; at < this.#vectorBytes; at += vectorChunkBytes, chunk++) {
+      vectors.push(this.#chunks[chunk]!.subarray(0, Math.min(vectorChunkBytes, this.#vectorBytes - at)));
+    }
     const prefix = Buffer.alloc(8);
-    prefix.writeUInt32LE(4 + header.length + vectors.length, 0);
+    prefix.writeUInt32LE(4 + header.length + this.#vectorBytes, 0);
     let crc = 0;
     // Part by part; an empty part is skipped (zlib.crc32 answers 0 for some empty buffers).
-    for (const part of [headerPrefix, header, vectors]) if (part.length > 0) crc = crc32(part, crc);
+    for (const part of [headerPrefix, header, ...vectors]) if (part.length > 0) crc = crc32(part, crc);
     prefix.writeUInt32LE(crc, 4);
-    return [prefix, headerPrefix, header, vectors];
+    return [prefix, headerPrefix, header, ...vectors];
   }
 
-  /** Starts the next frame, keeping the vector buffer for it (one batch's worth). */
+  /** Starts the next frame, keeping (some of) the vector chunks for it. */
   clear(): void {
     this.#operations = [];
     this.#vectorBytes = 0;
-    if (this.#vectors.length > 64 * 2 ** 20) this.#vectors = Buffer.allocUnsafe(0);
+    if (this.#chunks.length > keptVectorChunks) this.#chunks.length = keptVectorChunks;
   }
 
   #appendVector(vector: Float32Array): void {
-    const needed = this.#vectorBytes + vector.byteLength;
-    if (needed > this.#vectors.length) {
-      const grown = Buffer.allocUnsafe(Math.max(needed, 2 * this.#vectors.length, 2 ** 20));
-      this.#vectors.copy(grown, 0, 0, this.#vectorBytes);
-      this.#vectors = grown;
-    }
     // Float32 in the machine's byte order, as `decodeBody` reads them back.
-    this.#vectors.set(new Uint8Array(vector.buffer, vector.byteOffset, vector.byteLength), this.#vectorBytes);
-    this.#vectorBytes = needed;
+    const bytes = new Uint8Array(vector.buffer, vector.byteOffset, vector.byteLength);
+    let from = 0;
+    while (from < bytes.length) {
+      const chunk = Math.floor(this.#vectorBytes / vectorChunkBytes);
+      const at = this.#vectorBytes % vectorChunkBytes;
+      const target = (this.#chunks[chunk] ??= Buffer.allocUnsafe(vectorChunkBytes));
+      const n = Math.min(bytes.length - from, vectorChunkBytes - at);
+      target.set(from === 0 && n === bytes.length ? bytes : bytes.subarray(from, from + n), at);
+      from += n;
+      this.#vectorBytes += n;
+    }
   }
 }
 
