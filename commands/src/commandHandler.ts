@@ -107,6 +107,25 @@ export type CommandResult = {
   replayed: boolean;
 };
 
+/**
+ * The answer a request was given, kept under its idempotency key for a retry: the HTTP status,
+ * the headers worth repeating, and the body sealed by the caller (it may hold a secret shown once).
+ */
+export type RequestAnswer = { status: number; headers: Record<string, string>; sealedBody: string };
+
+/** What `claimRequest` found: the key is now this request's to run, already answered, or running. */
+export type RequestClaim =
+  { kind: 'claimed' } | { kind: 'answered'; answer: RequestAnswer } | { kind: 'running' };
+
+/** A request's idempotency key: like a command's, scoped per caller, with what it was sent. */
+export type RequestIdempotency = { scope: string; key: string; fingerprint: string };
+
+const requestAnswer = z.object({
+  status: z.number().int(),
+  headers: z.record(z.string()),
+  sealedBody: z.string(),
+});
+
 type StateWithVersion = { version: number };
 
 const aggregateRow = z.object({ version: z.number(), state: z.unknown() });
@@ -142,20 +161,62 @@ export function createCommandHandler({
     return row ? (row.state as S) : decider.initialState();
   }
 
+  /** The row stored under a key, refused (422) when it was stored for a different request. */
+  async function storedRow(scope: string, key: string, requestHash: string) {
+    const row = await pool.maybeOne(sql.type(idempotencyRow)`
+      select request_hash, response from write.idempotency_keys where scope = ${scope} and key = ${key}`);
+    if (row && row.request_hash !== requestHash) {
+      throw new UnprocessableError('this Idempotency-Key was already used for a different request', {
+        detail: { idempotencyKey: key },
+      });
+    }
+    return row ?? undefined;
+  }
+
   async function storedAnswer(
     scope: string,
     key: string,
     requestHash: string,
   ): Promise<CommandResult | undefined> {
-    const row = await pool.maybeOne(sql.type(idempotencyRow)`
-      select request_hash, response from write.idempotency_keys where scope = ${scope} and key = ${key}`);
-    if (!row) return undefined;
-    if (row.request_hash !== requestHash) {
-      throw new UnprocessableError('this Idempotency-Key was already used for a different request', {
-        detail: { idempotencyKey: key },
-      });
-    }
-    return { ...(row.response as CommandResult), replayed: true };
+    const row = await storedRow(scope, key, requestHash);
+    return row ? { ...(row.response as CommandResult), replayed: true } : undefined;
+  }
+
+  /**
+   * Claims a request's key before the request runs, in the same store as its commands' keys
+   * (`write.idempotency_keys`, the request's row keyed by the bare key, its commands' rows by
+   * `… key#index`): answered already (replay it), claimed by a request still running (409 for
+   * the caller), or now this one's — also when an earlier claim is over a minute old with no
+   * answer (its process died; its commands are idempotent by their own keys). The same key
+   * with a different request is refused (422), as for a command.
+   */
+  async function claimRequest({ scope, key, fingerprint }: RequestIdempotency): Promise<RequestClaim> {
+    const claimed = await pool.query(sql.typeAlias('void')`
+      insert into write.idempotency_keys (scope, key, request_hash, response)
+      values (${scope}, ${key}, ${fingerprint}, null)
+      on conflict (scope, key) do update set created_at = now()
+        where write.idempotency_keys.response is null
+          and write.idempotency_keys.created_at < now() - interval '1 minute'
+          and write.idempotency_keys.request_hash = excluded.request_hash`);
+    if (claimed.rowCount === 1) return { kind: 'claimed' };
+    const row = await storedRow(scope, key, fingerprint);
+    // Gone between the two statements: a failed request gave its claim back; try again.
+    if (!row) return claimRequest({ scope, key, fingerprint });
+    if (row.response === null) return { kind: 'running' };
+    return { kind: 'answered', answer: requestAnswer.parse(row.response) };
+  }
+
+  /** Stores the answer of a request that claimed its key (`claimRequest`) and succeeded. */
+  async function answerRequest({ scope, key }: RequestIdempotency, answer: RequestAnswer): Promise<void> {
+    await pool.query(sql.typeAlias('void')`
+      update write.idempotency_keys set response = ${sql.jsonb(answer)}
+      where scope = ${scope} and key = ${key} and response is null`);
+  }
+
+  /** Gives a claimed key back (the request was refused, or failed): a retry may run afresh. */
+  async function releaseRequest({ scope, key }: RequestIdempotency): Promise<void> {
+    await pool.query(sql.typeAlias('void')`
+      delete from write.idempotency_keys where scope = ${scope} and key = ${key} and response is null`);
   }
 
   /** Decides `request` with the decider's own rules (reservations, usage and limits). */
@@ -525,7 +586,16 @@ export function createCommandHandler({
     return answers.map((answer) => answer!);
   }
 
-  return { handle, handleGroup, load, outboxSignal, credentialChanges };
+  return {
+    handle,
+    handleGroup,
+    load,
+    claimRequest,
+    answerRequest,
+    releaseRequest,
+    outboxSignal,
+    credentialChanges,
+  };
 }
 
 /**

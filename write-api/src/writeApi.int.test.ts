@@ -9,11 +9,13 @@ import { decodeEvent } from '@deeplens/events/eventCodec';
 import { createTokenIssuer } from '@deeplens/platform/auth/accessTokens';
 import { generateSigningKey } from '@deeplens/platform/auth/signingKey';
 import { sql } from '@deeplens/platform/database';
+import { runMigrations } from '@deeplens/platform/migrations';
 import { makeJpeg, makePng, makePngBomb } from '@deeplens/platform/testing/hostileImages';
 import { readTenantUsage } from '@deeplens/commands/usageStripes';
 import { bucketEraser, createTenantEraser } from './tenantEraser.ts';
 import { tenantBucket } from '@deeplens/platform/tenantStorage';
 import { adminEmail, adminPassword, startWriteApi, type WriteApiHarness } from './testing/writeApiHarness.ts';
+import { writeApiMigrations } from './writeApiRuntime.ts';
 
 const count = z.object({ n: z.number() });
 
@@ -614,16 +616,62 @@ describe('write API over HTTP (real PostgreSQL, registry-free write path)', () =
     const after = await footprint(api);
     // As a crash between the commit and the stored answer leaves it: claimed long ago, no answer.
     await api.deps.pool.query(sql.typeAlias('void')`
-      update auth.http_idempotency set status = null, headers = null, sealed_body = null,
-        claimed_at = now() - interval '2 minutes'`);
+      update write.idempotency_keys set response = null, created_at = now() - interval '2 minutes'
+      where key = 'batch-1'`);
     const retry = await send(jpegs);
     assert.equal(retry.status, 202, await retry.clone().text());
     assert.equal(retry.headers.get('idempotent-replayed'), null, 'answered by a re-run, not a stored answer');
     assert.equal(await retry.text(), firstBody, 'the same images, ids and all');
     assert.deepEqual(await footprint(api), after, 'no second image, event or object');
-    await api.deps.pool.query(sql.typeAlias('void')`delete from auth.http_idempotency`);
+    // The request's own answer gone, its commands' keys (`… batch-1#0`) still there.
+    await api.deps.pool.query(
+      sql.typeAlias('void')`delete from write.idempotency_keys where key = 'batch-1'`,
+    );
     // The commands compare the request's fingerprint too: other files under the key are refused.
     await problem(await send([jpegs[1]!, jpegs[0]!]), 422, 'unprocessable');
+  });
+
+  it('answers a retry of a request whose answer was stored before the move to the write model', async (t) => {
+    const api = await startWriteApi(t);
+    const { owner } = await setUpTenant(api, 'old-answers');
+    const jpeg = await makeJpeg(50, 50, 9);
+    const send = (bytes = jpeg) =>
+      fetch(`${api.baseUrl}/v1/images`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${owner.access_token}`, 'idempotency-key': 'before-move' },
+        body: imageForm([{ name: 'old.jpg', bytes }]),
+      });
+    const first = await send();
+    assert.equal(first.status, 202, await first.clone().text());
+    const firstBody = await first.text();
+    // The answer as the write API stored it before (`002_http_idempotency.sql`), the move not yet run.
+    const pool = api.deps.pool;
+    await pool.query(sql.typeAlias('void')`
+      create table auth.http_idempotency (
+        scope text not null, key text not null, fingerprint text not null,
+        claimed_at timestamptz not null default now(), status int, headers jsonb, sealed_body text,
+        primary key (scope, key))`);
+    await pool.query(sql.typeAlias('void')`
+      with moved as (
+        delete from write.idempotency_keys where key = 'before-move' returning scope, request_hash, response)
+      insert into auth.http_idempotency (scope, key, fingerprint, status, headers, sealed_body)
+      select substr(scope, length('http:') + 1), 'before-move', request_hash,
+        (response->>'status')::int, response->'headers', response->>'sealedBody'
+      from moved`);
+    await pool.query(sql.typeAlias('void')`
+      delete from public.schema_migrations where component = 'write-api' and name = '003_request_answers_moved.sql'`);
+    assert.deepEqual(await runMigrations(api.config.DATABASE_URL, 'write-api', writeApiMigrations), [
+      '003_request_answers_moved.sql',
+    ]);
+
+    const retry = await send();
+    assert.equal(retry.status, 202, await retry.clone().text());
+    assert.equal(retry.headers.get('idempotent-replayed'), 'true', 'answered from the moved answer');
+    assert.equal(await retry.text(), firstBody);
+    const gone = await pool.oneFirst(sql.type(z.object({ gone: z.boolean() }))`
+      select to_regclass('auth.http_idempotency') is null as gone`);
+    assert.ok(gone, 'the old table is dropped');
+    await problem(await send(await makeJpeg(50, 50, 10)), 422, 'unprocessable');
   });
 
   it('rate-limits brute force on the token endpoint', async (t) => {

@@ -101,7 +101,7 @@ export function createWriteApi(
       },
     }),
   );
-  app.use('/v1/*', httpIdempotency(pool, deps.secrets));
+  app.use('/v1/*', httpIdempotency(handler, deps.secrets));
 
   app.route('/', identity.securedRoutes);
   app.route('/', userErasureRoutes(deps));

@@ -9,7 +9,6 @@ const footprintRow = z.object({
   aggregate_versions: z.number(),
   reservations: z.number(),
   idempotency_keys: z.number(),
-  http_idempotency: z.number(),
   refresh_tokens: z.number(),
   usage_images: z.number(),
   usage_bytes: z.number(),
@@ -17,7 +16,7 @@ const footprintRow = z.object({
 
 /**
  * Everything a command leaves behind: outbox rows, aggregates (and their versions, so an
- * update shows too), reservations, stored answers, sessions, usage, and stored object files.
+ * update shows too), reservations, stored answers (of commands and of requests), sessions, usage, and stored object files.
  * A refused request must leave it exactly as it was.
  */
 export async function writeFootprint(pool: DatabasePool, objectStoreDir: string) {
@@ -28,7 +27,6 @@ export async function writeFootprint(pool: DatabasePool, objectStoreDir: string)
       (select coalesce(sum(version), 0) from write.aggregates)::int8 as aggregate_versions,
       (select count(*) from write.unique_reservations)::int8 as reservations,
       (select count(*) from write.idempotency_keys)::int8 as idempotency_keys,
-      (select count(*) from auth.http_idempotency)::int8 as http_idempotency,
       (select count(*) from auth.refresh_tokens)::int8 as refresh_tokens,
       (select coalesce(sum(images), 0) from write.usage_stripes)::int8 as usage_images,
       (select coalesce(sum(bytes), 0) from write.usage_stripes)::int8 as usage_bytes`);
