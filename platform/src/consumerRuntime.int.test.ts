@@ -322,6 +322,129 @@ describe('consumer runtime against the stack broker', () => {
     const [end] = await dlqAdmin.fetchTopicOffsets(dlq);
     assert.equal(Number(end?.high), 1, 'the undecodable record was dead-lettered once');
   });
+  describe('pipelined (the next batch fetched and decoded while the previous one is applied)', () => {
+    /** A store applying batches with a checkpoint, as a projection does: what it has, it skips. */
+    function checkpointedStore(failAt: { n: number; kind: 'retriable' | 'permanent'; times: number }) {
+      const store = {
+        checkpoint: -1,
+        applied: [] as number[],
+        handling: 0,
+        overlapped: false,
+        concurrent: false,
+        startOffsetCalls: 0,
+        failures: 0,
+      };
+      const options = (kafka: Kafka, topic: string, groupId: string): ConsumerRuntimeOptions<Item> => {
+        const base = runtimeOptions(kafka, topic, groupId, async (batch) => {
+          if (store.handling > 0) store.concurrent = true;
+          store.handling++;
+          try {
+            // Long enough for the next fetch and decode to happen meanwhile.
+            await sleep(40);
+            const fresh = batch.records.filter((r) => r.offset > store.checkpoint);
+            const bad = fresh.find((r) => r.value.n === failAt.n);
+            if (bad && store.failures < failAt.times) {
+              store.failures++;
+              if (failAt.kind === 'retriable')
+                throw Object.assign(new Error('store unavailable'), { retriable: true });
+              throw new RecordFailedError(`record ${bad.value.n} breaks an invariant`, bad.offset);
+            }
+            store.applied.push(...fresh.map((r) => r.value.n));
+            store.checkpoint = Math.max(store.checkpoint, batch.lastOffset);
+          } finally {
+            store.handling--;
+          }
+        });
+        return {
+          ...base,
+          decode: async (value, message, topicName) => {
+            if (store.handling > 0) store.overlapped = true;
+            return base.decode(value, message, topicName);
+          },
+          startOffset: async () => {
+            store.startOffsetCalls++;
+            return store.checkpoint + 1;
+          },
+          pipelined: true,
+          maxAttempts: 2,
+          maxRecordsPerBatch: 3,
+        };
+      };
+      return { store, options };
+    }
+
+    async function produceInSends(kafka: Kafka, t: TestContext, topic: string, count: number) {
+      // Several sends: several record batches, so fetches and slices follow one another.
+      for (let from = 0; from < count; from += 5) {
+        const values = Array.from({ length: Math.min(5, count - from) }, (_, i) =>
+          JSON.stringify({ n: from + i }),
+        );
+        await produce(kafka, t, topic, values);
+      }
+    }
+
+    it('applies every record once and in order, one batch of a partition at a time, decoding the next meanwhile; a batch failing after it was handed over rewinds to the checkpoint', async (t) => {
+      const kafka = createKafka(loadConfig());
+      const topic = uniqueName('runtime-pipelined');
+      const groupId = uniqueName('runtime-pipelined-group');
+      await createTestTopics(t, kafka, [{ topic, partitions: 1 }]);
+      await produceInSends(kafka, t, topic, 40);
+      // Record 17's store stays down for more attempts than one hand-over makes (maxAttempts 2).
+      const { store, options } = checkpointedStore({ n: 17, kind: 'retriable', times: 3 });
+      const runtime = await startConsumerRuntime(options(kafka, topic, groupId));
+      t.after(() => runtime.stop());
+
+      await until('every record applied', () => store.checkpoint === 39, 60_000);
+      assert.deepEqual(
+        store.applied,
+        Array.from({ length: 40 }, (_, n) => n),
+      );
+      assert.equal(store.failures, 3, 'record 17 failed until its store came back');
+      assert.ok(store.startOffsetCalls >= 2, 'the failed hand-over resumed from the checkpoint');
+      assert.ok(store.overlapped, 'records were decoded while a batch was being applied');
+      assert.equal(store.concurrent, false, 'never two batches of the partition applied at once');
+      assert.deepEqual(runtime.halted(), []);
+      await until('the committed offset', async () => (await committedOffset(kafka, groupId, topic)) === 40);
+    });
+
+    it('halts at a record that cannot be applied: those before it applied, none after, even those already fetched', async (t) => {
+      const kafka = createKafka(loadConfig());
+      const topic = uniqueName('runtime-pipelined-halt');
+      const groupId = uniqueName('runtime-pipelined-halt-group');
+      await createTestTopics(t, kafka, [{ topic, partitions: 1 }]);
+      await produceInSends(kafka, t, topic, 30);
+      const { store, options } = checkpointedStore({ n: 13, kind: 'permanent', times: Infinity });
+      const runtime = await startConsumerRuntime(options(kafka, topic, groupId));
+      t.after(() => runtime.stop());
+
+      await until('the halt', () => runtime.halted().length === 1, 60_000);
+      assert.equal(runtime.halted()[0]!.offset, 13);
+      assert.match(runtime.halted()[0]!.reason, /record 13 breaks an invariant/);
+      await sleep(1000);
+      assert.deepEqual(
+        store.applied,
+        Array.from({ length: 13 }, (_, n) => n),
+      );
+      assert.equal(store.concurrent, false);
+      assert.equal(await committedOffset(kafka, groupId, topic), 13);
+    });
+
+    it("refuses to start without the stores' checkpoints, or with dead-lettering", async () => {
+      const kafka = createKafka(loadConfig());
+      const base = { ...runtimeOptions(kafka, 'unused', 'unused', async () => undefined), pipelined: true };
+      await assert.rejects(startConsumerRuntime(base), /needs startOffset/);
+      await assert.rejects(
+        startConsumerRuntime({
+          ...base,
+          startOffset: async () => 0,
+          onFailure: 'dead-letter',
+          deadLetterTopic: 'unused.dlq',
+        }),
+        /consumers that halt/,
+      );
+    });
+  });
+
   it('restarts its consumer after a crash kafkajs does not restart from: not ready meanwhile, then every record applied', async (t) => {
     const kafka = createKafka(loadConfig());
     const topic = uniqueName('runtime-crash');

@@ -128,6 +128,18 @@ export type ConsumerRuntimeOptions<T> = {
   maxRecordsPerBatch?: number;
   /** How long the group waits for a silent member (a killed process); kafkajs's default is 30 s. */
   sessionTimeoutMs?: number;
+  /**
+   * Pipelined: a batch is handed over and the next one fetched and decoded while `handle` is
+   * still making the previous one durable (a replay is then not serial: fetch, decode, apply,
+   * commit). Per partition still one `handle` at a time, in order: a batch is handed over only
+   * once the previous one of its partition was done. Kafka's committed offsets then run ahead
+   * of what is durable, so it needs `startOffset` (the stores' checkpoints are the truth).
+   * Fail-stop: when a handed-over batch fails (after its retries), the partition stops, resumes
+   * from `startOffset`, and hands the records up to the failed batch's end over one batch at a
+   * time as in the serial mode (so halting and redelivery are unchanged). Only with
+   * `onFailure: 'halt'` (a rewind hands records over again; dead-lettering must not repeat).
+   */
+  pipelined?: boolean;
 };
 
 export type ConsumerRuntime = {
@@ -143,6 +155,19 @@ export type ConsumerRuntime = {
 };
 
 const partitionKey = (topic: string, partition: number) => `${topic}:${partition}`;
+
+/** Records of one partition decoded up to the first that halts it (`covered`: the last one done by decoding). */
+type Decoded<T> = {
+  topic: string;
+  partition: number;
+  key: string;
+  from: number;
+  startedAt: number;
+  records: ConsumedRecord<T>[];
+  skipped: SkippedRecord[];
+  haltAt: HaltedPartition | undefined;
+  covered: number;
+};
 
 /** Parses `topic:partition:offset` (an operator's `--skip`); the topic may contain colons. */
 export function parseRecordAddress(text: string): { topic: string; partition: number; offset: number } {
@@ -195,9 +220,26 @@ export async function startConsumerRuntime<T>(options: ConsumerRuntimeOptions<T>
   let firstBatchAt: number | undefined;
   let stopping: Promise<void> | undefined;
   const readinessKey = (key: string) => `consumer ${name} ${key}`;
+  const pipelined = options.pipelined === true;
+  if (pipelined && !options.startOffset)
+    throw new Error(`consumer ${name}: the pipelined mode needs startOffset (the stores' checkpoints)`);
+  // A rewind hands records over again: dead-lettering them twice is what the serial mode avoids.
+  if (pipelined && (options.onFailure !== 'halt' || options.onUndecodable === 'dead-letter'))
+    throw new Error(`consumer ${name}: the pipelined mode is for consumers that halt on a failure`);
+  /** Pipelined: per partition, the batch handed over last, settled (done, or rewound) when it resolves. */
+  const tails = new Map<string, Promise<void>>();
+  /** Pipelined: bumped per partition by a rewind (and for all by an assignment): a batch decoded before is stale. */
+  const epochs = new Map<string, number>();
+  let assignmentEpoch = 0;
+  /** Pipelined: after a rewind, records up to this offset are handed over serially. */
+  const serialThrough = new Map<string, number>();
+  const inFlight = new Set<Promise<void>>();
 
   consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+    assignmentEpoch++;
     ready = (async () => {
+      // Pipelined: what was handed over settles first, so the checkpoints read below include it.
+      await Promise.all(inFlight);
       const assigned = new Set<string>();
       for (const [topic, partitions] of Object.entries(payload.memberAssignment)) {
         for (const partition of partitions) {
@@ -355,7 +397,11 @@ export async function startConsumerRuntime<T>(options: ConsumerRuntimeOptions<T>
    * slice of it), commits what is done; answers false when the partition stops here (halted,
    * or the handler asked to stop). Throws to give the rest back to Kafka.
    */
-  async function consumeSlice(payload: EachBatchPayload, messages: KafkaMessage[]): Promise<boolean> {
+  async function consumeSlice(
+    payload: EachBatchPayload,
+    messages: KafkaMessage[],
+    consume: (payload: EachBatchPayload, messages: KafkaMessage[]) => Promise<boolean>,
+  ): Promise<boolean> {
     // A handler may take longer than the session (inference on a loaded machine, backoff while a
     // dependency is down): the group hears from this member meanwhile. A heartbeat that finds a
     // rebalance is answered by the next one the consumer sends between batches.
@@ -363,15 +409,19 @@ export async function startConsumerRuntime<T>(options: ConsumerRuntimeOptions<T>
       payload.heartbeat().catch(() => undefined);
     }, heartbeatInterval);
     try {
-      return await consumeRecords(payload, messages);
+      return await consume(payload, messages);
     } finally {
       clearInterval(keepAlive);
     }
   }
 
   async function consumeRecords(payload: EachBatchPayload, messages: KafkaMessage[]): Promise<boolean> {
-    const { batch } = payload;
-    const { topic, partition } = batch;
+    return settle(payload, messages, await decodeRecords(payload, messages));
+  }
+
+  /** Decodes consecutive records of one partition, up to the first that halts it. */
+  async function decodeRecords(payload: EachBatchPayload, messages: KafkaMessage[]): Promise<Decoded<T>> {
+    const { topic, partition } = payload.batch;
     const key = partitionKey(topic, partition);
     const from = next.get(key) ?? 0;
     const startedAt = Date.now();
@@ -380,8 +430,6 @@ export async function startConsumerRuntime<T>(options: ConsumerRuntimeOptions<T>
     const records: ConsumedRecord<T>[] = [];
     const skipped: SkippedRecord[] = [];
     let haltAt: HaltedPartition | undefined;
-    // A dependency that stayed down: thrown once what precedes the failing record is resolved.
-    let redeliver: { error: unknown } | undefined;
     let covered = from - 1;
     for (const message of messages) {
       const offset = Number(message.offset);
@@ -417,7 +465,20 @@ export async function startConsumerRuntime<T>(options: ConsumerRuntimeOptions<T>
       }
       covered = offset;
     }
+    return { topic, partition, key, from, startedAt, records, skipped, haltAt, covered };
+  }
 
+  /** Hands decoded records over and waits until they are done; then commits what is done. */
+  async function settle(
+    payload: EachBatchPayload,
+    messages: KafkaMessage[],
+    decoded: Decoded<T>,
+  ): Promise<boolean> {
+    const { batch } = payload;
+    const { topic, partition, key, from, startedAt, records, skipped } = decoded;
+    let { haltAt, covered } = decoded;
+    // A dependency that stayed down: thrown once what precedes the failing record is resolved.
+    let redeliver: { error: unknown } | undefined;
     if (covered >= from) {
       const whole: ConsumerBatch<T> = { topic, partition, records, skipped, lastOffset: covered };
       const failure = await withRetries(() => options.handle(whole), { topic, partition });
@@ -495,6 +556,99 @@ export async function startConsumerRuntime<T>(options: ConsumerRuntimeOptions<T>
     return haltAt === undefined;
   }
 
+  /**
+   * Pipelined: decodes a slice, waits until the partition's previous batch is done, hands this
+   * one over and returns without waiting for it (kafkajs fetches the next batch meanwhile).
+   * Answers false when the partition stops here (a rewind, a halt, the consumer stopping).
+   */
+  async function pipelineRecords(
+    payload: EachBatchPayload,
+    messages: KafkaMessage[],
+    epoch: { partition: number; assignment: number },
+  ): Promise<boolean> {
+    const decoded = await decodeRecords(payload, messages);
+    const { topic, partition, key, from, startedAt, records, skipped, covered } = decoded;
+    await tails.get(key);
+    if (
+      (epochs.get(key) ?? 0) !== epoch.partition ||
+      assignmentEpoch !== epoch.assignment ||
+      abort.signal.aborted ||
+      !payload.isRunning()
+    )
+      return false; // rewound or reassigned meanwhile: what this batch holds is delivered again
+    // An undecodable record (halting) or nothing to hand over: done the serial way.
+    if (decoded.haltAt || covered < from) return settle(payload, messages, decoded);
+    next.set(key, covered + 1);
+    payload.resolveOffset(String(covered));
+    const count = messages.filter((m) => Number(m.offset) <= covered).length;
+    const highWatermark = Number(payload.batch.highWatermark);
+    const whole: ConsumerBatch<T> = { topic, partition, records, skipped, lastOffset: covered };
+    const tail = (async () => {
+      const failure = await withRetries(() => options.handle(whole), { topic, partition });
+      if (!failure) {
+        done += count;
+        observe(topic, partition, records, startedAt);
+        consumerLag.set(
+          { group: options.groupId, topic, partition: String(partition) },
+          Math.max(0, highWatermark - 1 - covered),
+        );
+        return;
+      }
+      if (failure.error instanceof StopConsuming) {
+        log.info('stopping', { reason: failure.error.message });
+        abort.abort();
+        options.onStopped?.();
+        return;
+      }
+      await rewind(topic, partition, covered, failure.error);
+    })().catch((error: unknown) => rewind(topic, partition, covered, error));
+    tails.set(key, tail);
+    inFlight.add(tail);
+    void tail.finally(() => inFlight.delete(tail));
+    await payload.heartbeat();
+    return true;
+  }
+
+  /**
+   * Pipelined fail-stop: a handed-over batch failed, so Kafka's position (already past it) is
+   * wrong. The partition pauses, goes back to where its stores' checkpoints say, and hands the
+   * records up to the failed batch's end over serially, as the serial mode would.
+   */
+  async function rewind(topic: string, partition: number, through: number, error: unknown): Promise<void> {
+    const key = partitionKey(topic, partition);
+    epochs.set(key, (epochs.get(key) ?? 0) + 1);
+    if (abort.signal.aborted) return;
+    consumerErrors.inc({ consumer: name, kind: 'rewind' });
+    log.warn('a handed-over batch failed: the partition resumes from its checkpoints', {
+      topic,
+      partition,
+      through,
+      error,
+    });
+    consumer.pause([{ topic, partitions: [partition] }]);
+    for (let attempt = 1; !abort.signal.aborted; attempt++) {
+      try {
+        // Never past a record: without a checkpoint, from the start.
+        const offset = (await options.startOffset!(topic, partition)) ?? 0;
+        if (abort.signal.aborted) return;
+        next.set(key, offset);
+        serialThrough.set(key, Math.max(serialThrough.get(key) ?? -1, through));
+        consumer.seek({ topic, partition, offset: String(offset) });
+        break;
+      } catch (failure) {
+        log.warn('reading where to resume failed; trying again', {
+          topic,
+          partition,
+          attempt,
+          error: failure,
+        });
+        const delay = Math.min(backoff.maxMs, backoff.initialMs * 2 ** (attempt - 1));
+        await sleep(delay, undefined, { signal: abort.signal }).catch(() => undefined);
+      }
+    }
+    if (!abort.signal.aborted && !halted.has(key)) consumer.resume([{ topic, partitions: [partition] }]);
+  }
+
   /** A fetched batch in slices of at most `maxRecordsPerBatch` records to hand over. */
   function slicesOf(topic: string, partition: number, messages: KafkaMessage[]): KafkaMessage[][] {
     const most = options.maxRecordsPerBatch;
@@ -527,12 +681,20 @@ export async function startConsumerRuntime<T>(options: ConsumerRuntimeOptions<T>
       if (abort.signal.aborted || !payload.isRunning() || payload.isStale()) return;
       const key = partitionKey(batch.topic, batch.partition);
       if (halted.has(key)) return;
+      const epoch = { partition: epochs.get(key) ?? 0, assignment: assignmentEpoch };
       const messages = batch.messages.filter((m) => Number(m.offset) >= (next.get(key) ?? 0));
       if (messages.length === 0) return;
       firstBatchAt ??= performance.now();
       for (const slice of slicesOf(batch.topic, batch.partition, messages)) {
         if (abort.signal.aborted || !payload.isRunning() || payload.isStale()) return;
-        if (!(await consumeSlice(payload, slice))) return;
+        if (pipelined && (serialThrough.get(key) ?? -1) < Number(slice[0]!.offset)) {
+          if (!(await consumeSlice(payload, slice, (p, m) => pipelineRecords(p, m, epoch)))) return;
+          continue;
+        }
+        // Serially (after a rewind in the pipelined mode: once what was handed over is done).
+        await tails.get(key);
+        if ((epochs.get(key) ?? 0) !== epoch.partition || assignmentEpoch !== epoch.assignment) return;
+        if (!(await consumeSlice(payload, slice, consumeRecords))) return;
       }
     },
   };
@@ -556,6 +718,8 @@ export async function startConsumerRuntime<T>(options: ConsumerRuntimeOptions<T>
         abort.abort();
         clearNotReady(readinessKey('crashed'));
         await consumer.disconnect();
+        // Pipelined: what was handed over is done (or given up) before the caller moves on.
+        await Promise.all(inFlight);
         await producer?.disconnect();
         for (const [key, h] of halted) {
           clearNotReady(readinessKey(key));
