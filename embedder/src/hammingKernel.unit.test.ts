@@ -63,14 +63,17 @@ describe('Hamming kernel (WebAssembly)', () => {
     assert.deepEqual(answer.cols, expected.cols);
   });
 
-  it('gives every count of rows the same answers, whether or not it fills the four-row blocks', () => {
+  it('gives every count of rows the same answers, whether or not it fills the eight-row blocks', () => {
     const c = descriptors(23, 5);
-    const q = descriptors(11, 6);
-    // Rows tied on one column, and one column tied between rows, across a block boundary.
+    const q = descriptors(19, 6);
+    // A row tied between two columns; columns tied between rows of one block, of two blocks
+    // and of a block and the rows left over.
     c.set(q.subarray(2 * 8, 3 * 8), 4 * 8);
     c.set(q.subarray(2 * 8, 3 * 8), 9 * 8);
     q.set(q.subarray(3 * 8, 4 * 8), 5 * 8);
-    for (let n = 0; n <= 11; n++) {
+    q.set(q.subarray(3 * 8, 4 * 8), 10 * 8);
+    q.set(q.subarray(2 * 8, 3 * 8), 17 * 8);
+    for (let n = 0; n <= 19; n++) {
       for (const m of [0, 1, 2, 23]) {
         assert.deepEqual(nearestNeighbours(q, n, c, m), reference(q, n, c, m), `${n} × ${m}`);
       }

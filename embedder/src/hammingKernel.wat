@@ -5,15 +5,16 @@
   ;; distance); at $cols, 3 per candidate column (best row, best distance, second distance).
   ;; A best is the first index at the smallest distance; a second distance may equal the best.
   ;;
-  ;; Four query rows at a time: each candidate descriptor is loaded once for four distances, and
-  ;; its column's state is read once — and written only when one of the four distances is below
-  ;; the column's second distance, updated row by row in order, exactly as one row at a time
-  ;; would. The four rows' code is the same, unrolled. Rows left over (n not a multiple of 4)
-  ;; go through the same loop one at a time.
+  ;; Eight query rows at a time: each candidate descriptor is loaded once for eight distances,
+  ;; and its column's state is read once — and written only when one of the eight distances is
+  ;; below the column's second distance, then updated row by row in order, exactly as one row at
+  ;; a time would. The eight rows' code is the same, unrolled (measured against 1, 4, 5 and 6
+  ;; rows: bench/geometricVerification.ts, docs/search-quality.md). Rows left over (n not a
+  ;; multiple of 8) go through the same loop one at a time.
   (memory (export "memory") 1)
   (func (export "nearest")
     (param $q i32) (param $n i32) (param $c i32) (param $m i32) (param $rows i32) (param $cols i32)
-    ;; per row r of the four: $qr_w its words, $dr the distance to the current column, $sr its
+    ;; per row r of the eight: $qr_w its words, $dr the distance to the current column, $sr its
     ;; best distance so far, $tr its second, $br its best column; $k1, $k2 the column's two
     (local $i i32) (local $j i32) (local $qp i32) (local $cp i32) (local $colp i32) (local $end i32) (local $k1 i32) (local $k2 i32)
     (local $c0 i64) (local $c1 i64) (local $c2 i64) (local $c3 i64)
@@ -21,6 +22,10 @@
     (local $q1_0 i64) (local $q1_1 i64) (local $q1_2 i64) (local $q1_3 i64) (local $d1 i32) (local $s1 i32) (local $t1 i32) (local $b1 i32)
     (local $q2_0 i64) (local $q2_1 i64) (local $q2_2 i64) (local $q2_3 i64) (local $d2 i32) (local $s2 i32) (local $t2 i32) (local $b2 i32)
     (local $q3_0 i64) (local $q3_1 i64) (local $q3_2 i64) (local $q3_3 i64) (local $d3 i32) (local $s3 i32) (local $t3 i32) (local $b3 i32)
+    (local $q4_0 i64) (local $q4_1 i64) (local $q4_2 i64) (local $q4_3 i64) (local $d4 i32) (local $s4 i32) (local $t4 i32) (local $b4 i32)
+    (local $q5_0 i64) (local $q5_1 i64) (local $q5_2 i64) (local $q5_3 i64) (local $d5 i32) (local $s5 i32) (local $t5 i32) (local $b5 i32)
+    (local $q6_0 i64) (local $q6_1 i64) (local $q6_2 i64) (local $q6_3 i64) (local $d6 i32) (local $s6 i32) (local $t6 i32) (local $b6 i32)
+    (local $q7_0 i64) (local $q7_1 i64) (local $q7_2 i64) (local $q7_3 i64) (local $d7 i32) (local $s7 i32) (local $t7 i32) (local $b7 i32)
     ;; every column starts with no best row and distances above any real one
     (local.set $colp (local.get $cols))
     (block $init_done
@@ -33,10 +38,10 @@
         (local.set $j (i32.add (local.get $j) (i32.const 1)))
         (br $init)))
     (local.set $end (i32.add (local.get $c) (i32.shl (local.get $m) (i32.const 5))))
-    ;; four rows at a time, while four are left
+    ;; eight rows at a time, while eight are left
     (block $done_wide
       (loop $group_wide
-        (br_if $done_wide (i32.gt_u (i32.add (local.get $i) (i32.const 4)) (local.get $n)))
+        (br_if $done_wide (i32.gt_u (i32.add (local.get $i) (i32.const 8)) (local.get $n)))
         (local.set $qp (i32.add (local.get $q) (i32.shl (local.get $i) (i32.const 5))))
         (local.set $q0_0 (i64.load offset=0 (local.get $qp)))
         (local.set $q0_1 (i64.load offset=8 (local.get $qp)))
@@ -58,9 +63,28 @@
         (local.set $q3_2 (i64.load offset=112 (local.get $qp)))
         (local.set $q3_3 (i64.load offset=120 (local.get $qp)))
         (local.set $s3 (i32.const 0xffff)) (local.set $t3 (i32.const 0xffff)) (local.set $b3 (i32.const -1))
+        (local.set $q4_0 (i64.load offset=128 (local.get $qp)))
+        (local.set $q4_1 (i64.load offset=136 (local.get $qp)))
+        (local.set $q4_2 (i64.load offset=144 (local.get $qp)))
+        (local.set $q4_3 (i64.load offset=152 (local.get $qp)))
+        (local.set $s4 (i32.const 0xffff)) (local.set $t4 (i32.const 0xffff)) (local.set $b4 (i32.const -1))
+        (local.set $q5_0 (i64.load offset=160 (local.get $qp)))
+        (local.set $q5_1 (i64.load offset=168 (local.get $qp)))
+        (local.set $q5_2 (i64.load offset=176 (local.get $qp)))
+        (local.set $q5_3 (i64.load offset=184 (local.get $qp)))
+        (local.set $s5 (i32.const 0xffff)) (local.set $t5 (i32.const 0xffff)) (local.set $b5 (i32.const -1))
+        (local.set $q6_0 (i64.load offset=192 (local.get $qp)))
+        (local.set $q6_1 (i64.load offset=200 (local.get $qp)))
+        (local.set $q6_2 (i64.load offset=208 (local.get $qp)))
+        (local.set $q6_3 (i64.load offset=216 (local.get $qp)))
+        (local.set $s6 (i32.const 0xffff)) (local.set $t6 (i32.const 0xffff)) (local.set $b6 (i32.const -1))
+        (local.set $q7_0 (i64.load offset=224 (local.get $qp)))
+        (local.set $q7_1 (i64.load offset=232 (local.get $qp)))
+        (local.set $q7_2 (i64.load offset=240 (local.get $qp)))
+        (local.set $q7_3 (i64.load offset=248 (local.get $qp)))
+        (local.set $s7 (i32.const 0xffff)) (local.set $t7 (i32.const 0xffff)) (local.set $b7 (i32.const -1))
         (local.set $cp (local.get $c))
         (local.set $colp (local.get $cols))
-        (local.set $j (i32.const 0))
         (block $cols_done_wide
           (loop $col_wide
             (br_if $cols_done_wide (i32.ge_u (local.get $cp) (local.get $end)))
@@ -72,26 +96,56 @@
             (local.set $d1 (i32.wrap_i64 (i64.add (i64.add (i64.popcnt (i64.xor (local.get $q1_0) (local.get $c0))) (i64.popcnt (i64.xor (local.get $q1_1) (local.get $c1)))) (i64.add (i64.popcnt (i64.xor (local.get $q1_2) (local.get $c2))) (i64.popcnt (i64.xor (local.get $q1_3) (local.get $c3)))))))
             (local.set $d2 (i32.wrap_i64 (i64.add (i64.add (i64.popcnt (i64.xor (local.get $q2_0) (local.get $c0))) (i64.popcnt (i64.xor (local.get $q2_1) (local.get $c1)))) (i64.add (i64.popcnt (i64.xor (local.get $q2_2) (local.get $c2))) (i64.popcnt (i64.xor (local.get $q2_3) (local.get $c3)))))))
             (local.set $d3 (i32.wrap_i64 (i64.add (i64.add (i64.popcnt (i64.xor (local.get $q3_0) (local.get $c0))) (i64.popcnt (i64.xor (local.get $q3_1) (local.get $c1)))) (i64.add (i64.popcnt (i64.xor (local.get $q3_2) (local.get $c2))) (i64.popcnt (i64.xor (local.get $q3_3) (local.get $c3)))))))
+            (local.set $d4 (i32.wrap_i64 (i64.add (i64.add (i64.popcnt (i64.xor (local.get $q4_0) (local.get $c0))) (i64.popcnt (i64.xor (local.get $q4_1) (local.get $c1)))) (i64.add (i64.popcnt (i64.xor (local.get $q4_2) (local.get $c2))) (i64.popcnt (i64.xor (local.get $q4_3) (local.get $c3)))))))
+            (local.set $d5 (i32.wrap_i64 (i64.add (i64.add (i64.popcnt (i64.xor (local.get $q5_0) (local.get $c0))) (i64.popcnt (i64.xor (local.get $q5_1) (local.get $c1)))) (i64.add (i64.popcnt (i64.xor (local.get $q5_2) (local.get $c2))) (i64.popcnt (i64.xor (local.get $q5_3) (local.get $c3)))))))
+            (local.set $d6 (i32.wrap_i64 (i64.add (i64.add (i64.popcnt (i64.xor (local.get $q6_0) (local.get $c0))) (i64.popcnt (i64.xor (local.get $q6_1) (local.get $c1)))) (i64.add (i64.popcnt (i64.xor (local.get $q6_2) (local.get $c2))) (i64.popcnt (i64.xor (local.get $q6_3) (local.get $c3)))))))
+            (local.set $d7 (i32.wrap_i64 (i64.add (i64.add (i64.popcnt (i64.xor (local.get $q7_0) (local.get $c0))) (i64.popcnt (i64.xor (local.get $q7_1) (local.get $c1)))) (i64.add (i64.popcnt (i64.xor (local.get $q7_2) (local.get $c2))) (i64.popcnt (i64.xor (local.get $q7_3) (local.get $c3)))))))
             (if (i32.lt_u (local.get $d0) (local.get $t0))
               (then (if (i32.lt_u (local.get $d0) (local.get $s0))
-                (then (local.set $t0 (local.get $s0)) (local.set $s0 (local.get $d0)) (local.set $b0 (local.get $j)))
+                (then (local.set $t0 (local.get $s0)) (local.set $s0 (local.get $d0)) (local.set $b0 (i32.shr_u (i32.sub (local.get $cp) (local.get $c)) (i32.const 5))))
                 (else (local.set $t0 (local.get $d0))))))
             (if (i32.lt_u (local.get $d1) (local.get $t1))
               (then (if (i32.lt_u (local.get $d1) (local.get $s1))
-                (then (local.set $t1 (local.get $s1)) (local.set $s1 (local.get $d1)) (local.set $b1 (local.get $j)))
+                (then (local.set $t1 (local.get $s1)) (local.set $s1 (local.get $d1)) (local.set $b1 (i32.shr_u (i32.sub (local.get $cp) (local.get $c)) (i32.const 5))))
                 (else (local.set $t1 (local.get $d1))))))
             (if (i32.lt_u (local.get $d2) (local.get $t2))
               (then (if (i32.lt_u (local.get $d2) (local.get $s2))
-                (then (local.set $t2 (local.get $s2)) (local.set $s2 (local.get $d2)) (local.set $b2 (local.get $j)))
+                (then (local.set $t2 (local.get $s2)) (local.set $s2 (local.get $d2)) (local.set $b2 (i32.shr_u (i32.sub (local.get $cp) (local.get $c)) (i32.const 5))))
                 (else (local.set $t2 (local.get $d2))))))
             (if (i32.lt_u (local.get $d3) (local.get $t3))
               (then (if (i32.lt_u (local.get $d3) (local.get $s3))
-                (then (local.set $t3 (local.get $s3)) (local.set $s3 (local.get $d3)) (local.set $b3 (local.get $j)))
+                (then (local.set $t3 (local.get $s3)) (local.set $s3 (local.get $d3)) (local.set $b3 (i32.shr_u (i32.sub (local.get $cp) (local.get $c)) (i32.const 5))))
                 (else (local.set $t3 (local.get $d3))))))
+            (if (i32.lt_u (local.get $d4) (local.get $t4))
+              (then (if (i32.lt_u (local.get $d4) (local.get $s4))
+                (then (local.set $t4 (local.get $s4)) (local.set $s4 (local.get $d4)) (local.set $b4 (i32.shr_u (i32.sub (local.get $cp) (local.get $c)) (i32.const 5))))
+                (else (local.set $t4 (local.get $d4))))))
+            (if (i32.lt_u (local.get $d5) (local.get $t5))
+              (then (if (i32.lt_u (local.get $d5) (local.get $s5))
+                (then (local.set $t5 (local.get $s5)) (local.set $s5 (local.get $d5)) (local.set $b5 (i32.shr_u (i32.sub (local.get $cp) (local.get $c)) (i32.const 5))))
+                (else (local.set $t5 (local.get $d5))))))
+            (if (i32.lt_u (local.get $d6) (local.get $t6))
+              (then (if (i32.lt_u (local.get $d6) (local.get $s6))
+                (then (local.set $t6 (local.get $s6)) (local.set $s6 (local.get $d6)) (local.set $b6 (i32.shr_u (i32.sub (local.get $cp) (local.get $c)) (i32.const 5))))
+                (else (local.set $t6 (local.get $d6))))))
+            (if (i32.lt_u (local.get $d7) (local.get $t7))
+              (then (if (i32.lt_u (local.get $d7) (local.get $s7))
+                (then (local.set $t7 (local.get $s7)) (local.set $s7 (local.get $d7)) (local.set $b7 (i32.shr_u (i32.sub (local.get $cp) (local.get $c)) (i32.const 5))))
+                (else (local.set $t7 (local.get $d7))))))
             ;; the column, only when a distance is below its second: row i first, then i + 1, …
             (local.set $k2 (i32.load offset=8 (local.get $colp)))
-            (if (i32.or (i32.or (i32.or (i32.lt_u (local.get $d0) (local.get $k2)) (i32.lt_u (local.get $d1) (local.get $k2))) (i32.lt_u (local.get $d2) (local.get $k2))) (i32.lt_u (local.get $d3) (local.get $k2)))
-              (then
+            (block $skip_wide
+             (block $update_wide
+              (br_if $update_wide (i32.lt_u (local.get $d0) (local.get $k2)))
+              (br_if $update_wide (i32.lt_u (local.get $d1) (local.get $k2)))
+              (br_if $update_wide (i32.lt_u (local.get $d2) (local.get $k2)))
+              (br_if $update_wide (i32.lt_u (local.get $d3) (local.get $k2)))
+              (br_if $update_wide (i32.lt_u (local.get $d4) (local.get $k2)))
+              (br_if $update_wide (i32.lt_u (local.get $d5) (local.get $k2)))
+              (br_if $update_wide (i32.lt_u (local.get $d6) (local.get $k2)))
+              (br_if $update_wide (i32.lt_u (local.get $d7) (local.get $k2)))
+              (br $skip_wide))
+             (block
                 (local.set $k1 (i32.load offset=4 (local.get $colp)))
                 (if (i32.lt_u (local.get $d0) (local.get $k1))
                   (then (local.set $k2 (local.get $k1)) (local.set $k1 (local.get $d0))
@@ -109,11 +163,26 @@
                   (then (local.set $k2 (local.get $k1)) (local.set $k1 (local.get $d3))
                         (i32.store (local.get $colp) (i32.add (local.get $i) (i32.const 3))))
                   (else (if (i32.lt_u (local.get $d3) (local.get $k2)) (then (local.set $k2 (local.get $d3))))))
+                (if (i32.lt_u (local.get $d4) (local.get $k1))
+                  (then (local.set $k2 (local.get $k1)) (local.set $k1 (local.get $d4))
+                        (i32.store (local.get $colp) (i32.add (local.get $i) (i32.const 4))))
+                  (else (if (i32.lt_u (local.get $d4) (local.get $k2)) (then (local.set $k2 (local.get $d4))))))
+                (if (i32.lt_u (local.get $d5) (local.get $k1))
+                  (then (local.set $k2 (local.get $k1)) (local.set $k1 (local.get $d5))
+                        (i32.store (local.get $colp) (i32.add (local.get $i) (i32.const 5))))
+                  (else (if (i32.lt_u (local.get $d5) (local.get $k2)) (then (local.set $k2 (local.get $d5))))))
+                (if (i32.lt_u (local.get $d6) (local.get $k1))
+                  (then (local.set $k2 (local.get $k1)) (local.set $k1 (local.get $d6))
+                        (i32.store (local.get $colp) (i32.add (local.get $i) (i32.const 6))))
+                  (else (if (i32.lt_u (local.get $d6) (local.get $k2)) (then (local.set $k2 (local.get $d6))))))
+                (if (i32.lt_u (local.get $d7) (local.get $k1))
+                  (then (local.set $k2 (local.get $k1)) (local.set $k1 (local.get $d7))
+                        (i32.store (local.get $colp) (i32.add (local.get $i) (i32.const 7))))
+                  (else (if (i32.lt_u (local.get $d7) (local.get $k2)) (then (local.set $k2 (local.get $d7))))))
                 (i32.store offset=4 (local.get $colp) (local.get $k1))
                 (i32.store offset=8 (local.get $colp) (local.get $k2))))
             (local.set $cp (i32.add (local.get $cp) (i32.const 32)))
             (local.set $colp (i32.add (local.get $colp) (i32.const 12)))
-            (local.set $j (i32.add (local.get $j) (i32.const 1)))
             (br $col_wide)))
         (i32.store offset=0 (local.get $rows) (local.get $b0))
         (i32.store offset=4 (local.get $rows) (local.get $s0))
@@ -127,8 +196,20 @@
         (i32.store offset=36 (local.get $rows) (local.get $b3))
         (i32.store offset=40 (local.get $rows) (local.get $s3))
         (i32.store offset=44 (local.get $rows) (local.get $t3))
-        (local.set $rows (i32.add (local.get $rows) (i32.const 48)))
-        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (i32.store offset=48 (local.get $rows) (local.get $b4))
+        (i32.store offset=52 (local.get $rows) (local.get $s4))
+        (i32.store offset=56 (local.get $rows) (local.get $t4))
+        (i32.store offset=60 (local.get $rows) (local.get $b5))
+        (i32.store offset=64 (local.get $rows) (local.get $s5))
+        (i32.store offset=68 (local.get $rows) (local.get $t5))
+        (i32.store offset=72 (local.get $rows) (local.get $b6))
+        (i32.store offset=76 (local.get $rows) (local.get $s6))
+        (i32.store offset=80 (local.get $rows) (local.get $t6))
+        (i32.store offset=84 (local.get $rows) (local.get $b7))
+        (i32.store offset=88 (local.get $rows) (local.get $s7))
+        (i32.store offset=92 (local.get $rows) (local.get $t7))
+        (local.set $rows (i32.add (local.get $rows) (i32.const 96)))
+        (local.set $i (i32.add (local.get $i) (i32.const 8)))
         (br $group_wide)))
     ;; the rows left, one at a time
     (block $done_one
@@ -142,7 +223,6 @@
         (local.set $s0 (i32.const 0xffff)) (local.set $t0 (i32.const 0xffff)) (local.set $b0 (i32.const -1))
         (local.set $cp (local.get $c))
         (local.set $colp (local.get $cols))
-        (local.set $j (i32.const 0))
         (block $cols_done_one
           (loop $col_one
             (br_if $cols_done_one (i32.ge_u (local.get $cp) (local.get $end)))
@@ -153,12 +233,15 @@
             (local.set $d0 (i32.wrap_i64 (i64.add (i64.add (i64.popcnt (i64.xor (local.get $q0_0) (local.get $c0))) (i64.popcnt (i64.xor (local.get $q0_1) (local.get $c1)))) (i64.add (i64.popcnt (i64.xor (local.get $q0_2) (local.get $c2))) (i64.popcnt (i64.xor (local.get $q0_3) (local.get $c3)))))))
             (if (i32.lt_u (local.get $d0) (local.get $t0))
               (then (if (i32.lt_u (local.get $d0) (local.get $s0))
-                (then (local.set $t0 (local.get $s0)) (local.set $s0 (local.get $d0)) (local.set $b0 (local.get $j)))
+                (then (local.set $t0 (local.get $s0)) (local.set $s0 (local.get $d0)) (local.set $b0 (i32.shr_u (i32.sub (local.get $cp) (local.get $c)) (i32.const 5))))
                 (else (local.set $t0 (local.get $d0))))))
             ;; the column, only when the distance is below its second
             (local.set $k2 (i32.load offset=8 (local.get $colp)))
-            (if (i32.lt_u (local.get $d0) (local.get $k2))
-              (then
+            (block $skip_one
+             (block $update_one
+              (br_if $update_one (i32.lt_u (local.get $d0) (local.get $k2)))
+              (br $skip_one))
+             (block
                 (local.set $k1 (i32.load offset=4 (local.get $colp)))
                 (if (i32.lt_u (local.get $d0) (local.get $k1))
                   (then (local.set $k2 (local.get $k1)) (local.set $k1 (local.get $d0))
@@ -168,7 +251,6 @@
                 (i32.store offset=8 (local.get $colp) (local.get $k2))))
             (local.set $cp (i32.add (local.get $cp) (i32.const 32)))
             (local.set $colp (i32.add (local.get $colp) (i32.const 12)))
-            (local.set $j (i32.add (local.get $j) (i32.const 1)))
             (br $col_one)))
         (i32.store offset=0 (local.get $rows) (local.get $b0))
         (i32.store offset=4 (local.get $rows) (local.get $s0))
