@@ -5,9 +5,12 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig } from '@deeplens/platform/config';
-import { createDatabasePool } from '@deeplens/platform/database';
+import { createDatabasePool, sql } from '@deeplens/platform/database';
 import { startDeepLens } from '@deeplens/platform/testing/deeplensProcesses';
+import { activeGeneration } from '@deeplens/projections/generations';
+import { vectorIndexOpener } from '@deeplens/projections/projectionRuntime';
 import { dropQdrantCollections } from '@deeplens/projections/qdrantVectorIndex';
+import { z } from 'zod';
 import { buildDefaultModel } from './buildDefaultModel.ts';
 import { embeddingSpaceMoveProgress, spaceName } from './embeddingSpaceMove.ts';
 
@@ -16,15 +19,19 @@ const photosDir = join(import.meta.dirname, '..', 'fixtures', 'photos');
 
 /** Runs the move command as an operator would, against the running instance's database. */
 function moveCommand(env: Record<string, string>, ...args: string[]): Promise<{ code: number; out: string }> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', 'embedder/src/embeddingSpaceMoveMain.ts', ...args],
-    {
-      cwd: repoRoot,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  return command(env, 'embedder/src/embeddingSpaceMoveMain.ts', ...args);
+}
+
+function command(
+  env: Record<string, string>,
+  script: string,
+  ...args: string[]
+): Promise<{ code: number; out: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+    cwd: repoRoot,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
@@ -46,7 +53,7 @@ const vectorStores = [
 describe('moving a running instance to another embedding space (issue 15)', () => {
   for (const { store, env, skip } of vectorStores)
     it(
-      `one command moves a tenant from v1 to v2 while searches answer throughout: from v1 until complete, from v2 after; an upload during the move is found; the embedder killed during the move resumes (vector store: ${store})`,
+      `one command moves a tenant from v1 to v2 while searches answer throughout: from v1 until complete, from v2 after; an upload during the move is found; the embedder killed during the move resumes; retiring v1 drops its vectors for good, also across a rebuild (vector store: ${store})`,
       { skip },
       async (t) => {
         const { manifest: v2, backbone: v1, backboneManifestPath, manifestPath } = await buildDefaultModel();
@@ -310,6 +317,68 @@ describe('moving a running instance to another embedding space (issue 15)', () =
         // A switched tenant stays on v2 in this process (its restart on v2 comes next).
         await sleep(2500);
         assert.equal((await search(originals[1]!.bytes, ids[1]!)).model, spaceName(v2));
+
+        // Retiring v1: with no move recorded the replacement must be named.
+        const unnamed = await moveCommand(deeplens.env, 'retire', spaceName(v1));
+        assert.equal(unnamed.code, 1, unnamed.out);
+        assert.match(unnamed.out, /name the space that replaces it/);
+        const retired = await moveCommand(deeplens.env, 'retire', spaceName(v1), spaceName(v2));
+        assert.equal(retired.code, 0, retired.out);
+        assert.match(retired.out, /retired \(replaced by/);
+
+        // v1's status rows and collections leave the vector read model; v2's stay whole.
+        const config = loadConfig({ ...process.env, ...deeplens.env });
+        const vectorsBySpace = async () => {
+          const rows = await pool.any(sql.type(z.object({ space: z.string(), n: z.number() }))`
+            select model_id || '@' || model_version as space, count(*)::int as n
+            from vector_status.image_vectors where tenant_id = ${tenant.id} group by 1`);
+          const generation = await activeGeneration(pool, 'vectors');
+          const index = await vectorIndexOpener(config, deeplens.env.DEEPLENS_VECTOR_NAMESPACE)(
+            generation!,
+            'follower',
+          );
+          try {
+            const collections = (await index.collections(`${tenant.id}__`)).filter(
+              (c) => !c.endsWith('__images'),
+            );
+            return {
+              rows: Object.fromEntries(rows.map((r) => [r.space, r.n])),
+              collections: collections.map((c) => c.slice(tenant.id.length + 2)).sort(),
+            };
+          } finally {
+            await index.close();
+          }
+        };
+        const onlyV2 = { rows: { [spaceName(v2)]: 7 }, collections: [spaceName(v2)] };
+        for (const deadline = Date.now() + 120_000; ; await sleep(250)) {
+          const now = await vectorsBySpace();
+          if (JSON.stringify(now) === JSON.stringify(onlyV2)) break;
+          assert.ok(
+            Date.now() < deadline,
+            `v1 leaves the vector read model within 120 s: ${JSON.stringify(now)}`,
+          );
+        }
+        // Searches keep answering from v2, originals first.
+        const afterRetire = [];
+        for (const [i, photo] of originals.entries()) afterRetire.push(await search(photo.bytes, ids[i]!));
+        for (const answer of afterRetire) {
+          assert.equal(answer.status, 200, 'after the retirement, every search answers');
+          assert.equal(answer.model, spaceName(v2));
+          assert.equal(answer.ids[0], answer.expected, 'each original finds itself first');
+        }
+
+        // A rebuild of the vector projection from offset 0 (v1's ImageEmbedded are still in the log).
+        const rebuilt = await command(deeplens.env, 'projections/src/rebuildMain.ts', 'vectors');
+        assert.equal(rebuilt.code, 0, rebuilt.out);
+        assert.deepEqual(await vectorsBySpace(), onlyV2, 'the rebuild does not bring v1 back');
+        for (const deadline = Date.now() + 60_000; ; await sleep(250)) {
+          const answer = await search(originals[2]!.bytes, ids[2]!);
+          if (answer.status === 200 && answer.ids[0] === ids[2]) {
+            assert.equal(answer.model, spaceName(v2));
+            break;
+          }
+          assert.ok(Date.now() < deadline, `search answers after the rebuild: ${JSON.stringify(answer)}`);
+        }
       },
     );
 });
