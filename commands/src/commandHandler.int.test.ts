@@ -289,6 +289,52 @@ describe('command handler and write model (PostgreSQL)', () => {
     }
   });
 
+  it('claims a request, stores its answer with the command that completes it, alone or in a group', async (t) => {
+    const { pool } = await createWriteModelDatabase(t);
+    const handler = createCommandHandler({ pool });
+    const answer = { status: 201, headers: { location: '/x' }, sealedBody: 'sealed' };
+    const request = (key: string) => ({ scope: 'http:user:a', key, fingerprint: `f-${key}` });
+    const origin = (key: string, n: number, answering: boolean) => ({
+      ...admin,
+      idempotency: {
+        scope: 'http:user:a',
+        key: `POST /v1/tenants ${key}#${n}`,
+        fingerprint: `f-${key}`,
+        ...(answering ? { requestAnswer: { key, answer } } : {}),
+      },
+    });
+    const writers = async (key: string) =>
+      new Set(
+        await pool.anyFirst(sql.type(z.object({ writer: z.string() }))`
+          select xmin::text as writer from write.idempotency_keys
+          where key = ${key} or key like ${`% ${key}#%`}`),
+      ).size;
+
+    assert.deepEqual(await handler.claimRequest(request('alone')), { kind: 'claimed' });
+    assert.deepEqual(await handler.claimRequest(request('alone')), { kind: 'running' });
+    await assert.rejects(
+      handler.claimRequest({ ...request('alone'), fingerprint: 'other' }),
+      UnprocessableError,
+    );
+    await handler.handle(tenantAggregate, provision(randomUUID()), origin('alone', 0, true));
+    assert.deepEqual(await handler.claimRequest(request('alone')), { kind: 'answered', answer });
+    assert.equal(await writers('alone'), 1, 'the answer and the command in one transaction');
+
+    assert.deepEqual(await handler.claimRequest(request('group')), { kind: 'claimed' });
+    const results = await handler.handleGroup(tenantAggregate, [
+      { request: provision(randomUUID()), origin: origin('group', 0, false) },
+      { request: provision(randomUUID()), origin: origin('group', 1, true) },
+    ]);
+    assert.ok(results.every((r) => r.status === 'fulfilled'));
+    assert.deepEqual(await handler.claimRequest(request('group')), { kind: 'answered', answer });
+    assert.equal(await writers('group'), 1);
+
+    // A request refused gives its claim back: a retry runs afresh.
+    assert.deepEqual(await handler.claimRequest(request('refused')), { kind: 'claimed' });
+    await handler.releaseRequest(request('refused'));
+    assert.deepEqual(await handler.claimRequest(request('refused')), { kind: 'claimed' });
+  });
+
   it('tells its credential listeners of a committed tenant, user or key change, not of an image or a refusal', async (t) => {
     const { pool } = await createWriteModelDatabase(t);
     const handler = createCommandHandler({ pool });

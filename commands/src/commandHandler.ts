@@ -90,7 +90,18 @@ export type CommandOrigin = {
    * leave out what the server adds (what it read, fresh ids), or a faithful retry would look
    * like a different request: an HTTP request's commands carry the request's own fingerprint.
    */
-  idempotency?: { scope: string; key: string; fingerprint?: string };
+  idempotency?: {
+    scope: string;
+    key: string;
+    fingerprint?: string;
+    /**
+     * The answer of the request (its bare key, in the same scope) this command completes, when
+     * it is known before the command runs (an issued key's secret, drawn by the route): stored
+     * in the command's own transaction, so no crash can leave the effect committed and the
+     * answer lost. The request must have claimed its key (`claimRequest`).
+     */
+    requestAnswer?: { key: string; answer: RequestAnswer };
+  };
   /** Refuse with a conflict unless the aggregate is still at this version (HTTP If-Match). */
   expectedVersion?: number;
   /** W3C trace context and the like, carried into the Kafka record headers. */
@@ -206,11 +217,12 @@ export function createCommandHandler({
     return { kind: 'answered', answer: requestAnswer.parse(row.response) };
   }
 
-  /** Stores the answer of a request that claimed its key (`claimRequest`) and succeeded. */
+  /**
+   * Stores the answer of a request that claimed its key (`claimRequest`) and succeeded; a no-op
+   * when its command stored it already (`idempotency.requestAnswer`).
+   */
   async function answerRequest({ scope, key }: RequestIdempotency, answer: RequestAnswer): Promise<void> {
-    await pool.query(sql.typeAlias('void')`
-      update write.idempotency_keys set response = ${sql.jsonb(answer)}
-      where scope = ${scope} and key = ${key} and response is null`);
+    await storeRequestAnswer(pool, scope, key, answer);
   }
 
   /** Gives a claimed key back (the request was refused, or failed): a retry may run afresh. */
@@ -352,6 +364,9 @@ export function createCommandHandler({
           await tx.query(sql.typeAlias('void')`
             insert into write.idempotency_keys (scope, key, request_hash, response)
             values (${idempotency.scope}, ${idempotency.key}, ${requestHash}, ${sql.jsonb(result)})`);
+          const { requestAnswer } = idempotency;
+          if (requestAnswer)
+            await storeRequestAnswer(tx, idempotency.scope, requestAnswer.key, requestAnswer.answer);
         }
         // Usage last: its row (a stripe shared with other uploads of the tenant) stays locked
         // from here to the commit, so nothing else should run while it is held.
@@ -557,6 +572,10 @@ export function createCommandHandler({
                 ${column((d) => commands[d.i]!.origin.idempotency!.key)}::text[],
                 ${column((d) => hashes[d.i]!)}::text[],
                 ${column((d) => JSON.stringify(d.result))}::jsonb[])`);
+            for (const d of keys) {
+              const { scope, requestAnswer } = commands[d.i]!.origin.idempotency!;
+              if (requestAnswer) await storeRequestAnswer(tx, scope, requestAnswer.key, requestAnswer.answer);
+            }
           }
           for (const usage of groupUsage(
             decided.flatMap((d) => d.events.map((event) => rules.usage?.(event, d.command))),
@@ -743,6 +762,18 @@ export async function appendToOutbox(
       ${aggregateType}, ${aggregateId}, ${aggregateVersion},
       ${tenantId}, ${sql.binary(encodeEvent(event))}, ${sql.jsonb(headers)})
     on conflict (event_id) do nothing`);
+}
+
+/** A claimed request's answer, stored once (a claim has none yet), in `q`'s transaction. */
+async function storeRequestAnswer(
+  q: Queryable | DatabasePool,
+  scope: string,
+  key: string,
+  answer: RequestAnswer,
+): Promise<void> {
+  await q.query(sql.typeAlias('void')`
+    update write.idempotency_keys set response = ${sql.jsonb(answer)}
+    where scope = ${scope} and key = ${key} and response is null`);
 }
 
 async function reserve(tx: Queryable, reservation: Reservation, aggregateId: string): Promise<void> {

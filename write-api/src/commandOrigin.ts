@@ -28,3 +28,25 @@ export function commandOrigin(c: Context<WriteApiEnv>, index = 0): CommandOrigin
       : {}),
   };
 }
+
+/**
+ * `commandOrigin` for the command that completes the request, when the request's answer is
+ * known before it runs (a secret the route draws): with an Idempotency-Key the answer is stored
+ * in the command's own transaction, so a crash after the commit cannot lose it — a re-run would
+ * draw another secret. The route then answers exactly `status`, `body` and `headers`.
+ */
+export async function commandOriginAnswering(
+  c: Context<WriteApiEnv>,
+  answer: { status: number; body: unknown; headers?: Record<string, string> },
+  index = 0,
+): Promise<CommandOrigin> {
+  const origin = commandOrigin(c, index);
+  const key = c.get('idempotencyKey');
+  const keep = c.get('keepAnswer');
+  if (!origin.idempotency || !key || !keep) return origin;
+  const response = Response.json(answer.body, { status: answer.status, headers: answer.headers ?? {} });
+  return {
+    ...origin,
+    idempotency: { ...origin.idempotency, requestAnswer: { key, answer: await keep(response) } },
+  };
+}

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
 import { z } from 'zod';
-import type { CommandHandler } from '@deeplens/commands/commandHandler';
+import type { CommandHandler, RequestAnswer } from '@deeplens/commands/commandHandler';
 import '@deeplens/platform/http/openApiRegistry';
 import { ConflictError, ValidationError } from '@deeplens/platform/errors';
 import type { SecretBox } from '@deeplens/platform/secrets';
@@ -76,6 +76,7 @@ export function httpIdempotency(handler: CommandHandler, box: SecretBox): Middle
     }
     c.set('idempotencyKey', key);
     c.set('idempotencyFingerprint', fingerprint);
+    c.set('keepAnswer', (response) => answerToKeep(response, box));
     try {
       await next();
     } catch (error) {
@@ -83,19 +84,21 @@ export function httpIdempotency(handler: CommandHandler, box: SecretBox): Middle
       throw error;
     }
     // Only answers that say what happened are kept; a refusal may be retried to a different end.
+    // Unless the request's command stored it already (`commandOriginAnswering`): then a no-op.
     if (c.res.status >= 200 && c.res.status < 300) {
-      const headers: Record<string, string> = {};
-      for (const name of ['content-type', 'location']) {
-        const value = c.res.headers.get(name);
-        if (value) headers[name] = value;
-      }
-      await handler.answerRequest(request, {
-        status: c.res.status,
-        headers,
-        sealedBody: box.seal(await c.res.clone().text()),
-      });
+      await handler.answerRequest(request, await answerToKeep(c.res, box));
     } else {
       await handler.releaseRequest(request);
     }
   };
+}
+
+/** What is kept of an answer for a retry: its status, the headers worth repeating, its body sealed. */
+async function answerToKeep(response: Response, box: SecretBox): Promise<RequestAnswer> {
+  const headers: Record<string, string> = {};
+  for (const name of ['content-type', 'location']) {
+    const value = response.headers.get(name);
+    if (value) headers[name] = value;
+  }
+  return { status: response.status, headers, sealedBody: box.seal(await response.clone().text()) };
 }

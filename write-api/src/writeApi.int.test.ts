@@ -631,6 +631,48 @@ describe('write API over HTTP (real PostgreSQL, registry-free write path)', () =
     await problem(await send([jpegs[1]!, jpegs[0]!]), 422, 'unprocessable');
   });
 
+  it('keeps an issued API key answer in the transaction that issues the key: a retry gets the working secret', async (t) => {
+    const api = await startWriteApi(t);
+    const { tenantId, owner } = await setUpTenant(api, 'kept-keys');
+    const issue = () =>
+      api.call('POST', `/v1/tenants/${tenantId}/api-keys`, {
+        token: owner.access_token,
+        json: { name: 'importer', scopes: ['images:write'] },
+        headers: { 'idempotency-key': 'key-1' },
+      });
+    const first = await issue();
+    assert.equal(first.status, 201, await first.clone().text());
+    const firstBody = await first.text();
+    // Rows a transaction wrote carry its id (xmin): the request's answer and the key's command
+    // were written by one, so no crash can commit the key and lose the secret's only copy.
+    const writers = async (key: string) => {
+      const rows = await api.deps.pool.any(sql.type(z.object({ key: z.string(), writer: z.string() }))`
+        select key, xmin::text as writer from write.idempotency_keys
+        where key = ${key} or key like ${`% ${key}#0`} order by key`);
+      assert.equal(rows.length, 2, JSON.stringify(rows));
+      return new Set(rows.map((r) => r.writer)).size;
+    };
+    assert.equal(await writers('key-1'), 1, 'one transaction');
+    // An answer built after its commands (an upload's) is stored after them: the check tells them apart.
+    const upload = await fetch(`${api.baseUrl}/v1/images`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${owner.access_token}`, 'idempotency-key': 'upload-1' },
+      body: imageForm([{ name: 'u.jpg', bytes: await makeJpeg(30, 30, 11) }]),
+    });
+    assert.equal(upload.status, 202);
+    assert.equal(await writers('upload-1'), 2);
+
+    const retry = await issue();
+    assert.equal(retry.status, 201);
+    assert.equal(retry.headers.get('idempotent-replayed'), 'true');
+    assert.equal(await retry.text(), firstBody);
+    const { secret } = JSON.parse(firstBody) as { secret: string };
+    const exchanged = await api.call('POST', '/v1/auth/token', {
+      json: { grant_type: 'api_key', api_key: secret },
+    });
+    assert.equal(exchanged.status, 200, 'the secret answered is the key stored');
+  });
+
   it('answers a retry of a request whose answer was stored before the move to the write model', async (t) => {
     const api = await startWriteApi(t);
     const { owner } = await setUpTenant(api, 'old-answers');

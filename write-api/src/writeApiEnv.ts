@@ -1,3 +1,4 @@
+import type { RequestAnswer } from '@deeplens/commands/commandHandler';
 import type { TenantState } from '@deeplens/commands/tenant/tenantState';
 import type { Principal } from '@deeplens/platform/auth/principal';
 
@@ -12,6 +13,8 @@ export type WriteApiEnv = {
     idempotencyKey: string | undefined;
     /** `requestFingerprint` of this request, set with `idempotencyKey` (`httpIdempotency`). */
     idempotencyFingerprint: string | undefined;
+    /** How `httpIdempotency` keeps an answer for a retry, set with `idempotencyKey`. */
+    keepAnswer: ((answer: Response) => Promise<RequestAnswer>) | undefined;
     requestId: string;
   };
 };

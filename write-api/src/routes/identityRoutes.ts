@@ -19,7 +19,7 @@ import {
 } from '@deeplens/platform/errors';
 import { requireRole, tenantScope } from '@deeplens/platform/http/authenticate';
 import { deterministicUuid, randomUUID } from '@deeplens/platform/ids';
-import { commandOrigin } from '../commandOrigin.ts';
+import { commandOrigin, commandOriginAnswering } from '../commandOrigin.ts';
 import {
   bodyOf,
   commandProblems,
@@ -377,6 +377,16 @@ export function identityRoutes(deps: WriteApiDependencies) {
     if (expiresAt !== null && expiresAt <= clock())
       throw new ValidationError('expiresAt must be in the future', { detail: { expiresAt: body.expiresAt } });
     const generated = generateApiKey();
+    const location = `/v1/tenants/${tenantId}/api-keys/${generated.keyId}`;
+    const issued = {
+      id: generated.keyId,
+      name: body.name,
+      prefix: generated.prefix,
+      // Shown once: only its hash is kept (and, sealed, the answer to a retry of this request).
+      secret: generated.secret,
+      scopes: body.scopes,
+      expiresAt: expiresAt === null ? null : new Date(expiresAt).toISOString(),
+    } satisfies z.input<typeof issuedApiKeyAnswer>;
     await handler.handle(
       apiKeyAggregate,
       {
@@ -391,21 +401,11 @@ export function identityRoutes(deps: WriteApiDependencies) {
           expiresAt,
         },
       },
-      commandOrigin(c),
+      // A re-run would draw another secret: the answer is kept with the key's issue.
+      await commandOriginAnswering(c, { status: 201, body: issued, headers: { location } }),
     );
-    c.header('location', `/v1/tenants/${tenantId}/api-keys/${generated.keyId}`);
-    return c.json(
-      {
-        id: generated.keyId,
-        name: body.name,
-        prefix: generated.prefix,
-        // Shown once: only its hash is kept.
-        secret: generated.secret,
-        scopes: body.scopes,
-        expiresAt: expiresAt === null ? null : new Date(expiresAt).toISOString(),
-      } satisfies z.input<typeof issuedApiKeyAnswer>,
-      201,
-    );
+    c.header('location', location);
+    return c.json(issued, 201);
   });
 
   secured.delete(
