@@ -387,7 +387,7 @@ export function identityRoutes(deps: WriteApiDependencies) {
       scopes: body.scopes,
       expiresAt: expiresAt === null ? null : new Date(expiresAt).toISOString(),
     } satisfies z.input<typeof issuedApiKeyAnswer>;
-    await handler.handle(
+    const result = await handler.handle(
       apiKeyAggregate,
       {
         type: 'IssueApiKey',
@@ -404,6 +404,12 @@ export function identityRoutes(deps: WriteApiDependencies) {
       // A re-run would draw another secret: the answer is kept with the key's issue.
       await commandOriginAnswering(c, { status: 201, body: issued, headers: { location } }),
     );
+    // Another run of this request (one that took over a claim left a minute) issued the key
+    // first: its answer is stored, this run's secret is no key's. A retry gets that answer.
+    if (result.replayed)
+      throw new ConflictError(
+        'this Idempotency-Key already issued a key whose answer this run cannot repeat: retry for the stored answer, or issue another key under a new Idempotency-Key',
+      );
     c.header('location', location);
     return c.json(issued, 201);
   });
