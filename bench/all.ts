@@ -12,6 +12,7 @@ import { benchDir, report, type Row } from './benchSupport.ts';
 const benchmarks: { file: string; args: string[] }[] = [
   { file: 'embedder.ts', args: [] },
   { file: 'ingest.ts', args: [] },
+  { file: 'spaceMove.ts', args: [] },
   { file: 'uploadLatency.ts', args: [] },
   { file: 'searchHttp.ts', args: [] },
   { file: 'search.ts', args: ['100000', 'clustered'] },
