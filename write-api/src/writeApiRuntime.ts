@@ -16,7 +16,10 @@ import { createObjectStore } from '@deeplens/platform/objectStore';
 import { secretBoxFor } from '@deeplens/platform/secrets';
 import type { WriteApiDependencies } from './writeApiDependencies.ts';
 
-/** The write API's own migrations (stored idempotent answers). */
+/**
+ * The write API's own migrations: the `auth` schema, and the stored answers it kept until they
+ * moved to the write model's idempotency keys (`003_request_answers_moved.sql`).
+ */
 export const writeApiMigrations = join(import.meta.dirname, '..', 'migrations');
 
 /** Everything the write API needs, from configuration: what `main.ts` and the e2e tests both use. */
