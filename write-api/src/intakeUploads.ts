@@ -6,6 +6,7 @@ import {
   recordUpload,
   uploadStanding,
 } from '@deeplens/commands/intake/intakeUploadQueries';
+import { largestImageBytes } from '@deeplens/commands/image/imageDecider';
 import type { ProvisionedTenant } from '@deeplens/commands/tenant/tenantState';
 import { releaseImageBytes } from './imageBytesRelease.ts';
 import type { RegisterImageRecord } from '@deeplens/events/intakeRecords';
@@ -110,8 +111,9 @@ export function createIntakeUploads(options: {
       tenant: ProvisionedTenant,
       bytes: Buffer,
     ): Promise<VerifiedUpload & { objectKey: string; expiresAt: number }> {
+      // Its size was cut off as it streamed in (`largestImageBytes`, the decider's rule): not again here.
       const image = await inspectImage(bytes, {
-        maxBytes: tenant.limits.maxImageBytes,
+        maxBytes: Number.POSITIVE_INFINITY,
         maxPixels: options.maxPixels,
       });
       const sha256 = sha256Hex(bytes);
@@ -154,10 +156,11 @@ export function createIntakeUploads(options: {
       if (!stored) throw new ValidationError(`no object ${record.objectKey} in the tenant's storage`);
       const bytes = await readAll(
         await storage.store.get(storage.bucket, record.objectKey),
-        tenant.limits.maxImageBytes,
+        largestImageBytes(tenant),
       );
+      // Cut off at the decider's size rule as it was read: not checked again here.
       const image = await inspectImage(bytes, {
-        maxBytes: tenant.limits.maxImageBytes,
+        maxBytes: Number.POSITIVE_INFINITY,
         maxPixels: options.maxPixels,
       });
       const actual = { sha256: sha256Hex(bytes), bytes: bytes.length, ...image };

@@ -2,6 +2,7 @@ import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
+import { largestImageBytes } from '@deeplens/commands/image/imageDecider';
 import { tenantDecider } from '@deeplens/commands/tenant/tenantDecider';
 import type { ProvisionedTenant } from '@deeplens/commands/tenant/tenantState';
 import { intakeHeaders } from '@deeplens/events/intakeRecords';
@@ -305,7 +306,8 @@ export function intakeRoutes(deps: WriteApiDependencies) {
     const upload = await receiveUpload(
       c.req.header('content-type'),
       c.req.raw.body as WebReadableStream<Uint8Array> | null,
-      { ...defaultUploadLimits, maxFiles: 1, maxFields: 0, maxFileBytes: tenant.limits.maxImageBytes },
+      // The size of an image is the decider's rule; a file over it is cut off while it streams in.
+      { ...defaultUploadLimits, maxFiles: 1, maxFields: 0, maxFileBytes: largestImageBytes(tenant) },
     );
     const [file] = upload.files;
     if (!file || upload.fields.size > 0)
@@ -330,10 +332,11 @@ export function intakeRoutes(deps: WriteApiDependencies) {
     if (tenant.status === 'suspended')
       throw new ConflictError('the tenant is suspended and accepts no uploads');
     const body = await jsonBody(c, bodyOf(intakeContract.presign));
-    if (body.bytes > tenant.limits.maxImageBytes)
-      throw new PayloadTooLargeError(`the plan takes images up to ${tenant.limits.maxImageBytes} bytes`, {
-        detail: { limit: tenant.limits.maxImageBytes },
-      });
+    // The bytes go straight to the tenant's storage: the size they are declared at is held to
+    // the decider's rule before any is sent (and checked again as they are registered).
+    const limit = largestImageBytes(tenant);
+    if (body.bytes > limit)
+      throw new PayloadTooLargeError(`the plan takes images up to ${limit} bytes`, { detail: { limit } });
     const presigned = await uploads.presign(tenant, body);
     if (!presigned)
       throw new ConflictError("this tenant's storage is not S3: send the bytes with POST /v1/uploads");
