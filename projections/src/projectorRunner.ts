@@ -50,8 +50,9 @@ export type ProjectorRunner = {
  * Runs one projection as a Kafka consumer group on the consumer runtime. The projection's own
  * checkpoints are the source of truth: on every partition assignment the consumer starts at
  * checkpoint + 1, and `handle` re-checks inside its transaction. Kafka's committed offsets
- * trail the checkpoints and only serve lag monitoring. A record that cannot be decoded or
- * applied halts its partition (never skipped) until the operator fixes it or names it in `skip`.
+ * serve only lag monitoring (the runtime is pipelined: they may run one batch ahead of the
+ * checkpoints). A record that cannot be decoded or applied halts its partition (never skipped)
+ * until the operator fixes it or names it in `skip`.
  */
 export async function startProjectorRunner(options: ProjectorRunnerOptions): Promise<ProjectorRunner> {
   const { projection, serde } = options;
@@ -89,6 +90,9 @@ export async function startProjectorRunner(options: ProjectorRunnerOptions): Pro
       }
     },
     onFailure: 'halt',
+    // The next batch is fetched and decoded while the previous one commits; the checkpoints
+    // above are where a failed hand-over resumes (fail-stop), so nothing is skipped.
+    pipelined: true,
     skip: options.skip,
     spanName: (record) =>
       `project ${record.value.type} → ${projection.name}${projection.name === 'vectors' ? ' (vector index)' : ''}`,
