@@ -28,7 +28,7 @@ import {
 } from '@deeplens/platform/vectorIndex';
 import { GraphBuilder } from './graphBuilder.ts';
 import { createGraphIndex, graphInput, type GraphQuantization, type NativeIndex } from './usearchNative.ts';
-import { DiskVectors, RamVectors } from './vectorStore.ts';
+import { DiskVectors, FrozenVectors, RamVectors } from './vectorStore.ts';
 import { readWalFrames, WalFrameBuilder, WalWriter, type WalOperation } from './vectorWal.ts';
 
 export type HnswParameters = {
@@ -71,11 +71,13 @@ export type EmbeddedVectorIndexOptions = {
   /** Threads a graph build uses (in its worker thread); default all cores. */
   buildThreads?: number;
   /**
-   * A writer keeps at most this many bytes of waiting vectors (points in no graph) per
-   * collection in RAM; past it, further ones go to the instance's vector file, read back by a
-   * search (one by one, as re-scoring does) or a graph build. A projector replaying millions
-   * of vectors is not searched, so its memory stays bounded. Default 1 GiB. A follower keeps
-   * them all in RAM: it serves searches, and builds graphs as it catches up.
+   * A writer keeps no copy of the vectors it writes: a waiting vector (a point in no graph) is
+   * read back where it already is — the frame being built, the log once committed, the latest
+   * snapshot's vector file after a snapshot — by a search (one by one, as re-scoring does) or a
+   * graph build. A projector replaying millions of vectors is not searched, so it touches no
+   * memory for them. Loading a snapshot, a writer keeps at most this many bytes of waiting
+   * vectors per collection in RAM, the rest in the instance's vector file. Default 1 GiB. A
+   * follower keeps them all in RAM: it serves searches, and builds graphs as it catches up.
    */
   writerRamBytes?: number;
   /**
@@ -108,8 +110,42 @@ const calibrationQueries = 16;
  */
 export const defaultExactScanLimit = 10_000;
 
-/** Where a point's f32 vector is: `ram` slot until the graph holds the point, then `disk` slot. */
-type StoredPoint = { label: bigint; payload: VectorPayload; ram: number; disk: number };
+/**
+ * Where a point's f32 vector is (exactly one is ≥ 0): a `ram` slot (unit length) or, in a
+ * writer, where it was written (raw, normalised when read): at `frame` in the frame being
+ * built, at `wal` in the log once committed, then in slot `frozen` of the latest snapshot's
+ * vector file (unit length); once the graph holds the point, a `disk` slot (unit length).
+ */
+type StoredPoint = {
+  label: bigint;
+  payload: VectorPayload;
+  ram: number;
+  disk: number;
+  frame: number;
+  wal: number;
+  frozen: number;
+};
+
+/** A writer's log, where its collections read the vectors they keep no copy of. */
+type LogVectors = {
+  /** Raw vector at `offset` of the frame being built. */
+  readFrame(offset: number, out: Float32Array): Float32Array;
+  /** Raw vector at byte `position` of the current log. */
+  readWal(position: number, out: Float32Array): Float32Array;
+};
+
+/** A writer keeps vectors of at least this many dimensions in its log only (smaller ones in RAM). */
+const logBackedMinDim = 8;
+
+const storedPoint = (label: bigint, payload: VectorPayload): StoredPoint => ({
+  label,
+  payload,
+  ram: -1,
+  disk: -1,
+  frame: -1,
+  wal: -1,
+  frozen: -1,
+});
 
 export type GraphBuildRetry = {
   /** Builds of the collection that failed in a row (0 after a build that landed). */
@@ -141,6 +177,10 @@ class Collection {
   nextLabel = 1n;
   readonly ram: RamVectors;
   disk: DiskVectors | undefined;
+  /** A writer's log (vectors kept only where they were written); undefined: vectors in RAM. */
+  log: LogVectors | undefined;
+  /** The latest snapshot's vector file, where the log's vectors are read once it was folded. */
+  frozen: FrozenVectors | undefined;
   graph: NativeIndex | undefined;
   graphFile: string | undefined;
   /** Vectors in the graph's file, live or not. */
@@ -182,28 +222,29 @@ class Collection {
     return this.points.size - this.pending.size - (this.building?.size ?? 0);
   }
 
-  upsert(id: string, vector: Float32Array, payload: VectorPayload): void {
+  /** `frame`: where the writer's frame holds the vector (then no copy is kept here). */
+  upsert(id: string, vector: Float32Array, payload: VectorPayload, frame = -1): StoredPoint {
     if (vector.length !== this.dim) {
       throw new Error(`a ${vector.length}-d vector does not fit a ${this.dim}-d collection`);
     }
     this.remove(id);
     // Labels are never reused: a replaced point gets a fresh one in the graph.
-    const label = this.nextLabel++;
-    if (this.ram.count >= this.ramLimit) {
-      this.points.set(id, {
-        label,
-        payload,
-        ram: -1,
-        disk: this.ensureDisk().write(normalizeInto(vector, this.scratch)),
-      });
+    const point = storedPoint(this.nextLabel++, payload);
+    if (this.log && frame >= 0) {
+      point.frame = frame;
+      this.spilled.add(id);
+    } else if (this.ram.count >= this.ramLimit) {
+      point.disk = this.ensureDisk().write(normalizeInto(vector, this.scratch));
       this.spilled.add(id);
     } else {
-      const ram = this.ram.add(id, (slot) => normalizeInto(vector, slot));
-      this.points.set(id, { label, payload, ram, disk: -1 });
+      point.ram = this.ram.add(id, (slot) => normalizeInto(vector, slot));
     }
+    const { label } = point;
+    this.points.set(id, point);
     this.idByLabel.set(label, id);
     this.indexPayload(id, payload);
     this.pending.add(id);
+    return point;
   }
 
   setPayload(id: string, payload: VectorPayload): void {
@@ -245,15 +286,20 @@ class Collection {
     return ids;
   }
 
-  /** The point's unit vector: in RAM, or read into `out` from the vector file. */
+  /** The point's unit vector: in RAM, or read into `out` from where it is. */
   vector(point: StoredPoint, out = this.scratch): Float32Array {
-    return point.ram >= 0 ? this.ram.get(point.ram) : this.disk!.read(point.disk, out);
+    if (point.ram >= 0) return this.ram.get(point.ram);
+    if (point.disk >= 0) return this.disk!.read(point.disk, out);
+    if (point.frozen >= 0) return this.frozen!.read(point.frozen, out);
+    const raw = point.wal >= 0 ? this.log!.readWal(point.wal, out) : this.log!.readFrame(point.frame, out);
+    return normalizeInto(raw, out);
   }
 
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
     this.graph = undefined;
+    this.frozen?.close();
     this.disk?.close();
     if (this.disk) rmSync(this.disk.path, { force: true });
     if (this.graphFile) rmSync(this.graphFile, { force: true });
@@ -384,6 +430,13 @@ export class EmbeddedVectorIndex implements VectorIndex {
   #state: VectorIndexState | undefined;
   /** The uncommitted operations, as the next log frame. */
   #pending = new WalFrameBuilder();
+  /** Points whose vector is in `#pending` (until its frame is written). */
+  #inFrame: [Collection, string, StoredPoint][] = [];
+  /** Where a writer's collections read the vectors they keep no copy of. */
+  readonly #logVectors: LogVectors = {
+    readFrame: (offset, out) => this.#pending.readVector(offset, out),
+    readWal: (position, out) => this.#wal!.read(position, out),
+  };
   /** The commit being written: changes wait for it, as the frame holds the pending operations. */
   #committing: Promise<void> = Promise.resolve();
   #seq = 0;
@@ -426,8 +479,8 @@ export class EmbeddedVectorIndex implements VectorIndex {
     await this.#committing;
     this.#assertWriter();
     for (const point of points) {
-      // The collection keeps its own normalised copy and the frame a copy of the bytes, so the
-      // caller's vector is not held on to.
+      // The frame copies the bytes and the collection reads them there (a small vector: its own
+      // normalised copy), so the caller's vector is not held on to.
       const operation: WalOperation = {
         op: 'upsert',
         collection,
@@ -435,7 +488,7 @@ export class EmbeddedVectorIndex implements VectorIndex {
         payload: clonePayload(point.payload),
         vector: point.vector,
       };
-      this.#apply(operation);
+      this.#apply(operation, this.#pending.vectorBytes);
       this.#pending.add(operation);
     }
   }
@@ -558,8 +611,19 @@ export class EmbeddedVectorIndex implements VectorIndex {
   }
 
   async #writeFrame(state: VectorIndexState): Promise<void> {
-    await this.#wal!.append(this.#pending.encode(state));
+    const parts = this.#pending.encode(state);
+    const start = this.#wal!.size;
+    await this.#wal!.append(parts);
     // Only once the frame is on disk: after a failed append the operations are still pending.
+    // The frame's vectors follow its prefix, header length and header: the points written in
+    // it read them in the log from now on.
+    const vectors = start + parts[0]!.length + parts[1]!.length + parts[2]!.length;
+    for (const [c, id, point] of this.#inFrame) {
+      if (c.disposed || c.points.get(id) !== point || point.frame < 0) continue;
+      point.wal = vectors + point.frame;
+      point.frame = -1;
+    }
+    this.#inFrame = [];
     this.#pending.clear();
     this.#state = state;
     if (this.#wal!.size >= this.#snapshotAfterBytes) this.#snapshot();
@@ -761,12 +825,12 @@ export class EmbeddedVectorIndex implements VectorIndex {
     for (const [label, id] of building) {
       const point = c.points.get(id);
       if (!point || point.label !== label) continue;
-      // A spilled point's vector is in the file already.
+      // A spilled point's vector is in the file already; one in the log goes there now.
       c.spilled.delete(id);
-      if (point.ram < 0) continue;
-      point.disk = disk.write(c.ram.get(point.ram));
-      c.ram.free(point.ram);
-      point.ram = -1;
+      if (point.disk >= 0) continue;
+      point.disk = disk.write(c.vector(point));
+      if (point.ram >= 0) c.ram.free(point.ram);
+      point.ram = point.frame = point.wal = point.frozen = -1;
     }
   }
 
@@ -826,7 +890,10 @@ export class EmbeddedVectorIndex implements VectorIndex {
   #newCollection(dim: number): Collection {
     const number = this.#collectionNumber++;
     const c = new Collection(dim, number, join(this.#work, `vectors-${number}.f32`));
-    if (this.#writer) c.ramLimit = Math.max(1, Math.floor(this.#writerRamBytes / (dim * 4)));
+    if (this.#writer) {
+      c.ramLimit = Math.max(1, Math.floor(this.#writerRamBytes / (dim * 4)));
+      if (dim >= logBackedMinDim) c.log = this.#logVectors;
+    }
     return c;
   }
 
@@ -835,13 +902,15 @@ export class EmbeddedVectorIndex implements VectorIndex {
     this.#state = state;
   }
 
-  #apply(operation: WalOperation): void {
+  /** `frame`: a writer's new upsert, whose vector the frame being built holds there. */
+  #apply(operation: WalOperation, frame = -1): void {
     switch (operation.op) {
       case 'upsert': {
         let c = this.#collections.get(operation.collection);
         if (!c)
           this.#collections.set(operation.collection, (c = this.#newCollection(operation.vector.length)));
-        c.upsert(operation.id, operation.vector, operation.payload);
+        const point = c.upsert(operation.id, operation.vector, operation.payload, frame);
+        if (point.frame >= 0) this.#inFrame.push([c, operation.id, point]);
         return;
       }
       case 'setPayload': {
@@ -926,6 +995,25 @@ export class EmbeddedVectorIndex implements VectorIndex {
     writeDurably(join(tmp, 'snapshot.json'), Buffer.from(JSON.stringify(file)));
     rmSync(finalPath, { recursive: true, force: true });
     renameSync(tmp, finalPath);
+    // The vectors read in the log (or the previous snapshot) are read in this snapshot now:
+    // slot = the point's position in it. The file stays readable through its descriptor when
+    // the next snapshot removes this one.
+    for (const entry of file.collections) {
+      const c = this.#collections.get(entry.name)!;
+      if (!c.log) continue;
+      let frozen: FrozenVectors | undefined;
+      let i = 0;
+      for (const point of c.points.values()) {
+        if (point.frame >= 0 || point.wal >= 0 || point.frozen >= 0) {
+          frozen ??= new FrozenVectors(join(finalPath, `${entry.file}.vectors`), c.dim);
+          point.frozen = i;
+          point.frame = point.wal = -1;
+        }
+        i++;
+      }
+      c.frozen?.close();
+      c.frozen = frozen;
+    }
     this.#wal!.close();
     this.#wal = new WalWriter(this.#walPath(next), 0);
     writeDurably(
@@ -977,7 +1065,7 @@ export class EmbeddedVectorIndex implements VectorIndex {
       const fd = openSync(vectorsPath, 'r');
       try {
         meta.forEach(([id, label, payload, inGraph], i) => {
-          const point: StoredPoint = { label: BigInt(label), payload, ram: -1, disk: -1 };
+          const point = storedPoint(BigInt(label), payload);
           if (graphed && inGraph === 1) point.disk = i;
           else if (inFile[i]) {
             point.disk = i;

@@ -228,7 +228,92 @@ describe('embedded vector index search', () => {
     assert.ok(uncalibrated < calibrated, `ef 8: ${uncalibrated}, calibrated: ${calibrated}`);
   });
 
-  it('a writer keeps at most writerRamBytes of waiting vectors in RAM: the rest wait in its file, found exactly, graphed and snapshotted alike', async (t) => {
+  it("a writer keeps no copy of what it writes: vectors read in the frame, the log, then the snapshots, equal to a follower's, searched, graphed", async (t) => {
+    const dir = await folder(t);
+    // A snapshot every few commits, a graph once past 50 points.
+    const writer = await openEmbeddedVectorIndex({ dir, exactScanLimit: 50, snapshotAfterBytes: 12_000 });
+    t.after(() => writer.close());
+    const all = vectors(200, 11);
+    const stored = new Map<string, Float32Array>();
+    const snapshots = () =>
+      readdirSync(dir)
+        .filter((name) => name.startsWith('snapshot-'))
+        .sort();
+    /** What the writer answers equals what a follower (vectors in RAM) reads from the same folder. */
+    const sameAsFollower = async (what: string) => {
+      const follower = await openEmbeddedVectorIndex({ dir, mode: 'follower', followIntervalMs: 60_000 });
+      try {
+        const ids = await follower.ids('c');
+        assert.deepEqual(await writer.ids('c'), ids, `${what}: the same points`);
+        assert.deepEqual(
+          await writer.get('c', ids),
+          await follower.get('c', ids),
+          `${what}: the same vectors`,
+        );
+      } finally {
+        await follower.close();
+      }
+    };
+    const exactAnswers = async (what: string) => {
+      for (const n of [3, 57, 120, 199]) {
+        if (!stored.has(id(n))) continue;
+        const hits = await writer.search('c', all[n]!, { k: 3 });
+        assert.deepEqual(
+          hits.map((h) => h.id),
+          exactTop(stored, all[n]!, 3),
+          `${what}: query ${n}`,
+        );
+      }
+    };
+    // Uncommitted: read in the frame being built.
+    await writer.upsert(
+      'c',
+      all.slice(0, 20).map((v, n) => pointOf(n, v)),
+    );
+    all.slice(0, 20).forEach((v, n) => stored.set(id(n), v));
+    const [inFrame] = await writer.get('c', [id(3)]);
+    assert.ok(Math.abs(inFrame!.vector[1]! - all[3]![1]! / Math.hypot(...all[3]!)) < 1e-6);
+    await exactAnswers('in the frame');
+    await writer.commit({ n: 0 });
+    await sameAsFollower('in the log');
+    // Commits until two snapshots folded the log; some points replaced and removed meanwhile.
+    for (let from = 20, commit = 1; from < 200; from += 20, commit++) {
+      await writer.upsert(
+        'c',
+        all.slice(from, from + 20).map((v, i) => pointOf(from + i, v)),
+      );
+      all.slice(from, from + 20).forEach((v, i) => stored.set(id(from + i), v));
+      await writer.upsert('c', [pointOf(from - 7, all[from]!)]);
+      stored.set(id(from - 7), all[from]!);
+      await writer.delete('c', [id(from - 11)]);
+      stored.delete(id(from - 11));
+      await writer.commit({ n: commit });
+    }
+    assert.ok(
+      Number(/\d+/.exec(snapshots().at(-1) ?? '')?.[0] ?? 0) >= 2,
+      `snapshots: ${snapshots().join(', ')}`,
+    );
+    await exactAnswers('after snapshots');
+    await sameAsFollower('after snapshots');
+    // The graph takes them from where they are; each is found in it.
+    await writer.settleGraphs();
+    assert.equal(writer.graphStatus('c').graphed, stored.size);
+    for (const n of [0, 44, 121, 190]) {
+      if (!stored.has(id(n))) continue;
+      const hits = await writer.search('c', all[n]!, { k: 1 });
+      assert.equal(hits[0]?.id, id(n), `point ${n} found in the graph`);
+    }
+    await writer.commit({ n: 99 });
+    await sameAsFollower('graphed');
+    const before = await writer.get('c', await writer.ids('c'));
+    await writer.close();
+    const reopened = await openEmbeddedVectorIndex({ dir, mode: 'follower', followIntervalMs: 60_000 });
+    t.after(() => reopened.close());
+    assert.deepEqual(await reopened.get('c', await reopened.ids('c')), before, 'closed: its last snapshot');
+    await reopened.close();
+  });
+
+  it('loading a snapshot, a writer keeps at most writerRamBytes of waiting vectors in RAM: the rest wait in its file, found exactly, graphed and snapshotted alike', async (t) => {
     const dir = await folder(t);
     // 50 vectors of 32 floats in RAM; the other 250 go to the file.
     const options = { dir, exactScanLimit: 1000, writerRamBytes: 50 * dim * 4 };

@@ -138,3 +138,33 @@ export class DiskVectors {
     closeSync(this.#fd);
   }
 }
+
+/**
+ * Unit vectors (f32) in a file written elsewhere (a snapshot's vector file), read one by one by
+ * slot. The file may be unlinked meanwhile (the next snapshot removes the previous one): the
+ * open descriptor keeps it readable until `close`.
+ */
+export class FrozenVectors {
+  readonly #fd: number;
+  readonly #bytes: number;
+
+  constructor(path: string, dim: number) {
+    this.#fd = openSync(path, 'r');
+    this.#bytes = dim * 4;
+  }
+
+  read(slot: number, out: Float32Array): Float32Array {
+    readSync(
+      this.#fd,
+      new Uint8Array(out.buffer, out.byteOffset, this.#bytes),
+      0,
+      this.#bytes,
+      slot * this.#bytes,
+    );
+    return out;
+  }
+
+  close(): void {
+    closeSync(this.#fd);
+  }
+}

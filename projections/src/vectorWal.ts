@@ -48,6 +48,25 @@ export class WalFrameBuilder {
     return this.#operations.length;
   }
 
+  /** Bytes of vectors in the frame so far: where the next upsert's vector starts in the vector part. */
+  get vectorBytes(): number {
+    return this.#vectorBytes;
+  }
+
+  /** Copies the frame's vector bytes from `offset` (in the vector part) into `out`. */
+  readVector(offset: number, out: Float32Array): Float32Array {
+    const bytes = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+    for (let done = 0; done < bytes.length;) {
+      const at = offset + done;
+      const chunk = this.#chunks[Math.floor(at / vectorChunkBytes)]!;
+      const from = at % vectorChunkBytes;
+      const n = Math.min(bytes.length - done, vectorChunkBytes - from);
+      bytes.set(chunk.subarray(from, from + n), done);
+      done += n;
+    }
+    return out;
+  }
+
   add(operation: WalOperation): void {
     if (operation.op !== 'upsert') {
       this.#operations.push(operation);
@@ -171,6 +190,18 @@ export class WalWriter {
 
   get size(): number {
     return this.#size;
+  }
+
+  /** Reads `out.byteLength` bytes of the log from byte `position` (an appended frame's vector). */
+  read(position: number, out: Float32Array): Float32Array {
+    readSync(
+      this.#fd,
+      new Uint8Array(out.buffer, out.byteOffset, out.byteLength),
+      0,
+      out.byteLength,
+      position,
+    );
+    return out;
   }
 
   /** Appends one frame given as consecutive parts (`WalFrameBuilder.encode`), then syncs. */
