@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { hashPassword } from '@deeplens/platform/auth/passwords';
 import { createTestDatabase } from '@deeplens/platform/testing/testDatabase';
+import { sql } from '@deeplens/platform/database';
 import { createCommandHandler, type CommandOrigin } from './commandHandler.ts';
 import type { UploadImage } from './image/imageCommands.ts';
 import { limitsOf } from './tenant/plans.ts';
@@ -11,7 +12,7 @@ import {
   activeImageObjectCount,
   activeImageObjectsAfter,
   activeImagesEmbeddedIn,
-  activeImagesWithSha256,
+  bytesInUse,
   imageObjectKeys,
   isImageActive,
   liveTenantAggregates,
@@ -132,9 +133,19 @@ describe('write model queries', () => {
       [1, 2, 3].map((n) => `sha256/${sha(n)}`),
       'every image, the deleted one too',
     );
-    assert.equal(await activeImagesWithSha256(pool, alpha, sha(2)), 1);
-    assert.equal(await activeImagesWithSha256(pool, alpha, sha(3)), 0, 'only a deleted image has it');
-    assert.equal(await activeImagesWithSha256(pool, alpha, sha(4)), 0, "another tenant's");
+    const now = Date.now();
+    assert.equal(await bytesInUse(pool, alpha, sha(2), now), true);
+    assert.equal(await bytesInUse(pool, alpha, sha(3), now), false, 'only a deleted image has it');
+    assert.equal(await bytesInUse(pool, alpha, sha(4), now), false, "another tenant's");
+    await pool.query(sql.typeAlias('void')`
+      insert into write.intake_uploads (tenant_id, object_key, sha256, mime, bytes, width, height, expires_at)
+      values (${alpha}, ${`images/${sha(3)}`}, ${sha(3)}, 'image/jpeg', 1, 1, 1, to_timestamp(${(now + 60_000) / 1000}))`);
+    assert.equal(
+      await bytesInUse(pool, alpha, sha(3), now),
+      true,
+      'an upload waiting to be registered has them',
+    );
+    assert.equal(await bytesInUse(pool, alpha, sha(3), now + 120_000), false, 'not once it expired');
 
     assert.deepEqual(
       (await liveTenantAggregates(pool, alpha)).map((a) => `${a.aggregate_type}:${a.aggregate_id}`).sort(),

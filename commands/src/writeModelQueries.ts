@@ -67,18 +67,6 @@ export async function imageObjectKeys(
     from write.aggregates where aggregate_type = 'image' and tenant_id = ${tenantId}`);
 }
 
-/** How many of the tenant's active images have the bytes `sha256` (and so share their object). */
-export async function activeImagesWithSha256(
-  pool: Reader,
-  tenantId: string,
-  sha256: string,
-): Promise<number> {
-  return pool.oneFirst(sql.type(countRow)`
-    select count(*)::int8 as n from write.aggregates
-    where aggregate_type = 'image' and tenant_id = ${tenantId} and state->>'sha256' = ${sha256}
-      and state->>'status' = 'active'`);
-}
-
 /**
  * Whether the tenant still needs the bytes `sha256`: an active image has them, or an upload put
  * with `POST /v1/uploads` (intake) that has not expired waits to be registered with them.

@@ -1,7 +1,6 @@
 import { Hono } from 'hono';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { z } from 'zod';
-import { activeImagesWithSha256 } from '@deeplens/commands/writeModelQueries';
 import { imageDecider, largestImageBytes } from '@deeplens/commands/image/imageDecider';
 import { tenantDecider } from '@deeplens/commands/tenant/tenantDecider';
 import type { ProvisionedTenant } from '@deeplens/commands/tenant/tenantState';
@@ -17,6 +16,7 @@ import {
 import { sha256Hex } from '@deeplens/platform/objectStore';
 import type { Context } from 'hono';
 import { commandOrigin } from '../commandOrigin.ts';
+import { releaseImageBytes } from '../imageBytesRelease.ts';
 import { defaultUploadLimits, receiveUpload } from '@deeplens/platform/http/receiveUpload';
 import { assertNoPrototypeKeys, assertStorableText, jsonBody } from '@deeplens/platform/http/requestBody';
 import { storageProblemResponses } from '@deeplens/platform/http/openApiProblems';
@@ -271,15 +271,15 @@ export function imageRoutes(deps: WriteApiDependencies) {
       const refused = results.find((r) => r.status === 'rejected');
       if (refused) throw refused.reason;
     } catch (error) {
-      // Refused: drop the bytes no active image of the tenant refers to. Delete, then look again:
-      // a concurrent upload of the same bytes that committed meanwhile gets them back (one that
-      // commits later finds them gone and puts them back itself, below).
-      for (const { file, image, objectKey } of uploads) {
-        if ((await activeImagesWithSha256(pool, tenant.tenantId, image.sha256)) > 0) continue;
-        await storage.store.delete(storage.bucket, objectKey).catch(() => undefined);
-        if ((await activeImagesWithSha256(pool, tenant.tenantId, image.sha256)) > 0)
-          await storage.store.put(storage.bucket, objectKey, file.bytes, image.mime);
-      }
+      // Refused: the bytes go unless the tenant still needs them (`releaseImageBytes`: an upload
+      // of the same bytes that commits meanwhile keeps them; one that commits later finds them
+      // gone and puts them back itself, below). A failed release leaves them, and the refusal
+      // is still the answer.
+      for (const sha256 of new Set(uploads.map((u) => u.image.sha256)))
+        await releaseImageBytes({ pool, storage, tenantId: tenant.tenantId, sha256 }).catch(
+          (failure: unknown) =>
+            deps.log.warn('the bytes of a refused upload could not be released', { sha256, error: failure }),
+        );
       throw error;
     }
     // Committed: a refused upload of the same bytes may have deleted them between our put and our
