@@ -146,6 +146,8 @@ export function createImageBytesReleaser(options: {
         },
         onFailure: 'halt',
         spanName: () => 'release image bytes',
+        // A fetch returns as soon as a record arrives: a longer wait only polls an idle topic less.
+        maxWaitTimeInMs: 1_000,
       });
     },
     async stop(): Promise<void> {

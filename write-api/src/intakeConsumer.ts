@@ -51,6 +51,8 @@ export function createIntakeConsumer(options: IntakeConsumerOptions) {
         onFailure: 'dead-letter',
         deadLetterTopic: options.deadLetterTopic ?? topics.intakeDlq,
         whenRetriesRunOut: 'redeliver',
+        // A fetch returns as soon as a record arrives: a longer wait only polls an idle topic less.
+        maxWaitTimeInMs: 1_000,
         ...(options.maxAttempts ? { maxAttempts: options.maxAttempts } : {}),
       });
     },

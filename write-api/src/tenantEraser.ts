@@ -99,6 +99,8 @@ export function createTenantEraser(options: {
         // An erasure is never dropped: one that cannot be finished halts (not ready, alert).
         onFailure: 'halt',
         spanName: () => 'erase tenant',
+        // A fetch returns as soon as a record arrives: a longer wait only polls an idle topic less.
+        maxWaitTimeInMs: 1_000,
       });
     },
     async stop(): Promise<void> {

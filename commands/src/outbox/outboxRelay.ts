@@ -134,11 +134,18 @@ export function createOutboxRelay(options: OutboxRelayOptions) {
     published += rows.length;
     eventsPublished.inc(rows.length);
     for (const row of rows) outboxPublishLatency.observe(row.age_seconds);
-    const backlog = await client.query<{ n: string }>(
-      'select count(*) as n from write.outbox where published_at is null',
-    );
-    outboxBacklog.set(Number(backlog.rows[0]?.n ?? 0));
-    return selected.length === batchSize || rows.length < selected.length;
+    const full = selected.length === batchSize;
+    if (full) {
+      const backlog = await client.query<{ n: string }>(
+        'select count(*) as n from write.outbox where published_at is null',
+      );
+      outboxBacklog.set(Number(backlog.rows[0]?.n ?? 0));
+    } else {
+      // Everything unpublished was selected: what is left is the cut's remainder (rows committed
+      // since are counted by the next batch).
+      outboxBacklog.set(selected.length - rows.length);
+    }
+    return full || rows.length < selected.length;
   }
 
   async function runAsLeader(client: pg.Client): Promise<void> {
