@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
 import { sql } from '../database.ts';
 import { runMigrations } from '../migrations.ts';
 import { createTestDatabase } from '../testing/testDatabase.ts';
@@ -168,5 +169,34 @@ describe('credential cache emptied by the write model’s change announcements',
     await cache.get('k', key.load);
     await cache.get('k', key.load);
     assert.equal(key.calls(), 2);
+  });
+  it('sends no heartbeat while nobody asks, and is live again soon after the next question', async (t) => {
+    const db = await createTestDatabase(t);
+    await runMigrations(db.url, 'write-model', writeModelMigrations);
+    const cache = createCredentialCache({ databaseUrl: db.url, pool: db.pool, idleAfterMs: 300 });
+    t.after(() => cache.close());
+    await until('the change signal is live', () => cache.live());
+    const pings: number[] = [];
+    const observer = new pg.Client({ connectionString: db.url });
+    // The test database is dropped when the test ends, possibly before this session ends.
+    observer.on('error', () => undefined);
+    await observer.connect();
+    t.after(() => observer.end().catch(() => undefined));
+    observer.on('notification', (message) => {
+      if (message.payload?.startsWith('ping:')) pings.push(performance.now());
+    });
+    await observer.query(`listen ${credentialChannel}`);
+    // Nobody asks: past idleAfterMs (and a heartbeat still on its way) the heartbeats stop.
+    await sleep(300 + 200);
+    const quietFrom = performance.now();
+    await sleep(1_000);
+    assert.equal(pings.filter((at) => at > quietFrom).length, 0, 'no heartbeat while idle');
+    assert.equal(cache.live(), false, 'not live on the last heartbeat, which is older than the bound');
+    // The question itself sends one; the answers are served from memory again once it is back.
+    await until('live again after being asked', () => cache.live());
+    assert.ok(
+      pings.some((at) => at > quietFrom),
+      'a heartbeat was sent when asked',
+    );
   });
 });

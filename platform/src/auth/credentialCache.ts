@@ -45,6 +45,12 @@ export type CredentialCacheOptions = {
   boundMs?: number;
   /** How often a heartbeat is sent; 100 ms by default. */
   heartbeatMs?: number;
+  /**
+   * Heartbeats pause when nothing asked the cache (`live`, `get`) for this long (5 s by
+   * default), so an idle process sends none; the next question sends one at once and is
+   * answered uncached meanwhile.
+   */
+  idleAfterMs?: number;
   /** Answers kept at most (10 000 by default); past it the oldest tenth goes. */
   maxEntries?: number;
   onError?: (error: unknown) => void;
@@ -69,6 +75,7 @@ export function createCredentialCache(options: CredentialCacheOptions): Credenti
     pool,
     boundMs = defaultBoundMs,
     heartbeatMs = 100,
+    idleAfterMs = 5_000,
     maxEntries = 10_000,
     onError,
   } = options;
@@ -140,8 +147,7 @@ export function createCredentialCache(options: CredentialCacheOptions): Credenti
     }
   }
 
-  const listener = listen();
-  const heartbeat = setInterval(() => {
+  function sendHeartbeat(): void {
     if (!listening) return;
     const n = ++sequence;
     sentAt.set(n, performance.now());
@@ -152,10 +158,36 @@ export function createCredentialCache(options: CredentialCacheOptions): Credenti
         sentAt.delete(n);
         onError?.(error);
       });
-  }, heartbeatMs);
-  heartbeat.unref();
+  }
 
-  const live = () => listening && performance.now() - confirmedSentAt < boundMs;
+  // Heartbeats run while the cache is asked; an idle process (no requests) sends none. The
+  // bound is unaffected: answers are served only while a heartbeat sent less than `boundMs`
+  // ago has come back, whether or not heartbeats paused in between.
+  let usedAt = performance.now();
+  let heartbeat: NodeJS.Timeout | undefined;
+  function beat(): void {
+    if (performance.now() - usedAt > idleAfterMs) {
+      clearInterval(heartbeat);
+      heartbeat = undefined;
+      return;
+    }
+    sendHeartbeat();
+  }
+  function asked(): void {
+    usedAt = performance.now();
+    if (heartbeat || closed) return;
+    heartbeat = setInterval(beat, heartbeatMs);
+    heartbeat.unref();
+    sendHeartbeat();
+  }
+
+  const listener = listen();
+  asked();
+
+  const live = () => {
+    asked();
+    return listening && performance.now() - confirmedSentAt < boundMs;
+  };
 
   return {
     live,
@@ -183,6 +215,7 @@ export function createCredentialCache(options: CredentialCacheOptions): Credenti
     async close(): Promise<void> {
       closed = true;
       clearInterval(heartbeat);
+      heartbeat = undefined;
       await endSession?.();
       await listener;
     },
