@@ -100,6 +100,7 @@ try {
 
   const tenant = await benchTenant(deeplens, 'bench-space-move');
   const ids: string[] = [];
+  const ingestStart = performance.now();
   await closedLoop(8, measured.length, async (i) => {
     ids[i] = await uploadImage(tenant.write, measured[i]!, `photo-${i}.jpg`);
   });
@@ -108,6 +109,9 @@ try {
       throw new Error(`the ${measured.length} photos were not indexed in v1 in 15 minutes`);
     await sleep(500);
   }
+  // The embedder's time for these images as the running system spends it (upload → indexed in v1:
+  // the same decode, backbone, hash, local features and thumbnail; v2 adds GeM and whitening).
+  const ingestSeconds = (performance.now() - ingestStart) / 1000;
 
   // One client searching by upload back to back, from before the command to the end of the move.
   type Answer = { status: number; model?: string; first?: string; expected: string; ms: number };
@@ -161,6 +165,31 @@ try {
     if (Date.now() > deadline) throw new Error(`the move did not complete in an hour: ${JSON.stringify(p)}`);
   }
   const completedAt = performance.now();
+  // Where the start-up goes: the embedder's own log lines, timed from the command.
+  const startedWallClock = Date.now() - (completedAt - started);
+  const startupSteps = deeplens.output
+    .filter((line) => line.startsWith('[embedder]'))
+    .flatMap((line) => {
+      try {
+        const entry = JSON.parse(line.slice('[embedder] '.length)) as {
+          time?: string;
+          msg?: string;
+          modelVersion?: string;
+        };
+        const at = entry.time ? Date.parse(entry.time) : Number.NaN;
+        const step =
+          entry.msg === 'embedding space move: embedding in the target space too'
+            ? 'the embedder saw the move'
+            : entry.msg === 'model loaded' && entry.modelVersion === v2.modelVersion
+              ? 'the v2 model loaded'
+              : undefined;
+        return step && at >= startedWallClock
+          ? [`${step} after ${((at - startedWallClock) / 1000).toFixed(1)} s`]
+          : [];
+      } catch {
+        return [];
+      }
+    });
   const moveSeconds = (completedAt - started) / 1000;
   const cpuAfter = await processCpuSeconds(marker);
   if (profile) profiles.stop();
@@ -206,15 +235,24 @@ try {
         verdict: ratio <= bar ? 'pass' : 'miss',
       },
       {
+        measure: 'the same photos ingested into v1 by the running system (8 clients, upload → indexed)',
+        value: `${ingestSeconds.toFixed(1)} s`,
+        limit: `move ${moveSeconds.toFixed(1)} s`,
+        ratio: (moveSeconds / ingestSeconds).toFixed(2),
+        bar: `≤ ${bar.toFixed(2)} (the issue's wording: the embedder's time for the images)`,
+        verdict: moveSeconds / ingestSeconds <= bar ? 'pass' : 'miss',
+      },
+      {
         measure: 'first image embedded in v2 → complete (the per-image part, what grows with the tenant)',
-        value: `${steadySeconds.toFixed(1)} s (start-up: ${(moveSeconds - steadySeconds).toFixed(1)} s)`,
+        value: `${steadySeconds.toFixed(1)} s (start-up: ${(moveSeconds - steadySeconds).toFixed(1)} s: ${[...startupSteps, `the first image embedded in v2 after ${(moveSeconds - steadySeconds).toFixed(1)} s`].join(', ')})`,
         limit: `${rawSeconds.toFixed(1)} s`,
         ratio: steadyRatio.toFixed(2),
         bar: `≤ ${bar.toFixed(2)} (informative)`,
         verdict: steadyRatio <= bar ? 'pass' : 'miss',
       },
       {
-        measure: "the embedder's own work in this process: descriptor + hash + local features, batches of 16",
+        measure:
+          "the embedder's description in this process, serially: descriptor + hash + local features, batches of 16",
         value: `${describeSeconds.toFixed(1)} s`,
         limit: `${rawSeconds.toFixed(1)} s (raw model)`,
         ratio: (moveSeconds / describeSeconds).toFixed(2),

@@ -11,7 +11,7 @@ export type SpaceEmbedder = { stop(): Promise<void> };
  * Follows the recorded move (`embedding_space.moves`) for an embedder process serving
  * `serving`: once a move to another space is recorded, loads its manifest and starts a second
  * embedder in that space (`startInSpace`: its own consumer group, from the start of the image
- * log). Looked up at once and every `pollIntervalMs`; the target's embedder runs until the
+ * log). Looked up at once and every `pollIntervalMs` (1 s: a one-row table); the target's embedder runs until the
  * process stops, also after the move is finished (the process is restarted on the target then).
  * A failure to start (a manifest the process cannot read) is logged and tried again.
  *
@@ -64,7 +64,7 @@ export function followEmbeddingSpaceMove(options: {
       .then(check)
       .catch((error: unknown) => log.warn('embedding space move: following failed', { error })));
   const started = run();
-  const timer = setInterval(() => void run(), options.pollIntervalMs ?? 5000);
+  const timer = setInterval(() => void run(), options.pollIntervalMs ?? 1000);
   timer.unref();
   return {
     started,

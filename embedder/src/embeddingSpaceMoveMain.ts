@@ -8,7 +8,7 @@
  *   npx tsx embedder/src/embeddingSpaceMoveMain.ts retire <space> [<replacement space>]
  *       # drops the old space (`modelId@modelVersion`) for good; the replacement defaults to the move's target
  *
- * `start` is all a move needs: the running embedders pick it up within 5 s and the read API
+ * `start` is all a move needs: the running embedders pick it up within 1 s and the read API
  * switches each tenant once its images are in the target space.
  */
 import { resolve } from 'node:path';
