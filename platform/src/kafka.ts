@@ -15,6 +15,8 @@ import {
 } from 'kafkajs';
 import type { Config } from './config.ts';
 import { fetchTopicOffsetsSettled, KafkaNotReadyError, retryKafka } from './kafkaRetry.ts';
+// kafkajs's request queues, without their check every millisecond while idle (see the file).
+import './kafkajsRequestQueue.ts';
 
 // `ConfigResourceTypes.TOPIC`: kafkajs is CommonJS and its enum is no named ESM export.
 const topicResource = 2 as ConfigResourceTypes;
