@@ -10,7 +10,7 @@ import {
   LimitExceededError,
   UnprocessableError,
 } from '@deeplens/platform/errors';
-import { createCommandHandler } from './commandHandler.ts';
+import { createCommandHandler, createCommitQueue } from './commandHandler.ts';
 import { readTenantUsage } from './usageStripes.ts';
 import type { UploadImage } from './image/imageCommands.ts';
 import { limitsOf } from './tenant/plans.ts';
@@ -456,5 +456,63 @@ describe('command handler and write model (PostgreSQL)', () => {
     assert.equal(outcomes.filter((o) => o.status === 'fulfilled').length, 2);
     for (const o of outcomes) if (o.status === 'rejected') assert.ok(o.reason instanceof LimitExceededError);
     assert.deepEqual(await readTenantUsage(pool, tenantId), { images: 14, bytes: 14_000 });
+  });
+  it('commit queue: requests that arrive while a group is stored share the next transaction', async (t) => {
+    const { pool } = await createWriteModelDatabase(t);
+    const handler = createCommandHandler({ pool });
+    const queue = createCommitQueue(handler, imageAggregate, { maxInFlight: 1 });
+    const tenantId = randomUUID();
+    const limits = limitsOf('free');
+    const request = (...ns: number[]) =>
+      ns.map((n) => ({ request: uploadCommand(tenantId, n, limits), origin: admin }));
+    // The first starts at once; the three after it wait for it and go together.
+    const requests = [request(0), request(1, 2), request(3), request(4)];
+    const answers = await Promise.all(requests.map((r) => queue.submit(r)));
+    answers.forEach((answer, r) => {
+      assert.deepEqual(
+        answer.map((a) => (a.status === 'fulfilled' ? a.value.aggregateId : String(a.reason))),
+        requests[r]!.map((c) => c.request.data.imageId),
+      );
+    });
+    const writerOf = async (imageIds: string[]) =>
+      pool.anyFirst(sql.type(z.object({ writer: z.string() }))`
+        select distinct xmin::text as writer from write.aggregates
+        where aggregate_type = 'image' and aggregate_id = any(${sql.array(imageIds, 'text')})`);
+    const ids = (r: number) => requests[r]!.map((c) => c.request.data.imageId);
+    const [first] = await writerOf(ids(0));
+    const joined = await writerOf([...ids(1), ...ids(2), ...ids(3)]);
+    assert.equal(joined.length, 1, 'the three waiting requests were stored in one transaction');
+    assert.notEqual(joined[0], first);
+    assert.deepEqual(await readTenantUsage(pool, tenantId), { images: 5, bytes: 5000 });
+  });
+
+  it('commit queue: a request past the limit in a shared group is refused alone; the others are stored', async (t) => {
+    const { pool } = await createWriteModelDatabase(t);
+    const handler = createCommandHandler({ pool });
+    const queue = createCommitQueue(handler, imageAggregate, { maxInFlight: 1 });
+    const tenantId = randomUUID();
+    const limits = { ...limitsOf('free'), maxImages: 5 };
+    const request = (...ns: number[]) =>
+      ns.map((n) => ({ request: uploadCommand(tenantId, n, limits), origin: admin }));
+    // 1 stored first; then 1 + 4 + 1 wait together: 7 > 5, so the group is refused and each
+    // request runs alone: the four-image request is refused whole, the two others fit.
+    const outcomes = await Promise.allSettled([
+      queue.submit(request(0)),
+      queue.submit(request(1)),
+      queue.submit(request(2, 3, 4, 5)),
+      queue.submit(request(6)),
+    ]);
+    assert.deepEqual(
+      outcomes.map((o) => o.status),
+      ['fulfilled', 'fulfilled', 'rejected', 'fulfilled'],
+    );
+    const refused = outcomes[2];
+    assert.ok(refused?.status === 'rejected' && refused.reason instanceof LimitExceededError);
+    for (const o of [outcomes[1], outcomes[3]])
+      assert.ok(o?.status === 'fulfilled' && o.value.every((a) => a.status === 'fulfilled'));
+    assert.deepEqual(await readTenantUsage(pool, tenantId), { images: 3, bytes: 3000 });
+    const images = await pool.oneFirst(sql.type(count)`
+      select count(*)::int8 as n from write.aggregates where aggregate_type = 'image' and tenant_id = ${tenantId}`);
+    assert.equal(images, 3, 'no image of the refused request is stored');
   });
 });

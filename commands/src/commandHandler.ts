@@ -6,7 +6,12 @@ import { encodeEvent } from '@deeplens/events/eventCodec';
 import type { DeepLensEvent, DomainEvent } from '@deeplens/events/domainEvent';
 import { topicOf } from '@deeplens/events/topics';
 import { sql, type DatabasePool } from '@deeplens/platform/database';
-import { ConcurrencyError, ConflictError, UnprocessableError } from '@deeplens/platform/errors';
+import {
+  ConcurrencyError,
+  ConflictError,
+  DeepLensError,
+  UnprocessableError,
+} from '@deeplens/platform/errors';
 import { deterministicUuid, randomUUID } from '@deeplens/platform/ids';
 import { traceHeaders, withSpan } from '@deeplens/platform/telemetry';
 import type { Command } from './command.ts';
@@ -806,4 +811,96 @@ function hashRequest(request: { type: string; data: unknown }): string {
       ),
     )
     .digest('hex');
+}
+
+/** The commands of one request, and what `handleGroup` answers them. */
+type QueuedRequest = {
+  commands: readonly { request: Pick<Command<string, unknown>, 'type' | 'data'>; origin: CommandOrigin }[];
+  settle: (outcome: PromiseSettledResult<PromiseSettledResult<CommandResult>[]>) => void;
+};
+
+/**
+ * A commit queue for one decider's requests (issue #18): requests that arrive while a group is
+ * being stored join the next group, so concurrent requests share one transaction (one WAL flush,
+ * a handful of statements) instead of one each. Each request keeps its own semantics: when the
+ * shared group is refused or fails as a whole (one request past its tenant's limits, say), every
+ * request of it runs again on its own (`handleGroup` of its commands alone), so a request is
+ * accepted or refused by itself, all of its commands or none. Commands that `handleGroup` cannot
+ * store as a group it hands to `handle` one by one, as for a single request. Nothing is answered
+ * before its transaction commits; every command keeps its own idempotency key.
+ */
+export function createCommitQueue<
+  S extends StateWithVersion,
+  C extends Command<string, unknown>,
+  E extends DomainEvent,
+>(
+  handler: Pick<CommandHandler, 'handleGroup'>,
+  decider: WriteModelDecider<S, C, E>,
+  { maxInFlight = 2, maxCommands = 64 }: { maxInFlight?: number; maxCommands?: number } = {},
+) {
+  const waiting: QueuedRequest[] = [];
+  let inFlight = 0;
+
+  async function store(group: QueuedRequest[]): Promise<void> {
+    const commands = group.flatMap((r) => r.commands) as {
+      request: Pick<C, 'type' | 'data'>;
+      origin: CommandOrigin;
+    }[];
+    try {
+      const results = await handler.handleGroup(decider, commands);
+      let at = 0;
+      for (const r of group) {
+        r.settle({ status: 'fulfilled', value: results.slice(at, at + r.commands.length) });
+        at += r.commands.length;
+      }
+    } catch (error) {
+      // A failure (the database gone, a commit never acknowledged) is every request's answer, as
+      // it would have been alone: only a refusal is known to have stored nothing.
+      if (group.length === 1 || !(error instanceof DeepLensError && error.status < 500)) {
+        for (const r of group) r.settle({ status: 'rejected', reason: error });
+        return;
+      }
+      // Refused, nothing of the group stored: each request on its own, so it answers for itself.
+      for (const r of group)
+        r.settle(
+          await handler.handleGroup(decider, r.commands as typeof commands).then(
+            (value) => ({ status: 'fulfilled' as const, value }),
+            (reason: unknown) => ({ status: 'rejected' as const, reason }),
+          ),
+        );
+    }
+  }
+
+  function next(): void {
+    while (inFlight < maxInFlight && waiting.length > 0) {
+      const group: QueuedRequest[] = [waiting.shift()!];
+      let count = group[0]!.commands.length;
+      while (waiting.length > 0 && count + waiting[0]!.commands.length <= maxCommands) {
+        const joining = waiting.shift()!;
+        count += joining.commands.length;
+        group.push(joining);
+      }
+      inFlight += 1;
+      void store(group).finally(() => {
+        inFlight -= 1;
+        next();
+      });
+    }
+  }
+
+  return {
+    /** Stores a request's commands with whatever other requests are waiting; answers as `handleGroup`. */
+    submit(
+      commands: readonly { request: Pick<C, 'type' | 'data'>; origin: CommandOrigin }[],
+    ): Promise<PromiseSettledResult<CommandResult>[]> {
+      return new Promise((resolve, reject) => {
+        waiting.push({
+          commands,
+          settle: (outcome) =>
+            outcome.status === 'fulfilled' ? resolve(outcome.value) : reject(outcome.reason as Error),
+        });
+        next();
+      });
+    },
+  };
 }

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { imageDecider, largestImageBytes } from '@deeplens/commands/image/imageDecider';
 import { tenantDecider } from '@deeplens/commands/tenant/tenantDecider';
 import type { ProvisionedTenant } from '@deeplens/commands/tenant/tenantState';
+import { createCommitQueue } from '@deeplens/commands/commandHandler';
 import { imageAggregate } from '@deeplens/commands/writeModelRules';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '@deeplens/platform/errors';
 import { requireScope } from '@deeplens/platform/http/authenticate';
@@ -177,6 +178,9 @@ export function imageRoutes(deps: WriteApiDependencies) {
   const { handler, pool, config } = deps;
   const storageOf = createTenantStorageResolver(config, deps.objects, deps.secrets);
   const readyBuckets = new Set<string>();
+  // Uploads that arrive while others are being stored share the next transaction (one WAL flush
+  // for several 202s); each request is still accepted or refused whole, by itself.
+  const uploadCommits = createCommitQueue(handler, imageAggregate);
   const app = new Hono<WriteApiEnv>();
 
   async function callerTenant(c: Context<WriteApiEnv>): Promise<ProvisionedTenant> {
@@ -241,11 +245,10 @@ export function imageRoutes(deps: WriteApiDependencies) {
     // Bytes first, then the events: an event never names an object that is not there.
     for (const { file, image, objectKey } of uploads)
       await storage.store.put(storage.bucket, objectKey, file.bytes, image.mime);
-    // All images of the request in one transaction: the tenant's quota is counted once, for the
-    // request's total, and a refusal stores none of them.
+    // All images of the request in one transaction (shared with the uploads queued meanwhile):
+    // the tenant's quota is counted once, for the request's total, and a refusal stores none.
     try {
-      const results = await handler.handleGroup(
-        imageAggregate,
+      const results = await uploadCommits.submit(
         uploads.map(({ file, image, imageId, objectKey }, index) => ({
           request: {
             type: 'UploadImage' as const,
