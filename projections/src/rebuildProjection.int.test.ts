@@ -129,6 +129,9 @@ describe('rebuildProjection', () => {
         await ingest;
         await waitForCaughtUp(db.pool, log, names, catchUpMs);
         await sleep(300);
+        // Enough searches to count on, however fast the rebuilds went on this machine.
+        for (const deadline = Date.now() + 60_000; stats.searches <= 50 && Date.now() < deadline;)
+          await sleep(50);
         reading = false;
         await readers;
 
