@@ -68,6 +68,14 @@ async function bringUp(service: StackService): Promise<void> {
     return;
   }
   if (!(await install(service))) return;
+  if (service.pid() === undefined && (await service.isHealthy().catch(() => false))) {
+    // Something answers where this service would listen, but it is not this stack's process:
+    // another checkout's stack, or one started by hand. A second server on the same ports and
+    // data folder would corrupt it (two Kafka brokers on one metadata log), so refuse.
+    throw new StackError(
+      `${service.name}: something already answers at ${service.address}, and it is not the process this stack (${context.dir}) started — another checkout's stack? Stop that one first, or give this one other ports.`,
+    );
+  }
   if (service.pid() === undefined) await service.start();
   const healthy = await waitUntil(() => service.isHealthy(), service.startTimeoutSeconds * 1000);
   if (!healthy) {

@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, realpathSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { defaultQdrantUrl, loadConfig, type Config } from '@deeplens/platform/config';
 
@@ -49,7 +49,10 @@ function portOf(url: string, fallback: number): number {
 
 export function createStackContext(env = process.env): StackContext {
   const config = loadConfig(env);
-  const dir = resolve(repoRoot, env.STACK_DIR ?? '.stack');
+  // The real path: a checkout whose `.stack` links to another's shares its processes, which
+  // are recognised by the paths in their command lines.
+  const named = resolve(repoRoot, env.STACK_DIR ?? '.stack');
+  const dir = existsSync(named) ? realpathSync(named) : named;
   const context: StackContext = {
     config,
     dir,
