@@ -138,7 +138,7 @@ export type RequestIdempotency = { scope: string; key: string; fingerprint: stri
 
 const requestAnswer = z.object({
   status: z.number().int(),
-  headers: z.record(z.string()),
+  headers: z.record(z.string(), z.string()),
   sealedBody: z.string(),
 });
 

@@ -98,8 +98,8 @@ export async function tenantsWithUnfinishedStorageMove(pool: Reader): Promise<re
 }
 
 const tenantStorageRow = z.object({
-  storage: z.record(z.unknown()).nullable(),
-  moveSource: z.record(z.unknown()).nullable(),
+  storage: z.record(z.string(), z.unknown()).nullable(),
+  moveSource: z.record(z.string(), z.unknown()).nullable(),
 });
 
 /**

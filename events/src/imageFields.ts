@@ -21,7 +21,7 @@ export const imageFields = z.object({
   height: z.number(),
   filename: z.string(),
   tags: z.array(z.string()),
-  attributes: z.record(z.string()),
+  attributes: z.record(z.string(), z.string()),
   source: z.enum(imageSources),
 });
 

@@ -21,7 +21,7 @@ function fits(zodType: z.ZodTypeAny, avroType: AvroType): boolean {
   if (zodType instanceof z.ZodRecord) {
     return (
       avroType.typeName === 'map' &&
-      fits(zodType.valueSchema as z.ZodTypeAny, (avroType as types.MapType).valuesType as AvroType)
+      fits(zodType.valueType as z.ZodTypeAny, (avroType as types.MapType).valuesType as AvroType)
     );
   }
   throw new Error(`no Avro counterpart known for ${zodType.constructor.name}`);
@@ -42,7 +42,8 @@ function mismatches(
   for (const [name, zodType] of Object.entries(shape)) {
     const avroType = avroFields.get(name);
     if (!avroType) problems.push(`${name}: not in the Avro record`);
-    else if (!fits(zodType, avroType)) problems.push(`${name}: Avro ${avroType.typeName} does not carry it`);
+    else if (!fits(zodType as z.ZodTypeAny, avroType))
+      problems.push(`${name}: Avro ${avroType.typeName} does not carry it`);
   }
   for (const name of avroFields.keys()) {
     if (!Object.hasOwn(shape, name) && !identity.includes(name)) {

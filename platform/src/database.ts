@@ -40,9 +40,11 @@ export const resultParserInterceptor: Interceptor = {
   transformRow: (context, query, row) => {
     const parser = context.resultParser;
     if (!parser) return row;
-    const parsed = parser.safeParse(row);
-    if (!parsed.success) throw new SchemaValidationError(query, row, parsed.error.issues);
-    return parsed.data as QueryResultRow;
+    // slonik 49 carries the row type as a Standard Schema (our zod rows); they parse synchronously.
+    const parsed = parser['~standard'].validate(row);
+    if (parsed instanceof Promise) throw new TypeError('a row schema must parse synchronously');
+    if (parsed.issues) throw new SchemaValidationError(query, row, parsed.issues);
+    return parsed.value as QueryResultRow;
   },
 };
 
@@ -64,7 +66,7 @@ export async function createDatabasePool(
 ): Promise<DatabasePool> {
   const maximumPoolSize = options.maximumPoolSize ?? config.DATABASE_POOL_SIZE;
   const pool = await createPool(config.DATABASE_URL, {
-    maximumPoolSize,
+    maxPoolSize: maximumPoolSize,
     dangerouslyAllowForeignConnections: options.dangerouslyAllowForeignConnections ?? false,
     connectionTimeout: 5_000,
     statementTimeout: 60_000,

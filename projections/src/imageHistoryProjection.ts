@@ -65,7 +65,7 @@ const stateRow = z.object({
   tenant_id: z.string(),
   status: z.enum(['uploaded', 'embedded', 'failed', 'deleted']).nullable(),
   tags: z.array(z.string()).nullable(),
-  attributes: z.record(z.string()).nullable(),
+  attributes: z.record(z.string(), z.string()).nullable(),
   version: z.number(),
 });
 

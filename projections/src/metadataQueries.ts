@@ -131,7 +131,7 @@ const tenantRow = z.object({
   status: z.enum(['active', 'suspended']),
   suspended_reason: z.string().nullable(),
   // TenantStorageConfigured as recorded: `credential` and `path` are null on S3 storage.
-  storage: z.record(z.string().nullable()).nullable(),
+  storage: z.record(z.string(), z.string().nullable()).nullable(),
   provisioned_at: z.number(),
   updated_at: z.number(),
 });

@@ -22,7 +22,7 @@ const readinessRow = z.object({
   projection: z.string(),
   state: z.enum(['replaying', 'caught-up', 'halted']),
   reason: z.string().nullable(),
-  detail: z.record(z.unknown()),
+  detail: z.record(z.string(), z.unknown()),
 });
 
 export type ProjectionReadiness = z.infer<typeof readinessRow>;

@@ -214,7 +214,7 @@ describe('point-in-time rebuild read through DeepLens-Generation', () => {
     }
     assert.equal(
       formatBound(
-        await db.pool.oneFirst(sql.type(z.object({ b: z.record(z.number()) }))`
+        await db.pool.oneFirst(sql.type(z.object({ b: z.record(z.string(), z.number()) }))`
           select until_bound->'ends' as b from projections.generations
           where projection = 'usage' and generation = ${snapshots['usage']!}`),
       ),

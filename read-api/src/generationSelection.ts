@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import type { DatabasePool } from '@deeplens/platform/database';
 import { ForbiddenError, NotFoundError, ValidationError } from '@deeplens/platform/errors';
 import { principalOf } from '@deeplens/platform/http/authenticate';
+import { issueWording } from '@deeplens/platform/http/openApiRegistry';
 import { generationStatus, listGenerations } from '@deeplens/projections/generations';
 import { withGenerations, type GenerationSelection } from '@deeplens/projections/generationScope';
 import type { ReadApiEnv } from './readApiEnv.ts';
@@ -23,8 +24,8 @@ export function parseGenerationHeader(value: string): WantedGeneration[] {
   return parsedHeader(generationHeaderValue, value);
 }
 
-function parsedHeader<T>(schema: z.ZodType<T, z.ZodTypeDef, string>, value: string): T {
-  const result = schema.safeParse(value);
+function parsedHeader<T>(schema: z.ZodType<T, string>, value: string): T {
+  const result = schema.safeParse(value, { error: issueWording });
   if (result.success) return result.data;
   throw new ValidationError(result.error.issues[0]?.message ?? 'malformed header');
 }

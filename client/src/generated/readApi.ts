@@ -16,6 +16,7 @@ export interface paths {
     post: {
       parameters: {
         query?: {
+          /** @description modelId@version of a search by upload (a multipart `model` field says the same) */
           model?: string;
         };
         header?: {
@@ -107,9 +108,13 @@ export interface paths {
       parameters: {
         query?: {
           k?: number;
+          /** @description lowest cosine similarity of a hit */
           threshold?: number;
+          /** @description modelId@version; the embedder’s model when absent */
           model?: string;
+          /** @description geometric: the top candidates of a search by image or id are verified with local features and a verified one is ranked first; none: the descriptor and perceptual hash alone */
           rerank?: 'geometric' | 'none';
+          /** @description only hits with this tag (repeat for all of several) */
           tag?: string | string[];
         };
         header?: {
@@ -223,6 +228,7 @@ export interface paths {
     get: {
       parameters: {
         query?: {
+          /** @description the previous page’s nextCursor */
           cursor?: string;
           limit?: number;
           tag?: string;
@@ -496,6 +502,7 @@ export interface paths {
     get: {
       parameters: {
         query?: {
+          /** @description the previous page’s nextCursor */
           cursor?: string;
           limit?: number;
         };
@@ -564,6 +571,15 @@ export interface components {
     GenerationHeader: string;
     /** Format: uuid */
     TenantHeader: string;
+    SearchResult: {
+      model: {
+        modelId: string;
+        modelVersion: string;
+      };
+      hits: components['schemas']['Hit'][];
+      /** @description milliseconds the search took in the read API (POST /v1/search only) */
+      tookMs?: number;
+    };
     Hit: {
       /** Format: uuid */
       imageId: string;
@@ -585,15 +601,6 @@ export interface components {
       /** @description keypoint matches one similarity transform explains; 0 when not compared */
       inliers: number;
     };
-    SearchResult: {
-      model: {
-        modelId: string;
-        modelVersion: string;
-      };
-      hits: components['schemas']['Hit'][];
-      /** @description milliseconds the search took in the read API (POST /v1/search only) */
-      tookMs?: number;
-    };
     Filter: {
       tags?: string[];
       attributes?: {
@@ -614,6 +621,10 @@ export interface components {
           filename: string;
         }[];
       }[];
+    };
+    ImagePage: {
+      items: components['schemas']['Image'][];
+      nextCursor: string | null;
     };
     Image: {
       /** Format: uuid */
@@ -651,10 +662,6 @@ export interface components {
       /** Format: date-time */
       updatedAt: string;
     };
-    ImagePage: {
-      items: components['schemas']['Image'][];
-      nextCursor: string | null;
-    };
     Usage: {
       /** Format: uuid */
       tenantId: string;
@@ -667,23 +674,11 @@ export interface components {
       };
       plan: string;
     };
-    HistoryStatusChange: {
-      /** @enum {string|null} */
-      before: 'uploaded' | 'embedded' | 'failed' | 'deleted' | null;
-      /** @enum {string|null} */
-      after: 'uploaded' | 'embedded' | 'failed' | 'deleted' | null;
-    };
-    HistoryTagsChange: {
-      before: string[] | null;
-      after: string[] | null;
-    };
-    HistoryAttributesChange: {
-      before: {
-        [key: string]: string;
-      } | null;
-      after: {
-        [key: string]: string;
-      } | null;
+    ImageHistoryPage: {
+      /** Format: uuid */
+      imageId: string;
+      items: components['schemas']['ImageHistoryEvent'][];
+      nextCursor: string | null;
     };
     ImageHistoryEvent: {
       /** @description the image’s version after the event: 1, 2, 3 … in log order */
@@ -721,11 +716,23 @@ export interface components {
       /** @description topic:partition:offset of the event in Kafka */
       logPosition: string;
     };
-    ImageHistoryPage: {
-      /** Format: uuid */
-      imageId: string;
-      items: components['schemas']['ImageHistoryEvent'][];
-      nextCursor: string | null;
+    HistoryStatusChange: {
+      /** @enum {string|null} */
+      before: 'uploaded' | 'embedded' | 'failed' | 'deleted' | null;
+      /** @enum {string|null} */
+      after: 'uploaded' | 'embedded' | 'failed' | 'deleted' | null;
+    };
+    HistoryTagsChange: {
+      before: string[] | null;
+      after: string[] | null;
+    };
+    HistoryAttributesChange: {
+      before: {
+        [key: string]: string;
+      } | null;
+      after: {
+        [key: string]: string;
+      } | null;
     };
   };
   responses: {

@@ -144,6 +144,8 @@ export interface paths {
           content: {
             'application/json': {
               openapi: string;
+            } & {
+              [key: string]: unknown;
             };
           };
         };
@@ -397,6 +399,7 @@ export interface paths {
         /** @description Created */
         201: {
           headers: {
+            /** @description Where what the command created can be read */
             Location: string;
             [name: string]: unknown;
           };
@@ -460,6 +463,7 @@ export interface paths {
         /** @description Issued */
         201: {
           headers: {
+            /** @description Where what the command created can be read */
             Location: string;
             [name: string]: unknown;
           };
@@ -626,6 +630,7 @@ export interface paths {
         /** @description Provisioned */
         201: {
           headers: {
+            /** @description Where what the command created can be read */
             Location: string;
             [name: string]: unknown;
           };
@@ -986,6 +991,7 @@ export interface paths {
         /** @description The move started */
         202: {
           headers: {
+            /** @description Where what the command created can be read */
             Location: string;
             [name: string]: unknown;
           };
@@ -1052,6 +1058,8 @@ export interface paths {
               /** @enum {string} */
               crv: 'Ed25519';
               x: string;
+            } & {
+              [key: string]: unknown;
             };
           };
         };
@@ -1060,6 +1068,7 @@ export interface paths {
         /** @description Registered: put id in the deeplens-key-id header of every record it signs */
         201: {
           headers: {
+            /** @description Where what the command created can be read */
             Location: string;
             [name: string]: unknown;
           };
@@ -1339,6 +1348,7 @@ export interface paths {
         /** @description Accepted */
         202: {
           headers: {
+            /** @description Where what the command created can be read */
             Location: string;
             [name: string]: unknown;
           };
@@ -1507,11 +1517,13 @@ export interface components {
       refresh_token?: string;
     };
     Jwks: {
-      keys: {
+      keys: ({
         kty: string;
         kid: string;
         alg: string;
-      }[];
+      } & {
+        [key: string]: unknown;
+      })[];
     };
     User: {
       /** Format: uuid */
@@ -1532,6 +1544,24 @@ export interface components {
       scopes: ('images:read' | 'images:write' | 'search')[];
       /** Format: date-time */
       expiresAt: string | null;
+    };
+    Tenant: {
+      /** Format: uuid */
+      id: string;
+      slug: string;
+      name: string;
+      /** @enum {string} */
+      plan: 'free' | 'pro' | 'enterprise';
+      limits: components['schemas']['Limits'];
+      /** @enum {string} */
+      status: 'active' | 'suspended';
+      suspendedReason?: string;
+      /** @enum {string} */
+      isolation: 'shared' | 'dedicated';
+      databaseTarget?: string;
+      /** @description Its own storage; null: the platform’s */
+      storage: components['schemas']['TenantStorage'] | null;
+      version: number;
     };
     /** @description The plan's limits, when they differ from its defaults */
     Limits: {
@@ -1566,24 +1596,6 @@ export interface components {
           path: string;
           prefix: string;
         };
-    Tenant: {
-      /** Format: uuid */
-      id: string;
-      slug: string;
-      name: string;
-      /** @enum {string} */
-      plan: 'free' | 'pro' | 'enterprise';
-      limits: components['schemas']['Limits'];
-      /** @enum {string} */
-      status: 'active' | 'suspended';
-      suspendedReason?: string;
-      /** @enum {string} */
-      isolation: 'shared' | 'dedicated';
-      databaseTarget?: string;
-      /** @description Its own storage; null: the platform’s */
-      storage: components['schemas']['TenantStorage'] | null;
-      version: number;
-    };
     StorageMove: {
       /** Format: uuid */
       moveId: string;

@@ -14,6 +14,7 @@ import {
 import type { Context } from 'hono';
 import { z } from 'zod';
 import { ValidationError } from '../errors.ts';
+import { issuesOf, issueWording } from './issueWording.ts';
 import { commonProblemResponses, problemComponents } from './openApiProblems.ts';
 
 // `.openapi(…)` on every zod schema of the process (zod is one module, shared by all packages).
@@ -112,8 +113,7 @@ export function routesOf(app: { routes: readonly { method: string; path: string 
 export const numberFromText = <T extends z.ZodTypeAny>(schema: T) =>
   z.preprocess((value) => (typeof value === 'string' && value.trim() !== '' ? Number(value) : value), schema);
 
-const issuesOf = (error: z.ZodError) =>
-  error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
+export { issuesOf, issueWording };
 
 /** The request's query string checked against the route's documented `request.query`; else a 400 naming what is wrong. */
 export function queryOf<T extends z.ZodTypeAny>(c: Context, schema: T): z.infer<T> {
@@ -121,7 +121,7 @@ export function queryOf<T extends z.ZodTypeAny>(c: Context, schema: T): z.infer<
   const raw: Record<string, string | string[]> = { ...c.req.query() };
   for (const [name, values] of Object.entries(c.req.queries()))
     if (acceptsArray(schema, name)) raw[name] = values;
-  const parsed = schema.safeParse(raw);
+  const parsed = schema.safeParse(raw, { error: issueWording });
   if (!parsed.success)
     throw new ValidationError('the query is not valid', { detail: { errors: issuesOf(parsed.error) } });
   return parsed.data as z.infer<T>;
@@ -152,10 +152,12 @@ export function paramsOf<T extends z.ZodTypeAny>(c: Context, schema: T): z.infer
   return parsed.data as z.infer<T>;
 }
 
-/** A path parameter holding a UUID, lower-cased as our ids are stored. */
+/**
+ * A path parameter holding a UUID, lower-cased as our ids are stored. `z.guid()`: any 8-4-4-4-12
+ * hex, as zod 3's `uuid()` took (zod 4's `z.uuid()` also checks the RFC 9562 version and variant).
+ */
 export const uuidPathParameter = z
-  .string()
-  .uuid()
+  .guid()
   .transform((id) => id.toLowerCase())
   .openapi({ type: 'string', format: 'uuid' });
 
@@ -166,20 +168,18 @@ export const uuidPathParameter = z
  */
 export function everyObjectStrict(schema: z.ZodTypeAny): z.ZodTypeAny {
   // An object declared open (`.passthrough()`, e.g. the OpenAPI document itself) stays open.
-  if (schema instanceof z.ZodObject && schema._def.unknownKeys === 'passthrough') return schema;
+  if (schema instanceof z.ZodObject && schema._zod.def.catchall instanceof z.ZodUnknown) return schema;
   if (schema instanceof z.ZodObject) {
     const shape = schema.shape as Record<string, z.ZodTypeAny>;
-    return z
-      .object(
-        Object.fromEntries(Object.entries(shape).map(([key, member]) => [key, everyObjectStrict(member)])),
-      )
-      .strict();
+    return z.strictObject(
+      Object.fromEntries(Object.entries(shape).map(([key, member]) => [key, everyObjectStrict(member)])),
+    );
   }
   if (schema instanceof z.ZodArray) return z.array(everyObjectStrict(schema.element as z.ZodTypeAny));
   if (schema instanceof z.ZodNullable) return everyObjectStrict(schema.unwrap() as z.ZodTypeAny).nullable();
   if (schema instanceof z.ZodOptional) return everyObjectStrict(schema.unwrap() as z.ZodTypeAny).optional();
   if (schema instanceof z.ZodRecord)
-    return z.record(schema.keySchema as z.ZodString, everyObjectStrict(schema.valueSchema as z.ZodTypeAny));
+    return z.record(schema.keyType as z.ZodString, everyObjectStrict(schema.valueType as z.ZodTypeAny));
   if (schema instanceof z.ZodUnion)
     return z.union(
       (schema.options as z.ZodTypeAny[]).map(everyObjectStrict) as [
@@ -188,7 +188,11 @@ export function everyObjectStrict(schema: z.ZodTypeAny): z.ZodTypeAny {
         ...z.ZodTypeAny[],
       ],
     );
-  if (schema instanceof z.ZodEffects) return everyObjectStrict(schema.innerType() as z.ZodTypeAny);
+  if (schema instanceof z.ZodLazy) return everyObjectStrict(schema.unwrap() as z.ZodTypeAny);
+  // A transform (`schema.transform(…)`: its input is checked) or a preprocess (`z.preprocess(…,
+  // schema)`: its output is).
+  if (schema instanceof z.ZodPipe)
+    return everyObjectStrict((schema.in instanceof z.ZodTransform ? schema.out : schema.in) as z.ZodTypeAny);
   return schema;
 }
 
@@ -198,8 +202,8 @@ export function everyObjectStrict(schema: z.ZodTypeAny): z.ZodTypeAny {
  */
 export function assertAnswerDocumented(route: RouteConfig, status: number, answer: unknown): void {
   const response = route.responses[status];
-  const schema =
-    response && 'content' in response ? response.content?.['application/json']?.schema : undefined;
+  const media = response && 'content' in response ? response.content?.['application/json'] : undefined;
+  const schema = media && 'schema' in media ? media.schema : undefined;
   if (!(schema instanceof z.ZodType))
     throw new Error(`${nameOf(route)} documents no JSON answer for ${status}`);
   assertParses(route, status, schema, answer);
@@ -231,7 +235,7 @@ export async function assertResponseDocumented(route: RouteConfig, response: Res
     return problem;
   }
   if (declared.headers instanceof z.ZodObject) {
-    const headers: z.AnyZodObject = declared.headers;
+    const headers: z.ZodObject = declared.headers;
     const sent = Object.fromEntries(
       Object.keys(headers.shape as object).map((name) => [name, response.headers.get(name) ?? undefined]),
     );

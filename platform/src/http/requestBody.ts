@@ -2,6 +2,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { z } from 'zod';
 import { PayloadTooLargeError, UnsupportedMediaTypeError, ValidationError } from '../errors.ts';
+import { issuesOf, issueWording } from './issueWording.ts';
 
 /** The body limit of routes anyone may call without credentials (sign-in, refresh, logout). */
 export const unauthenticatedBodyBytes = 16 * 1024;
@@ -42,10 +43,10 @@ export async function jsonBody<T extends z.ZodTypeAny>(c: Context, schema: T): P
     throw new ValidationError('the body is not valid JSON', { cause: error });
   }
   assertNoPrototypeKeys(value);
-  const parsed = schema.safeParse(value);
+  const parsed = schema.safeParse(value, { error: issueWording });
   if (!parsed.success) {
     throw new ValidationError('the body is not valid', {
-      detail: { errors: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) },
+      detail: { errors: issuesOf(parsed.error) },
     });
   }
   assertStorableText(parsed.data, 'the body');

@@ -15,7 +15,7 @@ function app() {
   api.use('/v1/auth/*', limitBody(16 * 1024));
   api.use('*', limitBody(1024 * 1024, 8 * 1024 * 1024));
   api.post('*', async (c) => {
-    const body = await jsonBody(c, z.object({ attributes: z.record(z.string()) }).partial());
+    const body = await jsonBody(c, z.object({ attributes: z.record(z.string(), z.string()) }).partial());
     parsed++;
     return c.json(body);
   });

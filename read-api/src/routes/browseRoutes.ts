@@ -24,7 +24,7 @@ const imageStatus = z.enum(['uploaded', 'embedded', 'indexed', 'failed']);
 /** An image as the API shows it (`components.schemas.Image`). */
 export const imageSchema = z
   .object({
-    id: z.string().uuid(),
+    id: z.guid(),
     status: imageStatus.openapi({ description: 'uploaded → embedded → indexed, or failed with a reason' }),
     failure: z.object({ reason: z.string(), retriable: z.boolean() }).nullable(),
     filename: z.string(),
@@ -34,7 +34,7 @@ export const imageSchema = z
     height: z.number().int(),
     sha256: z.string(),
     tags: z.array(z.string()),
-    attributes: z.record(z.string()),
+    attributes: z.record(z.string(), z.string()),
     thumbnailUrl: z.string().nullable(),
     contentUrl: z.string(),
     embeddings: z.array(
@@ -184,7 +184,7 @@ export const browseContract = {
         'Usage',
         z
           .object({
-            tenantId: z.string().uuid(),
+            tenantId: z.guid(),
             images: z.number().int(),
             bytes: z.number().int(),
             limits: z.object({

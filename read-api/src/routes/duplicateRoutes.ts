@@ -58,7 +58,7 @@ export const duplicateContract = {
                 scanned: z.number().int().openapi({ description: 'images scanned' }),
                 groups: z.array(
                   z.object({
-                    images: z.array(z.object({ imageId: z.string().uuid(), filename: z.string() })),
+                    images: z.array(z.object({ imageId: z.guid(), filename: z.string() })),
                   }),
                 ),
               })

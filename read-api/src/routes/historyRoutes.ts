@@ -60,10 +60,12 @@ const historyEventSchema = z
       .object({
         status: change(historyStatus).openapi('HistoryStatusChange').optional(),
         tags: change(z.array(z.string()).nullable()).openapi('HistoryTagsChange').optional(),
-        attributes: change(z.record(z.string()).nullable()).openapi('HistoryAttributesChange').optional(),
+        attributes: change(z.record(z.string(), z.string()).nullable())
+          .openapi('HistoryAttributesChange')
+          .optional(),
       })
       .openapi({ description: 'only what the event changed, each as before and after' }),
-    details: z.record(z.unknown()).openapi({
+    details: z.record(z.string(), z.unknown()).openapi({
       description:
         'what the event says besides: the upload’s filename, mime, bytes, width, height, sha256 and source; an embedding’s model (id@version), dim and perceptualHash (never the vector); a failure’s model, reason and retriable; a thumbnail’s width, height and mime; a deletion’s bytes',
     }),
@@ -101,7 +103,7 @@ export const historyContract = {
           'application/json': {
             schema: z
               .object({
-                imageId: z.string().uuid(),
+                imageId: z.guid(),
                 items: z.array(historyEventSchema),
                 nextCursor: z.string().nullable(),
               })

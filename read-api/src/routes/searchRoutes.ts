@@ -19,6 +19,8 @@ import { normalizeVector, type VectorHit, type VectorSearchOptions } from '@deep
 import { receiveUpload, defaultUploadLimits, type UploadedFile } from '@deeplens/platform/http/receiveUpload';
 import {
   defineRoute,
+  issuesOf,
+  issueWording,
   numberFromText,
   paramsOf,
   problemResponses,
@@ -89,7 +91,7 @@ function checkQueryVector(vector: number[], ctx: z.RefinementCtx): void {
 // JSON sends numbers (or is wrong); text options are converted by `numberFromText`.
 const jsonSearch = z
   .object({
-    imageId: z.string().uuid().optional(),
+    imageId: z.guid().optional(),
     vector: z.array(z.number().finite()).min(1).max(8192).superRefine(checkQueryVector).optional(),
     k: kSchema.default(10),
     threshold: thresholdSchema.optional(),
@@ -121,11 +123,11 @@ const rankedBySchema = z.enum(['geometric', 'perceptual-hash', 'descriptor']).op
 });
 const hitSchema = z
   .object({
-    imageId: z.string().uuid(),
+    imageId: z.guid(),
     score: z.number(),
     filename: z.string(),
     tags: z.array(z.string()),
-    attributes: z.record(z.string()),
+    attributes: z.record(z.string(), z.string()),
     thumbnailUrl: z.string().nullable(),
     contentUrl: z.string(),
     rankedBy: rankedBySchema,
@@ -328,13 +330,13 @@ export function searchRoutes(deps: ReadApiDependencies) {
     );
     const [file] = upload.files;
     if (!file) throw new ValidationError('no query image: send one file part');
-    const parsed = searchContract.search.request.body.content['multipart/form-data'].schema.safeParse({
-      ...Object.fromEntries(upload.fields),
-      file,
-    });
+    const parsed = searchContract.search.request.body.content['multipart/form-data'].schema.safeParse(
+      { ...Object.fromEntries(upload.fields), file },
+      { error: issueWording },
+    );
     if (!parsed.success) {
       throw new ValidationError('the search options are not valid', {
-        detail: { errors: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) },
+        detail: { errors: issuesOf(parsed.error) },
       });
     }
     const model = parseModel(parsed.data.model ?? modelInQuery, deps.defaultModel);
@@ -369,7 +371,7 @@ export function searchRoutes(deps: ReadApiDependencies) {
           throw new ValidationError('filter is not valid JSON');
         }
       })();
-      const checked = filterSchema.safeParse(raw);
+      const checked = filterSchema.safeParse(raw, { error: issueWording });
       if (!checked.success)
         throw new ValidationError('filter is not valid', {
           detail: { errors: checked.error.issues.map((i) => i.message) },

@@ -58,7 +58,7 @@ const userBody = z
     email: z.string().email().max(320),
     password: z.string().min(12).max(1024),
     role,
-    tenantId: z.string().uuid().nullable().optional(),
+    tenantId: z.guid().nullable().optional(),
   })
   .strict();
 const apiKeyScope = z.enum(apiKeyScopes);
@@ -93,16 +93,16 @@ const jwksAnswer = z
   .openapi('Jwks');
 const userAnswer = z
   .object({
-    id: z.string().uuid(),
+    id: z.guid(),
     email: z.string(),
     role,
-    tenantId: z.string().uuid().nullable(),
+    tenantId: z.guid().nullable(),
   })
   .strict()
   .openapi('User');
 const issuedApiKeyAnswer = z
   .object({
-    id: z.string().uuid(),
+    id: z.guid(),
     name: z.string(),
     prefix: z.string(),
     secret: z.string().openapi({ description: 'The whole key: shown once, never retrievable again' }),

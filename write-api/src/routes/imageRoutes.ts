@@ -21,7 +21,13 @@ import { releaseImageBytes } from '../imageBytesRelease.ts';
 import { defaultUploadLimits, receiveUpload } from '@deeplens/platform/http/receiveUpload';
 import { assertNoPrototypeKeys, assertStorableText, jsonBody } from '@deeplens/platform/http/requestBody';
 import { storageProblemResponses } from '@deeplens/platform/http/openApiProblems';
-import { defineRoute, paramsOf, uuidPathParameter } from '@deeplens/platform/http/openApiRegistry';
+import {
+  defineRoute,
+  issuesOf,
+  issueWording,
+  paramsOf,
+  uuidPathParameter,
+} from '@deeplens/platform/http/openApiRegistry';
 import { createTenantStorageResolver } from '@deeplens/platform/tenantStorage';
 import type { WriteApiDependencies } from '../writeApiDependencies.ts';
 import type { WriteApiEnv } from '../writeApiEnv.ts';
@@ -55,7 +61,7 @@ const acceptedImagesAnswer = z
     images: z.array(
       z
         .object({
-          id: z.string().uuid(),
+          id: z.guid(),
           status: z.literal('uploaded'),
           filename: z.string(),
           mime: z.enum(supportedImageTypes),
@@ -64,7 +70,7 @@ const acceptedImagesAnswer = z
           height: z.number().int(),
           sha256: z.string(),
           tags: z.array(z.string()),
-          attributes: z.record(z.string()),
+          attributes: z.record(z.string(), z.string()),
           location: z.string(),
         })
         .strict(),
@@ -75,14 +81,14 @@ const acceptedImagesAnswer = z
 
 const updatedImageAnswer = z
   .object({
-    id: z.string().uuid(),
+    id: z.guid(),
     tags: z.array(z.string()),
-    attributes: z.record(z.string()),
+    attributes: z.record(z.string(), z.string()),
     version: z.number().int(),
   })
   .strict();
 
-const deletedImageAnswer = z.object({ id: z.string().uuid(), status: z.literal('deleted') }).strict();
+const deletedImageAnswer = z.object({ id: z.guid(), status: z.literal('deleted') }).strict();
 
 const imageParams = z.object({ id: uuidPathParameter });
 
@@ -126,11 +132,11 @@ export const imageContract = {
  * `tags` as a JSON array or a comma-separated list, `attributes` as a JSON object.
  */
 function parseUploadFields(fields: Map<string, string>) {
-  const form = uploadForm.omit({ file: true }).safeParse(Object.fromEntries(fields));
+  const form = uploadForm.omit({ file: true }).safeParse(Object.fromEntries(fields), { error: issueWording });
   if (!form.success)
     throw new ValidationError('the form is not valid', {
       detail: {
-        errors: form.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
+        errors: issuesOf(form.error),
         allowed: ['file', 'tags', 'attributes'],
       },
     });
@@ -157,12 +163,12 @@ function parseUploadFields(fields: Map<string, string>) {
             .filter(Boolean);
   const rawAttributes = fields.get('attributes');
   const attributeValue = rawAttributes === undefined ? {} : parseJson('attributes', rawAttributes);
-  const parsedTags = tags.safeParse(tagValue);
+  const parsedTags = tags.safeParse(tagValue, { error: issueWording });
   if (!parsedTags.success)
     throw new ValidationError('tags are not valid', {
       detail: { errors: parsedTags.error.issues.map((i) => i.message) },
     });
-  const parsedAttributes = attributes.safeParse(attributeValue);
+  const parsedAttributes = attributes.safeParse(attributeValue, { error: issueWording });
   if (!parsedAttributes.success) {
     throw new ValidationError('attributes are not valid', {
       detail: { errors: parsedAttributes.error.issues.map((i) => i.message) },

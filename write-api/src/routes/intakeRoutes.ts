@@ -64,13 +64,13 @@ const presignBody = z
 
 const intakeKeyAnswer = z
   .object({
-    id: z.string().uuid(),
-    tenantId: z.string().uuid(),
+    id: z.guid(),
+    tenantId: z.guid(),
     name: z.string(),
     algorithm: z.literal('Ed25519'),
     publicKey: z.string().openapi({ description: 'SPKI PEM' }),
     headers: z
-      .record(z.string())
+      .record(z.string(), z.string())
       .openapi({ description: 'What every intake record signed with this key carries' }),
   })
   .strict()

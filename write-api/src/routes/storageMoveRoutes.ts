@@ -36,7 +36,7 @@ const moveBody = z.union([
 
 const storageMoveAnswer = z
   .object({
-    moveId: z.string().uuid(),
+    moveId: z.guid(),
     status: z.enum(['copying', 'verified', 'completed', 'failed']),
     from: z.string().openapi({ description: 'The source, without credentials' }),
     to: z.string().openapi({ description: 'The target, without credentials' }),

@@ -96,7 +96,7 @@ const patchBody = z
 
 const tenantAnswer = z
   .object({
-    id: z.string().uuid(),
+    id: z.guid(),
     slug: z.string(),
     name: z.string(),
     plan,
@@ -105,9 +105,10 @@ const tenantAnswer = z
     suspendedReason: z.string().optional(),
     isolation: z.enum(['shared', 'dedicated']),
     databaseTarget: z.string().optional(),
-    // Not `.nullable()`: zod-to-openapi 7 drops the null of a nullable reference.
+    // Not `.nullable()`: zod-to-openapi (7 and 9) drops the null of a nullable reference; and the
+    // union member is lazy, or zod-to-openapi 9 inlines the members of the TenantStorage union.
     storage: z
-      .union([storageViewAnswer, z.null()])
+      .union([z.lazy(() => storageViewAnswer), z.null()])
       .openapi({ description: 'Its own storage; null: the platform’s' }),
     version: z.number().int(),
   })
@@ -115,7 +116,7 @@ const tenantAnswer = z
   .openapi('Tenant');
 
 const tenantErasureAnswer = z
-  .object({ id: z.string().uuid(), status: z.literal('deleted'), erasure: z.string() })
+  .object({ id: z.guid(), status: z.literal('deleted'), erasure: z.string() })
   .strict();
 
 const tenantParams = z.object({ id: uuidPathParameter });
