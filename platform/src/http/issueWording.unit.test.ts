@@ -6,7 +6,7 @@ import { issueWording } from './issueWording.ts';
 const messagesOf = (schema: z.ZodType, value: unknown) => {
   const parsed = schema.safeParse(value, { error: issueWording });
   assert.equal(parsed.success, false);
-  return parsed.error!.issues.map((i) => i.message);
+  return parsed.error.issues.map((i) => i.message);
 };
 
 describe('issueWording: our 400s word what zod found as they did with zod 3', () => {

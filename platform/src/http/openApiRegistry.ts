@@ -124,7 +124,7 @@ export function queryOf<T extends z.ZodTypeAny>(c: Context, schema: T): z.infer<
   const parsed = schema.safeParse(raw, { error: issueWording });
   if (!parsed.success)
     throw new ValidationError('the query is not valid', { detail: { errors: issuesOf(parsed.error) } });
-  return parsed.data as z.infer<T>;
+  return parsed.data;
 }
 
 /** Whether the object schema's member `name` is (or may be) an array. */
@@ -149,7 +149,7 @@ export function paramsOf<T extends z.ZodTypeAny>(c: Context, schema: T): z.infer
     const name = String(parsed.error.issues[0]?.path[0] ?? 'a path parameter');
     throw new ValidationError(`${name} must be a UUID`, { detail: { [name]: raw[name] ?? '' } });
   }
-  return parsed.data as z.infer<T>;
+  return parsed.data;
 }
 
 /**

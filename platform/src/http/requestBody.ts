@@ -50,7 +50,7 @@ export async function jsonBody<T extends z.ZodTypeAny>(c: Context, schema: T): P
     });
   }
   assertStorableText(parsed.data, 'the body');
-  return parsed.data as z.infer<T>;
+  return parsed.data;
 }
 
 /** Keys that reach an object's prototype rather than the object when assigned or spread. */
