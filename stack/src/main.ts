@@ -68,7 +68,7 @@ async function bringUp(service: StackService): Promise<void> {
     return;
   }
   if (!(await install(service))) return;
-  if (service.pid() === undefined && (await service.isHealthy().catch(() => false))) {
+  if (service.exclusive && service.pid() === undefined && (await service.isHealthy().catch(() => false))) {
     // Something answers where this service would listen, but it is not this stack's process:
     // another checkout's stack, or one started by hand. A second server on the same ports and
     // data folder would corrupt it (two Kafka brokers on one metadata log), so refuse.

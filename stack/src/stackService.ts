@@ -21,6 +21,13 @@ export interface StackService {
    * installed is reported and skipped (unless the configuration needs it).
    */
   optional?: boolean;
+  /**
+   * A second server at the same address would damage this one's data (two Kafka brokers on one
+   * metadata log): `up` refuses to start it when something that is not its own process answers
+   * there (another checkout's stack). Others may share what already answers (a private test
+   * stack uses the default stack's Azurite).
+   */
+  exclusive?: boolean;
   /** Seconds `up` waits for health before giving up. */
   startTimeoutSeconds: number;
 }

@@ -126,6 +126,7 @@ function kafkaNode(context: StackContext, nodeId: number, brokers: number): Stac
     version: `Apache Kafka ${versions.kafka} (KRaft)`,
     address: `${host}:${port}`,
     logFile,
+    exclusive: true,
     startTimeoutSeconds: 90,
     async install() {
       if (isNonEmptyDir(libs)) return;
