@@ -3,7 +3,8 @@
  * that neither the projector nor a read API stalls while one is built. One job at a time:
  * `start` (optionally from the previous graph's file, minus the removed labels), `add` batches
  * (answered with `more` each, so the sender holds only one batch at a time), `end` (the graph is
- * saved to the job's file, its search-time `ef` calibrated, and the worker lets go of it).
+ * saved to the job's file and its search-time `ef` calibrated; the builder then ends this thread,
+ * which frees the graph at once).
  */
 import { parentPort } from 'node:worker_threads';
 import { calibrateExpansion, type Calibration } from './graphCalibration.ts';

@@ -50,8 +50,9 @@ const workerFile = new URL(
 
 /**
  * Builds HNSW graphs (int8, cosine) in a worker thread, one job at a time, and saves each to a
- * file the caller then maps (`NativeIndex.view`). The worker is started on the first job and
- * does not keep the process alive.
+ * file the caller then maps (`NativeIndex.view`). A worker is started for each job and ended
+ * when the graph is saved (so its copy of the graph is freed at once); it does not keep the
+ * process alive.
  */
 export class GraphBuilder {
   #worker: Worker | undefined;
@@ -118,7 +119,13 @@ export class GraphBuilder {
       const onMessage = (reply: GraphBuildReply) => {
         try {
           if (reply.type === 'failed') finish(new UnavailableError(`graph build failed: ${reply.message}`));
-          else if (reply.type === 'built') finish(undefined, { size: reply.size, ef: reply.ef });
+          else if (reply.type === 'built') {
+            // The worker's graph (as large as the mapped one: ~2 GiB at 1 M points) is native
+            // memory its thread frees only when a GC happens to collect the binding's object, so
+            // the thread is ended with its job: that frees it at once (the next job starts a new one).
+            finish(undefined, { size: reply.size, ef: reply.ef });
+            this.#retire(worker);
+          }
           else if (!ended) {
             const batch = job.next();
             if (batch)
@@ -150,6 +157,11 @@ export class GraphBuilder {
         calibration: job.calibration,
       });
     });
+  }
+
+  #retire(worker: Worker): void {
+    if (this.#worker === worker) this.#worker = undefined;
+    void worker.terminate();
   }
 
   #send(worker: Worker, message: GraphBuildRequest, transfer: ArrayBuffer[] = []): void {
