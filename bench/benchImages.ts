@@ -19,8 +19,16 @@ export async function benchPhotos(n: number): Promise<Buffer[]> {
   for (let i = 0; out.length < n; i++) {
     const source = sources[i % sources.length]!;
     const variant = Math.floor(i / sources.length);
-    let image = sharp(source).resize(640, 480, { fit: 'cover', position: variant % 5 });
-    if (variant % 2 === 1) image = image.flop();
+    // The first 14 variants of each source (most of a 300-photo run) differ by crop position, mirror
+    // and brightness; several crop positions coincide on some sources, so later variants (runs of
+    // thousands, e.g. the 10 k ingest) are each cut at their own offset: no two are the same bytes.
+    const image =
+      variant < 14
+        ? sharp(source).resize(640, 480, { fit: 'cover', position: variant % 5 })
+        : sharp(source)
+            .resize(680, 510, { fit: 'cover' })
+            .extract({ left: variant % 41, top: Math.floor(variant / 41) % 31, width: 640, height: 480 });
+    if (variant % 2 === 1) image.flop();
     out.push(
       await image
         .modulate({ brightness: 0.8 + (variant % 7) * 0.06 })
