@@ -162,6 +162,13 @@ async function measure(n: number): Promise<Measured> {
   if (n > defaultExactScanLimit && status.graphed !== n)
     throw new Error(`the graph holds ${status.graphed} of ${n} points`);
 
+  // Up to the exact-scan limit the answer is a scan of the points in no graph: searched, as the
+  // read API does, through a follower (it holds them in RAM; the writer keeps no copy and would
+  // read each from its log). Above it both answer from the same graph file and f32 re-scoring,
+  // so the writer is searched (a follower would build the whole graph again).
+  const follower =
+    n <= defaultExactScanLimit ? await openEmbeddedVectorIndex({ dir, mode: 'follower' }) : undefined;
+  const searched = follower ?? index;
   // Search by image id, as the read side does: the stored vector, k + 1 hits, itself left out.
   const searches = async () => {
     const latencies: number[] = [];
@@ -171,7 +178,7 @@ async function measure(n: number): Promise<Measured> {
       for (let q = 0; q < queryCount; q++) {
         const query = queries.subarray(q * dim, (q + 1) * dim);
         const began = performance.now();
-        const hits = (await index.search(collection, query, { k: k + 1 }))
+        const hits = (await searched.search(collection, query, { k: k + 1 }))
           .filter((h) => h.id !== ids[q])
           .slice(0, k);
         latencies.push(performance.now() - began);
@@ -192,11 +199,13 @@ async function measure(n: number): Promise<Measured> {
   const byDefault = await searches();
   const byEf = [];
   for (const ef of efs) {
-    index.setExpansionSearch(ef);
+    searched.setExpansionSearch(ef);
     byEf.push({ ef, ...(await searches()) });
   }
+  // With the follower's copy counted: what a writer and one read API on this machine hold.
   const rssDelta = rss() - baseline;
   const unmapped = mappedNotResident();
+  await follower?.close();
   const walBytes = readdirSync(dir)
     .filter((f) => f.startsWith('wal-'))
     .reduce((sum, f) => sum + statSync(join(dir, f)).size, 0);
@@ -226,13 +235,17 @@ async function measureCrossover(): Promise<{ n: number; exact: number; graph: nu
     const vectors = vectorSource(distribution).next(n);
     const p50 = async (exactScanLimit: number) => {
       const dir = await mkdtemp(join(tmpdir(), 'deeplens-bench-crossover-'));
-      const index = await openEmbeddedVectorIndex({ dir, exactScanLimit });
+      const writer = await openEmbeddedVectorIndex({ dir, exactScanLimit });
       const points = Array.from({ length: n }, (_, i) => ({
         id: randomUUID(),
         vector: vectors.subarray(i * dim, (i + 1) * dim),
         payload: { tags: [], attributes: {} },
       }));
-      for (let i = 0; i < n; i += 500) await index.upsert('c', points.slice(i, i + 500));
+      for (let i = 0; i < n; i += 500) await writer.upsert('c', points.slice(i, i + 500));
+      await writer.commit({ checkpoints: { 'bench:0': n } });
+      // Searched as the read API searches: a follower of the writer's commits, which holds the
+      // points of no graph in RAM (a writer keeps none and would read each from its log).
+      const index = await openEmbeddedVectorIndex({ dir, exactScanLimit, mode: 'follower' });
       await index.settleGraphs();
       const latencies = [];
       for (let q = 0; q < 300; q++) {
@@ -242,6 +255,7 @@ async function measureCrossover(): Promise<{ n: number; exact: number; graph: nu
         latencies.push(performance.now() - began);
       }
       await index.close();
+      await writer.close();
       await rm(dir, { recursive: true, force: true });
       return latencySummary(latencies.slice(100)).p50;
     };
@@ -360,5 +374,5 @@ for (const size of values.sizes.split(',').map(Number)) {
 await report(`Vector index scaling (${distribution}, ${dim}-d, one tenant)`, rows, [
   `Embedded index with its defaults: exact SIMD scan up to ${defaultExactScanLimit} points, above that an ${defaultHnsw.quantization} HNSW graph (M = ${defaultHnsw.connectivity}, ef_construction = ${defaultHnsw.expansionAdd}; search-time ef calibrated after each build, from ${defaultHnsw.expansionSearch} up, to recall@10 ≥ ${defaultHnsw.recallTarget} on 16 of the graph's own points) built in a worker thread, its best ${defaultHnsw.rescore} candidates re-scored with the f32 originals read from a file; points not yet in the graph kept in RAM and scanned exactly.`,
   'Each size in its own process: vectors generated 10 % at a time (or 10 k), upserted 500 per call, committed to the log every 10 k, then the graph brought up to date (`settleGraphs`) before the next 10 %. Memory: RSS after the build and the searches minus RSS before opening the index (after a GC), plus the part of the mapped graph file not resident; the peak is sampled every 100 ms.',
-  `Search: ${queryCount} queries (stored vectors, k + 1 asked, the query itself left out) × 3 rounds, the first one not timed; recall against usearch \`exactSearch\` over every vector.`,
+  `Search: ${queryCount} queries (stored vectors, k + 1 asked, the query itself left out) × 3 rounds, the first one not timed; recall against usearch \`exactSearch\` over every vector. Up to ${defaultExactScanLimit} points (exact scan) and in the exact-scan limit's rows the searches go to a follower of the writer's commits, as the read API's (its RAM counted in the memory row); above, to the writer (the same graph file and re-scoring a follower would use).`,
 ]);

@@ -63,11 +63,17 @@ export type EmbeddedVectorIndexOptions = {
   followIntervalMs?: number;
   hnsw?: Partial<HnswParameters>;
   /**
-   * A search scans exactly (recall 1) when at most this many points are candidates: the whole
-   * collection, or those its filter admits. A collection this small has no graph at all. The
-   * default is measured (`bench/scaling.ts`): where a SIMD scan stops being faster than the graph.
+   * A collection of at most this many points has no graph: every search scans it exactly
+   * (recall 1). The default is measured (`bench/scaling.ts`): where a SIMD scan stops being
+   * faster than the graph.
    */
   exactScanLimit?: number;
+  /**
+   * A filtered search scans exactly when its filter admits at most this many points (a graph
+   * walk loses recall on selective filters); by default `exactScanLimit` when one is given, else
+   * `defaultFilteredScanLimit`.
+   */
+  filteredScanLimit?: number;
   /** Threads a graph build uses (in its worker thread); default all cores. */
   buildThreads?: number;
   /**
@@ -104,11 +110,18 @@ export const defaultHnsw: Readonly<HnswParameters> = {
 const calibrationQueries = 16;
 
 /**
- * Where a SIMD scan of 1792-d f32 vectors stops being faster than a search of the int8 graph,
- * measured as Qdrant's `full_scan_threshold` is (`bench/scaling.ts`, 2-core machine, heavily
- * loaded): p50 15.9 ms (scan) vs 16.5 ms (graph) at 8 000 vectors, 49.6 vs 17.0 ms at 16 000.
+ * Where a SIMD scan of 1792-d f32 vectors (a read API's follower, which holds the points of no
+ * graph in RAM) stops being faster than a search of the int8 graph, measured as Qdrant's
+ * `full_scan_threshold` is (`bench/scaling.ts`, quiet 2-core machine, 2026-12-04): p50 1.31 ms
+ * (scan) vs 2.20 ms (graph) at 2 000 vectors, 2.54 vs 2.35 ms at 4 000, 4.78 vs 2.84 ms at 8 000.
  */
-export const defaultExactScanLimit = 10_000;
+export const defaultExactScanLimit = 4_000;
+
+/**
+ * The filtered searches scanned exactly by default: up to 10 000 admitted points, a scan that
+ * costs at most a few milliseconds more than the graph and keeps recall 1 whatever the filter.
+ */
+export const defaultFilteredScanLimit = 10_000;
 
 /**
  * Where a point's f32 vector is (exactly one is ≥ 0): a `ram` slot (unit length) or, in a
@@ -397,7 +410,7 @@ type SnapshotPoint = [string, string, VectorPayload, (0 | 1)?];
  * Graphs are built in a worker thread (`GraphBuilder`), from the previous graph plus the points
  * written since, when a search needs one (and by a follower as it catches up); until a build
  * lands, searches use the previous graph plus an exact scan of the points not in it, so those
- * are always found. Filters keep full recall: when at most `exactScanLimit` points match, they
+ * are always found. Filters keep full recall: when at most `filteredScanLimit` points match, they
  * are scanned exactly; otherwise the graph is searched with a widened candidate list and the
  * matches kept, falling back to the exact scan if that found fewer than `k`.
  */
@@ -415,6 +428,7 @@ export class EmbeddedVectorIndex implements VectorIndex {
   readonly #hnsw: HnswParameters;
   readonly #snapshotAfterBytes: number;
   readonly #exactScanLimit: number;
+  readonly #filteredScanLimit: number;
   readonly #followIntervalMs: number;
   readonly #builder: GraphBuilder;
   readonly #buildRetry: { initialMs: number; maxMs: number };
@@ -451,6 +465,7 @@ export class EmbeddedVectorIndex implements VectorIndex {
     this.#hnsw = { ...defaultHnsw, ...options.hnsw };
     this.#snapshotAfterBytes = options.snapshotAfterBytes ?? 512 * 2 ** 20;
     this.#exactScanLimit = options.exactScanLimit ?? defaultExactScanLimit;
+    this.#filteredScanLimit = options.filteredScanLimit ?? options.exactScanLimit ?? defaultFilteredScanLimit;
     this.#followIntervalMs = options.followIntervalMs ?? 200;
     this.#builder = new GraphBuilder(options.buildThreads);
     this.#buildRetry = options.buildRetry ?? { initialMs: 1000, maxMs: 5 * 60_000 };
@@ -534,7 +549,7 @@ export class EmbeddedVectorIndex implements VectorIndex {
     const query = normalizeVector(vector);
     const threshold = options.threshold ?? -Infinity;
     const candidates = c.candidates(options);
-    if (candidates && candidates.size <= this.#exactScanLimit)
+    if (candidates && candidates.size <= this.#filteredScanLimit)
       return this.#hits(c, this.#score(c, query, candidates), options.k, threshold);
     this.#maybeBuild(c);
     if (!c.graph) {
