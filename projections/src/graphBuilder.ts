@@ -125,8 +125,7 @@ export class GraphBuilder {
             // the thread is ended with its job: that frees it at once (the next job starts a new one).
             finish(undefined, { size: reply.size, ef: reply.ef });
             this.#retire(worker);
-          }
-          else if (!ended) {
+          } else if (!ended) {
             const batch = job.next();
             if (batch)
               this.#send(worker, { type: 'add', ...batch }, [
