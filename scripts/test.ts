@@ -71,6 +71,9 @@ const runTests = (part: string, selected: string[], concurrency: number) => {
         'tsx',
         '--test',
         `--test-concurrency=${concurrency}`,
+        // A test (its hooks included) that hangs fails after 15 minutes instead of holding the
+        // run until CI's limit; the longest take about 2 minutes.
+        '--test-timeout=900000',
         '--test-reporter=spec',
         '--test-reporter-destination=stdout',
         '--test-reporter=spec',

@@ -204,6 +204,8 @@ describe('the web interface in Chromium', () => {
       assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
       assert.equal(headers['x-content-type-options'], 'nosniff');
       await page.getByRole('heading', { name: 'Sign in to DeepLens' }).waitFor();
+      // The sign-in page may render a moment before the router has replaced the address.
+      await page.waitForURL((url) => url.pathname === '/signin', { timeout: 5_000 });
       assert.equal(new URL(page.url()).pathname, '/signin');
       await shoot(page, 'signin');
       await page.getByLabel('E-mail').fill(users.alpha);

@@ -143,7 +143,9 @@ export function createCredentialCache(options: CredentialCacheOptions): Credenti
         invalidate();
         await endSession();
       }
-      if (!closed) await new Promise((resolve) => setTimeout(resolve, 500));
+      // Unreferenced: a listener left running (its cache never closed) must not keep a process
+      // alive by retrying for ever; an API process is kept alive by its server anyway.
+      if (!closed) await new Promise((resolve) => setTimeout(resolve, 500).unref());
     }
   }
 
